@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+#include "cairn/runtime.hpp"
+
+namespace cairn::actors {
+
+/// The chain workload, used by crash tests and benchmarks: `source/<c>`
+/// produces `count` numbered items for chain `c`, which travel through
+/// `hop_a/<c>` -> `hop_b/<c>` -> `hop_c/<c>`; every hop journals each item.
+struct chain_produce {
+  uint64_t count = 0; ///< items this source produces in total
+  uint32_t batch = 64; ///< items per step
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chain_produce& x) {
+  return f(caf::meta::type_name("chain.produce"), x.count, x.batch);
+}
+
+/// One item (also the event each hop journals).
+struct chain_item {
+  uint32_t chain = 0;
+  uint64_t seq = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chain_item& x) {
+  return f(caf::meta::type_name("chain.item"), x.chain, x.seq);
+}
+
+/// The source's journaled progress: items [0, upto) have been sent.
+struct chain_produced {
+  uint64_t upto = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chain_produced& x) {
+  return f(caf::meta::type_name("chain.produced"), x.upto);
+}
+
+/// Registers kinds `source`, `hop_a`, `hop_b`, `hop_c` on `rt`.
+void register_chain_workload(runtime& rt);
+
+/// Starts chain `c` (idempotent: the same start is deduplicated).
+caf::expected<std::string> start_chain(runtime& rt, uint32_t c, uint64_t count, uint32_t batch);
+
+} // namespace cairn::actors
+
+CAIRN_MESSAGE_TYPE(cairn::actors::chain_produce, "chain.produce/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::chain_item, "chain.item/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::chain_produced, "chain.produced/v1");

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+#include "cairn/runtime.hpp"
+
+namespace cairn::actors {
+
+/// An order as it travels through the delivery workflow:
+/// `order` -> `inventory` -> `payment` -> `dispatch` -> `notify`.
+struct order_msg {
+  std::string order_id;
+  std::string customer;
+  std::string sku;
+  std::string region;
+  uint32_t quantity = 1;
+  uint64_t amount_cents = 0;
+  std::string driver; ///< filled in by dispatch
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_msg& x) {
+  return f(caf::meta::type_name("demo.order"), x.order_id, x.customer, x.sku, x.region,
+           x.quantity, x.amount_cents, x.driver);
+}
+
+/// Message tags: one per workflow stage, so each worker's interface is explicit.
+struct place_order : order_msg {};
+struct reserve_stock : order_msg {};
+struct charge_payment : order_msg {};
+struct dispatch_order : order_msg {};
+struct notify_customer : order_msg {};
+
+/// The journaled fact each stage records.
+struct stage_done {
+  std::string order_id;
+  std::string stage;
+  std::string detail;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_done& x) {
+  return f(caf::meta::type_name("demo.stage_done"), x.order_id, x.stage, x.detail);
+}
+
+#define CAIRN_DEMO_INSPECT(T)                                                                      \
+  template <class Inspector>                                                                       \
+  typename Inspector::result_type inspect(Inspector& f, T& x) {                                    \
+    return inspect(f, static_cast<order_msg&>(x));                                                 \
+  }
+CAIRN_DEMO_INSPECT(place_order)
+CAIRN_DEMO_INSPECT(reserve_stock)
+CAIRN_DEMO_INSPECT(charge_payment)
+CAIRN_DEMO_INSPECT(dispatch_order)
+CAIRN_DEMO_INSPECT(notify_customer)
+#undef CAIRN_DEMO_INSPECT
+
+/// Settings of the delivery demo.
+struct delivery_options {
+  double payment_failure_rate = 0.2; ///< chance that one payment attempt fails
+  retry_policy payment_retry{4, std::chrono::milliseconds{50}, 2.0,
+                             std::chrono::milliseconds{2'000}, true};
+};
+
+/// Registers the five delivery workers (kinds `order`, `inventory`,
+/// `payment`, `dispatch`, `notify`) on `rt`. Call before `rt.start()`.
+void register_delivery_demo(runtime& rt, const delivery_options& opts);
+
+/// Builds the `place_order` message for order number `n`.
+place_order make_demo_order(uint64_t n);
+
+} // namespace cairn::actors
+
+CAIRN_MESSAGE_TYPE(cairn::actors::place_order, "demo.place_order/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::reserve_stock, "demo.reserve_stock/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::charge_payment, "demo.charge_payment/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::dispatch_order, "demo.dispatch_order/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::notify_customer, "demo.notify_customer/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::stage_done, "demo.stage_done/v1");

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cairn/actors/delivery.hpp"
+
+#include <functional>
+
+namespace cairn::actors {
+
+namespace {
+
+/// Counters each worker keeps; rebuilt from its journal.
+struct worker_state {
+  uint64_t handled = 0;
+  uint64_t units = 0; ///< reserved stock, charged cents, drivers assigned ...
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_state& x) {
+  return f(caf::meta::type_name("demo.worker_state"), x.handled, x.units);
+}
+
+/// The last stage's "next message": nothing is sent.
+struct done_msg : order_msg {};
+
+template <class In, class Out>
+class stage_worker : public stateful_actor<worker_state> {
+public:
+  using step_fn = std::function<caf::error(context&, const In&, Out&, std::string& detail)>;
+
+  stage_worker(std::string stage, std::string next_kind, std::function<std::string(const In&)> next_key,
+               step_fn fn) {
+    on<In>([this, stage, next_kind, next_key, fn](context& ctx, const In& m) -> caf::error {
+      Out out;
+      static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
+      std::string detail;
+      if (auto err = fn(ctx, m, out, detail))
+        return err;
+      ctx.emit(stage_done{m.order_id, stage, detail});
+      if constexpr (!std::is_same_v<Out, done_msg>)
+        ctx.send(next_kind + "/" + next_key(m), out);
+      return {};
+    });
+    on_event<stage_done>([this](const stage_done&) { ++state.handled; });
+  }
+};
+
+// The payment gateway stands in for the outside world: it fails at the
+// configured rate, per attempt. The idempotency key is what a real gateway
+// would use to make the retried charge happen once.
+bool gateway_fails(const std::string& idempotency_key, uint32_t attempt, double rate) {
+  auto h = std::hash<std::string>{}(idempotency_key + "#" + std::to_string(attempt));
+  return static_cast<double>(h % 1'000'000) < rate * 1'000'000.0;
+}
+
+} // namespace
+
+place_order make_demo_order(uint64_t n) {
+  static const char* skus[] = {"sku-bread", "sku-milk", "sku-eggs", "sku-apples", "sku-coffee"};
+  static const char* regions[] = {"north", "south", "east", "west"};
+  place_order o;
+  o.order_id = "o" + std::to_string(n);
+  o.customer = "c" + std::to_string(n % 997);
+  o.sku = skus[n % 5];
+  o.region = regions[n % 4];
+  o.quantity = static_cast<uint32_t>(1 + n % 3);
+  o.amount_cents = 500 + (n * 37) % 5000;
+  return o;
+}
+
+void register_delivery_demo(runtime& rt, const delivery_options& opts) {
+  kind_options quick;
+  quick.idle_timeout = std::chrono::milliseconds{2'000};
+  rt.register_kind(
+    "order",
+    [](std::string_view) {
+      return std::make_unique<stage_worker<place_order, reserve_stock>>(
+        "intake", "inventory", [](const place_order& m) { return m.sku; },
+        [](context&, const place_order& m, reserve_stock&, std::string& detail) -> caf::error {
+          if (m.quantity == 0)
+            return make_error(errc::invalid_argument, "order " + m.order_id + " has no items");
+          detail = "accepted";
+          return {};
+        });
+    },
+    quick);
+  rt.register_kind(
+    "inventory",
+    [](std::string_view) {
+      return std::make_unique<stage_worker<reserve_stock, charge_payment>>(
+        "inventory", "payment", [](const reserve_stock& m) { return m.order_id; },
+        [](context&, const reserve_stock& m, charge_payment&, std::string& detail) -> caf::error {
+          detail = "reserved " + std::to_string(m.quantity) + " x " + m.sku;
+          return {};
+        });
+    },
+    quick);
+  kind_options pay = quick;
+  pay.retry = opts.payment_retry;
+  auto rate = opts.payment_failure_rate;
+  rt.register_kind(
+    "payment",
+    [rate](std::string_view) {
+      return std::make_unique<stage_worker<charge_payment, dispatch_order>>(
+        "payment", "dispatch", [](const charge_payment& m) { return m.region; },
+        [rate](context& ctx, const charge_payment& m, dispatch_order&,
+               std::string& detail) -> caf::error {
+          if (gateway_fails(ctx.idempotency_key(), ctx.message().attempt, rate))
+            return make_error(errc::handler_failed, "payment gateway unavailable");
+          detail = "charged " + std::to_string(m.amount_cents) + " cents, key "
+                   + ctx.idempotency_key();
+          return {};
+        });
+    },
+    pay);
+  rt.register_kind(
+    "dispatch",
+    [](std::string_view) {
+      return std::make_unique<stage_worker<dispatch_order, notify_customer>>(
+        "dispatch", "notify", [](const dispatch_order& m) { return m.customer; },
+        [](context&, const dispatch_order& m, notify_customer& out, std::string& detail)
+          -> caf::error {
+          out.driver = "driver-" + m.region + "-" + std::to_string(std::hash<std::string>{}(m.order_id) % 50);
+          detail = "assigned " + out.driver;
+          return {};
+        });
+    },
+    quick);
+  rt.register_kind(
+    "notify",
+    [](std::string_view) {
+      return std::make_unique<stage_worker<notify_customer, done_msg>>(
+        "notify", "", [](const notify_customer&) { return std::string{}; },
+        [](context&, const notify_customer& m, done_msg&, std::string& detail) -> caf::error {
+          detail = "told " + m.customer + " that " + m.driver + " is on the way";
+          return {};
+        });
+    },
+    quick);
+}
+
+} // namespace cairn::actors

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "cairn/codec.hpp"
+#include "cairn/envelope.hpp"
+#include "cairn/error.hpp"
+
+namespace cairn {
+
+class durable_actor;
+
+/// The typed interface of an actor kind: the message types it accepts. Like
+/// CAF's `typed_actor`, sending a type outside the list through an
+/// `actor_ref` is a compile error.
+template <class... Ms>
+struct interface {
+  template <class M>
+  static constexpr bool accepts = (std::is_same_v<M, Ms> || ...);
+};
+
+/// An address of a virtual actor with a typed interface.
+template <class Interface>
+struct actor_ref {
+  std::string id;
+};
+
+/// What one step did, collected by `context` and committed atomically with
+/// the removal of the handled message. A plain value.
+struct step_effects {
+  struct outgoing {
+    envelope env;
+    int64_t due_ms = 0; ///< > 0: a durable timer, else an immediate send
+  };
+  struct event {
+    std::string type;
+    std::string payload;
+  };
+  std::vector<outgoing> sends;
+  std::vector<event> events;
+  std::vector<std::pair<std::string, event>> published; ///< topic, event
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, step_effects::event& x) {
+  return f(caf::meta::type_name("cairn.event"), x.type, x.payload);
+}
+
+/// The handle a handler uses to act: send, emit, schedule, publish, reply.
+/// Valid only during the handler call; not thread-safe. Nothing it records
+/// takes effect unless the step commits, and then all of it does.
+class context {
+public:
+  context(durable_actor& self, const envelope& msg, step_effects& out)
+    : self_(self), msg_(msg), out_(out) {
+  }
+
+  /// The id of the actor handling the message.
+  const std::string& self() const noexcept { return msg_.to; }
+
+  /// The message being handled.
+  const envelope& message() const noexcept { return msg_; }
+
+  /// An idempotency key for external side effects of this step: stable when
+  /// the step re-runs after a crash or a retry.
+  std::string idempotency_key() const { return msg_.id; }
+
+  /// Sends `m` to the actor `to` (committed with this step).
+  template <class M>
+  void send(std::string to, const M& m) {
+    send_raw(std::move(to), type_tag<M>::value, encode(m), payload_format::binary, {});
+  }
+
+  /// Sends `m` through a typed reference; a type outside its interface does not compile.
+  template <class Interface, class M>
+  void send(const actor_ref<Interface>& to, const M& m) {
+    static_assert(Interface::template accepts<M>, "the receiver's interface does not accept M");
+    send(to.id, m);
+  }
+
+  /// Sends `m` back to the sender of the current message.
+  template <class M>
+  void reply(const M& m) {
+    send(msg_.from, m);
+  }
+
+  /// Sets a durable timer: `m` reaches `to` after `delay`, once, across restarts.
+  template <class M>
+  void schedule(std::chrono::milliseconds delay, std::string to, const M& m) {
+    send_raw(std::move(to), type_tag<M>::value, encode(m), payload_format::binary, delay);
+  }
+
+  /// Appends `e` to this actor's journal and applies it to its state now.
+  template <class E>
+  void emit(const E& e) {
+    emit_raw(type_tag<E>::value, encode(e));
+  }
+
+  /// Publishes `e` on `topic`; every subscriber receives it in order.
+  template <class E>
+  void publish(std::string topic, const E& e) {
+    out_.published.emplace_back(std::move(topic), step_effects::event{type_tag<E>::value, encode(e)});
+  }
+
+  /// Untyped send, for JSON payloads and bridges.
+  void send_raw(std::string to, std::string type, std::string payload, payload_format fmt,
+                std::chrono::milliseconds delay);
+
+  /// Untyped emit.
+  void emit_raw(std::string type, std::string payload);
+
+private:
+  durable_actor& self_;
+  const envelope& msg_;
+  step_effects& out_;
+};
+
+/// The base of every durable actor. One instance per activation; the runtime
+/// calls it from one thread at a time. Handlers must be deterministic given
+/// state and message: state is rebuilt by replaying `apply` over the journal.
+class durable_actor {
+public:
+  virtual ~durable_actor();
+
+  /// Handles one message. Returning an error (or throwing) fails the step:
+  /// nothing it did is committed, the state is rebuilt from storage, and the
+  /// message is retried under the kind's retry policy.
+  virtual caf::error handle(context& ctx, const envelope& msg) = 0;
+
+  /// Applies one journaled event to the state.
+  virtual void apply(std::string_view type, std::string_view payload) = 0;
+
+  /// The state as bytes for a snapshot, or nothing if snapshots are unsupported.
+  virtual std::optional<std::string> snapshot() const { return std::nullopt; }
+
+  /// Restores state written by `snapshot()`.
+  virtual caf::error restore(std::string_view bytes) { return {}; }
+};
+
+/// A durable actor whose state is a struct with `inspect()` and whose
+/// handlers are registered per message and event type:
+///
+///     struct counter : stateful_actor<counter_state> {
+///       counter() {
+///         on<add>([this](context& ctx, const add& m) { ctx.emit(added{m.n}); return caf::error{}; });
+///         on_event<added>([this](const added& e) { state.total += e.n; });
+///       }
+///     };
+template <class State>
+class stateful_actor : public durable_actor {
+public:
+  State state;
+
+  caf::error handle(context& ctx, const envelope& msg) override {
+    auto it = handlers_.find(msg.type);
+    if (it == handlers_.end())
+      return make_error(errc::invalid_argument,
+                        "actor " + msg.to + " does not accept message type " + msg.type);
+    return it->second(ctx, msg);
+  }
+
+  void apply(std::string_view type, std::string_view payload) override {
+    auto it = appliers_.find(std::string{type});
+    if (it != appliers_.end())
+      it->second(payload);
+  }
+
+  std::optional<std::string> snapshot() const override { return encode(state); }
+
+  caf::error restore(std::string_view bytes) override {
+    auto s = decode<State>(bytes);
+    if (!s)
+      return std::move(s.error());
+    state = std::move(*s);
+    return {};
+  }
+
+protected:
+  template <class M, class F>
+  void on(F f) {
+    handlers_[type_tag<M>::value] = [f](context& ctx, const envelope& e) -> caf::error {
+      auto m = decode<M>(e.payload);
+      if (!m)
+        return std::move(m.error());
+      return f(ctx, *m);
+    };
+  }
+
+  template <class E, class F>
+  void on_event(F f) {
+    appliers_[type_tag<E>::value] = [f](std::string_view bytes) {
+      if (auto e = decode<E>(bytes))
+        f(*e);
+    };
+  }
+
+private:
+  std::unordered_map<std::string, std::function<caf::error(context&, const envelope&)>> handlers_;
+  std::unordered_map<std::string, std::function<void(std::string_view)>> appliers_;
+};
+
+} // namespace cairn

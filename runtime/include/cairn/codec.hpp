@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/expected.hpp>
+
+#include "cairn/error.hpp"
+
+namespace cairn {
+
+/// Serializes any type with an `inspect()` overload using CAF's binary
+/// serializer: the one encoding for memory, disk and wire.
+template <class T>
+std::string encode(const T& value) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto err = sink(const_cast<T&>(value)); // inspect() takes a mutable reference
+  static_cast<void>(err);                 // writing to a vector cannot fail
+  return std::string{buf.begin(), buf.end()};
+}
+
+/// Decodes bytes written by `encode<T>`; trailing or missing bytes are a
+/// `corrupt_record` error, never undefined behaviour.
+template <class T>
+caf::expected<T> decode(std::string_view bytes) {
+  caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
+  T value;
+  if (auto err = source(value))
+    return make_error(errc::corrupt_record, "cannot decode record: " + render(err));
+  if (source.remaining() != 0)
+    return make_error(errc::corrupt_record, "record has " + std::to_string(source.remaining())
+                                              + " trailing bytes");
+  return value;
+}
+
+/// Associates a C++ message or event type with its versioned type tag.
+/// Specialize through `CAIRN_MESSAGE_TYPE(T, "tag/v1")`.
+template <class T>
+struct type_tag;
+
+} // namespace cairn
+
+/// Declares the stable, versioned tag under which `T` is stored and routed.
+#define CAIRN_MESSAGE_TYPE(T, TAG)                                                                 \
+  template <>                                                                                      \
+  struct cairn::type_tag<T> {                                                                      \
+    static constexpr const char* value = TAG;                                                      \
+  }

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cairn::keys {
+
+/// Appends `v` as 8 big-endian bytes, so byte order equals numeric order and
+/// prefix scans run in sequence order.
+inline void append_be64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+/// Reads 8 big-endian bytes at `pos`; `s` must hold them.
+inline uint64_t read_be64(std::string_view s, size_t pos = 0) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<uint8_t>(s[pos + i]);
+  return v;
+}
+
+/// `actor_id \0` — the prefix of an actor's rows in `mailbox` and `journal`.
+inline std::string actor_prefix(std::string_view actor_id) {
+  std::string out{actor_id};
+  out.push_back('\0');
+  return out;
+}
+
+/// `actor_id \0 be64(seq)` — a row of an actor's mailbox or journal.
+inline std::string actor_seq(std::string_view actor_id, uint64_t seq) {
+  auto out = actor_prefix(actor_id);
+  append_be64(out, seq);
+  return out;
+}
+
+/// Splits an `actor_seq` key; returns false if it is not one.
+inline bool split_actor_seq(std::string_view key, std::string_view& actor_id, uint64_t& seq) {
+  if (key.size() < 9 || key[key.size() - 9] != '\0')
+    return false;
+  actor_id = key.substr(0, key.size() - 9);
+  seq = read_be64(key, key.size() - 8);
+  return true;
+}
+
+/// `be64(due_ms) be64(seq)` — a row of the timer column family, in due order.
+inline std::string timer(uint64_t due_ms, uint64_t seq) {
+  std::string out;
+  append_be64(out, due_ms);
+  append_be64(out, seq);
+  return out;
+}
+
+} // namespace cairn::keys

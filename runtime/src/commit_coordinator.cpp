@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "internal/commit_coordinator.hpp"
+
+#include <unordered_set>
+
+#include "cairn/codec.hpp"
+#include "cairn/keys.hpp"
+
+namespace cairn::internal {
+
+commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
+                                       std::function<void(commit_result&)> on_batch_delivered)
+  : store_(store),
+    settings_(s),
+    next_seq_(next_seq),
+    on_delivered_(std::move(on_batch_delivered)),
+    writer_([this] { run(); }) {
+}
+
+commit_coordinator::~commit_coordinator() {
+  stop();
+}
+
+bool commit_coordinator::submit(commit_request& r, bool force) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
+      return false;
+    queue_.push_back(std::move(r));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+size_t commit_coordinator::queued() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return queue_.size();
+}
+
+void commit_coordinator::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_ && !writer_.joinable())
+      return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (writer_.joinable())
+    writer_.join();
+}
+
+void commit_coordinator::run() {
+  std::vector<commit_request> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock{mtx_};
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_)
+        return;
+      if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_)
+        cv_.wait_for(lock, settings_.max_wait,
+                     [this] { return stopping_ || queue_.size() >= settings_.max_batch; });
+      while (!queue_.empty() && batch.size() < settings_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(batch);
+    batch.clear();
+  }
+}
+
+void commit_coordinator::commit(std::vector<commit_request>& batch) {
+  write_set ws;
+  std::vector<commit_result> results(batch.size());
+  // Idempotency keys claimed earlier in this same batch: receiver \0 key -> id.
+  std::unordered_map<std::string, std::string> claimed;
+  auto now = now_ms();
+  auto first_seq = next_seq_;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& req = batch[i];
+    auto& res = results[i];
+    ws.append(req.ops);
+    for (auto& env : req.enqueue) {
+      if (req.dedupe && !env.idempotency_key.empty()) {
+        auto dkey = env.to + '\0' + env.idempotency_key;
+        if (auto it = claimed.find(dkey); it != claimed.end()) {
+          res.ids.push_back(it->second);
+          ++res.duplicates;
+          continue;
+        }
+        auto found = store_.get(column::dedupe, dkey);
+        if (found && *found && (*found)->size() > 8
+            && static_cast<int64_t>(keys::read_be64(**found)) > now) {
+          res.ids.push_back((*found)->substr(8));
+          ++res.duplicates;
+          continue;
+        }
+        std::string value;
+        keys::append_be64(value, static_cast<uint64_t>(now + settings_.dedupe_window_ms));
+        value += env.id;
+        ws.put(column::dedupe, dkey, std::move(value));
+        claimed.emplace(std::move(dkey), env.id);
+      }
+      auto seq = next_seq_++;
+      res.ids.push_back(env.id);
+      mailbox_record rec{env, {}, {}};
+      ws.put(column::mailbox, keys::actor_seq(env.to, seq), encode(rec));
+      res.delivered.push_back(routed{seq, std::move(env)});
+    }
+    res.timers_added = req.timers.size();
+    for (auto& [due, env] : req.timers)
+      ws.put(column::timer, keys::timer(static_cast<uint64_t>(due), next_seq_++), encode(env));
+    for (auto& [topic, ev] : req.publish) {
+      auto it = topic_seq_.find(topic);
+      if (it == topic_seq_.end()) {
+        uint64_t last = 0;
+        auto prefix = keys::actor_prefix(topic);
+        ignore_error(store_.last(column::topic, prefix, [&](std::string_view k, std::string_view) {
+          last = keys::read_be64(k, k.size() - 8) + 1;
+          return false;
+        }));
+        it = topic_seq_.emplace(topic, last).first;
+      }
+      ws.put(column::topic, keys::actor_seq(topic, it->second++), encode(ev));
+      res.topics.push_back(topic);
+    }
+  }
+  if (next_seq_ != first_seq) {
+    std::string hw;
+    keys::append_be64(hw, next_seq_);
+    ws.put(column::meta, "seq", std::move(hw));
+  }
+  caf::error err;
+  if (!ws.empty())
+    err = store_.write(ws, settings_.sync);
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  requests_.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (err) {
+    // Nothing of this batch exists on disk: every request learns it failed.
+    // Sequence numbers are not reused (a gap is harmless; reuse is not).
+    topic_seq_.clear();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      results[i] = commit_result{};
+      results[i].err = err;
+      if (batch[i].done)
+        batch[i].done(results[i]);
+    }
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].done)
+      batch[i].done(results[i]);
+    on_delivered_(results[i]);
+  }
+}
+
+} // namespace cairn::internal

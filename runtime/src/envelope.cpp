@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cairn/envelope.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+
+namespace cairn {
+
+namespace {
+
+uint64_t random_u64() {
+  thread_local std::mt19937_64 gen{std::random_device{}() ^ static_cast<uint64_t>(
+                                     std::chrono::steady_clock::now().time_since_epoch().count())};
+  return gen();
+}
+
+std::string hex(uint64_t value, int digits) {
+  std::string out(static_cast<size_t>(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, value >>= 4)
+    out[static_cast<size_t>(i)] = "0123456789abcdef"[value & 0xf];
+  return out;
+}
+
+bool is_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return false;
+  return true;
+}
+
+bool all_zero(std::string_view s) {
+  return s.find_first_not_of('0') == std::string_view::npos;
+}
+
+} // namespace
+
+int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string next_envelope_id() {
+  // 48 bits of milliseconds, then a 16-bit sequence within the millisecond,
+  // then 64 bits fixed per process (random) so two processes never collide.
+  static const uint64_t process_tag = random_u64();
+  static std::mutex mtx;
+  static int64_t last_ms = 0;
+  static uint32_t seq = 0;
+  int64_t ms = now_ms();
+  uint32_t s;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (ms <= last_ms) {
+      ms = last_ms;
+      if (++seq > 0xffff) { // sequence exhausted: borrow the next millisecond
+        ++ms;
+        seq = 0;
+      }
+    } else {
+      seq = 0;
+    }
+    last_ms = ms;
+    s = seq;
+  }
+  return hex(static_cast<uint64_t>(ms), 12) + hex(s, 4) + hex(process_tag, 16);
+}
+
+bool parse_traceparent(std::string_view t, trace_context& out) {
+  if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-')
+    return false;
+  auto version = t.substr(0, 2), trace = t.substr(3, 32), span = t.substr(36, 16),
+       flags = t.substr(53, 2);
+  if (!is_hex(version) || version == "ff" || !is_hex(trace) || !is_hex(span) || !is_hex(flags)
+      || all_zero(trace) || all_zero(span))
+    return false;
+  out.trace_id = std::string{trace};
+  out.span_id = std::string{span};
+  out.flags = static_cast<uint8_t>(std::stoul(std::string{flags}, nullptr, 16));
+  return true;
+}
+
+std::string format_traceparent(const trace_context& ctx) {
+  return "00-" + ctx.trace_id + "-" + ctx.span_id + "-" + hex(ctx.flags, 2);
+}
+
+trace_context new_trace() {
+  trace_context ctx;
+  ctx.trace_id = hex(random_u64() | 1, 16) + hex(random_u64(), 16);
+  ctx.span_id = hex(random_u64() | 1, 16);
+  return ctx;
+}
+
+trace_context child_of(std::string_view parent) {
+  trace_context ctx;
+  if (!parse_traceparent(parent, ctx))
+    return new_trace();
+  ctx.span_id = hex(random_u64() | 1, 16);
+  return ctx;
+}
+
+std::string_view kind_of(std::string_view actor_id) {
+  auto pos = actor_id.find('/');
+  return pos == std::string_view::npos ? actor_id : actor_id.substr(0, pos);
+}
+
+bool valid_actor_id(std::string_view id) {
+  auto pos = id.find('/');
+  return pos != std::string_view::npos && pos > 0 && pos + 1 < id.size()
+         && id.find('\0') == std::string_view::npos && id.size() <= 1024;
+}
+
+} // namespace cairn

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cairn/actor.hpp"
+#include "cairn/envelope.hpp"
+#include "cairn/storage.hpp"
+
+namespace cairn::internal {
+
+/// What the mailbox column family stores for one envelope.
+struct mailbox_record {
+  envelope env;
+  std::vector<int64_t> attempt_ms; ///< start time of each failed attempt
+  std::string last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
+  return f(caf::meta::type_name("cairn.mailbox_record"), x.env, x.attempt_ms, x.last_error);
+}
+
+/// An envelope that a commit put into a mailbox.
+struct routed {
+  uint64_t seq;
+  envelope env;
+};
+
+struct commit_result {
+  caf::error err;
+  std::vector<routed> delivered;    ///< new mailbox rows, in seq order
+  std::vector<std::string> ids;     ///< per `enqueue` entry: its id, or the duplicate's
+  size_t duplicates = 0;
+  std::vector<std::string> topics;  ///< topics that received events
+  size_t timers_added = 0;
+};
+
+/// One unit of atomic work: a step, an accept, a timer firing, a redrive.
+struct commit_request {
+  write_set ops;
+  std::vector<envelope> enqueue;
+  std::vector<std::pair<int64_t, envelope>> timers;              ///< due ms, envelope
+  std::vector<std::pair<std::string, step_effects::event>> publish;
+  bool dedupe = false; ///< check the idempotency keys of `enqueue`
+  std::function<void(commit_result&)> done;
+};
+
+/// The group-commit writer: one thread that takes every queued request,
+/// assigns sequence numbers, and writes them in one RocksDB write (one fsync
+/// in `fsync` mode), then answers each request. Requests commit in submission
+/// order. `submit` is thread-safe; callbacks run on the writer thread and must
+/// not block.
+class commit_coordinator {
+public:
+  struct settings {
+    bool sync = false;
+    size_t max_batch = 1024;
+    std::chrono::microseconds max_wait{0};
+    size_t max_queued = 65'536;
+    int64_t dedupe_window_ms = 0;
+  };
+
+  commit_coordinator(storage& store, settings s, uint64_t next_seq,
+                     std::function<void(commit_result&)> on_batch_delivered);
+  ~commit_coordinator();
+
+  /// Queues `r`; false (and `r` untouched) if the queue is full and not `force`.
+  bool submit(commit_request& r, bool force);
+
+  /// Commits what is queued, then stops the writer. Idempotent.
+  void stop();
+
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  uint64_t committed_requests() const { return requests_.load(std::memory_order_relaxed); }
+  size_t queued() const;
+
+private:
+  void run();
+  void commit(std::vector<commit_request>& batch);
+
+  storage& store_;
+  settings settings_;
+  uint64_t next_seq_;
+  std::function<void(commit_result&)> on_delivered_;
+  std::unordered_map<std::string, uint64_t> topic_seq_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<commit_request> queue_;
+  bool stopping_ = false;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::thread writer_;
+};
+
+} // namespace cairn::internal

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+// The RocksDB adapter: the only file that includes RocksDB and the only place
+// where rocksdb::Status becomes a cairn error.
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "cairn/error.hpp"
+#include "cairn/keys.hpp"
+#include "cairn/storage.hpp"
+
+namespace cairn {
+
+storage::~storage() = default;
+
+const char* to_string(column c) {
+  switch (c) {
+    case column::mailbox: return "mailbox";
+    case column::journal: return "journal";
+    case column::snapshot: return "snapshot";
+    case column::timer: return "timer";
+    case column::dead: return "dead";
+    case column::dedupe: return "dedupe";
+    case column::trace: return "trace";
+    case column::topic: return "topic";
+    case column::subscription: return "subscription";
+    case column::meta: return "meta";
+  }
+  return "?";
+}
+
+namespace {
+
+caf::error from_status(const rocksdb::Status& st, errc code, const std::string& what) {
+  return make_error(code, what + ": " + st.ToString());
+}
+
+class rocksdb_storage final : public storage {
+public:
+  rocksdb_storage(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : db_(db), handles_(std::move(handles)) {
+  }
+
+  ~rocksdb_storage() override {
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db_->Close().PermitUncheckedError();
+    delete db_;
+  }
+
+  caf::error write(const write_set& ops, bool sync) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& op : ops.ops()) {
+      auto* cf = handle(op.cf);
+      auto st = op.erase ? batch.Delete(cf, op.key) : batch.Put(cf, op.key, op.value);
+      if (!st.ok())
+        return from_status(st, errc::storage_write_failed, "cannot build write batch");
+    }
+    if (failed_.load(std::memory_order_relaxed)) {
+      // A failed write leaves RocksDB in a background-error state; try to
+      // leave it before writing again (space may have been freed since).
+      db_->Resume().PermitUncheckedError();
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    auto st = db_->Write(wo, &batch);
+    if (!st.ok()) {
+      failed_.store(true, std::memory_order_relaxed);
+      return from_status(st, errc::storage_write_failed, "write failed");
+    }
+    failed_.store(false, std::memory_order_relaxed);
+    return {};
+  }
+
+  caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
+    std::string value;
+    auto st = db_->Get(rocksdb::ReadOptions{}, handle(cf), rocksdb::Slice{key.data(), key.size()},
+                       &value);
+    if (st.IsNotFound())
+      return std::optional<std::string>{};
+    if (!st.ok())
+      return from_status(st, errc::storage_read_failed, "read failed");
+    return std::optional<std::string>{std::move(value)};
+  }
+
+  caf::error scan(column cf, std::string_view prefix, std::string_view from,
+                  const scan_fn& fn) override {
+    rocksdb::ReadOptions ro;
+    std::string upper;
+    rocksdb::Slice upper_slice;
+    if (!prefix.empty() && successor(prefix, upper)) {
+      upper_slice = rocksdb::Slice{upper};
+      ro.iterate_upper_bound = &upper_slice;
+    }
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, handle(cf))};
+    auto start = from.empty() || from < prefix ? prefix : from;
+    for (it->Seek(rocksdb::Slice{start.data(), start.size()}); it->Valid(); it->Next()) {
+      auto k = it->key();
+      std::string_view key{k.data(), k.size()};
+      if (key.substr(0, prefix.size()) != prefix)
+        break;
+      auto v = it->value();
+      if (!fn(key, std::string_view{v.data(), v.size()}))
+        break;
+    }
+    if (!it->status().ok())
+      return from_status(it->status(), errc::storage_read_failed, "scan failed");
+    return {};
+  }
+
+  caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, handle(cf))};
+    std::string upper;
+    if (!prefix.empty() && successor(prefix, upper))
+      it->SeekForPrev(upper);
+    else
+      it->SeekToLast();
+    // SeekForPrev lands on the upper bound itself if it exists: step back.
+    if (it->Valid() && !upper.empty() && it->key() == rocksdb::Slice{upper})
+      it->Prev();
+    if (it->Valid()) {
+      auto k = it->key();
+      std::string_view key{k.data(), k.size()};
+      if (key.substr(0, prefix.size()) == prefix) {
+        auto v = it->value();
+        fn(key, std::string_view{v.data(), v.size()});
+      }
+    }
+    if (!it->status().ok())
+      return from_status(it->status(), errc::storage_read_failed, "reverse scan failed");
+    return {};
+  }
+
+  std::vector<std::pair<std::string, uint64_t>> properties() override {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (const char* name : {"rocksdb.estimate-pending-compaction-bytes",
+                             "rocksdb.actual-delayed-write-rate", "rocksdb.is-write-stopped",
+                             "rocksdb.num-running-compactions", "rocksdb.cur-size-all-mem-tables"}) {
+      uint64_t value = 0;
+      if (db_->GetIntProperty(name, &value))
+        out.emplace_back(name, value);
+    }
+    return out;
+  }
+
+  caf::error flush() override {
+    auto st = db_->FlushWAL(true);
+    if (!st.ok())
+      return from_status(st, errc::storage_write_failed, "cannot flush the log");
+    return {};
+  }
+
+private:
+  rocksdb::ColumnFamilyHandle* handle(column cf) const {
+    return handles_[static_cast<size_t>(cf)];
+  }
+
+  // The smallest string greater than every string starting with `prefix`.
+  static bool successor(std::string_view prefix, std::string& out) {
+    out.assign(prefix);
+    while (!out.empty()) {
+      auto& c = reinterpret_cast<unsigned char&>(out.back());
+      if (c != 0xff) {
+        ++c;
+        return true;
+      }
+      out.pop_back();
+    }
+    return false;
+  }
+
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<bool> failed_{false};
+};
+
+} // namespace
+
+caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!opts.read_only) {
+    fs::create_directories(opts.dir, ec);
+    if (ec)
+      return make_error(errc::storage_open_failed,
+                        "cannot create data directory " + opts.dir + ": " + ec.message());
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.max_background_jobs = 2;
+  options.max_total_wal_size = 256ull << 20;
+  options.write_buffer_size = 64ull << 20;
+  options.IncreaseParallelism(2);
+
+  // Refuse layouts we do not know before touching anything.
+  std::vector<std::string> existing;
+  auto st = rocksdb::DB::ListColumnFamilies(options, opts.dir, &existing);
+  bool fresh = !st.ok(); // no database yet
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{options});
+  for (size_t i = 0; i < column_count; ++i)
+    cfs.emplace_back(to_string(static_cast<column>(i)), rocksdb::ColumnFamilyOptions{options});
+  if (!fresh) {
+    for (const auto& name : existing) {
+      bool known = name == rocksdb::kDefaultColumnFamilyName;
+      for (const auto& cf : cfs)
+        known = known || cf.name == name;
+      if (!known)
+        return make_error(errc::unknown_layout,
+                          "data directory " + opts.dir + " has column family '" + name
+                            + "', which this cairn build (layout version "
+                            + std::to_string(layout_version)
+                            + ") does not know; use the cairn release that wrote it");
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  st = opts.read_only ? rocksdb::DB::OpenForReadOnly(options, opts.dir, cfs, &handles, &db)
+                      : rocksdb::DB::Open(options, opts.dir, cfs, &handles, &db);
+  if (!st.ok()) {
+    auto msg = st.ToString();
+    if (msg.find("lock") != std::string::npos || msg.find("Resource temporarily") != std::string::npos)
+      return make_error(errc::storage_in_use,
+                        "data directory " + opts.dir
+                          + " is in use by another cairn node; stop it or choose another --data");
+    return make_error(errc::storage_open_failed, "cannot open " + opts.dir + ": " + msg);
+  }
+  // handles[0] is the default family; ours follow in `column` order.
+  db->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+  handles.erase(handles.begin());
+  auto result = std::make_unique<rocksdb_storage>(db, std::move(handles));
+  auto version = result->get(column::meta, "layout");
+  if (!version)
+    return std::move(version.error());
+  if (!*version) {
+    if (opts.read_only)
+      return make_error(errc::unknown_layout, "data directory " + opts.dir + " has no layout version");
+    write_set ws;
+    ws.put(column::meta, "layout", std::to_string(layout_version));
+    if (auto err = result->write(ws, true))
+      return err;
+  } else if (**version != std::to_string(layout_version)) {
+    return make_error(errc::unknown_layout,
+                      "data directory " + opts.dir + " has layout version " + **version
+                        + "; this cairn build knows version " + std::to_string(layout_version)
+                        + " only. Use a matching cairn release or migrate the data");
+  }
+  return std::unique_ptr<storage>{std::move(result)};
+}
+
+} // namespace cairn

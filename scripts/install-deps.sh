@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs cairn's build and test dependencies from Debian bookworm packages.
+# Safe to re-run: it only installs what is missing.
+set -euo pipefail
+pkgs=(g++ cmake ninja-build ccache clang-format
+      libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
+      libcli11-dev libspdlog-dev libfmt-dev catch2)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "cairn: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cairn node`: open the data directory, recover, run until SIGINT/SIGTERM.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cairn/actors/chain.hpp"
+#include "cairn/actors/delivery.hpp"
+#include "cairn/runtime.hpp"
+#include "commands/commands.hpp"
+
+namespace cairn::cli {
+
+namespace {
+
+std::atomic<int> stop_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  stop_signal.store(sig);
+}
+
+struct node_settings {
+  std::string data = "cairn-data";
+  std::string durability = "os";
+  std::string log_level = "info";
+  bool demo = false;
+  double demo_rate = 200;
+  double flaky_rate = 0.2;
+  std::string workload;
+  uint32_t chains = 8;
+  uint64_t messages = 100'000;
+  bool exit_when_idle = false;
+  size_t max_pending = 1'000'000;
+  size_t max_batch = 1024;
+  int64_t max_wait_us = 0;
+  size_t threads = 0;
+  bool progress = true;
+};
+
+// One line per second: rates since the previous line, then gauges.
+class progress_line {
+public:
+  explicit progress_line(const runtime_stats& s) : prev_(s), at_(clock::now()) {
+  }
+
+  void print(const runtime_stats& s) {
+    auto now = clock::now();
+    double secs = std::chrono::duration<double>(now - at_).count();
+    auto rate = [&](uint64_t cur, uint64_t old) { return static_cast<double>(cur - old) / secs; };
+    std::fprintf(stdout,
+                 "accepted %7.0f/s  processed %7.0f/s  retried %5.0f/s  dead-lettered %4.0f/s"
+                 "  | pending %llu  active %llu  timers %llu  dead total %llu\n",
+                 rate(s.accepted, prev_.accepted), rate(s.processed, prev_.processed),
+                 rate(s.retried, prev_.retried), rate(s.dead_lettered, prev_.dead_lettered),
+                 static_cast<unsigned long long>(s.pending), static_cast<unsigned long long>(s.active),
+                 static_cast<unsigned long long>(s.timers),
+                 static_cast<unsigned long long>(s.dead_lettered));
+    std::fflush(stdout);
+    prev_ = s;
+    at_ = now;
+  }
+
+private:
+  using clock = std::chrono::steady_clock;
+  runtime_stats prev_;
+  clock::time_point at_;
+};
+
+int run_node(const node_settings& ns) {
+  auto level = spdlog::level::from_str(ns.log_level);
+  if (level == spdlog::level::off && ns.log_level != "off") {
+    std::fprintf(stderr, "cairn: --log-level '%s' is not one of trace, debug, info, warn, error, off\n",
+                 ns.log_level.c_str());
+    return 2;
+  }
+  auto logger = spdlog::stderr_color_mt("cairn");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(level);
+
+  runtime_options opts;
+  opts.data_dir = ns.data;
+  opts.mode = ns.durability == "fsync" ? durability::fsync : durability::os;
+  opts.max_pending = ns.max_pending;
+  opts.max_batch = ns.max_batch;
+  opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
+  opts.threads = ns.threads;
+  auto rt = runtime::open(opts);
+  if (!rt) {
+    std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
+    return code_of(rt.error()) == errc::storage_in_use ? 3 : 1;
+  }
+  actors::delivery_options demo_opts;
+  demo_opts.payment_failure_rate = ns.flaky_rate;
+  actors::register_delivery_demo(**rt, demo_opts);
+  actors::register_chain_workload(**rt);
+  if (auto err = (*rt)->start()) {
+    std::fprintf(stderr, "cairn: cannot start: %s\n", render(err).c_str());
+    return 1;
+  }
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  std::fprintf(stdout, "cairn node ready: data %s, durability %s, pid %d\n", ns.data.c_str(),
+               ns.durability.c_str(), static_cast<int>(getpid()));
+  std::fflush(stdout);
+
+  if (ns.workload == "chain") {
+    for (uint32_t c = 0; c < ns.chains; ++c) {
+      auto r = actors::start_chain(**rt, c, ns.messages / ns.chains, 64);
+      if (!r) {
+        std::fprintf(stderr, "cairn: cannot start chain %u: %s\n", c, render(r.error()).c_str());
+        return 1;
+      }
+    }
+  }
+  // The demo producer: places orders at the configured rate, backing off when busy.
+  std::atomic<bool> producing{ns.demo};
+  std::thread producer;
+  if (ns.demo) {
+    producer = std::thread{[&] {
+      auto interval = std::chrono::duration<double>(1.0 / std::max(1.0, ns.demo_rate));
+      auto next = std::chrono::steady_clock::now();
+      // Continue numbering after the orders of earlier runs on this data.
+      uint64_t n = static_cast<uint64_t>(now_ms()) * 1000;
+      while (producing.load()) {
+        auto r = (*rt)->tell("order/o" + std::to_string(n), actors::make_demo_order(n));
+        if (!r && code_of(r.error()) == errc::busy) {
+          std::this_thread::sleep_for(std::chrono::milliseconds{100});
+          continue;
+        }
+        ++n;
+        next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(interval);
+        std::this_thread::sleep_until(next);
+      }
+    }};
+  }
+  progress_line line{(*rt)->stats()};
+  auto last_print = std::chrono::steady_clock::now();
+  int idle_polls = 0;
+  while (stop_signal.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    auto now = std::chrono::steady_clock::now();
+    if (ns.progress && now - last_print >= std::chrono::seconds{1}) {
+      line.print((*rt)->stats());
+      last_print = now;
+    }
+    if (ns.exit_when_idle) {
+      idle_polls = (*rt)->idle() ? idle_polls + 1 : 0;
+      if (idle_polls >= 4)
+        break;
+    }
+  }
+  producing.store(false);
+  if (producer.joinable())
+    producer.join();
+  if (stop_signal.load() != 0)
+    std::fprintf(stdout, "cairn node stopping on signal %d\n", stop_signal.load());
+  (*rt)->stop();
+  auto s = (*rt)->stats();
+  std::fprintf(stdout, "cairn node stopped: processed %llu, dead-lettered %llu, pending %llu\n",
+               static_cast<unsigned long long>(s.processed),
+               static_cast<unsigned long long>(s.dead_lettered),
+               static_cast<unsigned long long>(s.pending));
+  return 0;
+}
+
+} // namespace
+
+void add_node_run(CLI::App& app, int& exit_code) {
+  auto ns = std::make_shared<node_settings>();
+  auto* cmd = app.add_subcommand("node", "Run a cairn node on a local data directory");
+  cmd->add_option("--data", ns->data, "Data directory (created if missing)")->capture_default_str();
+  cmd->add_option("--durability", ns->durability,
+                  "os: acknowledged once in the write-ahead log; fsync: once fsynced")
+    ->check(CLI::IsMember({"os", "fsync"}))
+    ->capture_default_str();
+  cmd->add_flag("--demo", ns->demo, "Run the delivery demo: order -> inventory -> payment -> dispatch -> notify");
+  cmd->add_option("--demo-rate", ns->demo_rate, "Demo orders per second")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
+  cmd->add_option("--flaky-rate", ns->flaky_rate, "Chance that one demo payment attempt fails")
+    ->check(CLI::Range(0.0, 1.0))
+    ->capture_default_str();
+  cmd->add_option("--log-level", ns->log_level, "trace, debug, info, warn, error or off")
+    ->capture_default_str();
+  cmd->add_option("--workload", ns->workload, "Run a built-in workload: chain")
+    ->check(CLI::IsMember({"chain"}));
+  cmd->add_option("--chains", ns->chains, "Chains of the chain workload")
+    ->check(CLI::Range(1, 1024))
+    ->capture_default_str();
+  cmd->add_option("--messages", ns->messages, "Items of the chain workload, over all chains")
+    ->capture_default_str();
+  cmd->add_flag("--exit-when-idle", ns->exit_when_idle,
+                "Stop once nothing is pending, in flight or scheduled");
+  cmd->add_option("--max-pending", ns->max_pending, "Pending messages before accepting answers busy")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
+  cmd->add_option("--batch", ns->max_batch, "Commit requests per storage write")
+    ->check(CLI::PositiveNumber)
+    ->capture_default_str();
+  cmd->add_option("--max-wait-us", ns->max_wait_us, "Linger for a fuller commit batch (microseconds)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
+  cmd->add_option("--threads", ns->threads, "Actor scheduler threads (0: one per core)")
+    ->capture_default_str();
+  cmd->add_flag("!--no-progress", ns->progress, "Do not print the progress line");
+  cmd->callback([ns, &exit_code] { exit_code = run_node(*ns); });
+}
+
+} // namespace cairn::cli
