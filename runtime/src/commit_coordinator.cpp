@@ -149,9 +149,10 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
     return;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
+    // Count and route first: a producer told "accepted" then sees it pending.
+    on_delivered_(results[i]);
     if (batch[i].done)
       batch[i].done(results[i]);
-    on_delivered_(results[i]);
   }
 }
 

@@ -3,7 +3,9 @@
 // where rocksdb::Status becomes a cairn error.
 #include <atomic>
 #include <filesystem>
+#include <chrono>
 #include <mutex>
+#include <shared_mutex>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -40,18 +42,47 @@ caf::error from_status(const rocksdb::Status& st, errc code, const std::string& 
   return make_error(code, what + ": " + st.ToString());
 }
 
+rocksdb::Options db_options() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.max_total_wal_size = 256ull << 20;
+  options.write_buffer_size = 64ull << 20;
+  options.IncreaseParallelism(2);
+  return options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Options& options) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{options});
+  for (size_t i = 0; i < column_count; ++i)
+    cfs.emplace_back(to_string(static_cast<column>(i)), rocksdb::ColumnFamilyOptions{options});
+  return cfs;
+}
+
+// Opens the database with every column family; on success `handles` holds
+// ours in `column` order (the default family's handle is released).
+rocksdb::Status open_db(const std::string& dir, bool read_only, rocksdb::DB*& db,
+                        std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  auto options = db_options();
+  auto cfs = column_families(options);
+  handles.clear();
+  auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, cfs, &handles, &db)
+                      : rocksdb::DB::Open(options, dir, cfs, &handles, &db);
+  if (st.ok()) {
+    db->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+    handles.erase(handles.begin());
+  }
+  return st;
+}
+
 class rocksdb_storage final : public storage {
 public:
-  rocksdb_storage(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : db_(db), handles_(std::move(handles)) {
+  rocksdb_storage(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {
   }
 
-  ~rocksdb_storage() override {
-    for (auto* h : handles_)
-      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-    db_->Close().PermitUncheckedError();
-    delete db_;
-  }
+  ~rocksdb_storage() override { close(); }
 
   caf::error write(const write_set& ops, bool sync) override {
     rocksdb::WriteBatch batch;
@@ -61,23 +92,26 @@ public:
       if (!st.ok())
         return from_status(st, errc::storage_write_failed, "cannot build write batch");
     }
-    if (failed_.load(std::memory_order_relaxed)) {
-      // A failed write leaves RocksDB in a background-error state; try to
-      // leave it before writing again (space may have been freed since).
-      db_->Resume().PermitUncheckedError();
-    }
+    if (failed_.load())
+      if (auto err = reopen())
+        return err;
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_write_failed, "storage is closed after a failed write");
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     auto st = db_->Write(wo, &batch);
     if (!st.ok()) {
-      failed_.store(true, std::memory_order_relaxed);
+      failed_.store(true);
       return from_status(st, errc::storage_write_failed, "write failed");
     }
-    failed_.store(false, std::memory_order_relaxed);
     return {};
   }
 
   caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
     std::string value;
     auto st = db_->Get(rocksdb::ReadOptions{}, handle(cf), rocksdb::Slice{key.data(), key.size()},
                        &value);
@@ -90,6 +124,9 @@ public:
 
   caf::error scan(column cf, std::string_view prefix, std::string_view from,
                   const scan_fn& fn) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
     rocksdb::ReadOptions ro;
     std::string upper;
     rocksdb::Slice upper_slice;
@@ -114,6 +151,9 @@ public:
   }
 
   caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
     std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, handle(cf))};
     std::string upper;
     if (!prefix.empty() && successor(prefix, upper))
@@ -137,6 +177,9 @@ public:
   }
 
   std::vector<std::pair<std::string, uint64_t>> properties() override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return {};
     std::vector<std::pair<std::string, uint64_t>> out;
     for (const char* name : {"rocksdb.estimate-pending-compaction-bytes",
                              "rocksdb.actual-delayed-write-rate", "rocksdb.is-write-stopped",
@@ -149,6 +192,9 @@ public:
   }
 
   caf::error flush() override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr || failed_.load())
+      return make_error(errc::storage_write_failed, "storage is in a failed state; nothing to flush");
     auto st = db_->FlushWAL(true);
     if (!st.ok())
       return from_status(st, errc::storage_write_failed, "cannot flush the log");
@@ -156,6 +202,40 @@ public:
   }
 
 private:
+  void close() {
+    if (db_ == nullptr)
+      return;
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    handles_.clear();
+    db_->Close().PermitUncheckedError();
+    delete db_;
+    db_ = nullptr;
+  }
+
+  // After a failed write RocksDB keeps its log writer in an error state and
+  // refuses (or, in builds with assertions, aborts on) further log writes;
+  // `Resume()` does not cover log write errors. So the database is closed and
+  // reopened, which replays the log: everything acknowledged is still there.
+  // Attempts are spaced so a full disk is not hammered.
+  caf::error reopen() {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    if (!failed_.load())
+      return {};
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_reopen_ < std::chrono::milliseconds{100})
+      return make_error(errc::storage_write_failed, "storage is recovering from a failed write");
+    last_reopen_ = now;
+    close();
+    auto st = open_db(dir_, false, db_, handles_);
+    if (!st.ok()) {
+      db_ = nullptr;
+      return from_status(st, errc::storage_write_failed, "cannot reopen storage after a failed write");
+    }
+    failed_.store(false);
+    return {};
+  }
+
   rocksdb::ColumnFamilyHandle* handle(column cf) const {
     return handles_[static_cast<size_t>(cf)];
   }
@@ -174,9 +254,12 @@ private:
     return false;
   }
 
+  std::string dir_;
+  std::shared_mutex mtx_; // shared: every use of db_; exclusive: reopen
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::atomic<bool> failed_{false};
+  std::chrono::steady_clock::time_point last_reopen_{};
 };
 
 } // namespace
@@ -190,22 +273,12 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
       return make_error(errc::storage_open_failed,
                         "cannot create data directory " + opts.dir + ": " + ec.message());
   }
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
-  options.max_background_jobs = 2;
-  options.max_total_wal_size = 256ull << 20;
-  options.write_buffer_size = 64ull << 20;
-  options.IncreaseParallelism(2);
-
+  auto options = db_options();
   // Refuse layouts we do not know before touching anything.
   std::vector<std::string> existing;
   auto st = rocksdb::DB::ListColumnFamilies(options, opts.dir, &existing);
   bool fresh = !st.ok(); // no database yet
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{options});
-  for (size_t i = 0; i < column_count; ++i)
-    cfs.emplace_back(to_string(static_cast<column>(i)), rocksdb::ColumnFamilyOptions{options});
+  auto cfs = column_families(options);
   if (!fresh) {
     for (const auto& name : existing) {
       bool known = name == rocksdb::kDefaultColumnFamilyName;
@@ -221,8 +294,7 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  st = opts.read_only ? rocksdb::DB::OpenForReadOnly(options, opts.dir, cfs, &handles, &db)
-                      : rocksdb::DB::Open(options, opts.dir, cfs, &handles, &db);
+  st = open_db(opts.dir, opts.read_only, db, handles);
   if (!st.ok()) {
     auto msg = st.ToString();
     if (msg.find("lock") != std::string::npos || msg.find("Resource temporarily") != std::string::npos)
@@ -231,10 +303,7 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
                           + " is in use by another cairn node; stop it or choose another --data");
     return make_error(errc::storage_open_failed, "cannot open " + opts.dir + ": " + msg);
   }
-  // handles[0] is the default family; ours follow in `column` order.
-  db->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
-  handles.erase(handles.begin());
-  auto result = std::make_unique<rocksdb_storage>(db, std::move(handles));
+  auto result = std::make_unique<rocksdb_storage>(opts.dir, db, std::move(handles));
   auto version = result->get(column::meta, "layout");
   if (!version)
     return std::move(version.error());

@@ -770,8 +770,14 @@ caf::error runtime::start() {
     next_seq = keys::read_be64(**hw);
   // Recovery: count what is pending and armed; activations replay on demand.
   int64_t pending = 0, timers = 0;
-  if (auto err = d.store->scan(column::mailbox, "", "", [&](std::string_view, std::string_view) {
+  // The sequence high-water mark is written with every batch; a row beyond
+  // it (from a restore or a hand-made repair) still must not be overtaken.
+  if (auto err = d.store->scan(column::mailbox, "", "", [&](std::string_view k, std::string_view) {
         ++pending;
+        std::string_view actor;
+        uint64_t seq = 0;
+        if (keys::split_actor_seq(k, actor, seq))
+          next_seq = std::max(next_seq, seq + 1);
         return true;
       }))
     return err;
@@ -831,8 +837,10 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
                                                        + "' is registered on this node"));
   if (env.type.empty())
     return done(make_error(errc::invalid_argument, "message type is empty"));
-  auto load = d.pending.load() + d.reserved.load();
+  // Reserve a place first, so concurrent accepts can never overshoot the cap.
+  auto load = d.reserved.fetch_add(1) + d.pending.load();
   if (load >= static_cast<int64_t>(d.opts.max_pending)) {
+    d.reserved.fetch_sub(1);
     d.busy.fetch_add(1);
     return done(make_error(errc::busy, "node holds " + std::to_string(load)
                                          + " pending messages (cap "
@@ -851,7 +859,6 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
   commit_request req;
   req.enqueue.push_back(std::move(env));
   req.dedupe = true;
-  d.reserved.fetch_add(1);
   auto cb = std::make_shared<std::function<void(caf::expected<std::string>)>>(std::move(done));
   req.done = [p = &d, cb](commit_result& r) {
     p->reserved.fetch_sub(1);

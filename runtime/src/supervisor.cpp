@@ -58,6 +58,12 @@ caf::behavior supervisor_fn(supervisor_actor* self, supervisor_spec spec,
   st.starts.resize(st.specs.size(), 0);
   for (size_t i = 0; i < st.specs.size(); ++i)
     start_child(self, i);
+  // Asked to stop (by a parent or at shutdown): children stop with it.
+  self->set_exit_handler([self](caf::exit_msg& em) {
+    for (size_t i = 0; i < self->state.running.size(); ++i)
+      stop_child(self, i);
+    self->quit(em.reason);
+  });
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& s = self->state;
     auto it = std::find_if(s.running.begin(), s.running.end(),

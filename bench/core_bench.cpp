@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+// The execution layer's benchmark: cairn against the physical limits of this
+// machine, measured in one run at one message size.
+//
+//   (a) raw RocksDB enqueue -> read -> delete cycle, batched  (the floor under us)
+//   (b) cairn durable end-to-end, os and fsync, 1/16/256 producers, p50/p99
+//   (c) raw CAF in-memory 1 -> 1 throughput
+//   (d) RSS after N distinct actors each got one message and were passivated
+//   (e) recovery: start -> ready with N pending messages; journal replay speed
+//
+// Not a test: it asserts nothing. Run: cairn_core_bench [--scale 1.0] [--dir D]
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "cairn/codec.hpp"
+#include "cairn/keys.hpp"
+#include "cairn/runtime.hpp"
+
+using namespace cairn;
+using clk = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t msg_size = 256;
+
+struct blob {
+  std::string bytes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, blob& x) {
+  return f(caf::meta::type_name("bench.blob"), x.bytes);
+}
+
+} // namespace
+
+CAIRN_MESSAGE_TYPE(blob, "bench.blob/v1");
+
+namespace {
+
+double secs_since(clk::time_point t) {
+  return std::chrono::duration<double>(clk::now() - t).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+long rss_kib() {
+  std::ifstream in{"/proc/self/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
+
+// -- (a) raw RocksDB cycle -------------------------------------------------------
+
+double raw_rocksdb_cycle(const std::string& dir, bool sync, uint64_t total, size_t batch) {
+  std::filesystem::remove_all(dir);
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.IncreaseParallelism(2);
+  rocksdb::DB* db = nullptr;
+  if (!rocksdb::DB::Open(o, dir, &db).ok())
+    return 0;
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  std::string value(msg_size, 'x');
+  auto start = clk::now();
+  uint64_t seq = 0;
+  while (seq < total) {
+    rocksdb::WriteBatch put;
+    auto first = seq;
+    for (size_t i = 0; i < batch; ++i, ++seq)
+      put.Put(keys::actor_seq("q/1", seq), value).PermitUncheckedError();
+    db->Write(wo, &put).PermitUncheckedError();
+    rocksdb::WriteBatch del;
+    std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(rocksdb::ReadOptions{})};
+    size_t n = 0;
+    for (it->Seek(keys::actor_seq("q/1", first)); it->Valid() && n < batch; it->Next(), ++n)
+      del.Delete(it->key()).PermitUncheckedError();
+    db->Write(wo, &del).PermitUncheckedError();
+  }
+  auto rate = static_cast<double>(total) / secs_since(start);
+  delete db;
+  std::filesystem::remove_all(dir);
+  return rate;
+}
+
+// -- (b) cairn end to end -------------------------------------------------------------
+
+/// The benchmark's actor: handles a blob and journals nothing (pure step cost:
+/// message removal + span in one commit).
+class sink : public stateful_actor<uint64_t> {
+public:
+  sink() {
+    on<blob>([](context&, const blob&) { return caf::error{}; });
+  }
+};
+
+struct e2e_result {
+  double rate = 0;
+  double accept_p50_ms = 0, accept_p99_ms = 0;
+  double done_p50_ms = 0, done_p99_ms = 0;
+  double batch = 0;
+};
+
+std::unique_ptr<runtime> open_runtime(const std::string& dir, durability mode,
+                                      std::chrono::milliseconds idle = std::chrono::seconds{30},
+                                      size_t max_active = 200'000) {
+  runtime_options o;
+  o.data_dir = dir;
+  o.mode = mode;
+  o.max_pending = 2'000'000;
+  o.max_active = max_active;
+  o.record_spans = false;
+  auto rt = runtime::open(o);
+  if (!rt) {
+    std::fprintf(stderr, "cannot open %s: %s\n", dir.c_str(), render(rt.error()).c_str());
+    std::exit(1);
+  }
+  kind_options ko;
+  ko.idle_timeout = idle;
+  (*rt)->register_kind("sink", [](std::string_view) { return std::make_unique<sink>(); }, ko);
+  return std::move(*rt);
+}
+
+e2e_result cairn_e2e(const std::string& dir, durability mode, size_t producers, uint64_t total) {
+  std::filesystem::remove_all(dir);
+  auto rt = open_runtime(dir, mode);
+  if (rt->start())
+    std::exit(1);
+  blob payload{std::string(msg_size, 'x')};
+  auto encoded = encode(payload);
+  std::vector<std::vector<double>> lat(producers);
+  std::atomic<uint64_t> next{0};
+  auto start = clk::now();
+  std::vector<std::thread> threads;
+  // Each producer keeps one accept in flight (a closed loop), spread over 256 actors.
+  for (size_t p = 0; p < producers; ++p)
+    threads.emplace_back([&, p] {
+      auto& mine = lat[p];
+      for (;;) {
+        auto i = next.fetch_add(1);
+        if (i >= total)
+          break;
+        envelope env;
+        env.to = "sink/" + std::to_string(i % 256);
+        env.type = type_tag<blob>::value;
+        env.payload = encoded;
+        auto t0 = clk::now();
+        auto r = rt->accept(std::move(env));
+        mine.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+        if (!r)
+          std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  while (rt->stats().processed < total)
+    std::this_thread::sleep_for(std::chrono::microseconds{200});
+  e2e_result res;
+  res.rate = static_cast<double>(total) / secs_since(start);
+  std::vector<double> all;
+  for (auto& v : lat)
+    all.insert(all.end(), v.begin(), v.end());
+  res.accept_p50_ms = percentile(all, 0.50);
+  res.accept_p99_ms = percentile(all, 0.99);
+  auto s = rt->stats();
+  res.batch = s.commits ? static_cast<double>(s.commit_ops) / static_cast<double>(s.commits) : 0;
+  rt.reset();
+  std::filesystem::remove_all(dir);
+  return res;
+}
+
+// -- (c) raw CAF ------------------------------------------------------------------------
+
+double raw_caf(uint64_t total) {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  std::atomic<uint64_t> got{0};
+  auto counter = sys.spawn([&](caf::event_based_actor*) -> caf::behavior {
+    return {[&](const std::string&) { got.fetch_add(1, std::memory_order_relaxed); }};
+  });
+  std::string payload(msg_size, 'x');
+  auto start = clk::now();
+  for (uint64_t i = 0; i < total; ++i)
+    caf::anon_send(counter, payload);
+  while (got.load() < total)
+    std::this_thread::yield();
+  auto rate = static_cast<double>(total) / secs_since(start);
+  caf::anon_send_exit(counter, caf::exit_reason::user_shutdown);
+  return rate;
+}
+
+// -- (d) memory after many passivated actors ---------------------------------------------
+
+std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors) {
+  std::filesystem::remove_all(dir);
+  auto rt = open_runtime(dir, durability::os, std::chrono::milliseconds{200});
+  if (rt->start())
+    std::exit(1);
+  auto before = rss_kib();
+  auto encoded = encode(blob{std::string(msg_size, 'x')});
+  std::vector<std::thread> threads;
+  std::atomic<uint64_t> next{0};
+  for (int p = 0; p < 16; ++p)
+    threads.emplace_back([&] {
+      for (;;) {
+        auto i = next.fetch_add(1);
+        if (i >= actors)
+          break;
+        envelope env;
+        env.to = "sink/a" + std::to_string(i);
+        env.type = type_tag<blob>::value;
+        env.payload = encoded;
+        while (!rt->accept(env))
+          std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  while (rt->stats().passivations < actors)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  auto after = rss_kib();
+  rt.reset();
+  std::filesystem::remove_all(dir);
+  return {before, after};
+}
+
+// -- (e) recovery --------------------------------------------------------------------------
+
+struct recovery_result {
+  double ready_s = 0;
+  double drain_rate = 0;
+  double replay_rate = 0;
+};
+
+recovery_result recovery(const std::string& dir, uint64_t pending, uint64_t events) {
+  std::filesystem::remove_all(dir);
+  recovery_result res;
+  auto encoded = encode(blob{std::string(msg_size, 'x')});
+  {
+    // Fill mailboxes with nothing running (no activation may start), plus one
+    // long journal to replay.
+    auto rt = open_runtime(dir, durability::os, std::chrono::seconds{30}, 0);
+    if (rt->start())
+      std::exit(1);
+    std::vector<std::thread> threads;
+    std::atomic<uint64_t> next{0};
+    for (int p = 0; p < 16; ++p)
+      threads.emplace_back([&] {
+        for (;;) {
+          auto i = next.fetch_add(1);
+          if (i >= pending)
+            break;
+          envelope env;
+          env.to = "sink/r" + std::to_string(i % 1000);
+          env.type = type_tag<blob>::value;
+          env.payload = encoded;
+          while (!rt->accept(env))
+            std::this_thread::sleep_for(std::chrono::milliseconds{1});
+        }
+      });
+    for (auto& t : threads)
+      t.join();
+    write_set ws;
+    for (uint64_t s = 1; s <= events; ++s) {
+      ws.put(column::journal, keys::actor_seq("sink/replay", s),
+             encode(step_effects::event{"bench.ev/v1", "e"}));
+      if (ws.size() == 10'000) {
+        ignore_error(rt->store().write(ws, false));
+        ws.clear();
+      }
+    }
+    ignore_error(rt->store().write(ws, false));
+  }
+  auto t0 = clk::now();
+  auto rt = open_runtime(dir, durability::os);
+  if (rt->start())
+    std::exit(1);
+  res.ready_s = secs_since(t0);
+  auto t1 = clk::now();
+  while (rt->stats().processed < pending)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  res.drain_rate = static_cast<double>(pending) / secs_since(t1);
+  auto t2 = clk::now();
+  envelope env;
+  env.to = "sink/replay";
+  env.type = type_tag<blob>::value;
+  env.payload = encoded;
+  (void)rt->accept(env);
+  while (rt->stats().processed < pending + 1)
+    std::this_thread::sleep_for(std::chrono::microseconds{100});
+  res.replay_rate = static_cast<double>(events) / secs_since(t2);
+  rt.reset();
+  std::filesystem::remove_all(dir);
+  return res;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  double scale = 1.0;
+  std::string dir = "bench-data";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--scale")
+      scale = std::stod(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
+  }
+  spdlog::set_level(spdlog::level::warn);
+  auto n = [&](double x) { return static_cast<uint64_t>(x * scale); };
+  std::printf("cairn core benchmark — message size %zu B, scale %.2f, %u cores\n\n", msg_size,
+              scale, std::thread::hardware_concurrency());
+
+  auto raw_os = raw_rocksdb_cycle(dir + "/raw", false, n(2'000'000), 64);
+  auto raw_os512 = raw_rocksdb_cycle(dir + "/raw", false, n(2'000'000), 512);
+  auto raw_sync = raw_rocksdb_cycle(dir + "/raw", true, n(500'000), 512);
+  std::printf("(a) raw RocksDB enqueue->read->delete cycle\n");
+  std::printf("    batch 64,  no sync : %10.0f msgs/s\n", raw_os);
+  std::printf("    batch 512, no sync : %10.0f msgs/s\n", raw_os512);
+  std::printf("    batch 512, sync    : %10.0f msgs/s\n\n", raw_sync);
+
+  std::printf("(b) cairn durable end-to-end (accepted -> handled -> committed), 256 actors\n");
+  std::printf("    %-6s %9s %12s %10s %10s %9s %9s\n", "mode", "producers", "msgs/s",
+              "accept p50", "accept p99", "batch", "vs raw");
+  for (auto mode : {durability::os, durability::fsync}) {
+    for (size_t producers : {1, 16, 256}) {
+      uint64_t total = mode == durability::os ? n(producers == 1 ? 50'000 : 400'000)
+                                              : n(producers == 1 ? 5'000 : 200'000);
+      auto r = cairn_e2e(dir + "/e2e", mode, producers, total);
+      auto base = mode == durability::os ? raw_os : raw_sync;
+      std::printf("    %-6s %9zu %12.0f %8.3fms %8.3fms %9.1f %8.2fx\n",
+                  mode == durability::os ? "os" : "fsync", producers, r.rate, r.accept_p50_ms,
+                  r.accept_p99_ms, r.batch, r.rate / base);
+    }
+  }
+  std::printf("\n");
+
+  auto caf_rate = raw_caf(n(5'000'000));
+  std::printf("(c) raw CAF in-memory 1 -> 1        : %10.0f msgs/s\n\n", caf_rate);
+
+  auto actors = n(1'000'000);
+  auto [before, after] = passivated_memory(dir + "/mem", actors);
+  std::printf("(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
+              before / 1024, static_cast<unsigned long long>(actors), after / 1024);
+
+  auto rec = recovery(dir + "/rec", n(1'000'000), n(1'000'000));
+  std::printf("(e) recovery with %llu pending messages: ready in %.3f s, drained at %.0f msgs/s\n",
+              static_cast<unsigned long long>(n(1'000'000)), rec.ready_s, rec.drain_rate);
+  std::printf("    journal replay of %llu events: %.0f events/s\n",
+              static_cast<unsigned long long>(n(1'000'000)), rec.replay_rate);
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "cairn/codec.hpp"
+#include "cairn/envelope.hpp"
+#include "cairn/keys.hpp"
+
+using namespace cairn;
+
+TEST_CASE("envelope ids are unique and sort by creation time", "[envelope]") {
+  std::set<std::string> seen;
+  std::string prev;
+  for (int i = 0; i < 100'000; ++i) {
+    auto id = next_envelope_id();
+    REQUIRE(id.size() == 32);
+    REQUIRE(id > prev);
+    REQUIRE(seen.insert(id).second);
+    prev = id;
+  }
+}
+
+TEST_CASE("an envelope survives the binary codec field for field", "[envelope][codec]") {
+  envelope e;
+  e.id = next_envelope_id();
+  e.from = "order/1";
+  e.to = "payment/1";
+  e.type = "demo.charge/v1";
+  e.format = static_cast<uint8_t>(payload_format::json);
+  e.payload = std::string{"{\"a\":1}\0binary", 14};
+  e.traceparent = format_traceparent(new_trace());
+  e.idempotency_key = "k-1";
+  e.attempt = 3;
+  e.not_before_ms = 1234;
+  e.deadline_ms = 5678;
+  e.created_ms = 42;
+  auto bytes = encode(e);
+  auto back = decode<envelope>(bytes);
+  REQUIRE(back);
+  CHECK(back->id == e.id);
+  CHECK(back->from == e.from);
+  CHECK(back->to == e.to);
+  CHECK(back->type == e.type);
+  CHECK(back->format == e.format);
+  CHECK(back->payload == e.payload);
+  CHECK(back->traceparent == e.traceparent);
+  CHECK(back->idempotency_key == e.idempotency_key);
+  CHECK(back->attempt == 3);
+  CHECK(back->not_before_ms == 1234);
+  CHECK(back->deadline_ms == 5678);
+  CHECK(back->created_ms == 42);
+}
+
+TEST_CASE("truncated or padded bytes decode to corrupt_record, never garbage", "[envelope][codec]") {
+  envelope e;
+  e.id = "x";
+  e.to = "a/b";
+  e.payload = std::string(100, 'p');
+  auto bytes = encode(e);
+  auto truncated = decode<envelope>(bytes.substr(0, bytes.size() / 2));
+  REQUIRE_FALSE(truncated);
+  CHECK(code_of(truncated.error()) == errc::corrupt_record);
+  auto padded = decode<envelope>(bytes + "xyz");
+  REQUIRE_FALSE(padded);
+  CHECK(code_of(padded.error()) == errc::corrupt_record);
+  CHECK(render(padded.error()).find("trailing") != std::string::npos);
+}
+
+TEST_CASE("traceparent parses, formats and refuses malformed values", "[envelope][trace]") {
+  trace_context tc;
+  REQUIRE(parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tc));
+  CHECK(tc.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(tc.span_id == "00f067aa0ba902b7");
+  CHECK(format_traceparent(tc) == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  CHECK_FALSE(parse_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01", tc));
+  CHECK_FALSE(parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", tc));
+  CHECK_FALSE(parse_traceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tc));
+  CHECK_FALSE(parse_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", tc));
+  CHECK_FALSE(parse_traceparent("garbage", tc));
+  auto child = child_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  CHECK(child.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(child.span_id != "00f067aa0ba902b7");
+  auto fresh = child_of("not a traceparent");
+  CHECK(fresh.trace_id.size() == 32);
+}
+
+TEST_CASE("big-endian keys sort numerically within an actor's prefix", "[keys]") {
+  auto a = keys::actor_seq("hop/1", 255);
+  auto b = keys::actor_seq("hop/1", 256);
+  auto c = keys::actor_seq("hop/1", 1ull << 40);
+  CHECK(a < b);
+  CHECK(b < c);
+  std::string_view actor;
+  uint64_t seq = 0;
+  REQUIRE(keys::split_actor_seq(c, actor, seq));
+  CHECK(actor == "hop/1");
+  CHECK(seq == (1ull << 40));
+  // Another actor whose id extends this one's never lands inside its prefix.
+  CHECK(keys::actor_seq("hop/10", 0).rfind(keys::actor_prefix("hop/1"), 0) != 0);
+}
+
+TEST_CASE("actor ids are kind/key", "[envelope]") {
+  CHECK(valid_actor_id("payment/o1"));
+  CHECK(valid_actor_id("a/b/c"));
+  CHECK_FALSE(valid_actor_id("payment"));
+  CHECK_FALSE(valid_actor_id("/x"));
+  CHECK_FALSE(valid_actor_id("x/"));
+  CHECK_FALSE(valid_actor_id(std::string{"a/b\0c", 5}));
+  CHECK(kind_of("payment/o1") == "payment");
+}

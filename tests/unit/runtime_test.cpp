@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: Apache-2.0
+// The execution layer against real RocksDB on disk: one case per invariant
+// of DESIGN.md, and the failure cases around them.
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <filesystem>
+#include <mutex>
+#include <sys/resource.h>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "cairn/codec.hpp"
+#include "cairn/keys.hpp"
+#include "cairn/runtime.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct note {
+  std::string text;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, note& x) {
+  return f(caf::meta::type_name("test.note"), x.text);
+}
+
+struct rec_state {
+  uint64_t count = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, rec_state& x) {
+  return f(caf::meta::type_name("test.rec_state"), x.count);
+}
+
+} // namespace
+
+CAIRN_MESSAGE_TYPE(note, "test.note/v1");
+
+namespace {
+
+/// Knobs the test actors read; reset by each test's fixture.
+struct hooks {
+  std::atomic<bool> poison_fails{true};
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool gate_open = true;
+
+  void close_gate() {
+    std::lock_guard<std::mutex> g{mtx};
+    gate_open = false;
+  }
+  void open_gate() {
+    {
+      std::lock_guard<std::mutex> g{mtx};
+      gate_open = true;
+    }
+    cv.notify_all();
+  }
+  void pass_gate() {
+    std::unique_lock<std::mutex> lock{mtx};
+    cv.wait(lock, [this] { return gate_open; });
+  }
+};
+
+hooks the_hooks;
+
+bool starts_with(const std::string& s, const std::string& p) {
+  return s.rfind(p, 0) == 0;
+}
+
+/// The recorder: journals every note; some texts ask it to do more.
+class recorder : public stateful_actor<rec_state> {
+public:
+  recorder() {
+    on<note>([this](context& ctx, const note& m) -> caf::error {
+      const auto& t = m.text;
+      if (t == "poison" && the_hooks.poison_fails.load())
+        return make_error(errc::handler_failed, "poison refused");
+      if (t == "throw")
+        throw std::runtime_error("boom");
+      if (starts_with(t, "gate"))
+        the_hooks.pass_gate();
+      if (t == "report") {
+        ctx.emit(note{"count=" + std::to_string(state.count)});
+        return {};
+      }
+      ctx.emit(m);
+      if (starts_with(t, "fwd:")) { // fwd:<actor>:<text>
+        auto rest = t.substr(4);
+        auto colon = rest.find(':');
+        ctx.send(rest.substr(0, colon), note{rest.substr(colon + 1)});
+      } else if (starts_with(t, "timer:")) {
+        ctx.schedule(std::chrono::milliseconds{std::stoi(t.substr(6))}, ctx.self(), note{"fired"});
+      } else if (starts_with(t, "pub:")) { // pub:<topic>:<text>
+        auto rest = t.substr(4);
+        auto colon = rest.find(':');
+        ctx.publish(rest.substr(0, colon), note{rest.substr(colon + 1)});
+      } else if (t == "all") {
+        ctx.send("rec/peer", note{"from-all"});
+        ctx.schedule(50ms, ctx.self(), note{"fired"});
+        ctx.publish("all-topic", note{"published"});
+      }
+      return {};
+    });
+    on_event<note>([this](const note&) { ++state.count; });
+  }
+};
+
+/// Storage that forwards to RocksDB but fails the writes a predicate picks.
+class faulty_storage : public storage {
+public:
+  explicit faulty_storage(std::unique_ptr<storage> inner) : inner_(std::move(inner)) {
+  }
+  std::function<bool(const write_set&)> fail_if;
+  std::atomic<int> failures{0};
+
+  caf::error write(const write_set& ops, bool sync) override {
+    if (fail_if && fail_if(ops)) {
+      ++failures;
+      return make_error(errc::storage_write_failed, "injected write failure");
+    }
+    return inner_->write(ops, sync);
+  }
+  caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
+    return inner_->get(cf, key);
+  }
+  caf::error scan(column cf, std::string_view prefix, std::string_view from,
+                  const scan_fn& fn) override {
+    return inner_->scan(cf, prefix, from, fn);
+  }
+  caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
+    return inner_->last(cf, prefix, fn);
+  }
+  std::vector<std::pair<std::string, uint64_t>> properties() override {
+    return inner_->properties();
+  }
+  caf::error flush() override { return inner_->flush(); }
+
+private:
+  std::unique_ptr<storage> inner_;
+};
+
+runtime_options options_for(const test::temp_dir& dir) {
+  runtime_options o;
+  o.data_dir = dir.sub("data");
+  o.threads = 2;
+  return o;
+}
+
+std::unique_ptr<runtime> start_runtime(runtime_options o, kind_options ko = {}) {
+  auto rt = runtime::open(std::move(o));
+  REQUIRE(rt);
+  (*rt)->register_kind("rec", [](std::string_view) { return std::make_unique<recorder>(); }, ko);
+  REQUIRE_FALSE((*rt)->start());
+  return std::move(*rt);
+}
+
+std::vector<std::string> journal(runtime& rt, const std::string& actor) {
+  std::vector<std::string> out;
+  auto err = rt.read_journal(actor, 1, 1'000'000, [&](uint64_t, std::string_view, std::string_view p) {
+    auto n = decode<note>(p);
+    REQUIRE(n);
+    out.push_back(n->text);
+  });
+  REQUIRE_FALSE(err);
+  return out;
+}
+
+size_t count_rows(runtime& rt, column cf, const std::string& prefix = {}) {
+  size_t n = 0;
+  ignore_error(rt.store().scan(cf, prefix, "", [&](auto, auto) {
+    ++n;
+    return true;
+  }));
+  return n;
+}
+
+struct fixture {
+  fixture() {
+    the_hooks.poison_fails = true;
+    the_hooks.open_gate();
+  }
+  ~fixture() { the_hooks.open_gate(); }
+  test::temp_dir dir;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(fixture, "a message is accepted only once it is in the durable mailbox",
+                 "[invariant1][mailbox]") {
+  auto rt = start_runtime(options_for(dir));
+  the_hooks.close_gate();
+  REQUIRE(rt->tell("rec/a", note{"gate"}));
+  auto id = rt->tell("rec/a", note{"waiting"});
+  REQUIRE(id);
+  // The first message holds the actor; the second must already be on disk.
+  bool found = false;
+  ignore_error(rt->store().scan(column::mailbox, keys::actor_prefix("rec/a"), "",
+                                [&](auto, std::string_view v) {
+                                  found = found || v.find(*id) != std::string_view::npos;
+                                  return true;
+                                }));
+  CHECK(found);
+  the_hooks.open_gate();
+  REQUIRE(test::eventually([&] { return rt->stats().processed == 2; }));
+  CHECK(journal(*rt, "rec/a") == std::vector<std::string>{"gate", "waiting"});
+}
+
+TEST_CASE_METHOD(fixture, "per-sender order holds across a restart", "[invariant1][mailbox][order]") {
+  {
+    auto o = options_for(dir);
+    o.max_active = 0; // nothing runs: every message stays in the mailbox
+    auto rt = start_runtime(o);
+    for (int i = 0; i < 200; ++i)
+      REQUIRE(rt->tell("rec/fifo", note{std::to_string(i)}));
+    CHECK(rt->stats().processed == 0);
+  }
+  auto rt = start_runtime(options_for(dir));
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  auto j = journal(*rt, "rec/fifo");
+  REQUIRE(j.size() == 200);
+  for (int i = 0; i < 200; ++i)
+    CHECK(j[static_cast<size_t>(i)] == std::to_string(i));
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a step commits events, sends, timers, publications and the message's removal "
+                 "together or not at all",
+                 "[invariant2][step]") {
+  auto o = options_for(dir);
+  faulty_storage* faulty = nullptr;
+  std::atomic<bool> armed{true};
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto f = std::make_unique<faulty_storage>(std::move(inner));
+    faulty = f.get();
+    // Fail the first write carrying a journal row of rec/atomic.
+    f->fail_if = [&armed](const write_set& ws) {
+      if (!armed.load())
+        return false;
+      for (const auto& op : ws.ops())
+        if (op.cf == column::journal && op.key.rfind(keys::actor_prefix("rec/atomic"), 0) == 0) {
+          armed = false;
+          return true;
+        }
+      return false;
+    };
+    return f;
+  };
+  auto rt = runtime::open(o);
+  REQUIRE(rt);
+  (*rt)->register_kind("rec", [](std::string_view) { return std::make_unique<recorder>(); });
+  REQUIRE_FALSE((*rt)->subscribe("all-topic", "rec/subscriber"));
+  REQUIRE_FALSE((*rt)->start());
+  REQUIRE((*rt)->tell("rec/atomic", note{"all"}));
+  REQUIRE(test::eventually([&] {
+    return journal(**rt, "rec/atomic").size() == 2 && (*rt)->idle();
+  }));
+  CHECK(faulty->failures == 1);
+  // The failed attempt left no trace; the re-run did everything exactly once.
+  CHECK(journal(**rt, "rec/atomic") == std::vector<std::string>{"all", "fired"});
+  CHECK(journal(**rt, "rec/peer") == std::vector<std::string>{"from-all"});
+  CHECK(journal(**rt, "rec/subscriber") == std::vector<std::string>{"published"});
+  CHECK(count_rows(**rt, column::mailbox) == 0);
+  CHECK(count_rows(**rt, column::timer) == 0);
+}
+
+TEST_CASE_METHOD(fixture, "state is the latest snapshot plus the journal replayed",
+                 "[invariant3][snapshot]") {
+  kind_options ko;
+  ko.snapshot_every = 4;
+  {
+    auto rt = start_runtime(options_for(dir), ko);
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(rt->tell("rec/s", note{"n" + std::to_string(i)}));
+    REQUIRE(test::eventually([&] { return rt->idle(); }));
+    auto snap = rt->store().get(column::snapshot, "rec/s");
+    REQUIRE(snap);
+    REQUIRE(*snap);
+    CHECK(keys::read_be64(**snap) == 8); // taken after events 4 and 8
+  }
+  auto rt = start_runtime(options_for(dir), ko);
+  REQUIRE(rt->tell("rec/s", note{"report"}));
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  auto j = journal(*rt, "rec/s");
+  REQUIRE(j.size() == 11);
+  CHECK(j.back() == "count=10");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a poison message is retried with growing spacing, dead-lettered, and redriven "
+                 "while other messages keep flowing",
+                 "[invariant4][poison][dlq]") {
+  kind_options ko;
+  ko.retry = retry_policy{4, 20ms, 2.0, 5s, false};
+  auto rt = start_runtime(options_for(dir), ko);
+  auto poison = rt->tell("rec/p", note{"poison"});
+  REQUIRE(poison);
+  for (int i = 0; i < 50; ++i)
+    REQUIRE(rt->tell("rec/q" + std::to_string(i % 5), note{"ok"}));
+  REQUIRE(test::eventually([&] { return rt->stats().dead_lettered == 1; }));
+  REQUIRE(test::eventually([&] { return rt->stats().processed == 50; }));
+  auto dls = rt->dead_letters(10);
+  REQUIRE(dls);
+  REQUIRE(dls->size() == 1);
+  const auto& dl = dls->front();
+  CHECK(dl.env.id == *poison);
+  CHECK(dl.attempts == 4);
+  CHECK(dl.error.find("poison refused") != std::string::npos);
+  trace_context tc;
+  CHECK(parse_traceparent(dl.env.traceparent, tc));
+  REQUIRE(dl.attempt_ms.size() == 4);
+  // Each gap is at least the policy's backoff: 20, 40, 80 ms.
+  CHECK(dl.attempt_ms[1] - dl.attempt_ms[0] >= 20);
+  CHECK(dl.attempt_ms[2] - dl.attempt_ms[1] >= 40);
+  CHECK(dl.attempt_ms[3] - dl.attempt_ms[2] >= 80);
+  CHECK(rt->stats().retried == 3);
+  CHECK(journal(*rt, "rec/p").empty());
+
+  the_hooks.poison_fails = false;
+  REQUIRE_FALSE(rt->redrive(*poison));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/p").size() == 1; }));
+  auto after = rt->dead_letters(10);
+  REQUIRE(after);
+  CHECK(after->empty());
+  auto again = rt->redrive(*poison);
+  CHECK(code_of(again) == errc::not_found);
+}
+
+TEST_CASE_METHOD(fixture, "a handler that throws fails its message, not the node",
+                 "[invariant4][dlq]") {
+  kind_options ko;
+  ko.retry = retry_policy{2, 1ms, 2.0, 5s, false};
+  auto rt = start_runtime(options_for(dir), ko);
+  auto id = rt->tell("rec/t", note{"throw"});
+  REQUIRE(id);
+  REQUIRE(rt->tell("rec/t", note{"after"}));
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  auto dl = rt->find_dead_letter(*id);
+  REQUIRE(dl);
+  CHECK(dl->error.find("handler threw: boom") != std::string::npos);
+  CHECK(journal(*rt, "rec/t") == std::vector<std::string>{"after"});
+  REQUIRE_FALSE(rt->discard(*id));
+  CHECK(code_of(rt->discard(*id)) == errc::not_found);
+}
+
+TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step records a span",
+                 "[invariant5][trace]") {
+  auto rt = start_runtime(options_for(dir));
+  envelope env;
+  env.to = "rec/t1";
+  env.type = type_tag<note>::value;
+  env.payload = encode(note{"fwd:rec/t2:hello"});
+  env.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  REQUIRE(rt->accept(env));
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  CHECK(journal(*rt, "rec/t2") == std::vector<std::string>{"hello"});
+  std::vector<span_record> spans;
+  ignore_error(rt->store().scan(column::trace, "4bf92f3577b34da6a3ce929d0e0e4736", "",
+                                [&](auto, std::string_view v) {
+                                  auto s = decode<span_record>(v);
+                                  REQUIRE(s);
+                                  spans.push_back(*s);
+                                  return true;
+                                }));
+  REQUIRE(spans.size() == 2);
+  std::map<std::string, span_record> by_actor;
+  for (auto& s : spans)
+    by_actor[s.actor] = s;
+  REQUIRE(by_actor.count("rec/t1") == 1);
+  REQUIRE(by_actor.count("rec/t2") == 1);
+  CHECK(by_actor["rec/t1"].parent_span_id == "00f067aa0ba902b7");
+  CHECK(by_actor["rec/t1"].status == "ok");
+  // The hop's span descends from the envelope t1 sent, not from the caller.
+  CHECK(by_actor["rec/t2"].parent_span_id != "00f067aa0ba902b7");
+  CHECK(by_actor["rec/t2"].trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a flood against a small cap gets busy errors, memory stays bounded and nothing "
+                 "is lost",
+                 "[invariant6][backpressure]") {
+  auto o = options_for(dir);
+  o.max_pending = 64;
+  auto rt = start_runtime(o);
+  the_hooks.close_gate(); // handlers hold: nothing drains while we flood
+  std::atomic<int> ok{0}, busy{0}, other{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 4; ++p)
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < 500; ++i) {
+        auto r = rt->tell("rec/b" + std::to_string((p * 500 + i) % 8), note{"gate"});
+        if (r)
+          ++ok;
+        else if (code_of(r.error()) == errc::busy
+                 && render(r.error()).find("retry after") != std::string::npos)
+          ++busy;
+        else
+          ++other;
+      }
+    });
+  for (auto& t : producers)
+    t.join();
+  CHECK(other == 0);
+  CHECK(ok == 64); // exactly the cap: nothing beyond it was taken in
+  CHECK(busy == 2000 - 64);
+  CHECK(rt->stats().pending == 64);
+  the_hooks.open_gate();
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  size_t journaled = 0;
+  for (int a = 0; a < 8; ++a)
+    journaled += journal(*rt, "rec/b" + std::to_string(a)).size();
+  CHECK(journaled == 64);
+}
+
+TEST_CASE_METHOD(fixture, "the same idempotency key accepted twice is stored once", "[dedupe]") {
+  auto rt = start_runtime(options_for(dir));
+  auto first = rt->tell("rec/d", note{"charge"}, "key-1");
+  auto second = rt->tell("rec/d", note{"charge"}, "key-1");
+  auto other = rt->tell("rec/d", note{"charge"}, "key-2");
+  REQUIRE(first);
+  REQUIRE(second);
+  REQUIRE(other);
+  CHECK(*first == *second);
+  CHECK(*first != *other);
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  CHECK(journal(*rt, "rec/d").size() == 2);
+  CHECK(rt->stats().duplicates == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a timer set before a restart fires once after it", "[timer][restart]") {
+  {
+    auto rt = start_runtime(options_for(dir));
+    REQUIRE(rt->tell("rec/tm", note{"timer:1500"}));
+    REQUIRE(test::eventually([&] { return rt->stats().timers == 1; }));
+  }
+  auto rt = start_runtime(options_for(dir));
+  CHECK(rt->stats().timers == 1); // re-armed from storage
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  CHECK(journal(*rt, "rec/tm") == std::vector<std::string>{"timer:1500", "fired"});
+  CHECK(count_rows(*rt, column::timer) == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a subscriber catches up on a topic in order across restarts",
+                 "[topic][restart]") {
+  {
+    auto rt = start_runtime(options_for(dir));
+    REQUIRE_FALSE(rt->subscribe("news", "rec/reader"));
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(rt->tell("rec/pub", note{"pub:news:" + std::to_string(i)}));
+    REQUIRE(test::eventually([&] { return journal(*rt, "rec/pub").size() == 10; }));
+  }
+  auto rt = start_runtime(options_for(dir));
+  for (int i = 10; i < 20; ++i)
+    REQUIRE(rt->tell("rec/pub", note{"pub:news:" + std::to_string(i)}));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/reader").size() == 20 && rt->idle(); }));
+  auto j = journal(*rt, "rec/reader");
+  for (int i = 0; i < 20; ++i)
+    CHECK(j[static_cast<size_t>(i)] == std::to_string(i));
+}
+
+TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage on demand",
+                 "[invariant6][passivation]") {
+  kind_options ko;
+  ko.idle_timeout = 20ms;
+  auto rt = start_runtime(options_for(dir), ko);
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(rt->tell("rec/v" + std::to_string(i), note{"one"}));
+  REQUIRE(test::eventually([&] { return rt->stats().passivations == 100 && rt->stats().active == 0; }));
+  REQUIRE(rt->tell("rec/v7", note{"report"}));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/v7").size() == 2; }));
+  CHECK(journal(*rt, "rec/v7").back() == "count=1");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a corrupt mailbox record goes to dead letters with a clear reason and the node "
+                 "keeps running",
+                 "[corrupt][dlq]") {
+  auto rt = runtime::open(options_for(dir));
+  REQUIRE(rt);
+  (*rt)->register_kind("rec", [](std::string_view) { return std::make_unique<recorder>(); });
+  write_set ws;
+  ws.put(column::mailbox, keys::actor_seq("rec/c", 1'000'000), "\x07garbage that is no envelope");
+  REQUIRE_FALSE((*rt)->store().write(ws, true));
+  REQUIRE_FALSE((*rt)->start());
+  REQUIRE((*rt)->tell("rec/c", note{"fine"}));
+  REQUIRE(test::eventually([&] { return (*rt)->idle(); }));
+  CHECK(journal(**rt, "rec/c") == std::vector<std::string>{"fine"});
+  auto dls = (*rt)->dead_letters(10);
+  REQUIRE(dls);
+  REQUIRE(dls->size() == 1);
+  CHECK(dls->front().error.find("corrupt mailbox record at rec/c seq 1000000") != std::string::npos);
+  CHECK(dls->front().raw == "\x07garbage that is no envelope");
+  CHECK(code_of((*rt)->redrive(dls->front().env.id)) == errc::invalid_argument);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a failing disk refuses acceptance with a clear error, loses nothing accepted, "
+                 "and the node resumes",
+                 "[storage][disk-full]") {
+  auto rt = start_runtime(options_for(dir));
+  std::vector<std::string> accepted;
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(rt->tell("rec/w", note{"before-" + std::to_string(i)}));
+    accepted.push_back("before-" + std::to_string(i));
+  }
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  // A file-size limit just above the largest file: the next log growth fails
+  // with EFBIG, as on a full disk.
+  uintmax_t largest = 0;
+  for (auto& f : std::filesystem::directory_iterator(dir.sub("data")))
+    if (f.is_regular_file())
+      largest = std::max(largest, f.file_size());
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit tight = saved;
+  tight.rlim_cur = largest + 2048;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &tight) == 0);
+  caf::error failure;
+  for (int i = 0; i < 10'000 && !failure; ++i) {
+    auto text = "during-" + std::to_string(i);
+    auto r = rt->tell("rec/w", note{text});
+    if (r)
+      accepted.push_back(text);
+    else
+      failure = r.error();
+  }
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  std::signal(SIGXFSZ, old_handler);
+  REQUIRE(failure);
+  CHECK(code_of(failure) == errc::storage_write_failed);
+  CHECK(render(failure).find("write failed") != std::string::npos);
+  // Writes work again: accepting resumes (RocksDB leaves its error state).
+  REQUIRE(test::eventually([&] { return static_cast<bool>(rt->tell("rec/w", note{"after"})); }));
+  accepted.push_back("after");
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  auto j = journal(*rt, "rec/w");
+  for (const auto& text : accepted)
+    CHECK(std::count(j.begin(), j.end(), text) == 1);
+}
+
+TEST_CASE_METHOD(fixture, "accepting refuses unknown kinds and malformed ids with specific errors",
+                 "[mailbox][errors]") {
+  auto rt = start_runtime(options_for(dir));
+  auto unknown = rt->tell("nope/1", note{"x"});
+  REQUIRE_FALSE(unknown);
+  CHECK(code_of(unknown.error()) == errc::unknown_actor_kind);
+  auto malformed = rt->tell("no-slash", note{"x"});
+  REQUIRE_FALSE(malformed);
+  CHECK(code_of(malformed.error()) == errc::invalid_argument);
+  rt->stop();
+  auto stopped = rt->tell("rec/x", note{"x"});
+  REQUIRE_FALSE(stopped);
+  CHECK(code_of(stopped.error()) == errc::shutting_down);
+}
