@@ -140,7 +140,8 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, durability mode,
   }
   kind_options ko;
   ko.idle_timeout = idle;
-  (*rt)->register_kind("sink", [](std::string_view) { return std::make_unique<sink>(); }, ko);
+  (*rt)->register_kind(
+    "sink", [](std::string_view) { return std::make_unique<sink>(); }, ko);
   return std::move(*rt);
 }
 
@@ -344,8 +345,8 @@ int main(int argc, char** argv) {
   std::printf("    batch 512, sync    : %10.0f msgs/s\n\n", raw_sync);
 
   std::printf("(b) cairn durable end-to-end (accepted -> handled -> committed), 256 actors\n");
-  std::printf("    %-6s %9s %12s %10s %10s %9s %9s\n", "mode", "producers", "msgs/s",
-              "accept p50", "accept p99", "batch", "vs raw");
+  std::printf("    %-6s %9s %12s %10s %10s %9s %9s\n", "mode", "producers", "msgs/s", "accept p50",
+              "accept p99", "batch", "vs raw");
   for (auto mode : {durability::os, durability::fsync}) {
     for (size_t producers : {1, 16, 256}) {
       uint64_t total = mode == durability::os ? n(producers == 1 ? 50'000 : 400'000)
@@ -364,8 +365,9 @@ int main(int argc, char** argv) {
 
   auto actors = n(1'000'000);
   auto [before, after] = passivated_memory(dir + "/mem", actors);
-  std::printf("(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
-              before / 1024, static_cast<unsigned long long>(actors), after / 1024);
+  std::printf(
+    "(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
+    before / 1024, static_cast<unsigned long long>(actors), after / 1024);
 
   auto rec = recovery(dir + "/rec", n(1'000'000), n(1'000'000));
   std::printf("(e) recovery with %llu pending messages: ready in %.3f s, drained at %.0f msgs/s\n",

@@ -16,7 +16,8 @@ typename Inspector::result_type inspect(Inspector& f, source_state& x) {
 
 class source : public stateful_actor<source_state> {
 public:
-  explicit source(std::string_view id) : chain_(static_cast<uint32_t>(std::stoul(std::string{id.substr(id.find('/') + 1)}))) {
+  explicit source(std::string_view id)
+    : chain_(static_cast<uint32_t>(std::stoul(std::string{id.substr(id.find('/') + 1)}))) {
     on<chain_produce>([this](context& ctx, const chain_produce& m) -> caf::error {
       auto end = std::min<uint64_t>(m.count, state.upto + m.batch);
       auto to = "hop_a/" + std::to_string(chain_);
@@ -68,10 +69,14 @@ public:
 void register_chain_workload(runtime& rt) {
   kind_options ko;
   ko.snapshot_every = 1000;
-  rt.register_kind("source", [](std::string_view id) { return std::make_unique<source>(id); }, ko);
-  rt.register_kind("hop_a", [](std::string_view) { return std::make_unique<hop>("hop_b"); }, ko);
-  rt.register_kind("hop_b", [](std::string_view) { return std::make_unique<hop>("hop_c"); }, ko);
-  rt.register_kind("hop_c", [](std::string_view) { return std::make_unique<hop>(""); }, ko);
+  rt.register_kind(
+    "source", [](std::string_view id) { return std::make_unique<source>(id); }, ko);
+  rt.register_kind(
+    "hop_a", [](std::string_view) { return std::make_unique<hop>("hop_b"); }, ko);
+  rt.register_kind(
+    "hop_b", [](std::string_view) { return std::make_unique<hop>("hop_c"); }, ko);
+  rt.register_kind(
+    "hop_c", [](std::string_view) { return std::make_unique<hop>(""); }, ko);
 }
 
 caf::expected<std::string> start_chain(runtime& rt, uint32_t c, uint64_t count, uint32_t batch) {

@@ -26,8 +26,8 @@ class stage_worker : public stateful_actor<worker_state> {
 public:
   using step_fn = std::function<caf::error(context&, const In&, Out&, std::string& detail)>;
 
-  stage_worker(std::string stage, std::string next_kind, std::function<std::string(const In&)> next_key,
-               step_fn fn) {
+  stage_worker(std::string stage, std::string next_kind,
+               std::function<std::string(const In&)> next_key, step_fn fn) {
     on<In>([this, stage, next_kind, next_key, fn](context& ctx, const In& m) -> caf::error {
       Out out;
       static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
@@ -105,8 +105,8 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
                std::string& detail) -> caf::error {
           if (gateway_fails(ctx.idempotency_key(), ctx.message().attempt, rate))
             return make_error(errc::handler_failed, "payment gateway unavailable");
-          detail = "charged " + std::to_string(m.amount_cents) + " cents, key "
-                   + ctx.idempotency_key();
+          detail =
+            "charged " + std::to_string(m.amount_cents) + " cents, key " + ctx.idempotency_key();
           return {};
         });
     },
@@ -116,9 +116,10 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
     [](std::string_view) {
       return std::make_unique<stage_worker<dispatch_order, notify_customer>>(
         "dispatch", "notify", [](const dispatch_order& m) { return m.customer; },
-        [](context&, const dispatch_order& m, notify_customer& out, std::string& detail)
-          -> caf::error {
-          out.driver = "driver-" + m.region + "-" + std::to_string(std::hash<std::string>{}(m.order_id) % 50);
+        [](context&, const dispatch_order& m, notify_customer& out,
+           std::string& detail) -> caf::error {
+          out.driver =
+            "driver-" + m.region + "-" + std::to_string(std::hash<std::string>{}(m.order_id) % 50);
           detail = "assigned " + out.driver;
           return {};
         });

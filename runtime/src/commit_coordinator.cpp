@@ -10,12 +10,8 @@ namespace cairn::internal {
 
 commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
                                        std::function<void(commit_result&)> on_batch_delivered)
-  : store_(store),
-    settings_(s),
-    next_seq_(next_seq),
-    on_delivered_(std::move(on_batch_delivered)),
-    writer_([this] { run(); }) {
-}
+  : store_(store), settings_(s), next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
+    writer_([this] { run(); }) {}
 
 commit_coordinator::~commit_coordinator() {
   stop();

@@ -12,8 +12,9 @@ namespace cairn {
 namespace {
 
 uint64_t random_u64() {
-  thread_local std::mt19937_64 gen{std::random_device{}() ^ static_cast<uint64_t>(
-                                     std::chrono::steady_clock::now().time_since_epoch().count())};
+  thread_local std::mt19937_64 gen{
+    std::random_device{}()
+    ^ static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
   return gen();
 }
 

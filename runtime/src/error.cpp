@@ -33,8 +33,7 @@ const char* to_string(errc x) {
 }
 
 caf::error make_error(errc code, std::string detail) {
-  return caf::error{static_cast<uint8_t>(code), category,
-                    caf::make_message(std::move(detail))};
+  return caf::error{static_cast<uint8_t>(code), category, caf::make_message(std::move(detail))};
 }
 
 errc code_of(const caf::error& err) {

@@ -2,8 +2,8 @@
 // The RocksDB adapter: the only file that includes RocksDB and the only place
 // where rocksdb::Status becomes a cairn error.
 #include <atomic>
-#include <filesystem>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <shared_mutex>
 
@@ -78,9 +78,9 @@ rocksdb::Status open_db(const std::string& dir, bool read_only, rocksdb::DB*& db
 
 class rocksdb_storage final : public storage {
 public:
-  rocksdb_storage(std::string dir, rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {
-  }
+  rocksdb_storage(std::string dir, rocksdb::DB* db,
+                  std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {}
 
   ~rocksdb_storage() override { close(); }
 
@@ -113,8 +113,8 @@ public:
     if (db_ == nullptr)
       return make_error(errc::storage_read_failed, "storage is closed after a failed write");
     std::string value;
-    auto st = db_->Get(rocksdb::ReadOptions{}, handle(cf), rocksdb::Slice{key.data(), key.size()},
-                       &value);
+    auto st =
+      db_->Get(rocksdb::ReadOptions{}, handle(cf), rocksdb::Slice{key.data(), key.size()}, &value);
     if (st.IsNotFound())
       return std::optional<std::string>{};
     if (!st.ok())
@@ -181,9 +181,10 @@ public:
     if (db_ == nullptr)
       return {};
     std::vector<std::pair<std::string, uint64_t>> out;
-    for (const char* name : {"rocksdb.estimate-pending-compaction-bytes",
-                             "rocksdb.actual-delayed-write-rate", "rocksdb.is-write-stopped",
-                             "rocksdb.num-running-compactions", "rocksdb.cur-size-all-mem-tables"}) {
+    for (const char* name :
+         {"rocksdb.estimate-pending-compaction-bytes", "rocksdb.actual-delayed-write-rate",
+          "rocksdb.is-write-stopped", "rocksdb.num-running-compactions",
+          "rocksdb.cur-size-all-mem-tables"}) {
       uint64_t value = 0;
       if (db_->GetIntProperty(name, &value))
         out.emplace_back(name, value);
@@ -194,7 +195,8 @@ public:
   caf::error flush() override {
     std::shared_lock<std::shared_mutex> guard{mtx_};
     if (db_ == nullptr || failed_.load())
-      return make_error(errc::storage_write_failed, "storage is in a failed state; nothing to flush");
+      return make_error(errc::storage_write_failed,
+                        "storage is in a failed state; nothing to flush");
     auto st = db_->FlushWAL(true);
     if (!st.ok())
       return from_status(st, errc::storage_write_failed, "cannot flush the log");
@@ -230,15 +232,14 @@ private:
     auto st = open_db(dir_, false, db_, handles_);
     if (!st.ok()) {
       db_ = nullptr;
-      return from_status(st, errc::storage_write_failed, "cannot reopen storage after a failed write");
+      return from_status(st, errc::storage_write_failed,
+                         "cannot reopen storage after a failed write");
     }
     failed_.store(false);
     return {};
   }
 
-  rocksdb::ColumnFamilyHandle* handle(column cf) const {
-    return handles_[static_cast<size_t>(cf)];
-  }
+  rocksdb::ColumnFamilyHandle* handle(column cf) const { return handles_[static_cast<size_t>(cf)]; }
 
   // The smallest string greater than every string starting with `prefix`.
   static bool successor(std::string_view prefix, std::string& out) {
@@ -297,7 +298,8 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
   st = open_db(opts.dir, opts.read_only, db, handles);
   if (!st.ok()) {
     auto msg = st.ToString();
-    if (msg.find("lock") != std::string::npos || msg.find("Resource temporarily") != std::string::npos)
+    if (msg.find("lock") != std::string::npos
+        || msg.find("Resource temporarily") != std::string::npos)
       return make_error(errc::storage_in_use,
                         "data directory " + opts.dir
                           + " is in use by another cairn node; stop it or choose another --data");
@@ -309,7 +311,8 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
     return std::move(version.error());
   if (!*version) {
     if (opts.read_only)
-      return make_error(errc::unknown_layout, "data directory " + opts.dir + " has no layout version");
+      return make_error(errc::unknown_layout,
+                        "data directory " + opts.dir + " has no layout version");
     write_set ws;
     ws.put(column::meta, "layout", std::to_string(layout_version));
     if (auto err = result->write(ws, true))

@@ -101,8 +101,8 @@ struct runtime::impl {
   std::mutex lifecycle_mtx;
 
   // Counters.
-  std::atomic<uint64_t> accepted{0}, duplicates{0}, busy{0}, processed{0}, failed{0},
-    retried{0}, dead_lettered{0}, sent{0}, activations{0}, passivations{0};
+  std::atomic<uint64_t> accepted{0}, duplicates{0}, busy{0}, processed{0}, failed{0}, retried{0},
+    dead_lettered{0}, sent{0}, activations{0}, passivations{0};
   std::atomic<int64_t> pending{0}, reserved{0}, active{0}, timers{0}, steps_in_flight{0};
 
   // Services: timers, topic pumps, mailbox sweeps.
@@ -113,8 +113,8 @@ struct runtime::impl {
   bool need_sweep = false;
   std::string sweep_cursor;
   std::set<std::string> dirty_topics;
-  std::unordered_set<std::string> timers_in_flight;  // guarded by svc_mtx
-  std::unordered_set<std::string> pumps_in_flight;   // guarded by svc_mtx
+  std::unordered_set<std::string> timers_in_flight; // guarded by svc_mtx
+  std::unordered_set<std::string> pumps_in_flight;  // guarded by svc_mtx
 
   shard& shard_for(const std::string& id) {
     return shards[std::hash<std::string>{}(id) % shards.size()];
@@ -261,7 +261,8 @@ void runtime::impl::dead_letter_corrupt(const std::string& actor, uint64_t seq, 
   dead_letter dl;
   dl.env.id = "corrupt-" + next_envelope_id();
   dl.env.to = actor;
-  dl.error = "corrupt mailbox record at " + actor + " seq " + std::to_string(seq) + ": " + render(why);
+  dl.error =
+    "corrupt mailbox record at " + actor + " seq " + std::to_string(seq) + ": " + render(why);
   dl.failed_ms = now_ms();
   dl.raw = std::move(raw);
   commit_request req;
@@ -281,23 +282,23 @@ void runtime::impl::load_mailbox(activation_actor* self) {
   auto& st = self->state;
   std::vector<std::pair<uint64_t, std::string>> corrupt;
   bool more = false;
-  auto err = store->scan(
-    column::mailbox, keys::actor_prefix(st.id), keys::actor_seq(st.id, st.max_seen + 1),
-    [&](std::string_view k, std::string_view v) {
-      if (st.queue.size() >= opts.activation_queue) {
-        more = true;
-        return false;
-      }
-      uint64_t seq = keys::read_be64(k, k.size() - 8);
-      st.max_seen = seq;
-      auto rec = decode<mailbox_record>(v);
-      if (!rec) {
-        dead_letter_corrupt(st.id, seq, std::string{v}, rec.error());
-        return true;
-      }
-      st.queue.emplace(seq, std::move(*rec));
-      return true;
-    });
+  auto err =
+    store->scan(column::mailbox, keys::actor_prefix(st.id), keys::actor_seq(st.id, st.max_seen + 1),
+                [&](std::string_view k, std::string_view v) {
+                  if (st.queue.size() >= opts.activation_queue) {
+                    more = true;
+                    return false;
+                  }
+                  uint64_t seq = keys::read_be64(k, k.size() - 8);
+                  st.max_seen = seq;
+                  auto rec = decode<mailbox_record>(v);
+                  if (!rec) {
+                    dead_letter_corrupt(st.id, seq, std::string{v}, rec.error());
+                    return true;
+                  }
+                  st.queue.emplace(seq, std::move(*rec));
+                  return true;
+                });
   if (err) {
     spdlog::warn("actor {}: cannot read its mailbox: {}", st.id, render(err));
     more = true;
@@ -324,7 +325,8 @@ void runtime::impl::run_next(activation_actor* self) {
   const auto& env = rec.env;
   auto start = now_ms();
   if (env.not_before_ms > start) {
-    self->delayed_send(self, std::chrono::milliseconds{env.not_before_ms - start}, tick_atom::value);
+    self->delayed_send(self, std::chrono::milliseconds{env.not_before_ms - start},
+                       tick_atom::value);
     return;
   }
   st.last_activity = start;
@@ -347,8 +349,9 @@ void runtime::impl::run_next(activation_actor* self) {
         if (!valid_actor_id(out.env.to))
           failure = make_error(errc::invalid_argument, "invalid receiver id '" + out.env.to + "'");
         else if (!find_kind(out.env.to))
-          failure = make_error(errc::unknown_actor_kind,
-                               "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
+          failure =
+            make_error(errc::unknown_actor_kind,
+                       "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
         if (failure)
           break;
       }
@@ -471,8 +474,7 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
       pending.fetch_sub(1);
       dead_lettered.fetch_add(1);
       break;
-    case outcome::none:
-      break;
+    case outcome::none: break;
   }
   run_next(self);
 }
@@ -591,11 +593,12 @@ void runtime::impl::pump_topics() {
   for (const auto& topic : topics) {
     auto prefix = keys::actor_prefix(topic);
     std::vector<std::pair<std::string, uint64_t>> subs; // subscriber, next offset
-    ignore_error(store->scan(column::subscription, prefix, "", [&](std::string_view k, std::string_view v) {
-      if (v.size() == 8)
-        subs.emplace_back(std::string{k.substr(prefix.size())}, keys::read_be64(v));
-      return true;
-    }));
+    ignore_error(
+      store->scan(column::subscription, prefix, "", [&](std::string_view k, std::string_view v) {
+        if (v.size() == 8)
+          subs.emplace_back(std::string{k.substr(prefix.size())}, keys::read_be64(v));
+        return true;
+      }));
     for (auto& [subscriber, offset] : subs) {
       auto sub_key = prefix + subscriber;
       {
@@ -609,28 +612,27 @@ void runtime::impl::pump_topics() {
       uint64_t next = offset;
       bool more = false;
       ignore_error(store->scan(column::topic, prefix, keys::actor_seq(topic, offset),
-                  [&](std::string_view k, std::string_view v) {
-                    if (req.enqueue.size() >= 256) {
-                      more = true;
-                      return false;
-                    }
-                    auto ev = decode<step_effects::event>(v);
-                    next = keys::read_be64(k, k.size() - 8) + 1;
-                    if (!ev)
-                      return true; // a corrupt topic row cannot be delivered; skip it
-                    envelope env;
-                    env.id = next_envelope_id();
-                    env.from = "topic/" + topic;
-                    env.to = subscriber;
-                    env.type = ev->type;
-                    env.payload = std::move(ev->payload);
-                    env.traceparent = format_traceparent(new_trace());
-                    env.idempotency_key = topic + ":" + std::to_string(next - 1);
-                    env.created_ms = now_ms();
-                    req.enqueue.push_back(std::move(env));
-                    return true;
-                  })
-        );
+                               [&](std::string_view k, std::string_view v) {
+                                 if (req.enqueue.size() >= 256) {
+                                   more = true;
+                                   return false;
+                                 }
+                                 auto ev = decode<step_effects::event>(v);
+                                 next = keys::read_be64(k, k.size() - 8) + 1;
+                                 if (!ev)
+                                   return true; // a corrupt topic row cannot be delivered; skip it
+                                 envelope env;
+                                 env.id = next_envelope_id();
+                                 env.from = "topic/" + topic;
+                                 env.to = subscriber;
+                                 env.type = ev->type;
+                                 env.payload = std::move(ev->payload);
+                                 env.traceparent = format_traceparent(new_trace());
+                                 env.idempotency_key = topic + ":" + std::to_string(next - 1);
+                                 env.created_ms = now_ms();
+                                 req.enqueue.push_back(std::move(env));
+                                 return true;
+                               }));
       if (req.enqueue.empty() && next == offset) {
         std::lock_guard<std::mutex> guard{svc_mtx};
         pumps_in_flight.erase(sub_key);
@@ -732,8 +734,7 @@ void runtime::impl::stop() {
 
 // -- runtime -------------------------------------------------------------------------
 
-runtime::runtime(std::unique_ptr<impl> p) : impl_(std::move(p)) {
-}
+runtime::runtime(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 
 runtime::~runtime() {
   stop();
@@ -789,7 +790,8 @@ caf::error runtime::start() {
   d.pending.store(pending);
   d.timers.store(timers);
   d.cfg = std::make_unique<caf::actor_system_config>();
-  auto threads = d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency());
+  auto threads =
+    d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency());
   d.cfg->set("scheduler.max-threads", threads);
   d.cfg->set("logger.console", caf::atom("none"));
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
@@ -805,12 +807,13 @@ caf::error runtime::start() {
     std::lock_guard<std::mutex> g{d.svc_mtx};
     d.need_sweep = pending > 0;
     // Every topic with subscriptions may have undelivered events.
-    ignore_error(d.store->scan(column::subscription, "", "", [&](std::string_view k, std::string_view) {
-      auto pos = k.find('\0');
-      if (pos != std::string_view::npos)
-        d.dirty_topics.emplace(k.substr(0, pos));
-      return true;
-    }));
+    ignore_error(
+      d.store->scan(column::subscription, "", "", [&](std::string_view k, std::string_view) {
+        auto pos = k.find('\0');
+        if (pos != std::string_view::npos)
+          d.dirty_topics.emplace(k.substr(0, pos));
+        return true;
+      }));
   }
   d.sweep(); // resume mailboxes before reporting ready
   d.services = std::thread{[p = &d] { p->run_services(); }};
@@ -830,10 +833,11 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
   if (!d.accepting.load())
     return done(make_error(errc::shutting_down, "the node is not accepting messages"));
   if (!valid_actor_id(env.to))
-    return done(make_error(errc::invalid_argument,
-                           "invalid actor id '" + env.to + "': expected kind/key"));
+    return done(
+      make_error(errc::invalid_argument, "invalid actor id '" + env.to + "': expected kind/key"));
   if (!d.find_kind(env.to))
-    return done(make_error(errc::unknown_actor_kind, "no actor kind '" + std::string{kind_of(env.to)}
+    return done(make_error(errc::unknown_actor_kind, "no actor kind '"
+                                                       + std::string{kind_of(env.to)}
                                                        + "' is registered on this node"));
   if (env.type.empty())
     return done(make_error(errc::invalid_argument, "message type is empty"));
@@ -842,10 +846,9 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
   if (load >= static_cast<int64_t>(d.opts.max_pending)) {
     d.reserved.fetch_sub(1);
     d.busy.fetch_add(1);
-    return done(make_error(errc::busy, "node holds " + std::to_string(load)
-                                         + " pending messages (cap "
-                                         + std::to_string(d.opts.max_pending)
-                                         + "); retry after 100 ms"));
+    return done(
+      make_error(errc::busy, "node holds " + std::to_string(load) + " pending messages (cap "
+                               + std::to_string(d.opts.max_pending) + "); retry after 100 ms"));
   }
   if (env.id.empty())
     env.id = next_envelope_id();
@@ -880,9 +883,8 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
 caf::expected<std::string> runtime::accept(envelope env) {
   std::promise<caf::expected<std::string>> promise;
   auto future = promise.get_future();
-  accept_async(std::move(env), [&promise](caf::expected<std::string> r) {
-    promise.set_value(std::move(r));
-  });
+  accept_async(std::move(env),
+               [&promise](caf::expected<std::string> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 
@@ -914,7 +916,8 @@ caf::error runtime::subscribe(std::string topic, std::string subscriber, bool fr
   return {};
 }
 
-caf::expected<std::vector<dead_letter>> runtime::dead_letters(size_t limit, std::string_view after) {
+caf::expected<std::vector<dead_letter>> runtime::dead_letters(size_t limit,
+                                                              std::string_view after) {
   std::vector<dead_letter> out;
   std::string from{after};
   if (!from.empty())
@@ -948,10 +951,10 @@ caf::error runtime::redrive(std::string_view id) {
   if (!dl)
     return std::move(dl.error());
   if (!dl->raw.empty() || dl->env.to.empty() || !d.find_kind(dl->env.to))
-    return make_error(errc::invalid_argument,
-                      "dead letter " + std::string{id} + " cannot be redriven: "
-                        + (dl->raw.empty() ? "its receiver kind is not registered"
-                                           : "it holds a corrupt record"));
+    return make_error(
+      errc::invalid_argument,
+      "dead letter " + std::string{id} + " cannot be redriven: "
+        + (dl->raw.empty() ? "its receiver kind is not registered" : "it holds a corrupt record"));
   commit_request req;
   req.ops.erase(column::dead, std::string{id});
   auto env = std::move(dl->env);
@@ -977,25 +980,25 @@ caf::error runtime::discard(std::string_view id) {
   return d.store->write(ws, d.opts.mode == durability::fsync);
 }
 
-caf::error runtime::read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
-                                 const std::function<void(uint64_t, std::string_view,
-                                                          std::string_view)>& fn) {
+caf::error
+runtime::read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
+                      const std::function<void(uint64_t, std::string_view, std::string_view)>& fn) {
   size_t n = 0;
   caf::error bad;
-  auto err = impl_->store->scan(
-    column::journal, keys::actor_prefix(actor_id), keys::actor_seq(actor_id, from_seq),
-    [&](std::string_view k, std::string_view v) {
-      if (n >= limit)
-        return false;
-      auto ev = decode<step_effects::event>(v);
-      if (!ev) {
-        bad = std::move(ev.error());
-        return false;
-      }
-      fn(keys::read_be64(k, k.size() - 8), ev->type, ev->payload);
-      ++n;
-      return true;
-    });
+  auto err = impl_->store->scan(column::journal, keys::actor_prefix(actor_id),
+                                keys::actor_seq(actor_id, from_seq),
+                                [&](std::string_view k, std::string_view v) {
+                                  if (n >= limit)
+                                    return false;
+                                  auto ev = decode<step_effects::event>(v);
+                                  if (!ev) {
+                                    bad = std::move(ev.error());
+                                    return false;
+                                  }
+                                  fn(keys::read_be64(k, k.size() - 8), ev->type, ev->payload);
+                                  ++n;
+                                  return true;
+                                });
   return err ? err : bad;
 }
 

@@ -18,7 +18,7 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 struct supervisor_state {
   supervisor_spec spec;
   std::vector<child_spec> specs;
-  std::vector<caf::actor> running;        // by index; invalid while stopped
+  std::vector<caf::actor> running; // by index; invalid while stopped
   std::vector<uint32_t> starts;
   std::deque<caf::actor_clock::time_point> restarts; // within the intensity window
   static inline const char* name = "cairn.supervisor";
@@ -90,9 +90,7 @@ caf::behavior supervisor_fn(supervisor_actor* self, supervisor_spec spec,
     // Which children go down with it.
     std::vector<size_t> restart;
     switch (s.spec.strategy) {
-      case restart_strategy::one_for_one:
-        restart.push_back(failed);
-        break;
+      case restart_strategy::one_for_one: restart.push_back(failed); break;
       case restart_strategy::one_for_all:
         for (size_t i = 0; i < s.running.size(); ++i)
           restart.push_back(i);
@@ -106,9 +104,9 @@ caf::behavior supervisor_fn(supervisor_actor* self, supervisor_spec spec,
       if (i != failed)
         stop_child(self, i);
     auto factor = std::pow(s.spec.backoff_multiplier, static_cast<double>(s.restarts.size() - 1));
-    auto delay = std::min<int64_t>(
-      static_cast<int64_t>(static_cast<double>(s.spec.backoff.count()) * factor),
-      s.spec.max_backoff.count());
+    auto delay =
+      std::min<int64_t>(static_cast<int64_t>(static_cast<double>(s.spec.backoff.count()) * factor),
+                        s.spec.max_backoff.count());
     std::vector<uint64_t> which(restart.begin(), restart.end());
     self->delayed_send(self, std::chrono::milliseconds{delay}, restart_atom::value, which);
   });

@@ -25,9 +25,19 @@ constexpr uint64_t messages = 100'000; // over all chains
 constexpr int kills_wanted = 20;
 
 std::vector<std::string> node_args(const std::string& data) {
-  return {"node", "--data", data, "--workload", "chain", "--chains", std::to_string(chains),
-          "--messages", std::to_string(messages), "--exit-when-idle", "--no-progress",
-          "--log-level", "warn"};
+  return {"node",
+          "--data",
+          data,
+          "--workload",
+          "chain",
+          "--chains",
+          std::to_string(chains),
+          "--messages",
+          std::to_string(messages),
+          "--exit-when-idle",
+          "--no-progress",
+          "--log-level",
+          "warn"};
 }
 
 } // namespace
@@ -38,7 +48,7 @@ TEST_CASE("a node killed with SIGKILL at 20 random moments processes every messa
   test::temp_dir dir;
   auto data = dir.sub("data");
   std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> moment_ms{30, 400};
+  std::uniform_int_distribution<int> moment_ms{20, 250};
   int kills = 0;
   int runs = 0;
   bool finished_early = false;

@@ -52,7 +52,8 @@ TEST_CASE("an envelope survives the binary codec field for field", "[envelope][c
   CHECK(back->created_ms == 42);
 }
 
-TEST_CASE("truncated or padded bytes decode to corrupt_record, never garbage", "[envelope][codec]") {
+TEST_CASE("truncated or padded bytes decode to corrupt_record, never garbage",
+          "[envelope][codec]") {
   envelope e;
   e.id = "x";
   e.to = "a/b";

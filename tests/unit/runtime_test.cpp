@@ -117,8 +117,7 @@ public:
 /// Storage that forwards to RocksDB but fails the writes a predicate picks.
 class faulty_storage : public storage {
 public:
-  explicit faulty_storage(std::unique_ptr<storage> inner) : inner_(std::move(inner)) {
-  }
+  explicit faulty_storage(std::unique_ptr<storage> inner) : inner_(std::move(inner)) {}
   std::function<bool(const write_set&)> fail_if;
   std::atomic<int> failures{0};
 
@@ -158,18 +157,20 @@ runtime_options options_for(const test::temp_dir& dir) {
 std::unique_ptr<runtime> start_runtime(runtime_options o, kind_options ko = {}) {
   auto rt = runtime::open(std::move(o));
   REQUIRE(rt);
-  (*rt)->register_kind("rec", [](std::string_view) { return std::make_unique<recorder>(); }, ko);
+  (*rt)->register_kind(
+    "rec", [](std::string_view) { return std::make_unique<recorder>(); }, ko);
   REQUIRE_FALSE((*rt)->start());
   return std::move(*rt);
 }
 
 std::vector<std::string> journal(runtime& rt, const std::string& actor) {
   std::vector<std::string> out;
-  auto err = rt.read_journal(actor, 1, 1'000'000, [&](uint64_t, std::string_view, std::string_view p) {
-    auto n = decode<note>(p);
-    REQUIRE(n);
-    out.push_back(n->text);
-  });
+  auto err =
+    rt.read_journal(actor, 1, 1'000'000, [&](uint64_t, std::string_view, std::string_view p) {
+      auto n = decode<note>(p);
+      REQUIRE(n);
+      out.push_back(n->text);
+    });
   REQUIRE_FALSE(err);
   return out;
 }
@@ -214,7 +215,8 @@ TEST_CASE_METHOD(fixture, "a message is accepted only once it is in the durable 
   CHECK(journal(*rt, "rec/a") == std::vector<std::string>{"gate", "waiting"});
 }
 
-TEST_CASE_METHOD(fixture, "per-sender order holds across a restart", "[invariant1][mailbox][order]") {
+TEST_CASE_METHOD(fixture, "per-sender order holds across a restart",
+                 "[invariant1][mailbox][order]") {
   {
     auto o = options_for(dir);
     o.max_active = 0; // nothing runs: every message stays in the mailbox
@@ -260,9 +262,8 @@ TEST_CASE_METHOD(fixture,
   REQUIRE_FALSE((*rt)->subscribe("all-topic", "rec/subscriber"));
   REQUIRE_FALSE((*rt)->start());
   REQUIRE((*rt)->tell("rec/atomic", note{"all"}));
-  REQUIRE(test::eventually([&] {
-    return journal(**rt, "rec/atomic").size() == 2 && (*rt)->idle();
-  }));
+  REQUIRE(
+    test::eventually([&] { return journal(**rt, "rec/atomic").size() == 2 && (*rt)->idle(); }));
   CHECK(faulty->failures == 1);
   // The failed attempt left no trace; the re-run did everything exactly once.
   CHECK(journal(**rt, "rec/atomic") == std::vector<std::string>{"all", "fired"});
@@ -473,7 +474,8 @@ TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage 
   auto rt = start_runtime(options_for(dir), ko);
   for (int i = 0; i < 100; ++i)
     REQUIRE(rt->tell("rec/v" + std::to_string(i), note{"one"}));
-  REQUIRE(test::eventually([&] { return rt->stats().passivations == 100 && rt->stats().active == 0; }));
+  REQUIRE(
+    test::eventually([&] { return rt->stats().passivations == 100 && rt->stats().active == 0; }));
   REQUIRE(rt->tell("rec/v7", note{"report"}));
   REQUIRE(test::eventually([&] { return journal(*rt, "rec/v7").size() == 2; }));
   CHECK(journal(*rt, "rec/v7").back() == "count=1");
@@ -496,7 +498,8 @@ TEST_CASE_METHOD(fixture,
   auto dls = (*rt)->dead_letters(10);
   REQUIRE(dls);
   REQUIRE(dls->size() == 1);
-  CHECK(dls->front().error.find("corrupt mailbox record at rec/c seq 1000000") != std::string::npos);
+  CHECK(dls->front().error.find("corrupt mailbox record at rec/c seq 1000000")
+        != std::string::npos);
   CHECK(dls->front().raw == "\x07garbage that is no envelope");
   CHECK(code_of((*rt)->redrive(dls->front().env.id)) == errc::invalid_argument);
 }

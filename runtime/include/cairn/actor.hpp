@@ -61,8 +61,7 @@ typename Inspector::result_type inspect(Inspector& f, step_effects::event& x) {
 class context {
 public:
   context(durable_actor& self, const envelope& msg, step_effects& out)
-    : self_(self), msg_(msg), out_(out) {
-  }
+    : self_(self), msg_(msg), out_(out) {}
 
   /// The id of the actor handling the message.
   const std::string& self() const noexcept { return msg_.to; }
@@ -108,7 +107,8 @@ public:
   /// Publishes `e` on `topic`; every subscriber receives it in order.
   template <class E>
   void publish(std::string topic, const E& e) {
-    out_.published.emplace_back(std::move(topic), step_effects::event{type_tag<E>::value, encode(e)});
+    out_.published.emplace_back(std::move(topic),
+                                step_effects::event{type_tag<E>::value, encode(e)});
   }
 
   /// Untyped send, for JSON payloads and bridges.
@@ -151,8 +151,8 @@ public:
 ///
 ///     struct counter : stateful_actor<counter_state> {
 ///       counter() {
-///         on<add>([this](context& ctx, const add& m) { ctx.emit(added{m.n}); return caf::error{}; });
-///         on_event<added>([this](const added& e) { state.total += e.n; });
+///         on<add>([this](context& ctx, const add& m) { ctx.emit(added{m.n}); return caf::error{};
+///         }); on_event<added>([this](const added& e) { state.total += e.n; });
 ///       }
 ///     };
 template <class State>

@@ -33,8 +33,8 @@ caf::expected<T> decode(std::string_view bytes) {
   if (auto err = source(value))
     return make_error(errc::corrupt_record, "cannot decode record: " + render(err));
   if (source.remaining() != 0)
-    return make_error(errc::corrupt_record, "record has " + std::to_string(source.remaining())
-                                              + " trailing bytes");
+    return make_error(errc::corrupt_record,
+                      "record has " + std::to_string(source.remaining()) + " trailing bytes");
   return value;
 }
 

@@ -34,9 +34,9 @@ struct envelope {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, envelope& x) {
-  return f(caf::meta::type_name("cairn.envelope"), x.id, x.from, x.to, x.type, x.format,
-           x.payload, x.traceparent, x.idempotency_key, x.attempt, x.not_before_ms,
-           x.deadline_ms, x.created_ms);
+  return f(caf::meta::type_name("cairn.envelope"), x.id, x.from, x.to, x.type, x.format, x.payload,
+           x.traceparent, x.idempotency_key, x.attempt, x.not_before_ms, x.deadline_ms,
+           x.created_ms);
 }
 
 /// Returns a new envelope id: 32 hex digits whose first 12 are the Unix time in

@@ -16,20 +16,20 @@ namespace cairn {
 /// cross actors and nodes unchanged (the reasoning of CAF's own `sec`).
 enum class errc : uint8_t {
   none = 0,
-  busy = 1,               ///< node saturated; retry after the hinted delay
-  storage_write_failed,   ///< the durable write did not happen; nothing was accepted
-  storage_read_failed,    ///< a read from storage failed
-  storage_open_failed,    ///< the data directory could not be opened
-  storage_in_use,         ///< another node holds the data directory
-  unknown_layout,         ///< the data directory has a layout this build does not know
-  corrupt_record,         ///< a stored record could not be decoded
-  invalid_argument,       ///< a caller passed something malformed
-  unknown_actor_kind,     ///< no actor kind with that name is registered
-  not_found,              ///< no such record
-  handler_failed,         ///< an actor's handler returned an error or threw
-  shutting_down,          ///< the node is stopping and accepts nothing new
-  deadline_exceeded,      ///< the envelope's deadline passed before it could run
-  escalated,              ///< a supervisor exceeded its restart intensity
+  busy = 1,             ///< node saturated; retry after the hinted delay
+  storage_write_failed, ///< the durable write did not happen; nothing was accepted
+  storage_read_failed,  ///< a read from storage failed
+  storage_open_failed,  ///< the data directory could not be opened
+  storage_in_use,       ///< another node holds the data directory
+  unknown_layout,       ///< the data directory has a layout this build does not know
+  corrupt_record,       ///< a stored record could not be decoded
+  invalid_argument,     ///< a caller passed something malformed
+  unknown_actor_kind,   ///< no actor kind with that name is registered
+  not_found,            ///< no such record
+  handler_failed,       ///< an actor's handler returned an error or threw
+  shutting_down,        ///< the node is stopping and accepts nothing new
+  deadline_exceeded,    ///< the envelope's deadline passed before it could run
+  escalated,            ///< a supervisor exceeded its restart intensity
 };
 
 /// Returns the stable, human-readable name of `x` (`"busy"`, ...).
@@ -46,7 +46,6 @@ std::string render(const caf::error& err);
 
 /// Marks an error as deliberately ignored: explicit and greppable, like
 /// RocksDB's `PermitUncheckedError()`.
-inline void ignore_error(const caf::error&) noexcept {
-}
+inline void ignore_error(const caf::error&) noexcept {}
 
 } // namespace cairn

@@ -29,15 +29,15 @@ enum class durability {
 struct runtime_options {
   std::string data_dir = "cairn-data";
   durability mode = durability::os;
-  size_t max_batch = 1024;                ///< commit requests per RocksDB write
-  std::chrono::microseconds max_wait{0};  ///< linger for a fuller batch (0 = never)
-  size_t max_pending = 1'000'000;         ///< accepted but unprocessed messages before "busy"
-  size_t max_queued_commits = 65'536;     ///< commit requests waiting for the writer
-  size_t activation_queue = 256;          ///< envelopes an activation holds in memory
-  size_t max_active = 200'000;            ///< activations alive at once (recovery pacing)
+  size_t max_batch = 1024;               ///< commit requests per RocksDB write
+  std::chrono::microseconds max_wait{0}; ///< linger for a fuller batch (0 = never)
+  size_t max_pending = 1'000'000;        ///< accepted but unprocessed messages before "busy"
+  size_t max_queued_commits = 65'536;    ///< commit requests waiting for the writer
+  size_t activation_queue = 256;         ///< envelopes an activation holds in memory
+  size_t max_active = 200'000;           ///< activations alive at once (recovery pacing)
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
-  size_t threads = 0;                     ///< actor scheduler threads (0 = one per core)
-  bool record_spans = true;               ///< store one span per step in `trace`
+  size_t threads = 0;       ///< actor scheduler threads (0 = one per core)
+  bool record_spans = true; ///< store one span per step in `trace`
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
@@ -76,9 +76,9 @@ struct dead_letter {
   envelope env;
   std::string error;
   uint32_t attempts = 0;
-  int64_t failed_ms = 0;             ///< when it was dead-lettered
-  std::vector<int64_t> attempt_ms;   ///< when each attempt started
-  std::string raw;                   ///< the undecodable bytes, for corrupt records
+  int64_t failed_ms = 0;           ///< when it was dead-lettered
+  std::vector<int64_t> attempt_ms; ///< when each attempt started
+  std::string raw;                 ///< the undecodable bytes, for corrupt records
 };
 
 template <class Inspector>
@@ -158,7 +158,8 @@ public:
   caf::error subscribe(std::string topic, std::string subscriber, bool from_beginning = true);
 
   /// Dead letters, oldest first, after `after_id` (exclusive), at most `limit`.
-  caf::expected<std::vector<dead_letter>> dead_letters(size_t limit, std::string_view after_id = {});
+  caf::expected<std::vector<dead_letter>> dead_letters(size_t limit,
+                                                       std::string_view after_id = {});
   caf::expected<dead_letter> find_dead_letter(std::string_view id);
   /// Moves a dead letter back into its actor's mailbox with a fresh attempt count.
   caf::error redrive(std::string_view id);
@@ -166,9 +167,9 @@ public:
   caf::error discard(std::string_view id);
 
   /// Visits an actor's journal from `from_seq`, in order, at most `limit` events.
-  caf::error read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
-                          const std::function<void(uint64_t seq, std::string_view type,
-                                                   std::string_view payload)>& fn);
+  caf::error read_journal(
+    std::string_view actor_id, uint64_t from_seq, size_t limit,
+    const std::function<void(uint64_t seq, std::string_view type, std::string_view payload)>& fn);
 
   runtime_stats stats() const;
 

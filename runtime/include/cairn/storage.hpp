@@ -49,9 +49,7 @@ public:
   void put(column cf, std::string key, std::string value) {
     ops_.push_back(op{cf, false, std::move(key), std::move(value)});
   }
-  void erase(column cf, std::string key) {
-    ops_.push_back(op{cf, true, std::move(key), {}});
-  }
+  void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}}); }
   void append(const write_set& other) {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
   }
@@ -83,8 +81,7 @@ public:
   /// Visits rows whose key starts with `prefix` and is >= `from` (or all of
   /// the prefix if `from` is empty), in key order, on a consistent snapshot.
   virtual caf::error scan(column cf, std::string_view prefix, std::string_view from,
-                          const scan_fn& fn)
-    = 0;
+                          const scan_fn& fn) = 0;
 
   /// Visits the last row whose key starts with `prefix`, if any.
   virtual caf::error last(column cf, std::string_view prefix, const scan_fn& fn) = 0;

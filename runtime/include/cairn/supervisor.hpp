@@ -21,10 +21,10 @@ enum class restart_strategy {
 /// How a supervisor restarts, and when it gives up. Data, not code.
 struct supervisor_spec {
   restart_strategy strategy = restart_strategy::one_for_one;
-  uint32_t max_restarts = 3;                  ///< restart intensity: at most this many ...
-  std::chrono::milliseconds within{5'000};    ///< ... restarts in this window, else escalate
-  std::chrono::milliseconds backoff{10};      ///< delay before the first restart in a window
-  double backoff_multiplier = 2.0;            ///< growth per further restart in the window
+  uint32_t max_restarts = 3;               ///< restart intensity: at most this many ...
+  std::chrono::milliseconds within{5'000}; ///< ... restarts in this window, else escalate
+  std::chrono::milliseconds backoff{10};   ///< delay before the first restart in a window
+  double backoff_multiplier = 2.0;         ///< growth per further restart in the window
   std::chrono::milliseconds max_backoff{2'000};
   /// Called on the supervisor's thread after each (re)start of a child with
   /// its name and how many times it has been started; for logs and tests.

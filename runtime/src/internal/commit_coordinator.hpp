@@ -38,10 +38,10 @@ struct routed {
 
 struct commit_result {
   caf::error err;
-  std::vector<routed> delivered;    ///< new mailbox rows, in seq order
-  std::vector<std::string> ids;     ///< per `enqueue` entry: its id, or the duplicate's
+  std::vector<routed> delivered; ///< new mailbox rows, in seq order
+  std::vector<std::string> ids;  ///< per `enqueue` entry: its id, or the duplicate's
   size_t duplicates = 0;
-  std::vector<std::string> topics;  ///< topics that received events
+  std::vector<std::string> topics; ///< topics that received events
   size_t timers_added = 0;
 };
 
@@ -49,7 +49,7 @@ struct commit_result {
 struct commit_request {
   write_set ops;
   std::vector<envelope> enqueue;
-  std::vector<std::pair<int64_t, envelope>> timers;              ///< due ms, envelope
+  std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
   bool dedupe = false; ///< check the idempotency keys of `enqueue`
   std::function<void(commit_result&)> done;

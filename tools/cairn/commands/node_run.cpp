@@ -48,21 +48,20 @@ struct node_settings {
 // One line per second: rates since the previous line, then gauges.
 class progress_line {
 public:
-  explicit progress_line(const runtime_stats& s) : prev_(s), at_(clock::now()) {
-  }
+  explicit progress_line(const runtime_stats& s) : prev_(s), at_(clock::now()) {}
 
   void print(const runtime_stats& s) {
     auto now = clock::now();
     double secs = std::chrono::duration<double>(now - at_).count();
     auto rate = [&](uint64_t cur, uint64_t old) { return static_cast<double>(cur - old) / secs; };
-    std::fprintf(stdout,
-                 "accepted %7.0f/s  processed %7.0f/s  retried %5.0f/s  dead-lettered %4.0f/s"
-                 "  | pending %llu  active %llu  timers %llu  dead total %llu\n",
-                 rate(s.accepted, prev_.accepted), rate(s.processed, prev_.processed),
-                 rate(s.retried, prev_.retried), rate(s.dead_lettered, prev_.dead_lettered),
-                 static_cast<unsigned long long>(s.pending), static_cast<unsigned long long>(s.active),
-                 static_cast<unsigned long long>(s.timers),
-                 static_cast<unsigned long long>(s.dead_lettered));
+    std::fprintf(
+      stdout,
+      "accepted %7.0f/s  processed %7.0f/s  retried %5.0f/s  dead-lettered %4.0f/s"
+      "  | pending %llu  active %llu  timers %llu  dead total %llu\n",
+      rate(s.accepted, prev_.accepted), rate(s.processed, prev_.processed),
+      rate(s.retried, prev_.retried), rate(s.dead_lettered, prev_.dead_lettered),
+      static_cast<unsigned long long>(s.pending), static_cast<unsigned long long>(s.active),
+      static_cast<unsigned long long>(s.timers), static_cast<unsigned long long>(s.dead_lettered));
     std::fflush(stdout);
     prev_ = s;
     at_ = now;
@@ -77,7 +76,8 @@ private:
 int run_node(const node_settings& ns) {
   auto level = spdlog::level::from_str(ns.log_level);
   if (level == spdlog::level::off && ns.log_level != "off") {
-    std::fprintf(stderr, "cairn: --log-level '%s' is not one of trace, debug, info, warn, error, off\n",
+    std::fprintf(stderr,
+                 "cairn: --log-level '%s' is not one of trace, debug, info, warn, error, off\n",
                  ns.log_level.c_str());
     return 2;
   }
@@ -177,11 +177,13 @@ void add_node_run(CLI::App& app, int& exit_code) {
   auto ns = std::make_shared<node_settings>();
   auto* cmd = app.add_subcommand("node", "Run a cairn node on a local data directory");
   cmd->add_option("--data", ns->data, "Data directory (created if missing)")->capture_default_str();
-  cmd->add_option("--durability", ns->durability,
-                  "os: acknowledged once in the write-ahead log; fsync: once fsynced")
+  cmd
+    ->add_option("--durability", ns->durability,
+                 "os: acknowledged once in the write-ahead log; fsync: once fsynced")
     ->check(CLI::IsMember({"os", "fsync"}))
     ->capture_default_str();
-  cmd->add_flag("--demo", ns->demo, "Run the delivery demo: order -> inventory -> payment -> dispatch -> notify");
+  cmd->add_flag("--demo", ns->demo,
+                "Run the delivery demo: order -> inventory -> payment -> dispatch -> notify");
   cmd->add_option("--demo-rate", ns->demo_rate, "Demo orders per second")
     ->check(CLI::PositiveNumber)
     ->capture_default_str();
@@ -199,13 +201,16 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->capture_default_str();
   cmd->add_flag("--exit-when-idle", ns->exit_when_idle,
                 "Stop once nothing is pending, in flight or scheduled");
-  cmd->add_option("--max-pending", ns->max_pending, "Pending messages before accepting answers busy")
+  cmd
+    ->add_option("--max-pending", ns->max_pending, "Pending messages before accepting answers busy")
     ->check(CLI::PositiveNumber)
     ->capture_default_str();
   cmd->add_option("--batch", ns->max_batch, "Commit requests per storage write")
     ->check(CLI::PositiveNumber)
     ->capture_default_str();
-  cmd->add_option("--max-wait-us", ns->max_wait_us, "Linger for a fuller commit batch (microseconds)")
+  cmd
+    ->add_option("--max-wait-us", ns->max_wait_us,
+                 "Linger for a fuller commit batch (microseconds)")
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
   cmd->add_option("--threads", ns->threads, "Actor scheduler threads (0: one per core)")

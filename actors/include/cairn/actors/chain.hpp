@@ -14,7 +14,7 @@ namespace cairn::actors {
 /// produces `count` numbered items for chain `c`, which travel through
 /// `hop_a/<c>` -> `hop_b/<c>` -> `hop_c/<c>`; every hop journals each item.
 struct chain_produce {
-  uint64_t count = 0; ///< items this source produces in total
+  uint64_t count = 0;  ///< items this source produces in total
   uint32_t batch = 64; ///< items per step
 };
 

@@ -24,8 +24,8 @@ struct order_msg {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_msg& x) {
-  return f(caf::meta::type_name("demo.order"), x.order_id, x.customer, x.sku, x.region,
-           x.quantity, x.amount_cents, x.driver);
+  return f(caf::meta::type_name("demo.order"), x.order_id, x.customer, x.sku, x.region, x.quantity,
+           x.amount_cents, x.driver);
 }
 
 /// Message tags: one per workflow stage, so each worker's interface is explicit.
