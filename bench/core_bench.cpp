@@ -76,6 +76,7 @@ long rss_kib() {
 
 double raw_rocksdb_cycle(const std::string& dir, bool sync, uint64_t total, size_t batch) {
   std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
   rocksdb::Options o;
   o.create_if_missing = true;
   o.IncreaseParallelism(2);

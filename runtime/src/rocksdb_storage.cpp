@@ -46,8 +46,11 @@ rocksdb::Options db_options() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
+  // Memory: memtables of all column families share one budget, so a burst
+  // on one family cannot grow the node without bound (invariant 6).
+  options.db_write_buffer_size = 256ull << 20;
+  options.write_buffer_size = 32ull << 20;
   options.max_total_wal_size = 256ull << 20;
-  options.write_buffer_size = 64ull << 20;
   options.IncreaseParallelism(2);
   return options;
 }
@@ -200,6 +203,11 @@ public:
     auto st = db_->FlushWAL(true);
     if (!st.ok())
       return from_status(st, errc::storage_write_failed, "cannot flush the log");
+    // Memtables to table files too, so the next start need not replay the log.
+    rocksdb::FlushOptions fo;
+    st = db_->Flush(fo, handles_);
+    if (!st.ok())
+      return from_status(st, errc::storage_write_failed, "cannot flush memtables");
     return {};
   }
 
