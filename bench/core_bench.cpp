@@ -325,56 +325,69 @@ recovery_result recovery(const std::string& dir, uint64_t pending, uint64_t even
 int main(int argc, char** argv) {
   double scale = 1.0;
   std::string dir = "bench-data";
+  std::string only = "abcde"; // sections to run
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--scale")
       scale = std::stod(argv[i + 1]);
     else if (a == "--dir")
       dir = argv[i + 1];
+    else if (a == "--only")
+      only = argv[i + 1];
   }
   spdlog::set_level(spdlog::level::warn);
   auto n = [&](double x) { return static_cast<uint64_t>(x * scale); };
   std::printf("cairn core benchmark — message size %zu B, scale %.2f, %u cores\n\n", msg_size,
               scale, std::thread::hardware_concurrency());
 
-  auto raw_os = raw_rocksdb_cycle(dir + "/raw", false, n(2'000'000), 64);
-  auto raw_os512 = raw_rocksdb_cycle(dir + "/raw", false, n(2'000'000), 512);
-  auto raw_sync = raw_rocksdb_cycle(dir + "/raw", true, n(500'000), 512);
-  std::printf("(a) raw RocksDB enqueue->read->delete cycle\n");
-  std::printf("    batch 64,  no sync : %10.0f msgs/s\n", raw_os);
-  std::printf("    batch 512, no sync : %10.0f msgs/s\n", raw_os512);
-  std::printf("    batch 512, sync    : %10.0f msgs/s\n\n", raw_sync);
-
-  std::printf("(b) cairn durable end-to-end (accepted -> handled -> committed), 256 actors\n");
-  std::printf("    %-6s %9s %12s %10s %10s %9s %9s\n", "mode", "producers", "msgs/s", "accept p50",
-              "accept p99", "batch", "vs raw");
-  for (auto mode : {durability::os, durability::fsync}) {
-    for (size_t producers : {1, 16, 256}) {
-      uint64_t total = mode == durability::os ? n(producers == 1 ? 50'000 : 400'000)
-                                              : n(producers == 1 ? 5'000 : 200'000);
-      auto r = cairn_e2e(dir + "/e2e", mode, producers, total);
-      auto base = mode == durability::os ? raw_os : raw_sync;
-      std::printf("    %-6s %9zu %12.0f %8.3fms %8.3fms %9.1f %8.2fx\n",
-                  mode == durability::os ? "os" : "fsync", producers, r.rate, r.accept_p50_ms,
-                  r.accept_p99_ms, r.batch, r.rate / base);
-    }
+  auto want = [&](char c) { return only.find(c) != std::string::npos; };
+  // (a) is the baseline of (b)'s ratios, so (b) runs it too.
+  double raw_os = 0, raw_os512 = 0, raw_sync = 0;
+  if (want('a') || want('b')) {
+    raw_os = raw_rocksdb_cycle(dir + "/raw", false, n(2'000'000), 64);
+    raw_os512 = raw_rocksdb_cycle(dir + "/raw", false, n(2'000'000), 512);
+    raw_sync = raw_rocksdb_cycle(dir + "/raw", true, n(500'000), 512);
+    std::printf("(a) raw RocksDB enqueue->read->delete cycle\n");
+    std::printf("    batch 64,  no sync : %10.0f msgs/s\n", raw_os);
+    std::printf("    batch 512, no sync : %10.0f msgs/s\n", raw_os512);
+    std::printf("    batch 512, sync    : %10.0f msgs/s\n\n", raw_sync);
   }
-  std::printf("\n");
+  if (want('b')) {
 
-  auto caf_rate = raw_caf(n(5'000'000));
-  std::printf("(c) raw CAF in-memory 1 -> 1        : %10.0f msgs/s\n\n", caf_rate);
+    std::printf("(b) cairn durable end-to-end (accepted -> handled -> committed), 256 actors\n");
+    std::printf("    %-6s %9s %12s %10s %10s %9s %9s\n", "mode", "producers", "msgs/s",
+                "accept p50", "accept p99", "batch", "vs raw");
+    for (auto mode : {durability::os, durability::fsync}) {
+      for (size_t producers : {1, 16, 256}) {
+        uint64_t total = mode == durability::os ? n(producers == 1 ? 50'000 : 400'000)
+                                                : n(producers == 1 ? 5'000 : 200'000);
+        auto r = cairn_e2e(dir + "/e2e", mode, producers, total);
+        auto base = mode == durability::os ? raw_os : raw_sync;
+        std::printf("    %-6s %9zu %12.0f %8.3fms %8.3fms %9.1f %8.2fx\n",
+                    mode == durability::os ? "os" : "fsync", producers, r.rate, r.accept_p50_ms,
+                    r.accept_p99_ms, r.batch, r.rate / base);
+      }
+    }
+    std::printf("\n");
+  }
+  if (want('c')) {
+    auto caf_rate = raw_caf(n(5'000'000));
+    std::printf("(c) raw CAF in-memory 1 -> 1        : %10.0f msgs/s\n\n", caf_rate);
+  }
+  if (want('d')) {
+    auto actors = n(1'000'000);
+    auto [before, after] = passivated_memory(dir + "/mem", actors);
+    std::printf(
+      "(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
+      before / 1024, static_cast<unsigned long long>(actors), after / 1024);
 
-  auto actors = n(1'000'000);
-  auto [before, after] = passivated_memory(dir + "/mem", actors);
-  std::printf(
-    "(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
-    before / 1024, static_cast<unsigned long long>(actors), after / 1024);
-
-  auto rec = recovery(dir + "/rec", n(1'000'000), n(1'000'000));
-  std::printf("(e) recovery with %llu pending messages: ready in %.3f s, drained at %.0f msgs/s\n",
-              static_cast<unsigned long long>(n(1'000'000)), rec.ready_s, rec.drain_rate);
-  std::printf("    journal replay of %llu events: %.0f events/s\n",
-              static_cast<unsigned long long>(n(1'000'000)), rec.replay_rate);
+    auto rec = recovery(dir + "/rec", n(1'000'000), n(1'000'000));
+    std::printf(
+      "(e) recovery with %llu pending messages: ready in %.3f s, drained at %.0f msgs/s\n",
+      static_cast<unsigned long long>(n(1'000'000)), rec.ready_s, rec.drain_rate);
+    std::printf("    journal replay of %llu events: %.0f events/s\n",
+                static_cast<unsigned long long>(n(1'000'000)), rec.replay_rate);
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -7,10 +7,14 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include <cstdarg>
+#include <cstdio>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include "cairn/error.hpp"
 #include "cairn/keys.hpp"
@@ -42,6 +46,32 @@ caf::error from_status(const rocksdb::Status& st, errc code, const std::string& 
   return make_error(code, what + ": " + st.ToString());
 }
 
+// RocksDB's own diagnostics go to our log, not to a LOG file in the data
+// directory: one log stream for operators, and no file whose failed write on
+// a full disk would leave RocksDB's log writer in an error state.
+class rocksdb_log_bridge final : public rocksdb::Logger {
+public:
+  rocksdb_log_bridge() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel())
+      return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL)
+      spdlog::error("rocksdb: {}", buf);
+    else if (level >= rocksdb::InfoLogLevel::WARN_LEVEL)
+      spdlog::warn("rocksdb: {}", buf);
+    else
+      spdlog::debug("rocksdb: {}", buf);
+  }
+};
+
 rocksdb::Options db_options() {
   rocksdb::Options options;
   options.create_if_missing = true;
@@ -52,6 +82,7 @@ rocksdb::Options db_options() {
   options.write_buffer_size = 32ull << 20;
   options.max_total_wal_size = 256ull << 20;
   options.IncreaseParallelism(2);
+  options.info_log = std::make_shared<rocksdb_log_bridge>();
   return options;
 }
 
