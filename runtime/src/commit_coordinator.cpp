@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "internal/commit_coordinator.hpp"
 
+#include <pthread.h>
+#include <thread>
 #include <unordered_set>
 
 #include "cairn/codec.hpp"
@@ -18,13 +20,18 @@ commit_coordinator::~commit_coordinator() {
 }
 
 bool commit_coordinator::submit(commit_request& r, bool force) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
       return false;
     queue_.push_back(std::move(r));
+    // A busy writer takes the whole queue when it comes back: waking it
+    // only costs a futex call per request.
+    wake = writer_idle_;
   }
-  cv_.notify_one();
+  if (wake)
+    cv_.notify_one();
   return true;
 }
 
@@ -40,22 +47,29 @@ void commit_coordinator::stop() {
       return;
     stopping_ = true;
   }
-  cv_.notify_one();
+  cv_.notify_all();
   if (writer_.joinable())
     writer_.join();
 }
 
 void commit_coordinator::run() {
+  pthread_setname_np(pthread_self(), "cairn.commit");
   std::vector<commit_request> batch;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock{mtx_};
+      writer_idle_ = true;
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      writer_idle_ = false;
       if (queue_.empty() && stopping_)
         return;
-      if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_)
-        cv_.wait_for(lock, settings_.max_wait,
-                     [this] { return stopping_ || queue_.size() >= settings_.max_batch; });
+      if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_) {
+        // Linger for a fuller batch; new requests do not wake us (writer_idle_
+        // stays false), the deadline does.
+        lock.unlock();
+        std::this_thread::sleep_for(settings_.max_wait);
+        lock.lock();
+      }
       while (!queue_.empty() && batch.size() < settings_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -76,7 +90,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
-    ws.append(req.ops);
+    ws.append(std::move(req.ops));
     for (auto& env : req.enqueue) {
       if (req.dedupe && !env.idempotency_key.empty()) {
         auto dkey = env.to + '\0' + env.idempotency_key;

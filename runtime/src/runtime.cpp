@@ -15,6 +15,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <pthread.h>
 #include <random>
 #include <set>
 #include <thread>
@@ -685,6 +686,7 @@ void runtime::impl::sweep() {
 }
 
 void runtime::impl::run_services() {
+  pthread_setname_np(pthread_self(), "cairn.services");
   std::unique_lock<std::mutex> lock{svc_mtx};
   while (!svc_stop) {
     svc_cv.wait_for(lock, std::chrono::milliseconds{5});

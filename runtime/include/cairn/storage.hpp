@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,14 @@ public:
   void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}}); }
   void append(const write_set& other) {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
+  }
+  void append(write_set&& other) {
+    if (ops_.empty()) {
+      ops_ = std::move(other.ops_);
+      return;
+    }
+    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
+                std::make_move_iterator(other.ops_.end()));
   }
   bool empty() const noexcept { return ops_.empty(); }
   size_t size() const noexcept { return ops_.size(); }

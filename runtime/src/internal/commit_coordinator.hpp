@@ -97,6 +97,7 @@ private:
   std::condition_variable cv_;
   std::deque<commit_request> queue_;
   bool stopping_ = false;
+  bool writer_idle_ = false; ///< the writer waits for work (guarded by mtx_)
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> requests_{0};
   std::thread writer_;
