@@ -244,6 +244,8 @@ std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors)
     t.join();
   while (rt->stats().passivations < actors)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  // Give the runtime's once-a-second memory return a chance to run.
+  std::this_thread::sleep_for(std::chrono::milliseconds{1500});
   auto after = rss_kib();
   rt.reset();
   std::filesystem::remove_all(dir);
@@ -380,7 +382,8 @@ int main(int argc, char** argv) {
     std::printf(
       "(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
       before / 1024, static_cast<unsigned long long>(actors), after / 1024);
-
+  }
+  if (want('e')) {
     auto rec = recovery(dir + "/rec", n(1'000'000), n(1'000'000));
     std::printf(
       "(e) recovery with %llu pending messages: ready in %.3f s, drained at %.0f msgs/s\n",

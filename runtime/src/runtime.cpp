@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <malloc.h>
 #include <map>
 #include <mutex>
 #include <pthread.h>
@@ -212,6 +213,9 @@ struct runtime::impl {
   void fire_timers();
   void pump_topics();
   void sweep();
+  void return_memory();
+  std::chrono::steady_clock::time_point last_trim{};
+  uint64_t passivations_at_trim = 0;
 
   // -- activation -------------------------------------------------------------
 
@@ -685,6 +689,21 @@ void runtime::impl::sweep() {
   }
 }
 
+void runtime::impl::return_memory() {
+  // Passivated activations free their memory, but the allocator keeps the
+  // pages; after a wave of passivations hand them back, so the resident size
+  // follows the live actors (invariant 6) rather than the historical peak.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_trim < std::chrono::seconds{1})
+    return;
+  last_trim = now;
+  auto passivated = passivations.load();
+  if (passivated - passivations_at_trim >= 10'000) {
+    passivations_at_trim = passivated;
+    malloc_trim(0);
+  }
+}
+
 void runtime::impl::run_services() {
   pthread_setname_np(pthread_self(), "cairn.services");
   std::unique_lock<std::mutex> lock{svc_mtx};
@@ -696,6 +715,7 @@ void runtime::impl::run_services() {
     fire_timers();
     pump_topics();
     sweep();
+    return_memory();
     lock.lock();
   }
 }

@@ -15,7 +15,7 @@ std::string cairn_binary() {
   return CAIRN_BINARY;
 }
 
-node_process::node_process(std::vector<std::string> args) {
+node_process::node_process(std::vector<std::string> args, std::string binary) {
   int fds[2];
   if (pipe(fds) != 0)
     throw std::runtime_error("pipe failed");
@@ -28,12 +28,11 @@ node_process::node_process(std::vector<std::string> args) {
     close(fds[0]);
     close(fds[1]);
     std::vector<char*> argv;
-    auto bin = cairn_binary();
-    argv.push_back(bin.data());
+    argv.push_back(binary.data());
     for (auto& a : args)
       argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execv(binary.c_str(), argv.data());
     _exit(127);
   }
   close(fds[1]);

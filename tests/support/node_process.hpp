@@ -7,12 +7,15 @@
 
 namespace cairn::test {
 
+/// The path of the `cairn` binary under test.
+std::string cairn_binary();
+
 /// A real `cairn` child process with its stdout and stderr captured.
 /// Killed with SIGKILL on destruction if still running, so tests leave no
 /// process behind.
 class node_process {
 public:
-  explicit node_process(std::vector<std::string> args);
+  explicit node_process(std::vector<std::string> args, std::string binary = cairn_binary());
   ~node_process();
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
@@ -43,8 +46,5 @@ private:
   bool exited_ = false;
   std::string out_;
 };
-
-/// The path of the `cairn` binary under test.
-std::string cairn_binary();
 
 } // namespace cairn::test
