@@ -91,6 +91,12 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
     auto& req = batch[i];
     auto& res = results[i];
     ws.append(std::move(req.ops));
+    for (auto& key : req.expire_dedupe) {
+      auto found = store_.get(column::dedupe, key);
+      if (found && *found && (*found)->size() >= 8
+          && static_cast<int64_t>(keys::read_be64(**found)) <= now && claimed.count(key) == 0)
+        ws.erase(column::dedupe, std::move(key));
+    }
     for (auto& env : req.enqueue) {
       if (req.dedupe && !env.idempotency_key.empty()) {
         auto dkey = env.to + '\0' + env.idempotency_key;

@@ -104,7 +104,7 @@ struct runtime::impl {
 
   // Counters.
   std::atomic<uint64_t> accepted{0}, duplicates{0}, busy{0}, processed{0}, failed{0}, retried{0},
-    dead_lettered{0}, sent{0}, activations{0}, passivations{0};
+    dead_lettered{0}, sent{0}, activations{0}, passivations{0}, expired{0};
   std::atomic<int64_t> pending{0}, reserved{0}, active{0}, timers{0}, steps_in_flight{0};
 
   // Services: timers, topic pumps, mailbox sweeps.
@@ -214,6 +214,10 @@ struct runtime::impl {
   void pump_topics();
   void sweep();
   void return_memory();
+  void collect_expired();
+  std::chrono::steady_clock::time_point last_gc{};
+  std::string gc_dedupe_cursor; // only the services thread touches these
+  std::string gc_trace_cursor;
   std::chrono::steady_clock::time_point last_trim{};
   uint64_t passivations_at_trim = 0;
 
@@ -704,6 +708,60 @@ void runtime::impl::return_memory() {
   }
 }
 
+void runtime::impl::collect_expired() {
+  // Dedupe claims and spans expire; a few thousand rows per second are
+  // examined, resuming where the last pass stopped, so the cost stays flat
+  // and the two families stay bounded by their retention.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_gc < std::chrono::seconds{1})
+    return;
+  last_gc = now;
+  constexpr size_t rows_per_pass = 4096;
+  auto wall = now_ms();
+  std::vector<std::string> dedupe_keys;
+  std::string last_key;
+  size_t seen = 0;
+  ignore_error(
+    store->scan(column::dedupe, "", gc_dedupe_cursor, [&](std::string_view k, std::string_view v) {
+      if (++seen > rows_per_pass)
+        return false;
+      last_key = std::string{k};
+      if (v.size() >= 8 && static_cast<int64_t>(keys::read_be64(v)) <= wall)
+        dedupe_keys.emplace_back(k);
+      return true;
+    }));
+  gc_dedupe_cursor = seen > rows_per_pass ? last_key : std::string{};
+  if (!dedupe_keys.empty()) {
+    commit_request req;
+    req.expire_dedupe = std::move(dedupe_keys);
+    auto n = req.expire_dedupe.size();
+    req.done = [this, n](commit_result& r) {
+      if (!r.err)
+        expired.fetch_add(n);
+    };
+    coord->submit(req, true);
+  }
+  write_set spans;
+  seen = 0;
+  auto horizon = wall - opts.span_retention.count();
+  ignore_error(
+    store->scan(column::trace, "", gc_trace_cursor, [&](std::string_view k, std::string_view v) {
+      if (++seen > rows_per_pass)
+        return false;
+      last_key = std::string{k};
+      auto span = decode<span_record>(v);
+      if (!span || span->end_ms < horizon)
+        spans.erase(column::trace, std::string{k});
+      return true;
+    }));
+  gc_trace_cursor = seen > rows_per_pass ? last_key : std::string{};
+  if (!spans.empty()) {
+    auto n = spans.size();
+    if (!store->write(spans, false))
+      expired.fetch_add(n);
+  }
+}
+
 void runtime::impl::run_services() {
   pthread_setname_np(pthread_self(), "cairn.services");
   std::unique_lock<std::mutex> lock{svc_mtx};
@@ -716,6 +774,7 @@ void runtime::impl::run_services() {
     pump_topics();
     sweep();
     return_memory();
+    collect_expired();
     lock.lock();
   }
 }
@@ -1041,6 +1100,7 @@ runtime_stats runtime::stats() const {
   s.activations = d.activations.load();
   s.passivations = d.passivations.load();
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
+  s.expired = d.expired.load();
   return s;
 }
 

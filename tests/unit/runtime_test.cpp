@@ -564,3 +564,24 @@ TEST_CASE_METHOD(fixture, "accepting refuses unknown kinds and malformed ids wit
   REQUIRE_FALSE(stopped);
   CHECK(code_of(stopped.error()) == errc::shutting_down);
 }
+
+TEST_CASE_METHOD(fixture, "expired dedupe claims and spans are deleted, keeping storage bounded",
+                 "[dedupe][trace][retention]") {
+  auto o = options_for(dir);
+  o.dedupe_window = 50ms;
+  o.span_retention = 50ms;
+  auto rt = start_runtime(o);
+  auto first = rt->tell("rec/e", note{"once"}, "key-e");
+  REQUIRE(first);
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  CHECK(count_rows(*rt, column::dedupe) == 1);
+  CHECK(count_rows(*rt, column::trace) == 1);
+  REQUIRE(test::eventually(
+    [&] { return count_rows(*rt, column::dedupe) == 0 && count_rows(*rt, column::trace) == 0; }));
+  CHECK(rt->stats().expired == 2);
+  // Past its window the key is free again: a new envelope, handled again.
+  auto again = rt->tell("rec/e", note{"once"}, "key-e");
+  REQUIRE(again);
+  CHECK(*again != *first);
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/e").size() == 2; }));
+}

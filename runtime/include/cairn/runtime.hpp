@@ -36,6 +36,7 @@ struct runtime_options {
   size_t activation_queue = 256;         ///< envelopes an activation holds in memory
   size_t max_active = 200'000;           ///< activations alive at once (recovery pacing)
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
+  std::chrono::milliseconds span_retention{24 * 3600 * 1000}; ///< then spans are deleted
   size_t threads = 0;       ///< actor scheduler threads (0 = one per core)
   bool record_spans = true; ///< store one span per step in `trace`
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
@@ -69,6 +70,7 @@ struct runtime_stats {
   uint64_t activations = 0;   ///< activations started
   uint64_t passivations = 0;  ///< activations passivated
   uint64_t timers = 0;        ///< gauge: durable timers not yet fired
+  uint64_t expired = 0;       ///< dedupe rows and spans deleted after their retention
 };
 
 /// A message that exhausted its retries, with why.

@@ -52,6 +52,9 @@ struct commit_request {
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
   bool dedupe = false; ///< check the idempotency keys of `enqueue`
+  /// Dedupe rows to delete if they are still expired when the batch is built
+  /// (the writer owns `dedupe`, so a fresh claim is never deleted).
+  std::vector<std::string> expire_dedupe;
   std::function<void(commit_result&)> done;
 };
 
