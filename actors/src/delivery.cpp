@@ -3,6 +3,8 @@
 
 #include <functional>
 
+#include <boost/json.hpp>
+
 namespace cairn::actors {
 
 namespace {
@@ -27,19 +29,64 @@ public:
   using step_fn = std::function<caf::error(context&, const In&, Out&, std::string& detail)>;
 
   stage_worker(std::string stage, std::string next_kind,
-               std::function<std::string(const In&)> next_key, step_fn fn) {
-    on<In>([this, stage, next_kind, next_key, fn](context& ctx, const In& m) -> caf::error {
-      Out out;
-      static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
-      std::string detail;
-      if (auto err = fn(ctx, m, out, detail))
-        return err;
-      ctx.emit(stage_done{m.order_id, stage, detail});
-      if constexpr (!std::is_same_v<Out, done_msg>)
-        ctx.send(next_kind + "/" + next_key(m), out);
-      return {};
-    });
+               std::function<std::string(const In&)> next_key, step_fn fn)
+    : stage_(std::move(stage)), next_kind_(std::move(next_kind)), next_key_(std::move(next_key)),
+      fn_(std::move(fn)) {
+    on<In>([this](context& ctx, const In& m) { return run(ctx, m); });
     on_event<stage_done>([this](const stage_done&) { ++state.handled; });
+  }
+
+protected:
+  caf::error run(context& ctx, const In& m) {
+    Out out;
+    static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
+    std::string detail;
+    if (auto err = fn_(ctx, m, out, detail))
+      return err;
+    ctx.emit(stage_done{m.order_id, stage_, detail});
+    if constexpr (!std::is_same_v<Out, done_msg>)
+      ctx.send(next_kind_ + "/" + next_key_(m), out);
+    return {};
+  }
+
+private:
+  std::string stage_;
+  std::string next_kind_;
+  std::function<std::string(const In&)> next_key_;
+  step_fn fn_;
+};
+
+/// Order intake also takes orders as JSON (from the HTTP API and `cairn send`):
+/// `{"customer": "c1", "sku": "sku-milk", "region": "north", "quantity": 2,
+///   "amount_cents": 1200}`; the order id is the actor's key.
+class order_intake : public stage_worker<place_order, reserve_stock> {
+public:
+  template <class... Ts>
+  explicit order_intake(Ts&&... xs) : stage_worker(std::forward<Ts>(xs)...) {
+    on_json(type_tag<place_order>::value, [this](context& ctx, std::string_view text) {
+      boost::system::error_code ec;
+      auto v = boost::json::parse(text, ec);
+      if (ec || !v.is_object())
+        return make_error(errc::invalid_argument, "order JSON is not an object");
+      auto& o = v.as_object();
+      place_order m;
+      m.order_id = ctx.self().substr(ctx.self().find('/') + 1);
+      auto text_field = [&](const char* name, std::string& out) {
+        if (auto* f = o.if_contains(name); f && f->is_string())
+          out = std::string{f->as_string()};
+      };
+      text_field("customer", m.customer);
+      text_field("sku", m.sku);
+      text_field("region", m.region);
+      if (auto* f = o.if_contains("quantity"); f && f->is_int64() && f->as_int64() >= 0)
+        m.quantity = static_cast<uint32_t>(f->as_int64());
+      if (auto* f = o.if_contains("amount_cents"); f && f->is_int64() && f->as_int64() >= 0)
+        m.amount_cents = static_cast<uint64_t>(f->as_int64());
+      if (m.customer.empty() || m.sku.empty() || m.region.empty())
+        return make_error(errc::invalid_argument,
+                          "order JSON needs string fields customer, sku and region");
+      return run(ctx, m);
+    });
   }
 };
 
@@ -72,7 +119,7 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
   rt.register_kind(
     "order",
     [](std::string_view) {
-      return std::make_unique<stage_worker<place_order, reserve_stock>>(
+      return std::make_unique<order_intake>(
         "intake", "inventory", [](const place_order& m) { return m.sku; },
         [](context&, const place_order& m, reserve_stock&, std::string& detail) -> caf::error {
           if (m.quantity == 0)

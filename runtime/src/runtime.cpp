@@ -1083,6 +1083,32 @@ runtime::read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit
   return err ? err : bad;
 }
 
+caf::expected<std::vector<runtime::timer_info>> runtime::timers(size_t limit) {
+  std::vector<timer_info> out;
+  auto err = impl_->store->scan(column::timer, "", "", [&](std::string_view k, std::string_view v) {
+    if (out.size() >= limit || k.size() != 16)
+      return false;
+    timer_info t;
+    t.due_ms = static_cast<int64_t>(keys::read_be64(k));
+    if (auto env = decode<envelope>(v)) {
+      t.to = env->to;
+      t.type = env->type;
+      t.envelope_id = env->id;
+    } else {
+      t.type = "(corrupt)";
+    }
+    out.push_back(std::move(t));
+    return true;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+bool runtime::ready() const {
+  return impl_->accepting.load();
+}
+
 runtime_stats runtime::stats() const {
   auto& d = *impl_;
   runtime_stats s;

@@ -37,7 +37,9 @@ std::vector<std::string> node_args(const std::string& data) {
           "--exit-when-idle",
           "--no-progress",
           "--log-level",
-          "warn"};
+          "warn",
+          "--http",
+          "127.0.0.1:0"};
 }
 
 } // namespace

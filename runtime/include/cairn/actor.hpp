@@ -161,10 +161,13 @@ public:
   State state;
 
   caf::error handle(context& ctx, const envelope& msg) override {
-    auto it = handlers_.find(msg.type);
-    if (it == handlers_.end())
-      return make_error(errc::invalid_argument,
-                        "actor " + msg.to + " does not accept message type " + msg.type);
+    auto& table =
+      msg.format == static_cast<uint8_t>(payload_format::json) ? json_handlers_ : handlers_;
+    auto it = table.find(msg.type);
+    if (it == table.end())
+      return make_error(errc::invalid_argument, "actor " + msg.to + " does not accept "
+                                                  + (&table == &json_handlers_ ? "JSON " : "")
+                                                  + "message type " + msg.type);
     return it->second(ctx, msg);
   }
 
@@ -195,6 +198,15 @@ protected:
     };
   }
 
+  /// Handles messages of `type` whose payload is JSON text (from the HTTP
+  /// API and tools); `f(context&, std::string_view json)` parses it.
+  template <class F>
+  void on_json(std::string type, F f) {
+    json_handlers_[std::move(type)] = [f](context& ctx, const envelope& e) -> caf::error {
+      return f(ctx, std::string_view{e.payload});
+    };
+  }
+
   template <class E, class F>
   void on_event(F f) {
     appliers_[type_tag<E>::value] = [f](std::string_view bytes) {
@@ -205,6 +217,8 @@ protected:
 
 private:
   std::unordered_map<std::string, std::function<caf::error(context&, const envelope&)>> handlers_;
+  std::unordered_map<std::string, std::function<caf::error(context&, const envelope&)>>
+    json_handlers_;
   std::unordered_map<std::string, std::function<void(std::string_view)>> appliers_;
 };
 

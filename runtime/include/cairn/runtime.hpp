@@ -173,6 +173,20 @@ public:
     std::string_view actor_id, uint64_t from_seq, size_t limit,
     const std::function<void(uint64_t seq, std::string_view type, std::string_view payload)>& fn);
 
+  /// A durable timer not yet fired.
+  struct timer_info {
+    int64_t due_ms = 0;
+    std::string to;
+    std::string type;
+    std::string envelope_id;
+  };
+
+  /// Pending timers, earliest first, at most `limit`.
+  caf::expected<std::vector<timer_info>> timers(size_t limit);
+
+  /// True once recovery finished and the node accepts messages.
+  bool ready() const;
+
   runtime_stats stats() const;
 
   /// True when no message is pending, no step in flight and no timer armed.

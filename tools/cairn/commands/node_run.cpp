@@ -14,6 +14,8 @@
 
 #include "cairn/actors/chain.hpp"
 #include "cairn/actors/delivery.hpp"
+#include "cairn/http.hpp"
+#include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "commands/commands.hpp"
 
@@ -42,8 +44,29 @@ struct node_settings {
   size_t max_batch = 1024;
   int64_t max_wait_us = 0;
   size_t threads = 0;
+  size_t max_active = 200'000;
+  std::string http = "127.0.0.1:7070";
   bool progress = true;
 };
+
+// Splits HOST:PORT; false if malformed.
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return false;
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto digits = text.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto value = std::stoul(digits);
+  if (value > 65535)
+    return false;
+  port = static_cast<uint16_t>(value);
+  return true;
+}
 
 // One line per second: rates since the previous line, then gauges.
 class progress_line {
@@ -92,6 +115,13 @@ int run_node(const node_settings& ns) {
   opts.max_batch = ns.max_batch;
   opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
   opts.threads = ns.threads;
+  opts.max_active = ns.max_active;
+  http_server_options http_opts;
+  bool serve_http = ns.http != "off";
+  if (serve_http && !split_host_port(ns.http, http_opts.host, http_opts.port)) {
+    std::fprintf(stderr, "cairn: --http '%s' is not HOST:PORT (or off)\n", ns.http.c_str());
+    return 2;
+  }
   auto rt = runtime::open(opts);
   if (!rt) {
     std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
@@ -107,8 +137,23 @@ int run_node(const node_settings& ns) {
   }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  std::fprintf(stdout, "cairn node ready: data %s, durability %s, pid %d\n", ns.data.c_str(),
-               ns.durability.c_str(), static_cast<int>(getpid()));
+  std::unique_ptr<http_server> server;
+  std::string url = "off";
+  if (serve_http) {
+    node_api_options api;
+    api.durability = ns.durability;
+    auto srv = http_server::start(http_opts, make_node_api(**rt, api));
+    if (!srv) {
+      std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
+      return 1;
+    }
+    server = std::move(*srv);
+    auto host =
+      http_opts.host.find(':') != std::string::npos ? "[" + http_opts.host + "]" : http_opts.host;
+    url = "http://" + host + ":" + std::to_string(server->port());
+  }
+  std::fprintf(stdout, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
+               ns.data.c_str(), ns.durability.c_str(), static_cast<int>(getpid()));
   std::fflush(stdout);
 
   if (ns.workload == "chain") {
@@ -162,7 +207,9 @@ int run_node(const node_settings& ns) {
     producer.join();
   if (stop_signal.load() != 0)
     std::fprintf(stdout, "cairn node stopping on signal %d\n", stop_signal.load());
-  (*rt)->stop();
+  (*rt)->stop(); // HTTP requests meanwhile get 503 shutting_down
+  if (server)
+    server->stop();
   auto s = (*rt)->stats();
   std::fprintf(stdout, "cairn node stopped: processed %llu, dead-lettered %llu, pending %llu\n",
                static_cast<unsigned long long>(s.processed),
@@ -214,6 +261,13 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
   cmd->add_option("--threads", ns->threads, "Actor scheduler threads (0: one per core)")
+    ->capture_default_str();
+  cmd
+    ->add_option("--http", ns->http, "HTTP API address HOST:PORT (port 0 picks a free one), or off")
+    ->capture_default_str();
+  cmd
+    ->add_option("--max-active", ns->max_active,
+                 "Actors in memory at once; 0 holds all processing (accepting still works)")
     ->capture_default_str();
   cmd->add_flag("!--no-progress", ns->progress, "Do not print the progress line");
   cmd->callback([ns, &exit_code] { exit_code = run_node(*ns); });

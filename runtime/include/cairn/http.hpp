@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace cairn {
+
+/// One HTTP request as the server hands it to a handler. A plain value.
+struct http_request {
+  std::string method;                                       ///< "GET", "POST", ...
+  std::string target;                                       ///< path and query, as sent
+  std::vector<std::pair<std::string, std::string>> headers; ///< names in lower case
+  std::string body;
+
+  /// The value of header `name` (lower case), or "" if absent.
+  std::string header(std::string_view name) const;
+};
+
+/// What a handler answers.
+struct http_response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+using http_handler = std::function<http_response(const http_request&)>;
+
+/// Limits and address of an `http_server`.
+struct http_server_options {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7070;                  ///< 0 picks a free port
+  size_t body_limit = 1 << 20;           ///< larger bodies get 413
+  size_t header_limit = 16 * 1024;       ///< larger headers get 431
+  std::chrono::seconds read_timeout{10}; ///< a request must arrive within this
+  std::chrono::seconds idle_timeout{60}; ///< keep-alive connections close after this
+  size_t threads = 2;                    ///< I/O threads (handlers run on them)
+};
+
+/// An asynchronous HTTP/1.1 server (Boost.Beast) with keep-alive, bounded
+/// request size and header size, and read timeouts, so a slow or oversized
+/// client cannot hold the node. Handlers may be called from several I/O
+/// threads at once. `stop` (or the destructor) closes every connection.
+class http_server {
+public:
+  static caf::expected<std::unique_ptr<http_server>> start(http_server_options opts,
+                                                           http_handler handler);
+  ~http_server();
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// The port actually bound (useful with port 0).
+  uint16_t port() const;
+
+  void stop();
+
+  struct impl;
+
+private:
+  explicit http_server(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace cairn

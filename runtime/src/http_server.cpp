@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Beast adapter: the only file that includes Beast and Asio.
+#include "cairn/http.hpp"
+
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cairn/error.hpp"
+
+namespace cairn {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string http_request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name)
+      return v;
+  return {};
+}
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::string problem(unsigned status, std::string_view code, std::string_view detail) {
+  return "{\"type\":\"about:blank\",\"status\":" + std::to_string(status) + ",\"code\":\""
+         + std::string{code} + "\",\"detail\":\"" + std::string{detail} + "\"}";
+}
+
+} // namespace
+
+struct http_server::impl {
+  http_server_options opts;
+  http_handler handler;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+
+  asio::awaitable<void> session(tcp::socket socket);
+  asio::awaitable<void> listen();
+};
+
+asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
+  beast::tcp_stream stream{std::move(socket)};
+  beast::flat_buffer buffer;
+  bool first = true;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(opts.body_limit);
+    parser.header_limit(static_cast<uint32_t>(opts.header_limit));
+    stream.expires_after(first ? opts.read_timeout : opts.idle_timeout);
+    first = false;
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    http_response res;
+    bool keep_alive = false;
+    unsigned version = 11;
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout
+        || ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      break; // the client left, or sent nothing in time (slow headers included)
+    } else if (ec == http::error::body_limit) {
+      res.status = 413;
+      res.content_type = "application/problem+json";
+      res.body = problem(413, "payload_too_large",
+                         "request body exceeds " + std::to_string(opts.body_limit) + " bytes");
+    } else if (ec == http::error::header_limit) {
+      res.status = 431;
+      res.content_type = "application/problem+json";
+      res.body = problem(431, "headers_too_large", "request headers are too large");
+    } else if (ec) {
+      res.status = 400;
+      res.content_type = "application/problem+json";
+      res.body = problem(400, "bad_request", "malformed HTTP request: " + ec.message());
+    } else {
+      auto& msg = parser.get();
+      version = msg.version();
+      keep_alive = msg.keep_alive();
+      http_request req;
+      req.method = std::string{msg.method_string()};
+      req.target = std::string{msg.target()};
+      for (const auto& field : msg) {
+        std::string name{field.name_string()};
+        for (auto& c : name)
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers.emplace_back(std::move(name), std::string{field.value()});
+      }
+      req.body = std::move(msg.body());
+      try {
+        res = handler(req);
+      } catch (const std::exception& e) {
+        spdlog::error("http handler for {} {} threw: {}", req.method, req.target, e.what());
+        res = http_response{500,
+                            "application/problem+json",
+                            problem(500, "internal", "the node failed to answer this request"),
+                            {}};
+      }
+    }
+    http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+    out.set(http::field::server, "cairn");
+    out.set(http::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers)
+      out.set(k, v);
+    out.keep_alive(keep_alive);
+    out.body() = std::move(res.body);
+    out.prepare_payload();
+    stream.expires_after(opts.read_timeout);
+    auto [wec, wn] = co_await http::async_write(stream, out, use_tuple);
+    if (wec || !keep_alive)
+      break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> http_server::impl::listen() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    if (ec == asio::error::operation_aborted)
+      co_return;
+    if (ec)
+      continue; // e.g. out of file descriptors: keep serving the others
+    asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
+  }
+}
+
+http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+http_server::~http_server() {
+  stop();
+}
+
+caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_options opts,
+                                                               http_handler handler) {
+  auto p = std::make_unique<impl>();
+  p->opts = opts;
+  p->handler = std::move(handler);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(opts.host, ec);
+  if (ec)
+    return make_error(errc::invalid_argument,
+                      "invalid HTTP host '" + opts.host + "': " + ec.message());
+  tcp::endpoint ep{address, opts.port};
+  p->acceptor.open(ep.protocol(), ec);
+  if (!ec)
+    p->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    p->acceptor.bind(ep, ec);
+  if (!ec)
+    p->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(errc::invalid_argument, "cannot listen on " + opts.host + ":"
+                                                + std::to_string(opts.port) + ": " + ec.message());
+  p->port = p->acceptor.local_endpoint().port();
+  asio::co_spawn(p->ioc, p->listen(), asio::detached);
+  for (size_t i = 0; i < std::max<size_t>(1, opts.threads); ++i)
+    p->threads.emplace_back([ioc = &p->ioc] { ioc->run(); });
+  return std::unique_ptr<http_server>{new http_server(std::move(p))};
+}
+
+uint16_t http_server::port() const {
+  return impl_->port;
+}
+
+void http_server::stop() {
+  if (!impl_ || impl_->threads.empty())
+    return;
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    t.join();
+  impl_->threads.clear();
+}
+
+} // namespace cairn

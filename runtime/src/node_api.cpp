@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: Apache-2.0
+// The node's HTTP API: routes, JSON bodies and RFC 9457 problems over the
+// runtime's C++ API. Transport-free: it maps an http_request to a response.
+#include "cairn/node_api.hpp"
+
+#include <chrono>
+#include <map>
+
+#include <boost/json.hpp>
+
+#include "cairn/runtime.hpp"
+
+namespace cairn {
+
+namespace json = boost::json;
+
+namespace {
+
+http_response problem(unsigned status, std::string code, std::string detail,
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+  json::object o;
+  o["type"] = "about:blank";
+  o["title"] = code;
+  o["status"] = status;
+  o["code"] = code;
+  o["detail"] = detail;
+  return http_response{status, "application/problem+json", json::serialize(o), std::move(headers)};
+}
+
+http_response json_response(unsigned status, const json::value& v) {
+  return http_response{status, "application/json", json::serialize(v), {}};
+}
+
+/// Maps a runtime error to its HTTP status and problem.
+http_response from_error(const caf::error& err) {
+  auto detail = render(err);
+  switch (code_of(err)) {
+    case errc::busy: return problem(429, "busy", detail, {{"Retry-After", "1"}});
+    case errc::shutting_down: return problem(503, "shutting_down", detail, {{"Retry-After", "1"}});
+    case errc::storage_write_failed:
+      return problem(503, "storage_write_failed", detail, {{"Retry-After", "1"}});
+    case errc::not_found: return problem(404, "not_found", detail);
+    case errc::unknown_actor_kind: return problem(404, "unknown_actor_kind", detail);
+    case errc::invalid_argument: return problem(400, "invalid_argument", detail);
+    default: return problem(500, to_string(code_of(err)), detail);
+  }
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      auto hex = std::string{s.substr(i + 1, 2)};
+      char* end = nullptr;
+      auto v = std::strtol(hex.c_str(), &end, 16);
+      if (end == hex.c_str() + 2) {
+        out.push_back(static_cast<char>(v));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i] == '+' ? ' ' : s[i]);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos)
+      out[percent_decode(part)] = "";
+    else
+      out[percent_decode(part.substr(0, eq))] = percent_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos)
+      break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::string base64(std::string_view in) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8)
+                 | static_cast<uint8_t>(in[i + 2]);
+    out += table[(n >> 18) & 63];
+    out += table[(n >> 12) & 63];
+    out += table[(n >> 6) & 63];
+    out += table[n & 63];
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    out += table[(n >> 18) & 63];
+    out += table[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
+    out += table[(n >> 18) & 63];
+    out += table[(n >> 12) & 63];
+    out += table[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+/// Parses a non-negative integer query parameter, or fails with a 400.
+bool number_param(const std::map<std::string, std::string>& q, const std::string& name,
+                  uint64_t fallback, uint64_t max, uint64_t& out, http_response& error) {
+  auto it = q.find(name);
+  if (it == q.end() || it->second.empty()) {
+    out = fallback;
+    return true;
+  }
+  char* end = nullptr;
+  auto v = std::strtoull(it->second.c_str(), &end, 10);
+  if (end != it->second.c_str() + it->second.size() || v > max) {
+    error =
+      problem(400, "invalid_parameter",
+              "query parameter '" + name + "' must be an integer from 0 to " + std::to_string(max));
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+std::string trace_id_of(const envelope& env) {
+  trace_context tc;
+  return parse_traceparent(env.traceparent, tc) ? tc.trace_id : std::string{};
+}
+
+json::object dead_letter_json(const dead_letter& dl, bool full) {
+  json::object o;
+  o["id"] = dl.env.id;
+  o["to"] = dl.env.to;
+  o["type"] = dl.env.type;
+  o["error"] = dl.error;
+  o["attempts"] = dl.attempts;
+  o["failed_ms"] = dl.failed_ms;
+  o["trace_id"] = trace_id_of(dl.env);
+  if (full) {
+    o["from"] = dl.env.from;
+    o["traceparent"] = dl.env.traceparent;
+    o["idempotency_key"] = dl.env.idempotency_key;
+    o["created_ms"] = dl.env.created_ms;
+    json::array times;
+    for (auto t : dl.attempt_ms)
+      times.push_back(t);
+    o["attempt_ms"] = std::move(times);
+    if (dl.env.format == static_cast<uint8_t>(payload_format::json))
+      o["payload"] = dl.env.payload;
+    else
+      o["payload_base64"] = base64(dl.env.payload);
+    if (!dl.raw.empty())
+      o["raw_base64"] = base64(dl.raw);
+  }
+  return o;
+}
+
+class node_api {
+public:
+  node_api(runtime& rt, node_api_options opts)
+    : rt_(rt), opts_(std::move(opts)), started_(std::chrono::steady_clock::now()) {}
+
+  http_response operator()(const http_request& req) {
+    auto q = req.target.find('?');
+    std::string path = req.target.substr(0, q);
+    auto query = parse_query(q == std::string::npos ? std::string_view{}
+                                                    : std::string_view{req.target}.substr(q + 1));
+    if (path == "/healthz")
+      return only(req, "GET", [&] { return http_response{200, "text/plain", "ok\n", {}}; });
+    if (path == "/readyz")
+      return only(req, "GET", [&] {
+        return rt_.ready() ? http_response{200, "text/plain", "ready\n", {}}
+                           : problem(503, "not_ready", "the node is recovering or stopping");
+      });
+    if (path == "/metrics")
+      return only(req, "GET", [&] { return metrics(); });
+    if (path == "/api/v1/status")
+      return only(req, "GET", [&] { return status(); });
+    if (path == "/api/v1/timers")
+      return only(req, "GET", [&] { return timers(query); });
+    if (path == "/api/v1/dead-letters")
+      return only(req, "GET", [&] { return dead_letters(query); });
+    const std::string dl_prefix = "/api/v1/dead-letters/";
+    if (path.rfind(dl_prefix, 0) == 0) {
+      auto rest = path.substr(dl_prefix.size());
+      const std::string redrive_suffix = "/redrive";
+      if (rest.size() > redrive_suffix.size()
+          && rest.compare(rest.size() - redrive_suffix.size(), redrive_suffix.size(),
+                          redrive_suffix)
+               == 0) {
+        auto id = percent_decode(rest.substr(0, rest.size() - redrive_suffix.size()));
+        return only(req, "POST", [&] {
+          if (auto err = rt_.redrive(id))
+            return from_error(err);
+          json::object o;
+          o["id"] = id;
+          o["redriven"] = true;
+          return json_response(200, o);
+        });
+      }
+      auto id = percent_decode(rest);
+      if (req.method == "GET") {
+        auto dl = rt_.find_dead_letter(id);
+        if (!dl)
+          return from_error(dl.error());
+        return json_response(200, dead_letter_json(*dl, true));
+      }
+      if (req.method == "DELETE") {
+        if (auto err = rt_.discard(id))
+          return from_error(err);
+        return http_response{204, "application/json", "", {}};
+      }
+      return not_allowed("GET, DELETE");
+    }
+    const std::string actors_prefix = "/api/v1/actors/";
+    if (path.rfind(actors_prefix, 0) == 0) {
+      auto rest = path.substr(actors_prefix.size());
+      for (std::string suffix : {"/messages", "/journal"}) {
+        if (rest.size() > suffix.size()
+            && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
+          auto id = percent_decode(rest.substr(0, rest.size() - suffix.size()));
+          if (suffix == "/messages")
+            return only(req, "POST", [&] { return post_message(req, id); });
+          return only(req, "GET", [&] { return journal(id, query); });
+        }
+      }
+    }
+    return problem(404, "not_found", "no route for " + path);
+  }
+
+private:
+  template <class F>
+  http_response only(const http_request& req, const char* method, F f) {
+    if (req.method != method)
+      return not_allowed(method);
+    return f();
+  }
+
+  static http_response not_allowed(const std::string& allow) {
+    return problem(405, "method_not_allowed", "this resource allows " + allow, {{"Allow", allow}});
+  }
+
+  http_response status() {
+    auto s = rt_.stats();
+    json::object o;
+    o["node_id"] = opts_.node_id;
+    o["version"] = opts_.version;
+    o["durability"] = opts_.durability;
+    o["ready"] = rt_.ready();
+    o["uptime_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    json::object t;
+    t["accepted"] = s.accepted;
+    t["duplicates"] = s.duplicates;
+    t["busy"] = s.busy;
+    t["processed"] = s.processed;
+    t["failed"] = s.failed;
+    t["retried"] = s.retried;
+    t["dead_lettered"] = s.dead_lettered;
+    t["pending"] = s.pending;
+    t["active_actors"] = s.active;
+    t["passivations"] = s.passivations;
+    t["timers"] = s.timers;
+    t["commits"] = s.commits;
+    o["totals"] = std::move(t);
+    return json_response(200, o);
+  }
+
+  http_response metrics() {
+    auto s = rt_.stats();
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help, uint64_t value) {
+      out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
+             + name + " " + std::to_string(value) + "\n";
+    };
+    metric("cairn_accepted_total", "counter", "Envelopes accepted from outside.", s.accepted);
+    metric("cairn_duplicates_total", "counter", "Accepts answered from the dedupe store.",
+           s.duplicates);
+    metric("cairn_busy_total", "counter", "Accepts refused because the node was saturated.",
+           s.busy);
+    metric("cairn_processed_total", "counter", "Steps committed.", s.processed);
+    metric("cairn_failed_total", "counter", "Handler failures (each attempt).", s.failed);
+    metric("cairn_retried_total", "counter", "Failures scheduled for another attempt.", s.retried);
+    metric("cairn_dead_lettered_total", "counter", "Envelopes moved to dead letters.",
+           s.dead_lettered);
+    metric("cairn_commits_total", "counter", "Storage writes by the commit coordinator.",
+           s.commits);
+    metric("cairn_commit_requests_total", "counter", "Commit requests in those writes.",
+           s.commit_ops);
+    metric("cairn_passivations_total", "counter", "Activations passivated.", s.passivations);
+    metric("cairn_mailbox_depth", "gauge", "Envelopes waiting in mailboxes.", s.pending);
+    metric("cairn_active_actors", "gauge", "Activations in memory.", s.active);
+    metric("cairn_timers_pending", "gauge", "Durable timers not yet fired.", s.timers);
+    for (const auto& [name, value] : rt_.store().properties()) {
+      std::string m = "cairn_" + name;
+      for (auto& c : m)
+        if (c == '.' || c == '-')
+          c = '_';
+      metric(m.c_str(), "gauge", ("RocksDB property " + name + ".").c_str(), value);
+    }
+    return http_response{200, "text/plain; version=0.0.4", std::move(out), {}};
+  }
+
+  http_response timers(const std::map<std::string, std::string>& q) {
+    uint64_t limit = 0;
+    http_response err;
+    if (!number_param(q, "limit", 100, 10'000, limit, err))
+      return err;
+    auto ts = rt_.timers(limit);
+    if (!ts)
+      return from_error(ts.error());
+    json::array arr;
+    for (const auto& t : *ts) {
+      json::object o;
+      o["due_ms"] = t.due_ms;
+      o["to"] = t.to;
+      o["type"] = t.type;
+      o["envelope_id"] = t.envelope_id;
+      arr.push_back(std::move(o));
+    }
+    json::object o;
+    o["timers"] = std::move(arr);
+    return json_response(200, o);
+  }
+
+  http_response dead_letters(const std::map<std::string, std::string>& q) {
+    uint64_t limit = 0;
+    http_response err;
+    if (!number_param(q, "limit", 100, 1'000, limit, err))
+      return err;
+    auto kind = q.count("kind") ? q.at("kind") : std::string{};
+    auto cursor = q.count("cursor") ? q.at("cursor") : std::string{};
+    json::array arr;
+    std::string last;
+    // Filtered pages may need several reads; each read resumes after the last id.
+    while (arr.size() < limit) {
+      auto page = rt_.dead_letters(limit, cursor);
+      if (!page)
+        return from_error(page.error());
+      if (page->empty())
+        break;
+      for (const auto& dl : *page) {
+        cursor = dl.env.id;
+        if (!kind.empty() && kind_of(dl.env.to) != kind)
+          continue;
+        arr.push_back(dead_letter_json(dl, false));
+        last = dl.env.id;
+        if (arr.size() >= limit)
+          break;
+      }
+    }
+    json::object o;
+    o["dead_letters"] = std::move(arr);
+    o["next_cursor"] = o["dead_letters"].as_array().size() >= limit ? json::value(last) : nullptr;
+    return json_response(200, o);
+  }
+
+  http_response journal(const std::string& id, const std::map<std::string, std::string>& q) {
+    if (!valid_actor_id(id))
+      return problem(400, "invalid_argument", "invalid actor id '" + id + "': expected kind/key");
+    uint64_t from = 0, limit = 0;
+    http_response err;
+    if (!number_param(q, "from", 1, UINT64_MAX - 1, from, err)
+        || !number_param(q, "limit", 100, 10'000, limit, err))
+      return err;
+    json::array events;
+    uint64_t next = from;
+    auto rerr = rt_.read_journal(
+      id, from, limit, [&](uint64_t seq, std::string_view type, std::string_view payload) {
+        json::object e;
+        e["seq"] = seq;
+        e["type"] = type;
+        e["size"] = payload.size();
+        e["payload_base64"] = base64(payload);
+        events.push_back(std::move(e));
+        next = seq + 1;
+      });
+    if (rerr)
+      return from_error(rerr);
+    json::object o;
+    o["actor"] = id;
+    o["events"] = std::move(events);
+    o["next_from"] = next;
+    return json_response(200, o);
+  }
+
+  http_response post_message(const http_request& req, const std::string& id) {
+    auto ctype = req.header("content-type");
+    if (ctype.rfind("application/json", 0) != 0)
+      return problem(415, "unsupported_media_type",
+                     "send the message as application/json, not '" + ctype + "'");
+    json::stream_parser parser;
+    boost::system::error_code ec;
+    auto used = parser.write(req.body.data(), req.body.size(), ec);
+    if (!ec)
+      parser.finish(ec);
+    if (ec)
+      return problem(400, "malformed_json",
+                     "body is not valid JSON at byte " + std::to_string(used) + ": "
+                       + ec.message());
+    auto body = parser.release();
+    if (!body.is_object())
+      return problem(400, "invalid_body",
+                     "body must be a JSON object with \"type\" and \"payload\"");
+    auto& obj = body.as_object();
+    auto* type = obj.if_contains("type");
+    if (type == nullptr || !type->is_string() || type->as_string().empty())
+      return problem(400, "invalid_body", "\"type\" must be a non-empty string");
+    auto* key = obj.if_contains("idempotency_key");
+    if (key != nullptr && !key->is_string())
+      return problem(400, "invalid_body", "\"idempotency_key\" must be a string");
+    envelope env;
+    env.from = "external";
+    env.to = id;
+    env.type = std::string{type->as_string()};
+    env.format = static_cast<uint8_t>(payload_format::json);
+    auto* payload = obj.if_contains("payload");
+    env.payload = payload != nullptr ? json::serialize(*payload) : "null";
+    if (key != nullptr)
+      env.idempotency_key = std::string{key->as_string()};
+    env.traceparent = req.header("traceparent");
+    auto r = rt_.accept(std::move(env));
+    if (!r)
+      return from_error(r.error());
+    json::object o;
+    o["id"] = *r;
+    return json_response(202, o);
+  }
+
+  runtime& rt_;
+  node_api_options opts_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+} // namespace
+
+http_handler make_node_api(runtime& rt, node_api_options opts) {
+  auto api = std::make_shared<node_api>(rt, std::move(opts));
+  return [api](const http_request& req) { return (*api)(req); };
+}
+
+} // namespace cairn

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+// The node's HTTP API against a real `cairn node` process over real HTTP.
+#include <csignal>
+
+#include <catch2/catch.hpp>
+
+#include "http_client.hpp"
+#include "node_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+
+namespace {
+
+const std::string order_json =
+  R"({"type":"demo.place_order/v1","payload":{"customer":"c7","sku":"sku-milk",)"
+  R"("region":"north","quantity":2,"amount_cents":1200}})";
+
+struct live_node {
+  test::temp_dir dir;
+  std::unique_ptr<test::node_process> proc;
+  uint16_t port = 0;
+
+  explicit live_node(std::vector<std::string> extra = {}) { start(std::move(extra)); }
+
+  void start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"node",        "--data",        dir.sub("data"), "--http",
+                                  "127.0.0.1:0", "--no-progress", "--log-level",   "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<test::node_process>(args);
+    REQUIRE(proc->wait_for_output("cairn node ready"));
+    port = test::port_from_banner(proc->output());
+    REQUIRE(port != 0);
+  }
+
+  test::http_reply get(const std::string& target) { return test::http_call(port, "GET", target); }
+  test::http_reply post(const std::string& target, const std::string& body,
+                        std::vector<std::string> headers = {"Content-Type: application/json"}) {
+    return test::http_call(port, "POST", target, body, headers);
+  }
+
+  size_t journal_length(const std::string& encoded_id) {
+    auto r = get("/api/v1/actors/" + encoded_id + "/journal");
+    if (r.status != 200)
+      return 0;
+    size_t n = 0;
+    for (auto pos = r.body.find("\"seq\""); pos != std::string::npos;
+         pos = r.body.find("\"seq\"", pos + 1))
+      ++n;
+    return n;
+  }
+};
+
+} // namespace
+
+TEST_CASE("health, readiness, status and metrics answer on a live node", "[http]") {
+  live_node node;
+  auto health = node.get("/healthz");
+  CHECK(health.status == 200);
+  CHECK(health.body == "ok\n");
+  CHECK(node.get("/readyz").status == 200);
+  auto status = node.get("/api/v1/status");
+  CHECK(status.status == 200);
+  CHECK(status.header("content-type") == "application/json");
+  CHECK(status.body.find("\"ready\":true") != std::string::npos);
+  auto metrics = node.get("/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.header("content-type").rfind("text/plain", 0) == 0);
+  CHECK(metrics.body.find("# TYPE cairn_processed_total counter") != std::string::npos);
+  CHECK(metrics.body.find("cairn_mailbox_depth ") != std::string::npos);
+}
+
+TEST_CASE("a JSON order posted over HTTP gets 202 and flows through every worker", "[http]") {
+  live_node node;
+  auto r = node.post("/api/v1/actors/order%2Fo42/messages", order_json);
+  REQUIRE(r.status == 202);
+  CHECK(r.body.find("\"id\":\"") != std::string::npos);
+  // intake -> inventory -> payment -> dispatch -> notify: the last one journals.
+  REQUIRE(test::eventually([&] { return node.journal_length("notify%2Fc7") == 1; }));
+  CHECK(node.journal_length("order%2Fo42") == 1);
+  CHECK(node.journal_length("inventory%2Fsku-milk") == 1);
+}
+
+TEST_CASE("malformed requests get the specified problem and the node keeps serving",
+          "[http][malformed]") {
+  live_node node;
+  auto truncated = node.post("/api/v1/actors/order%2Fo1/messages", R"({"type": "demo.pl)");
+  CHECK(truncated.status == 400);
+  CHECK(truncated.header("content-type") == "application/problem+json");
+  CHECK(truncated.body.find("\"code\":\"malformed_json\"") != std::string::npos);
+  CHECK(truncated.body.find("at byte") != std::string::npos);
+
+  auto not_object = node.post("/api/v1/actors/order%2Fo1/messages", "[1,2]");
+  CHECK(not_object.status == 400);
+  CHECK(not_object.body.find("\"code\":\"invalid_body\"") != std::string::npos);
+
+  auto wrong_type = node.post("/api/v1/actors/order%2Fo1/messages", R"({"type": 5})");
+  CHECK(wrong_type.status == 400);
+
+  auto media =
+    node.post("/api/v1/actors/order%2Fo1/messages", order_json, {"Content-Type: text/plain"});
+  CHECK(media.status == 415);
+  CHECK(media.body.find("\"code\":\"unsupported_media_type\"") != std::string::npos);
+
+  auto huge = node.post("/api/v1/actors/order%2Fo1/messages", std::string(2 << 20, 'x'));
+  CHECK(huge.status == 413);
+  CHECK(huge.body.find("\"code\":\"payload_too_large\"") != std::string::npos);
+
+  auto unknown_kind = node.post("/api/v1/actors/nosuch%2F1/messages", order_json);
+  CHECK(unknown_kind.status == 404);
+  CHECK(unknown_kind.body.find("\"code\":\"unknown_actor_kind\"") != std::string::npos);
+
+  auto bad_id = node.post("/api/v1/actors/noslash/messages", order_json);
+  CHECK(bad_id.status == 400);
+
+  auto unknown_path = node.get("/api/v1/nothing-here");
+  CHECK(unknown_path.status == 404);
+
+  auto wrong_method = test::http_call(node.port, "PUT", "/api/v1/status");
+  CHECK(wrong_method.status == 405);
+  CHECK(wrong_method.header("allow") == "GET");
+
+  auto bad_param = node.get("/api/v1/dead-letters?limit=lots");
+  CHECK(bad_param.status == 400);
+  CHECK(bad_param.body.find("\"code\":\"invalid_parameter\"") != std::string::npos);
+
+  auto garbage = test::raw_exchange(node.port, "THIS IS NOT HTTP\r\n\r\n");
+  CHECK(garbage.rfind("HTTP/1.1 400", 0) == 0);
+
+  CHECK(node.get("/healthz").status == 200);
+  CHECK(node.proc->running());
+}
+
+TEST_CASE("dead letters are listed, shown, redriven and discarded over HTTP", "[http][dlq]") {
+  live_node node{{"--flaky-rate", "1.0"}};
+  REQUIRE(node.post("/api/v1/actors/order%2Fd1/messages", order_json).status == 202);
+  REQUIRE(node.post("/api/v1/actors/order%2Fd2/messages", order_json).status == 202);
+  std::string list;
+  REQUIRE(test::eventually([&] {
+    list = node.get("/api/v1/dead-letters?kind=payment").body;
+    return list.find("\"to\":\"payment/d1\"") != std::string::npos
+           && list.find("\"to\":\"payment/d2\"") != std::string::npos;
+  }));
+  auto id_at = [&](const std::string& to) {
+    auto pos = list.rfind("\"id\":\"", list.find("\"to\":\"" + to + "\""));
+    return list.substr(pos + 6, 32);
+  };
+  auto d1 = id_at("payment/d1"), d2 = id_at("payment/d2");
+  auto shown = node.get("/api/v1/dead-letters/" + d1);
+  CHECK(shown.status == 200);
+  CHECK(shown.body.find("\"attempts\":4") != std::string::npos);
+  CHECK(shown.body.find("payment gateway unavailable") != std::string::npos);
+  CHECK(node.get("/api/v1/dead-letters?kind=order").body.find("\"dead_letters\":[]")
+        != std::string::npos);
+
+  auto discarded = test::http_call(node.port, "DELETE", "/api/v1/dead-letters/" + d1);
+  CHECK(discarded.status == 204);
+  CHECK(node.get("/api/v1/dead-letters/" + d1).status == 404);
+  CHECK(test::http_call(node.port, "DELETE", "/api/v1/dead-letters/" + d1).status == 404);
+
+  auto redriven = node.post("/api/v1/dead-letters/" + d2 + "/redrive", "");
+  CHECK(redriven.status == 200);
+  CHECK(node.get("/api/v1/dead-letters/" + d2).status == 404); // back in the mailbox
+  CHECK(node.post("/api/v1/dead-letters/" + d1 + "/redrive", "").status == 404);
+}
+
+TEST_CASE("a message answered 202 survives a SIGKILL of the node before it is processed",
+          "[http][crash][invariant1]") {
+  live_node node{{"--max-active", "0"}}; // accepting works, nothing runs
+  auto r = node.post("/api/v1/actors/order%2Fk1/messages", order_json);
+  REQUIRE(r.status == 202);
+  CHECK(node.get("/api/v1/status").body.find("\"pending\":1") != std::string::npos);
+  node.proc->signal(SIGKILL);
+  REQUIRE(node.proc->wait() == 128 + SIGKILL);
+  node.start();
+  REQUIRE(test::eventually([&] { return node.journal_length("notify%2Fc7") == 1; }));
+  CHECK(node.journal_length("order%2Fk1") == 1);
+}
