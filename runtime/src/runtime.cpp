@@ -99,7 +99,16 @@ struct runtime::impl {
 
   std::atomic<bool> accepting{false};
   std::atomic<bool> stopping{false};
+  std::atomic<bool> coord_live{false}; // `coord` may be read without the lifecycle lock
   bool started = false;
+  bool stopped = false;
+
+  ~impl() {
+    stop();
+    sys.reset();
+    coord.reset();
+    store.reset();
+  }
   std::mutex lifecycle_mtx;
 
   // Counters.
@@ -781,7 +790,7 @@ void runtime::impl::run_services() {
 
 void runtime::impl::stop() {
   std::lock_guard<std::mutex> guard{lifecycle_mtx};
-  if (!store)
+  if (stopped)
     return;
   accepting.store(false);
   stopping.store(true);
@@ -808,9 +817,9 @@ void runtime::impl::stop() {
     coord->stop();
   if (auto err = store->flush())
     spdlog::error("flush at shutdown failed: {}", render(err));
-  coord.reset();
-  sys.reset();
-  store.reset();
+  // Storage stays open (read-only use by the API) until the runtime is
+  // destroyed; nothing writes any more.
+  stopped = true;
 }
 
 // -- runtime -------------------------------------------------------------------------
@@ -842,7 +851,7 @@ caf::error runtime::start() {
   std::lock_guard<std::mutex> guard{d.lifecycle_mtx};
   if (d.started)
     return make_error(errc::invalid_argument, "runtime already started");
-  if (!d.store)
+  if (d.stopped)
     return make_error(errc::shutting_down, "runtime was stopped");
   uint64_t next_seq = 1;
   auto hw = d.store->get(column::meta, "seq");
@@ -884,6 +893,7 @@ caf::error runtime::start() {
   cs.dedupe_window_ms = d.opts.dedupe_window.count();
   d.coord = std::make_unique<internal::commit_coordinator>(
     *d.store, cs, next_seq, [p = &d](commit_result& r) { p->on_committed(r); });
+  d.coord_live.store(true);
   {
     std::lock_guard<std::mutex> g{d.svc_mtx};
     d.need_sweep = pending > 0;
@@ -1119,8 +1129,10 @@ runtime_stats runtime::stats() const {
   s.failed = d.failed.load();
   s.retried = d.retried.load();
   s.dead_lettered = d.dead_lettered.load();
-  s.commits = d.coord ? d.coord->commits() : 0;
-  s.commit_ops = d.coord ? d.coord->committed_requests() : 0;
+  if (d.coord_live.load()) {
+    s.commits = d.coord->commits();
+    s.commit_ops = d.coord->committed_requests();
+  }
   s.pending = static_cast<uint64_t>(std::max<int64_t>(0, d.pending.load()));
   s.active = static_cast<uint64_t>(std::max<int64_t>(0, d.active.load()));
   s.activations = d.activations.load();

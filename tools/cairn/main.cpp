@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The cairn binary: `cairn node` runs a node.
+// The cairn binary: `cairn node` runs a node; the other commands talk to one.
 #include <cstdio>
 #include <exception>
 
+#include "commands/client_command.hpp"
 #include "commands/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -10,10 +11,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   cairn::cli::add_node_run(app, exit_code);
+  cairn::cli::add_client_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help is a success; every other argument problem is exit code 2.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cairn: %s\n", e.what());
     return 1;

@@ -131,10 +131,6 @@ int run_node(const node_settings& ns) {
   demo_opts.payment_failure_rate = ns.flaky_rate;
   actors::register_delivery_demo(**rt, demo_opts);
   actors::register_chain_workload(**rt);
-  if (auto err = (*rt)->start()) {
-    std::fprintf(stderr, "cairn: cannot start: %s\n", render(err).c_str());
-    return 1;
-  }
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::unique_ptr<http_server> server;
@@ -151,6 +147,12 @@ int run_node(const node_settings& ns) {
     auto host =
       http_opts.host.find(':') != std::string::npos ? "[" + http_opts.host + "]" : http_opts.host;
     url = "http://" + host + ":" + std::to_string(server->port());
+  }
+  // The HTTP server is up first, so /healthz answers and /readyz says 503
+  // while recovery runs.
+  if (auto err = (*rt)->start()) {
+    std::fprintf(stderr, "cairn: cannot start: %s\n", render(err).c_str());
+    return 1;
   }
   std::fprintf(stdout, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
                ns.data.c_str(), ns.durability.c_str(), static_cast<int>(getpid()));
