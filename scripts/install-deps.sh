@@ -5,7 +5,8 @@
 set -euo pipefail
 pkgs=(g++ cmake ninja-build ccache clang-format
       libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
-      libcli11-dev libspdlog-dev libfmt-dev catch2)
+      libcli11-dev libspdlog-dev libfmt-dev catch2
+      prometheus)  # promtool, for the metrics format test
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

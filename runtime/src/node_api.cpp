@@ -230,6 +230,20 @@ public:
           return only(req, "GET", [&] { return journal(id, query); });
         }
       }
+      auto id = percent_decode(rest);
+      return only(req, "GET", [&] { return actor(id); });
+    }
+    if (path == "/api/v1/actors")
+      return only(req, "GET", [&] { return actors(query); });
+    if (path == "/api/v1/topics")
+      return only(req, "GET", [&] { return topics(); });
+    const std::string topics_prefix = "/api/v1/topics/";
+    const std::string subs_suffix = "/subscriptions";
+    if (path.rfind(topics_prefix, 0) == 0 && path.size() > topics_prefix.size() + subs_suffix.size()
+        && path.compare(path.size() - subs_suffix.size(), subs_suffix.size(), subs_suffix) == 0) {
+      auto name = percent_decode(
+        path.substr(topics_prefix.size(), path.size() - topics_prefix.size() - subs_suffix.size()));
+      return only(req, "GET", [&] { return subscriptions(name); });
     }
     return problem(404, "not_found", "no route for " + path);
   }
@@ -305,6 +319,89 @@ private:
       metric(m.c_str(), "gauge", ("RocksDB property " + name + ".").c_str(), value);
     }
     return http_response{200, "text/plain; version=0.0.4", std::move(out), {}};
+  }
+
+  static json::object summary_json(const runtime::actor_summary& a) {
+    json::object o;
+    o["id"] = a.id;
+    o["kind"] = std::string{kind_of(a.id)};
+    o["active"] = a.active;
+    o["mailbox_depth"] = a.mailbox_depth;
+    o["journal_length"] = a.journal_length;
+    o["snapshot_seq"] = a.snapshot_seq;
+    o["head_attempts"] = a.head_attempts;
+    o["last_error"] = a.last_error.empty() ? json::value(nullptr) : json::value(a.last_error);
+    return o;
+  }
+
+  http_response actor(const std::string& id) {
+    if (!valid_actor_id(id))
+      return problem(400, "invalid_argument", "invalid actor id '" + id + "': expected kind/key");
+    auto a = rt_.describe(id);
+    if (!a)
+      return from_error(a.error());
+    return json_response(200, summary_json(*a));
+  }
+
+  http_response actors(const std::map<std::string, std::string>& q) {
+    uint64_t limit = 0;
+    http_response err;
+    if (!number_param(q, "limit", 100, 1'000, limit, err))
+      return err;
+    auto kind = q.count("kind") ? q.at("kind") : std::string{};
+    auto cursor = q.count("cursor") ? q.at("cursor") : std::string{};
+    auto ids = rt_.actor_ids(kind, cursor, limit);
+    if (!ids)
+      return from_error(ids.error());
+    json::array arr;
+    for (const auto& id : *ids)
+      if (auto a = rt_.describe(id))
+        arr.push_back(summary_json(*a));
+    json::object o;
+    o["actors"] = std::move(arr);
+    o["next_cursor"] = ids->size() >= limit ? json::value(ids->back()) : json::value(nullptr);
+    return json_response(200, o);
+  }
+
+  http_response topics() {
+    auto ts = rt_.topics(1'000);
+    if (!ts)
+      return from_error(ts.error());
+    json::array arr;
+    for (const auto& t : *ts) {
+      json::object o;
+      o["name"] = t.name;
+      o["events"] = t.events;
+      o["subscriptions"] = t.subscriptions.size();
+      arr.push_back(std::move(o));
+    }
+    json::object o;
+    o["topics"] = std::move(arr);
+    return json_response(200, o);
+  }
+
+  http_response subscriptions(const std::string& name) {
+    auto ts = rt_.topics(100'000);
+    if (!ts)
+      return from_error(ts.error());
+    for (const auto& t : *ts) {
+      if (t.name != name)
+        continue;
+      json::array arr;
+      for (const auto& [subscriber, offset] : t.subscriptions) {
+        json::object o;
+        o["subscriber"] = subscriber;
+        o["next_offset"] = offset;
+        o["lag"] = t.events > offset ? t.events - offset : 0;
+        arr.push_back(std::move(o));
+      }
+      json::object o;
+      o["topic"] = name;
+      o["events"] = t.events;
+      o["subscriptions"] = std::move(arr);
+      return json_response(200, o);
+    }
+    return problem(404, "not_found", "no topic " + name);
   }
 
   http_response timers(const std::map<std::string, std::string>& q) {

@@ -9,10 +9,12 @@
 // so a dropped delivery is recovered by re-reading the mailbox.
 #include "cairn/runtime.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
 #include <future>
+#include <iterator>
 #include <malloc.h>
 #include <map>
 #include <mutex>
@@ -1112,6 +1114,137 @@ caf::expected<std::vector<runtime::timer_info>> runtime::timers(size_t limit) {
   });
   if (err)
     return err;
+  return out;
+}
+
+namespace {
+
+// Collects distinct `kind/...` actor ids of one column family, skipping from
+// one actor's rows to the next with a seek each.
+caf::error distinct_actors(storage& st, column cf, const std::string& prefix, std::string cursor,
+                           size_t limit, std::vector<std::string>& out) {
+  while (out.size() < limit) {
+    std::string found;
+    auto err = st.scan(cf, prefix, cursor, [&](std::string_view k, std::string_view) {
+      std::string_view actor;
+      uint64_t seq = 0;
+      if (keys::split_actor_seq(k, actor, seq))
+        found = std::string{actor};
+      return false;
+    });
+    if (err)
+      return err;
+    if (found.empty())
+      return {};
+    out.push_back(found);
+    cursor = found + '\x01'; // past every `found \0 seq` row
+  }
+  return {};
+}
+
+} // namespace
+
+caf::expected<std::vector<std::string>> runtime::actor_ids(std::string_view kind,
+                                                           std::string_view after, size_t limit) {
+  auto& st = *impl_->store;
+  std::string prefix = kind.empty() ? std::string{} : std::string{kind} + "/";
+  std::string cursor = after.empty() ? std::string{} : std::string{after} + '\x01';
+  std::vector<std::string> a, b;
+  if (auto err = distinct_actors(st, column::journal, prefix, cursor, limit, a))
+    return err;
+  if (auto err = distinct_actors(st, column::mailbox, prefix, cursor, limit, b))
+    return err;
+  std::vector<std::string> out;
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  if (out.size() > limit)
+    out.resize(limit);
+  return out;
+}
+
+caf::expected<runtime::actor_summary> runtime::describe(std::string_view id) {
+  auto& d = *impl_;
+  actor_summary s;
+  s.id = std::string{id};
+  auto prefix = keys::actor_prefix(id);
+  bool first = true;
+  auto err = d.store->scan(column::mailbox, prefix, "", [&](std::string_view, std::string_view v) {
+    if (first) {
+      first = false;
+      if (auto rec = decode<mailbox_record>(v)) {
+        s.head_attempts = rec->env.attempt;
+        s.last_error = rec->last_error;
+      } else {
+        s.last_error = "corrupt record: " + render(rec.error());
+      }
+    }
+    return ++s.mailbox_depth < 1'000'000;
+  });
+  if (err)
+    return err;
+  if (auto e = d.store->last(column::journal, prefix, [&](std::string_view k, std::string_view) {
+        s.journal_length = keys::read_be64(k, k.size() - 8);
+        return false;
+      }))
+    return e;
+  auto snap = d.store->get(column::snapshot, id);
+  if (!snap)
+    return std::move(snap.error());
+  if (*snap && (*snap)->size() >= 8)
+    s.snapshot_seq = keys::read_be64(**snap);
+  {
+    auto key = std::string{id};
+    auto& sh = d.shard_for(key);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    s.active = sh.routes.count(key) != 0;
+  }
+  if (s.mailbox_depth == 0 && s.journal_length == 0 && s.snapshot_seq == 0 && !s.active)
+    return make_error(errc::not_found, "no actor " + s.id + " on this node");
+  return s;
+}
+
+caf::expected<std::vector<runtime::topic_info>> runtime::topics(size_t limit) {
+  auto& st = *impl_->store;
+  std::map<std::string, topic_info> found;
+  std::string cursor;
+  while (found.size() < limit) {
+    std::string name;
+    uint64_t last = 0;
+    auto err = st.scan(column::topic, "", cursor, [&](std::string_view k, std::string_view) {
+      std::string_view topic;
+      uint64_t seq = 0;
+      if (keys::split_actor_seq(k, topic, seq))
+        name = std::string{topic};
+      return false;
+    });
+    if (err)
+      return err;
+    if (name.empty())
+      break;
+    ignore_error(
+      st.last(column::topic, keys::actor_prefix(name), [&](std::string_view k, std::string_view) {
+        last = keys::read_be64(k, k.size() - 8) + 1;
+        return false;
+      }));
+    found[name].name = name;
+    found[name].events = last;
+    cursor = name + '\x01';
+  }
+  auto err = st.scan(column::subscription, "", "", [&](std::string_view k, std::string_view v) {
+    auto pos = k.find('\0');
+    if (pos == std::string_view::npos || v.size() != 8)
+      return true;
+    std::string name{k.substr(0, pos)};
+    if (found.count(name) == 0 && found.size() >= limit)
+      return true;
+    found[name].name = name;
+    found[name].subscriptions.emplace_back(std::string{k.substr(pos + 1)}, keys::read_be64(v));
+    return true;
+  });
+  if (err)
+    return err;
+  std::vector<topic_info> out;
+  for (auto& [name, t] : found)
+    out.push_back(std::move(t));
   return out;
 }
 

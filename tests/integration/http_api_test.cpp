@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The node's HTTP API against a real `cairn node` process over real HTTP.
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 
 #include <catch2/catch.hpp>
 
@@ -176,4 +178,59 @@ TEST_CASE("a message answered 202 survives a SIGKILL of the node before it is pr
   node.start();
   REQUIRE(test::eventually([&] { return node.journal_length("notify%2Fc7") == 1; }));
   CHECK(node.journal_length("order%2Fk1") == 1);
+}
+
+TEST_CASE("actors, topics and timers are listed and described over HTTP", "[http]") {
+  live_node node;
+  REQUIRE(node.post("/api/v1/actors/order%2Fa1/messages", order_json).status == 202);
+  REQUIRE(test::eventually([&] { return node.journal_length("notify%2Fc7") == 1; }));
+  auto list = node.get("/api/v1/actors?kind=order");
+  CHECK(list.status == 200);
+  CHECK(list.body.find("\"id\":\"order/a1\"") != std::string::npos);
+  CHECK(list.body.find("notify/") == std::string::npos); // filtered by kind
+  auto page = node.get("/api/v1/actors?limit=2");
+  CHECK(page.body.find("\"next_cursor\":\"") != std::string::npos);
+  auto one = node.get("/api/v1/actors/order%2Fa1");
+  CHECK(one.status == 200);
+  CHECK(one.body.find("\"journal_length\":1") != std::string::npos);
+  CHECK(node.get("/api/v1/actors/order%2Fnobody").status == 404);
+  CHECK(node.get("/api/v1/topics").body == "{\"topics\":[]}");
+  CHECK(node.get("/api/v1/topics/none/subscriptions").status == 404);
+  CHECK(node.get("/api/v1/timers").body == "{\"timers\":[]}");
+}
+
+TEST_CASE("/metrics passes promtool check metrics", "[http][metrics]") {
+  live_node node;
+  REQUIRE(node.post("/api/v1/actors/order%2Fm1/messages", order_json).status == 202);
+  auto metrics = node.get("/metrics");
+  REQUIRE(metrics.status == 200);
+  test::temp_dir dir;
+  auto file = dir.sub("metrics.txt");
+  {
+    std::FILE* f = std::fopen(file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fwrite(metrics.body.data(), 1, metrics.body.size(), f);
+    std::fclose(f);
+  }
+  auto cmd = "promtool check metrics < " + file + " > " + dir.sub("out.txt") + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::string out;
+  if (std::FILE* f = std::fopen(dir.sub("out.txt").c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+      out.append(buf, n);
+    std::fclose(f);
+  }
+  INFO("promtool: " << out);
+  CHECK(rc == 0);
+}
+
+TEST_CASE("a client that sends its headers too slowly is cut off and the node keeps serving",
+          "[http][malformed]") {
+  live_node node{{"--http-read-timeout", "1"}};
+  // Half a request, then silence: the node must close the connection itself.
+  auto answer = test::raw_exchange(node.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 30'000);
+  CHECK(answer.empty());
+  CHECK(node.get("/healthz").status == 200);
 }

@@ -184,6 +184,35 @@ public:
   /// Pending timers, earliest first, at most `limit`.
   caf::expected<std::vector<timer_info>> timers(size_t limit);
 
+  /// What the node knows about one actor.
+  struct actor_summary {
+    std::string id;
+    bool active = false;         ///< an activation is in memory
+    uint64_t mailbox_depth = 0;  ///< messages waiting
+    uint64_t journal_length = 0; ///< last journal sequence number
+    uint64_t snapshot_seq = 0;   ///< journal position of the latest snapshot (0: none)
+    uint32_t head_attempts = 0;  ///< failed attempts of the oldest waiting message
+    std::string last_error;      ///< its last error, if any
+  };
+
+  /// Actor ids with a journal or mail, in id order, after `after`
+  /// (exclusive), of kind `kind` (empty: all), at most `limit`.
+  caf::expected<std::vector<std::string>> actor_ids(std::string_view kind, std::string_view after,
+                                                    size_t limit);
+
+  /// A summary of one actor; `not_found` if storage holds nothing of it.
+  caf::expected<actor_summary> describe(std::string_view id);
+
+  /// A topic, its length and its subscriptions' next offsets.
+  struct topic_info {
+    std::string name;
+    uint64_t events = 0;
+    std::vector<std::pair<std::string, uint64_t>> subscriptions;
+  };
+
+  /// Every topic with events or subscriptions, by name, at most `limit`.
+  caf::expected<std::vector<topic_info>> topics(size_t limit);
+
   /// True once recovery finished and the node accepts messages.
   bool ready() const;
 

@@ -180,6 +180,54 @@ void add_client_commands(CLI::App& app, int& exit_code) {
       });
     });
   }
+  // cairn actors [--kind K] [--limit N]
+  {
+    auto o = std::make_shared<client_options>();
+    auto kind = std::make_shared<std::string>();
+    auto limit = std::make_shared<uint64_t>(100);
+    auto* cmd = app.add_subcommand("actors", "List actors with a journal or mail, by id");
+    cmd->add_option("--kind", *kind, "Only this actor kind");
+    cmd->add_option("--limit", *limit, "Actors to list")->capture_default_str();
+    add_client_options(cmd, *o);
+    cmd->callback([o, kind, limit, &exit_code] {
+      auto path = "/api/v1/actors?limit=" + std::to_string(*limit)
+                  + (kind->empty() ? "" : "&kind=" + encode_segment(*kind));
+      exit_code = run_call(*o, "GET", path, "", [](const json::value& v) {
+        print_table(
+          {"ID", "ACTIVE", "MAILBOX", "JOURNAL", "LAST_ERROR"},
+          rows_of(v, "actors", {"id", "active", "mailbox_depth", "journal_length", "last_error"}));
+      });
+    });
+  }
+  // cairn actor show ID
+  {
+    auto* actor = app.add_subcommand("actor", "Inspect one actor");
+    actor->require_subcommand(1);
+    auto o = std::make_shared<client_options>();
+    auto id = std::make_shared<std::string>();
+    auto* show = actor->add_subcommand("show", "Show an actor's state summary");
+    show->add_option("ID", *id, "Actor id, kind/key")->required();
+    add_client_options(show, *o);
+    show->callback([o, id, &exit_code] {
+      exit_code =
+        run_call(*o, "GET", "/api/v1/actors/" + encode_segment(*id), "", [](const json::value& v) {
+          for (const auto& [k, f] : v.as_object())
+            std::printf("%-16s%s\n", std::string{k}.c_str(), str(f).c_str());
+        });
+    });
+  }
+  // cairn topics
+  {
+    auto o = std::make_shared<client_options>();
+    auto* cmd = app.add_subcommand("topics", "List topics with their length and subscriptions");
+    add_client_options(cmd, *o);
+    cmd->callback([o, &exit_code] {
+      exit_code = run_call(*o, "GET", "/api/v1/topics", "", [](const json::value& v) {
+        print_table({"TOPIC", "EVENTS", "SUBSCRIPTIONS"},
+                    rows_of(v, "topics", {"name", "events", "subscriptions"}));
+      });
+    });
+  }
   // cairn timers
   {
     auto o = std::make_shared<client_options>();

@@ -46,6 +46,7 @@ struct node_settings {
   size_t threads = 0;
   size_t max_active = 200'000;
   std::string http = "127.0.0.1:7070";
+  int64_t http_read_timeout_s = 10;
   bool progress = true;
 };
 
@@ -117,6 +118,7 @@ int run_node(const node_settings& ns) {
   opts.threads = ns.threads;
   opts.max_active = ns.max_active;
   http_server_options http_opts;
+  http_opts.read_timeout = std::chrono::seconds{ns.http_read_timeout_s};
   bool serve_http = ns.http != "off";
   if (serve_http && !split_host_port(ns.http, http_opts.host, http_opts.port)) {
     std::fprintf(stderr, "cairn: --http '%s' is not HOST:PORT (or off)\n", ns.http.c_str());
@@ -266,6 +268,11 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->capture_default_str();
   cmd
     ->add_option("--http", ns->http, "HTTP API address HOST:PORT (port 0 picks a free one), or off")
+    ->capture_default_str();
+  cmd
+    ->add_option("--http-read-timeout", ns->http_read_timeout_s,
+                 "Seconds a client has to send a whole request (slow clients are cut off)")
+    ->check(CLI::Range(1, 3600))
     ->capture_default_str();
   cmd
     ->add_option("--max-active", ns->max_active,
