@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include <boost/json.hpp>
 
@@ -171,6 +172,10 @@ public:
     std::string path = req.target.substr(0, q);
     auto query = parse_query(q == std::string::npos ? std::string_view{}
                                                     : std::string_view{req.target}.substr(q + 1));
+    if (path != "/healthz" && path != "/readyz") {
+      if (auto denied = authorize(req, path))
+        return *denied;
+    }
     if (path == "/healthz")
       return only(req, "GET", [&] { return http_response{200, "text/plain", "ok\n", {}}; });
     if (path == "/readyz")
@@ -249,6 +254,54 @@ public:
   }
 
 private:
+  // The scope a request needs: redrive/discard are admin, sending is write,
+  // everything else (reads) is read.
+  static std::string needed_scope(const http_request& req, const std::string& path) {
+    if (path.rfind("/api/v1/dead-letters/", 0) == 0 && req.method != "GET")
+      return "admin";
+    if (req.method != "GET")
+      return "write";
+    return "read";
+  }
+
+  static bool grants(const api_token& t, const std::string& scope) {
+    if (t.scopes.count("admin"))
+      return true;
+    if (scope == "read" && t.scopes.count("write"))
+      return true;
+    return t.scopes.count(scope) != 0;
+  }
+
+  // Compares without an early exit, so response time does not leak a prefix.
+  static bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i)
+      diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+  }
+
+  std::optional<http_response> authorize(const http_request& req, const std::string& path) {
+    if (opts_.tokens.empty())
+      return std::nullopt;
+    auto auth = req.header("authorization");
+    const std::string bearer = "Bearer ";
+    if (auth.rfind(bearer, 0) != 0)
+      return problem(401, "unauthorized", "send Authorization: Bearer <token>",
+                     {{"WWW-Authenticate", "Bearer realm=\"cairn\""}});
+    auto secret = std::string_view{auth}.substr(bearer.size());
+    const api_token* token = nullptr;
+    for (const auto& t : opts_.tokens)
+      if (same_secret(t.secret, secret))
+        token = &t;
+    if (token == nullptr)
+      return problem(401, "unauthorized", "unknown token",
+                     {{"WWW-Authenticate", "Bearer realm=\"cairn\", error=\"invalid_token\""}});
+    auto scope = needed_scope(req, path);
+    if (!grants(*token, scope))
+      return problem(403, "forbidden", "this token lacks the '" + scope + "' scope");
+    return std::nullopt;
+  }
+
   template <class F>
   http_response only(const http_request& req, const char* method, F f) {
     if (req.method != method)

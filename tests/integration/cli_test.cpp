@@ -137,3 +137,14 @@ TEST_CASE("every command has --help and bad arguments exit with code 2", "[cli]"
   CHECK(cairn_cli({"send", "order/x", "t/v1", "{not json", "--node", "http://127.0.0.1:1"}).code
         == 2);
 }
+
+TEST_CASE("the CLI passes its token, and says so when the node refuses it", "[cli][auth]") {
+  node_fixture f{{"--token", "sekrit:read"}};
+  auto denied = f.run({"status"});
+  CHECK(denied.code == 1);
+  CHECK(denied.out.find("unauthorized (HTTP 401)") != std::string::npos);
+  CHECK(f.run({"status", "--token", "sekrit"}).code == 0);
+  auto forbidden = f.run({"send", "order/o1", "demo.place_order/v1", order, "--token", "sekrit"});
+  CHECK(forbidden.code == 1);
+  CHECK(forbidden.out.find("forbidden (HTTP 403)") != std::string::npos);
+}

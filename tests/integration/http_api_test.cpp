@@ -234,3 +234,39 @@ TEST_CASE("a client that sends its headers too slowly is cut off and the node ke
   CHECK(answer.empty());
   CHECK(node.get("/healthz").status == 200);
 }
+
+TEST_CASE("bearer tokens and scopes guard the API; health stays open", "[http][auth]") {
+  live_node node{{"--token", "r0:read", "--token", "w0:write", "--token", "a0:admin"}};
+  auto as = [&](const std::string& token, const std::string& method, const std::string& target,
+                const std::string& body = {}) {
+    std::vector<std::string> headers{"Content-Type: application/json"};
+    if (!token.empty())
+      headers.push_back("Authorization: Bearer " + token);
+    return test::http_call(node.port, method, target, body, headers);
+  };
+  CHECK(node.get("/healthz").status == 200);
+  CHECK(node.get("/readyz").status == 200);
+  auto anonymous = node.get("/api/v1/status");
+  CHECK(anonymous.status == 401);
+  CHECK(anonymous.header("www-authenticate").rfind("Bearer", 0) == 0);
+  CHECK(node.get("/metrics").status == 401);
+  CHECK(as("nope", "GET", "/api/v1/status").status == 401);
+
+  CHECK(as("r0", "GET", "/api/v1/status").status == 200);
+  auto read_post = as("r0", "POST", "/api/v1/actors/order%2Fz1/messages", order_json);
+  CHECK(read_post.status == 403);
+  CHECK(read_post.body.find("lacks the 'write' scope") != std::string::npos);
+
+  CHECK(as("w0", "POST", "/api/v1/actors/order%2Fz1/messages", order_json).status == 202);
+  CHECK(as("w0", "GET", "/api/v1/dead-letters").status == 200);
+  CHECK(as("w0", "DELETE", "/api/v1/dead-letters/x").status == 403);
+  CHECK(as("a0", "DELETE", "/api/v1/dead-letters/x").status == 404); // allowed, not found
+}
+
+TEST_CASE("a node refuses to serve a non-loopback address without tokens", "[http][auth]") {
+  test::temp_dir dir;
+  test::node_process node{{"node", "--data", dir.sub("data"), "--http", "0.0.0.0:0"}};
+  CHECK(node.wait() == 2);
+  CHECK(node.output().find("refusing to serve the API without authentication")
+        != std::string::npos);
+}

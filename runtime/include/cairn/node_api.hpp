@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "cairn/http.hpp"
 
@@ -9,11 +11,22 @@ namespace cairn {
 
 class runtime;
 
-/// What the node API reports about the node itself.
+/// A bearer token and the scopes it grants: `read` (GET endpoints and
+/// /metrics), `write` (sending messages), `admin` (redriving and discarding
+/// dead letters). `admin` implies `write`, which implies `read`.
+struct api_token {
+  std::string secret;
+  std::set<std::string> scopes;
+};
+
+/// What the node API reports about the node itself, and who may use it.
 struct node_api_options {
   std::string node_id = "local";
   std::string version = "0.1.0";
   std::string durability = "os";
+  /// Empty: no authentication (only allowed on a loopback address). Else
+  /// every request but /healthz and /readyz needs one of these tokens.
+  std::vector<api_token> tokens;
 };
 
 /// The node's HTTP API over `rt`: `/healthz`, `/readyz`, `/metrics`

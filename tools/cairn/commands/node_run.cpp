@@ -47,6 +47,7 @@ struct node_settings {
   size_t max_active = 200'000;
   std::string http = "127.0.0.1:7070";
   int64_t http_read_timeout_s = 10;
+  std::vector<std::string> tokens; ///< SECRET:scope[,scope...]
   bool progress = true;
 };
 
@@ -140,6 +141,39 @@ int run_node(const node_settings& ns) {
   if (serve_http) {
     node_api_options api;
     api.durability = ns.durability;
+    for (const auto& spec : ns.tokens) {
+      auto colon = spec.rfind(':');
+      api_token t;
+      t.secret = spec.substr(0, colon);
+      if (colon == std::string::npos || t.secret.empty()) {
+        std::fprintf(stderr, "cairn: --token '%s' is not SECRET:scope[,scope...]\n", spec.c_str());
+        return 2;
+      }
+      std::string scopes = spec.substr(colon + 1);
+      for (size_t pos = 0; pos <= scopes.size();) {
+        auto comma = scopes.find(',', pos);
+        auto scope = scopes.substr(pos, comma - pos);
+        if (scope != "read" && scope != "write" && scope != "admin") {
+          std::fprintf(stderr, "cairn: --token scope '%s' is not read, write or admin\n",
+                       scope.c_str());
+          return 2;
+        }
+        t.scopes.insert(scope);
+        if (comma == std::string::npos)
+          break;
+        pos = comma + 1;
+      }
+      api.tokens.push_back(std::move(t));
+    }
+    bool loopback = http_opts.host == "localhost" || http_opts.host == "::1"
+                    || http_opts.host.rfind("127.", 0) == 0;
+    if (!loopback && api.tokens.empty()) {
+      std::fprintf(stderr,
+                   "cairn: --http %s is not a loopback address; refusing to serve the API without "
+                   "authentication. Add --token SECRET:read,write,admin\n",
+                   ns.http.c_str());
+      return 2;
+    }
     auto srv = http_server::start(http_opts, make_node_api(**rt, api));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
@@ -278,6 +312,9 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->add_option("--max-active", ns->max_active,
                  "Actors in memory at once; 0 holds all processing (accepting still works)")
     ->capture_default_str();
+  cmd->add_option("--token", ns->tokens,
+                  "API bearer token SECRET:scopes (read, write, admin), repeatable; required "
+                  "when --http is not loopback");
   cmd->add_flag("!--no-progress", ns->progress, "Do not print the progress line");
   cmd->callback([ns, &exit_code] { exit_code = run_node(*ns); });
 }
