@@ -9,6 +9,15 @@
 #include <thread>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -29,6 +38,36 @@ extern "C" void on_stop_signal(int sig) {
   stop_signal.store(sig);
 }
 
+namespace json = boost::json;
+
+/// Writes each log record as one JSON object per line on stderr. Records
+/// about a message carry `trace=<id> actor=<id>` at their start; those become
+/// the `trace_id` and `actor` fields.
+class json_log_sink final : public spdlog::sinks::base_sink<std::mutex> {
+protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    json::object o;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch());
+    o["ts_ms"] = ms.count();
+    o["level"] = std::string{spdlog::level::to_string_view(msg.level).data(),
+                             spdlog::level::to_string_view(msg.level).size()};
+    std::string_view text{msg.payload.data(), msg.payload.size()};
+    for (const char* field : {"trace=", "actor="}) {
+      if (text.rfind(field, 0) != 0)
+        break;
+      auto end = text.find(' ');
+      auto value = text.substr(std::strlen(field), end - std::strlen(field));
+      o[std::string{field}.substr(0, std::strlen(field) - 1) == "trace" ? "trace_id" : "actor"] =
+        value;
+      text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    }
+    o["msg"] = text;
+    auto line = json::serialize(o) + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
 struct node_settings {
   std::string data = "cairn-data";
   std::string durability = "os";
@@ -48,6 +87,9 @@ struct node_settings {
   std::string http = "127.0.0.1:7070";
   int64_t http_read_timeout_s = 10;
   std::vector<std::string> tokens; ///< SECRET:scope[,scope...]
+  std::string log_format = "text";
+  std::string config; ///< JSON file with settings (flags and CAIRN_* win over it)
+  bool print_config = false;
   bool progress = true;
 };
 
@@ -98,6 +140,143 @@ private:
   clock::time_point at_;
 };
 
+/// One setting: its name in files (`max_pending`), flag (`--max-pending`)
+/// and environment (`CAIRN_MAX_PENDING`), how to read it from JSON and how
+/// to print it. The single place that lists what a node can be told.
+struct setting {
+  const char* name;
+  std::function<std::string(node_settings&, const json::value&)> from_json; ///< "" or the error
+  std::function<json::value(const node_settings&)> to_json;
+};
+
+template <class T>
+setting number_setting(const char* name, T node_settings::*field, double min, double max) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            if (!v.is_number())
+              return "must be a number";
+            auto x = v.to_number<double>();
+            if (x < min || x > max
+                || (std::is_integral_v<T> && x != static_cast<double>(static_cast<int64_t>(x))))
+              return "must be " + std::string{std::is_integral_v<T> ? "an integer" : "a number"}
+                     + " from " + fmt::format("{}", min) + " to " + fmt::format("{}", max);
+            ns.*field = static_cast<T>(x);
+            return {};
+          },
+          [=](const node_settings& ns) { return json::value(ns.*field); }};
+}
+
+setting text_setting(const char* name, std::string node_settings::*field,
+                     std::vector<std::string> allowed = {}) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            if (!v.is_string())
+              return "must be a string";
+            std::string x{v.as_string()};
+            if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), x) == allowed.end())
+              return "must be one of " + fmt::format("{}", fmt::join(allowed, ", "));
+            ns.*field = x;
+            return {};
+          },
+          [=](const node_settings& ns) { return json::value(ns.*field); }};
+}
+
+setting flag_setting(const char* name, bool node_settings::*field) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            if (!v.is_bool())
+              return "must be true or false";
+            ns.*field = v.as_bool();
+            return {};
+          },
+          [=](const node_settings& ns) { return json::value(ns.*field); }};
+}
+
+const std::vector<setting>& settings_table() {
+  static const std::vector<setting> table = {
+    text_setting("data", &node_settings::data),
+    text_setting("durability", &node_settings::durability, {"os", "fsync"}),
+    text_setting("http", &node_settings::http),
+    number_setting("http_read_timeout", &node_settings::http_read_timeout_s, 1, 3600),
+    text_setting("log_level", &node_settings::log_level,
+                 {"trace", "debug", "info", "warn", "error", "off"}),
+    text_setting("log_format", &node_settings::log_format, {"text", "json"}),
+    number_setting("max_pending", &node_settings::max_pending, 1, 1e12),
+    number_setting("batch", &node_settings::max_batch, 1, 1e6),
+    number_setting("max_wait_us", &node_settings::max_wait_us, 0, 1e6),
+    number_setting("threads", &node_settings::threads, 0, 1024),
+    number_setting("max_active", &node_settings::max_active, 0, 1e9),
+    flag_setting("demo", &node_settings::demo),
+    number_setting("demo_rate", &node_settings::demo_rate, 0.001, 1e6),
+    number_setting("flaky_rate", &node_settings::flaky_rate, 0, 1),
+    {"tokens",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_array())
+         return "must be an array of \"SECRET:scope,...\" strings";
+       ns.tokens.clear();
+       for (const auto& t : v.as_array()) {
+         if (!t.is_string())
+           return "must be an array of \"SECRET:scope,...\" strings";
+         ns.tokens.emplace_back(t.as_string());
+       }
+       return {};
+     },
+     [](const node_settings& ns) {
+       json::array a;
+       for (size_t i = 0; i < ns.tokens.size(); ++i)
+         a.push_back("(redacted)");
+       return json::value(a);
+     }},
+  };
+  return table;
+}
+
+/// Applies the settings of the JSON file `path` that no flag or environment
+/// variable gave (`given`). Returns "" or an error naming the setting.
+std::string apply_config_file(const std::string& path, node_settings& ns,
+                              const std::function<bool(const std::string&)>& given) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr)
+    return "cannot read config file " + path + ": " + std::strerror(errno);
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    text.append(buf, n);
+  std::fclose(f);
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  auto used = parser.write(text.data(), text.size(), ec);
+  if (!ec)
+    parser.finish(ec);
+  if (ec)
+    return "config file " + path + " is not valid JSON at byte " + std::to_string(used) + ": "
+           + ec.message();
+  auto doc = parser.release();
+  if (!doc.is_object())
+    return "config file " + path + " must hold a JSON object";
+  for (const auto& [key, value] : doc.as_object()) {
+    std::string name{key};
+    auto& table = settings_table();
+    auto it =
+      std::find_if(table.begin(), table.end(), [&](const setting& st) { return name == st.name; });
+    if (it == table.end())
+      return "config file " + path + ": unknown setting '" + name + "'";
+    if (given(name))
+      continue; // a flag or CAIRN_* variable wins
+    if (auto err = it->from_json(ns, value); !err.empty())
+      return "config file " + path + ": setting '" + name + "' " + err;
+  }
+  return {};
+}
+
+json::object effective_config(const node_settings& ns) {
+  json::object o;
+  for (const auto& st : settings_table())
+    o[st.name] = st.to_json(ns);
+  return o;
+}
+
 int run_node(const node_settings& ns) {
   auto level = spdlog::level::from_str(ns.log_level);
   if (level == spdlog::level::off && ns.log_level != "off") {
@@ -106,7 +285,15 @@ int run_node(const node_settings& ns) {
                  ns.log_level.c_str());
     return 2;
   }
-  auto logger = spdlog::stderr_color_mt("cairn");
+  if (ns.print_config) {
+    std::printf("%s\n", json::serialize(effective_config(ns)).c_str());
+    return 0;
+  }
+  std::shared_ptr<spdlog::logger> logger;
+  if (ns.log_format == "json")
+    logger = std::make_shared<spdlog::logger>("cairn", std::make_shared<json_log_sink>());
+  else
+    logger = spdlog::stderr_color_mt("cairn");
   spdlog::set_default_logger(logger);
   spdlog::set_level(level);
 
@@ -316,7 +503,39 @@ void add_node_run(CLI::App& app, int& exit_code) {
                   "API bearer token SECRET:scopes (read, write, admin), repeatable; required "
                   "when --http is not loopback");
   cmd->add_flag("!--no-progress", ns->progress, "Do not print the progress line");
-  cmd->callback([ns, &exit_code] { exit_code = run_node(*ns); });
+  cmd->add_option("--log-format", ns->log_format, "text (for people) or json (one object a line)")
+    ->check(CLI::IsMember({"text", "json"}))
+    ->capture_default_str();
+  cmd->add_option("--config", ns->config, "JSON settings file; flags and CAIRN_* variables win")
+    ->envname("CAIRN_CONFIG");
+  cmd->add_flag("--print-config", ns->print_config,
+                "Print the effective settings as JSON and exit");
+  // Every setting of the table can also come from CAIRN_<NAME>.
+  for (const auto& st : settings_table()) {
+    std::string flag = std::string{"--"} + st.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (auto* opt = cmd->get_option_no_throw(flag)) {
+      std::string env = std::string{"CAIRN_"} + st.name;
+      std::transform(env.begin(), env.end(), env.begin(), ::toupper);
+      opt->envname(env);
+    }
+  }
+  cmd->callback([ns, cmd, &exit_code] {
+    if (!ns->config.empty()) {
+      auto given = [cmd](const std::string& name) {
+        std::string flag = "--" + name;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        auto* opt = cmd->get_option_no_throw(flag == "--tokens" ? "--token" : flag);
+        return opt != nullptr && opt->count() > 0;
+      };
+      if (auto err = apply_config_file(ns->config, *ns, given); !err.empty()) {
+        std::fprintf(stderr, "cairn: %s\n", err.c_str());
+        exit_code = 2;
+        return;
+      }
+    }
+    exit_code = run_node(*ns);
+  });
 }
 
 } // namespace cairn::cli
