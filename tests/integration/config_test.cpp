@@ -88,8 +88,7 @@ TEST_CASE("invalid settings are refused at start with the setting's name", "[con
   CHECK(out.find("--http 'nonsense' is not HOST:PORT") != std::string::npos);
 }
 
-TEST_CASE("--log-format json writes one JSON object a line, with trace and actor ids",
-          "[config][logs]") {
+TEST_CASE("JSON log format writes one object a line, with trace and actor ids", "[config][logs]") {
   test::temp_dir dir;
   test::node_process node{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0", "--demo",
                            "--flaky-rate", "1.0", "--no-progress", "--log-format", "json"}};
