@@ -4,6 +4,7 @@
 #include "cairn/node_api.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <optional>
 
@@ -127,6 +128,12 @@ bool number_param(const std::map<std::string, std::string>& q, const std::string
   }
   out = v;
   return true;
+}
+
+std::string fmt_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
 }
 
 std::string trace_id_of(const envelope& env) {
@@ -364,6 +371,31 @@ private:
     metric("cairn_mailbox_depth", "gauge", "Envelopes waiting in mailboxes.", s.pending);
     metric("cairn_active_actors", "gauge", "Activations in memory.", s.active);
     metric("cairn_timers_pending", "gauge", "Durable timers not yet fired.", s.timers);
+    auto family = [&](const char* name, const char* help, auto field) {
+      out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " counter\n";
+      for (const auto& [kind, ks] : s.by_kind)
+        out += std::string{name} + "{kind=\"" + kind + "\"} " + std::to_string(ks.*field) + "\n";
+    };
+    family("cairn_kind_accepted_total", "Envelopes accepted from outside, by actor kind.",
+           &kind_stats::accepted);
+    family("cairn_kind_processed_total", "Steps committed, by actor kind.", &kind_stats::processed);
+    family("cairn_kind_failed_total", "Handler failures, by actor kind.", &kind_stats::failed);
+    family("cairn_kind_retried_total", "Failures scheduled for another attempt, by actor kind.",
+           &kind_stats::retried);
+    family("cairn_kind_dead_lettered_total", "Envelopes dead-lettered, by actor kind.",
+           &kind_stats::dead_lettered);
+    auto hist = [&](const char* name, const char* help, const histogram& h) {
+      out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " histogram\n";
+      for (size_t i = 0; i < h.bounds.size(); ++i)
+        out += std::string{name} + "_bucket{le=\"" + fmt_double(h.bounds[i]) + "\"} "
+               + std::to_string(h.counts[i]) + "\n";
+      out += std::string{name} + "_bucket{le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+      out += std::string{name} + "_sum " + fmt_double(h.sum) + "\n";
+      out += std::string{name} + "_count " + std::to_string(h.count) + "\n";
+    };
+    hist("cairn_commit_batch_size", "Commit requests per storage write.", s.commit.batch_size);
+    hist("cairn_commit_latency_seconds", "Duration of one storage write, fsync included.",
+         s.commit.latency_seconds);
     for (const auto& [name, value] : rt_.store().properties()) {
       std::string m = "cairn_" + name;
       for (auto& c : m)

@@ -45,9 +45,15 @@ using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 
+/// Per-kind totals, exported as labelled metrics.
+struct kind_counters {
+  std::atomic<uint64_t> accepted{0}, processed{0}, failed{0}, retried{0}, dead_lettered{0};
+};
+
 struct kind_entry {
   actor_factory factory;
   kind_options opts;
+  std::shared_ptr<kind_counters> counters = std::make_shared<kind_counters>();
 };
 
 // What the step in flight will do to the head of the queue once committed.
@@ -420,6 +426,7 @@ void runtime::impl::run_next(activation_actor* self) {
     span.status = "ok";
   } else {
     failed.fetch_add(1);
+    st.kind->counters->failed.fetch_add(1);
     auto failures = env.attempt + 1;
     auto why = render(failure);
     span.status = why;
@@ -484,15 +491,18 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
       st.queue.erase(seq);
       pending.fetch_sub(1);
       processed.fetch_add(1);
+      st.kind->counters->processed.fetch_add(1);
       break;
     case outcome::retry:
       st.queue[seq] = std::move(st.updated);
       retried.fetch_add(1);
+      st.kind->counters->retried.fetch_add(1);
       break;
     case outcome::dead:
       st.queue.erase(seq);
       pending.fetch_sub(1);
       dead_lettered.fetch_add(1);
+      st.kind->counters->dead_lettered.fetch_add(1);
       break;
     case outcome::none: break;
   }
@@ -956,14 +966,17 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
   req.enqueue.push_back(std::move(env));
   req.dedupe = true;
   auto cb = std::make_shared<std::function<void(caf::expected<std::string>)>>(std::move(done));
-  req.done = [p = &d, cb](commit_result& r) {
+  req.done = [p = &d, cb,
+              counters = d.find_kind(req.enqueue.front().to)->counters](commit_result& r) {
     p->reserved.fetch_sub(1);
     if (r.err)
       return (*cb)(std::move(r.err));
-    if (r.duplicates > 0)
+    if (r.duplicates > 0) {
       p->duplicates.fetch_add(1);
-    else
+    } else {
       p->accepted.fetch_add(1);
+      counters->accepted.fetch_add(1);
+    }
     (*cb)(r.ids.front());
   };
   if (!d.coord->submit(req, false)) {
@@ -1272,6 +1285,12 @@ runtime_stats runtime::stats() const {
   s.passivations = d.passivations.load();
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
   s.expired = d.expired.load();
+  for (const auto& [name, k] : d.kinds)
+    s.by_kind[name] = kind_stats{k.counters->accepted.load(), k.counters->processed.load(),
+                                 k.counters->failed.load(), k.counters->retried.load(),
+                                 k.counters->dead_lettered.load()};
+  if (d.coord_live.load())
+    s.commit = d.coord->histograms();
   return s;
 }
 

@@ -202,8 +202,16 @@ TEST_CASE("actors, topics and timers are listed and described over HTTP", "[http
 TEST_CASE("/metrics passes promtool check metrics", "[http][metrics]") {
   live_node node;
   REQUIRE(node.post("/api/v1/actors/order%2Fm1/messages", order_json).status == 202);
+  REQUIRE(test::eventually([&] {
+    return node.get("/metrics").body.find("cairn_kind_processed_total{kind=\"notify\"} 1")
+           != std::string::npos;
+  }));
   auto metrics = node.get("/metrics");
   REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("cairn_kind_accepted_total{kind=\"order\"} 1") != std::string::npos);
+  CHECK(metrics.body.find("# TYPE cairn_commit_latency_seconds histogram") != std::string::npos);
+  CHECK(metrics.body.find("cairn_commit_batch_size_bucket{le=\"+Inf\"}") != std::string::npos);
+  CHECK(metrics.body.find("cairn_rocksdb_estimate_pending_compaction_bytes") != std::string::npos);
   test::temp_dir dir;
   auto file = dir.sub("metrics.txt");
   {

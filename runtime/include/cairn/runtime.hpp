@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -53,6 +54,29 @@ struct kind_options {
 
 using actor_factory = std::function<std::unique_ptr<durable_actor>(std::string_view id)>;
 
+/// Totals of one actor kind.
+struct kind_stats {
+  uint64_t accepted = 0;
+  uint64_t processed = 0;
+  uint64_t failed = 0;
+  uint64_t retried = 0;
+  uint64_t dead_lettered = 0;
+};
+
+/// A cumulative histogram: `counts[i]` observations <= `bounds[i]`, plus all.
+struct histogram {
+  std::vector<double> bounds;
+  std::vector<uint64_t> counts; ///< cumulative, one per bound
+  uint64_t count = 0;
+  double sum = 0;
+};
+
+/// The commit coordinator's histograms.
+struct commit_histograms {
+  histogram batch_size;      ///< commit requests per storage write
+  histogram latency_seconds; ///< time of one storage write (with its fsync)
+};
+
 /// Counters since start (totals) and gauges (now).
 struct runtime_stats {
   uint64_t accepted = 0;      ///< envelopes accepted from outside (deduplicated ones excluded)
@@ -71,6 +95,8 @@ struct runtime_stats {
   uint64_t passivations = 0;  ///< activations passivated
   uint64_t timers = 0;        ///< gauge: durable timers not yet fired
   uint64_t expired = 0;       ///< dedupe rows and spans deleted after their retention
+  std::map<std::string, kind_stats> by_kind;
+  commit_histograms commit;
 };
 
 /// A message that exhausted its retries, with why.

@@ -14,6 +14,7 @@
 
 #include "cairn/actor.hpp"
 #include "cairn/envelope.hpp"
+#include "cairn/runtime.hpp"
 #include "cairn/storage.hpp"
 
 namespace cairn::internal {
@@ -84,6 +85,7 @@ public:
   void stop();
 
   uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  commit_histograms histograms() const;
   uint64_t committed_requests() const { return requests_.load(std::memory_order_relaxed); }
   size_t queued() const;
 
@@ -101,6 +103,19 @@ private:
   std::deque<commit_request> queue_;
   bool stopping_ = false;
   bool writer_idle_ = false; ///< the writer waits for work (guarded by mtx_)
+  // Fixed-bucket histograms, written by the writer thread only.
+  struct buckets {
+    std::vector<double> bounds;
+    std::unique_ptr<std::atomic<uint64_t>[]> counts; // per bucket, not cumulative
+    std::atomic<uint64_t> count{0};
+    std::atomic<double> sum{0};
+    explicit buckets(std::vector<double> b);
+    void observe(double v);
+    histogram snapshot() const;
+  };
+  buckets batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
+  buckets latencies_{
+    {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> requests_{0};
   std::thread writer_;
