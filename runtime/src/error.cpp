@@ -28,6 +28,7 @@ const char* to_string(errc x) {
     case errc::shutting_down: return "shutting_down";
     case errc::deadline_exceeded: return "deadline_exceeded";
     case errc::escalated: return "escalated";
+    case errc::conflict: return "conflict";
   }
   return "unknown";
 }

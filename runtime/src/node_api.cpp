@@ -44,6 +44,7 @@ http_response from_error(const caf::error& err) {
     case errc::not_found: return problem(404, "not_found", detail);
     case errc::unknown_actor_kind: return problem(404, "unknown_actor_kind", detail);
     case errc::invalid_argument: return problem(400, "invalid_argument", detail);
+    case errc::conflict: return problem(409, "conflict", detail);
     default: return problem(500, to_string(code_of(err)), detail);
   }
 }
@@ -518,6 +519,11 @@ private:
       return err;
     auto kind = q.count("kind") ? q.at("kind") : std::string{};
     auto cursor = q.count("cursor") ? q.at("cursor") : std::string{};
+    auto error_text = q.count("error") ? q.at("error") : std::string{};
+    uint64_t since = 0, until = 0;
+    if (!number_param(q, "since", 0, UINT64_MAX, since, err)
+        || !number_param(q, "until", UINT64_MAX, UINT64_MAX, until, err))
+      return err;
     json::array arr;
     std::string last;
     // Filtered pages may need several reads; each read resumes after the last id.
@@ -529,7 +535,10 @@ private:
         break;
       for (const auto& dl : *page) {
         cursor = dl.env.id;
-        if (!kind.empty() && kind_of(dl.env.to) != kind)
+        if ((!kind.empty() && kind_of(dl.env.to) != kind)
+            || (!error_text.empty() && dl.error.find(error_text) == std::string::npos)
+            || static_cast<uint64_t>(dl.failed_ms) < since
+            || static_cast<uint64_t>(dl.failed_ms) > until)
           continue;
         arr.push_back(dead_letter_json(dl, false));
         last = dl.env.id;

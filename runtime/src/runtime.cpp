@@ -1058,7 +1058,7 @@ caf::error runtime::redrive(std::string_view id) {
     return std::move(dl.error());
   if (!dl->raw.empty() || dl->env.to.empty() || !d.find_kind(dl->env.to))
     return make_error(
-      errc::invalid_argument,
+      errc::conflict,
       "dead letter " + std::string{id} + " cannot be redriven: "
         + (dl->raw.empty() ? "its receiver kind is not registered" : "it holds a corrupt record"));
   commit_request req;

@@ -155,6 +155,9 @@ TEST_CASE("dead letters are listed, shown, redriven and discarded over HTTP", "[
   CHECK(shown.body.find("payment gateway unavailable") != std::string::npos);
   CHECK(node.get("/api/v1/dead-letters?kind=order").body.find("\"dead_letters\":[]")
         != std::string::npos);
+  CHECK(node.get("/api/v1/dead-letters?error=gateway").body.find(d1) != std::string::npos);
+  CHECK(node.get("/api/v1/dead-letters?error=no-such-error").body.find(d1) == std::string::npos);
+  CHECK(node.get("/api/v1/dead-letters?since=99999999999999").body.find(d1) == std::string::npos);
 
   auto discarded = test::http_call(node.port, "DELETE", "/api/v1/dead-letters/" + d1);
   CHECK(discarded.status == 204);

@@ -30,6 +30,7 @@ enum class errc : uint8_t {
   shutting_down,        ///< the node is stopping and accepts nothing new
   deadline_exceeded,    ///< the envelope's deadline passed before it could run
   escalated,            ///< a supervisor exceeded its restart intensity
+  conflict,             ///< the request contradicts the record's state
 };
 
 /// Returns the stable, human-readable name of `x` (`"busy"`, ...).
