@@ -591,6 +591,14 @@ void runtime::impl::fire_timers() {
       if (!timers_in_flight.insert(key).second)
         continue;
     }
+    // The scan may predate the commit of an earlier firing of this timer
+    // (whose in-flight mark is gone by now): fire only if it is still there.
+    auto still = store->get(column::timer, key);
+    if (!still || !*still) {
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      timers_in_flight.erase(key);
+      continue;
+    }
     commit_request req;
     req.ops.erase(column::timer, key);
     auto env = decode<envelope>(value);
@@ -622,14 +630,13 @@ void runtime::impl::pump_topics() {
   }
   for (const auto& topic : topics) {
     auto prefix = keys::actor_prefix(topic);
-    std::vector<std::pair<std::string, uint64_t>> subs; // subscriber, next offset
+    std::vector<std::string> subs;
     ignore_error(
-      store->scan(column::subscription, prefix, "", [&](std::string_view k, std::string_view v) {
-        if (v.size() == 8)
-          subs.emplace_back(std::string{k.substr(prefix.size())}, keys::read_be64(v));
+      store->scan(column::subscription, prefix, "", [&](std::string_view k, std::string_view) {
+        subs.emplace_back(k.substr(prefix.size()));
         return true;
       }));
-    for (auto& [subscriber, offset] : subs) {
+    for (auto& subscriber : subs) {
       auto sub_key = prefix + subscriber;
       {
         std::lock_guard<std::mutex> guard{svc_mtx};
@@ -638,6 +645,17 @@ void runtime::impl::pump_topics() {
           continue;
         }
       }
+      // Read the offset only now that no other delivery for this
+      // subscription is in flight: an offset read earlier may predate the
+      // commit of the previous delivery and would deliver its events twice.
+      uint64_t offset = 0;
+      auto row = store->get(column::subscription, sub_key);
+      if (!row || !*row || (*row)->size() != 8) {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        pumps_in_flight.erase(sub_key);
+        continue;
+      }
+      offset = keys::read_be64(**row);
       commit_request req;
       uint64_t next = offset;
       bool more = false;
@@ -1057,10 +1075,9 @@ caf::error runtime::redrive(std::string_view id) {
   if (!dl)
     return std::move(dl.error());
   if (!dl->raw.empty() || dl->env.to.empty() || !d.find_kind(dl->env.to))
-    return make_error(
-      errc::conflict,
-      "dead letter " + std::string{id} + " cannot be redriven: "
-        + (dl->raw.empty() ? "its receiver kind is not registered" : "it holds a corrupt record"));
+    return make_error(errc::conflict, "dead letter " + std::string{id} + " cannot be redriven: "
+                                        + (dl->raw.empty() ? "its receiver kind is not registered"
+                                                           : "it holds a corrupt record"));
   commit_request req;
   req.ops.erase(column::dead, std::string{id});
   auto env = std::move(dl->env);
