@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The operator CLI against a live node: each command in table and --json
 // form, and a clear failure when the node is down.
+#include <csignal>
+
 #include <catch2/catch.hpp>
 
 #include "http_client.hpp"
@@ -147,4 +149,15 @@ TEST_CASE("the CLI passes its token, and says so when the node refuses it", "[cl
   auto forbidden = f.run({"send", "order/o1", "demo.place_order/v1", order, "--token", "sekrit"});
   CHECK(forbidden.code == 1);
   CHECK(forbidden.out.find("forbidden (HTTP 403)") != std::string::npos);
+}
+
+TEST_CASE("cairn journal --follow prints events as they are journaled", "[cli]") {
+  node_fixture f;
+  test::node_process follower{{"journal", "order/o8", "--follow", "--node", f.url}};
+  REQUIRE(follower.wait_for_output("SEQ  TYPE"));
+  REQUIRE(f.run({"send", "order/o8", "demo.place_order/v1", order}).code == 0);
+  REQUIRE(follower.wait_for_output("1    demo.stage_done/v1"));
+  CHECK(follower.running());
+  follower.signal(SIGINT);
+  CHECK(follower.wait() == 128 + SIGINT);
 }

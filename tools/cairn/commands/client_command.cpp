@@ -2,8 +2,10 @@
 // The operator commands that talk to a node over its HTTP API.
 #include "commands/client_command.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -71,7 +73,7 @@ std::string field(const json::value& v, const char* name) {
 
 /// Prints rows with columns padded to their widest cell.
 void print_table(const std::vector<std::string>& head,
-                 const std::vector<std::vector<std::string>>& rows) {
+                 const std::vector<std::vector<std::string>>& rows, bool with_head = true) {
   std::vector<size_t> width(head.size());
   for (size_t i = 0; i < head.size(); ++i)
     width[i] = head[i].size();
@@ -87,7 +89,8 @@ void print_table(const std::vector<std::string>& head,
     }
     std::printf("%s\n", out.c_str());
   };
-  line(head);
+  if (with_head)
+    line(head);
   for (const auto& row : rows)
     line(row);
 }
@@ -166,18 +169,39 @@ void add_client_commands(CLI::App& app, int& exit_code) {
     auto id = std::make_shared<std::string>();
     auto from = std::make_shared<uint64_t>(1);
     auto limit = std::make_shared<uint64_t>(100);
+    auto follow = std::make_shared<bool>(false);
     auto* cmd =
       app.add_subcommand("journal", "Show an actor's journal (its audit trail), in order");
     cmd->add_option("ID", *id, "Actor id, kind/key")->required();
     cmd->add_option("--from", *from, "First sequence number")->capture_default_str();
-    cmd->add_option("--limit", *limit, "Events to show")->capture_default_str();
+    cmd->add_option("--limit", *limit, "Events per request")->capture_default_str();
+    cmd->add_flag("--follow,-f", *follow, "Keep printing new events until interrupted");
     add_client_options(cmd, *o);
-    cmd->callback([o, id, from, limit, &exit_code] {
-      auto path = "/api/v1/actors/" + encode_segment(*id) + "/journal?from=" + std::to_string(*from)
-                  + "&limit=" + std::to_string(*limit);
-      exit_code = run_call(*o, "GET", path, "", [](const json::value& v) {
-        print_table({"SEQ", "TYPE", "BYTES"}, rows_of(v, "events", {"seq", "type", "size"}));
-      });
+    cmd->callback([o, id, from, limit, follow, &exit_code] {
+      uint64_t next = *from;
+      bool header = true;
+      for (;;) {
+        auto path = "/api/v1/actors/" + encode_segment(*id)
+                    + "/journal?from=" + std::to_string(next) + "&limit=" + std::to_string(*limit);
+        size_t got = 0;
+        exit_code = run_call(*o, "GET", path, "", [&](const json::value& v) {
+          auto rows = rows_of(v, "events", {"seq", "type", "size"});
+          got = rows.size();
+          if (header || !rows.empty())
+            print_table({"SEQ", "TYPE", "BYTES"}, rows, header);
+          header = false;
+          if (v.is_object() && v.as_object().contains("next_from"))
+            next = v.at("next_from").to_number<uint64_t>();
+        });
+        std::fflush(stdout);
+        if (exit_code != exit_ok)
+          return;
+        if (got < *limit) {
+          if (!*follow)
+            return;
+          std::this_thread::sleep_for(std::chrono::milliseconds{500});
+        }
+      }
     });
   }
   // cairn actors [--kind K] [--limit N]
