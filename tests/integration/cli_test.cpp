@@ -161,3 +161,25 @@ TEST_CASE("cairn journal --follow prints events as they are journaled", "[cli]")
   follower.signal(SIGINT);
   CHECK(follower.wait() == 128 + SIGINT);
 }
+
+TEST_CASE("cairn actors, actor show and topics list what the node holds", "[cli]") {
+  node_fixture f;
+  REQUIRE(f.run({"send", "order/o7", "demo.place_order/v1", order}).code == 0);
+  REQUIRE(test::eventually([&] {
+    return f.run({"actors", "--kind", "notify"}).out.find("notify/c3") != std::string::npos;
+  }));
+  auto actors = f.run({"actors"});
+  CHECK(actors.code == 0);
+  CHECK(actors.out.rfind("ID", 0) == 0);
+  CHECK(actors.out.find("order/o7") != std::string::npos);
+  CHECK(f.run({"actors", "--json"}).out.find("\"journal_length\":1") != std::string::npos);
+  auto shown = f.run({"actor", "show", "order/o7"});
+  CHECK(shown.code == 0);
+  CHECK(shown.out.find("journal_length  1") != std::string::npos);
+  auto missing = f.run({"actor", "show", "order/none"});
+  CHECK(missing.code == 1);
+  CHECK(missing.out.find("not_found (HTTP 404)") != std::string::npos);
+  auto topics = f.run({"topics"});
+  CHECK(topics.code == 0);
+  CHECK(topics.out.rfind("TOPIC", 0) == 0);
+}

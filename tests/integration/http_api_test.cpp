@@ -281,3 +281,17 @@ TEST_CASE("a node refuses to serve a non-loopback address without tokens", "[htt
   CHECK(node.output().find("refusing to serve the API without authentication")
         != std::string::npos);
 }
+
+TEST_CASE("over the pending cap the API answers 429 with Retry-After and loses nothing",
+          "[http][backpressure]") {
+  live_node node{{"--max-active", "0", "--max-pending", "3"}}; // nothing drains
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(
+      node.post("/api/v1/actors/order%2Fb" + std::to_string(i) + "/messages", order_json).status
+      == 202);
+  auto busy = node.post("/api/v1/actors/order%2Fb3/messages", order_json);
+  CHECK(busy.status == 429);
+  CHECK(busy.header("retry-after") == "1");
+  CHECK(busy.body.find("\"code\":\"busy\"") != std::string::npos);
+  CHECK(node.get("/api/v1/status").body.find("\"pending\":3") != std::string::npos);
+}

@@ -13,6 +13,7 @@
 
 #include "cairn/codec.hpp"
 #include "cairn/keys.hpp"
+#include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -584,4 +585,28 @@ TEST_CASE_METHOD(fixture, "expired dedupe claims and spans are deleted, keeping 
   REQUIRE(again);
   CHECK(*again != *first);
   REQUIRE(test::eventually([&] { return journal(*rt, "rec/e").size() == 2; }));
+}
+
+TEST_CASE_METHOD(fixture, "the node API answers 409 for a dead letter that cannot be redriven",
+                 "[dlq][http]") {
+  auto rt = runtime::open(options_for(dir));
+  REQUIRE(rt);
+  (*rt)->register_kind("rec", [](std::string_view) { return std::make_unique<recorder>(); });
+  write_set ws;
+  ws.put(column::mailbox, keys::actor_seq("rec/k", 1), "not an envelope");
+  REQUIRE_FALSE((*rt)->store().write(ws, true));
+  REQUIRE_FALSE((*rt)->start());
+  REQUIRE(test::eventually([&] { return (*rt)->stats().dead_lettered == 1; }));
+  auto dls = (*rt)->dead_letters(1);
+  REQUIRE(dls);
+  REQUIRE(dls->size() == 1);
+  auto api = make_node_api(**rt, {});
+  http_request req;
+  req.method = "POST";
+  req.target = "/api/v1/dead-letters/" + dls->front().env.id + "/redrive";
+  auto res = api(req);
+  CHECK(res.status == 409);
+  CHECK(res.content_type == "application/problem+json");
+  CHECK(res.body.find("\"code\":\"conflict\"") != std::string::npos);
+  CHECK(res.body.find("corrupt record") != std::string::npos);
 }
