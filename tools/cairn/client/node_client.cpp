@@ -75,18 +75,49 @@ node_client::node_client(std::string url, std::string token)
 
 reply node_client::call(const std::string& method, const std::string& path, const std::string& body,
                         const std::string& content_type) const {
+  std::vector<std::string> headers;
+  if (!token_.empty())
+    headers.push_back("Authorization: Bearer " + token_);
+  if (!body.empty() || method == "POST")
+    headers.push_back("Content-Type: " + content_type);
+  return call_with_headers(method, path, body, headers);
+}
+
+reply node_client::call_with_headers(const std::string& method, const std::string& path,
+                                     const std::string& body,
+                                     const std::vector<std::string>& header_lines) const {
+  std::string req =
+    method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nConnection: close\r\n";
+  for (const auto& h : header_lines)
+    req += h + "\r\n";
+  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   reply r;
-  if (!parse_error_.empty()) {
-    r.error = parse_error_;
+  auto raw = exchange(req, timeout_ms, r.error);
+  if (!r.error.empty())
     return r;
+  auto split = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.", 0) != 0 || split == std::string::npos || raw.size() < 12) {
+    r.error = "the node at " + url_ + " sent no HTTP answer";
+    return r;
+  }
+  r.status = std::atoi(raw.substr(9, 3).c_str());
+  r.headers = raw.substr(0, split + 2);
+  r.body = raw.substr(split + 4);
+  return r;
+}
+
+std::string node_client::exchange(const std::string& raw, int wait_ms, std::string& error) const {
+  if (!parse_error_.empty()) {
+    error = parse_error_;
+    return {};
   }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   if (int rc = getaddrinfo(host_.c_str(), port_.c_str(), &hints, &res); rc != 0) {
-    r.error = "cannot resolve " + host_ + ": " + gai_strerror(rc);
-    return r;
+    error = "cannot resolve " + host_ + ": " + gai_strerror(rc);
+    return {};
   }
   int fd = -1;
   std::string last_error = "no address";
@@ -102,51 +133,35 @@ reply node_client::call(const std::string& method, const std::string& path, cons
   }
   freeaddrinfo(res);
   if (fd < 0) {
-    r.error = "cannot reach the node at " + url_ + ": " + last_error;
-    return r;
+    error = "cannot reach the node at " + url_ + ": " + last_error;
+    return {};
   }
-  std::string req =
-    method + " " + path + " HTTP/1.1\r\nHost: " + host_ + "\r\nConnection: close\r\n";
-  if (!token_.empty())
-    req += "Authorization: Bearer " + token_ + "\r\n";
-  if (!body.empty() || method == "POST")
-    req += "Content-Type: " + content_type + "\r\n";
-  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   size_t sent = 0;
-  while (sent < req.size()) {
-    auto n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+  while (sent < raw.size()) {
+    auto n = send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
     if (n <= 0)
       break;
     sent += static_cast<size_t>(n);
   }
-  std::string raw;
+  std::string out;
   char buf[16384];
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{wait_ms};
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                   until - std::chrono::steady_clock::now())
                   .count();
     pollfd p{fd, POLLIN, 0};
     if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) {
-      r.error = "the node at " + url_ + " did not answer in time";
-      close(fd);
-      return r;
+      error = "the node at " + url_ + " did not answer in time";
+      break;
     }
     auto n = recv(fd, buf, sizeof buf, 0);
     if (n <= 0)
       break;
-    raw.append(buf, static_cast<size_t>(n));
+    out.append(buf, static_cast<size_t>(n));
   }
   close(fd);
-  auto split = raw.find("\r\n\r\n");
-  if (raw.rfind("HTTP/1.", 0) != 0 || split == std::string::npos || raw.size() < 12) {
-    r.error = "the node at " + url_ + " sent no HTTP answer";
-    return r;
-  }
-  r.status = std::atoi(raw.substr(9, 3).c_str());
-  r.headers = raw.substr(0, split + 2);
-  r.body = raw.substr(split + 4);
-  return r;
+  return out;
 }
 
 } // namespace cairn::cli

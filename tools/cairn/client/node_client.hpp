@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace cairn::cli {
 
@@ -22,9 +23,20 @@ class node_client {
 public:
   explicit node_client(std::string url, std::string token = {});
 
-  /// Sends `method path` with `body`; never throws.
+  /// Sends `method path` with `body` (and the token, if any); never throws.
   reply call(const std::string& method, const std::string& path, const std::string& body = {},
              const std::string& content_type = "application/json") const;
+
+  /// Sends `method path` with exactly `header_lines` ("Name: value") and `body`.
+  reply call_with_headers(const std::string& method, const std::string& path,
+                          const std::string& body,
+                          const std::vector<std::string>& header_lines) const;
+
+  /// Writes `raw` bytes as they are and returns everything the node sent
+  /// until it closed the connection or `timeout_ms` passed; `error` is set
+  /// if it could not connect or the time ran out (what came until then is
+  /// still returned).
+  std::string exchange(const std::string& raw, int timeout_ms, std::string& error) const;
 
   const std::string& url() const { return url_; }
 
