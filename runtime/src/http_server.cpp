@@ -2,6 +2,7 @@
 // The Beast adapter: the only file that includes Beast and Asio.
 #include "cairn/http.hpp"
 
+#include <optional>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,6 +10,10 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -97,15 +102,29 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
         req.headers.emplace_back(std::move(name), std::string{field.value()});
       }
       req.body = std::move(msg.body());
+      // The handler answers through a callback that may run on another
+      // thread: it hands the response to this session's strand and wakes
+      // the coroutine by cancelling a timer that waits forever.
+      auto exec = co_await asio::this_coro::executor;
+      auto wake = std::make_shared<asio::steady_timer>(exec, asio::steady_timer::time_point::max());
+      auto answer = std::make_shared<std::optional<http_response>>();
       try {
-        res = handler(req);
+        handler(req, [exec, wake, answer](http_response r) {
+          asio::post(exec, [wake, answer, r = std::move(r)]() mutable {
+            *answer = std::move(r);
+            wake->cancel();
+          });
+        });
       } catch (const std::exception& e) {
         spdlog::error("http handler for {} {} threw: {}", req.method, req.target, e.what());
-        res = http_response{500,
-                            "application/problem+json",
-                            problem(500, "internal", "the node failed to answer this request"),
-                            {}};
+        *answer = http_response{500,
+                                "application/problem+json",
+                                problem(500, "internal", "the node failed to answer this request"),
+                                {}};
       }
+      while (!*answer)
+        co_await wake->async_wait(use_tuple);
+      res = std::move(**answer);
     }
     http::response<http::string_body> out{static_cast<http::status>(res.status), version};
     out.set(http::field::server, "cairn");
@@ -126,12 +145,15 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
 
 asio::awaitable<void> http_server::impl::listen() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+    // Each connection gets its own strand: its coroutine and the answers
+    // posted to it never run at the same time.
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_tuple);
     if (ec == asio::error::operation_aborted)
       co_return;
     if (ec)
       continue; // e.g. out of file descriptors: keep serving the others
-    asio::co_spawn(ioc, session(std::move(socket)), asio::detached);
+    auto exec = socket.get_executor();
+    asio::co_spawn(exec, session(std::move(socket)), asio::detached);
   }
 }
 

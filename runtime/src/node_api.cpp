@@ -175,6 +175,23 @@ public:
   node_api(runtime& rt, node_api_options opts)
     : rt_(rt), opts_(std::move(opts)), started_(std::chrono::steady_clock::now()) {}
 
+  /// Answers at once, except sending a message (see post_message).
+  void handle(const http_request& req, const http_responder& respond) {
+    auto path = req.target.substr(0, req.target.find('?'));
+    const std::string prefix = "/api/v1/actors/", suffix = "/messages";
+    if (req.method == "POST" && path.rfind(prefix, 0) == 0
+        && path.size() > prefix.size() + suffix.size()
+        && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (auto denied = authorize(req, path))
+        return respond(*denied);
+      return post_message(
+        req,
+        percent_decode(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size())),
+        respond);
+    }
+    respond((*this)(req));
+  }
+
   http_response operator()(const http_request& req) {
     auto q = req.target.find('?');
     std::string path = req.target.substr(0, q);
@@ -239,7 +256,7 @@ public:
             && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
           auto id = percent_decode(rest.substr(0, rest.size() - suffix.size()));
           if (suffix == "/messages")
-            return only(req, "POST", [&] { return post_message(req, id); });
+            return not_allowed("POST"); // POSTs are answered by handle()
           return only(req, "GET", [&] { return journal(id, query); });
         }
       }
@@ -581,7 +598,9 @@ private:
     return json_response(200, o);
   }
 
-  http_response post_message(const http_request& req, const std::string& id) {
+  /// Builds the envelope of a POSTed message, or the problem with the body.
+  std::optional<http_response> message_envelope(const http_request& req, const std::string& id,
+                                                envelope& env) {
     auto ctype = req.header("content-type");
     if (ctype.rfind("application/json", 0) != 0)
       return problem(415, "unsupported_media_type",
@@ -606,7 +625,6 @@ private:
     auto* key = obj.if_contains("idempotency_key");
     if (key != nullptr && !key->is_string())
       return problem(400, "invalid_body", "\"idempotency_key\" must be a string");
-    envelope env;
     env.from = "external";
     env.to = id;
     env.type = std::string{type->as_string()};
@@ -616,12 +634,25 @@ private:
     if (key != nullptr)
       env.idempotency_key = std::string{key->as_string()};
     env.traceparent = req.header("traceparent");
-    auto r = rt_.accept(std::move(env));
-    if (!r)
-      return from_error(r.error());
-    json::object o;
-    o["id"] = *r;
-    return json_response(202, o);
+    return std::nullopt;
+  }
+
+  /// Answers 202 from the commit callback, once the envelope is durable:
+  /// no thread waits for the disk meanwhile.
+  void post_message(const http_request& req, const std::string& id, const http_responder& respond) {
+    if (!valid_actor_id(id))
+      return respond(
+        problem(400, "invalid_argument", "invalid actor id '" + id + "': expected kind/key"));
+    envelope env;
+    if (auto bad = message_envelope(req, id, env))
+      return respond(*bad);
+    rt_.accept_async(std::move(env), [respond](caf::expected<std::string> r) {
+      if (!r)
+        return respond(from_error(r.error()));
+      json::object o;
+      o["id"] = *r;
+      respond(json_response(202, o));
+    });
   }
 
   runtime& rt_;
@@ -633,7 +664,7 @@ private:
 
 http_handler make_node_api(runtime& rt, node_api_options opts) {
   auto api = std::make_shared<node_api>(rt, std::move(opts));
-  return [api](const http_request& req) { return (*api)(req); };
+  return [api](const http_request& req, http_responder respond) { api->handle(req, respond); };
 }
 
 } // namespace cairn

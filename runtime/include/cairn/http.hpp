@@ -33,7 +33,12 @@ struct http_response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-using http_handler = std::function<http_response(const http_request&)>;
+/// Completes one request; call exactly once, from any thread.
+using http_responder = std::function<void(http_response)>;
+
+/// Handles one request: answers through `respond`, at once or later (for
+/// example when a commit completes), so a slow answer holds no I/O thread.
+using http_handler = std::function<void(const http_request&, http_responder respond)>;
 
 /// Limits and address of an `http_server`.
 struct http_server_options {

@@ -307,9 +307,6 @@ int run_node(const node_settings& ns) {
   opts.max_active = ns.max_active;
   http_server_options http_opts;
   http_opts.read_timeout = std::chrono::seconds{ns.http_read_timeout_s};
-  // Handlers block until the message is durable, so more I/O threads mean more
-  // acceptances in flight (and bigger commit batches).
-  http_opts.threads = 16;
   bool serve_http = ns.http != "off";
   if (serve_http && !split_host_port(ns.http, http_opts.host, http_opts.port)) {
     std::fprintf(stderr, "cairn: --http '%s' is not HOST:PORT (or off)\n", ns.http.c_str());
