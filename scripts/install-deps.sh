@@ -3,10 +3,13 @@
 # Installs cairn's build and test dependencies from Debian bookworm packages.
 # Safe to re-run: it only installs what is missing.
 set -euo pipefail
+# Usage: install-deps.sh [--test]   (--test adds what only the tests need)
 pkgs=(g++ cmake ninja-build ccache clang-format
       libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
-      libcli11-dev libspdlog-dev libfmt-dev catch2
-      prometheus)  # promtool, for the metrics format test
+      libcli11-dev libspdlog-dev libfmt-dev catch2)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(prometheus)  # promtool, for the metrics format test
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release ${CAIRN_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build"
 ctest --test-dir "$build" --output-on-failure --timeout 900 -j "${CAIRN_TEST_JOBS:-1}"

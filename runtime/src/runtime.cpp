@@ -480,7 +480,10 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
   if (!err.empty()) {
     // Nothing of the step is on disk; the message is still in the mailbox.
     // State may be ahead of storage: rebuild it, then try again later.
-    spdlog::error("actor {}: step commit failed, will retry: {}", st.id, err);
+    trace_context tc;
+    if (!st.queue.empty())
+      parse_traceparent(st.queue.begin()->second.env.traceparent, tc);
+    spdlog::error("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id, err);
     if (auto lerr = load_state(st))
       spdlog::error("actor {}: cannot restore state: {}", st.id, render(lerr));
     self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
