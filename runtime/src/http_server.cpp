@@ -84,6 +84,13 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
       res.status = 431;
       res.content_type = "application/problem+json";
       res.body = problem(431, "headers_too_large", "request headers are too large");
+    } else if (!ec
+               && static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end()))
+                    > opts.max_header_count) {
+      res.status = 431;
+      res.content_type = "application/problem+json";
+      res.body = problem(431, "headers_too_large",
+                         "more than " + std::to_string(opts.max_header_count) + " header fields");
     } else if (ec) {
       res.status = 400;
       res.content_type = "application/problem+json";

@@ -295,3 +295,17 @@ TEST_CASE("over the pending cap the API answers 429 with Retry-After and loses n
   CHECK(busy.body.find("\"code\":\"busy\"") != std::string::npos);
   CHECK(node.get("/api/v1/status").body.find("\"pending\":3") != std::string::npos);
 }
+
+TEST_CASE("too many or too large headers get 431 and the node keeps serving", "[http][malformed]") {
+  live_node node;
+  std::vector<std::string> many;
+  for (int i = 0; i < 150; ++i)
+    many.push_back("X-Filler-" + std::to_string(i) + ": 1");
+  auto count = test::http_call(node.port, "GET", "/healthz", "", many);
+  CHECK(count.status == 431);
+  CHECK(count.body.find("more than 100 header fields") != std::string::npos);
+  auto size =
+    test::http_call(node.port, "GET", "/healthz", "", {"X-Big: " + std::string(20'000, 'a')});
+  CHECK(size.status == 431);
+  CHECK(node.get("/healthz").status == 200);
+}

@@ -46,6 +46,7 @@ struct http_server_options {
   uint16_t port = 7070;                  ///< 0 picks a free port
   size_t body_limit = 1 << 20;           ///< larger bodies get 413
   size_t header_limit = 16 * 1024;       ///< larger headers get 431
+  size_t max_header_count = 100;         ///< more header fields get 431
   std::chrono::seconds read_timeout{10}; ///< a request must arrive within this
   std::chrono::seconds idle_timeout{60}; ///< keep-alive connections close after this
   size_t threads = 2;                    ///< I/O threads (handlers run on them)
