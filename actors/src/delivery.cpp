@@ -36,6 +36,10 @@ public:
     on_event<stage_done>([this](const stage_done&) { ++state.handled; });
   }
 
+  std::optional<std::string> describe() const override {
+    return "{\"stage\":\"" + stage_ + "\",\"handled\":" + std::to_string(state.handled) + "}";
+  }
+
 protected:
   caf::error run(context& ctx, const In& m) {
     Out out;

@@ -434,6 +434,11 @@ private:
     o["snapshot_seq"] = a.snapshot_seq;
     o["head_attempts"] = a.head_attempts;
     o["last_error"] = a.last_error.empty() ? json::value(nullptr) : json::value(a.last_error);
+    if (!a.state_json.empty()) {
+      boost::system::error_code ec;
+      auto state = json::parse(a.state_json, ec);
+      o["state"] = ec ? json::value(a.state_json) : std::move(state);
+    }
     return o;
   }
 

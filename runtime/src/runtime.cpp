@@ -1232,6 +1232,16 @@ caf::expected<runtime::actor_summary> runtime::describe(std::string_view id) {
   }
   if (s.mailbox_depth == 0 && s.journal_length == 0 && s.snapshot_seq == 0 && !s.active)
     return make_error(errc::not_found, "no actor " + s.id + " on this node");
+  // State is derived: rebuild it from storage (snapshot + journal) in a
+  // private instance, never by reaching into the live activation.
+  if (const auto* kind = d.find_kind(id)) {
+    activation_state probe;
+    probe.id = s.id;
+    probe.kind = kind;
+    if (!d.load_state(probe))
+      if (auto text = probe.impl->describe())
+        s.state_json = std::move(*text);
+  }
   return s;
 }
 

@@ -196,6 +196,7 @@ TEST_CASE("actors, topics and timers are listed and described over HTTP", "[http
   auto one = node.get("/api/v1/actors/order%2Fa1");
   CHECK(one.status == 200);
   CHECK(one.body.find("\"journal_length\":1") != std::string::npos);
+  CHECK(one.body.find("\"state\":{\"stage\":\"intake\",\"handled\":1}") != std::string::npos);
   CHECK(node.get("/api/v1/actors/order%2Fnobody").status == 404);
   CHECK(node.get("/api/v1/topics").body == "{\"topics\":[]}");
   CHECK(node.get("/api/v1/topics/none/subscriptions").status == 404);

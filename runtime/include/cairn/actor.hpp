@@ -144,6 +144,10 @@ public:
 
   /// Restores state written by `snapshot()`.
   virtual caf::error restore(std::string_view bytes) { return {}; }
+
+  /// The state as a JSON object for operators (the HTTP API and CLI), or
+  /// nothing if this actor does not show its state.
+  virtual std::optional<std::string> describe() const { return std::nullopt; }
 };
 
 /// A durable actor whose state is a struct with `inspect()` and whose

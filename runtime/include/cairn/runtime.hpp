@@ -219,6 +219,7 @@ public:
     uint64_t snapshot_seq = 0;   ///< journal position of the latest snapshot (0: none)
     uint32_t head_attempts = 0;  ///< failed attempts of the oldest waiting message
     std::string last_error;      ///< its last error, if any
+    std::string state_json;      ///< `durable_actor::describe()` of its state, or empty
   };
 
   /// Actor ids with a journal or mail, in id order, after `after`
