@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -217,12 +218,9 @@ double raw_caf(uint64_t total) {
 
 // -- (d) memory after many passivated actors ---------------------------------------------
 
-std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors) {
-  std::filesystem::remove_all(dir);
-  auto rt = open_runtime(dir, durability::os, std::chrono::milliseconds{200});
-  if (rt->start())
-    std::exit(1);
-  auto before = rss_kib();
+/// Accepts `count` blobs from 16 threads, message `i` to `target(i)`,
+/// retrying while the node is busy.
+void flood(runtime& rt, uint64_t count, const std::function<std::string(uint64_t)>& target) {
   auto encoded = encode(blob{std::string(msg_size, 'x')});
   std::vector<std::thread> threads;
   std::atomic<uint64_t> next{0};
@@ -230,18 +228,27 @@ std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors)
     threads.emplace_back([&] {
       for (;;) {
         auto i = next.fetch_add(1);
-        if (i >= actors)
+        if (i >= count)
           break;
         envelope env;
-        env.to = "sink/a" + std::to_string(i);
+        env.to = target(i);
         env.type = type_tag<blob>::value;
         env.payload = encoded;
-        while (!rt->accept(env))
+        while (!rt.accept(env))
           std::this_thread::sleep_for(std::chrono::milliseconds{1});
       }
     });
   for (auto& t : threads)
     t.join();
+}
+
+std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors) {
+  std::filesystem::remove_all(dir);
+  auto rt = open_runtime(dir, durability::os, std::chrono::milliseconds{200});
+  if (rt->start())
+    std::exit(1);
+  auto before = rss_kib();
+  flood(*rt, actors, [](uint64_t i) { return "sink/a" + std::to_string(i); });
   while (rt->stats().passivations < actors)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   // Give the runtime's once-a-second memory return a chance to run.
@@ -270,24 +277,7 @@ recovery_result recovery(const std::string& dir, uint64_t pending, uint64_t even
     auto rt = open_runtime(dir, durability::os, std::chrono::seconds{30}, 0);
     if (rt->start())
       std::exit(1);
-    std::vector<std::thread> threads;
-    std::atomic<uint64_t> next{0};
-    for (int p = 0; p < 16; ++p)
-      threads.emplace_back([&] {
-        for (;;) {
-          auto i = next.fetch_add(1);
-          if (i >= pending)
-            break;
-          envelope env;
-          env.to = "sink/r" + std::to_string(i % 1000);
-          env.type = type_tag<blob>::value;
-          env.payload = encoded;
-          while (!rt->accept(env))
-            std::this_thread::sleep_for(std::chrono::milliseconds{1});
-        }
-      });
-    for (auto& t : threads)
-      t.join();
+    flood(*rt, pending, [](uint64_t i) { return "sink/r" + std::to_string(i % 1000); });
     write_set ws;
     for (uint64_t s = 1; s <= events; ++s) {
       ws.put(column::journal, keys::actor_seq("sink/replay", s),
