@@ -4,7 +4,7 @@
 # Safe to re-run: it only installs what is missing.
 set -euo pipefail
 # Usage: install-deps.sh [--test]   (--test adds what only the tests need)
-pkgs=(g++ cmake ninja-build ccache clang-format
+pkgs=(g++ cmake ninja-build ccache clang-format libvalijson-dev
       libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
       libcli11-dev libspdlog-dev libfmt-dev catch2)
 if [ "${1:-}" = "--test" ]; then

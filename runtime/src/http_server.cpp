@@ -2,6 +2,8 @@
 // The Beast adapter: the only file that includes Beast and Asio.
 #include "cairn/http.hpp"
 
+#include <deque>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -15,6 +17,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -33,6 +36,75 @@ std::string http_request::header(std::string_view name) const {
     if (k == name)
       return v;
   return {};
+}
+
+struct http_stream::state {
+  mutable std::mutex mu;
+  std::deque<std::string> queue;
+  bool closed = false; // by the handler: finish once drained
+  bool ended = false;  // no more writes accepted
+  std::function<void()> wake;
+  std::vector<std::function<void()>> on_end;
+
+  void finish() {
+    std::vector<std::function<void()>> fns;
+    {
+      std::lock_guard lock{mu};
+      if (ended && on_end.empty())
+        return;
+      ended = true;
+      fns.swap(on_end);
+    }
+    for (auto& fn : fns)
+      fn();
+  }
+};
+
+http_stream::http_stream() : state_(std::make_shared<state>()) {}
+
+http_stream::~http_stream() = default;
+
+bool http_stream::write(std::string bytes) {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock{state_->mu};
+    if (state_->ended || state_->closed)
+      return false;
+    state_->queue.push_back(std::move(bytes));
+    wake = state_->wake;
+  }
+  if (wake)
+    wake();
+  return true;
+}
+
+void http_stream::close() {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock{state_->mu};
+    if (state_->closed)
+      return;
+    state_->closed = true;
+    wake = state_->wake;
+  }
+  if (wake)
+    wake();
+}
+
+bool http_stream::open() const {
+  std::lock_guard lock{state_->mu};
+  return !state_->closed && !state_->ended;
+}
+
+void http_stream::on_end(std::function<void()> fn) {
+  {
+    std::lock_guard lock{state_->mu};
+    if (!state_->ended) {
+      state_->on_end.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
 }
 
 namespace {
@@ -55,6 +127,8 @@ struct http_server::impl {
   uint16_t port = 0;
 
   asio::awaitable<void> session(tcp::socket socket);
+  asio::awaitable<bool> stream_body(beast::tcp_stream& stream, const http_response& res,
+                                    unsigned version, bool keep_alive);
   asio::awaitable<void> listen();
 };
 
@@ -127,11 +201,17 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
         *answer = http_response{500,
                                 "application/problem+json",
                                 problem(500, "internal", "the node failed to answer this request"),
-                                {}};
+                                {},
+                                nullptr};
       }
       while (!*answer)
         co_await wake->async_wait(use_tuple);
       res = std::move(**answer);
+    }
+    if (res.stream) {
+      if (!co_await stream_body(stream, res, version, keep_alive) || !keep_alive)
+        break;
+      continue;
     }
     http::response<http::string_body> out{static_cast<http::status>(res.status), version};
     out.set(http::field::server, "cairn");
@@ -148,6 +228,76 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// Writes a streamed body as chunks as the handler queues them. While
+// nothing is queued, a comment line every 15 s finds clients that left.
+asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
+                                                     const http_response& res, unsigned version,
+                                                     bool keep_alive) {
+  auto st = res.stream->state_;
+  auto exec = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(exec, asio::steady_timer::time_point::max());
+  {
+    std::lock_guard lock{st->mu};
+    st->wake = [exec, wake] { asio::post(exec, [wake] { wake->cancel(); }); };
+  }
+  http::response<http::empty_body> head{static_cast<http::status>(res.status), version};
+  head.set(http::field::server, "cairn");
+  head.set(http::field::content_type, res.content_type);
+  head.set(http::field::cache_control, "no-cache");
+  for (const auto& [k, v] : res.headers)
+    head.set(k, v);
+  head.keep_alive(keep_alive);
+  head.chunked(true);
+  http::response_serializer<http::empty_body> sr{head};
+  stream.expires_after(opts.read_timeout);
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, use_tuple);
+  bool ok = !hec;
+  while (ok) {
+    std::deque<std::string> batch;
+    bool closed = false;
+    {
+      std::lock_guard lock{st->mu};
+      batch.swap(st->queue);
+      closed = st->closed;
+    }
+    for (auto& chunk : batch) {
+      if (chunk.empty())
+        continue;
+      stream.expires_after(opts.read_timeout);
+      auto [wec, wn] =
+        co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), use_tuple);
+      if (wec) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok || (closed && batch.empty()))
+      break;
+    if (!batch.empty())
+      continue; // more may have arrived while writing
+    wake->expires_after(std::chrono::seconds{15});
+    auto [tec] = co_await wake->async_wait(use_tuple);
+    if (!tec) { // no news for a while: is the client still there?
+      static const std::string ping = ": keep-alive\n\n";
+      stream.expires_after(opts.read_timeout);
+      auto [pec, pn] =
+        co_await asio::async_write(stream, http::make_chunk(asio::buffer(ping)), use_tuple);
+      ok = !pec;
+    }
+  }
+  if (ok) {
+    stream.expires_after(opts.read_timeout);
+    auto [lec, ln] = co_await asio::async_write(stream, http::make_chunk_last(), use_tuple);
+    ok = !lec;
+  }
+  {
+    std::lock_guard lock{st->mu};
+    st->wake = nullptr;
+  }
+  st->finish();
+  co_return ok;
 }
 
 asio::awaitable<void> http_server::impl::listen() {

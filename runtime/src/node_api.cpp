@@ -26,11 +26,12 @@ http_response problem(unsigned status, std::string code, std::string detail,
   o["status"] = status;
   o["code"] = code;
   o["detail"] = detail;
-  return http_response{status, "application/problem+json", json::serialize(o), std::move(headers)};
+  return http_response{status, "application/problem+json", json::serialize(o), std::move(headers),
+                       nullptr};
 }
 
 http_response json_response(unsigned status, const json::value& v) {
-  return http_response{status, "application/json", json::serialize(v), {}};
+  return http_response{status, "application/json", json::serialize(v), {}, nullptr};
 }
 
 /// Maps a runtime error to its HTTP status and problem.
@@ -202,10 +203,12 @@ public:
         return *denied;
     }
     if (path == "/healthz")
-      return only(req, "GET", [&] { return http_response{200, "text/plain", "ok\n", {}}; });
+      return only(req, "GET", [&] {
+        return http_response{200, "text/plain", "ok\n", {}, nullptr};
+      });
     if (path == "/readyz")
       return only(req, "GET", [&] {
-        return rt_.ready() ? http_response{200, "text/plain", "ready\n", {}}
+        return rt_.ready() ? http_response{200, "text/plain", "ready\n", {}, nullptr}
                            : problem(503, "not_ready", "the node is recovering or stopping");
       });
     if (path == "/metrics")
@@ -244,7 +247,7 @@ public:
       if (req.method == "DELETE") {
         if (auto err = rt_.discard(id))
           return from_error(err);
-        return http_response{204, "application/json", "", {}};
+        return http_response{204, "application/json", "", {}, nullptr};
       }
       return not_allowed("GET, DELETE");
     }
@@ -421,7 +424,7 @@ private:
           c = '_';
       metric(m.c_str(), "gauge", ("RocksDB property " + name + ".").c_str(), value);
     }
-    return http_response{200, "text/plain; version=0.0.4", std::move(out), {}};
+    return http_response{200, "text/plain; version=0.0.4", std::move(out), {}, nullptr};
   }
 
   static json::object summary_json(const runtime::actor_summary& a) {

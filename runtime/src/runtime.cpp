@@ -71,8 +71,10 @@ struct activation_state {
   bool overflow = false;                    // storage holds rows beyond the window
   bool in_flight = false;
   outcome pending = outcome::none;
-  mailbox_record updated; // the head's new record for outcome::retry
-  uint64_t received = 0;  // deliveries received, for the passivation handshake
+  mailbox_record updated;                          // the head's new record for outcome::retry
+  std::vector<std::function<void()>> after_commit; // of the step in flight
+  std::optional<dead_letter> dead;                 // of the step in flight
+  uint64_t received = 0; // deliveries received, for the passivation handshake
   int64_t last_activity = 0;
   bool idle_armed = false;
   static inline const char* name = "cairn.activation";
@@ -422,6 +424,7 @@ void runtime::impl::run_next(activation_actor* self) {
         req.enqueue.push_back(std::move(out.env));
     }
     req.publish = std::move(fx.published);
+    st.after_commit = std::move(fx.after_commit);
     st.pending = outcome::done;
     span.status = "ok";
   } else {
@@ -442,6 +445,8 @@ void runtime::impl::run_next(activation_actor* self) {
       dl.attempt_ms.push_back(start);
       req.ops.erase(column::mailbox, mkey);
       req.ops.put(column::dead, env.id, encode(dl));
+      if (st.kind->opts.on_dead_letter)
+        st.dead = dl;
       st.pending = outcome::dead;
       spdlog::warn("trace={} actor={} message {} ({}) dead-lettered after {} attempts: {}",
                    parent.trace_id, st.id, env.id, env.type, failures, why);
@@ -477,6 +482,10 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
   steps_in_flight.fetch_sub(1);
   auto what = st.pending;
   st.pending = outcome::none;
+  auto after = std::move(st.after_commit);
+  st.after_commit.clear();
+  auto dead = std::move(st.dead);
+  st.dead.reset();
   if (!err.empty()) {
     // Nothing of the step is on disk; the message is still in the mailbox.
     // State may be ahead of storage: rebuild it, then try again later.
@@ -495,6 +504,8 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
       pending.fetch_sub(1);
       processed.fetch_add(1);
       st.kind->counters->processed.fetch_add(1);
+      for (auto& fn : after)
+        fn();
       break;
     case outcome::retry:
       st.queue[seq] = std::move(st.updated);
@@ -506,6 +517,8 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
       pending.fetch_sub(1);
       dead_lettered.fetch_add(1);
       st.kind->counters->dead_lettered.fetch_add(1);
+      if (dead)
+        st.kind->opts.on_dead_letter(*dead);
       break;
     case outcome::none: break;
   }

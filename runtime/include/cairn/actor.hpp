@@ -48,6 +48,8 @@ struct step_effects {
   std::vector<outgoing> sends;
   std::vector<event> events;
   std::vector<std::pair<std::string, event>> published; ///< topic, event
+  /// Run after the step committed, never if it did not (not stored).
+  std::vector<std::function<void()>> after_commit;
 };
 
 template <class Inspector>
@@ -117,6 +119,11 @@ public:
 
   /// Untyped emit.
   void emit_raw(std::string type, std::string payload);
+
+  /// Runs `fn` once this step is durably committed (to answer a waiting
+  /// caller, say); never if the step fails. Not durable itself: after a
+  /// crash the re-run step registers it again.
+  void after_commit(std::function<void()> fn) { out_.after_commit.push_back(std::move(fn)); }
 
 private:
   durable_actor& self_;

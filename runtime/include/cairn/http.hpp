@@ -25,12 +25,38 @@ struct http_request {
   std::string header(std::string_view name) const;
 };
 
+/// A response body written piece by piece, for Server-Sent Events: the
+/// handler answers with `http_response::stream` set, then writes through it
+/// from any thread until it calls `close()`. Thread-safe.
+class http_stream {
+public:
+  http_stream();
+  ~http_stream();
+  http_stream(const http_stream&) = delete;
+  http_stream& operator=(const http_stream&) = delete;
+
+  /// Queues `bytes` for the client; false once the stream has ended.
+  bool write(std::string bytes);
+  /// Ends the body once everything queued is written.
+  void close();
+  /// False once closed by the handler or the client went away.
+  bool open() const;
+  /// Runs `fn` once when the stream ends, whichever side ended it (at once
+  /// if it already has).
+  void on_end(std::function<void()> fn);
+
+  struct state;
+  std::shared_ptr<state> state_;
+};
+
 /// What a handler answers.
 struct http_response {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Set: the body is streamed (chunked) from here and `body` is ignored.
+  std::shared_ptr<http_stream> stream;
 };
 
 /// Completes one request; call exactly once, from any thread.

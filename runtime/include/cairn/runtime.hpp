@@ -45,11 +45,29 @@ struct runtime_options {
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
 };
 
+/// A message that exhausted its retries, with why.
+struct dead_letter {
+  envelope env;
+  std::string error;
+  uint32_t attempts = 0;
+  int64_t failed_ms = 0;           ///< when it was dead-lettered
+  std::vector<int64_t> attempt_ms; ///< when each attempt started
+  std::string raw;                 ///< the undecodable bytes, for corrupt records
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
+  return f(caf::meta::type_name("cairn.dead_letter"), x.env, x.error, x.attempts, x.failed_ms,
+           x.attempt_ms, x.raw);
+}
+
 /// Per-kind behaviour: how to build an activation and how its messages retry.
 struct kind_options {
   retry_policy retry;
   std::chrono::milliseconds idle_timeout{10'000}; ///< passivate after this much idleness
   uint32_t snapshot_every = 100;                  ///< events between snapshots (0 = never)
+  /// Called after a message of this kind was durably dead-lettered.
+  std::function<void(const dead_letter&)> on_dead_letter;
 };
 
 using actor_factory = std::function<std::unique_ptr<durable_actor>(std::string_view id)>;
@@ -98,22 +116,6 @@ struct runtime_stats {
   std::map<std::string, kind_stats> by_kind;
   commit_histograms commit;
 };
-
-/// A message that exhausted its retries, with why.
-struct dead_letter {
-  envelope env;
-  std::string error;
-  uint32_t attempts = 0;
-  int64_t failed_ms = 0;           ///< when it was dead-lettered
-  std::vector<int64_t> attempt_ms; ///< when each attempt started
-  std::string raw;                 ///< the undecodable bytes, for corrupt records
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
-  return f(caf::meta::type_name("cairn.dead_letter"), x.env, x.error, x.attempts, x.failed_ms,
-           x.attempt_ms, x.raw);
-}
 
 /// One step as recorded in the `trace` column family (invariant 5).
 struct span_record {

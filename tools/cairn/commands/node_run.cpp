@@ -23,7 +23,9 @@
 
 #include "cairn/actors/chain.hpp"
 #include "cairn/actors/delivery.hpp"
+#include "cairn/actors/mcp_fixture.hpp"
 #include "cairn/http.hpp"
+#include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "commands/commands.hpp"
@@ -76,6 +78,8 @@ struct node_settings {
   double demo_rate = 200;
   double flaky_rate = 0.2;
   std::string workload;
+  std::string profile = "default";
+  std::vector<std::string> mcp_tokens; ///< SECRET:tool-glob[,tool-glob...]
   uint32_t chains = 8;
   uint64_t messages = 100'000;
   bool exit_when_idle = false;
@@ -197,6 +201,7 @@ const std::vector<setting>& settings_table() {
     text_setting("data", &node_settings::data),
     text_setting("durability", &node_settings::durability, {"os", "fsync"}),
     text_setting("http", &node_settings::http),
+    text_setting("profile", &node_settings::profile, {"default", "conformance"}),
     number_setting("http_read_timeout", &node_settings::http_read_timeout_s, 1, 3600),
     text_setting("log_level", &node_settings::log_level,
                  {"trace", "debug", "info", "warn", "error", "off"}),
@@ -303,7 +308,9 @@ int run_node(const node_settings& ns) {
   opts.max_pending = ns.max_pending;
   opts.max_batch = ns.max_batch;
   opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
-  opts.threads = ns.threads;
+  // Tool handlers may wait (on a child process, a client's answer): keep
+  // threads for the other actors.
+  opts.threads = ns.threads ? ns.threads : std::max(4u, std::thread::hardware_concurrency());
   opts.max_active = ns.max_active;
   http_server_options http_opts;
   http_opts.read_timeout = std::chrono::seconds{ns.http_read_timeout_s};
@@ -321,6 +328,40 @@ int run_node(const node_settings& ns) {
   demo_opts.payment_failure_rate = ns.flaky_rate;
   actors::register_delivery_demo(**rt, demo_opts);
   actors::register_chain_workload(**rt);
+  mcp::server_options mcp_opts;
+  for (const auto& spec : ns.mcp_tokens) {
+    auto colon = spec.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
+      std::fprintf(stderr, "cairn: --mcp-token '%s' is not SECRET:TOOL-GLOB[,TOOL-GLOB...]\n",
+                   spec.c_str());
+      return 2;
+    }
+    mcp::mcp_token t;
+    t.secret = spec.substr(0, colon);
+    std::string globs = spec.substr(colon + 1);
+    for (size_t pos = 0; pos <= globs.size();) {
+      auto comma = globs.find(',', pos);
+      t.tools.push_back(globs.substr(pos, comma - pos));
+      if (comma == std::string::npos)
+        break;
+      pos = comma + 1;
+    }
+    mcp_opts.tokens.push_back(std::move(t));
+  }
+  bool loopback_bind = http_opts.host == "localhost" || http_opts.host == "::1"
+                       || http_opts.host.rfind("127.", 0) == 0;
+  mcp_opts.check_host = loopback_bind;
+  if (serve_http && !loopback_bind && mcp_opts.tokens.empty()) {
+    std::fprintf(stderr,
+                 "cairn: --http %s is not a loopback address; refusing to serve MCP without "
+                 "authentication. Add --mcp-token SECRET:TOOL-GLOB\n",
+                 ns.http.c_str());
+    return 2;
+  }
+  mcp::server mcp_server{**rt, mcp_opts};
+  if (ns.profile == "conformance")
+    actors::register_conformance_fixture(mcp_server);
+  mcp_server.attach();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::unique_ptr<http_server> server;
@@ -361,7 +402,7 @@ int run_node(const node_settings& ns) {
                    ns.http.c_str());
       return 2;
     }
-    auto srv = http_server::start(http_opts, make_node_api(**rt, api));
+    auto srv = http_server::start(http_opts, mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
       return 1;
@@ -466,6 +507,14 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->capture_default_str();
   cmd->add_option("--workload", ns->workload, "Run a built-in workload: chain")
     ->check(CLI::IsMember({"chain"}));
+  cmd
+    ->add_option("--profile", ns->profile,
+                 "default, or conformance: also serve the MCP conformance suite's fixture tools")
+    ->check(CLI::IsMember({"default", "conformance"}))
+    ->capture_default_str();
+  cmd->add_option("--mcp-token", ns->mcp_tokens,
+                  "MCP bearer token SECRET:TOOL-GLOB[,TOOL-GLOB...], repeatable: the tools it "
+                  "may list and call");
   cmd->add_option("--chains", ns->chains, "Chains of the chain workload")
     ->check(CLI::Range(1, 1024))
     ->capture_default_str();

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <caf/expected.hpp>
+
+#include "cairn/http.hpp"
+
+namespace cairn {
+class runtime;
+}
+
+namespace cairn::mcp {
+
+namespace json = boost::json;
+
+/// The protocol revisions this server speaks, newest first.
+inline constexpr const char* latest_revision = "2026-07-28";
+inline constexpr const char* session_revision = "2025-11-25"; ///< newest with sessions
+
+/// MCP tool annotations (hints for clients, not enforced).
+struct tool_annotations {
+  std::optional<bool> read_only;
+  std::optional<bool> destructive;
+  std::optional<bool> idempotent;
+  std::optional<bool> open_world;
+};
+
+/// How much harm a tool can do; shown in `tools/list` under `_meta` and
+/// available to policy.
+enum class risk_class { low, medium, high };
+
+/// Whether a tool runs as a task (2025-11-25 `execution.taskSupport`).
+enum class task_support { forbidden, optional, required };
+
+/// What a tool call produced. `content` holds MCP content blocks (text,
+/// image, audio, resource, resource_link); `structured` is checked against
+/// the tool's output schema.
+struct tool_result {
+  json::array content;
+  std::optional<json::value> structured;
+  bool is_error = false;
+
+  static tool_result text(std::string text);
+  static tool_result error(std::string message);
+};
+
+/// The call a tool handler is running. Handlers run inside the step of the
+/// call's durable actor, one step per attempt, on an actor thread.
+class call {
+public:
+  virtual ~call();
+  /// The validated arguments.
+  virtual const json::object& arguments() const = 0;
+  /// Stable across retries and restarts of this call: pass it to the
+  /// systems the tool changes so they can drop duplicates.
+  virtual const std::string& idempotency_key() const = 0;
+  /// Reports progress, if the client asked for it (else does nothing).
+  virtual void progress(double done, std::optional<double> total, std::string message = {}) = 0;
+  /// Sends a log message to the client, subject to its `logging/setLevel`.
+  virtual void log(std::string level, json::value data, std::string logger = {}) = 0;
+  /// Asks the client (`sampling/createMessage`, `elicitation/create`,
+  /// `roots/list`) and waits for its answer. `key` names the question: with
+  /// 2026-07-28 clients the round ends with an `input_required` result and
+  /// the handler runs again once the client answers; `ask` with the same
+  /// key then returns that answer. A handler must ask the same keys in the
+  /// same order each time it runs.
+  virtual caf::expected<json::value> ask(std::string key, std::string method,
+                                         json::object params) = 0;
+  /// Asks several questions at once (`key -> {method, params}`); answers by key.
+  virtual caf::expected<json::object> ask_all(json::object requests) = 0;
+  /// The client's capabilities (from `initialize` or the request's `_meta`).
+  virtual const json::object& client_capabilities() const = 0;
+  /// True once the client cancelled the request.
+  virtual bool cancelled() const = 0;
+  /// Sends a notification to the client on this request's stream.
+  virtual void notify(std::string method, json::object params) = 0;
+};
+
+/// A tool handler: returns the result, or an error to retry the call under
+/// the kind's retry policy (a failure the client should see as a tool error
+/// is a result with `is_error`).
+using tool_handler = std::function<caf::expected<tool_result>(call&)>;
+
+/// A tool: its contract and its handler.
+struct tool_spec {
+  std::string name; ///< [A-Za-z0-9_.-]{1,128}
+  std::string title;
+  std::string description;
+  json::object input_schema = json::object{{"type", "object"}};
+  std::optional<json::object> output_schema;
+  tool_annotations annotations;
+  risk_class risk = risk_class::low;
+  task_support tasks = task_support::optional;
+  uint32_t max_attempts = 3; ///< attempts before the call fails for good
+  /// Client capabilities the tool needs (e.g. `{"sampling":{}}`); a client
+  /// without them gets a missing-capability error before anything runs.
+  json::object requires_capabilities;
+  /// Questions (`key -> {method, params}`) a task-mode call answers before
+  /// its task is created (2026-07-28: an `input_required` round first).
+  json::object task_inputs;
+  json::object meta; ///< extra `_meta` in `tools/list`
+  tool_handler handler;
+};
+
+/// A resource read answers `contents` (MCP resource contents objects).
+using resource_reader = std::function<caf::expected<json::array>(const std::string& uri)>;
+
+/// A concrete resource.
+struct resource_spec {
+  std::string uri;
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string mime_type;
+  resource_reader read;
+};
+
+/// A family of resources under an RFC 6570 template (`{var}` only).
+struct resource_template_spec {
+  std::string uri_template;
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string mime_type;
+  resource_reader read; ///< gets the concrete URI; not_found if none
+  /// Completion values for a template variable given its partial value.
+  std::function<std::vector<std::string>(const std::string& var, const std::string& value)>
+    complete;
+};
+
+/// A prompt argument.
+struct prompt_argument {
+  std::string name;
+  std::string description;
+  bool required = false;
+};
+
+/// A prompt: returns `messages` for the given arguments.
+struct prompt_spec {
+  std::string name;
+  std::string title;
+  std::string description;
+  std::vector<prompt_argument> arguments;
+  std::function<caf::expected<json::array>(const json::object& args)> get;
+  std::function<std::vector<std::string>(const std::string& arg, const std::string& value)>
+    complete;
+};
+
+/// A bearer token and the tools it may list and call (`*` and `?` globs).
+struct mcp_token {
+  std::string secret;
+  std::vector<std::string> tools;
+};
+
+/// Server-wide settings.
+struct server_options {
+  std::string name = "cairn";
+  std::string version = "0.1.0";
+  std::string instructions;
+  /// Empty: no authentication. Else every request needs one of these.
+  std::vector<mcp_token> tokens;
+  /// Refuse requests whose Host is not a loopback name (DNS rebinding);
+  /// for servers bound to loopback addresses.
+  bool check_host = true;
+  /// Origins accepted besides loopback ones (`http://localhost:*` etc.).
+  std::vector<std::string> allowed_origins;
+  size_t page_size = 50;                           ///< list results per page
+  size_t max_request_bytes = 1 << 20;              ///< larger requests are refused
+  std::chrono::milliseconds call_timeout{300'000}; ///< a synchronous call waits this long
+  std::string state_secret;                        ///< signs requestState (random if empty)
+};
+
+/// The MCP server: one request model, both revisions at the edge, tools run
+/// as durable actors of `rt`. Register everything, then call `attach()`
+/// before `rt.start()` (it registers the actor kinds).
+class server {
+public:
+  server(runtime& rt, server_options opts);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  void add_tool(tool_spec spec);
+  void add_resource(resource_spec spec);
+  void add_resource_template(resource_template_spec spec);
+  void add_prompt(prompt_spec spec);
+  /// Tells listening clients that the `tools`, `prompts` or `resources` list changed.
+  void notify_list_changed(const std::string& what);
+  /// Removes a tool (clients get `notifications/tools/list_changed`).
+  bool remove_tool(const std::string& name);
+
+  /// Tells subscribers of `uri` that it changed.
+  void resource_updated(const std::string& uri);
+
+  /// Registers the actor kinds for the tools added so far; before `rt.start()`.
+  void attach();
+
+  /// Handles one HTTP request to `/mcp` (Streamable HTTP).
+  void handle_http(const http_request& req, http_responder respond);
+
+  /// Handles one JSON-RPC message from a stdio client; `write` gets every
+  /// message for the client (responses, notifications, requests), one JSON
+  /// text each, from any thread.
+  void handle_stdio(const std::string& line, std::function<void(std::string)> write);
+
+  /// Handles one JSON-RPC message outside any transport (for fuzzing and
+  /// tests): answers through `write` like `handle_stdio`.
+  void handle_message(const std::string& body, std::function<void(std::string)> write);
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// Wraps a node API handler so `/mcp` goes to `srv` and the rest to `api`.
+http_handler route_mcp(server& srv, http_handler api);
+
+} // namespace cairn::mcp

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tool calls: each call is a durable actor `tool.<name>/<call id>` whose
+// mailbox holds the call and whose journal holds its outcome, so a task's
+// status and result survive a restart of the node.
+#include <chrono>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "cairn/actor.hpp"
+#include "cairn/error.hpp"
+#include "server_impl.hpp"
+
+namespace cairn::mcp {
+
+namespace {
+
+constexpr const char* call_type = "mcp.call/v1";
+constexpr const char* cancel_type = "mcp.cancel/v1";
+constexpr const char* finished_type = "mcp.call.finished/v1";
+constexpr const char* input_type = "mcp.input/v1";            // tasks/update's answers
+constexpr const char* input_event_type = "mcp.call.input/v1"; // waiting for answers
+constexpr const char* answers_type = "mcp.call.answers/v1";   // some answers arrived
+
+int64_t wall_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string fmt_ms(int64_t ms) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%03d", static_cast<int>(ms));
+  return buf;
+}
+
+std::string iso8601(int64_t ms) {
+  std::time_t secs = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string{buf} + "." + fmt_ms(ms % 1000) + "Z";
+}
+
+std::string new_call_id() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
+  auto t = static_cast<uint64_t>(wall_ms());
+  std::string id;
+  for (int i = 0; i < 9; ++i) {
+    id.insert(id.begin(), digits[t % 36]);
+    t /= 36;
+  }
+  auto r = rng();
+  for (int i = 0; i < 12; ++i) {
+    id.push_back(digits[r % 36]);
+    r /= 36;
+  }
+  return id;
+}
+
+/// Thrown by `ask` in a stateless round: the handler stops here and the
+/// round ends with an `input_required` result.
+struct input_needed {
+  json::object requests; ///< key -> {method, params}
+};
+
+} // namespace
+
+/// The `call` a handler sees: live plumbing (progress, logs, questions to
+/// the client) when the caller is connected, quiet no-ops when it is not
+/// (a task re-running after a restart).
+class call_context final : public call {
+public:
+  call_context(const json::object& args, std::string key, std::shared_ptr<live_call> live,
+               json::object caps, json::value progress_token, json::object answers, bool stateless)
+    : args_(args), key_(std::move(key)), live_(std::move(live)), caps_(std::move(caps)),
+      progress_token_(std::move(progress_token)), answers_(std::move(answers)),
+      stateless_(stateless) {}
+
+  const json::object& arguments() const override { return args_; }
+  const std::string& idempotency_key() const override { return key_; }
+  const json::object& client_capabilities() const override { return caps_; }
+
+  bool cancelled() const override { return live_ && live_->cancelled.load(); }
+
+  void progress(double done, std::optional<double> total, std::string message) override {
+    if (progress_token_.is_null() || !ex())
+      return;
+    json::object p{{"progressToken", progress_token_}, {"progress", done}};
+    if (total)
+      p["total"] = *total;
+    if (!message.empty())
+      p["message"] = message;
+    ex()->notify("notifications/progress", std::move(p));
+  }
+
+  void log(std::string level, json::value data, std::string logger) override {
+    auto e = ex();
+    if (!e)
+      return;
+    auto idx = log_level_index(level);
+    if (e->sess && idx < e->sess->log_level.load())
+      return;
+    json::object p{{"level", level}, {"data", std::move(data)}};
+    if (!logger.empty())
+      p["logger"] = logger;
+    e->notify("notifications/message", std::move(p));
+  }
+
+  void notify(std::string method, json::object params) override {
+    if (auto e = ex())
+      e->notify(method, std::move(params));
+  }
+
+  caf::expected<json::value> ask(std::string key, std::string method,
+                                 json::object params) override {
+    if (stateless_) {
+      if (auto a = answers_.if_contains(key))
+        return *a;
+      throw input_needed{
+        json::object{{key, json::object{{"method", method}, {"params", std::move(params)}}}}};
+    }
+    return ask_live(method, std::move(params));
+  }
+
+  caf::expected<json::object> ask_all(json::object requests) override {
+    json::object out;
+    if (stateless_) {
+      json::object missing;
+      for (auto& [k, v] : requests) {
+        if (auto a = answers_.if_contains(k))
+          out[k] = *a;
+        else
+          missing[k] = v;
+      }
+      if (!missing.empty())
+        throw input_needed{std::move(missing)};
+      return out;
+    }
+    for (auto& [k, v] : requests) {
+      auto& o = v.as_object();
+      json::object params;
+      if (auto p = o.if_contains("params"); p && p->is_object())
+        params = p->as_object();
+      auto a = ask_live(std::string{o.at("method").as_string()}, std::move(params));
+      if (!a)
+        return std::move(a.error());
+      out[k] = std::move(*a);
+    }
+    return out;
+  }
+
+  caf::expected<json::value> ask_live(const std::string& method, json::object params) {
+    auto e = ex();
+    if (!e)
+      return make_error(errc::handler_failed, "the client that made this call is gone");
+    struct waiter {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<json::object> answer;
+    };
+    auto w = std::make_shared<waiter>();
+    if (!e->request(method, std::move(params), [w](json::object msg) {
+          std::lock_guard lock{w->mu};
+          w->answer = std::move(msg);
+          w->cv.notify_all();
+        }))
+      return make_error(errc::handler_failed,
+                        "cannot reach the client for " + method + " on this transport");
+    std::unique_lock lock{w->mu};
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{5};
+    while (!w->answer) {
+      if (cancelled())
+        return make_error(errc::handler_failed, "the call was cancelled");
+      if (std::chrono::steady_clock::now() >= deadline)
+        return make_error(errc::deadline_exceeded, "the client did not answer " + method);
+      w->cv.wait_for(lock, std::chrono::milliseconds{100});
+    }
+    if (auto err = w->answer->if_contains("error"))
+      return make_error(errc::handler_failed, "the client answered " + method
+                                                + " with an error: " + json::serialize(*err));
+    if (auto res = w->answer->if_contains("result"))
+      return *res;
+    return make_error(errc::handler_failed, "the client's answer has no result");
+  }
+
+private:
+  std::shared_ptr<exchange> ex() const { return live_ ? live_->ex : nullptr; }
+
+  const json::object& args_;
+  std::string key_;
+  std::shared_ptr<live_call> live_;
+  json::object caps_;
+  json::value progress_token_;
+  json::object answers_;
+  bool stateless_;
+  int asks_ = 0;
+};
+
+/// The durable actor of one call. Its journal: `input` (the call waits
+/// for answers: a task in `input_required`), `answers` (some arrived) and
+/// `finished` (completed, failed or cancelled, with the result).
+class call_actor final : public durable_actor {
+public:
+  call_actor(server::impl& srv, std::string tool) : srv_(srv), tool_(std::move(tool)) {}
+
+  caf::error handle(context& ctx, const envelope& msg) override {
+    if (msg.type == input_type)
+      ack(ctx, msg.id); // whatever happens, tasks/update hears back
+    if (finished())
+      return {}; // a late message: the outcome is already journaled
+    boost::system::error_code ec;
+    auto payload = json::parse(msg.payload, ec);
+    if (ec || !payload.is_object())
+      return make_error(errc::invalid_argument, "malformed tool call payload");
+    auto& p = payload.as_object();
+    if (msg.type == cancel_type) {
+      finish(ctx, "cancelled", json::object{}, {});
+      return {};
+    }
+    if (msg.type == input_type) {
+      // Answers for a waiting task: keep them; run again once none is missing.
+      if (state_.empty())
+        return {};
+      auto& answers = state_["answers"].as_object();
+      auto& pending = state_["pending"].as_object();
+      if (auto ir = p.if_contains("inputResponses"); ir && ir->is_object())
+        for (auto& [k, v] : ir->as_object())
+          if (pending.erase(k) > 0)
+            answers[k] = v;
+      ctx.emit_raw(answers_type,
+                   json::serialize(json::object{
+                     {"answers", answers}, {"pending", pending}, {"updated_ms", wall_ms()}}));
+      ack(ctx, msg.id);
+      if (!pending.empty())
+        return {};
+      json::object call = state_;
+      return run(ctx, msg, call);
+    }
+    if (msg.type != call_type)
+      return make_error(errc::invalid_argument, "a tool call actor does not accept " + msg.type);
+    return run(ctx, msg, p);
+  }
+
+  void apply(std::string_view type, std::string_view payload) override {
+    boost::system::error_code ec;
+    auto v = json::parse(payload, ec);
+    if (ec || !v.is_object())
+      return;
+    auto& o = v.as_object();
+    if (type == finished_type) {
+      outcome_ = std::move(o);
+    } else if (type == input_event_type) {
+      state_ = std::move(o);
+    } else if (type == answers_type && !state_.empty()) {
+      state_["answers"] = o["answers"];
+      state_["pending"] = o["pending"];
+      state_["updated_ms"] = o["updated_ms"];
+    }
+  }
+
+  std::optional<std::string> describe() const override {
+    json::object o;
+    if (!outcome_.empty()) {
+      o = outcome_;
+    } else if (!state_.empty()) {
+      auto& pending = state_.at("pending").as_object();
+      o = json::object{{"status", pending.empty() ? "working" : "input_required"},
+                       {"inputRequests", pending},
+                       {"updated_ms", state_.at("updated_ms")}};
+    } else {
+      o = json::object{{"status", "working"}};
+    }
+    o["tool"] = tool_;
+    return json::serialize(o);
+  }
+
+private:
+  bool finished() const { return !outcome_.empty(); }
+
+  static json::object error_result(std::string text) {
+    return json::object{
+      {"content", json::array{json::object{{"type", "text"}, {"text", std::move(text)}}}},
+      {"isError", true}};
+  }
+
+  /// Runs the handler for `p` (the call: arguments, capabilities, answers).
+  caf::error run(context& ctx, const envelope& msg, const json::object& p) {
+    auto t = srv_.find_tool(tool_);
+    if (!t) {
+      finish(ctx, "failed", error_result("the tool '" + tool_ + "' no longer exists"), {},
+             json::object{{"code", rpc::internal_error}, {"message", "the tool no longer exists"}});
+      return {};
+    }
+    std::shared_ptr<live_call> live;
+    {
+      std::lock_guard lock{srv_.calls_mu};
+      if (auto it = srv_.calls.find(ctx.self()); it != srv_.calls.end())
+        live = it->second;
+    }
+    if (live && live->cancelled.load()) {
+      finish(ctx, "cancelled", json::object{}, {});
+      return {};
+    }
+    json::object args, caps, answers;
+    if (auto a = p.if_contains("arguments"); a && a->is_object())
+      args = a->as_object();
+    if (auto c = p.if_contains("capabilities"); c && c->is_object())
+      caps = c->as_object();
+    if (auto a = p.if_contains("answers"); a && a->is_object())
+      answers = a->as_object();
+    json::value token = p.contains("progressToken") ? p.at("progressToken") : json::value{};
+    bool stateless = p.contains("stateless") && p.at("stateless").as_bool();
+    bool task = p.contains("task") && p.at("task").as_bool();
+    call_context cc{args, ctx.self(), live, caps, token, answers, stateless};
+    caf::expected<tool_result> r = make_error(errc::handler_failed, "not run");
+    try {
+      r = t->spec.handler(cc);
+    } catch (input_needed& need) {
+      if (task) {
+        // A task waits, durably, for tasks/update to bring the answers.
+        json::object st{{"arguments", args},        {"capabilities", caps}, {"answers", answers},
+                        {"pending", need.requests}, {"stateless", true},    {"task", true},
+                        {"updated_ms", wall_ms()}};
+        ctx.emit_raw(input_event_type, json::serialize(st));
+        return {};
+      }
+      json::object state{{"tool", tool_}, {"answers", answers}};
+      json::object result{{"resultType", "input_required"},
+                          {"inputRequests", std::move(need.requests)},
+                          {"requestState", srv_.seal(state)}};
+      finish(ctx, "input_required", std::move(result), {});
+      return {};
+    }
+    if (cc.cancelled()) {
+      finish(ctx, "cancelled", json::object{}, {});
+      return {};
+    }
+    if (!r) {
+      if (msg.attempt + 1 < t->spec.max_attempts)
+        return std::move(r.error()); // retried under the kind's policy
+      auto why = "the tool failed after " + std::to_string(msg.attempt + 1)
+                 + " attempt(s): " + render(r.error());
+      finish(ctx, "failed", error_result(why), {},
+             json::object{{"code", rpc::internal_error}, {"message", why}});
+      return {};
+    }
+    json::object out{{"content", r->content}};
+    if (r->structured) {
+      if (t->output && !r->is_error) {
+        auto why = t->output->check(*r->structured);
+        if (!why.empty()) {
+          finish(ctx, "failed",
+                 error_result("the tool's result does not match its output schema: " + why), {});
+          return {};
+        }
+      }
+      out["structuredContent"] = *r->structured;
+      if (r->content.empty())
+        out["content"] =
+          json::array{json::object{{"type", "text"}, {"text", json::serialize(*r->structured)}}};
+    } else if (t->output && !r->is_error) {
+      finish(ctx, "failed",
+             error_result("the tool declares an output schema but returned no structured content"),
+             {});
+      return {};
+    }
+    if (r->is_error)
+      out["isError"] = true;
+    finish(ctx, "completed", std::move(out), {});
+    return {};
+  }
+
+  /// Tells a waiting tasks/update that its answers are stored.
+  void ack(context& ctx, const std::string& envelope_id) {
+    auto* srv = &srv_;
+    ctx.after_commit([srv, envelope_id] {
+      std::function<void()> fn;
+      {
+        std::lock_guard lock{srv->calls_mu};
+        if (auto it = srv->acks.find(envelope_id); it != srv->acks.end()) {
+          fn = std::move(it->second);
+          srv->acks.erase(it);
+        }
+      }
+      if (fn)
+        fn();
+    });
+  }
+
+  void finish(context& ctx, const char* status, json::object result, std::string message,
+              json::object error = {}) {
+    json::object ev{{"status", status}, {"result", result}, {"updated_ms", wall_ms()}};
+    if (!message.empty())
+      ev["message"] = message;
+    if (!error.empty())
+      ev["error"] = error;
+    ctx.emit_raw(finished_type, json::serialize(ev));
+    outcome_ = ev;
+    auto self = ctx.self();
+    auto* srv = &srv_;
+    ctx.after_commit([srv, self, ev = std::move(ev)] {
+      std::shared_ptr<live_call> live;
+      {
+        std::lock_guard lock{srv->calls_mu};
+        if (auto it = srv->calls.find(self); it != srv->calls.end()) {
+          live = it->second;
+          srv->calls.erase(it);
+        }
+      }
+      if (live && live->finish)
+        live->finish(ev);
+    });
+  }
+
+  server::impl& srv_;
+  std::string tool_;
+  json::object outcome_; ///< the `finished` event, once there is one
+  json::object state_;   ///< a waiting task: arguments, answers, pending questions
+};
+
+std::shared_ptr<tool_entry> server::impl::find_tool(const std::string& name) const {
+  std::shared_lock lock{mu};
+  auto it = tools.find(name);
+  return it == tools.end() ? nullptr : it->second;
+}
+
+void server::impl::register_tool_kind(const tool_entry& t) {
+  kind_options k;
+  k.idle_timeout = std::chrono::milliseconds{2000};
+  k.snapshot_every = 0;
+  k.retry.max_attempts = std::max<uint32_t>(1, t.spec.max_attempts) + 1;
+  k.retry.initial_backoff = std::chrono::milliseconds{200};
+  auto name = t.spec.name;
+  rt.register_kind(
+    "tool." + name,
+    [this, name](std::string_view) { return std::make_unique<call_actor>(*this, name); }, k);
+}
+
+namespace {
+
+constexpr const char* tasks_ext = "io.modelcontextprotocol/tasks";
+
+bool has_tasks_extension(const json::object& caps) {
+  auto e = caps.if_contains("extensions");
+  return e && e->is_object() && e->as_object().contains(tasks_ext);
+}
+
+json::object tasks_required_data() {
+  return json::object{{"requiredCapabilities",
+                       json::object{{"extensions", json::object{{tasks_ext, json::object{}}}}}}};
+}
+
+int64_t created_ms_of(std::string_view task_id) {
+  auto slash = task_id.rfind('/');
+  if (slash == std::string_view::npos || task_id.size() < slash + 10)
+    return 0;
+  int64_t t = 0;
+  for (char c : task_id.substr(slash + 1, 9))
+    t = t * 36 + (c <= '9' ? c - '0' : c - 'a' + 10);
+  return t;
+}
+
+constexpr int64_t task_ttl_ms = 3'600'000;
+
+json::object task_fields(const std::string& id, const char* status, int64_t updated_ms) {
+  auto created = created_ms_of(id);
+  return json::object{{"taskId", id},
+                      {"status", status},
+                      {"createdAt", iso8601(created)},
+                      {"lastUpdatedAt", iso8601(std::max(created, updated_ms))},
+                      {"ttlMs", task_ttl_ms},
+                      {"pollIntervalMs", 200}};
+}
+
+} // namespace
+
+void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
+  auto name_v = ex->params.if_contains("name");
+  if (!name_v || !name_v->is_string())
+    return ex->fail(rpc::invalid_params, "tools/call needs a string 'name'");
+  std::string name{name_v->as_string()};
+  auto t = find_tool(name);
+  if (!t || !allowed(ex->token, name))
+    return ex->fail(rpc::invalid_params, "unknown tool: " + name);
+  json::object args;
+  if (auto a = ex->params.if_contains("arguments")) {
+    if (!a->is_object() && !a->is_null())
+      return ex->fail(rpc::invalid_params, "'arguments' must be an object");
+    if (a->is_object())
+      args = a->as_object();
+  }
+  // Capabilities the tool needs from the client, checked before anything runs.
+  for (auto& [k, v] : t->spec.requires_capabilities)
+    if (!ex->client_capabilities.contains(k))
+      return ex->fail(rpc::missing_capability,
+                      "tool " + name + " needs the client capability '" + std::string{k} + "'",
+                      json::object{{"requiredCapabilities", t->spec.requires_capabilities}});
+  bool task = false;
+  if (ex->stateless()) {
+    bool ext = has_tasks_extension(ex->client_capabilities);
+    if (t->spec.tasks == task_support::required && !ext)
+      return ex->fail(rpc::missing_capability,
+                      "tool " + name + " runs only as a task: declare the tasks extension",
+                      tasks_required_data());
+    task = ext && t->spec.tasks != task_support::forbidden;
+  }
+  json::object answers;
+  if (ex->stateless()) {
+    // A later round of a multi-round call carries the earlier answers in
+    // the sealed requestState and the new ones in inputResponses.
+    if (auto rs = ex->params.if_contains("requestState")) {
+      auto state = rs->is_string() ? unseal(rs->as_string()) : std::nullopt;
+      if (!state || !state->contains("tool") || state->at("tool") != json::value(name))
+        return ex->fail(rpc::invalid_params, "requestState integrity check failed");
+      if (auto a = state->if_contains("answers"); a && a->is_object())
+        answers = a->as_object();
+    }
+    if (auto ir = ex->params.if_contains("inputResponses")) {
+      if (!ir->is_object())
+        return ex->fail(rpc::invalid_params, "'inputResponses' must be an object");
+      for (auto& [k, v] : ir->as_object()) {
+        if (!v.is_object())
+          return ex->fail(rpc::invalid_params,
+                          "inputResponses." + std::string{k} + " must be an object");
+        answers[k] = v;
+      }
+    }
+  }
+  if (auto why = t->input->check(args); !why.empty())
+    return ex->fail(rpc::invalid_params, "invalid arguments for tool " + name + ": " + why,
+                    json::object{{"tool", name}, {"errors", why}});
+  if (task && !t->spec.task_inputs.empty()) {
+    json::object missing;
+    for (auto& [k, v] : t->spec.task_inputs)
+      if (!answers.contains(k))
+        missing[k] = v;
+    if (!missing.empty()) {
+      json::object state{{"tool", name}, {"answers", answers}};
+      return ex->reply(json::object{{"resultType", "input_required"},
+                                    {"inputRequests", std::move(missing)},
+                                    {"requestState", seal(state)}});
+    }
+  }
+  json::object payload{{"arguments", args}, {"capabilities", ex->client_capabilities}};
+  if (!answers.empty())
+    payload["answers"] = answers;
+  if (ex->stateless())
+    payload["stateless"] = true;
+  if (task)
+    payload["task"] = true;
+  json::value meta;
+  if (auto m = ex->params.if_contains("_meta"); m && m->is_object()) {
+    meta = *m;
+    if (auto pt = m->as_object().if_contains("progressToken"))
+      payload["progressToken"] = *pt;
+  }
+  auto id = "tool." + name + "/" + new_call_id();
+  auto live = std::make_shared<live_call>();
+  if (!task) {
+    live->ex = ex;
+    live->finish = [ex](json::object ev) {
+      auto status = ev.at("status").as_string();
+      auto& result = ev.at("result").as_object();
+      if (status == "cancelled")
+        return ex->fail(rpc::internal_error, "the call was cancelled");
+      ex->reply(result);
+    };
+  }
+  {
+    std::lock_guard lock{calls_mu};
+    calls[id] = live;
+  }
+  envelope env;
+  env.from = "mcp";
+  env.to = id;
+  env.type = call_type;
+  env.format = static_cast<uint8_t>(payload_format::json);
+  env.payload = json::serialize(payload);
+  if (meta.is_object())
+    if (auto tp = meta.as_object().if_contains("traceparent"); tp && tp->is_string())
+      env.traceparent = std::string{tp->as_string()};
+  rt.accept_async(std::move(env), [this, ex, id, task](caf::expected<std::string> r) {
+    if (r) {
+      if (task) { // durably created: a tasks/get from now on finds it
+        auto o = task_fields(id, "working", 0);
+        o["resultType"] = "task";
+        ex->reply(std::move(o));
+      }
+      return;
+    }
+    {
+      std::lock_guard lock{calls_mu};
+      calls.erase(id);
+    }
+    auto code = code_of(r.error());
+    ex->fail(rpc::internal_error,
+             code == errc::busy ? "the node is busy; retry later" : render(r.error()),
+             json::object{{"retryable", code == errc::busy || code == errc::shutting_down}});
+  });
+}
+
+void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
+  const auto& m = ex->method;
+  if (ex->stateless() && (m == "tasks/result" || m == "tasks/list"))
+    return ex->fail(rpc::method_not_found, "method not found: " + m);
+  if (!ex->stateless())
+    return ex->fail(rpc::method_not_found, "method not found: " + m);
+  if (!has_tasks_extension(ex->client_capabilities))
+    return ex->fail(rpc::missing_capability,
+                    m + " needs the " + std::string{tasks_ext} + " extension",
+                    tasks_required_data());
+  auto tid = ex->params.if_contains("taskId");
+  if (!tid || !tid->is_string())
+    return ex->fail(rpc::invalid_params, m + " needs a string 'taskId'");
+  std::string id{tid->as_string()};
+  auto kind = std::string{kind_of(id)};
+  if (kind.rfind("tool.", 0) != 0 || !find_tool(kind.substr(5)) || !valid_actor_id(id))
+    return ex->fail(rpc::invalid_params, "unknown task: " + id);
+  auto d = rt.describe(id);
+  if (!d)
+    return ex->fail(rpc::invalid_params, "unknown task: " + id);
+  if (m == "tasks/get") {
+    json::object st;
+    if (!d->state_json.empty()) {
+      boost::system::error_code ec;
+      auto v = json::parse(d->state_json, ec);
+      if (!ec && v.is_object())
+        st = v.as_object();
+    }
+    std::string status =
+      st.contains("status") ? std::string{st.at("status").as_string()} : std::string{"working"};
+    int64_t updated = st.contains("updated_ms") ? st.at("updated_ms").to_number<int64_t>() : 0;
+    auto o = task_fields(id, status.c_str(), updated);
+    o["resultType"] = "complete";
+    if (status == "input_required")
+      o["inputRequests"] = st.at("inputRequests");
+    if (status == "failed" && st.contains("error")) {
+      o["status"] = "failed";
+      o["error"] = st.at("error");
+    } else if (status == "completed" || status == "failed") {
+      // A tool error is a completed task whose result says isError.
+      o["status"] = "completed";
+      auto result = st.at("result").as_object();
+      result["resultType"] = "complete";
+      o["result"] = std::move(result);
+    }
+    return ex->reply(std::move(o));
+  }
+  if (m == "tasks/cancel") {
+    {
+      std::lock_guard lock{calls_mu};
+      if (auto it = calls.find(id); it != calls.end())
+        it->second->cancelled.store(true);
+    }
+    envelope env;
+    env.from = "mcp";
+    env.to = id;
+    env.type = cancel_type;
+    env.format = static_cast<uint8_t>(payload_format::json);
+    env.payload = "{}";
+    rt.accept_async(std::move(env), [ex](caf::expected<std::string> r) {
+      if (!r)
+        return ex->fail(rpc::internal_error, render(r.error()));
+      ex->reply(json::object{{"resultType", "complete"}});
+    });
+    return;
+  }
+  if (m == "tasks/update") {
+    json::object responses;
+    if (auto ir = ex->params.if_contains("inputResponses"); ir && ir->is_object())
+      responses = ir->as_object();
+    envelope env;
+    env.id = "u" + new_call_id();
+    env.from = "mcp";
+    env.to = id;
+    env.type = input_type;
+    env.format = static_cast<uint8_t>(payload_format::json);
+    env.payload = json::serialize(json::object{{"inputResponses", responses}});
+    // Answer once the task has stored the answers, so a tasks/get right
+    // after this sees them.
+    auto ack_id = env.id;
+    {
+      std::lock_guard lock{calls_mu};
+      acks[ack_id] = [ex] { ex->reply(json::object{{"resultType", "complete"}}); };
+    }
+    rt.accept_async(std::move(env), [this, ex, ack_id](caf::expected<std::string> r) {
+      if (r)
+        return;
+      {
+        std::lock_guard lock{calls_mu};
+        acks.erase(ack_id);
+      }
+      ex->fail(rpc::internal_error, render(r.error()));
+    });
+    return;
+  }
+  ex->fail(rpc::method_not_found, "method not found: " + m);
+}
+
+} // namespace cairn::mcp

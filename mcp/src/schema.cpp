@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#define VALIJSON_USE_EXCEPTIONS 1
+#include "schema.hpp"
+
+#include <valijson/adapters/boost_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include "cairn/error.hpp"
+
+namespace cairn::mcp {
+
+struct compiled_schema::impl {
+  boost::json::value source; // valijson's adapters refer into it
+  valijson::Schema schema;
+};
+
+compiled_schema::compiled_schema() : impl_(std::make_unique<impl>()) {}
+
+compiled_schema::~compiled_schema() = default;
+
+caf::expected<std::shared_ptr<compiled_schema>>
+compiled_schema::compile(const boost::json::value& schema) {
+  if (!schema.is_object() && !schema.is_bool())
+    return make_error(errc::invalid_argument, "a JSON Schema must be an object or a boolean");
+  std::shared_ptr<compiled_schema> out{new compiled_schema()};
+  out->impl_->source = schema;
+  try {
+    valijson::SchemaParser parser{valijson::SchemaParser::kDraft7};
+    valijson::adapters::BoostJsonAdapter adapter{out->impl_->source};
+    parser.populateSchema(adapter, out->impl_->schema);
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid_argument, std::string{"invalid JSON Schema: "} + e.what());
+  }
+  return out;
+}
+
+std::string compiled_schema::check(const boost::json::value& doc) const {
+  valijson::Validator validator{valijson::Validator::kStrongTypes};
+  valijson::ValidationResults results;
+  valijson::adapters::BoostJsonAdapter adapter{doc};
+  if (validator.validate(impl_->schema, adapter, &results))
+    return {};
+  // valijson reports the outermost failure first ("failed to match all
+  // subschemas"); the innermost one names the real problem.
+  std::string out;
+  size_t shown = 0;
+  valijson::ValidationResults::Error err;
+  std::vector<valijson::ValidationResults::Error> all;
+  while (results.popError(err))
+    all.push_back(err);
+  for (auto it = all.rbegin(); it != all.rend() && shown < 3; ++it) {
+    std::string path = "$";
+    for (const auto& part : it->context)
+      if (part != "<root>")
+        path += part.front() == '[' ? part : "." + part;
+    if (!out.empty())
+      out += "; ";
+    out += path + ": " + it->description;
+    ++shown;
+  }
+  return out;
+}
+
+} // namespace cairn::mcp
