@@ -591,15 +591,16 @@ void register_conformance_fixture(mcp::server& srv) {
                   "Simple Prompt",
                   "A simple prompt without arguments",
                   {},
-                  [=](const json::object&) -> caf::expected<json::array> {
+                  [=](const json::object&, const json::object&) -> caf::expected<json::array> {
                     return json::array{user(text("This is a simple prompt for testing."))};
                   },
+                  {},
                   {}});
   srv.add_prompt({"test_prompt_with_arguments",
                   "Prompt With Arguments",
                   "A prompt with required arguments",
                   {{"arg1", "First test argument", true}, {"arg2", "Second test argument", true}},
-                  [=](const json::object& a) -> caf::expected<json::array> {
+                  [=](const json::object& a, const json::object&) -> caf::expected<json::array> {
                     return json::array{
                       user(text("Prompt with arguments: arg1='" + str(a.at("arg1"), {})
                                 + "', arg2='" + str(a.at("arg2"), {}) + "'"))};
@@ -610,13 +611,14 @@ void register_conformance_fixture(mcp::server& srv) {
                       if (std::string{v}.rfind(value, 0) == 0)
                         out.emplace_back(v);
                     return out;
-                  }});
+                  },
+                  {}});
   srv.add_prompt(
     {"test_prompt_with_embedded_resource",
      "Prompt With Embedded Resource",
      "A prompt that embeds a resource",
      {{"resourceUri", "URI of the resource to embed", true}},
-     [=](const json::object& a) -> caf::expected<json::array> {
+     [=](const json::object& a, const json::object&) -> caf::expected<json::array> {
        return json::array{
          user(json::object{
            {"type", "resource"},
@@ -625,15 +627,36 @@ void register_conformance_fixture(mcp::server& srv) {
                                      {"text", "Embedded resource content for testing."}}}}),
          user(text("Please process the embedded resource above."))};
      },
+     {},
      {}});
+  {
+    mcp::prompt_spec p;
+    p.name = "test_input_required_result_prompt";
+    p.title = "Prompt That Asks First";
+    p.description = "A prompt that asks the client for context before it is built";
+    p.inputs = json::object{
+      {"user_context",
+       json::object{{"method", "elicitation/create"},
+                    {"params", elicit("What context should the prompt use?",
+                                      json::object{{"context", json::object{{"type", "string"}}}},
+                                      json::array{"context"})}}}};
+    p.get = [=](const json::object&, const json::object& answers) -> caf::expected<json::array> {
+      auto ctx = answers.contains("user_context")
+                   ? str(answers.at("user_context"), {"content", "context"})
+                   : std::string{"none"};
+      return json::array{user(text("Prompt with context: " + ctx))};
+    };
+    srv.add_prompt(std::move(p));
+  }
   srv.add_prompt(
     {"test_prompt_with_image",
      "Prompt With Image",
      "A prompt that includes an image",
      {},
-     [=](const json::object&) -> caf::expected<json::array> {
+     [=](const json::object&, const json::object&) -> caf::expected<json::array> {
        return json::array{user(image()), user(text("Please analyze the image above."))};
      },
+     {},
      {}});
 }
 

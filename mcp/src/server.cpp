@@ -200,9 +200,19 @@ void server::impl::add_tool(tool_spec spec) {
   bool existed;
   {
     std::unique_lock lock{mu};
-    existed = tools.count(entry->spec.name) > 0;
+    auto old = tools.find(entry->spec.name);
+    existed = old != tools.end();
     if (attached && !existed)
       register_tool_kind(*entry);
+    if (existed) {
+      for (auto& [seq, t] : tool_order)
+        if (t == old->second)
+          t = entry;
+    } else {
+      char seq[24];
+      std::snprintf(seq, sizeof seq, "%010llu", static_cast<unsigned long long>(next_tool_seq++));
+      tool_order[seq] = entry;
+    }
     tools[entry->spec.name] = entry;
   }
   if (attached)
@@ -212,8 +222,15 @@ void server::impl::add_tool(tool_spec spec) {
 bool server::remove_tool(const std::string& name) {
   {
     std::unique_lock lock{impl_->mu};
-    if (impl_->tools.erase(name) == 0)
+    auto it = impl_->tools.find(name);
+    if (it == impl_->tools.end())
       return false;
+    for (auto o = impl_->tool_order.begin(); o != impl_->tool_order.end(); ++o)
+      if (o->second == it->second) {
+        impl_->tool_order.erase(o);
+        break;
+      }
+    impl_->tools.erase(it);
   }
   impl_->broadcast("notifications/tools/list_changed");
   return true;
@@ -368,7 +385,7 @@ void server::impl::list_tools(const std::shared_ptr<exchange>& ex) {
   {
     std::shared_lock lock{mu};
     r = page(
-      tools, ex->params, opts.page_size, "tools",
+      tool_order, ex->params, opts.page_size, "tools",
       [&](const std::shared_ptr<tool_entry>& t) -> json::value {
         if (!allowed(ex->token, t->spec.name))
           return nullptr;
@@ -574,7 +591,37 @@ void server::impl::get_prompt(const std::shared_ptr<exchange>& ex) {
     if (!v.is_string())
       return ex->fail(rpc::invalid_params,
                       "prompt argument '" + std::string{k} + "' must be a string");
-  auto messages = spec.get(args);
+  json::object answers;
+  if (ex->stateless() && !spec.inputs.empty()) {
+    if (auto rs = ex->params.if_contains("requestState")) {
+      auto state = rs->is_string() ? unseal(rs->as_string()) : std::nullopt;
+      if (!state || !state->contains("prompt") || state->at("prompt") != json::value(name))
+        return ex->fail(rpc::invalid_params, "requestState integrity check failed");
+      if (auto a = state->if_contains("answers"); a && a->is_object())
+        answers = a->as_object();
+    }
+    if (auto ir = ex->params.if_contains("inputResponses")) {
+      if (!ir->is_object())
+        return ex->fail(rpc::invalid_params, "'inputResponses' must be an object");
+      for (auto& [k, v] : ir->as_object())
+        if (spec.inputs.contains(k)) {
+          if (!v.is_object())
+            return ex->fail(rpc::invalid_params,
+                            "inputResponses." + std::string{k} + " must be an object");
+          answers[k] = v;
+        }
+    }
+    json::object missing;
+    for (auto& [k, v] : spec.inputs)
+      if (!answers.contains(k))
+        missing[k] = v;
+    if (!missing.empty())
+      return ex->reply(
+        json::object{{"resultType", "input_required"},
+                     {"inputRequests", std::move(missing)},
+                     {"requestState", seal(json::object{{"prompt", name}, {"answers", answers}})}});
+  }
+  auto messages = spec.get(args, answers);
   if (!messages)
     return ex->fail(rpc::internal_error, render(messages.error()));
   json::object r{{"messages", std::move(*messages)}};

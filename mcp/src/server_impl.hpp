@@ -21,6 +21,10 @@ struct server::impl {
 
   mutable std::shared_mutex mu; // guards the registries
   std::map<std::string, std::shared_ptr<tool_entry>> tools;
+  /// Listing order: registration order, keyed by a zero-padded sequence
+  /// number (the pagination cursor).
+  std::map<std::string, std::shared_ptr<tool_entry>> tool_order;
+  uint64_t next_tool_seq = 0;
   std::map<std::string, resource_spec> resources;
   std::map<std::string, resource_template_spec> templates;
   std::map<std::string, prompt_spec> prompts;

@@ -642,7 +642,10 @@ void server::handle_http(const http_request& req, http_responder respond) {
   // Which revision is this request?
   std::string revision;
   json::object caps;
-  bool initializing = p.what == parsed::request && p.method == "initialize";
+  // An initialize sent as a 2026-07-28 request is a removed method there.
+  bool initializing = p.what == parsed::request && p.method == "initialize"
+                      && header_version != latest_revision
+                      && meta_revision(p.params) != latest_revision;
   if (initializing) {
     if (sess)
       return respond(json_response(

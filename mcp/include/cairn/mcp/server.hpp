@@ -145,15 +145,20 @@ struct prompt_argument {
   bool required = false;
 };
 
-/// A prompt: returns `messages` for the given arguments.
+/// A prompt: returns `messages` for the given arguments and, if it has
+/// `inputs`, the client's answers to them.
 struct prompt_spec {
   std::string name;
   std::string title;
   std::string description;
   std::vector<prompt_argument> arguments;
-  std::function<caf::expected<json::array>(const json::object& args)> get;
+  std::function<caf::expected<json::array>(const json::object& args, const json::object& answers)>
+    get;
   std::function<std::vector<std::string>(const std::string& arg, const std::string& value)>
     complete;
+  /// Questions (`key -> {method, params}`) the client answers first
+  /// (2026-07-28 `input_required`); sessions get none and empty answers.
+  json::object inputs;
 };
 
 /// A bearer token and the tools it may list and call (`*` and `?` globs).
