@@ -72,9 +72,10 @@ struct input_needed {
 /// (a task re-running after a restart).
 class call_context final : public call {
 public:
-  call_context(const json::object& args, std::string key, std::shared_ptr<live_call> live,
-               json::object caps, json::value progress_token, json::object answers, bool stateless)
-    : args_(args), key_(std::move(key)), live_(std::move(live)), caps_(std::move(caps)),
+  call_context(context& ctx, const json::object& args, std::string key,
+               std::shared_ptr<live_call> live, json::object caps, json::value progress_token,
+               json::object answers, bool stateless)
+    : ctx_(ctx), args_(args), key_(std::move(key)), live_(std::move(live)), caps_(std::move(caps)),
       progress_token_(std::move(progress_token)), answers_(std::move(answers)),
       stateless_(stateless) {}
 
@@ -106,6 +107,11 @@ public:
     if (!logger.empty())
       p["logger"] = logger;
     e->notify("notifications/message", std::move(p));
+  }
+
+  void send(std::string to, std::string type, json::value payload) override {
+    ctx_.send_raw(std::move(to), std::move(type), json::serialize(payload), payload_format::json,
+                  std::chrono::milliseconds{0});
   }
 
   void notify(std::string method, json::object params) override {
@@ -174,7 +180,7 @@ public:
       if (cancelled())
         return make_error(errc::handler_failed, "the call was cancelled");
       if (std::chrono::steady_clock::now() >= deadline)
-        return make_error(errc::deadline_exceeded, "the client did not answer " + method);
+        return make_error(errc::handler_failed, "the client did not answer " + method);
       w->cv.wait_for(lock, std::chrono::milliseconds{100});
     }
     if (auto err = w->answer->if_contains("error"))
@@ -188,6 +194,7 @@ public:
 private:
   std::shared_ptr<exchange> ex() const { return live_ ? live_->ex : nullptr; }
 
+  context& ctx_;
   const json::object& args_;
   std::string key_;
   std::shared_ptr<live_call> live_;
@@ -313,7 +320,7 @@ private:
     json::value token = p.contains("progressToken") ? p.at("progressToken") : json::value{};
     bool stateless = p.contains("stateless") && p.at("stateless").as_bool();
     bool task = p.contains("task") && p.at("task").as_bool();
-    call_context cc{args, ctx.self(), live, caps, token, answers, stateless};
+    call_context cc{ctx, args, ctx.self(), live, caps, token, answers, stateless};
     caf::expected<tool_result> r = make_error(errc::handler_failed, "not run");
     try {
       r = t->spec.handler(cc);
@@ -432,6 +439,25 @@ void server::impl::register_tool_kind(const tool_entry& t) {
   k.snapshot_every = 0;
   k.retry.max_attempts = std::max<uint32_t>(1, t.spec.max_attempts) + 1;
   k.retry.initial_backoff = std::chrono::milliseconds{200};
+  // A call that never got to record an outcome (its message was
+  // dead-lettered) still answers its caller.
+  k.on_dead_letter = [this](const dead_letter& dl) {
+    std::shared_ptr<live_call> live;
+    {
+      std::lock_guard lock{calls_mu};
+      if (auto it = calls.find(dl.env.to); it != calls.end()) {
+        live = it->second;
+        calls.erase(it);
+      }
+    }
+    if (live && live->finish)
+      live->finish(json::object{
+        {"status", "failed"},
+        {"result", json::object{{"content", json::array{json::object{
+                                              {"type", "text"},
+                                              {"text", "the call failed: " + dl.error}}}},
+                                {"isError", true}}}});
+  };
   auto name = t.spec.name;
   rt.register_kind(
     "tool." + name,

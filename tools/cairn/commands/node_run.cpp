@@ -25,6 +25,7 @@
 #include "cairn/actors/delivery.hpp"
 #include "cairn/actors/mcp_fixture.hpp"
 #include "cairn/http.hpp"
+#include "cairn/mcp/external_tools.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
@@ -80,6 +81,7 @@ struct node_settings {
   std::string workload;
   std::string profile = "default";
   std::vector<std::string> mcp_tokens; ///< SECRET:tool-glob[,tool-glob...]
+  json::value mcp_tools = json::array{}; ///< tool declarations (exec, http)
   uint32_t chains = 8;
   uint64_t messages = 100'000;
   bool exit_when_idle = false;
@@ -232,6 +234,32 @@ const std::vector<setting>& settings_table() {
          a.push_back("(redacted)");
        return json::value(a);
      }},
+    {"mcp_tokens",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_array())
+         return "must be an array of \"SECRET:TOOL-GLOB,...\" strings";
+       ns.mcp_tokens.clear();
+       for (const auto& t : v.as_array()) {
+         if (!t.is_string())
+           return "must be an array of \"SECRET:TOOL-GLOB,...\" strings";
+         ns.mcp_tokens.emplace_back(t.as_string());
+       }
+       return {};
+     },
+     [](const node_settings& ns) {
+       json::array a;
+       for (const auto& t : ns.mcp_tokens)
+         a.push_back(json::string{"(redacted):" + t.substr(t.find(':') + 1)});
+       return json::value(a);
+     }},
+    {"mcp_tools",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_array())
+         return "must be an array of tool declarations";
+       ns.mcp_tools = v;
+       return {};
+     },
+     [](const node_settings& ns) { return ns.mcp_tools; }},
   };
   return table;
 }
@@ -359,8 +387,16 @@ int run_node(const node_settings& ns) {
     return 2;
   }
   mcp::server mcp_server{**rt, mcp_opts};
+  auto declared = mcp::tools_from_config(ns.mcp_tools);
+  if (!declared) {
+    std::fprintf(stderr, "cairn: %s\n", render(declared.error()).c_str());
+    return 2;
+  }
+  actors::register_demo_tools(mcp_server, **rt);
   if (ns.profile == "conformance")
     actors::register_conformance_fixture(mcp_server);
+  for (auto& t : *declared)
+    mcp_server.add_tool(std::move(t));
   mcp_server.attach();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+namespace cairn {
+class runtime;
+}
+
 namespace cairn::mcp {
 class server;
 }
@@ -11,5 +15,10 @@ namespace cairn::actors {
 /// conformance suite exercises (`cairn node --profile conformance`), through
 /// the same public API as any other tool.
 void register_conformance_fixture(mcp::server& srv);
+
+/// Exposes the delivery demo's domain workers as MCP tools: `place_order`
+/// (a durable command to `order/<id>`, sent atomically with the call's
+/// outcome) and `order_status` (the order's journaled stages), plus `echo`.
+void register_demo_tools(mcp::server& srv, runtime& rt);
 
 } // namespace cairn::actors

@@ -82,6 +82,9 @@ public:
   virtual const json::object& client_capabilities() const = 0;
   /// True once the client cancelled the request.
   virtual bool cancelled() const = 0;
+  /// Sends a JSON message of `type` to the actor `to`, committed atomically
+  /// with this call's outcome (never if the call fails and retries).
+  virtual void send(std::string to, std::string type, json::value payload) = 0;
   /// Sends a notification to the client on this request's stream.
   virtual void notify(std::string method, json::object params) = 0;
 };
