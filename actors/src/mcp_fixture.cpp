@@ -671,10 +671,10 @@ void register_demo_tools(mcp::server& srv, runtime& rt) {
     t.name = "echo";
     t.title = "Echo";
     t.description = "Returns the text it was given (a durable round trip through a call actor)";
-    t.input_schema = json::object{
-      {"type", "object"},
-      {"properties", json::object{{"text", json::object{{"type", "string"}}}}},
-      {"required", json::array{"text"}}};
+    t.input_schema =
+      json::object{{"type", "object"},
+                   {"properties", json::object{{"text", json::object{{"type", "string"}}}}},
+                   {"required", json::array{"text"}}};
     t.annotations.read_only = true;
     t.annotations.idempotent = true;
     t.tasks = mcp::task_support::forbidden;

@@ -4,6 +4,7 @@
 // status and result survive a restart of the node.
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -83,7 +84,11 @@ public:
   const std::string& idempotency_key() const override { return key_; }
   const json::object& client_capabilities() const override { return caps_; }
 
-  bool cancelled() const override { return live_ && live_->cancelled.load(); }
+  bool cancelled() const override {
+    return (live_ && live_->cancelled.load()) || (stopping_ && stopping_->load());
+  }
+
+  void set_stopping(const std::atomic<bool>* flag) { stopping_ = flag; }
 
   void progress(double done, std::optional<double> total, std::string message) override {
     if (progress_token_.is_null() || !ex())
@@ -202,7 +207,7 @@ private:
   json::value progress_token_;
   json::object answers_;
   bool stateless_;
-  int asks_ = 0;
+  const std::atomic<bool>* stopping_ = nullptr;
 };
 
 /// The durable actor of one call. Its journal: `input` (the call waits
@@ -321,6 +326,7 @@ private:
     bool stateless = p.contains("stateless") && p.at("stateless").as_bool();
     bool task = p.contains("task") && p.at("task").as_bool();
     call_context cc{ctx, args, ctx.self(), live, caps, token, answers, stateless};
+    cc.set_stopping(&srv_.stopping);
     caf::expected<tool_result> r = make_error(errc::handler_failed, "not run");
     try {
       r = t->spec.handler(cc);
@@ -340,6 +346,8 @@ private:
       finish(ctx, "input_required", std::move(result), {});
       return {};
     }
+    if (srv_.stopping.load()) // not an outcome: the call runs again after a restart
+      return make_error(errc::shutting_down, "the node is stopping");
     if (cc.cancelled()) {
       finish(ctx, "cancelled", json::object{}, {});
       return {};
@@ -453,10 +461,10 @@ void server::impl::register_tool_kind(const tool_entry& t) {
     if (live && live->finish)
       live->finish(json::object{
         {"status", "failed"},
-        {"result", json::object{{"content", json::array{json::object{
-                                              {"type", "text"},
-                                              {"text", "the call failed: " + dl.error}}}},
-                                {"isError", true}}}});
+        {"result",
+         json::object{{"content", json::array{json::object{
+                                    {"type", "text"}, {"text", "the call failed: " + dl.error}}}},
+                      {"isError", true}}}});
   };
   auto name = t.spec.name;
   rt.register_kind(
@@ -489,6 +497,15 @@ int64_t created_ms_of(std::string_view task_id) {
 }
 
 constexpr int64_t task_ttl_ms = 3'600'000;
+
+/// The 2025-11-25 shape of a task (`ttl`, `pollInterval`).
+json::object session_task(json::object fields) {
+  fields["ttl"] = fields["ttlMs"];
+  fields["pollInterval"] = fields["pollIntervalMs"];
+  fields.erase("ttlMs");
+  fields.erase("pollIntervalMs");
+  return fields;
+}
 
 json::object task_fields(const std::string& id, const char* status, int64_t updated_ms) {
   auto created = created_ms_of(id);
@@ -531,6 +548,13 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
                       "tool " + name + " runs only as a task: declare the tasks extension",
                       tasks_required_data());
     task = ext && t->spec.tasks != task_support::forbidden;
+  } else if (ex->revision == session_revision) {
+    // 2025-11-25: the client asks for a task with params.task.
+    auto tp = ex->params.if_contains("task");
+    task = tp && tp->is_object() && t->spec.tasks != task_support::forbidden;
+    if (!task && t->spec.tasks == task_support::required)
+      return ex->fail(rpc::method_not_found,
+                      "tool " + name + " runs only as a task: call it with params.task");
   }
   json::object answers;
   if (ex->stateless()) {
@@ -584,6 +608,17 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   }
   auto id = "tool." + name + "/" + new_call_id();
   auto live = std::make_shared<live_call>();
+  // A client that accepts tasks still gets a plain result from an
+  // optional-task tool that finishes within the grace period.
+  bool grace = task && ex->stateless() && t->spec.tasks == task_support::optional
+               && opts.task_grace.count() > 0;
+  if (grace) {
+    live->ex = ex;
+    live->finish = [ex](json::object ev) {
+      if (ev.at("status").as_string() == "completed")
+        ex->reply(ev.at("result").as_object());
+    };
+  }
   if (!task) {
     live->ex = ex;
     live->finish = [ex](json::object ev) {
@@ -607,12 +642,26 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   if (meta.is_object())
     if (auto tp = meta.as_object().if_contains("traceparent"); tp && tp->is_string())
       env.traceparent = std::string{tp->as_string()};
-  rt.accept_async(std::move(env), [this, ex, id, task](caf::expected<std::string> r) {
+  rt.accept_async(std::move(env), [this, ex, id, task, grace](caf::expected<std::string> r) {
     if (r) {
+      if (task && grace) {
+        std::thread{[this, ex, id] {
+          std::this_thread::sleep_for(opts.task_grace);
+          if (ex->done.load())
+            return;
+          auto o = task_fields(id, "working", 0);
+          o["resultType"] = "task";
+          ex->reply(std::move(o));
+        }}.detach();
+        return;
+      }
       if (task) { // durably created: a tasks/get from now on finds it
         auto o = task_fields(id, "working", 0);
-        o["resultType"] = "task";
-        ex->reply(std::move(o));
+        if (ex->stateless()) {
+          o["resultType"] = "task";
+          return ex->reply(std::move(o));
+        }
+        ex->reply(json::object{{"task", session_task(std::move(o))}});
       }
       return;
     }
@@ -632,7 +681,7 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
   if (ex->stateless() && (m == "tasks/result" || m == "tasks/list"))
     return ex->fail(rpc::method_not_found, "method not found: " + m);
   if (!ex->stateless())
-    return ex->fail(rpc::method_not_found, "method not found: " + m);
+    return session_task_method(ex);
   if (!has_tasks_extension(ex->client_capabilities))
     return ex->fail(rpc::missing_capability,
                     m + " needs the " + std::string{tasks_ext} + " extension",
@@ -720,6 +769,139 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
       }
       ex->fail(rpc::internal_error, render(r.error()));
     });
+    return;
+  }
+  ex->fail(rpc::method_not_found, "method not found: " + m);
+}
+
+/// What storage says about task `id`: its status and outcome.
+std::optional<json::object> server::impl::task_state(const std::string& id) {
+  auto kind = std::string{kind_of(id)};
+  if (!valid_actor_id(id) || kind.rfind("tool.", 0) != 0 || !find_tool(kind.substr(5)))
+    return std::nullopt;
+  auto d = rt.describe(id);
+  if (!d)
+    return std::nullopt;
+  json::object st{{"status", "working"}};
+  if (!d->state_json.empty()) {
+    boost::system::error_code ec;
+    auto v = json::parse(d->state_json, ec);
+    if (!ec && v.is_object())
+      st = v.as_object();
+  }
+  return st;
+}
+
+// 2025-11-25 (experimental tasks): tasks/get, tasks/result, tasks/list and
+// tasks/cancel answer from the call actors' journals.
+void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
+  const auto& m = ex->method;
+  if (ex->revision != session_revision)
+    return ex->fail(rpc::method_not_found, "method not found: " + m);
+  auto view = [](const std::string& id, const json::object& st) {
+    std::string status{st.at("status").as_string()};
+    int64_t updated = st.contains("updated_ms") ? st.at("updated_ms").to_number<int64_t>() : 0;
+    auto o = session_task(task_fields(id, status.c_str(), updated));
+    if (auto msg = st.if_contains("message"); msg && msg->is_string())
+      o["statusMessage"] = *msg;
+    return o;
+  };
+  if (m == "tasks/list") {
+    json::array out;
+    std::vector<std::string> kinds;
+    {
+      std::shared_lock lock{mu};
+      for (auto& [name, t] : tools)
+        if (allowed(ex->token, name) && t->spec.tasks != task_support::forbidden)
+          kinds.push_back("tool." + name);
+    }
+    std::string after;
+    if (auto c = ex->params.if_contains("cursor"); c && c->is_string())
+      after = std::string{c->as_string()};
+    std::vector<std::string> ids;
+    for (auto& k : kinds) {
+      auto r = rt.actor_ids(k, after > k ? after : std::string{}, opts.page_size + 1);
+      if (r)
+        ids.insert(ids.end(), r->begin(), r->end());
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::remove_if(ids.begin(), ids.end(), [&](auto& i) { return i <= after; }),
+              ids.end());
+    std::string last;
+    for (auto& id : ids) {
+      if (out.size() == opts.page_size)
+        break;
+      if (auto st = task_state(id)) {
+        out.push_back(view(id, *st));
+        last = id;
+      }
+    }
+    json::object r{{"tasks", std::move(out)}};
+    if (ids.size() > opts.page_size)
+      r["nextCursor"] = last;
+    return ex->reply(std::move(r));
+  }
+  auto tid = ex->params.if_contains("taskId");
+  if (!tid || !tid->is_string())
+    return ex->fail(rpc::invalid_params, m + " needs a string 'taskId'");
+  std::string id{tid->as_string()};
+  auto st = task_state(id);
+  if (!st || !allowed(ex->token, std::string{kind_of(id).substr(5)}))
+    return ex->fail(rpc::invalid_params, "unknown task: " + id);
+  std::string status{st->at("status").as_string()};
+  bool terminal = status == "completed" || status == "failed" || status == "cancelled";
+  if (m == "tasks/get")
+    return ex->reply(view(id, *st));
+  if (m == "tasks/cancel") {
+    if (terminal)
+      return ex->fail(rpc::invalid_params, "task " + id + " is already " + status);
+    {
+      std::lock_guard lock{calls_mu};
+      if (auto it = calls.find(id); it != calls.end())
+        it->second->cancelled.store(true);
+    }
+    envelope env;
+    env.from = "mcp";
+    env.to = id;
+    env.type = cancel_type;
+    env.format = static_cast<uint8_t>(payload_format::json);
+    env.payload = "{}";
+    auto o = view(id, *st);
+    o["status"] = "cancelled";
+    rt.accept_async(std::move(env), [ex, o](caf::expected<std::string> r) mutable {
+      if (!r)
+        return ex->fail(rpc::internal_error, render(r.error()));
+      ex->reply(std::move(o));
+    });
+    return;
+  }
+  if (m == "tasks/result") {
+    // Answers once the task is terminal: its CallToolResult (or error).
+    auto answer = [ex, id](const json::object& s) {
+      std::string now{s.at("status").as_string()};
+      json::object related{{"io.modelcontextprotocol/related-task", json::object{{"taskId", id}}}};
+      if (now == "cancelled")
+        return ex->fail(rpc::internal_error, "task " + id + " was cancelled",
+                        json::object{{"taskId", id}});
+      auto result = s.contains("result") ? s.at("result").as_object() : json::object{};
+      result["_meta"] = std::move(related);
+      ex->reply(std::move(result));
+    };
+    if (terminal)
+      return answer(*st);
+    std::thread{[this, ex, id, answer] {
+      auto deadline = std::chrono::steady_clock::now() + opts.call_timeout;
+      while (std::chrono::steady_clock::now() < deadline && !ex->cancelled.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+        auto s = task_state(id);
+        if (!s)
+          return ex->fail(rpc::invalid_params, "unknown task: " + id);
+        std::string now{s->at("status").as_string()};
+        if (now == "completed" || now == "failed" || now == "cancelled")
+          return answer(*s);
+      }
+      ex->fail(rpc::internal_error, "task " + id + " did not finish in time; poll tasks/get");
+    }}.detach();
     return;
   }
   ex->fail(rpc::method_not_found, "method not found: " + m);

@@ -89,7 +89,8 @@ caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "CAIRN_IDEMPOTENCY_KEY=", 22) != 0 && std::strncmp(*e, "CAIRN_TOOL=", 11) != 0)
+    if (std::strncmp(*e, "CAIRN_IDEMPOTENCY_KEY=", 22) != 0
+        && std::strncmp(*e, "CAIRN_TOOL=", 11) != 0)
       env_store.emplace_back(*e);
   env_store.push_back("CAIRN_IDEMPOTENCY_KEY=" + c.idempotency_key());
   env_store.push_back("CAIRN_TOOL=" + d.name);
@@ -192,9 +193,9 @@ caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
   if (cancelled)
     return tool_result::error("cancelled");
   if (timed_out)
-    return make_error(errc::handler_failed,
-                      d.name + " did not finish within " + std::to_string(d.timeout.count())
-                        + " ms and was killed");
+    return make_error(errc::handler_failed, d.name + " did not finish within "
+                                              + std::to_string(d.timeout.count())
+                                              + " ms and was killed");
   if (sout.size() > max_output)
     return tool_result::error(d.name + " wrote more than " + std::to_string(max_output)
                               + " bytes to stdout");
@@ -249,8 +250,8 @@ caf::expected<tool_result> run_http(const http_decl& d, call& c) {
     return make_error(errc::handler_failed,
                       d.name + ": no answer within " + std::to_string(d.timeout.count()) + " ms");
   if (ec)
-    return make_error(errc::handler_failed, "reading the answer of " + d.host + " failed: "
-                                              + ec.message());
+    return make_error(errc::handler_failed,
+                      "reading the answer of " + d.host + " failed: " + ec.message());
   auto& res = parser.get();
   auto code = res.result_int();
   if (code >= 500)
@@ -275,11 +276,9 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
   if (!decls.is_array())
     return make_error(errc::invalid_argument, "mcp_tools must be an array of tool declarations");
   static const std::regex name_re{"^[A-Za-z0-9_.-]{1,128}$"};
-  static const std::set<std::string> known{"name",         "title",        "description",
-                                           "type",         "command",      "url",
-                                           "timeout_ms",   "input_schema", "output_schema",
-                                           "annotations",  "risk",         "max_attempts",
-                                           "tasks"};
+  static const std::set<std::string> known{
+    "name",         "title",         "description", "type", "command",      "url",  "timeout_ms",
+    "input_schema", "output_schema", "annotations", "risk", "max_attempts", "tasks"};
   size_t i = 0;
   for (const auto& dv : decls.as_array()) {
     if (!dv.is_object())
@@ -372,7 +371,8 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
       }
       if (e.argv[0].empty() || e.argv[0].front() != '/')
         return bad(i, "'command' must start with an absolute program path (no shell, no PATH "
-                      "lookup): got '" + e.argv[0] + "'");
+                      "lookup): got '"
+                        + e.argv[0] + "'");
       t.handler = [e](call& c) { return run_exec(e, c); };
     } else if (type == "http") {
       static const std::regex url_re{R"(^http://([^/:]+)(?::(\d+))?(/.*)?$)"};

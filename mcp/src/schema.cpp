@@ -2,6 +2,9 @@
 #define VALIJSON_USE_EXCEPTIONS 1
 #include "schema.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include <valijson/adapters/boost_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -43,19 +46,29 @@ std::string compiled_schema::check(const boost::json::value& doc) const {
   valijson::adapters::BoostJsonAdapter adapter{doc};
   if (validator.validate(impl_->schema, adapter, &results))
     return {};
-  // valijson reports the outermost failure first ("failed to match all
-  // subschemas"); the innermost one names the real problem.
-  std::string out;
-  size_t shown = 0;
-  valijson::ValidationResults::Error err;
+  // valijson reports the outer failure first ("failed to validate against
+  // schema associated with property ..."); the inner ones name the problem.
   std::vector<valijson::ValidationResults::Error> all;
+  valijson::ValidationResults::Error err;
   while (results.popError(err))
     all.push_back(err);
+  auto generic = [](const std::string& d) { return d.rfind("Failed to validate", 0) == 0; };
+  bool specific =
+    std::any_of(all.begin(), all.end(), [&](auto& e) { return !generic(e.description); });
+  std::string out;
+  size_t shown = 0;
   for (auto it = all.rbegin(); it != all.rend() && shown < 3; ++it) {
+    if (specific && generic(it->description))
+      continue;
     std::string path = "$";
-    for (const auto& part : it->context)
-      if (part != "<root>")
-        path += part.front() == '[' ? part : "." + part;
+    for (const auto& part : it->context) {
+      if (part == "<root>")
+        continue;
+      // "[name]" for properties, "[3]" for items: print $.name and $[3].
+      auto inner = part.size() > 2 && part.front() == '[' ? part.substr(1, part.size() - 2) : part;
+      bool index = !inner.empty() && inner.find_first_not_of("0123456789") == std::string::npos;
+      path += index ? "[" + inner + "]" : "." + inner;
+    }
     if (!out.empty())
       out += "; ";
     out += path + ": " + it->description;

@@ -294,6 +294,10 @@ std::vector<std::shared_ptr<session>> server::impl::all_sessions() {
   return out;
 }
 
+void server::shutdown() {
+  impl_->stopping.store(true);
+}
+
 void server::attach() {
   std::unique_lock lock{impl_->mu};
   for (auto& [name, t] : impl_->tools)

@@ -29,6 +29,7 @@ struct server::impl {
   std::map<std::string, resource_template_spec> templates;
   std::map<std::string, prompt_spec> prompts;
   bool attached = false;
+  std::atomic<bool> stopping{false};
   bool loopback_only = true; ///< refuse Host headers that are not loopback names
 
   std::mutex sessions_mu;
@@ -76,6 +77,8 @@ struct server::impl {
   void complete(const std::shared_ptr<exchange>& ex);
   void set_level(const std::shared_ptr<exchange>& ex);
   void task_method(const std::shared_ptr<exchange>& ex);
+  void session_task_method(const std::shared_ptr<exchange>& ex);
+  std::optional<json::object> task_state(const std::string& id);
   json::object initialize_result(const std::string& revision) const;
   json::object discover_result(const std::string& revision) const;
   json::object capabilities(const std::string& revision) const;

@@ -363,11 +363,17 @@ json::object server::impl::capabilities(const std::string& revision) const {
       {"prompts", json::object{{"listChanged", true}}},
       {"completions", json::object{}},
       {"extensions", json::object{{"io.modelcontextprotocol/tasks", json::object{}}}}};
-  return json::object{{"tools", json::object{{"listChanged", true}}},
-                      {"resources", json::object{{"subscribe", true}, {"listChanged", true}}},
-                      {"prompts", json::object{{"listChanged", true}}},
-                      {"completions", json::object{}},
-                      {"logging", json::object{}}};
+  json::object caps{{"tools", json::object{{"listChanged", true}}},
+                    {"resources", json::object{{"subscribe", true}, {"listChanged", true}}},
+                    {"prompts", json::object{{"listChanged", true}}},
+                    {"completions", json::object{}},
+                    {"logging", json::object{}}};
+  if (revision == session_revision) // experimental tasks, 2025-11-25 only
+    caps["tasks"] =
+      json::object{{"list", json::object{}},
+                   {"cancel", json::object{}},
+                   {"requests", json::object{{"tools", json::object{{"call", json::object{}}}}}}};
+  return caps;
 }
 
 json::object server::impl::initialize_result(const std::string& revision) const {

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -80,7 +82,7 @@ struct node_settings {
   double flaky_rate = 0.2;
   std::string workload;
   std::string profile = "default";
-  std::vector<std::string> mcp_tokens; ///< SECRET:tool-glob[,tool-glob...]
+  std::vector<std::string> mcp_tokens;   ///< SECRET:tool-glob[,tool-glob...]
   json::value mcp_tools = json::array{}; ///< tool declarations (exec, http)
   uint32_t chains = 8;
   uint64_t messages = 100'000;
@@ -97,6 +99,7 @@ struct node_settings {
   std::string config; ///< JSON file with settings (flags and CAIRN_* win over it)
   bool print_config = false;
   bool progress = true;
+  bool stdio = false; ///< serve MCP on stdin/stdout (`cairn mcp stdio`)
 };
 
 // Splits HOST:PORT; false if malformed.
@@ -392,9 +395,10 @@ int run_node(const node_settings& ns) {
     std::fprintf(stderr, "cairn: %s\n", render(declared.error()).c_str());
     return 2;
   }
-  actors::register_demo_tools(mcp_server, **rt);
+  // The suite calls the first listed tool with no arguments: fixture first.
   if (ns.profile == "conformance")
     actors::register_conformance_fixture(mcp_server);
+  actors::register_demo_tools(mcp_server, **rt);
   for (auto& t : *declared)
     mcp_server.add_tool(std::move(t));
   mcp_server.attach();
@@ -454,9 +458,36 @@ int run_node(const node_settings& ns) {
     std::fprintf(stderr, "cairn: cannot start: %s\n", render(err).c_str());
     return 1;
   }
-  std::fprintf(stdout, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
+  // With MCP on stdio, stdout carries the protocol only.
+  std::FILE* human = ns.stdio ? stderr : stdout;
+  std::fprintf(human, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
                ns.data.c_str(), ns.durability.c_str(), static_cast<int>(getpid()));
-  std::fflush(stdout);
+  std::fflush(human);
+  std::atomic<bool> stdin_open{ns.stdio};
+  if (ns.stdio) {
+    // One JSON-RPC message a line; answers may come from any thread.
+    auto out_mu = std::make_shared<std::mutex>();
+    auto write = [out_mu](std::string msg) {
+      std::lock_guard lock{*out_mu};
+      msg.push_back('\n');
+      std::fwrite(msg.data(), 1, msg.size(), stdout);
+      std::fflush(stdout);
+    };
+    std::thread{[&mcp_server, &stdin_open, write] {
+      std::string line;
+      while (std::getline(std::cin, line)) {
+        if (line.empty() || line == "\r")
+          continue;
+        if (line.size() > (1u << 20)) {
+          write(
+            R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"message larger than 1048576 bytes"}})");
+          continue;
+        }
+        mcp_server.handle_stdio(line, write);
+      }
+      stdin_open.store(false); // the client closed stdin: stop
+    }}.detach();
+  }
 
   if (ns.workload == "chain") {
     for (uint32_t c = 0; c < ns.chains; ++c) {
@@ -491,7 +522,7 @@ int run_node(const node_settings& ns) {
   progress_line line{(*rt)->stats()};
   auto last_print = std::chrono::steady_clock::now();
   int idle_polls = 0;
-  while (stop_signal.load() == 0) {
+  while (stop_signal.load() == 0 && (!ns.stdio || stdin_open.load())) {
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
     auto now = std::chrono::steady_clock::now();
     if (ns.progress && now - last_print >= std::chrono::seconds{1}) {
@@ -508,12 +539,13 @@ int run_node(const node_settings& ns) {
   if (producer.joinable())
     producer.join();
   if (stop_signal.load() != 0)
-    std::fprintf(stdout, "cairn node stopping on signal %d\n", stop_signal.load());
-  (*rt)->stop(); // HTTP requests meanwhile get 503 shutting_down
+    std::fprintf(human, "cairn node stopping on signal %d\n", stop_signal.load());
+  mcp_server.shutdown(); // running tool calls stop and run again after a restart
+  (*rt)->stop();         // HTTP requests meanwhile get 503 shutting_down
   if (server)
     server->stop();
   auto s = (*rt)->stats();
-  std::fprintf(stdout, "cairn node stopped: processed %llu, dead-lettered %llu, pending %llu\n",
+  std::fprintf(human, "cairn node stopped: processed %llu, dead-lettered %llu, pending %llu\n",
                static_cast<unsigned long long>(s.processed),
                static_cast<unsigned long long>(s.dead_lettered),
                static_cast<unsigned long long>(s.pending));
@@ -610,7 +642,11 @@ void add_node_run(CLI::App& app, int& exit_code) {
       auto given = [cmd](const std::string& name) {
         std::string flag = "--" + name;
         std::replace(flag.begin(), flag.end(), '_', '-');
-        auto* opt = cmd->get_option_no_throw(flag == "--tokens" ? "--token" : flag);
+        if (flag == "--tokens")
+          flag = "--token";
+        else if (flag == "--mcp-tokens")
+          flag = "--mcp-token";
+        auto* opt = cmd->get_option_no_throw(flag);
         return opt != nullptr && opt->count() > 0;
       };
       if (auto err = apply_config_file(ns->config, *ns, given); !err.empty()) {
@@ -620,6 +656,53 @@ void add_node_run(CLI::App& app, int& exit_code) {
       }
     }
     exit_code = run_node(*ns);
+  });
+
+  // cairn mcp stdio: an embedded node for desktop MCP clients.
+  auto* mcp_cmd = app.add_subcommand("mcp", "Serve MCP without a separate node process");
+  mcp_cmd->require_subcommand(1);
+  auto ss = std::make_shared<node_settings>();
+  ss->stdio = true;
+  ss->progress = false;
+  ss->http = "off";
+  ss->log_level = "warn";
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+    ss->data = std::string{xdg} + "/cairn";
+  else if (const char* home = std::getenv("HOME"); home && *home)
+    ss->data = std::string{home} + "/.local/share/cairn";
+  auto* stdio = mcp_cmd->add_subcommand(
+    "stdio", "Run an embedded node serving MCP on stdin/stdout (one JSON-RPC message a line; "
+             "logs on stderr), for MCP clients that launch their servers");
+  stdio->add_option("--data", ss->data, "Data directory (created if missing)")
+    ->capture_default_str();
+  stdio->add_option("--durability", ss->durability, "os or fsync")
+    ->check(CLI::IsMember({"os", "fsync"}))
+    ->capture_default_str();
+  stdio->add_option("--profile", ss->profile, "default, or conformance (the suite's fixture)")
+    ->check(CLI::IsMember({"default", "conformance"}))
+    ->capture_default_str();
+  stdio->add_option("--config", ss->config, "JSON settings file (mcp_tools, ...)")
+    ->envname("CAIRN_CONFIG");
+  stdio->add_option("--log-level", ss->log_level, "trace, debug, info, warn, error or off")
+    ->capture_default_str();
+  stdio
+    ->add_option("--http", ss->http, "Also serve the HTTP API and /mcp on HOST:PORT (default: off)")
+    ->capture_default_str();
+  stdio->callback([ss, stdio, &exit_code] {
+    if (!ss->config.empty()) {
+      auto given = [stdio](const std::string& name) {
+        std::string flag = "--" + name;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        auto* opt = stdio->get_option_no_throw(flag);
+        return opt != nullptr && opt->count() > 0;
+      };
+      if (auto err = apply_config_file(ss->config, *ss, given); !err.empty()) {
+        std::fprintf(stderr, "cairn: %s\n", err.c_str());
+        exit_code = 2;
+        return;
+      }
+    }
+    exit_code = run_node(*ss);
   });
 }
 

@@ -186,6 +186,9 @@ struct server_options {
   size_t max_request_bytes = 1 << 20;              ///< larger requests are refused
   std::chrono::milliseconds call_timeout{300'000}; ///< a synchronous call waits this long
   std::string state_secret;                        ///< signs requestState (random if empty)
+  /// A client that accepts tasks gets a plain result when an optional-task
+  /// tool finishes within this; only slower calls become tasks.
+  std::chrono::milliseconds task_grace{250};
 };
 
 /// The MCP server: one request model, both revisions at the edge, tools run
@@ -212,6 +215,10 @@ public:
 
   /// Registers the actor kinds for the tools added so far; before `rt.start()`.
   void attach();
+
+  /// Before the runtime stops: running handlers see `cancelled()` and their
+  /// steps fail without a record, so the calls run again after a restart.
+  void shutdown();
 
   /// Handles one HTTP request to `/mcp` (Streamable HTTP).
   void handle_http(const http_request& req, http_responder respond);
