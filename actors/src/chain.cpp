@@ -49,7 +49,7 @@ typename Inspector::result_type inspect(Inspector& f, hop_state& x) {
 class hop : public stateful_actor<hop_state> {
 public:
   explicit hop(std::string next_kind) {
-    on<chain_item>([this, next_kind](context& ctx, const chain_item& m) -> caf::error {
+    on<chain_item>([next_kind](context& ctx, const chain_item& m) -> caf::error {
       ctx.emit(m);
       if (!next_kind.empty())
         ctx.send(next_kind + "/" + std::to_string(m.chain), m);

@@ -43,8 +43,10 @@ std::string iso8601(int64_t ms) {
   return std::string{buf} + "." + fmt_ms(ms % 1000) + "Z";
 }
 
+/// A time-ordered id with 120 unpredictable bits (task ids are capabilities:
+/// they must not be guessable).
 std::string new_call_id() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static thread_local std::random_device rd; // /dev/urandom
   static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
   auto t = static_cast<uint64_t>(wall_ms());
   std::string id;
@@ -52,10 +54,12 @@ std::string new_call_id() {
     id.insert(id.begin(), digits[t % 36]);
     t /= 36;
   }
-  auto r = rng();
-  for (int i = 0; i < 12; ++i) {
-    id.push_back(digits[r % 36]);
-    r /= 36;
+  for (int part = 0; part < 2; ++part) {
+    uint64_t r = (static_cast<uint64_t>(rd()) << 32) | rd();
+    for (int i = 0; i < 12; ++i) {
+      id.push_back(digits[r % 36]);
+      r /= 36;
+    }
   }
   return id;
 }
@@ -606,7 +610,9 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
     if (auto pt = m->as_object().if_contains("progressToken"))
       payload["progressToken"] = *pt;
   }
-  auto id = "tool." + name + "/" + new_call_id();
+  // The id carries its creator's tag: tasks are bound to the token that
+  // made them (checked on every tasks/* request, after restarts too).
+  auto id = "tool." + name + "/" + new_call_id() + "-" + owner_tag(ex->token);
   auto live = std::make_shared<live_call>();
   // A client that accepts tasks still gets a plain result from an
   // optional-task tool that finishes within the grace period.
@@ -691,7 +697,8 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
     return ex->fail(rpc::invalid_params, m + " needs a string 'taskId'");
   std::string id{tid->as_string()};
   auto kind = std::string{kind_of(id)};
-  if (kind.rfind("tool.", 0) != 0 || !find_tool(kind.substr(5)) || !valid_actor_id(id))
+  if (kind.rfind("tool.", 0) != 0 || !find_tool(kind.substr(5)) || !valid_actor_id(id)
+      || !owns(ex->token, id))
     return ex->fail(rpc::invalid_params, "unknown task: " + id);
   auto d = rt.describe(id);
   if (!d)
@@ -774,6 +781,23 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
   ex->fail(rpc::method_not_found, "method not found: " + m);
 }
 
+std::string server::impl::owner_tag(const mcp_token* token) const {
+  if (!token)
+    return "open";
+  // A short keyed hash of the secret: identifies the token, reveals nothing.
+  auto h = std::hash<std::string>{}("cairn-task-owner\n" + token->secret);
+  static const char* hex = "0123456789abcdef";
+  std::string tag;
+  for (int i = 0; i < 10; ++i, h >>= 4)
+    tag.push_back(hex[h & 15]);
+  return tag;
+}
+
+bool server::impl::owns(const mcp_token* token, std::string_view id) const {
+  auto dash = id.rfind('-');
+  return dash != std::string_view::npos && id.substr(dash + 1) == owner_tag(token);
+}
+
 /// What storage says about task `id`: its status and outcome.
 std::optional<json::object> server::impl::task_state(const std::string& id) {
   auto kind = std::string{kind_of(id)};
@@ -807,6 +831,8 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
     return o;
   };
   if (m == "tasks/list") {
+    if (opts.tokens.empty()) // nothing to bind tasks to: not offered
+      return ex->fail(rpc::method_not_found, "tasks/list needs bearer tokens (mcp_tokens)");
     json::array out;
     std::vector<std::string> kinds;
     {
@@ -828,6 +854,8 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
     ids.erase(std::remove_if(ids.begin(), ids.end(), [&](auto& i) { return i <= after; }),
               ids.end());
     std::string last;
+    ids.erase(std::remove_if(ids.begin(), ids.end(), [&](auto& i) { return !owns(ex->token, i); }),
+              ids.end());
     for (auto& id : ids) {
       if (out.size() == opts.page_size)
         break;
@@ -845,7 +873,7 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
   if (!tid || !tid->is_string())
     return ex->fail(rpc::invalid_params, m + " needs a string 'taskId'");
   std::string id{tid->as_string()};
-  auto st = task_state(id);
+  auto st = owns(ex->token, id) ? task_state(id) : std::nullopt;
   if (!st || !allowed(ex->token, std::string{kind_of(id).substr(5)}))
     return ex->fail(rpc::invalid_params, "unknown task: " + id);
   std::string status{st->at("status").as_string()};

@@ -30,6 +30,8 @@ struct server::impl {
   std::map<std::string, prompt_spec> prompts;
   bool attached = false;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> any_subscription{false}; ///< some client subscribed to a resource once
+  void add_actor_resources();
   bool loopback_only = true; ///< refuse Host headers that are not loopback names
 
   std::mutex sessions_mu;
@@ -79,6 +81,10 @@ struct server::impl {
   void task_method(const std::shared_ptr<exchange>& ex);
   void session_task_method(const std::shared_ptr<exchange>& ex);
   std::optional<json::object> task_state(const std::string& id);
+  /// The creator tag task ids end with; `owns` checks a caller against it.
+  std::string owner_tag(const mcp_token* token) const;
+  bool owns(const mcp_token* token, std::string_view id) const;
+  bool actor_readable(const mcp_token* token, const std::string& uri) const;
   json::object initialize_result(const std::string& revision) const;
   json::object discover_result(const std::string& revision) const;
   json::object capabilities(const std::string& revision) const;

@@ -332,6 +332,7 @@ void server::impl::listen(const std::shared_ptr<exchange>& ex, http_responder re
           uris.push_back(u);
         }
       honoured["resourceSubscriptions"] = std::move(uris);
+      any_subscription.store(true);
     }
   }
   {

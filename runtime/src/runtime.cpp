@@ -90,6 +90,7 @@ double unit_random() {
 } // namespace
 
 struct runtime::impl {
+  std::function<void(const std::string&)> step_observer; // set before start
   struct route {
     caf::actor handle;
     uint64_t sent = 0;
@@ -506,6 +507,8 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
       st.kind->counters->processed.fetch_add(1);
       for (auto& fn : after)
         fn();
+      if (step_observer)
+        step_observer(st.id);
       break;
     case outcome::retry:
       st.queue[seq] = std::move(st.updated);
@@ -628,7 +631,7 @@ void runtime::impl::fire_timers() {
       dl.raw = value;
       req.ops.put(column::dead, dl.env.id, encode(dl));
     }
-    req.done = [this, key](commit_result& r) {
+    req.done = [this, key = key](commit_result& r) {
       if (!r.err)
         timers.fetch_sub(1);
       std::lock_guard<std::mutex> guard{svc_mtx};
@@ -1302,6 +1305,10 @@ caf::expected<std::vector<runtime::topic_info>> runtime::topics(size_t limit) {
   for (auto& [name, t] : found)
     out.push_back(std::move(t));
   return out;
+}
+
+void runtime::observe_steps(std::function<void(const std::string& actor_id)> fn) {
+  impl_->step_observer = std::move(fn);
 }
 
 bool runtime::ready() const {

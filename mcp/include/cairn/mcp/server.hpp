@@ -186,6 +186,9 @@ struct server_options {
   size_t max_request_bytes = 1 << 20;              ///< larger requests are refused
   std::chrono::milliseconds call_timeout{300'000}; ///< a synchronous call waits this long
   std::string state_secret;                        ///< signs requestState (random if empty)
+  /// Serve actors as resources: `cairn://actors/{id}` (the state, as the
+  /// node API shows it) and `cairn://actors/{id}/journal`, ids percent-encoded.
+  bool actor_resources = true;
   /// A client that accepts tasks gets a plain result when an optional-task
   /// tool finishes within this; only slower calls become tasks.
   std::chrono::milliseconds task_grace{250};
