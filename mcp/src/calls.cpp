@@ -430,6 +430,8 @@ private:
       }
       if (live && live->finish)
         live->finish(ev);
+      if (live && live->on_status)
+        live->on_status(ev);
     });
   }
 
@@ -633,6 +635,21 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
       if (status == "cancelled")
         return ex->fail(rpc::internal_error, "the call was cancelled");
       ex->reply(result);
+    };
+  }
+  if (task && ex->sess) {
+    // 2025-11-25: the session hears when its task ends (on its GET stream).
+    std::weak_ptr<session> weak = ex->sess;
+    live->on_status = [weak, id](const json::object& ev) {
+      auto s = weak.lock();
+      if (!s)
+        return;
+      std::string status{ev.at("status").as_string()};
+      if (status == "input_required")
+        return;
+      auto updated = ev.contains("updated_ms") ? ev.at("updated_ms").to_number<int64_t>() : 0;
+      s->push(rpc_notification("notifications/tasks/status",
+                               session_task(task_fields(id, status.c_str(), updated))));
     };
   }
   {

@@ -102,7 +102,8 @@ struct tool_entry {
 struct live_call {
   std::shared_ptr<exchange> ex; ///< null for a task whose caller is gone
   std::string progress_token_json;
-  std::function<void(json::object outcome)> finish; ///< with the finished event
+  std::function<void(json::object outcome)> finish;           ///< with the finished event
+  std::function<void(const json::object& outcome)> on_status; ///< tells task subscribers
   std::atomic<bool> cancelled{false};
 };
 
