@@ -5,6 +5,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cctype>
 #include <random>
 
@@ -626,7 +627,8 @@ void server::impl::read_resource(const std::shared_ptr<exchange>& ex) {
     return ex->fail(rpc::invalid_params, "resources/read needs a string 'uri'");
   std::string uri{uri_v->as_string()};
   if (uri.rfind(actor_prefix, 0) == 0 && !actor_readable(ex->token, uri))
-    return ex->fail(rpc::invalid_params, "resource not found: " + uri, json::object{{"uri", uri}});
+    return ex->fail(ex->stateless() ? rpc::invalid_params : rpc::resource_not_found,
+                    "resource not found: " + uri, json::object{{"uri", uri}});
   resource_reader reader;
   {
     std::shared_lock lock{mu};
@@ -643,7 +645,9 @@ void server::impl::read_resource(const std::shared_ptr<exchange>& ex) {
     }
   }
   auto not_found = [&] {
-    ex->fail(rpc::resource_not_found, "resource not found: " + uri, json::object{{"uri", uri}});
+    // 2026-07-28 (SEP-2164) says -32602; the session revisions say -32002.
+    ex->fail(ex->stateless() ? rpc::invalid_params : rpc::resource_not_found,
+             "resource not found: " + uri, json::object{{"uri", uri}});
   };
   if (!reader)
     return not_found();
@@ -665,6 +669,10 @@ void server::impl::subscribe(const std::shared_ptr<exchange>& ex, bool on) {
   if (!ex->sess)
     return ex->fail(rpc::method_not_found,
                     "resources/subscribe needs a session; use subscriptions/listen");
+  std::string suri{uri_v->as_string()};
+  if (on && suri.rfind(actor_prefix, 0) == 0 && !actor_readable(ex->token, suri))
+    return ex->fail(rpc::resource_not_found, "resource not found: " + suri,
+                    json::object{{"uri", suri}});
   any_subscription.store(true);
   {
     std::lock_guard lock{ex->sess->mu};
@@ -805,6 +813,13 @@ void server::impl::complete(const std::shared_ptr<exchange>& ex) {
           found = true;
           if (it->second.complete)
             values = it->second.complete(arg_name, value);
+          if (std::string_view{it->first}.substr(0, actor_prefix.size()) == actor_prefix)
+            values.erase(std::remove_if(values.begin(), values.end(),
+                                        [&](const std::string& v) {
+                                          return !actor_readable(ex->token,
+                                                                 std::string{actor_prefix} + v);
+                                        }),
+                         values.end());
         }
     }
   }

@@ -327,7 +327,10 @@ void server::impl::listen(const std::shared_ptr<exchange>& ex, http_responder re
     if (auto v = n->as_object().if_contains("resourceSubscriptions"); v && v->is_array()) {
       json::array uris;
       for (auto& u : v->as_array())
-        if (u.is_string()) {
+        // Only what this token may read: an actor it cannot see is left out.
+        if (u.is_string()
+            && (std::string_view{u.as_string()}.substr(0, 15) != "cairn://actors/"
+                || actor_readable(ex->token, std::string{u.as_string()}))) {
           l->uris.insert(std::string{u.as_string()});
           uris.push_back(u);
         }

@@ -382,13 +382,6 @@ int run_node(const node_settings& ns) {
   bool loopback_bind = http_opts.host == "localhost" || http_opts.host == "::1"
                        || http_opts.host.rfind("127.", 0) == 0;
   mcp_opts.check_host = loopback_bind;
-  if (serve_http && !loopback_bind && mcp_opts.tokens.empty()) {
-    std::fprintf(stderr,
-                 "cairn: --http %s is not a loopback address; refusing to serve MCP without "
-                 "authentication. Add --mcp-token SECRET:TOOL-GLOB\n",
-                 ns.http.c_str());
-    return 2;
-  }
   mcp::server mcp_server{**rt, mcp_opts};
   auto declared = mcp::tools_from_config(ns.mcp_tools);
   if (!declared) {
@@ -439,6 +432,13 @@ int run_node(const node_settings& ns) {
       std::fprintf(stderr,
                    "cairn: --http %s is not a loopback address; refusing to serve the API without "
                    "authentication. Add --token SECRET:read,write,admin\n",
+                   ns.http.c_str());
+      return 2;
+    }
+    if (!loopback && mcp_opts.tokens.empty()) {
+      std::fprintf(stderr,
+                   "cairn: --http %s is not a loopback address; refusing to serve MCP without "
+                   "authentication. Add --mcp-token SECRET:TOOL-GLOB\n",
                    ns.http.c_str());
       return 2;
     }

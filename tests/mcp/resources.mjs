@@ -1,0 +1,597 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+// Actors as MCP resources, from the user's side: raw HTTP (fetch), no SDK,
+// against `cairn node` with the default profile (the delivery demo's
+// place_order, order_status and echo tools).
+//   A) resources/templates/list offers cairn://actors/{id} and
+//      cairn://actors/{id}/journal; completion/complete lists the ids of
+//      placed orders, percent-encoded
+//   B) resources/read of an order actor shows its state, of its journal the
+//      events
+//   C) subscriptions fire when an actor's state changes: subscriptions/listen
+//      on the 2026-07-28 wire, resources/subscribe and the GET stream in a
+//      2025-11-25 session
+//   D) tokens: only a full-access token (--mcp-token SECRET:*) reads actors
+//   E) an unknown actor is a JSON-RPC error -32602 with data.uri (SEP-2164)
+//   F) a token that may not read actors can neither enumerate them through
+//      completion nor watch them through subscriptions
+//
+// Usage: node resources.mjs --cairn BIN [--verbose]
+// Exit: 0 all passed, 1 a step failed.
+
+import path from 'node:path';
+
+import { CairnHttpNode, StepFailure, Steps, check, makeWorkspace, onCleanup, parseOptions, pollUntil, toolText } from './lib/harness.mjs';
+
+const USAGE = 'usage: resources.mjs --cairn BIN [--verbose]';
+const SESSION_VERSION = '2025-11-25';
+const STATELESS_VERSION = '2026-07-28';
+const BOTH = 'application/json, text/event-stream';
+const INVALID_PARAMS = -32602;
+const NOTIFY_WITHIN_MS = 10000;
+
+const STATE_TEMPLATE = 'cairn://actors/{id}';
+const JOURNAL_TEMPLATE = 'cairn://actors/{id}/journal';
+const actorUri = (id) => `cairn://actors/${encodeURIComponent(id)}`;
+const journalUri = (id) => `${actorUri(id)}/journal`;
+
+const options = parseOptions(process.argv.slice(2), USAGE);
+const workspace = makeWorkspace('cairn-resources');
+
+// ---------------------------------------------------------------------------
+// Traffic log: the last exchanges, shown when a step fails.
+
+class TrafficTap {
+  constructor(label, limit = 16) {
+    this.label = label;
+    this.limit = limit;
+    this.entries = [];
+  }
+
+  record(line) {
+    this.entries.push(line);
+    if (this.entries.length > this.limit) this.entries.shift();
+  }
+
+  describe(count = 10) {
+    return this.entries.slice(-count).join('\n');
+  }
+}
+
+function short(text, max = 400) {
+  const s = typeof text === 'string' ? text : JSON.stringify(text);
+  if (s === undefined) return String(s);
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
+}
+
+const httpTap = new TrafficTap('raw HTTP');
+
+// A failure report shows the traffic of its own section only.
+function section() {
+  httpTap.entries = [];
+}
+
+// ---------------------------------------------------------------------------
+// Nodes: the default profile (the delivery demo's tools), with --mcp-token
+// flags when given. The harness's node runs the conformance profile, so the
+// arguments are spelled out here.
+
+class DemoNode extends CairnHttpNode {
+  constructor({ mcpTokens = [], ...rest }) {
+    super(rest);
+    this.mcpTokens = mcpTokens;
+  }
+
+  args() {
+    const args = ['node', '--data', this.dataDir, '--http', `127.0.0.1:${this.port}`, '--no-progress'];
+    return [...args, ...this.mcpTokens.flatMap((token) => ['--mcp-token', token])];
+  }
+}
+
+const nodes = [];
+const steps = new Steps({ wireTaps: () => [httpTap], logs: () => nodes.map((n) => n.output) });
+
+async function startNode(name, mcpTokens = []) {
+  const node = new DemoNode({ cairn: options.cairn, dataDir: path.join(workspace.dir, name), mcpTokens, verbose: options.verbose });
+  nodes.push(node);
+  await node.start();
+  return node;
+}
+
+// ---------------------------------------------------------------------------
+// Raw HTTP with fetch. A reply is {status, headers, text, message}, where
+// message is the JSON-RPC response: the JSON body, or the last response
+// event of an SSE body.
+
+function sseEvents(text) {
+  const messages = [];
+  for (const event of text.split(/\r?\n\r?\n/)) {
+    const data = event
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => line.slice(5).replace(/^ /, ''))
+      .join('\n');
+    if (data.trim()) messages.push(JSON.parse(data));
+  }
+  return messages;
+}
+
+function parseMessage(contentType, text) {
+  if (/text\/event-stream/.test(contentType ?? '')) return sseEvents(text).findLast((m) => 'result' in m || 'error' in m);
+  if (/json/.test(contentType ?? '') && text.trim()) return JSON.parse(text);
+  return undefined;
+}
+
+function requestLine(method, url, headers, body) {
+  const shown = Object.entries(headers)
+    .filter(([k]) => !/^(content-type|accept)$/i.test(k))
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ');
+  return `→ ${method} ${new URL(url).pathname} [${shown}] ${short(body ?? '', 300)}`;
+}
+
+async function send(url, { method = 'POST', headers = {}, body, timeoutMs = 15000 } = {}) {
+  const init = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
+  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+  const request = requestLine(method, url, headers, init.body);
+  let res;
+  let text;
+  try {
+    res = await fetch(url, init);
+    text = await res.text();
+  } catch (error) {
+    httpTap.record(`${request}\n← ${error.cause?.code ?? error.name}: ${error.cause?.message ?? error.message}`);
+    throw new StepFailure(`${method} ${url} failed: ${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`);
+  }
+  let message;
+  try {
+    message = parseMessage(res.headers.get('content-type'), text);
+  } catch (error) {
+    httpTap.record(`${request}\n← ${res.status} ${short(text, 300)}`);
+    throw new StepFailure(`${method} ${url}: HTTP ${res.status} body is not valid JSON(-RPC): ${short(text)} (${error.message})`);
+  }
+  const sse = /text\/event-stream/.test(res.headers.get('content-type') ?? '');
+  httpTap.record(`${request}\n← ${res.status} ${sse ? `(SSE) ${short(message, 300)}` : short(text, 300)}`);
+  return { status: res.status, headers: res.headers, text, message };
+}
+
+function headersFor({ token, accept = BOTH, extra = {} } = {}) {
+  const headers = { 'Content-Type': 'application/json', Accept: accept, ...extra };
+  if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+  return headers;
+}
+
+let nextId = 1;
+const rpc = (method, params) => ({ jsonrpc: '2.0', id: nextId++, method, ...(params === undefined ? {} : { params }) });
+
+function expectResult(reply, what) {
+  check(reply.status === 200, `${what}: HTTP ${reply.status}, expected 200; body ${short(reply.text)}`);
+  check(reply.message && 'result' in reply.message, `${what}: expected a JSON-RPC result, got ${short(reply.text)}`);
+  return reply.message.result;
+}
+
+// A JSON-RPC error with `code` and no result; on the 2026-07-28 wire it may
+// come with HTTP 200 or 400.
+function expectError(reply, code, what) {
+  check([200, 400].includes(reply.status), `${what}: HTTP ${reply.status}, expected 200 or 400; body ${short(reply.text)}`);
+  check(reply.message && !('result' in reply.message), `${what}: expected a JSON-RPC error, got a result: ${short(reply.text)}`);
+  const error = reply.message.error;
+  check(error, `${what}: expected a JSON-RPC error, got ${short(reply.text)}`);
+  check(error.code === code, `${what}: JSON-RPC error code ${error.code}, expected ${code}; message ${JSON.stringify(error.message)}, data ${JSON.stringify(error.data)}`);
+  return error;
+}
+
+// ---------------------------------------------------------------------------
+// 2026-07-28 stateless requests: version and capabilities in _meta, routing
+// headers mirrored from the body.
+
+const statelessMeta = () => ({
+  'io.modelcontextprotocol/protocolVersion': STATELESS_VERSION,
+  'io.modelcontextprotocol/clientCapabilities': {},
+});
+
+function routingHeaders(method, params) {
+  const headers = { 'MCP-Protocol-Version': STATELESS_VERSION, 'Mcp-Method': method };
+  const name = method === 'tools/call' || method === 'prompts/get' ? params?.name : method === 'resources/read' ? params?.uri : undefined;
+  if (name !== undefined) headers['Mcp-Name'] = name;
+  return headers;
+}
+
+function statelessBody(method, params = {}) {
+  return rpc(method, { ...params, _meta: statelessMeta() });
+}
+
+function stateless(node, method, params = {}, { token } = {}) {
+  return send(node.mcpUrl, { headers: headersFor({ token, extra: routingHeaders(method, params) }), body: statelessBody(method, params) });
+}
+
+// ---------------------------------------------------------------------------
+// 2025-11-25 sessions: initialize, then every request carries the session id.
+
+class Session {
+  constructor(node, id, token) {
+    this.node = node;
+    this.id = id;
+    this.token = token;
+  }
+
+  static async open(node, { token } = {}) {
+    const init = rpc('initialize', { protocolVersion: SESSION_VERSION, capabilities: {}, clientInfo: { name: 'cairn-resources', version: '1.0.0' } });
+    const reply = await send(node.mcpUrl, { headers: headersFor({ token }), body: init });
+    const result = expectResult(reply, 'initialize');
+    check(result.protocolVersion === SESSION_VERSION, `initialize negotiated ${JSON.stringify(result.protocolVersion)}, expected ${SESSION_VERSION}`);
+    check(result.capabilities?.resources?.subscribe === true, `initialize: capabilities.resources.subscribe is not true: ${short(result.capabilities)}`);
+    const id = reply.headers.get('mcp-session-id');
+    check(id, `initialize: no Mcp-Session-Id header in the answer (headers ${JSON.stringify([...reply.headers])})`);
+    const session = new Session(node, id, token);
+    const ack = await send(node.mcpUrl, { headers: session.headers(), body: { jsonrpc: '2.0', method: 'notifications/initialized' } });
+    check(ack.status === 202, `notifications/initialized: HTTP ${ack.status}, expected 202; body ${short(ack.text)}`);
+    return session;
+  }
+
+  headers(accept = BOTH) {
+    return headersFor({ token: this.token, accept, extra: { 'Mcp-Session-Id': this.id, 'MCP-Protocol-Version': SESSION_VERSION } });
+  }
+
+  request(method, params) {
+    return send(this.node.mcpUrl, { headers: this.headers(), body: rpc(method, params) });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A long-lived SSE stream (POST subscriptions/listen, GET /mcp), read as it
+// arrives. Every message is kept; waitFor looks through those not yet
+// passed over, then waits for more.
+
+class SseStream {
+  constructor(label, controller, body) {
+    this.label = label;
+    this.controller = controller;
+    this.messages = [];
+    this.cursor = 0;
+    this.waiters = new Set();
+    this.ended = undefined;
+    this.pump(body);
+  }
+
+  static async open(url, { method = 'POST', headers, body, label, timeoutMs = 10000 }) {
+    const controller = new AbortController();
+    onCleanup(() => controller.abort());
+    const init = { method, headers, signal: controller.signal };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const request = requestLine(method, url, headers, init.body);
+    const timer = setTimeout(() => controller.abort(new Error(`no response headers within ${timeoutMs} ms`)), timeoutMs);
+    let res;
+    try {
+      res = await fetch(url, init);
+    } catch (error) {
+      const reason = controller.signal.reason?.message ?? `${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`;
+      httpTap.record(`${request}\n← ${reason}`);
+      throw new StepFailure(`${label}: ${method} ${url} failed: ${reason}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const contentType = res.headers.get('content-type') ?? '';
+    if (res.status !== 200 || !/text\/event-stream/.test(contentType)) {
+      const text = await res.text().catch(() => '');
+      controller.abort();
+      httpTap.record(`${request}\n← ${res.status} ${short(text, 300)}`);
+      throw new StepFailure(`${label}: HTTP ${res.status} ${contentType}, expected 200 text/event-stream; body ${short(text)}`);
+    }
+    httpTap.record(`${request}\n← ${res.status} (SSE stream open)`);
+    return new SseStream(label, controller, res.body);
+  }
+
+  async pump(body) {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of body) {
+        buffer += decoder.decode(chunk, { stream: true });
+        const events = buffer.split(/\r?\n\r?\n/);
+        buffer = events.pop();
+        for (const event of events) {
+          for (const message of sseEvents(`${event}\n\n`)) {
+            httpTap.record(`← (${this.label}) ${short(message, 300)}`);
+            this.messages.push(message);
+          }
+        }
+        this.wake();
+      }
+      this.ended = 'the server closed the stream';
+    } catch (error) {
+      this.ended = this.controller.signal.aborted ? 'aborted' : `stream error: ${error.cause?.code ?? error.name} ${error.message}`;
+    }
+    this.wake();
+  }
+
+  wake() {
+    for (const waiter of this.waiters) waiter();
+  }
+
+  // The next message (after those already passed over) that `predicate`
+  // accepts; earlier non-matching ones are passed over.
+  waitFor(predicate, { timeoutMs = NOTIFY_WITHIN_MS, what }) {
+    return new Promise((resolve, reject) => {
+      const look = () => {
+        while (this.cursor < this.messages.length) {
+          const message = this.messages[this.cursor++];
+          if (predicate(message)) return finish(() => resolve(message));
+        }
+        if (this.ended) finish(() => reject(new StepFailure(`${this.label}: ${what}: ${this.ended} first; seen ${this.seen()}`)));
+      };
+      const timer = setTimeout(() => finish(() => reject(new StepFailure(`${this.label}: ${what}: nothing within ${timeoutMs} ms; seen ${this.seen()}`))), timeoutMs);
+      const finish = (settle) => {
+        clearTimeout(timer);
+        this.waiters.delete(look);
+        settle();
+      };
+      this.waiters.add(look);
+      look();
+    });
+  }
+
+  seen() {
+    return this.messages.length === 0 ? 'no messages' : this.messages.map((m) => short(m, 200)).join(' | ');
+  }
+
+  close() {
+    this.controller.abort();
+  }
+}
+
+const isUpdated = (uri) => (message) => message.method === 'notifications/resources/updated' && message.params?.uri === uri;
+
+// ---------------------------------------------------------------------------
+// The delivery demo and the actor resources.
+
+function orderArguments(orderId) {
+  return { order_id: orderId, customer: 'ada', sku: 'kettle', region: 'eu', quantity: 2, amount_cents: 4200 };
+}
+
+function expectPlaced(result, orderId, what) {
+  check(result.isError !== true, `${what}: the tool answered an error: ${short(result)}`);
+  const placed = result.structuredContent;
+  check(placed?.order === `order/${orderId}` && placed?.accepted === true, `${what}: expected structuredContent {order:"order/${orderId}", accepted:true}, got ${short(result)}`);
+  return placed;
+}
+
+async function placeOrder(node, orderId, { token } = {}) {
+  const result = expectResult(await stateless(node, 'tools/call', { name: 'place_order', arguments: orderArguments(orderId) }, { token }), `place_order ${orderId}`);
+  return expectPlaced(result, orderId, `place_order ${orderId}`);
+}
+
+// resources/read of an actor resource: one application/json text content for
+// `uri`, parsed.
+function actorContents(result, uri, what) {
+  const contents = result?.contents;
+  check(Array.isArray(contents) && contents.length === 1, `${what}: expected one content, got ${short(result)}`);
+  const [content] = contents;
+  check(content.uri === uri, `${what}: content uri ${JSON.stringify(content.uri)}, expected ${JSON.stringify(uri)}`);
+  check(content.mimeType === 'application/json', `${what}: mimeType ${JSON.stringify(content.mimeType)}, expected application/json`);
+  check(typeof content.text === 'string', `${what}: content has no text: ${short(content)}`);
+  try {
+    return JSON.parse(content.text);
+  } catch (error) {
+    throw new StepFailure(`${what}: content text is not JSON (${error.message}): ${short(content.text)}`);
+  }
+}
+
+// Reads an order actor until its state shows a stage.
+async function readOrderState(node, orderId, { token, timeoutMs = 15000 } = {}) {
+  const uri = actorUri(`order/${orderId}`);
+  return pollUntil(
+    async () => {
+      const reply = await stateless(node, 'resources/read', { uri }, { token });
+      if (!reply.message || !('result' in reply.message)) return { done: false, value: reply.message ?? reply.text };
+      const actor = actorContents(reply.message.result, uri, `resources/read ${uri}`);
+      return { done: typeof actor.state?.stage === 'string', value: actor };
+    },
+    { timeoutMs, intervalMs: 200, what: `state.stage in resources/read ${uri}` },
+  );
+}
+
+function expectNotFound(reply, uri, what) {
+  const error = expectError(reply, INVALID_PARAMS, what);
+  check(error.data?.uri === uri, `${what}: error data.uri ${JSON.stringify(error.data?.uri)}, expected ${JSON.stringify(uri)}; error ${short(error)}`);
+  return error;
+}
+
+function completeActorIds(node, value, { token } = {}) {
+  return stateless(node, 'completion/complete', { ref: { type: 'ref/resource', uri: STATE_TEMPLATE }, argument: { name: 'id', value } }, { token });
+}
+
+// ---------------------------------------------------------------------------
+
+console.log(`resources: actors as MCP resources, raw HTTP against ${options.cairn}`);
+
+// ===== A) templates and completion ==========================================
+section();
+let open;
+await steps.run('A) start a node (default profile, no tokens)', async () => {
+  open = await startNode('open');
+  return open.baseUrl;
+});
+
+await steps.run(`A) ${STATELESS_VERSION} resources/templates/list offers ${STATE_TEMPLATE} and ${JOURNAL_TEMPLATE}, with ttlMs/cacheScope/resultType`, async () => {
+  const result = expectResult(await stateless(open, 'resources/templates/list'), 'resources/templates/list');
+  const templates = result.resourceTemplates;
+  check(Array.isArray(templates), `no resourceTemplates array: ${short(result)}`);
+  for (const uriTemplate of [STATE_TEMPLATE, JOURNAL_TEMPLATE]) {
+    const t = templates.find((x) => x.uriTemplate === uriTemplate);
+    check(t, `${uriTemplate} missing from ${JSON.stringify(templates.map((x) => x.uriTemplate))}`);
+    check(typeof t.name === 'string' && t.name.length > 0, `${uriTemplate} has no name: ${short(t)}`);
+    check(typeof t.description === 'string' && t.description.length > 0, `${uriTemplate} has no description: ${short(t)}`);
+  }
+  check(Number.isInteger(result.ttlMs) && result.ttlMs >= 0, `ttlMs ${JSON.stringify(result.ttlMs)}, expected an integer >= 0`);
+  check(['public', 'private'].includes(result.cacheScope), `cacheScope ${JSON.stringify(result.cacheScope)}, expected public or private`);
+  check(result.resultType === 'complete', `resultType ${JSON.stringify(result.resultType)}, expected "complete"`);
+  return `${templates.map((t) => `${t.uriTemplate} (${t.name})`).join(', ')}; ttlMs ${result.ttlMs}, cacheScope ${result.cacheScope}`;
+});
+
+await steps.run('A) place_order r1 is accepted as order/r1', async () => {
+  const placed = await placeOrder(open, 'r1');
+  return JSON.stringify(placed);
+});
+
+await steps.run(`A) completion/complete of ${STATE_TEMPLATE} id "order%2F" lists order%2Fr1`, async () => {
+  const result = expectResult(await completeActorIds(open, 'order%2F'), 'completion/complete');
+  const values = result.completion?.values;
+  check(Array.isArray(values), `no completion.values: ${short(result)}`);
+  check(values.includes('order%2Fr1'), `values ${JSON.stringify(values)} lack "order%2Fr1"`);
+  const stray = values.filter((v) => !v.startsWith('order%2F'));
+  check(stray.length === 0, `values not starting with "order%2F": ${JSON.stringify(stray)}`);
+  return `values ${JSON.stringify(values)}, total ${result.completion.total}, hasMore ${result.completion.hasMore}`;
+});
+
+// ===== B) reading an actor and its journal ==================================
+section();
+await steps.run(`B) resources/read ${actorUri('order/r1')} shows the order's state with a stage`, async () => {
+  const actor = await readOrderState(open, 'r1');
+  check(actor.id === 'order/r1', `id ${JSON.stringify(actor.id)}, expected "order/r1": ${short(actor)}`);
+  check(actor.state && typeof actor.state === 'object', `no state object: ${short(actor)}`);
+  return short(actor, 240);
+});
+
+await steps.run(`B) resources/read ${journalUri('order/r1')} is {id, events:[{seq, type}, …]} with at least one event`, async () => {
+  const uri = journalUri('order/r1');
+  const journal = actorContents(expectResult(await stateless(open, 'resources/read', { uri }), `resources/read ${uri}`), uri, `resources/read ${uri}`);
+  check(journal.id === 'order/r1', `id ${JSON.stringify(journal.id)}, expected "order/r1": ${short(journal)}`);
+  check(Array.isArray(journal.events) && journal.events.length >= 1, `expected at least one event: ${short(journal)}`);
+  let previous = 0;
+  for (const event of journal.events) {
+    check(Number.isInteger(event.seq) && event.seq > previous, `event seq ${JSON.stringify(event.seq)} after ${previous} is not an increasing integer: ${short(journal)}`);
+    check(typeof event.type === 'string' && event.type.length > 0, `event ${event.seq} has no type: ${short(event)}`);
+    previous = event.seq;
+  }
+  return `${journal.events.length} event(s): ${journal.events.map((e) => `${e.seq} ${e.type}`).join(', ')}`;
+});
+
+// ===== C) subscriptions ======================================================
+section();
+await steps.run(`C) ${STATELESS_VERSION} subscriptions/listen on ${actorUri('order/r2')}: acknowledged, then place_order r2 sends resources/updated within ${NOTIFY_WITHIN_MS / 1000} s`, async () => {
+  const uri = actorUri('order/r2');
+  const params = { notifications: { resourceSubscriptions: [uri] } };
+  const stream = await SseStream.open(open.mcpUrl, {
+    headers: headersFor({ extra: routingHeaders('subscriptions/listen', params) }),
+    body: statelessBody('subscriptions/listen', params),
+    label: 'subscriptions/listen stream',
+  });
+  try {
+    const first = await stream.waitFor(() => true, { what: 'the first frame' });
+    check(first.method === 'notifications/subscriptions/acknowledged', `first frame is ${short(first)}, expected notifications/subscriptions/acknowledged`);
+    const subscriptionId = first.params?._meta?.['io.modelcontextprotocol/subscriptionId'];
+    check(subscriptionId !== undefined, `acknowledgement has no _meta subscriptionId: ${short(first)}`);
+    const honoured = first.params?.notifications?.resourceSubscriptions ?? [];
+    check(honoured.includes(uri), `acknowledgement does not list ${uri}: ${short(first)}`);
+    const started = Date.now();
+    await placeOrder(open, 'r2');
+    const updated = await stream.waitFor(isUpdated(uri), { what: `notifications/resources/updated for ${uri}` });
+    const ms = Date.now() - started;
+    const id = updated.params?._meta?.['io.modelcontextprotocol/subscriptionId'];
+    check(id === subscriptionId, `resources/updated carries subscriptionId ${JSON.stringify(id)}, expected ${JSON.stringify(subscriptionId)} as acknowledged: ${short(updated)}`);
+    return `subscriptionId ${JSON.stringify(subscriptionId)}, updated ${ms} ms after place_order`;
+  } finally {
+    stream.close();
+  }
+});
+
+await steps.run(`C) ${SESSION_VERSION} session: resources/subscribe ${actorUri('order/r3')}, place_order r3, resources/updated on the GET stream within ${NOTIFY_WITHIN_MS / 1000} s`, async () => {
+  const uri = actorUri('order/r3');
+  const session = await Session.open(open);
+  const stream = await SseStream.open(open.mcpUrl, { method: 'GET', headers: session.headers('text/event-stream'), label: 'GET /mcp stream' });
+  try {
+    const subscribed = expectResult(await session.request('resources/subscribe', { uri }), `resources/subscribe ${uri}`);
+    check(subscribed && typeof subscribed === 'object', `resources/subscribe answered ${short(subscribed)}`);
+    const started = Date.now();
+    const call = await session.request('tools/call', { name: 'place_order', arguments: orderArguments('r3') });
+    expectPlaced(expectResult(call, 'tools/call place_order r3 in the session'), 'r3', 'tools/call place_order r3 in the session');
+    const updated = await stream.waitFor(isUpdated(uri), { what: `notifications/resources/updated for ${uri}` });
+    return `session ${session.id.slice(0, 8)}…, tools/call answered as ${call.headers.get('content-type')}, ${short(updated, 160)} ${Date.now() - started} ms after the call`;
+  } finally {
+    stream.close();
+  }
+});
+
+// ===== D) tokens =============================================================
+section();
+let scoped;
+await steps.run('D) start a node with --mcp-token full:* --mcp-token narrow:echo', async () => {
+  scoped = await startNode('scoped', ['full:*', 'narrow:echo']);
+  return scoped.baseUrl;
+});
+
+await steps.run('D) full: place_order s1, then resources/read of order/s1 and its journal work', async () => {
+  await placeOrder(scoped, 's1', { token: 'full' });
+  const actor = await readOrderState(scoped, 's1', { token: 'full' });
+  const uri = journalUri('order/s1');
+  const journal = actorContents(expectResult(await stateless(scoped, 'resources/read', { uri }, { token: 'full' }), `full resources/read ${uri}`), uri, `full resources/read ${uri}`);
+  check(Array.isArray(journal.events) && journal.events.length >= 1, `journal has no events: ${short(journal)}`);
+  return `stage ${JSON.stringify(actor.state.stage)}, ${journal.events.length} journal event(s)`;
+});
+
+await steps.run('D) narrow: resources/read of order/s1 and of its journal are -32602 not found (data.uri), never contents', async () => {
+  const errors = [];
+  for (const uri of [actorUri('order/s1'), journalUri('order/s1')]) {
+    const reply = await stateless(scoped, 'resources/read', { uri }, { token: 'narrow' });
+    check(!reply.text.includes('"stage"') && !reply.text.includes('"events"'), `narrow read ${uri} and got the actor's data: ${short(reply.text)}`);
+    errors.push(expectNotFound(reply, uri, `narrow resources/read ${uri}`).message);
+  }
+  const echoed = expectResult(await stateless(scoped, 'tools/call', { name: 'echo', arguments: { text: 'still here' } }, { token: 'narrow' }), 'narrow tools/call echo');
+  check(toolText(echoed) === 'still here', `echo answered ${short(echoed)}`);
+  return errors.map((m) => JSON.stringify(m)).join(', ');
+});
+
+await steps.run('D) narrow: resources/templates/list may list the templates', async () => {
+  const reply = await stateless(scoped, 'resources/templates/list', {}, { token: 'narrow' });
+  if (reply.message?.error) return `refused: ${reply.message.error.code} ${JSON.stringify(reply.message.error.message)}`;
+  const result = expectResult(reply, 'narrow resources/templates/list');
+  check(Array.isArray(result.resourceTemplates), `no resourceTemplates array: ${short(result)}`);
+  return `listed: ${JSON.stringify(result.resourceTemplates.map((t) => t.uriTemplate))}`;
+});
+
+// ===== E) unknown actor ======================================================
+section();
+await steps.run(`E) resources/read ${actorUri('nope/x')} (no such actor) is -32602 with data.uri (SEP-2164), never empty contents`, async () => {
+  const results = [];
+  for (const uri of [actorUri('nope/x'), journalUri('nope/x')]) {
+    const error = expectNotFound(await stateless(open, 'resources/read', { uri }), uri, `resources/read ${uri}`);
+    results.push(`${uri}: ${JSON.stringify(error.message)}`);
+  }
+  return results.join('; ');
+});
+
+// ===== F) what a narrow token learns about actors ============================
+section();
+await steps.run('F) narrow: completion lists no actor ids, and subscriptions/listen sends no resources/updated for an actor it cannot read', async () => {
+  const leaks = [];
+  for (const value of ['', 'order%2F', 'tool.']) {
+    const reply = await completeActorIds(scoped, value, { token: 'narrow' });
+    const values = reply.message?.result?.completion?.values ?? [];
+    if (values.length > 0) leaks.push(`completion/complete id ${JSON.stringify(value)} lists ${short(values, 240)}`);
+  }
+  const uri = actorUri('order/s2');
+  const params = { notifications: { resourceSubscriptions: [uri] } };
+  const stream = await SseStream.open(scoped.mcpUrl, {
+    headers: headersFor({ token: 'narrow', extra: routingHeaders('subscriptions/listen', params) }),
+    body: statelessBody('subscriptions/listen', params),
+    label: 'narrow subscriptions/listen stream',
+  });
+  try {
+    await stream.waitFor((m) => m.method === 'notifications/subscriptions/acknowledged', { what: 'the acknowledgement' });
+    await placeOrder(scoped, 's2', { token: 'full' });
+    await readOrderState(scoped, 's2', { token: 'full' });
+    const updated = await stream.waitFor(isUpdated(uri), { timeoutMs: 3000, what: 'resources/updated' }).catch((error) => {
+      if (error instanceof StepFailure) return undefined;
+      throw error;
+    });
+    if (updated) leaks.push(`subscriptions/listen delivers ${short(updated, 240)} for an actor narrow may not read`);
+  } finally {
+    stream.close();
+  }
+  check(leaks.length === 0, `a token without actor access learns about actors:\n    - ${leaks.join('\n    - ')}`);
+  return 'completion empty, no resources/updated within 3 s';
+});
+
+for (const node of nodes) await node.stop();
+steps.finish();
