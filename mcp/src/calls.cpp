@@ -89,7 +89,10 @@ public:
   const json::object& client_capabilities() const override { return caps_; }
 
   bool cancelled() const override {
-    return (live_ && live_->cancelled.load()) || (stopping_ && stopping_->load());
+    // Cancelled by notifications/cancelled or tasks/cancel, or the client
+    // closed the request's stream, or the node is stopping.
+    return (live_ && (live_->cancelled.load() || (live_->ex && live_->ex->cancelled.load())))
+           || (stopping_ && stopping_->load());
   }
 
   void set_stopping(const std::atomic<bool>* flag) { stopping_ = flag; }
@@ -632,8 +635,8 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
     live->finish = [ex](json::object ev) {
       auto status = ev.at("status").as_string();
       auto& result = ev.at("result").as_object();
-      if (status == "cancelled")
-        return ex->fail(rpc::internal_error, "the call was cancelled");
+      if (status == "cancelled") // the client asked for no answer
+        return ex->abandon();
       ex->reply(result);
     };
   }

@@ -85,6 +85,9 @@ struct exchange : std::enable_shared_from_this<exchange> {
   void reply(json::value result);
   void fail(int code, std::string_view message, const json::value& data = nullptr);
   void notify(std::string_view method, json::object params);
+  /// Ends the request without a response (it was cancelled); the sink gets
+  /// an empty final message.
+  void abandon();
   /// A server-to-client request on this request's stream; `answer` gets the
   /// client's response object (with `result` or `error`).
   bool request(std::string_view method, json::object params,

@@ -111,6 +111,12 @@ void exchange::fail(int code, std::string_view message, const json::value& data)
   sink(rpc_error(id, code, message, data), true);
 }
 
+void exchange::abandon() {
+  if (done.exchange(true))
+    return;
+  sink({}, true);
+}
+
 void exchange::notify(std::string_view m, json::object p) {
   if (done.load() || !can_stream)
     return;

@@ -776,6 +776,12 @@ void server::handle_http(const http_request& req, http_responder respond) {
     ex->sink = [responder, stateless](std::string msg, bool final) {
       if (!final)
         return;
+      if (msg.empty()) { // cancelled: nothing to say
+        http_response r;
+        r.status = 204;
+        r.content_type = "text/plain";
+        return (*responder)(std::move(r));
+      }
       unsigned status = 200;
       if (stateless && msg.find("\"error\"") != std::string::npos) {
         boost::system::error_code pec;
@@ -792,7 +798,8 @@ void server::handle_http(const http_request& req, http_responder respond) {
   writer->stream_id = random_hex(12);
   ex->can_stream = true;
   ex->sink = [writer](std::string msg, bool final) {
-    writer->event(msg);
+    if (!msg.empty())
+      writer->event(msg);
     if (final)
       writer->stream->close();
   };
@@ -882,7 +889,10 @@ void server::handle_message(const std::string& body, std::function<void(std::str
   ex->revision = revision;
   ex->client_capabilities = std::move(caps);
   ex->can_stream = true;
-  ex->sink = [write](std::string msg, bool) { write(std::move(msg)); };
+  ex->sink = [write](std::string msg, bool) {
+    if (!msg.empty())
+      write(std::move(msg));
+  };
   s.dispatch(ex);
 }
 
