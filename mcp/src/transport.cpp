@@ -559,7 +559,9 @@ void server::handle_http(const http_request& req, http_responder respond) {
   auto token = s.authenticate(req.header("authorization"), auth_ok);
   if (!auth_ok) {
     auto r = refuse(401, rpc::unauthorized, "a valid bearer token is required");
-    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    r.headers.emplace_back("WWW-Authenticate", req.header("authorization").empty()
+                                                 ? "Bearer"
+                                                 : "Bearer error=\"invalid_token\"");
     return respond(std::move(r));
   }
   auto sid = req.header("mcp-session-id");
@@ -669,10 +671,11 @@ void server::handle_http(const http_request& req, http_responder respond) {
     if (auto c = p.params.if_contains("capabilities"); c && c->is_object())
       caps = c->as_object();
   } else if (sess) {
-    if (!header_version.empty() && header_version != sess->protocol
-        && !known_session_revision(header_version))
-      return respond(
-        refuse(400, rpc::invalid_request, "unsupported MCP-Protocol-Version: " + header_version));
+    // The header must name the version this session negotiated.
+    if (!header_version.empty() && header_version != sess->protocol)
+      return respond(refuse(400, rpc::invalid_request,
+                            "MCP-Protocol-Version " + header_version + " is not this session's ("
+                              + sess->protocol + ")"));
     revision = sess->protocol;
     caps = sess->client_capabilities;
   } else {
