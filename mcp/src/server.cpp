@@ -509,6 +509,10 @@ json::object page(const Map& items, const json::object& params, size_t size, con
       return {};
     }
     std::string key{c->as_string()};
+    if (items.count(key) == 0) { // not a cursor this server handed out
+      bad_cursor = true;
+      return {};
+    }
     it = items.upper_bound(key);
   }
   std::string last;

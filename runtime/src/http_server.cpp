@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -127,8 +128,8 @@ struct http_server::impl {
   uint16_t port = 0;
 
   asio::awaitable<void> session(tcp::socket socket);
-  asio::awaitable<bool> stream_body(beast::tcp_stream& stream, const http_response& res,
-                                    unsigned version, bool keep_alive);
+  asio::awaitable<bool> stream_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                    const http_response& res, unsigned version, bool keep_alive);
   asio::awaitable<void> listen();
 };
 
@@ -209,7 +210,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
       res = std::move(**answer);
     }
     if (res.stream) {
-      if (!co_await stream_body(stream, res, version, keep_alive) || !keep_alive)
+      if (!co_await stream_body(stream, buffer, res, version, keep_alive) || !keep_alive)
         break;
       continue;
     }
@@ -233,8 +234,10 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
 // Writes a streamed body as chunks as the handler queues them. While
 // nothing is queued, a comment line every 15 s finds clients that left.
 asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
+                                                     beast::flat_buffer& buffer,
                                                      const http_response& res, unsigned version,
                                                      bool keep_alive) {
+  using namespace asio::experimental::awaitable_operators;
   auto st = res.stream->state_;
   auto exec = co_await asio::this_coro::executor;
   auto wake = std::make_shared<asio::steady_timer>(exec, asio::steady_timer::time_point::max());
@@ -277,8 +280,27 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
       break;
     if (!batch.empty())
       continue; // more may have arrived while writing
+    // Wait for news, a keep-alive moment, or the client: a client that
+    // closes its connection ends the stream at once (its request is
+    // cancelled by the handler's on_end).
     wake->expires_after(std::chrono::seconds{15});
-    auto [tec] = co_await wake->async_wait(use_tuple);
+    stream.expires_never();
+    auto got = co_await (wake->async_wait(use_tuple)
+                         || stream.socket().async_read_some(buffer.prepare(4096), use_tuple));
+    if (got.index() == 1) {
+      auto [rec, rn] = std::get<1>(got);
+      if (rec) {
+        ok = false; // the client left
+        break;
+      }
+      buffer.commit(rn); // a pipelined request: keep it for the next read
+      if (buffer.size() > opts.header_limit + opts.body_limit) {
+        ok = false; // not a client waiting for events
+        break;
+      }
+      continue;
+    }
+    auto [tec] = std::get<0>(got);
     if (!tec) { // no news for a while: is the client still there?
       static const std::string ping = ": keep-alive\n\n";
       stream.expires_after(opts.read_timeout);
