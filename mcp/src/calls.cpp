@@ -804,13 +804,9 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
 std::string server::impl::owner_tag(const mcp_token* token) const {
   if (!token)
     return "open";
-  // A short keyed hash of the secret: identifies the token, reveals nothing.
-  auto h = std::hash<std::string>{}("cairn-task-owner\n" + token->secret);
-  static const char* hex = "0123456789abcdef";
-  std::string tag;
-  for (int i = 0; i < 10; ++i, h >>= 4)
-    tag.push_back(hex[h & 15]);
-  return tag;
+  // An HMAC of a fixed label under the secret: names the token, reveals
+  // nothing of it, stays the same across restarts.
+  return hmac_hex(token->secret, "cairn task owner").substr(0, 16);
 }
 
 bool server::impl::owns(const mcp_token* token, std::string_view id) const {

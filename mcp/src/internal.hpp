@@ -31,6 +31,9 @@ inline constexpr int missing_capability = -32021; // 2026-07-28: the client lack
 inline constexpr int unsupported_version = -32022;
 } // namespace rpc
 
+/// HMAC-SHA1 of `msg` under `key`, as 40 hex digits.
+std::string hmac_hex(std::string_view key, std::string_view msg);
+
 /// Log levels of `logging/setLevel`, least severe first.
 int log_level_index(std::string_view level); ///< -1 if unknown
 

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <random>
 
+#include <boost/uuid/detail/sha1.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cairn/error.hpp"
@@ -56,6 +57,39 @@ std::string percent_decode(std::string_view s) {
 constexpr std::string_view actor_prefix = "cairn://actors/";
 
 } // namespace
+
+std::string hmac_hex(std::string_view key, std::string_view msg) {
+  using boost::uuids::detail::sha1;
+  auto digest = [](std::string_view a, std::string_view b) {
+    sha1 h;
+    h.process_bytes(a.data(), a.size());
+    h.process_bytes(b.data(), b.size());
+    sha1::digest_type d;
+    h.get_digest(d);
+    std::string out;
+    for (unsigned w : d)
+      for (int shift = 24; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((w >> shift) & 0xff));
+    return out;
+  };
+  std::string k{key};
+  if (k.size() > 64)
+    k = digest(k, {});
+  k.resize(64, '\0');
+  std::string ipad = k, opad = k;
+  for (auto& c : ipad)
+    c = static_cast<char>(c ^ 0x36);
+  for (auto& c : opad)
+    c = static_cast<char>(c ^ 0x5c);
+  auto mac = digest(opad, digest(ipad, msg));
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : mac) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
 
 int log_level_index(std::string_view level) {
   for (int i = 0; i < 8; ++i)

@@ -442,7 +442,7 @@ std::string server::impl::seal(const json::object& state) const {
   // requestState = base64url(json) "." mac, where mac = a keyed hash of
   // the JSON; a client that edits either half is refused.
   auto body = json::serialize(state);
-  auto mac = std::hash<std::string>{}(opts.state_secret + body + opts.state_secret);
+  auto mac = hmac_hex(opts.state_secret, body);
   static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   for (size_t i = 0; i < body.size(); i += 3) {
@@ -458,7 +458,7 @@ std::string server::impl::seal(const json::object& state) const {
     if (i + 2 < body.size())
       out.push_back(b64[n & 63]);
   }
-  return out + "." + std::to_string(mac);
+  return out + "." + mac;
 }
 
 std::optional<json::object> server::impl::unseal(std::string_view sealed) const {
@@ -490,8 +490,8 @@ std::optional<json::object> server::impl::unseal(std::string_view sealed) const 
       body.push_back(static_cast<char>((acc >> bits) & 0xff));
     }
   }
-  auto mac = std::hash<std::string>{}(opts.state_secret + body + opts.state_secret);
-  if (std::to_string(mac) != sealed.substr(dot + 1))
+  auto mac = hmac_hex(opts.state_secret, body);
+  if (mac != sealed.substr(dot + 1))
     return std::nullopt;
   boost::system::error_code ec;
   auto v = json::parse(body, ec);
@@ -743,9 +743,33 @@ void server::handle_http(const http_request& req, http_responder respond) {
       ns->client_info = ci->as_object();
     ns->token = token;
     ns->last_used_ms.store(steady_ms());
+    std::shared_ptr<session> evicted;
     {
       std::lock_guard lock{s.sessions_mu};
+      // Abandoned sessions must not pile up: past the cap, the least
+      // recently used one ends (its client gets 404 and starts again).
+      if (s.sessions.size() >= s.opts.max_sessions) {
+        auto oldest = s.sessions.end();
+        for (auto it = s.sessions.begin(); it != s.sessions.end(); ++it)
+          if (it->first != "stdio"
+              && (oldest == s.sessions.end()
+                  || it->second->last_used_ms.load() < oldest->second->last_used_ms.load()))
+            oldest = it;
+        if (oldest != s.sessions.end()) {
+          evicted = oldest->second;
+          s.sessions.erase(oldest);
+        }
+      }
       s.sessions[ns->id] = ns;
+    }
+    if (evicted) {
+      std::shared_ptr<http_stream> get;
+      {
+        std::lock_guard lock{evicted->mu};
+        get = std::move(evicted->get_stream);
+      }
+      if (get)
+        get->close();
     }
     auto r = json_response(200, rpc_result(p.id, s.initialize_result(revision)));
     r.headers.emplace_back("Mcp-Session-Id", ns->id);

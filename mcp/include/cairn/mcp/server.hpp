@@ -182,8 +182,9 @@ struct server_options {
   bool check_host = true;
   /// Origins accepted besides loopback ones (`http://localhost:*` etc.).
   std::vector<std::string> allowed_origins;
-  size_t page_size = 50;                           ///< list results per page
-  size_t max_request_bytes = 1 << 20;              ///< larger requests are refused
+  size_t page_size = 50;              ///< list results per page
+  size_t max_sessions = 10'000;       ///< 2025-11-25 sessions; the least recently used go first
+  size_t max_request_bytes = 1 << 20; ///< larger requests are refused
   std::chrono::milliseconds call_timeout{300'000}; ///< a synchronous call waits this long
   std::string state_secret;                        ///< signs requestState (random if empty)
   /// Serve actors as resources: `cairn://actors/{id}` (the state, as the
