@@ -569,39 +569,16 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   if (ex->stateless()) {
     // A later round of a multi-round call carries the earlier answers in
     // the sealed requestState and the new ones in inputResponses.
-    if (auto rs = ex->params.if_contains("requestState")) {
-      auto state = rs->is_string() ? unseal(rs->as_string()) : std::nullopt;
-      if (!state || !state->contains("tool") || state->at("tool") != json::value(name))
-        return ex->fail(rpc::invalid_params, "requestState integrity check failed");
-      if (auto a = state->if_contains("answers"); a && a->is_object())
-        answers = a->as_object();
-    }
-    if (auto ir = ex->params.if_contains("inputResponses")) {
-      if (!ir->is_object())
-        return ex->fail(rpc::invalid_params, "'inputResponses' must be an object");
-      for (auto& [k, v] : ir->as_object()) {
-        if (!v.is_object())
-          return ex->fail(rpc::invalid_params,
-                          "inputResponses." + std::string{k} + " must be an object");
-        answers[k] = v;
-      }
-    }
+    auto got = round_answers(ex, "tool", name, nullptr);
+    if (!got)
+      return;
+    answers = std::move(*got);
   }
   if (auto why = t->input->check(args); !why.empty())
     return ex->fail(rpc::invalid_params, "invalid arguments for tool " + name + ": " + why,
                     json::object{{"tool", name}, {"errors", why}});
-  if (task && !t->spec.task_inputs.empty()) {
-    json::object missing;
-    for (auto& [k, v] : t->spec.task_inputs)
-      if (!answers.contains(k))
-        missing[k] = v;
-    if (!missing.empty()) {
-      json::object state{{"tool", name}, {"answers", answers}};
-      return ex->reply(json::object{{"resultType", "input_required"},
-                                    {"inputRequests", std::move(missing)},
-                                    {"requestState", seal(state)}});
-    }
-  }
+  if (task && ask_first(ex, t->spec.task_inputs, answers, "tool", name))
+    return;
   json::object payload{{"arguments", args}, {"capabilities", ex->client_capabilities}};
   if (!answers.empty())
     payload["answers"] = answers;

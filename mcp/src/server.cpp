@@ -565,74 +565,59 @@ json::object page(const Map& items, const json::object& params, size_t size, con
 
 } // namespace
 
-void server::impl::list_tools(const std::shared_ptr<exchange>& ex) {
+/// Answers a list request with one page of `items`, rendered by `render`
+/// (null: not shown to this caller).
+template <class Map, class F>
+void server::impl::reply_page(const std::shared_ptr<exchange>& ex, const Map& items,
+                              const char* field, F&& render) {
   bool bad;
   json::object r;
   {
     std::shared_lock lock{mu};
-    r = page(
-      tool_order, ex->params, opts.page_size, "tools",
-      [&](const std::shared_ptr<tool_entry>& t) -> json::value {
-        if (!allowed(ex->token, t->spec.name))
-          return nullptr;
-        return t->listing;
-      },
-      bad);
+    r = page(items, ex->params, opts.page_size, field, render, bad);
   }
   if (bad)
     return ex->fail(rpc::invalid_params, "invalid cursor");
   add_cache_fields(ex, r);
   ex->reply(std::move(r));
+}
+
+namespace {
+
+/// The optional title, description and mimeType of a listing entry.
+json::object described(json::object o, const std::string& title, const std::string& description,
+                       const std::string& mime_type = {}) {
+  if (!title.empty())
+    o["title"] = title;
+  if (!description.empty())
+    o["description"] = description;
+  if (!mime_type.empty())
+    o["mimeType"] = mime_type;
+  return o;
+}
+
+} // namespace
+
+void server::impl::list_tools(const std::shared_ptr<exchange>& ex) {
+  reply_page(ex, tool_order, "tools", [&](const std::shared_ptr<tool_entry>& t) -> json::value {
+    if (!allowed(ex->token, t->spec.name))
+      return nullptr;
+    return t->listing;
+  });
 }
 
 void server::impl::list_resources(const std::shared_ptr<exchange>& ex) {
-  bool bad;
-  json::object r;
-  {
-    std::shared_lock lock{mu};
-    r = page(
-      resources, ex->params, opts.page_size, "resources",
-      [](const resource_spec& s) -> json::value {
-        json::object o{{"uri", s.uri}, {"name", s.name}};
-        if (!s.title.empty())
-          o["title"] = s.title;
-        if (!s.description.empty())
-          o["description"] = s.description;
-        if (!s.mime_type.empty())
-          o["mimeType"] = s.mime_type;
-        return o;
-      },
-      bad);
-  }
-  if (bad)
-    return ex->fail(rpc::invalid_params, "invalid cursor");
-  add_cache_fields(ex, r);
-  ex->reply(std::move(r));
+  reply_page(ex, resources, "resources", [](const resource_spec& s) -> json::value {
+    return described({{"uri", s.uri}, {"name", s.name}}, s.title, s.description, s.mime_type);
+  });
 }
 
 void server::impl::list_templates(const std::shared_ptr<exchange>& ex) {
-  bool bad;
-  json::object r;
-  {
-    std::shared_lock lock{mu};
-    r = page(
-      templates, ex->params, opts.page_size, "resourceTemplates",
-      [](const resource_template_spec& s) -> json::value {
-        json::object o{{"uriTemplate", s.uri_template}, {"name", s.name}};
-        if (!s.title.empty())
-          o["title"] = s.title;
-        if (!s.description.empty())
-          o["description"] = s.description;
-        if (!s.mime_type.empty())
-          o["mimeType"] = s.mime_type;
-        return o;
-      },
-      bad);
-  }
-  if (bad)
-    return ex->fail(rpc::invalid_params, "invalid cursor");
-  add_cache_fields(ex, r);
-  ex->reply(std::move(r));
+  reply_page(ex, templates, "resourceTemplates",
+             [](const resource_template_spec& s) -> json::value {
+               return described({{"uriTemplate", s.uri_template}, {"name", s.name}}, s.title,
+                                s.description, s.mime_type);
+             });
 }
 
 /// Matches `uri` against a `{var}` template; fills `vars`.
@@ -729,36 +714,16 @@ void server::impl::subscribe(const std::shared_ptr<exchange>& ex, bool on) {
 }
 
 void server::impl::list_prompts(const std::shared_ptr<exchange>& ex) {
-  bool bad;
-  json::object r;
-  {
-    std::shared_lock lock{mu};
-    r = page(
-      prompts, ex->params, opts.page_size, "prompts",
-      [](const prompt_spec& p) -> json::value {
-        json::object o{{"name", p.name}};
-        if (!p.title.empty())
-          o["title"] = p.title;
-        if (!p.description.empty())
-          o["description"] = p.description;
-        if (!p.arguments.empty()) {
-          json::array args;
-          for (const auto& a : p.arguments) {
-            json::object ao{{"name", a.name}, {"required", a.required}};
-            if (!a.description.empty())
-              ao["description"] = a.description;
-            args.push_back(std::move(ao));
-          }
-          o["arguments"] = std::move(args);
-        }
-        return o;
-      },
-      bad);
-  }
-  if (bad)
-    return ex->fail(rpc::invalid_params, "invalid cursor");
-  add_cache_fields(ex, r);
-  ex->reply(std::move(r));
+  reply_page(ex, prompts, "prompts", [](const prompt_spec& p) -> json::value {
+    auto o = described({{"name", p.name}}, p.title, p.description);
+    if (!p.arguments.empty()) {
+      json::array args;
+      for (const auto& a : p.arguments)
+        args.push_back(described({{"name", a.name}, {"required", a.required}}, {}, a.description));
+      o["arguments"] = std::move(args);
+    }
+    return o;
+  });
 }
 
 void server::impl::get_prompt(const std::shared_ptr<exchange>& ex) {
@@ -789,33 +754,12 @@ void server::impl::get_prompt(const std::shared_ptr<exchange>& ex) {
                       "prompt argument '" + std::string{k} + "' must be a string");
   json::object answers;
   if (ex->stateless() && !spec.inputs.empty()) {
-    if (auto rs = ex->params.if_contains("requestState")) {
-      auto state = rs->is_string() ? unseal(rs->as_string()) : std::nullopt;
-      if (!state || !state->contains("prompt") || state->at("prompt") != json::value(name))
-        return ex->fail(rpc::invalid_params, "requestState integrity check failed");
-      if (auto a = state->if_contains("answers"); a && a->is_object())
-        answers = a->as_object();
-    }
-    if (auto ir = ex->params.if_contains("inputResponses")) {
-      if (!ir->is_object())
-        return ex->fail(rpc::invalid_params, "'inputResponses' must be an object");
-      for (auto& [k, v] : ir->as_object())
-        if (spec.inputs.contains(k)) {
-          if (!v.is_object())
-            return ex->fail(rpc::invalid_params,
-                            "inputResponses." + std::string{k} + " must be an object");
-          answers[k] = v;
-        }
-    }
-    json::object missing;
-    for (auto& [k, v] : spec.inputs)
-      if (!answers.contains(k))
-        missing[k] = v;
-    if (!missing.empty())
-      return ex->reply(
-        json::object{{"resultType", "input_required"},
-                     {"inputRequests", std::move(missing)},
-                     {"requestState", seal(json::object{{"prompt", name}, {"answers", answers}})}});
+    auto got = round_answers(ex, "prompt", name, &spec.inputs);
+    if (!got)
+      return;
+    answers = std::move(*got);
+    if (ask_first(ex, spec.inputs, answers, "prompt", name))
+      return;
   }
   auto messages = spec.get(args, answers);
   if (!messages)
@@ -824,6 +768,53 @@ void server::impl::get_prompt(const std::shared_ptr<exchange>& ex) {
   if (!spec.description.empty())
     r["description"] = spec.description;
   ex->reply(std::move(r));
+}
+
+std::optional<json::object> server::impl::round_answers(const std::shared_ptr<exchange>& ex,
+                                                        const char* owner, const std::string& name,
+                                                        const json::object* accepted) {
+  json::object answers;
+  if (auto rs = ex->params.if_contains("requestState")) {
+    auto state = rs->is_string() ? unseal(rs->as_string()) : std::nullopt;
+    if (!state || !state->contains(owner) || state->at(owner) != json::value(name)) {
+      ex->fail(rpc::invalid_params, "requestState integrity check failed");
+      return std::nullopt;
+    }
+    if (auto a = state->if_contains("answers"); a && a->is_object())
+      answers = a->as_object();
+  }
+  if (auto ir = ex->params.if_contains("inputResponses")) {
+    if (!ir->is_object()) {
+      ex->fail(rpc::invalid_params, "'inputResponses' must be an object");
+      return std::nullopt;
+    }
+    for (auto& [k, v] : ir->as_object()) {
+      if (accepted && !accepted->contains(k))
+        continue; // an answer to nothing we asked: ignored
+      if (!v.is_object()) {
+        ex->fail(rpc::invalid_params, "inputResponses." + std::string{k} + " must be an object");
+        return std::nullopt;
+      }
+      answers[k] = v;
+    }
+  }
+  return answers;
+}
+
+bool server::impl::ask_first(const std::shared_ptr<exchange>& ex, const json::object& questions,
+                             const json::object& answers, const char* owner,
+                             const std::string& name) {
+  json::object missing;
+  for (auto& [k, v] : questions)
+    if (!answers.contains(k))
+      missing[k] = v;
+  if (missing.empty())
+    return false;
+  ex->reply(
+    json::object{{"resultType", "input_required"},
+                 {"inputRequests", std::move(missing)},
+                 {"requestState", seal(json::object{{owner, name}, {"answers", answers}})}});
+  return true;
 }
 
 void server::impl::complete(const std::shared_ptr<exchange>& ex) {

@@ -68,6 +68,9 @@ struct server::impl {
 
   // the request model
   void dispatch(std::shared_ptr<exchange> ex);
+  template <class Map, class F>
+  void reply_page(const std::shared_ptr<exchange>& ex, const Map& items, const char* field,
+                  F&& render);
   void list_tools(const std::shared_ptr<exchange>& ex);
   void call_tool(const std::shared_ptr<exchange>& ex);
   void list_resources(const std::shared_ptr<exchange>& ex);
@@ -99,6 +102,16 @@ struct server::impl {
   /// Handles a notification from the client.
   void on_notification(const std::shared_ptr<session>& s, const std::string& method,
                        const json::object& params);
+
+  /// The answers of a 2026-07-28 round: those sealed in requestState (which
+  /// must belong to `owner` = `name`) plus inputResponses (only keys in
+  /// `accepted`, if given). Nullopt once `ex` got the error.
+  std::optional<json::object> round_answers(const std::shared_ptr<exchange>& ex, const char* owner,
+                                            const std::string& name, const json::object* accepted);
+  /// Replies `input_required` for the `questions` not yet answered; false
+  /// if all are.
+  bool ask_first(const std::shared_ptr<exchange>& ex, const json::object& questions,
+                 const json::object& answers, const char* owner, const std::string& name);
 
   // requestState (2026-07-28): signed so a client cannot forge it
   std::string seal(const json::object& state) const;

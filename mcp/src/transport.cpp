@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The edges: JSON-RPC framing, the revisions' rules, Streamable HTTP at
 // /mcp and stdio. Everything past here is revision-free (server.cpp).
+#include <cstring>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -184,6 +185,26 @@ std::string trim(std::string_view v) {
   return std::string{v};
 }
 
+constexpr const char* base64_alphabet =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Base64 (RFC 4648, padded).
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size())
+      n |= static_cast<uint8_t>(in[i + 1]) << 8;
+    if (i + 2 < in.size())
+      n |= static_cast<uint8_t>(in[i + 2]);
+    out.push_back(base64_alphabet[(n >> 18) & 63]);
+    out.push_back(base64_alphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? base64_alphabet[(n >> 6) & 63] : '=');
+    out.push_back(i + 2 < in.size() ? base64_alphabet[n & 63] : '=');
+  }
+  return out;
+}
+
 /// Strict base64 (RFC 4648, padded); nullopt if malformed.
 std::optional<std::string> base64_decode(std::string_view in) {
   if (in.size() % 4 != 0)
@@ -203,18 +224,10 @@ std::optional<std::string> base64_decode(std::string_view in) {
     }
     if (pad)
       return std::nullopt;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+')
-      v = 62;
-    else if (c == '/')
-      v = 63;
-    else
+    auto at = c ? std::strchr(base64_alphabet, c) : nullptr;
+    if (!at)
       return std::nullopt;
+    v = static_cast<int>(at - base64_alphabet);
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -439,62 +452,21 @@ void server::impl::listeners_publish(std::string_view what, const std::string& u
 }
 
 std::string server::impl::seal(const json::object& state) const {
-  // requestState = base64url(json) "." mac, where mac = a keyed hash of
-  // the JSON; a client that edits either half is refused.
+  // requestState = base64(json) "." HMAC: a client that edits either half
+  // is refused.
   auto body = json::serialize(state);
-  auto mac = hmac_hex(opts.state_secret, body);
-  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  for (size_t i = 0; i < body.size(); i += 3) {
-    uint32_t n = static_cast<uint8_t>(body[i]) << 16;
-    if (i + 1 < body.size())
-      n |= static_cast<uint8_t>(body[i + 1]) << 8;
-    if (i + 2 < body.size())
-      n |= static_cast<uint8_t>(body[i + 2]);
-    out.push_back(b64[(n >> 18) & 63]);
-    out.push_back(b64[(n >> 12) & 63]);
-    if (i + 1 < body.size())
-      out.push_back(b64[(n >> 6) & 63]);
-    if (i + 2 < body.size())
-      out.push_back(b64[n & 63]);
-  }
-  return out + "." + mac;
+  return base64_encode(body) + "." + hmac_hex(opts.state_secret, body);
 }
 
 std::optional<json::object> server::impl::unseal(std::string_view sealed) const {
   auto dot = sealed.rfind('.');
   if (dot == std::string_view::npos)
     return std::nullopt;
-  auto enc = sealed.substr(0, dot);
-  std::string body;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : enc) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    else
-      return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      body.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  auto mac = hmac_hex(opts.state_secret, body);
-  if (mac != sealed.substr(dot + 1))
+  auto body = base64_decode(sealed.substr(0, dot));
+  if (!body || hmac_hex(opts.state_secret, *body) != sealed.substr(dot + 1))
     return std::nullopt;
   boost::system::error_code ec;
-  auto v = json::parse(body, ec);
+  auto v = json::parse(*body, ec);
   if (ec || !v.is_object())
     return std::nullopt;
   return v.as_object();
