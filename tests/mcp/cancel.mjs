@@ -20,33 +20,49 @@
 // Usage: node cancel.mjs --cairn BIN [--verbose]
 // Exit: 0 all passed, 1 a step failed.
 
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
   CairnHttpNode,
-  OutputRing,
   StepFailure,
   Steps,
   cairnFeatures,
   check,
-  killQuietly,
   makeWorkspace,
-  onCleanup,
   parseOptions,
   pollUntil,
+  stdioServerArgs,
   toolText,
   wordCountTool,
 } from './lib/harness.mjs';
+import {
+  INVALID_PARAMS,
+  SESSION_VERSION,
+  STATELESS_VERSION,
+  Session,
+  SseStream,
+  StdioServer,
+  configureWire,
+  expectMessageError,
+  expectResult,
+  headersFor,
+  httpTap,
+  initializeParams,
+  isResponse,
+  parseLine,
+  routingHeaders,
+  rpc,
+  section,
+  short,
+  stateless,
+  statelessBody,
+  statelessMeta,
+  stdioTap,
+} from './lib/wire.mjs';
 
 const USAGE = 'usage: cancel.mjs --cairn BIN [--verbose]';
-const SESSION_VERSION = '2025-11-25';
-const STATELESS_VERSION = '2026-07-28';
-const BOTH = 'application/json, text/event-stream';
-const INVALID_PARAMS = -32602;
 
 const STATE_TEMPLATE = 'cairn://actors/{id}';
 const SLOW_PREFIX = 'tool.slow_compute%2F'; // completion values are percent-encoded actor ids
@@ -58,43 +74,7 @@ const EXTRA_TOOLS = 20; // the fixture has ~40 tools and pages hold 50: these ma
 const options = parseOptions(process.argv.slice(2), USAGE);
 const features = cairnFeatures(options.cairn);
 const workspace = makeWorkspace('cairn-cancel');
-
-// ---------------------------------------------------------------------------
-// Traffic log: the last exchanges, shown when a step fails.
-
-class TrafficTap {
-  constructor(label, limit = 16) {
-    this.label = label;
-    this.limit = limit;
-    this.entries = [];
-    this.muted = false; // while polling: the caller records a summary instead
-  }
-
-  record(line) {
-    if (this.muted) return;
-    this.entries.push(line);
-    if (this.entries.length > this.limit) this.entries.shift();
-  }
-
-  describe(count = 10) {
-    return this.entries.slice(-count).join('\n');
-  }
-}
-
-function short(text, max = 400) {
-  const s = typeof text === 'string' ? text : JSON.stringify(text);
-  if (s === undefined) return String(s);
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
-}
-
-const httpTap = new TrafficTap('raw HTTP');
-const stdioTap = new TrafficTap('cairn mcp stdio');
-
-// A failure report shows the traffic of its own section only.
-function section() {
-  httpTap.entries = [];
-  stdioTap.entries = [];
-}
+configureWire({ clientName: 'cairn-cancel', firstId: 100 }); // below 100: the ids the checks name (7, 5, 6)
 
 let node;
 let stdioServer;
@@ -103,377 +83,23 @@ const steps = new Steps({
   logs: () => [node?.output, stdioServer?.stderr].filter(Boolean),
 });
 
-// ---------------------------------------------------------------------------
-// Raw HTTP with fetch. A reply is {status, headers, text, message}, where
-// message is the JSON-RPC response: the JSON body, or the last response
-// event of an SSE body.
-
-function sseEvents(text) {
-  const messages = [];
-  for (const event of text.split(/\r?\n\r?\n/)) {
-    const data = event
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith('data:'))
-      .map((line) => line.slice(5).replace(/^ /, ''))
-      .join('\n');
-    if (data.trim()) messages.push(JSON.parse(data));
-  }
-  return messages;
-}
-
-const isResponse = (message) => 'result' in message || 'error' in message;
-
-function parseMessage(contentType, text) {
-  if (/text\/event-stream/.test(contentType ?? '')) return sseEvents(text).findLast(isResponse);
-  if (/json/.test(contentType ?? '') && text.trim()) return JSON.parse(text);
-  return undefined;
-}
-
-function requestLine(method, url, headers, body) {
-  const shown = Object.entries(headers)
-    .filter(([k]) => !/^(content-type|accept)$/i.test(k))
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('; ');
-  return `→ ${method} ${new URL(url).pathname} [${shown}] ${short(body ?? '', 300)}`;
-}
-
-async function send(url, { method = 'POST', headers = {}, body, timeoutMs = 15000 } = {}) {
-  const init = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
-  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  const request = requestLine(method, url, headers, init.body);
-  let res;
-  let text;
-  try {
-    res = await fetch(url, init);
-    text = await res.text();
-  } catch (error) {
-    httpTap.record(`${request}\n← ${error.cause?.code ?? error.name}: ${error.cause?.message ?? error.message}`);
-    throw new StepFailure(`${method} ${url} failed: ${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`);
-  }
-  let message;
-  try {
-    message = parseMessage(res.headers.get('content-type'), text);
-  } catch (error) {
-    httpTap.record(`${request}\n← ${res.status} ${short(text, 300)}`);
-    throw new StepFailure(`${method} ${url}: HTTP ${res.status} body is not valid JSON(-RPC): ${short(text)} (${error.message})`);
-  }
-  const sse = /text\/event-stream/.test(res.headers.get('content-type') ?? '');
-  httpTap.record(`${request}\n← ${res.status} ${sse ? `(SSE) ${short(message, 300)}` : short(text, 300)}`);
-  return { status: res.status, headers: res.headers, text, message };
-}
-
-function headersFor({ accept = BOTH, extra = {} } = {}) {
-  return { 'Content-Type': 'application/json', Accept: accept, ...extra };
-}
-
-let nextId = 100; // below 100: the ids the checks name (7, 5, 6)
-const rpc = (method, params, id = nextId++) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
-
-function expectResult(reply, what) {
-  check(reply.status === 200, `${what}: HTTP ${reply.status}, expected 200; body ${short(reply.text)}`);
-  check(reply.message && 'result' in reply.message, `${what}: expected a JSON-RPC result, got ${short(reply.text)}`);
-  return reply.message.result;
-}
-
-// A JSON-RPC error with `code` and no result (HTTP 200 in a session).
-function expectError(message, code, what) {
-  check(message && !('result' in message), `${what}: expected a JSON-RPC error, got a result: ${short(message)}`);
-  const error = message.error;
-  check(error, `${what}: expected a JSON-RPC error, got ${short(message)}`);
-  check(error.code === code, `${what}: JSON-RPC error code ${error.code}, expected ${code}; message ${JSON.stringify(error.message)}`);
-  return error;
-}
-
-// ---------------------------------------------------------------------------
-// 2025-11-25 sessions: initialize, then every request carries the session id.
-
-class Session {
-  constructor(node, id) {
-    this.node = node;
-    this.id = id;
-    this.tap = httpTap;
-  }
-
-  static async open(node) {
-    const init = rpc('initialize', { protocolVersion: SESSION_VERSION, capabilities: {}, clientInfo: { name: 'cairn-cancel', version: '1.0.0' } });
-    const reply = await send(node.mcpUrl, { headers: headersFor(), body: init });
-    const result = expectResult(reply, 'initialize');
-    check(result.protocolVersion === SESSION_VERSION, `initialize negotiated ${JSON.stringify(result.protocolVersion)}, expected ${SESSION_VERSION}`);
-    const id = reply.headers.get('mcp-session-id');
-    check(id, `initialize: no Mcp-Session-Id header in the answer (headers ${JSON.stringify([...reply.headers])})`);
-    const session = new Session(node, id);
-    const ack = await session.post({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    check(ack.status === 202, `notifications/initialized: HTTP ${ack.status}, expected 202; body ${short(ack.text)}`);
-    return session;
-  }
-
-  headers() {
-    return headersFor({ extra: { 'mcp-session-id': this.id, 'mcp-protocol-version': SESSION_VERSION } });
-  }
-
-  post(body) {
-    return send(this.node.mcpUrl, { headers: this.headers(), body });
-  }
-
-  async request(method, params) {
-    return expectResult(await this.post(rpc(method, params)), `${method} in the session`);
-  }
-}
-
-// ---------------------------------------------------------------------------
-// 2026-07-28 stateless requests: version and capabilities in _meta, routing
-// headers mirrored from the body.
-
-function statelessMeta(extra = {}) {
-  return {
-    'io.modelcontextprotocol/protocolVersion': STATELESS_VERSION,
-    'io.modelcontextprotocol/clientCapabilities': {},
-    ...extra,
-  };
-}
-
-function routingHeaders(method, params) {
-  const headers = { 'MCP-Protocol-Version': STATELESS_VERSION, 'Mcp-Method': method };
-  const name = method === 'tools/call' || method === 'prompts/get' ? params?.name : method === 'resources/read' ? params?.uri : undefined;
-  if (name !== undefined) headers['Mcp-Name'] = name;
-  return headers;
-}
-
-function statelessBody(method, params = {}, meta = {}) {
-  return rpc(method, { ...params, _meta: statelessMeta(meta) });
-}
-
-// The 2026-07-28 wire as a client with the same request() as a Session.
-const statelessClient = (node) => ({
+// The 2026-07-28 wire as a client like a Session or the StdioServer:
+// result() for a request whose answer must be a result, a tap for watchStatus.
+const statelessClient = (target) => ({
   tap: httpTap,
-  async request(method, params = {}) {
-    const reply = await send(node.mcpUrl, { headers: headersFor({ extra: routingHeaders(method, params) }), body: statelessBody(method, params) });
-    return expectResult(reply, `${STATELESS_VERSION} ${method}`);
+  async result(method, params = {}) {
+    return expectResult(await stateless(target, method, params), `${STATELESS_VERSION} ${method}`);
   },
 });
 
-// ---------------------------------------------------------------------------
-// An SSE response read as it arrives. Every message is kept; waitFor looks
-// through those not yet passed over, then waits for more; waitEnd waits for
-// the server to end the stream.
-
-class SseStream {
-  constructor(label, controller, body) {
-    this.label = label;
-    this.controller = controller;
-    this.messages = [];
-    this.cursor = 0;
-    this.waiters = new Set();
-    this.ended = undefined;
-    this.pump(body);
-  }
-
-  static async open(url, { method = 'POST', headers, body, label, timeoutMs = 10000 }) {
-    const controller = new AbortController();
-    onCleanup(() => controller.abort());
-    const init = { method, headers, signal: controller.signal };
-    if (body !== undefined) init.body = JSON.stringify(body);
-    const request = requestLine(method, url, headers, init.body);
-    const timer = setTimeout(() => controller.abort(new Error(`no response headers within ${timeoutMs} ms`)), timeoutMs);
-    let res;
-    try {
-      res = await fetch(url, init);
-    } catch (error) {
-      const reason = controller.signal.reason?.message ?? `${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`;
-      httpTap.record(`${request}\n← ${reason}`);
-      throw new StepFailure(`${label}: ${method} ${url} failed: ${reason}`);
-    } finally {
-      clearTimeout(timer);
-    }
-    const contentType = res.headers.get('content-type') ?? '';
-    if (res.status !== 200 || !/text\/event-stream/.test(contentType)) {
-      const text = await res.text().catch(() => '');
-      controller.abort();
-      httpTap.record(`${request}\n← ${res.status} ${contentType} ${short(text, 300)}`);
-      throw new StepFailure(`${label}: HTTP ${res.status} ${contentType}, expected 200 text/event-stream; body ${short(text)}`);
-    }
-    httpTap.record(`${request}\n← ${res.status} (SSE stream open)`);
-    return new SseStream(label, controller, res.body);
-  }
-
-  async pump(body) {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of body) {
-        buffer += decoder.decode(chunk, { stream: true });
-        const events = buffer.split(/\r?\n\r?\n/);
-        buffer = events.pop();
-        for (const event of events) {
-          for (const message of sseEvents(`${event}\n\n`)) {
-            httpTap.record(`← (${this.label}) ${short(message, 300)}`);
-            this.messages.push(message);
-          }
-        }
-        this.wake();
-      }
-      this.ended = 'the server closed the stream';
-    } catch (error) {
-      this.ended = this.controller.signal.aborted ? 'aborted' : `stream error: ${error.cause?.code ?? error.name} ${error.message}`;
-    }
-    httpTap.record(`← (${this.label}) ${this.ended}`);
-    this.wake();
-  }
-
-  wake() {
-    for (const waiter of this.waiters) waiter();
-  }
-
-  // The next message (after those already passed over) that `predicate`
-  // accepts; earlier non-matching ones are passed over.
-  waitFor(predicate, { timeoutMs = 10000, what }) {
-    return this.waitUntil(
-      () => {
-        while (this.cursor < this.messages.length) {
-          const message = this.messages[this.cursor++];
-          if (predicate(message)) return { value: message };
-        }
-        if (this.ended) throw new StepFailure(`${this.label}: ${what}: ${this.ended} first; seen ${this.seen()}`);
-        return undefined;
-      },
-      timeoutMs,
-      what,
-    );
-  }
-
-  // Resolves with how the stream ended.
-  waitEnd({ timeoutMs, what = 'the end of the stream' }) {
-    return this.waitUntil(() => (this.ended ? { value: this.ended } : undefined), timeoutMs, what);
-  }
-
-  waitUntil(look, timeoutMs, what) {
-    return new Promise((resolve, reject) => {
-      const attempt = () => {
-        let found;
-        try {
-          found = look();
-        } catch (error) {
-          return finish(() => reject(error));
-        }
-        if (found) finish(() => resolve(found.value));
-      };
-      const timer = setTimeout(() => finish(() => reject(new StepFailure(`${this.label}: ${what}: nothing within ${timeoutMs} ms; seen ${this.seen()}`))), timeoutMs);
-      const finish = (settle) => {
-        clearTimeout(timer);
-        this.waiters.delete(attempt);
-        settle();
-      };
-      this.waiters.add(attempt);
-      attempt();
-    });
-  }
-
-  seen() {
-    return this.messages.length === 0 ? 'no messages' : this.messages.map((m) => short(m, 200)).join(' | ');
-  }
-
-  close() {
-    this.controller.abort();
-  }
-}
-
-// ---------------------------------------------------------------------------
-// `cairn mcp stdio`: one JSON-RPC message a line each way.
-
-class StdioServer {
-  constructor({ cairn, args }) {
-    this.stderr = new OutputRing('cairn mcp stdio stderr');
-    this.tap = stdioTap;
-    this.queue = [];
-    this.waiters = [];
-    this.child = spawn(cairn, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const pid = this.child.pid;
-    onCleanup(() => killQuietly(pid));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
-    this.child.stdin.on('error', () => {}); // EPIPE once it is gone: reported via the exit instead
-    this.child.stderr.on('data', (chunk) => {
-      this.stderr.push(chunk);
-      if (options.verbose) process.stderr.write(chunk);
-    });
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      this.tap.record(`← ${short(line, 300)}`);
-      this.queue.push(line);
-      this.flush();
-    });
-  }
-
-  get pid() {
-    return this.child.pid;
-  }
-
-  flush() {
-    while (this.queue.length > 0 && this.waiters.length > 0) this.waiters.shift()(this.queue.shift());
-  }
-
-  write(message) {
-    const text = JSON.stringify(message);
-    this.tap.record(`→ ${short(text, 300)}`);
-    this.child.stdin.write(`${text}\n`);
-  }
-
-  nextLine(timeoutMs) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new StepFailure(`no line on stdout within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (line) => {
-        clearTimeout(timer);
-        resolve(line);
-      };
-      this.waiters.push(waiter);
-      this.flush();
-    });
-  }
-
-  // The next response (a message with an id), skipping notifications.
-  // Every stdout line must be JSON: stdout carries the protocol only.
-  async nextResponse(timeoutMs = 10000) {
-    for (;;) {
-      const message = parseLine(await this.nextLine(timeoutMs));
-      if ('id' in message) return message;
-    }
-  }
-
-  // Every line that arrives within `ms`, parsed.
-  async linesFor(ms) {
-    await sleep(ms);
-    return this.queue.splice(0).map(parseLine);
-  }
-
-  async call(message) {
-    this.write(message);
-    const response = await this.nextResponse();
-    check(response.id === message.id, `answer for id ${JSON.stringify(response.id)}, expected ${message.id}: ${short(response)}`);
-    return response;
-  }
-
-  async request(method, params) {
-    const response = await this.call(rpc(method, params));
-    check('result' in response, `${method}: expected a result line, got ${short(response)}`);
-    return response.result;
-  }
-}
-
-function parseLine(line) {
-  try {
-    return JSON.parse(line);
-  } catch {
-    throw new StepFailure(`stdout line is not JSON: ${short(line)}`);
-  }
-}
+const withProgress = (progressToken) => ({ meta: statelessMeta({ progressToken }) });
 
 // ---------------------------------------------------------------------------
 // Tool calls as actors: completion/complete lists their percent-encoded ids,
 // resources/read of cairn://actors/{id} shows their state.
 
 async function slowComputeActors(client) {
-  const result = await client.request('completion/complete', { ref: { type: 'ref/resource', uri: STATE_TEMPLATE }, argument: { name: 'id', value: SLOW_PREFIX } });
+  const result = await client.result('completion/complete', { ref: { type: 'ref/resource', uri: STATE_TEMPLATE }, argument: { name: 'id', value: SLOW_PREFIX } });
   const values = result.completion?.values;
   check(Array.isArray(values), `completion/complete: no completion.values: ${short(result)}`);
   const stray = values.filter((v) => !v.startsWith(SLOW_PREFIX));
@@ -497,7 +123,7 @@ async function newSlowComputeActor(client, before, what) {
 
 async function readActor(client, value) {
   const uri = `cairn://actors/${value}`;
-  const result = await client.request('resources/read', { uri });
+  const result = await client.result('resources/read', { uri });
   const contents = result?.contents;
   check(Array.isArray(contents) && contents.length === 1, `resources/read ${uri}: expected one content, got ${short(result)}`);
   const [content] = contents;
@@ -551,7 +177,7 @@ async function listAllTools(client, what) {
   const cursors = new Set();
   let cursor;
   for (;;) {
-    const result = await client.request('tools/list', cursor === undefined ? {} : { cursor });
+    const result = await client.result('tools/list', cursor === undefined ? {} : { cursor });
     check(Array.isArray(result.tools), `${what}: tools/list page ${pages.length + 1} has no tools array: ${short(result)}`);
     pages.push(result.tools.length);
     names.push(...result.tools.map((tool) => tool.name));
@@ -601,7 +227,7 @@ await steps.run('start a node (conformance profile)', async () => {
 section();
 let session;
 await steps.run(`A) ${SESSION_VERSION} session (initialize, Mcp-Session-Id, notifications/initialized)`, async () => {
-  session = await Session.open(node);
+  session = await Session.open(node, { strictVersion: true });
   return `session ${session.id.slice(0, 8)}…`;
 });
 
@@ -642,7 +268,7 @@ await steps.run(`A) c1's actor (found through completion/complete "${SLOW_PREFIX
 section();
 await steps.run(`B) ${STATELESS_VERSION} tools/call test_tool_with_progress with progressToken "p-1": ≥3 notifications/progress, non-decreasing, then the result`, async () => {
   const params = { name: 'test_tool_with_progress', arguments: {} };
-  const call = statelessBody('tools/call', params, { progressToken: 'p-1' });
+  const call = statelessBody('tools/call', params, withProgress('p-1'));
   const stream = await SseStream.open(node.mcpUrl, { headers: headersFor({ extra: routingHeaders('tools/call', params) }), body: call, label: 'test_tool_with_progress stream' });
   try {
     const response = await stream.waitFor((m) => m.id === call.id && isResponse(m), { what: `the response for id ${call.id}` });
@@ -678,7 +304,7 @@ await steps.run(`C) ${SESSION_VERSION} tools/list through every nextCursor: no d
 await steps.run('C) tools/list {cursor:123} (not a string) is -32602', async () => {
   const reply = await session.post(rpc('tools/list', { cursor: 123 }));
   check(reply.status === 200, `HTTP ${reply.status}, expected 200; body ${short(reply.text)}`);
-  const error = expectError(reply.message, INVALID_PARAMS, 'tools/list {cursor:123}');
+  const error = expectMessageError(reply.message, INVALID_PARAMS, 'tools/list {cursor:123}');
   noteForgedCursor((await session.post(rpc('tools/list', { cursor: 'not-a-cursor' }))).message, `${SESSION_VERSION} session`);
   return JSON.stringify(error.message);
 });
@@ -686,17 +312,17 @@ await steps.run('C) tools/list {cursor:123} (not a string) is -32602', async () 
 // ===== D) stdio =============================================================
 section();
 await steps.run(`D) stdio: initialize (${SESSION_VERSION}) and notifications/initialized`, async () => {
-  const args = ['mcp', 'stdio', '--data', path.join(workspace.dir, 'stdio'), '--profile', 'conformance'];
+  let configPath;
   let extra = 'no --config in this cairn: one page of tools';
   if (features.stdioConfig) {
     const tools = Array.from({ length: EXTRA_TOOLS }, (_, i) => ({ ...wordCountTool(), name: `word_count_${String(i).padStart(2, '0')}` }));
-    const configPath = path.join(workspace.dir, 'paging.json');
+    configPath = path.join(workspace.dir, 'paging.json');
     writeFileSync(configPath, `${JSON.stringify({ mcp_tools: tools }, null, 2)}\n`);
-    args.push('--config', configPath);
     extra = `--config with ${EXTRA_TOOLS} extra exec tools`;
   }
-  stdioServer = new StdioServer({ cairn: options.cairn, args });
-  const init = await stdioServer.request('initialize', { protocolVersion: SESSION_VERSION, capabilities: {}, clientInfo: { name: 'cairn-cancel', version: '1.0.0' } });
+  const args = stdioServerArgs({ dataDir: path.join(workspace.dir, 'stdio'), configPath });
+  stdioServer = new StdioServer({ cairn: options.cairn, args, verbose: options.verbose });
+  const init = await stdioServer.result('initialize', initializeParams());
   check(init.protocolVersion === SESSION_VERSION, `initialize negotiated ${JSON.stringify(init.protocolVersion)}`);
   stdioServer.write({ jsonrpc: '2.0', method: 'notifications/initialized' });
   return `pid ${stdioServer.pid}, ${extra}`;
@@ -706,7 +332,7 @@ await steps.run('D) stdio: tools/list through every nextCursor: no duplicates, t
   const expected = ['slow_compute', ...(features.stdioConfig ? ['word_count_00', `word_count_${EXTRA_TOOLS - 1}`] : [])];
   const { names, pages } = await checkPagination(stdioServer, 'stdio', expected);
   if (features.stdioConfig) check(pages.length >= 2, `${names.length} tools came on one page (${pages.join('+')}); with a page size of 50 expected more than one`);
-  const error = expectError(await stdioServer.call(rpc('tools/list', { cursor: 123 })), INVALID_PARAMS, 'stdio tools/list {cursor:123}');
+  const error = expectMessageError(await stdioServer.call(rpc('tools/list', { cursor: 123 })), INVALID_PARAMS, 'stdio tools/list {cursor:123}');
   noteForgedCursor(await stdioServer.call(rpc('tools/list', { cursor: 'not-a-cursor' })), 'stdio');
   return `${names.length} tools on ${pages.length} page(s) (${pages.join('+')}); bad cursor: ${JSON.stringify(error.message)}`;
 });
@@ -748,7 +374,7 @@ await steps.run(
     const before = await slowComputeActors(client);
     check(before.includes(c1), `c1's actor ${c1} missing from completion/complete: ${JSON.stringify(before)}`);
     const params = { name: 'slow_compute', arguments: { seconds: 30, label: 'c2' } };
-    const call = statelessBody('tools/call', params, { progressToken: 'p-2' });
+    const call = statelessBody('tools/call', params, withProgress('p-2'));
     const stream = await SseStream.open(node.mcpUrl, { headers: headersFor({ extra: routingHeaders('tools/call', params) }), body: call, label: 'slow_compute c2 stream' });
     await sleep(CANCEL_AFTER_MS);
     check(!stream.ended, `the stream ended before the client closed it (${stream.ended}); seen ${stream.seen()}`);

@@ -13,32 +13,24 @@
 // Exit: 0 all passed, 1 a step failed, 77 nothing failed but steps were skipped.
 
 import {
-  CairnHttpNode,
+  InteropServer,
   Steps,
-  WireTap,
   cairnFeatures,
   check,
   describeError,
-  findingCount,
-  killQuietly,
   makeWorkspace,
-  namesTextPath,
-  onCleanup,
   parseOptions,
   pollUntil,
-  rejectionOf,
+  runToolSteps,
   sdkLoader,
   sdkOrWire,
-  stdioServerArgs,
   toolText,
-  waitForExit,
 } from './lib/harness.mjs';
 
 const USAGE = 'usage: interop_2026.mjs --cairn BIN [--transport http|stdio] [--modules DIR] [--verbose]';
 const SDK_NAME = '@modelcontextprotocol/client 2.4';
 const PROTOCOL_VERSION = '2026-07-28';
 const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-const INVALID_PARAMS = -32602;
 
 const options = parseOptions(process.argv.slice(2), USAGE);
 const load = sdkLoader(options.modulesDir);
@@ -46,33 +38,12 @@ const { CLIENT_CAPABILITIES_META_KEY, Client, ProtocolError, StreamableHTTPClien
   load('@modelcontextprotocol/client');
 const { StdioClientTransport } = load('@modelcontextprotocol/client/stdio');
 
-const features = cairnFeatures(options.cairn);
-const workspace = makeWorkspace('cairn-interop-2026');
-const withConfig = options.transport === 'http' ? features.httpConfig : features.stdioConfig;
-
-// Open connections, for the failure report and for cleanup.
-const connections = [];
-let httpNode;
-const steps = new Steps({
-  wireTaps: () => connections.map((c) => c.tap),
-  logs: () => [httpNode?.output, ...connections.map((c) => c.stderr)].filter(Boolean),
-});
+const server = new InteropServer({ options, features: cairnFeatures(options.cairn), workspace: makeWorkspace('cairn-interop-2026') });
+const { withConfig } = server;
+const steps = new Steps({ wireTaps: () => server.wireTaps(), logs: () => server.logs() });
 
 // ---------------------------------------------------------------------------
 // Connecting: one fresh client per server process life.
-
-async function startServer() {
-  if (options.transport !== 'http') return;
-  const port = httpNode?.port ?? 0;
-  httpNode = new CairnHttpNode({
-    cairn: options.cairn,
-    dataDir: workspace.dataDir,
-    configPath: withConfig ? workspace.configPath : undefined,
-    port,
-    verbose: options.verbose,
-  });
-  await httpNode.start();
-}
 
 async function connect() {
   const client = new Client(
@@ -82,55 +53,14 @@ async function connect() {
     // The task steps declare it per request instead (see withTasks).
     { versionNegotiation: { mode: { pin: PROTOCOL_VERSION } } },
   );
-  const tap = new WireTap(`client 2.4 over ${options.transport}`);
-  let transport;
-  let stderr;
-  if (options.transport === 'http') {
-    transport = new StreamableHTTPClientTransport(new URL(httpNode.mcpUrl));
-  } else {
-    transport = new StdioClientTransport({
-      command: options.cairn,
-      args: stdioServerArgs({ dataDir: workspace.dataDir, configPath: withConfig ? workspace.configPath : undefined }),
-      stderr: 'pipe',
-    });
-    stderr = stdioStderrRing(transport);
-  }
-  tap.attach(transport);
-  client.onerror = (error) => {
-    if (options.verbose) console.error(`client error: ${describeError(error)}`);
-  };
-  await client.connect(transport);
-  check(client.getProtocolEra() === 'modern', `expected the modern era, got ${client.getProtocolEra()}`);
-  check(client.getNegotiatedProtocolVersion() === PROTOCOL_VERSION, `negotiated ${client.getNegotiatedProtocolVersion()}`);
-  const connection = { client, transport, tap, stderr, pid: transport.pid ?? undefined };
-  if (connection.pid) onCleanup(() => killQuietly(connection.pid));
-  connections.push(connection);
-  return connection;
-}
-
-function stdioStderrRing(transport) {
-  // The transport exposes the child's stderr stream before start().
-  const ring = { label: 'cairn mcp stdio stderr', lines: [], tail: () => ring.lines.slice(-40).join('') };
-  transport.stderr?.on('data', (chunk) => {
-    ring.lines.push(chunk.toString('utf8'));
-    if (options.verbose) process.stderr.write(chunk);
+  return server.connect(client, {
+    label: 'client 2.4',
+    transports: { StreamableHTTPClientTransport, StdioClientTransport },
+    verify: () => {
+      check(client.getProtocolEra() === 'modern', `expected the modern era, got ${client.getProtocolEra()}`);
+      check(client.getNegotiatedProtocolVersion() === PROTOCOL_VERSION, `negotiated ${client.getNegotiatedProtocolVersion()}`);
+    },
   });
-  return ring;
-}
-
-async function disconnect(connection) {
-  await connection.client.close().catch(() => {});
-  connections.splice(connections.indexOf(connection), 1);
-}
-
-// Kills the server process hard: the node for HTTP, the stdio child otherwise.
-async function killServer(connection) {
-  if (options.transport === 'http') {
-    await httpNode.kill('SIGKILL');
-    return;
-  }
-  killQuietly(connection.pid, 'SIGKILL');
-  check(await waitForExit(connection.pid), `stdio server ${connection.pid} survived SIGKILL`);
 }
 
 // On 2026-07-28 capabilities travel with each request, so one request can
@@ -145,64 +75,23 @@ function withTasks(params) {
 // ---------------------------------------------------------------------------
 
 console.log(`interop 2026-07-28: client 2.4 against ${options.cairn} over ${options.transport}`);
-if (options.transport === 'stdio' && !features.stdio) {
-  steps.skip('all steps', 'this cairn has no `mcp stdio` command yet');
-  steps.finish();
-}
-if (!withConfig) console.log('      (this cairn does not take --config yet: word_count steps are skipped)');
+server.checkSupport(steps);
 
 let connection;
 await steps.run(`start the server and connect (server/discover, pinned ${PROTOCOL_VERSION})`, async () => {
-  await startServer();
+  await server.start();
   connection = await connect();
   const discover = connection.client.getDiscoverResult();
   return `server ${JSON.stringify(connection.client.getServerVersion() ?? null)}, versions ${JSON.stringify(discover?.supportedVersions ?? null)}`;
 });
 
-// a) tools/list
-await steps.run('a) tools/list includes greet' + (withConfig ? ' and word_count' : ''), async () => {
-  const { tools } = await connection.client.listTools();
-  const names = tools.map((tool) => tool.name);
-  check(names.includes('greet'), `greet missing from ${JSON.stringify(names)}`);
-  if (withConfig) {
-    check(names.includes('word_count'), `word_count missing from ${JSON.stringify(names)}`);
-    const wordCount = tools.find((tool) => tool.name === 'word_count');
-    check(wordCount.outputSchema?.properties?.words, `word_count has no output schema: ${JSON.stringify(wordCount)}`);
-  }
-  return `${names.length} tools`;
+// a) tools/list, b) word_count, c) word_count with bad arguments.
+await runToolSteps(steps, connection, {
+  withConfig,
+  checkRejection: (error) => {
+    check(error instanceof ProtocolError, `expected a JSON-RPC error from the server, got ${describeError(error)}`);
+  },
 });
-
-await steps.run('   greet {name:"cairn"} answers "Hello, cairn!"', async () => {
-  const result = await connection.client.callTool({ name: 'greet', arguments: { name: 'cairn' } });
-  check(toolText(result).includes('Hello, cairn!'), `unexpected result ${JSON.stringify(result)}`);
-  return JSON.stringify(toolText(result));
-});
-
-// b) and c) need the exec tool from the config file.
-if (withConfig) {
-  await steps.run('b) word_count {text:"agents think events execute"} gives words == 4', async () => {
-    const result = await connection.client.callTool({ name: 'word_count', arguments: { text: 'agents think events execute' } });
-    check(!result.isError, `tool error: ${JSON.stringify(result)}`);
-    check(result.structuredContent?.words === 4, `structuredContent ${JSON.stringify(result.structuredContent)}`);
-    return `structuredContent ${JSON.stringify(result.structuredContent)}, text ${JSON.stringify(toolText(result))}`;
-  });
-
-  for (const [label, args] of [
-    ['{text:5}', { text: 5 }],
-    ['{}', {}],
-  ]) {
-    await steps.run(`c) word_count ${label} is rejected with -32602 naming the path to text`, async () => {
-      const error = await rejectionOf(connection.client.callTool({ name: 'word_count', arguments: args }), `word_count ${label}`);
-      check(error instanceof ProtocolError, `expected a JSON-RPC error from the server, got ${describeError(error)}`);
-      check(error.code === INVALID_PARAMS, `expected code ${INVALID_PARAMS}, got ${error.code}: ${error.message}`);
-      check(namesTextPath(error.message), `message does not name the path to text: ${JSON.stringify(error.message)}`);
-      return JSON.stringify(error.message);
-    });
-  }
-} else {
-  steps.skip('b) word_count gives words == 4', 'needs --config');
-  steps.skip('c) word_count with bad arguments', 'needs --config');
-}
 
 // d) a task that outlives its server process.
 const TaskGetResult = fromJsonSchema({
@@ -232,12 +121,11 @@ await steps.run('d) slow_compute {seconds:2,label:"durable"} starts a task', asy
 });
 
 await steps.run('   SIGKILL the server right away, restart it on the same data dir', async () => {
-  const killedPid = options.transport === 'http' ? httpNode.pid : connection.pid;
-  await killServer(connection);
-  await disconnect(connection);
-  await startServer();
+  const killedPid = await server.kill(connection);
+  await server.disconnect(connection);
+  await server.start();
   connection = await connect();
-  const where = options.transport === 'http' ? `same port ${httpNode.port}` : `new stdio child ${connection.pid}`;
+  const where = options.transport === 'http' ? `same port ${server.httpNode.port}` : `new stdio child ${connection.pid}`;
   return `killed pid ${killedPid}; ${where}`;
 });
 
@@ -266,7 +154,4 @@ await steps.run('   tasks/get until completed, result text contains "computed du
   return `${polls} polls, ${JSON.stringify(text)}`;
 });
 
-await disconnect(connection);
-await httpNode?.stop();
-if (findingCount() > 0) console.log(`note  ${findingCount()} kind(s) of SDK rejection above, worked around from the wire`);
-steps.finish();
+await server.finish(steps, connection);

@@ -21,13 +21,26 @@
 
 import path from 'node:path';
 
-import { CairnHttpNode, StepFailure, Steps, check, makeWorkspace, onCleanup, parseOptions, pollUntil, toolText } from './lib/harness.mjs';
+import { CairnHttpNode, StepFailure, Steps, check, makeWorkspace, parseOptions, pollUntil, toolText } from './lib/harness.mjs';
+import {
+  INVALID_PARAMS,
+  SESSION_VERSION,
+  STATELESS_VERSION,
+  Session,
+  SseStream,
+  configureWire,
+  expectError,
+  expectResult,
+  headersFor,
+  httpTap,
+  routingHeaders,
+  section,
+  short,
+  stateless,
+  statelessBody,
+} from './lib/wire.mjs';
 
 const USAGE = 'usage: resources.mjs --cairn BIN [--verbose]';
-const SESSION_VERSION = '2025-11-25';
-const STATELESS_VERSION = '2026-07-28';
-const BOTH = 'application/json, text/event-stream';
-const INVALID_PARAMS = -32602;
 const NOTIFY_WITHIN_MS = 10000;
 
 const STATE_TEMPLATE = 'cairn://actors/{id}';
@@ -37,307 +50,29 @@ const journalUri = (id) => `${actorUri(id)}/journal`;
 
 const options = parseOptions(process.argv.slice(2), USAGE);
 const workspace = makeWorkspace('cairn-resources');
-
-// ---------------------------------------------------------------------------
-// Traffic log: the last exchanges, shown when a step fails.
-
-class TrafficTap {
-  constructor(label, limit = 16) {
-    this.label = label;
-    this.limit = limit;
-    this.entries = [];
-  }
-
-  record(line) {
-    this.entries.push(line);
-    if (this.entries.length > this.limit) this.entries.shift();
-  }
-
-  describe(count = 10) {
-    return this.entries.slice(-count).join('\n');
-  }
-}
-
-function short(text, max = 400) {
-  const s = typeof text === 'string' ? text : JSON.stringify(text);
-  if (s === undefined) return String(s);
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
-}
-
-const httpTap = new TrafficTap('raw HTTP');
-
-// A failure report shows the traffic of its own section only.
-function section() {
-  httpTap.entries = [];
-}
+configureWire({ clientName: 'cairn-resources' });
 
 // ---------------------------------------------------------------------------
 // Nodes: the default profile (the delivery demo's tools), with --mcp-token
-// flags when given. The harness's node runs the conformance profile, so the
-// arguments are spelled out here.
-
-class DemoNode extends CairnHttpNode {
-  constructor({ mcpTokens = [], ...rest }) {
-    super(rest);
-    this.mcpTokens = mcpTokens;
-  }
-
-  args() {
-    const args = ['node', '--data', this.dataDir, '--http', `127.0.0.1:${this.port}`, '--no-progress'];
-    return [...args, ...this.mcpTokens.flatMap((token) => ['--mcp-token', token])];
-  }
-}
+// flags when given.
 
 const nodes = [];
 const steps = new Steps({ wireTaps: () => [httpTap], logs: () => nodes.map((n) => n.output) });
 
 async function startNode(name, mcpTokens = []) {
-  const node = new DemoNode({ cairn: options.cairn, dataDir: path.join(workspace.dir, name), mcpTokens, verbose: options.verbose });
+  const node = new CairnHttpNode({ cairn: options.cairn, dataDir: path.join(workspace.dir, name), profile: null, mcpTokens, verbose: options.verbose });
   nodes.push(node);
   await node.start();
   return node;
 }
 
-// ---------------------------------------------------------------------------
-// Raw HTTP with fetch. A reply is {status, headers, text, message}, where
-// message is the JSON-RPC response: the JSON body, or the last response
-// event of an SSE body.
-
-function sseEvents(text) {
-  const messages = [];
-  for (const event of text.split(/\r?\n\r?\n/)) {
-    const data = event
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith('data:'))
-      .map((line) => line.slice(5).replace(/^ /, ''))
-      .join('\n');
-    if (data.trim()) messages.push(JSON.parse(data));
-  }
-  return messages;
-}
-
-function parseMessage(contentType, text) {
-  if (/text\/event-stream/.test(contentType ?? '')) return sseEvents(text).findLast((m) => 'result' in m || 'error' in m);
-  if (/json/.test(contentType ?? '') && text.trim()) return JSON.parse(text);
-  return undefined;
-}
-
-function requestLine(method, url, headers, body) {
-  const shown = Object.entries(headers)
-    .filter(([k]) => !/^(content-type|accept)$/i.test(k))
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('; ');
-  return `→ ${method} ${new URL(url).pathname} [${shown}] ${short(body ?? '', 300)}`;
-}
-
-async function send(url, { method = 'POST', headers = {}, body, timeoutMs = 15000 } = {}) {
-  const init = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
-  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  const request = requestLine(method, url, headers, init.body);
-  let res;
-  let text;
-  try {
-    res = await fetch(url, init);
-    text = await res.text();
-  } catch (error) {
-    httpTap.record(`${request}\n← ${error.cause?.code ?? error.name}: ${error.cause?.message ?? error.message}`);
-    throw new StepFailure(`${method} ${url} failed: ${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`);
-  }
-  let message;
-  try {
-    message = parseMessage(res.headers.get('content-type'), text);
-  } catch (error) {
-    httpTap.record(`${request}\n← ${res.status} ${short(text, 300)}`);
-    throw new StepFailure(`${method} ${url}: HTTP ${res.status} body is not valid JSON(-RPC): ${short(text)} (${error.message})`);
-  }
-  const sse = /text\/event-stream/.test(res.headers.get('content-type') ?? '');
-  httpTap.record(`${request}\n← ${res.status} ${sse ? `(SSE) ${short(message, 300)}` : short(text, 300)}`);
-  return { status: res.status, headers: res.headers, text, message };
-}
-
-function headersFor({ token, accept = BOTH, extra = {} } = {}) {
-  const headers = { 'Content-Type': 'application/json', Accept: accept, ...extra };
-  if (token !== undefined) headers.Authorization = `Bearer ${token}`;
-  return headers;
-}
-
-let nextId = 1;
-const rpc = (method, params) => ({ jsonrpc: '2.0', id: nextId++, method, ...(params === undefined ? {} : { params }) });
-
-function expectResult(reply, what) {
-  check(reply.status === 200, `${what}: HTTP ${reply.status}, expected 200; body ${short(reply.text)}`);
-  check(reply.message && 'result' in reply.message, `${what}: expected a JSON-RPC result, got ${short(reply.text)}`);
-  return reply.message.result;
-}
-
-// A JSON-RPC error with `code` and no result; on the 2026-07-28 wire it may
-// come with HTTP 200 or 400.
-function expectError(reply, code, what) {
-  check([200, 400].includes(reply.status), `${what}: HTTP ${reply.status}, expected 200 or 400; body ${short(reply.text)}`);
-  check(reply.message && !('result' in reply.message), `${what}: expected a JSON-RPC error, got a result: ${short(reply.text)}`);
-  const error = reply.message.error;
-  check(error, `${what}: expected a JSON-RPC error, got ${short(reply.text)}`);
-  check(error.code === code, `${what}: JSON-RPC error code ${error.code}, expected ${code}; message ${JSON.stringify(error.message)}, data ${JSON.stringify(error.data)}`);
-  return error;
-}
-
-// ---------------------------------------------------------------------------
-// 2026-07-28 stateless requests: version and capabilities in _meta, routing
-// headers mirrored from the body.
-
-const statelessMeta = () => ({
-  'io.modelcontextprotocol/protocolVersion': STATELESS_VERSION,
-  'io.modelcontextprotocol/clientCapabilities': {},
-});
-
-function routingHeaders(method, params) {
-  const headers = { 'MCP-Protocol-Version': STATELESS_VERSION, 'Mcp-Method': method };
-  const name = method === 'tools/call' || method === 'prompts/get' ? params?.name : method === 'resources/read' ? params?.uri : undefined;
-  if (name !== undefined) headers['Mcp-Name'] = name;
-  return headers;
-}
-
-function statelessBody(method, params = {}) {
-  return rpc(method, { ...params, _meta: statelessMeta() });
-}
-
-function stateless(node, method, params = {}, { token } = {}) {
-  return send(node.mcpUrl, { headers: headersFor({ token, extra: routingHeaders(method, params) }), body: statelessBody(method, params) });
-}
-
-// ---------------------------------------------------------------------------
-// 2025-11-25 sessions: initialize, then every request carries the session id.
-
-class Session {
-  constructor(node, id, token) {
-    this.node = node;
-    this.id = id;
-    this.token = token;
-  }
-
-  static async open(node, { token } = {}) {
-    const init = rpc('initialize', { protocolVersion: SESSION_VERSION, capabilities: {}, clientInfo: { name: 'cairn-resources', version: '1.0.0' } });
-    const reply = await send(node.mcpUrl, { headers: headersFor({ token }), body: init });
-    const result = expectResult(reply, 'initialize');
-    check(result.protocolVersion === SESSION_VERSION, `initialize negotiated ${JSON.stringify(result.protocolVersion)}, expected ${SESSION_VERSION}`);
-    check(result.capabilities?.resources?.subscribe === true, `initialize: capabilities.resources.subscribe is not true: ${short(result.capabilities)}`);
-    const id = reply.headers.get('mcp-session-id');
-    check(id, `initialize: no Mcp-Session-Id header in the answer (headers ${JSON.stringify([...reply.headers])})`);
-    const session = new Session(node, id, token);
-    const ack = await send(node.mcpUrl, { headers: session.headers(), body: { jsonrpc: '2.0', method: 'notifications/initialized' } });
-    check(ack.status === 202, `notifications/initialized: HTTP ${ack.status}, expected 202; body ${short(ack.text)}`);
-    return session;
-  }
-
-  headers(accept = BOTH) {
-    return headersFor({ token: this.token, accept, extra: { 'Mcp-Session-Id': this.id, 'MCP-Protocol-Version': SESSION_VERSION } });
-  }
-
-  request(method, params) {
-    return send(this.node.mcpUrl, { headers: this.headers(), body: rpc(method, params) });
-  }
-}
-
-// ---------------------------------------------------------------------------
-// A long-lived SSE stream (POST subscriptions/listen, GET /mcp), read as it
-// arrives. Every message is kept; waitFor looks through those not yet
-// passed over, then waits for more.
-
-class SseStream {
-  constructor(label, controller, body) {
-    this.label = label;
-    this.controller = controller;
-    this.messages = [];
-    this.cursor = 0;
-    this.waiters = new Set();
-    this.ended = undefined;
-    this.pump(body);
-  }
-
-  static async open(url, { method = 'POST', headers, body, label, timeoutMs = 10000 }) {
-    const controller = new AbortController();
-    onCleanup(() => controller.abort());
-    const init = { method, headers, signal: controller.signal };
-    if (body !== undefined) init.body = JSON.stringify(body);
-    const request = requestLine(method, url, headers, init.body);
-    const timer = setTimeout(() => controller.abort(new Error(`no response headers within ${timeoutMs} ms`)), timeoutMs);
-    let res;
-    try {
-      res = await fetch(url, init);
-    } catch (error) {
-      const reason = controller.signal.reason?.message ?? `${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`;
-      httpTap.record(`${request}\n← ${reason}`);
-      throw new StepFailure(`${label}: ${method} ${url} failed: ${reason}`);
-    } finally {
-      clearTimeout(timer);
-    }
-    const contentType = res.headers.get('content-type') ?? '';
-    if (res.status !== 200 || !/text\/event-stream/.test(contentType)) {
-      const text = await res.text().catch(() => '');
-      controller.abort();
-      httpTap.record(`${request}\n← ${res.status} ${short(text, 300)}`);
-      throw new StepFailure(`${label}: HTTP ${res.status} ${contentType}, expected 200 text/event-stream; body ${short(text)}`);
-    }
-    httpTap.record(`${request}\n← ${res.status} (SSE stream open)`);
-    return new SseStream(label, controller, res.body);
-  }
-
-  async pump(body) {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of body) {
-        buffer += decoder.decode(chunk, { stream: true });
-        const events = buffer.split(/\r?\n\r?\n/);
-        buffer = events.pop();
-        for (const event of events) {
-          for (const message of sseEvents(`${event}\n\n`)) {
-            httpTap.record(`← (${this.label}) ${short(message, 300)}`);
-            this.messages.push(message);
-          }
-        }
-        this.wake();
-      }
-      this.ended = 'the server closed the stream';
-    } catch (error) {
-      this.ended = this.controller.signal.aborted ? 'aborted' : `stream error: ${error.cause?.code ?? error.name} ${error.message}`;
-    }
-    this.wake();
-  }
-
-  wake() {
-    for (const waiter of this.waiters) waiter();
-  }
-
-  // The next message (after those already passed over) that `predicate`
-  // accepts; earlier non-matching ones are passed over.
-  waitFor(predicate, { timeoutMs = NOTIFY_WITHIN_MS, what }) {
-    return new Promise((resolve, reject) => {
-      const look = () => {
-        while (this.cursor < this.messages.length) {
-          const message = this.messages[this.cursor++];
-          if (predicate(message)) return finish(() => resolve(message));
-        }
-        if (this.ended) finish(() => reject(new StepFailure(`${this.label}: ${what}: ${this.ended} first; seen ${this.seen()}`)));
-      };
-      const timer = setTimeout(() => finish(() => reject(new StepFailure(`${this.label}: ${what}: nothing within ${timeoutMs} ms; seen ${this.seen()}`))), timeoutMs);
-      const finish = (settle) => {
-        clearTimeout(timer);
-        this.waiters.delete(look);
-        settle();
-      };
-      this.waiters.add(look);
-      look();
-    });
-  }
-
-  seen() {
-    return this.messages.length === 0 ? 'no messages' : this.messages.map((m) => short(m, 200)).join(' | ');
-  }
-
-  close() {
-    this.controller.abort();
-  }
+// 2025-11-25 sessions here must offer resource subscriptions.
+function openSession(node) {
+  return Session.open(node, {
+    strictVersion: true,
+    checkResult: (result) =>
+      check(result.capabilities?.resources?.subscribe === true, `initialize: capabilities.resources.subscribe is not true: ${short(result.capabilities)}`),
+  });
 }
 
 const isUpdated = (uri) => (message) => message.method === 'notifications/resources/updated' && message.params?.uri === uri;
@@ -391,8 +126,9 @@ async function readOrderState(node, orderId, { token, timeoutMs = 15000 } = {}) 
   );
 }
 
+// -32602 and no result; on the 2026-07-28 wire it may come with HTTP 200 or 400.
 function expectNotFound(reply, uri, what) {
-  const error = expectError(reply, INVALID_PARAMS, what);
+  const error = expectError(reply, { status: [200, 400], code: INVALID_PARAMS, noResult: true, showData: true }, what);
   check(error.data?.uri === uri, `${what}: error data.uri ${JSON.stringify(error.data?.uri)}, expected ${JSON.stringify(uri)}; error ${short(error)}`);
   return error;
 }
@@ -478,7 +214,7 @@ await steps.run(`C) ${STATELESS_VERSION} subscriptions/listen on ${actorUri('ord
     label: 'subscriptions/listen stream',
   });
   try {
-    const first = await stream.waitFor(() => true, { what: 'the first frame' });
+    const first = await stream.waitFor(() => true, { timeoutMs: NOTIFY_WITHIN_MS, what: 'the first frame' });
     check(first.method === 'notifications/subscriptions/acknowledged', `first frame is ${short(first)}, expected notifications/subscriptions/acknowledged`);
     const subscriptionId = first.params?._meta?.['io.modelcontextprotocol/subscriptionId'];
     check(subscriptionId !== undefined, `acknowledgement has no _meta subscriptionId: ${short(first)}`);
@@ -486,7 +222,7 @@ await steps.run(`C) ${STATELESS_VERSION} subscriptions/listen on ${actorUri('ord
     check(honoured.includes(uri), `acknowledgement does not list ${uri}: ${short(first)}`);
     const started = Date.now();
     await placeOrder(open, 'r2');
-    const updated = await stream.waitFor(isUpdated(uri), { what: `notifications/resources/updated for ${uri}` });
+    const updated = await stream.waitFor(isUpdated(uri), { timeoutMs: NOTIFY_WITHIN_MS, what: `notifications/resources/updated for ${uri}` });
     const ms = Date.now() - started;
     const id = updated.params?._meta?.['io.modelcontextprotocol/subscriptionId'];
     check(id === subscriptionId, `resources/updated carries subscriptionId ${JSON.stringify(id)}, expected ${JSON.stringify(subscriptionId)} as acknowledged: ${short(updated)}`);
@@ -498,15 +234,15 @@ await steps.run(`C) ${STATELESS_VERSION} subscriptions/listen on ${actorUri('ord
 
 await steps.run(`C) ${SESSION_VERSION} session: resources/subscribe ${actorUri('order/r3')}, place_order r3, resources/updated on the GET stream within ${NOTIFY_WITHIN_MS / 1000} s`, async () => {
   const uri = actorUri('order/r3');
-  const session = await Session.open(open);
-  const stream = await SseStream.open(open.mcpUrl, { method: 'GET', headers: session.headers('text/event-stream'), label: 'GET /mcp stream' });
+  const session = await openSession(open);
+  const stream = await SseStream.open(open.mcpUrl, { method: 'GET', headers: session.headers({ accept: 'text/event-stream' }), label: 'GET /mcp stream' });
   try {
     const subscribed = expectResult(await session.request('resources/subscribe', { uri }), `resources/subscribe ${uri}`);
     check(subscribed && typeof subscribed === 'object', `resources/subscribe answered ${short(subscribed)}`);
     const started = Date.now();
     const call = await session.request('tools/call', { name: 'place_order', arguments: orderArguments('r3') });
     expectPlaced(expectResult(call, 'tools/call place_order r3 in the session'), 'r3', 'tools/call place_order r3 in the session');
-    const updated = await stream.waitFor(isUpdated(uri), { what: `notifications/resources/updated for ${uri}` });
+    const updated = await stream.waitFor(isUpdated(uri), { timeoutMs: NOTIFY_WITHIN_MS, what: `notifications/resources/updated for ${uri}` });
     return `session ${session.id.slice(0, 8)}…, tools/call answered as ${call.headers.get('content-type')}, ${short(updated, 160)} ${Date.now() - started} ms after the call`;
   } finally {
     stream.close();
@@ -578,7 +314,7 @@ await steps.run('F) narrow: completion lists no actor ids, and subscriptions/lis
     label: 'narrow subscriptions/listen stream',
   });
   try {
-    await stream.waitFor((m) => m.method === 'notifications/subscriptions/acknowledged', { what: 'the acknowledgement' });
+    await stream.waitFor((m) => m.method === 'notifications/subscriptions/acknowledged', { timeoutMs: NOTIFY_WITHIN_MS, what: 'the acknowledgement' });
     await placeOrder(scoped, 's2', { token: 'full' });
     await readOrderState(scoped, 's2', { token: 'full' });
     const updated = await stream.waitFor(isUpdated(uri), { timeoutMs: 3000, what: 'resources/updated' }).catch((error) => {

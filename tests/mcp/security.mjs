@@ -17,90 +17,48 @@
 // Usage: node security.mjs --cairn BIN [--verbose]
 // Exit: 0 all passed, 1 a step failed.
 
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { CairnHttpNode, StepFailure, Steps, check, makeWorkspace, parseOptions, pollUntil, stdioServerArgs, toolText } from './lib/harness.mjs';
 import {
-  CairnHttpNode,
-  OutputRing,
-  StepFailure,
-  Steps,
-  check,
-  killQuietly,
-  makeWorkspace,
-  onCleanup,
-  parseOptions,
-  pollUntil,
-  toolText,
-} from './lib/harness.mjs';
+  HEADER_MISMATCH,
+  INVALID_PARAMS,
+  INVALID_REQUEST,
+  METHOD_NOT_FOUND,
+  PARSE_ERROR,
+  SESSION_VERSION,
+  STATELESS_VERSION,
+  Session,
+  StdioServer,
+  UNSUPPORTED_VERSION,
+  configureWire,
+  expectError,
+  expectResult,
+  expectStatus,
+  headerSummary,
+  headersFor,
+  httpTap,
+  initializeRequest,
+  rpc,
+  section,
+  send,
+  short,
+  stateless,
+  statelessMeta,
+  stdioTap,
+} from './lib/wire.mjs';
 
 const USAGE = 'usage: security.mjs --cairn BIN [--verbose]';
-const SESSION_VERSION = '2025-11-25';
-const STATELESS_VERSION = '2026-07-28';
-const BOTH = 'application/json, text/event-stream';
 const ONE_MIB = 1 << 20;
-
-const PARSE_ERROR = -32700;
-const INVALID_REQUEST = -32600;
-const METHOD_NOT_FOUND = -32601;
-const INVALID_PARAMS = -32602;
-const HEADER_MISMATCH = -32020;
-const UNSUPPORTED_VERSION = -32022;
 
 const options = parseOptions(process.argv.slice(2), USAGE);
 const workspace = makeWorkspace('cairn-security');
+configureWire({ clientName: 'cairn-security' });
 
 // ---------------------------------------------------------------------------
-// Traffic log: the last exchanges, shown when a step fails.
-
-class TrafficTap {
-  constructor(label, limit = 16) {
-    this.label = label;
-    this.limit = limit;
-    this.entries = [];
-  }
-
-  record(line) {
-    this.entries.push(line);
-    if (this.entries.length > this.limit) this.entries.shift();
-  }
-
-  describe(count = 10) {
-    return this.entries.slice(-count).join('\n');
-  }
-}
-
-function short(text, max = 400) {
-  const s = typeof text === 'string' ? text : JSON.stringify(text);
-  if (s === undefined) return String(s);
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} chars)`;
-}
-
-const httpTap = new TrafficTap('raw HTTP');
-const stdioTap = new TrafficTap('cairn mcp stdio');
-
-// A failure report shows the traffic of its own section only.
-function section() {
-  httpTap.entries = [];
-  stdioTap.entries = [];
-}
-
-// ---------------------------------------------------------------------------
-// Nodes: the harness's node, with --mcp-token flags added.
-
-class McpNode extends CairnHttpNode {
-  constructor({ mcpTokens = [], ...rest }) {
-    super(rest);
-    this.mcpTokens = mcpTokens;
-  }
-
-  args() {
-    return [...super.args(), ...this.mcpTokens.flatMap((token) => ['--mcp-token', token])];
-  }
-}
+// Nodes: the harness's node (conformance profile), with --mcp-token flags.
 
 const nodes = [];
 let stdioServer;
@@ -110,166 +68,14 @@ const steps = new Steps({
 });
 
 async function startNode(name, mcpTokens = []) {
-  const node = new McpNode({ cairn: options.cairn, dataDir: path.join(workspace.dir, name), mcpTokens, verbose: options.verbose });
+  const node = new CairnHttpNode({ cairn: options.cairn, dataDir: path.join(workspace.dir, name), mcpTokens, verbose: options.verbose });
   nodes.push(node);
   await node.start();
   return node;
 }
 
-// ---------------------------------------------------------------------------
-// Raw HTTP with fetch. A reply is {status, headers, text, message}, where
-// message is the JSON-RPC response: the JSON body, or the last response
-// event of an SSE body.
-
-function parseMessage(contentType, text) {
-  if (/text\/event-stream/.test(contentType ?? '')) {
-    let last;
-    for (const event of text.split(/\r?\n\r?\n/)) {
-      const data = event
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).replace(/^ /, ''))
-        .join('\n');
-      if (!data.trim()) continue;
-      const message = JSON.parse(data);
-      if ('result' in message || 'error' in message) last = message;
-    }
-    return last;
-  }
-  if (/json/.test(contentType ?? '') && text.trim()) return JSON.parse(text);
-  return undefined;
-}
-
-async function send(url, { method = 'POST', headers = {}, body, timeoutMs = 15000 } = {}) {
-  const init = { method, headers, signal: AbortSignal.timeout(timeoutMs) };
-  if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  const shownHeaders = Object.entries(headers)
-    .filter(([k]) => !/^(content-type|accept)$/i.test(k))
-    .map(([k, v]) => `${k}: ${v}`)
-    .join('; ');
-  const request = `→ ${method} ${new URL(url).pathname} [${shownHeaders}] ${short(init.body ?? '', 300)}`;
-  let res;
-  let text;
-  try {
-    res = await fetch(url, init);
-    text = await res.text();
-  } catch (error) {
-    httpTap.record(`${request}\n← ${error.cause?.code ?? error.name}: ${error.cause?.message ?? error.message}`);
-    throw new StepFailure(`${method} ${url} failed: ${error.cause?.code ?? error.name} ${error.cause?.message ?? error.message}`);
-  }
-  let message;
-  try {
-    message = parseMessage(res.headers.get('content-type'), text);
-  } catch (error) {
-    httpTap.record(`${request}\n← ${res.status} ${short(text, 300)}`);
-    throw new StepFailure(`${method} ${url}: HTTP ${res.status} body is not valid JSON(-RPC): ${short(text)} (${error.message})`);
-  }
-  const sse = /text\/event-stream/.test(res.headers.get('content-type') ?? '');
-  httpTap.record(`${request}\n← ${res.status} ${sse ? `(SSE) ${short(message, 300)}` : short(text, 300)}`);
-  return { status: res.status, headers: res.headers, text, message };
-}
-
-function headersFor({ token, accept = BOTH, contentType = 'application/json', extra = {} } = {}) {
-  const headers = { 'Content-Type': contentType, Accept: accept, ...extra };
-  if (token !== undefined) headers.Authorization = `Bearer ${token}`;
-  return headers;
-}
-
-let nextId = 1;
-const rpc = (method, params) => ({ jsonrpc: '2.0', id: nextId++, method, ...(params === undefined ? {} : { params }) });
-
-const initializeRequest = (protocolVersion = SESSION_VERSION) =>
-  rpc('initialize', { protocolVersion, capabilities: {}, clientInfo: { name: 'cairn-security', version: '1.0.0' } });
-
-function expectStatus(reply, status, what) {
-  check(reply.status === status, `${what}: HTTP ${reply.status}, expected ${status}; body ${short(reply.text)}`);
-}
-
-function expectResult(reply, what) {
-  expectStatus(reply, 200, what);
-  check(reply.message && 'result' in reply.message, `${what}: expected a JSON-RPC result, got ${short(reply.text)}`);
-  return reply.message.result;
-}
-
-// A JSON-RPC error with `code`, sent with HTTP `status`. `id` is the id the
-// error must carry (null when the request's id could not be read).
-function expectError(reply, { status, code, id, message }, what) {
-  expectStatus(reply, status, what);
-  const error = reply.message?.error;
-  check(error, `${what}: expected a JSON-RPC error, got ${short(reply.text)}`);
-  check(error.code === code, `${what}: JSON-RPC error code ${error.code}, expected ${code}; message ${JSON.stringify(error.message)}`);
-  if (id !== undefined) check(reply.message.id === id, `${what}: error id ${JSON.stringify(reply.message.id)}, expected ${JSON.stringify(id)}`);
-  if (message) check(message.test(error.message), `${what}: message ${JSON.stringify(error.message)} does not match ${message}`);
-  return error;
-}
-
 const toolNames = (result) => (result?.tools ?? []).map((tool) => tool.name).sort();
 const sameSet = (a, b) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-
-// ---------------------------------------------------------------------------
-// 2025-11-25 sessions: initialize, then every request carries the session id.
-
-class Session {
-  constructor(node, id, token) {
-    this.node = node;
-    this.id = id;
-    this.token = token;
-  }
-
-  static async open(node, { token, protocolVersion = SESSION_VERSION, what = 'initialize' } = {}) {
-    const reply = await send(node.mcpUrl, { headers: headersFor({ token }), body: initializeRequest(protocolVersion) });
-    const result = expectResult(reply, what);
-    const id = reply.headers.get('mcp-session-id');
-    check(id, `${what}: no Mcp-Session-Id header in the answer (headers ${JSON.stringify([...reply.headers])})`);
-    const session = new Session(node, id, token);
-    session.protocolVersion = result.protocolVersion;
-    const ack = await send(node.mcpUrl, { headers: session.headers(), body: { jsonrpc: '2.0', method: 'notifications/initialized' } });
-    check(ack.status === 202, `notifications/initialized: HTTP ${ack.status}, expected 202; body ${short(ack.text)}`);
-    return session;
-  }
-
-  headers({ token = this.token, version = this.protocolVersion, extra = {} } = {}) {
-    const headers = headersFor({ token, extra: { 'Mcp-Session-Id': this.id, ...extra } });
-    if (version !== null) headers['MCP-Protocol-Version'] = version;
-    return headers;
-  }
-
-  request(method, params, headerOptions = {}) {
-    return send(this.node.mcpUrl, { headers: this.headers(headerOptions), body: rpc(method, params) });
-  }
-
-  post(body, headerOptions = {}) {
-    return send(this.node.mcpUrl, { headers: this.headers(headerOptions), body });
-  }
-}
-
-// ---------------------------------------------------------------------------
-// 2026-07-28 stateless requests: version and capabilities in _meta, routing
-// headers mirrored from the body. Any part can be overridden to break it.
-
-const CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
-const VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
-
-function statelessMeta({ version = STATELESS_VERSION, capabilities = {} } = {}) {
-  return { [VERSION_KEY]: version, [CAPABILITIES_KEY]: capabilities };
-}
-
-function routingName(method, params) {
-  if (method === 'tools/call' || method === 'prompts/get') return params?.name;
-  if (method === 'resources/read') return params?.uri;
-  if (method.startsWith('tasks/')) return params?.taskId;
-  return undefined;
-}
-
-function stateless(node, method, params = {}, { token, headerVersion = STATELESS_VERSION, meta = statelessMeta(), mcpMethod = method, mcpName, id } = {}) {
-  const body = { jsonrpc: '2.0', id: id ?? nextId++, method, params: meta === null ? params : { ...params, _meta: meta } };
-  const extra = {};
-  if (headerVersion !== null) extra['MCP-Protocol-Version'] = headerVersion;
-  if (mcpMethod !== null) extra['Mcp-Method'] = mcpMethod;
-  const name = mcpName === undefined ? routingName(method, params) : mcpName;
-  if (name !== undefined && name !== null) extra['Mcp-Name'] = name;
-  return send(node.mcpUrl, { headers: headersFor({ token, extra }), body });
-}
 
 // ---------------------------------------------------------------------------
 // node:http, where fetch cannot go: a forged Host header, and bodies past
@@ -284,7 +90,7 @@ function rawRequest({ port, headers, body = '', holdBodyMs = 0, chunked = false,
       settled = true;
       clearTimeout(timer);
       req.destroy();
-      httpTap.record(`→ POST /mcp (node:http) [${Object.entries(headers).filter(([k]) => !/^(content-type|accept)$/i.test(k)).map(([k, v]) => `${k}: ${v}`).join('; ')}] ${body.length} bytes\n← ${outcome.status ?? 'no answer'} ${short(outcome.text, 300)} ${outcome.errors.join(', ')}`);
+      httpTap.record(`→ POST /mcp (node:http) [${headerSummary(headers)}] ${body.length} bytes\n← ${outcome.status ?? 'no answer'} ${short(outcome.text, 300)} ${outcome.errors.join(', ')}`);
       resolve(outcome);
     };
     const timer = setTimeout(() => {
@@ -337,82 +143,7 @@ function rawJson(outcome) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// `cairn mcp stdio`: one JSON-RPC message a line each way.
-
-class StdioServer {
-  constructor({ cairn, dataDir }) {
-    this.stderr = new OutputRing('cairn mcp stdio stderr');
-    this.queue = [];
-    this.waiters = [];
-    this.child = spawn(cairn, ['mcp', 'stdio', '--data', dataDir, '--profile', 'conformance'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const pid = this.child.pid;
-    onCleanup(() => killQuietly(pid));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
-    this.child.stdin.on('error', () => {}); // EPIPE once it is gone: reported via the exit instead
-    this.child.stderr.on('data', (chunk) => {
-      this.stderr.push(chunk);
-      if (options.verbose) process.stderr.write(chunk);
-    });
-    createInterface({ input: this.child.stdout }).on('line', (line) => {
-      stdioTap.record(`← ${short(line, 300)}`);
-      this.queue.push(line);
-      this.flush();
-    });
-  }
-
-  get pid() {
-    return this.child.pid;
-  }
-
-  flush() {
-    while (this.queue.length > 0 && this.waiters.length > 0) this.waiters.shift()(this.queue.shift());
-  }
-
-  writeLine(text) {
-    stdioTap.record(`→ ${short(text, 300)}`);
-    this.child.stdin.write(`${text}\n`);
-  }
-
-  nextLine(timeoutMs) {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new StepFailure(`no line on stdout within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (line) => {
-        clearTimeout(timer);
-        resolve(line);
-      };
-      this.waiters.push(waiter);
-      this.flush();
-    });
-  }
-
-  // The next response (a message with an id), skipping notifications.
-  // Every stdout line must be JSON: stdout carries the protocol only.
-  async nextResponse(timeoutMs = 10000) {
-    for (;;) {
-      const line = await this.nextLine(timeoutMs);
-      let message;
-      try {
-        message = JSON.parse(line);
-      } catch {
-        throw new StepFailure(`stdout line is not JSON: ${short(line)}`);
-      }
-      if ('id' in message) return message;
-    }
-  }
-
-  async request(method, params) {
-    const message = rpc(method, params);
-    this.writeLine(JSON.stringify(message));
-    const response = await this.nextResponse();
-    check(response.id === message.id, `answer for id ${JSON.stringify(response.id)}, expected ${message.id}: ${short(response)}`);
-    return response;
-  }
-}
-
+// `cairn mcp stdio` answers a bad line with an error line.
 function expectLineError(response, code, what) {
   check(response.error, `${what}: expected a JSON-RPC error line, got ${short(response)}`);
   check(response.error.code === code, `${what}: error code ${response.error.code}, expected ${code}; message ${JSON.stringify(response.error.message)}`);
@@ -751,7 +482,7 @@ await steps.run('C) DELETE the session, then using it again is 404', async () =>
 // ===== D) stdio =============================================================
 section();
 await steps.run('D) stdio: a non-JSON line is answered with a -32700 line', async () => {
-  stdioServer = new StdioServer({ cairn: options.cairn, dataDir: path.join(workspace.dir, 'stdio') });
+  stdioServer = new StdioServer({ cairn: options.cairn, args: stdioServerArgs({ dataDir: path.join(workspace.dir, 'stdio') }), verbose: options.verbose });
   stdioServer.writeLine('this is not json');
   const error = expectLineError(await stdioServer.nextResponse(), PARSE_ERROR, 'non-JSON line');
   return `pid ${stdioServer.pid}: ${JSON.stringify(error.message)}`;

@@ -296,14 +296,18 @@ export class OutputRing {
 }
 
 // ---------------------------------------------------------------------------
-// A cairn node serving MCP over HTTP, run as our child.
+// A cairn node serving MCP over HTTP, run as our child. It runs the
+// conformance profile unless told otherwise (profile null: the default
+// profile, the delivery demo's tools); mcpTokens become --mcp-token flags.
 
 export class CairnHttpNode {
-  constructor({ cairn, dataDir, configPath, port = 0, verbose = false }) {
+  constructor({ cairn, dataDir, configPath, port = 0, profile = 'conformance', mcpTokens = [], verbose = false }) {
     this.cairn = cairn;
     this.dataDir = dataDir;
     this.configPath = configPath;
     this.port = port;
+    this.profile = profile;
+    this.mcpTokens = mcpTokens;
     this.verbose = verbose;
     this.output = new OutputRing('cairn node');
     this.child = undefined;
@@ -319,8 +323,11 @@ export class CairnHttpNode {
   }
 
   args() {
-    const args = ['node', '--data', this.dataDir, '--http', `127.0.0.1:${this.port}`, '--profile', 'conformance', '--no-progress'];
+    const args = ['node', '--data', this.dataDir, '--http', `127.0.0.1:${this.port}`];
+    if (this.profile !== null) args.push('--profile', this.profile);
+    args.push('--no-progress');
     if (this.configPath) args.push('--config', this.configPath);
+    for (const token of this.mcpTokens) args.push('--mcp-token', token);
     return args;
   }
 
@@ -505,4 +512,173 @@ export async function sdkOrWire({ sdk, tap, run, method, toolName, what }) {
 
 export function findingCount() {
   return reportedFindings.size;
+}
+
+// ---------------------------------------------------------------------------
+// Interop runs (interop_2025.mjs, interop_2026.mjs): one SDK client against
+// cairn over HTTP or stdio. Over HTTP the server is a node we start (again on
+// the same port after a kill); over stdio it is the child each SDK transport
+// spawns. Open connections are kept for the failure report and for cleanup.
+
+const INVALID_PARAMS = -32602;
+
+export class InteropServer {
+  constructor({ options, features, workspace }) {
+    this.options = options;
+    this.features = features;
+    this.workspace = workspace;
+    this.withConfig = options.transport === 'http' ? features.httpConfig : features.stdioConfig;
+    this.httpNode = undefined;
+    this.connections = [];
+  }
+
+  get configPath() {
+    return this.withConfig ? this.workspace.configPath : undefined;
+  }
+
+  // For Steps: what a failure report shows.
+  wireTaps() {
+    return this.connections.map((c) => c.tap);
+  }
+
+  logs() {
+    return [this.httpNode?.output, ...this.connections.map((c) => c.stderr)].filter(Boolean);
+  }
+
+  // Ends the run as skipped when this cairn cannot serve the transport at all.
+  checkSupport(steps) {
+    if (this.options.transport === 'stdio' && !this.features.stdio) {
+      steps.skip('all steps', 'this cairn has no `mcp stdio` command yet');
+      steps.finish();
+    }
+    if (!this.withConfig) console.log('      (this cairn does not take --config yet: word_count steps are skipped)');
+  }
+
+  async start() {
+    if (this.options.transport !== 'http') return;
+    this.httpNode = new CairnHttpNode({
+      cairn: this.options.cairn,
+      dataDir: this.workspace.dataDir,
+      configPath: this.configPath,
+      port: this.httpNode?.port ?? 0,
+      verbose: this.options.verbose,
+    });
+    await this.httpNode.start();
+  }
+
+  // Connects `client` with a wire tap attached. `transports` are the SDK's
+  // two transport classes; `verify(transport)` runs once connected, before
+  // the connection is kept.
+  async connect(client, { label, transports, verify = () => {} }) {
+    const tap = new WireTap(`${label} over ${this.options.transport}`);
+    let transport;
+    let stderr;
+    if (this.options.transport === 'http') {
+      transport = new transports.StreamableHTTPClientTransport(new URL(this.httpNode.mcpUrl));
+    } else {
+      transport = new transports.StdioClientTransport({
+        command: this.options.cairn,
+        args: stdioServerArgs({ dataDir: this.workspace.dataDir, configPath: this.configPath }),
+        stderr: 'pipe',
+      });
+      stderr = this.stderrRing(transport);
+    }
+    tap.attach(transport);
+    client.onerror = (error) => {
+      if (this.options.verbose) console.error(`client error: ${describeError(error)}`);
+    };
+    await client.connect(transport);
+    verify(transport);
+    const connection = { client, transport, tap, stderr, pid: transport.pid ?? undefined };
+    if (connection.pid) onCleanup(() => killQuietly(connection.pid));
+    this.connections.push(connection);
+    return connection;
+  }
+
+  stderrRing(transport) {
+    // The transport exposes the child's stderr stream before start().
+    const ring = { label: 'cairn mcp stdio stderr', lines: [], tail: () => ring.lines.slice(-40).join('') };
+    transport.stderr?.on('data', (chunk) => {
+      ring.lines.push(chunk.toString('utf8'));
+      if (this.options.verbose) process.stderr.write(chunk);
+    });
+    return ring;
+  }
+
+  async disconnect(connection) {
+    await connection.client.close().catch(() => {});
+    this.connections.splice(this.connections.indexOf(connection), 1);
+  }
+
+  // Kills the server process hard: the node for HTTP, the stdio child
+  // otherwise. Returns the pid it killed.
+  async kill(connection) {
+    if (this.options.transport === 'http') {
+      const pid = this.httpNode.pid;
+      await this.httpNode.kill('SIGKILL');
+      return pid;
+    }
+    killQuietly(connection.pid, 'SIGKILL');
+    check(await waitForExit(connection.pid), `stdio server ${connection.pid} survived SIGKILL`);
+    return connection.pid;
+  }
+
+  // Closes the last connection and the node, then ends the run.
+  async finish(steps, connection) {
+    await this.disconnect(connection);
+    await this.httpNode?.stop();
+    if (findingCount() > 0) console.log(`note  ${findingCount()} kind(s) of SDK rejection above, worked around from the wire`);
+    steps.finish();
+  }
+}
+
+// The tool steps both interop scripts run: a) tools/list, greet, b) word_count
+// (an exec tool from --config) returns structured content, c) arguments
+// failing its input schema are -32602 naming the path. How each SDK surfaces
+// that error differs: `checkRejection(error, connection)` checks that part.
+export async function runToolSteps(steps, connection, { withConfig, checkRejection }) {
+  await steps.run('a) tools/list includes greet' + (withConfig ? ' and word_count' : ''), async () => {
+    const { tools } = await connection.client.listTools();
+    const names = tools.map((tool) => tool.name);
+    check(names.includes('greet'), `greet missing from ${JSON.stringify(names)}`);
+    if (withConfig) {
+      check(names.includes('word_count'), `word_count missing from ${JSON.stringify(names)}`);
+      const wordCount = tools.find((tool) => tool.name === 'word_count');
+      check(wordCount.outputSchema?.properties?.words, `word_count has no output schema: ${JSON.stringify(wordCount)}`);
+    }
+    return `${names.length} tools`;
+  });
+
+  await steps.run('   greet {name:"cairn"} answers "Hello, cairn!"', async () => {
+    const result = await connection.client.callTool({ name: 'greet', arguments: { name: 'cairn' } });
+    check(toolText(result).includes('Hello, cairn!'), `unexpected result ${JSON.stringify(result)}`);
+    return JSON.stringify(toolText(result));
+  });
+
+  // b) and c) need the exec tool from the config file.
+  if (!withConfig) {
+    steps.skip('b) word_count gives words == 4', 'needs --config');
+    steps.skip('c) word_count with bad arguments', 'needs --config');
+    return;
+  }
+
+  await steps.run('b) word_count {text:"agents think events execute"} gives words == 4', async () => {
+    const result = await connection.client.callTool({ name: 'word_count', arguments: { text: 'agents think events execute' } });
+    check(!result.isError, `tool error: ${JSON.stringify(result)}`);
+    check(result.structuredContent?.words === 4, `structuredContent ${JSON.stringify(result.structuredContent)}`);
+    return `structuredContent ${JSON.stringify(result.structuredContent)}, text ${JSON.stringify(toolText(result))}`;
+  });
+
+  for (const [label, args] of [
+    ['{text:5}', { text: 5 }],
+    ['{}', {}],
+  ]) {
+    await steps.run(`c) word_count ${label} is rejected with -32602 naming the path to text`, async () => {
+      const error = await rejectionOf(connection.client.callTool({ name: 'word_count', arguments: args }), `word_count ${label}`);
+      checkRejection(error, connection);
+      check(error.code === INVALID_PARAMS, `expected code ${INVALID_PARAMS}, got ${error.code}: ${error.message}`);
+      check(namesTextPath(error.message), `message does not name the path to text: ${JSON.stringify(error.message)}`);
+      return JSON.stringify(error.message);
+    });
+  }
 }
