@@ -92,7 +92,7 @@ public:
     // Cancelled by notifications/cancelled or tasks/cancel, or the client
     // closed the request's stream, or the node is stopping.
     return (live_ && (live_->cancelled.load() || (live_->ex && live_->ex->cancelled.load())))
-           || (stopping_ && stopping_->load());
+           || (stopping_ && stopping_->load()) || ctx_.stopping();
   }
 
   void set_stopping(const std::atomic<bool>* flag) { stopping_ = flag; }
@@ -332,6 +332,22 @@ private:
     json::value token = p.contains("progressToken") ? p.at("progressToken") : json::value{};
     bool stateless = p.contains("stateless") && p.at("stateless").as_bool();
     bool task = p.contains("task") && p.at("task").as_bool();
+    // The handler may wait (a child process, a network call, the client's
+    // answer): it runs on the runtime's blocking pool, never on an actor
+    // thread; the step commits when it returns.
+    ctx.defer([this, t, live, args = std::move(args), caps = std::move(caps),
+               answers = std::move(answers), token = std::move(token), stateless, task,
+               attempt = msg.attempt](context& c) {
+      return run_handler(c, *t, live, args, caps, answers, token, stateless, task, attempt);
+    });
+    return {};
+  }
+
+  caf::error run_handler(context& ctx, const tool_entry& te, const std::shared_ptr<live_call>& live,
+                         const json::object& args, const json::object& caps,
+                         const json::object& answers, const json::value& token, bool stateless,
+                         bool task, uint32_t attempt) {
+    const auto* t = &te;
     call_context cc{ctx, args, ctx.self(), live, caps, token, answers, stateless};
     cc.set_stopping(&srv_.stopping);
     caf::expected<tool_result> r = make_error(errc::handler_failed, "not run");
@@ -353,16 +369,16 @@ private:
       finish(ctx, "input_required", std::move(result), {});
       return {};
     }
-    if (srv_.stopping.load()) // not an outcome: the call runs again after a restart
+    if (srv_.stopping.load() || ctx.stopping()) // not an outcome: runs again after a restart
       return make_error(errc::shutting_down, "the node is stopping");
     if (cc.cancelled()) {
       finish(ctx, "cancelled", json::object{}, {});
       return {};
     }
     if (!r) {
-      if (msg.attempt + 1 < t->spec.max_attempts)
+      if (attempt + 1 < t->spec.max_attempts)
         return std::move(r.error()); // retried under the kind's policy
-      auto why = "the tool failed after " + std::to_string(msg.attempt + 1)
+      auto why = "the tool failed after " + std::to_string(attempt + 1)
                  + " attempt(s): " + render(r.error());
       finish(ctx, "failed", error_result(why), {},
              json::object{{"code", rpc::internal_error}, {"message", why}});

@@ -25,8 +25,6 @@
 
 #include "cairn/error.hpp"
 
-extern char** environ;
-
 namespace cairn::mcp {
 
 namespace {
@@ -66,7 +64,14 @@ struct exec_decl {
   std::string name;
   std::vector<std::string> argv;
   std::chrono::milliseconds timeout{30'000};
+  std::vector<std::string> env; ///< names of the node's variables the child may see
 };
+
+/// Kills the child's whole process group (the child and anything it started).
+void kill_group(pid_t pid) {
+  if (kill(-pid, SIGKILL) != 0)
+    kill(pid, SIGKILL);
+}
 
 caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
   int in[2], out[2], err[2];
@@ -82,18 +87,33 @@ caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
       close(fd);
     return make_error(errc::handler_failed, std::string{"pipe: "} + std::strerror(errno));
   }
+  // The child gets stdin/stdout/stderr and nothing else: every other
+  // descriptor of the node (sockets, RocksDB files) is closed in the child,
+  // whether or not it was opened close-on-exec.
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  // Its own process group, so a timeout or a cancel kills its children too;
+  // default signal dispositions and an empty signal mask.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // A clean environment: the declared variables and the idempotency key.
   std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e)
-    if (std::strncmp(*e, "CAIRN_IDEMPOTENCY_KEY=", 22) != 0
-        && std::strncmp(*e, "CAIRN_TOOL=", 11) != 0)
-      env_store.emplace_back(*e);
+  for (const auto& name : d.env)
+    if (const char* v = std::getenv(name.c_str()))
+      env_store.push_back(name + "=" + v);
   env_store.push_back("CAIRN_IDEMPOTENCY_KEY=" + c.idempotency_key());
-  env_store.push_back("CAIRN_TOOL=" + d.name);
   std::vector<char*> envp, argv;
   for (auto& e : env_store)
     envp.push_back(e.data());
@@ -103,8 +123,9 @@ caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
     argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   close(in[0]);
   close(out[1]);
   close(err[1]);
@@ -177,7 +198,7 @@ caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
         dst.erase(0, dst.size() - stderr_tail);
       if (is_out && dst.size() > max_output) {
         timed_out = false;
-        kill(pid, SIGKILL);
+        kill_group(pid);
       }
     }
   }
@@ -186,7 +207,7 @@ caf::expected<tool_result> run_exec(const exec_decl& d, call& c) {
   close(out[0]);
   close(err[0]);
   if (timed_out || cancelled)
-    kill(pid, SIGKILL);
+    kill_group(pid);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -217,38 +238,76 @@ struct http_decl {
   std::chrono::milliseconds timeout{30'000};
 };
 
+/// POSTs the arguments with asynchronous Beast on a private io_context,
+/// driven in slices so a hung peer ends by the tool's timeout and a cancel
+/// (or the node stopping) ends the call within ~100 ms. (Synchronous Beast
+/// calls ignore `expires_after`.)
 caf::expected<tool_result> run_http(const http_decl& d, call& c) {
   namespace beast = boost::beast;
   namespace asio = boost::asio;
+  namespace http = beast::http;
   asio::io_context ioc;
-  beast::tcp_stream stream{ioc};
-  beast::error_code ec;
   asio::ip::tcp::resolver resolver{ioc};
-  auto results = resolver.resolve(d.host, d.port, ec);
-  if (ec)
-    return make_error(errc::handler_failed, "cannot resolve " + d.host + ": " + ec.message());
-  stream.expires_after(d.timeout);
-  stream.connect(results, ec);
-  if (ec)
-    return make_error(errc::handler_failed,
-                      "cannot reach " + d.host + ":" + d.port + ": " + ec.message());
-  beast::http::request<beast::http::string_body> req{beast::http::verb::post, d.target, 11};
-  req.set(beast::http::field::host, d.host + ":" + d.port);
-  req.set(beast::http::field::content_type, "application/json");
-  req.set(beast::http::field::accept, "application/json");
+  beast::tcp_stream stream{ioc};
+  http::request<http::string_body> req{http::verb::post, d.target, 11};
+  req.set(http::field::host, d.host + ":" + d.port);
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept, "application/json");
   req.set("Idempotency-Key", c.idempotency_key());
   req.body() = json::serialize(c.arguments());
   req.prepare_payload();
-  beast::http::write(stream, req, ec);
-  if (ec)
-    return make_error(errc::handler_failed, "request to " + d.host + " failed: " + ec.message());
   beast::flat_buffer buffer;
-  beast::http::response_parser<beast::http::string_body> parser;
+  http::response_parser<http::string_body> parser;
   parser.body_limit(max_output);
-  beast::http::read(stream, buffer, parser, ec);
+  beast::error_code ec;
+  const char* stage = "resolve";
+  bool done = false;
+  auto finish = [&](beast::error_code e) {
+    ec = e;
+    done = true;
+  };
+  stream.expires_after(d.timeout); // one deadline for connect, write and read
+  resolver.async_resolve(d.host, d.port, [&](beast::error_code e, auto results) {
+    if (e)
+      return finish(e);
+    stage = "connect";
+    stream.async_connect(results, [&](beast::error_code e2, auto) {
+      if (e2)
+        return finish(e2);
+      stage = "write";
+      http::async_write(stream, req, [&](beast::error_code e3, size_t) {
+        if (e3)
+          return finish(e3);
+        stage = "read";
+        http::async_read(stream, buffer, parser, [&](beast::error_code e4, size_t) { finish(e4); });
+      });
+    });
+  });
+  auto deadline = std::chrono::steady_clock::now() + d.timeout + std::chrono::seconds{1};
+  while (!done) {
+    if (c.cancelled()) {
+      ioc.stop();
+      return tool_result::error("cancelled");
+    }
+    if (std::chrono::steady_clock::now() >= deadline) { // a resolve that never returns
+      ioc.stop();
+      return make_error(errc::handler_failed,
+                        d.name + ": no answer within " + std::to_string(d.timeout.count()) + " ms");
+    }
+    ioc.run_for(std::chrono::milliseconds{100});
+    if (ioc.stopped() && !done)
+      ioc.restart();
+  }
   if (ec == beast::error::timeout)
     return make_error(errc::handler_failed,
                       d.name + ": no answer within " + std::to_string(d.timeout.count()) + " ms");
+  if (ec && std::string_view{stage} == "resolve")
+    return make_error(errc::handler_failed, "cannot resolve " + d.host + ": " + ec.message());
+  if (ec && std::string_view{stage} == "connect")
+    return make_error(errc::handler_failed,
+                      "cannot reach " + d.host + ":" + d.port + ": " + ec.message());
+  if (ec && std::string_view{stage} == "write")
+    return make_error(errc::handler_failed, "request to " + d.host + " failed: " + ec.message());
   if (ec)
     return make_error(errc::handler_failed,
                       "reading the answer of " + d.host + " failed: " + ec.message());
@@ -277,8 +336,8 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
     return make_error(errc::invalid_argument, "mcp_tools must be an array of tool declarations");
   static const std::regex name_re{"^[A-Za-z0-9_.-]{1,128}$"};
   static const std::set<std::string> known{
-    "name",         "title",         "description", "type", "command",      "url",  "timeout_ms",
-    "input_schema", "output_schema", "annotations", "risk", "max_attempts", "tasks"};
+    "name",         "title",         "description", "type", "command",      "url",   "timeout_ms",
+    "input_schema", "output_schema", "annotations", "risk", "max_attempts", "tasks", "env"};
   size_t i = 0;
   for (const auto& dv : decls.as_array()) {
     if (!dv.is_object())
@@ -363,7 +422,17 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
       auto cmd = d.if_contains("command");
       if (!cmd || !cmd->is_array() || cmd->as_array().empty())
         return bad(i, "an exec tool needs 'command': [program, args...]");
-      exec_decl e{t.name, {}, timeout};
+      exec_decl e{t.name, {}, timeout, {}};
+      if (auto env = d.if_contains("env")) {
+        static const std::regex env_re{"^[A-Za-z_][A-Za-z0-9_]*$"};
+        if (!env->is_array())
+          return bad(i, "'env' must be an array of variable names the child may see");
+        for (const auto& v : env->as_array()) {
+          if (!v.is_string() || !std::regex_match(std::string{v.as_string()}, env_re))
+            return bad(i, "'env' must hold variable names ([A-Za-z_][A-Za-z0-9_]*)");
+          e.env.emplace_back(v.as_string());
+        }
+      }
       for (const auto& a : cmd->as_array()) {
         if (!a.is_string())
           return bad(i, "'command' must hold strings only");
@@ -375,6 +444,8 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
                         + e.argv[0] + "'");
       t.handler = [e](call& c) { return run_exec(e, c); };
     } else if (type == "http") {
+      if (d.contains("env"))
+        return bad(i, "'env' applies to exec tools only");
       static const std::regex url_re{R"(^http://([^/:]+)(?::(\d+))?(/.*)?$)"};
       std::smatch m;
       auto url = str("url");

@@ -30,6 +30,7 @@
 
 #include "cairn/codec.hpp"
 #include "cairn/keys.hpp"
+#include "internal/blocking_pool.hpp"
 #include "internal/commit_coordinator.hpp"
 
 namespace cairn {
@@ -44,6 +45,16 @@ using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
 using committed_atom = caf::atom_constant<caf::atom("committed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using resumed_atom = caf::atom_constant<caf::atom("resumed")>;
+
+// A step whose handler continues on the blocking pool (`context::defer`).
+struct deferred_step {
+  std::shared_ptr<durable_actor> actor;
+  envelope env;
+  step_effects fx;
+  uint64_t seq = 0;
+  int64_t start = 0;
+};
 
 /// Per-kind totals, exported as labelled metrics.
 struct kind_counters {
@@ -63,7 +74,8 @@ struct activation_state {
   runtime::impl* rt = nullptr;
   std::string id;
   const kind_entry* kind = nullptr;
-  std::unique_ptr<durable_actor> impl;
+  std::shared_ptr<durable_actor> impl; // shared with a deferred step's job
+  std::shared_ptr<deferred_step> open; // the step running on the blocking pool
   uint64_t next_journal_seq = 1;
   uint32_t events_since_snapshot = 0;
   std::map<uint64_t, mailbox_record> queue; // seq -> record, a window of the mailbox
@@ -106,6 +118,7 @@ struct runtime::impl {
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<internal::commit_coordinator> coord;
+  std::unique_ptr<internal::blocking_pool> pool; // deferred steps' blocking work
   std::array<shard, 64> shards;
 
   std::atomic<bool> accepting{false};
@@ -246,6 +259,10 @@ struct runtime::impl {
   caf::error load_state(activation_state& st);
   void load_mailbox(activation_actor* self);
   void run_next(activation_actor* self);
+  bool defer_step(activation_actor* self, uint64_t seq, int64_t start, step_effects fx);
+  void on_resumed(activation_actor* self, caf::error err);
+  void finish_step(activation_actor* self, uint64_t seq, int64_t start, step_effects& fx,
+                   caf::error failure);
   void on_commit(activation_actor* self, uint64_t seq, const std::string& err);
   void dead_letter_corrupt(const std::string& actor, uint64_t seq, std::string raw,
                            const caf::error& why);
@@ -359,31 +376,98 @@ void runtime::impl::run_next(activation_actor* self) {
     return;
   }
   st.last_activity = start;
-  const auto& kopts = st.kind->opts;
   step_effects fx;
   caf::error failure;
   if (env.deadline_ms > 0 && start > env.deadline_ms) {
     failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
   } else {
     try {
-      context ctx{*st.impl, env, fx};
+      context ctx{*st.impl, env, fx, &stopping};
       failure = st.impl->handle(ctx, env);
     } catch (const std::exception& e) {
       failure = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
     } catch (...) {
       failure = make_error(errc::handler_failed, "handler threw a non-standard exception");
     }
-    if (!failure) {
-      for (auto& out : fx.sends) {
-        if (!valid_actor_id(out.env.to))
-          failure = make_error(errc::invalid_argument, "invalid receiver id '" + out.env.to + "'");
-        else if (!find_kind(out.env.to))
-          failure =
-            make_error(errc::unknown_actor_kind,
-                       "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
-        if (failure)
-          break;
-      }
+    if (!failure && fx.deferred) {
+      if (defer_step(self, seq, start, std::move(fx)))
+        return;
+      fx = step_effects{};
+      failure = make_error(errc::busy, "too much blocking work in flight; will retry");
+    }
+  }
+  finish_step(self, seq, start, fx, std::move(failure));
+}
+
+bool runtime::impl::defer_step(activation_actor* self, uint64_t seq, int64_t start,
+                               step_effects fx) {
+  auto& st = self->state;
+  auto open = std::make_shared<deferred_step>();
+  open->actor = st.impl;
+  open->env = st.queue.begin()->second.env;
+  open->fx = std::move(fx);
+  open->seq = seq;
+  open->start = start;
+  internal::blocking_pool::job job;
+  job.run = [open, handle = caf::actor{self}, flag = &stopping] {
+    auto rest = std::move(open->fx.deferred);
+    open->fx.deferred = nullptr;
+    caf::error err;
+    try {
+      context ctx{*open->actor, open->env, open->fx, flag};
+      err = rest(ctx);
+    } catch (const std::exception& e) {
+      err = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
+    } catch (...) {
+      err = make_error(errc::handler_failed, "handler threw a non-standard exception");
+    }
+    if (!err && open->fx.deferred)
+      err = make_error(errc::handler_failed, "a deferred step may not defer again");
+    if (!err && flag->load())
+      err = make_error(errc::shutting_down, "the node stopped during the step");
+    caf::anon_send(handle, resumed_atom::value, std::move(err));
+  };
+  job.on_drop = [handle = caf::actor{self}] {
+    caf::anon_send(handle, resumed_atom::value,
+                   make_error(errc::shutting_down, "the node stopped before the step ran"));
+  };
+  if (!pool || !pool->submit(job))
+    return false;
+  st.open = std::move(open);
+  st.in_flight = true;
+  steps_in_flight.fetch_add(1);
+  return true;
+}
+
+void runtime::impl::on_resumed(activation_actor* self, caf::error err) {
+  auto& st = self->state;
+  auto open = std::move(st.open);
+  st.open.reset();
+  if (!open)
+    return;
+  st.in_flight = false;
+  steps_in_flight.fetch_sub(1);
+  if (stopping.load())
+    return; // not committed: the message runs again after a restart
+  finish_step(self, open->seq, open->start, open->fx, std::move(err));
+}
+
+void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t start,
+                                step_effects& fx, caf::error failure) {
+  auto& st = self->state;
+  auto& rec = st.queue.begin()->second;
+  const auto& env = rec.env;
+  const auto& kopts = st.kind->opts;
+  if (!failure) {
+    for (auto& out : fx.sends) {
+      if (!valid_actor_id(out.env.to))
+        failure = make_error(errc::invalid_argument, "invalid receiver id '" + out.env.to + "'");
+      else if (!find_kind(out.env.to))
+        failure =
+          make_error(errc::unknown_actor_kind,
+                     "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
+      if (failure)
+        break;
     }
   }
   commit_request req;
@@ -568,6 +652,7 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     },
     [=](committed_atom, uint64_t seq, const std::string& err) { rt->on_commit(self, seq, err); },
     [=](tick_atom) { rt->run_next(self); },
+    [=](resumed_atom, caf::error& err) { rt->on_resumed(self, std::move(err)); },
     [=](idle_atom) {
       auto& s = self->state;
       s.idle_armed = false;
@@ -851,6 +936,10 @@ void runtime::impl::stop() {
     svc_cv.notify_one();
     services.join();
   }
+  // Deferred steps see `stopping` and return; queued ones are dropped (their
+  // messages stay in the mailboxes and run again after a restart).
+  if (pool)
+    pool->stop();
   if (sys) {
     // Activations finish the message they are handling (CAF never interrupts
     // a handler), then stop; their last commits are still in the queue.
@@ -934,6 +1023,9 @@ caf::error runtime::start() {
   d.cfg->set("scheduler.max-threads", threads);
   d.cfg->set("logger.console", caf::atom("none"));
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
+  d.pool = std::make_unique<internal::blocking_pool>(std::max<size_t>(1, d.opts.blocking_threads),
+                                                     std::max<size_t>(1, d.opts.blocking_queue),
+                                                     "cairn.blocking");
   internal::commit_coordinator::settings cs;
   cs.sync = d.opts.mode == durability::fsync;
   cs.max_batch = d.opts.max_batch;

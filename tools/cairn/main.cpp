@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The cairn binary: `cairn node` runs a node; the other commands talk to one.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -7,6 +8,10 @@
 #include "commands/commands.hpp"
 
 int main(int argc, char** argv) {
+  // A write to a pipe or socket whose reader is gone (a tool's child that
+  // closed its stdin, a client that hung up) is an error to handle, not a
+  // reason for the whole node to die.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"cairn — a durable actor runtime: agents think, events execute"};
   app.require_subcommand(1);
   int exit_code = 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 
 namespace cairn {
 
+class context;
 class durable_actor;
 
 /// The typed interface of an actor kind: the message types it accepts. Like
@@ -50,6 +52,8 @@ struct step_effects {
   std::vector<std::pair<std::string, event>> published; ///< topic, event
   /// Run after the step committed, never if it did not (not stored).
   std::vector<std::function<void()>> after_commit;
+  /// The rest of the handler, to run off the actor threads (`context::defer`).
+  std::function<caf::error(context&)> deferred;
 };
 
 template <class Inspector>
@@ -62,8 +66,9 @@ typename Inspector::result_type inspect(Inspector& f, step_effects::event& x) {
 /// takes effect unless the step commits, and then all of it does.
 class context {
 public:
-  context(durable_actor& self, const envelope& msg, step_effects& out)
-    : self_(self), msg_(msg), out_(out) {}
+  context(durable_actor& self, const envelope& msg, step_effects& out,
+          const std::atomic<bool>* stopping = nullptr)
+    : self_(self), msg_(msg), out_(out), stopping_(stopping) {}
 
   /// The id of the actor handling the message.
   const std::string& self() const noexcept { return msg_.to; }
@@ -125,10 +130,24 @@ public:
   /// crash the re-run step registers it again.
   void after_commit(std::function<void()> fn) { out_.after_commit.push_back(std::move(fn)); }
 
+  /// Finishes this step off the actor threads: once the handler returns,
+  /// `rest` runs on the runtime's bounded pool for blocking work (a child
+  /// process, a network call, a question to a client) with a context for the
+  /// same step. The step commits when `rest` returns, exactly as if the
+  /// handler had done everything itself; meanwhile this actor handles
+  /// nothing else and no scheduler thread waits. `rest` must watch
+  /// `stopping()` and return soon once it is true. One `defer` per step.
+  void defer(std::function<caf::error(context&)> rest) { out_.deferred = std::move(rest); }
+
+  /// True once the node is stopping: deferred work should give up (its step
+  /// does not commit and runs again after a restart).
+  bool stopping() const noexcept { return stopping_ && stopping_->load(); }
+
 private:
   durable_actor& self_;
   const envelope& msg_;
   step_effects& out_;
+  const std::atomic<bool>* stopping_;
 };
 
 /// The base of every durable actor. One instance per activation; the runtime

@@ -38,7 +38,12 @@ struct runtime_options {
   size_t max_active = 200'000;           ///< activations alive at once (recovery pacing)
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
   std::chrono::milliseconds span_retention{24 * 3600 * 1000}; ///< then spans are deleted
-  size_t threads = 0;       ///< actor scheduler threads (0 = one per core)
+  size_t threads = 0; ///< actor scheduler threads (0 = one per core)
+  /// Threads for blocking work of deferred steps (`context::defer`: tool
+  /// handlers, child processes, network calls), and how many such steps may
+  /// wait for one before new ones are refused as `busy` (and retried).
+  size_t blocking_threads = 64;
+  size_t blocking_queue = 4096;
   bool record_spans = true; ///< store one span per step in `trace`
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
