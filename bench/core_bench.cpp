@@ -28,7 +28,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cairn/codec.hpp"
-#include "cairn/keys.hpp"
+#include "internal/keys.hpp"
 #include "cairn/runtime.hpp"
 
 using namespace cairn;

@@ -86,7 +86,7 @@ field() { grep -o "$2=[0-9.]*" "$tmp/$1.result" | cut -d= -f2; }
 pids+=($!)
 ts_url="$(wait_ready "$tmp/ts.log" "echo server ready")/mcp"
 
-"$cairn" node --data "$tmp/cairn-data" --http 127.0.0.1:0 --profile conformance --no-progress \
+"$cairn" node --data "$tmp/cairn-data" --http 127.0.0.1:0 --no-progress \
   --log-level warn > "$tmp/cairn.log" 2>&1 &
 pids+=($!)
 cairn_url="$(wait_ready "$tmp/cairn.log" "cairn node ready")/mcp"
@@ -96,7 +96,7 @@ check_echo "cairn" "$cairn_url"
 
 echo "--- TS SDK 2.4 echo server, ${secs}s" >&2
 run_wrk ts "$ts_url"
-echo "--- cairn node --profile conformance, ${secs}s" >&2
+echo "--- cairn node, ${secs}s" >&2
 run_wrk cairn "$cairn_url"
 
 for name in ts cairn; do

@@ -13,9 +13,10 @@
 #include <string>
 #include <unistd.h>
 
-#include "cairn/actors/mcp_fixture.hpp"
+#include "cairn/actors/demo_tools.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/runtime.hpp"
+#include "mcp_fixture.hpp"
 
 namespace {
 
@@ -30,7 +31,7 @@ struct fixture {
     opts.record_spans = false;
     rt = std::move(*cairn::runtime::open(opts));
     srv = std::make_unique<cairn::mcp::server>(*rt, cairn::mcp::server_options{});
-    cairn::actors::register_conformance_fixture(*srv);
+    cairn::test::register_conformance_fixture(*srv);
     cairn::actors::register_demo_tools(*srv, *rt);
     srv->attach();
     if (rt->start())

@@ -11,7 +11,7 @@
 
 #include "cairn/actors/chain.hpp"
 #include "cairn/codec.hpp"
-#include "cairn/keys.hpp"
+#include "internal/keys.hpp"
 #include "cairn/storage.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"

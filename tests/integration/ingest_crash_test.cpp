@@ -13,7 +13,7 @@
 
 #include "cairn/actor.hpp"
 #include "cairn/codec.hpp"
-#include "cairn/keys.hpp"
+#include "internal/keys.hpp"
 #include "cairn/storage.hpp"
 #include "ingest_item.hpp"
 #include "node_process.hpp"

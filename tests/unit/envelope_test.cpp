@@ -5,7 +5,7 @@
 
 #include "cairn/codec.hpp"
 #include "cairn/envelope.hpp"
-#include "cairn/keys.hpp"
+#include "internal/keys.hpp"
 
 using namespace cairn;
 

@@ -3,7 +3,7 @@
 // signing, schema error paths, URI templates, configuration of tools.
 #include <catch2/catch.hpp>
 
-#include "cairn/mcp/external_tools.hpp"
+#include "cairn/tools/external_tools.hpp"
 #include "internal.hpp"
 #include "schema.hpp"
 #include "server_impl.hpp"

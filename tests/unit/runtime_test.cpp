@@ -12,7 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "cairn/codec.hpp"
-#include "cairn/keys.hpp"
+#include "internal/keys.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "temp_dir.hpp"

@@ -25,17 +25,40 @@
 
 #include "cairn/actors/chain.hpp"
 #include "cairn/actors/delivery.hpp"
-#include "cairn/actors/mcp_fixture.hpp"
+#include "cairn/actors/demo_tools.hpp"
 #include "cairn/http.hpp"
-#include "cairn/mcp/external_tools.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
+#include "cairn/tools/external_tools.hpp"
 #include "commands/commands.hpp"
 
 namespace cairn::cli {
 
+std::map<std::string, profile>& profiles() {
+  static std::map<std::string, profile> table;
+  return table;
+}
+
+void add_profile(std::string name, profile p) {
+  profiles()[std::move(name)] = std::move(p);
+}
+
 namespace {
+
+std::vector<std::string> profile_names() {
+  std::vector<std::string> names{"default"};
+  for (const auto& [name, p] : profiles())
+    names.push_back(name);
+  return names;
+}
+
+std::string profile_help() {
+  std::string help = "default";
+  for (const auto& [name, p] : profiles())
+    help += ", or " + name + ": " + p.description;
+  return help;
+}
 
 std::atomic<int> stop_signal{0};
 
@@ -206,7 +229,7 @@ const std::vector<setting>& settings_table() {
     text_setting("data", &node_settings::data),
     text_setting("durability", &node_settings::durability, {"os", "fsync"}),
     text_setting("http", &node_settings::http),
-    text_setting("profile", &node_settings::profile, {"default", "conformance"}),
+    text_setting("profile", &node_settings::profile, profile_names()),
     number_setting("http_read_timeout", &node_settings::http_read_timeout_s, 1, 3600),
     text_setting("log_level", &node_settings::log_level,
                  {"trace", "debug", "info", "warn", "error", "off"}),
@@ -389,8 +412,8 @@ int run_node(const node_settings& ns) {
     return 2;
   }
   // The suite calls the first listed tool with no arguments: fixture first.
-  if (ns.profile == "conformance")
-    actors::register_conformance_fixture(mcp_server);
+  if (auto it = profiles().find(ns.profile); it != profiles().end())
+    it->second.install(mcp_server);
   actors::register_demo_tools(mcp_server, **rt);
   for (auto& t : *declared)
     mcp_server.add_tool(std::move(t));
@@ -575,10 +598,8 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->capture_default_str();
   cmd->add_option("--workload", ns->workload, "Run a built-in workload: chain")
     ->check(CLI::IsMember({"chain"}));
-  cmd
-    ->add_option("--profile", ns->profile,
-                 "default, or conformance: also serve the MCP conformance suite's fixture tools")
-    ->check(CLI::IsMember({"default", "conformance"}))
+  cmd->add_option("--profile", ns->profile, profile_help())
+    ->check(CLI::IsMember(profile_names()))
     ->capture_default_str();
   cmd->add_option("--mcp-token", ns->mcp_tokens,
                   "MCP bearer token SECRET:TOOL-GLOB[,TOOL-GLOB...], repeatable: the tools it "
@@ -678,8 +699,8 @@ void add_node_run(CLI::App& app, int& exit_code) {
   stdio->add_option("--durability", ss->durability, "os or fsync")
     ->check(CLI::IsMember({"os", "fsync"}))
     ->capture_default_str();
-  stdio->add_option("--profile", ss->profile, "default, or conformance (the suite's fixture)")
-    ->check(CLI::IsMember({"default", "conformance"}))
+  stdio->add_option("--profile", ss->profile, profile_help())
+    ->check(CLI::IsMember(profile_names()))
     ->capture_default_str();
   stdio->add_option("--config", ss->config, "JSON settings file (mcp_tools, ...)")
     ->envname("CAIRN_CONFIG");

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "cairn/actor.hpp"
+#include "cairn/envelope.hpp"
+#include "cairn/placement.hpp"
+#include "cairn/retry_policy.hpp"
+#include "cairn/storage.hpp"
+#include "cairn/supervisor.hpp"
+
+namespace cairn {
+
+/// When a commit counts as durable.
+enum class durability {
+  os,    ///< written to the RocksDB log (survives a process crash, not a power cut)
+  fsync, ///< the log is fsynced before anyone is told "accepted" (group fsync)
+};
+
+/// Node-wide settings of the execution layer.
+struct runtime_options {
+  std::string data_dir = "cairn-data";
+  durability mode = durability::os;
+  size_t max_batch = 1024;               ///< commit requests per RocksDB write
+  std::chrono::microseconds max_wait{0}; ///< linger for a fuller batch (0 = never)
+  size_t max_pending = 1'000'000;        ///< accepted but unprocessed messages before "busy"
+  size_t max_queued_commits = 65'536;    ///< commit requests waiting for the writer
+  size_t activation_queue = 256;         ///< envelopes an activation holds in memory
+  size_t max_active = 200'000;           ///< activations alive at once (recovery pacing)
+  std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
+  std::chrono::milliseconds span_retention{24 * 3600 * 1000}; ///< then spans are deleted
+  size_t threads = 0; ///< actor scheduler threads (0 = one per core)
+  /// Threads for blocking work of deferred steps (`context::defer`: tool
+  /// handlers, child processes, network calls), and how many such steps may
+  /// wait for one before new ones are refused as `busy` (and retried).
+  size_t blocking_threads = 64;
+  size_t blocking_queue = 4096;
+  bool record_spans = true; ///< store one span per step in `trace`
+  /// Local mailbox or outbox, per receiver (see placement.hpp). Empty: all local.
+  placement_fn place;
+  /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
+  /// inject faults. Empty in production.
+  std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
+};
+
+/// A message that exhausted its retries, with why.
+struct dead_letter {
+  envelope env;
+  std::string error;
+  uint32_t attempts = 0;
+  int64_t failed_ms = 0;           ///< when it was dead-lettered
+  std::vector<int64_t> attempt_ms; ///< when each attempt started
+  std::string raw;                 ///< the undecodable bytes, for corrupt records
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
+  return f(caf::meta::type_name("cairn.dead_letter"), x.env, x.error, x.attempts, x.failed_ms,
+           x.attempt_ms, x.raw);
+}
+
+/// Per-kind behaviour: how to build an activation and how its messages retry.
+struct kind_options {
+  retry_policy retry;
+  std::chrono::milliseconds idle_timeout{10'000}; ///< passivate after this much idleness
+  uint32_t snapshot_every = 100;                  ///< events between snapshots (0 = never)
+  /// Called after a message of this kind was durably dead-lettered.
+  std::function<void(const dead_letter&)> on_dead_letter;
+};
+
+using actor_factory = std::function<std::unique_ptr<durable_actor>(std::string_view id)>;
+
+/// Totals of one actor kind.
+struct kind_stats {
+  uint64_t accepted = 0;
+  uint64_t processed = 0;
+  uint64_t failed = 0;
+  uint64_t retried = 0;
+  uint64_t dead_lettered = 0;
+};
+
+/// A cumulative histogram: `counts[i]` observations <= `bounds[i]`, plus all.
+struct histogram {
+  std::vector<double> bounds;
+  std::vector<uint64_t> counts; ///< cumulative, one per bound
+  uint64_t count = 0;
+  double sum = 0;
+};
+
+/// The commit coordinator's histograms.
+struct commit_histograms {
+  histogram batch_size;      ///< commit requests per storage write
+  histogram latency_seconds; ///< time of one storage write (with its fsync)
+};
+
+/// Counters since start (totals) and gauges (now).
+struct runtime_stats {
+  uint64_t accepted = 0;      ///< envelopes accepted from outside (deduplicated ones excluded)
+  uint64_t duplicates = 0;    ///< accepts answered from the dedupe store
+  uint64_t busy = 0;          ///< accepts refused with `busy`
+  uint64_t processed = 0;     ///< steps committed
+  uint64_t failed = 0;        ///< handler failures (each attempt)
+  uint64_t retried = 0;       ///< failures scheduled for another attempt
+  uint64_t dead_lettered = 0; ///< envelopes moved to dead letters
+  uint64_t sent = 0;          ///< envelopes enqueued by steps, timers and topics
+  uint64_t commits = 0;       ///< RocksDB writes by the commit coordinator
+  uint64_t commit_ops = 0;    ///< commit requests in those writes
+  uint64_t pending = 0;       ///< gauge: envelopes in mailboxes
+  uint64_t active = 0;        ///< gauge: activations in memory
+  uint64_t activations = 0;   ///< activations started
+  uint64_t passivations = 0;  ///< activations passivated
+  uint64_t timers = 0;        ///< gauge: durable timers not yet fired
+  uint64_t expired = 0;       ///< dedupe rows and spans deleted after their retention
+  std::map<std::string, kind_stats> by_kind;
+  commit_histograms commit;
+};
+
+/// One step as recorded in the `trace` column family (invariant 5).
+struct span_record {
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;
+  std::string actor;
+  std::string type;
+  std::string envelope_id;
+  uint32_t attempt = 0;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string status; ///< "ok", or the error
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, span_record& x) {
+  return f(caf::meta::type_name("cairn.span"), x.trace_id, x.span_id, x.parent_span_id, x.actor,
+           x.type, x.envelope_id, x.attempt, x.start_ms, x.end_ms, x.status);
+}
+
+/// A cairn node's execution layer: durable mailboxes, atomic steps, group
+/// commit, virtual actors, retries, dead letters, timers and topics over one
+/// RocksDB database. Thread-safe: every member may be called from any thread
+/// after `start()`. `register_kind` must precede `start()`.
+class runtime {
+public:
+  /// Opens the data directory (refusing an unknown layout or a directory in
+  /// use) without starting anything.
+  static caf::expected<std::unique_ptr<runtime>> open(runtime_options opts);
+
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Registers an actor kind (`"payment"` for ids `payment/...`).
+  void register_kind(std::string kind, actor_factory factory, kind_options opts = {});
+
+  /// Recovers and starts: counts pending mail, re-arms timers, resumes
+  /// mailboxes (interrupted steps re-run) and topic deliveries.
+  caf::error start();
+
+  /// Stops accepting, lets in-flight steps commit, flushes and closes storage.
+  /// Idempotent; also run by the destructor.
+  void stop();
+
+  /// Accepts `env` for delivery; returns its id once it is durably in the
+  /// mailbox (invariant 1). Fills in id, created time and trace context when
+  /// empty. A repeated idempotency key within the dedupe window returns the
+  /// first envelope's id and stores nothing. Over the pending cap: `busy`.
+  caf::expected<std::string> accept(envelope env);
+
+  /// Like `accept`, answering on the commit thread through `done`.
+  void accept_async(envelope env, std::function<void(caf::expected<std::string>)> done);
+
+  /// Builds and accepts a typed message from outside.
+  template <class M>
+  caf::expected<std::string> tell(std::string to, const M& m, std::string idempotency_key = {}) {
+    envelope env;
+    env.from = "external";
+    env.to = std::move(to);
+    env.type = type_tag<M>::value;
+    env.payload = encode(m);
+    env.idempotency_key = std::move(idempotency_key);
+    return accept(std::move(env));
+  }
+
+  /// Subscribes `subscriber` (an actor id) to `topic`, from its first event
+  /// or from now on. Delivery is durable and in order; offsets are stored.
+  caf::error subscribe(std::string topic, std::string subscriber, bool from_beginning = true);
+
+  /// Dead letters, oldest first, after `after_id` (exclusive), at most `limit`.
+  caf::expected<std::vector<dead_letter>> dead_letters(size_t limit,
+                                                       std::string_view after_id = {});
+  caf::expected<dead_letter> find_dead_letter(std::string_view id);
+  /// Moves a dead letter back into its actor's mailbox with a fresh attempt count.
+  caf::error redrive(std::string_view id);
+  /// Deletes a dead letter for good.
+  caf::error discard(std::string_view id);
+
+  /// Visits an actor's journal from `from_seq`, in order, at most `limit` events.
+  caf::error read_journal(
+    std::string_view actor_id, uint64_t from_seq, size_t limit,
+    const std::function<void(uint64_t seq, std::string_view type, std::string_view payload)>& fn);
+
+  /// A durable timer not yet fired.
+  struct timer_info {
+    int64_t due_ms = 0;
+    std::string to;
+    std::string type;
+    std::string envelope_id;
+  };
+
+  /// Pending timers, earliest first, at most `limit`.
+  caf::expected<std::vector<timer_info>> timers(size_t limit);
+
+  /// What the node knows about one actor.
+  struct actor_summary {
+    std::string id;
+    bool active = false;         ///< an activation is in memory
+    uint64_t mailbox_depth = 0;  ///< messages waiting
+    uint64_t journal_length = 0; ///< last journal sequence number
+    uint64_t snapshot_seq = 0;   ///< journal position of the latest snapshot (0: none)
+    uint32_t head_attempts = 0;  ///< failed attempts of the oldest waiting message
+    std::string last_error;      ///< its last error, if any
+    std::string state_json;      ///< `durable_actor::describe()` of its state, or empty
+  };
+
+  /// Actor ids with a journal or mail, in id order, after `after`
+  /// (exclusive), of kind `kind` (empty: all), at most `limit`.
+  caf::expected<std::vector<std::string>> actor_ids(std::string_view kind, std::string_view after,
+                                                    size_t limit);
+
+  /// A summary of one actor; `not_found` if storage holds nothing of it.
+  caf::expected<actor_summary> describe(std::string_view id);
+
+  /// A topic, its length and its subscriptions' next offsets.
+  struct topic_info {
+    std::string name;
+    uint64_t events = 0;
+    std::vector<std::pair<std::string, uint64_t>> subscriptions;
+  };
+
+  /// Every topic with events or subscriptions, by name, at most `limit`.
+  caf::expected<std::vector<topic_info>> topics(size_t limit);
+
+  /// Calls `fn` with the actor's id after each step that committed (from
+  /// the actor's thread; keep it cheap). Before `start()`.
+  void observe_steps(std::function<void(const std::string& actor_id)> fn);
+
+  /// True once recovery finished and the node accepts messages.
+  bool ready() const;
+
+  runtime_stats stats() const;
+
+  /// True when no message is pending, no step in flight and no timer armed.
+  bool idle() const;
+
+  const runtime_options& options() const;
+
+  /// Spawns a supervision tree (see supervisor.hpp) on this node's actor
+  /// system, for long-lived service actors beside the virtual actors. After
+  /// `start()`; the runtime stops it (and its children) in `stop()`. Any thread.
+  caf::expected<caf::actor> spawn_supervisor(supervisor_spec spec,
+                                             std::vector<child_spec> children);
+
+  /// The node's CAF actor system (valid from `start()` until the runtime is
+  /// destroyed), for spawning and messaging plain CAF actors. Actors spawned
+  /// here directly must end by themselves or be linked to a supervisor from
+  /// `spawn_supervisor`: `stop()` waits for every actor of the system.
+  caf::actor_system& system();
+
+  /// The underlying storage, for tools and tests that read it.
+  cairn::storage& store();
+
+  struct impl;
+
+private:
+  explicit runtime(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace cairn

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+namespace cairn {
+
+/// The column families of a node's database (DESIGN.md, "RocksDB layout").
+enum class column : uint8_t {
+  mailbox,      ///< actor id, seq -> envelope
+  journal,      ///< actor id, seq -> event
+  snapshot,     ///< actor id -> state + seq
+  timer,        ///< due time, seq -> envelope
+  dead,         ///< envelope id -> dead letter
+  dedupe,       ///< receiver + idempotency key -> envelope id + expiry
+  trace,        ///< trace id + span id -> span
+  topic,        ///< topic \0 seq -> event
+  subscription, ///< topic \0 subscriber -> next offset
+  meta,         ///< layout version, sequence high-water mark
+  outbox,       ///< peer node, seq -> envelope for an actor that peer owns (layout 2)
+};
+inline constexpr size_t column_count = 11;
+
+/// Returns the column family's name on disk.
+const char* to_string(column c);
+
+/// The on-disk layout this build reads and writes. An older version in
+/// `meta` is migrated at open (runtime/core/src/layout.cpp lists each step);
+/// a newer or unknown one is refused.
+///   1: mailbox, journal, snapshot, timer, dead, dedupe, trace, topic,
+///      subscription, meta
+///   2: adds `outbox` (envelopes for actors another node owns)
+inline constexpr uint32_t layout_version = 2;
+
+/// A set of writes applied atomically, in order. A plain value; not thread-safe.
+class write_set {
+public:
+  struct op {
+    column cf;
+    bool erase;
+    std::string key;
+    std::string value;
+  };
+
+  void put(column cf, std::string key, std::string value) {
+    ops_.push_back(op{cf, false, std::move(key), std::move(value)});
+  }
+  void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}}); }
+  void append(const write_set& other) {
+    ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
+  }
+  void append(write_set&& other) {
+    if (ops_.empty()) {
+      ops_ = std::move(other.ops_);
+      return;
+    }
+    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
+                std::make_move_iterator(other.ops_.end()));
+  }
+  bool empty() const noexcept { return ops_.empty(); }
+  size_t size() const noexcept { return ops_.size(); }
+  const std::vector<op>& ops() const noexcept { return ops_; }
+  void clear() { ops_.clear(); }
+
+private:
+  std::vector<op> ops_;
+};
+
+/// Visitor for scans: return false to stop.
+using scan_fn = std::function<bool(std::string_view key, std::string_view value)>;
+
+/// Durable key-value storage with column families: the one interface the
+/// runtime writes through. `write`, `get` and `scan` may be called from any
+/// thread concurrently; a `write` is atomic (all of it or none of it).
+class storage {
+public:
+  virtual ~storage();
+
+  /// Applies `ops` in one atomic write; with `sync`, fsyncs the log first.
+  virtual caf::error write(const write_set& ops, bool sync) = 0;
+
+  /// Reads one value; `std::nullopt` if absent.
+  virtual caf::expected<std::optional<std::string>> get(column cf, std::string_view key) = 0;
+
+  /// Visits rows whose key starts with `prefix` and is >= `from` (or all of
+  /// the prefix if `from` is empty), in key order, on a consistent snapshot.
+  virtual caf::error scan(column cf, std::string_view prefix, std::string_view from,
+                          const scan_fn& fn) = 0;
+
+  /// Visits the last row whose key starts with `prefix`, if any.
+  virtual caf::error last(column cf, std::string_view prefix, const scan_fn& fn) = 0;
+
+  /// Named integer properties worth exporting (pending compaction bytes, ...).
+  virtual std::vector<std::pair<std::string, uint64_t>> properties() = 0;
+
+  /// Flushes memtables and the log; called on clean shutdown.
+  virtual caf::error flush() = 0;
+};
+
+/// How to open a node's database.
+struct storage_options {
+  std::string dir;
+  bool read_only = false;
+};
+
+/// Opens (or creates) the RocksDB database in `opts.dir`, checks its layout
+/// version and creates missing column families. Fails with `storage_in_use`
+/// when another process holds the directory and `unknown_layout` for a
+/// layout this build does not know.
+caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts);
+
+} // namespace cairn

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "internal/commit_coordinator.hpp"
+
+#include <pthread.h>
+#include <thread>
+#include <unordered_set>
+
+#include "cairn/codec.hpp"
+#include "internal/keys.hpp"
+
+namespace cairn::internal {
+
+commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
+                                       std::function<void(commit_result&)> on_batch_delivered)
+  : store_(store), settings_(s), next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
+    writer_([this] { run(); }) {}
+
+commit_coordinator::~commit_coordinator() {
+  stop();
+}
+
+bool commit_coordinator::submit(commit_request& r, bool force) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
+      return false;
+    queue_.push_back(std::move(r));
+    // A busy writer takes the whole queue when it comes back: waking it
+    // only costs a futex call per request.
+    wake = writer_idle_;
+  }
+  if (wake)
+    cv_.notify_one();
+  return true;
+}
+
+commit_coordinator::buckets::buckets(std::vector<double> b)
+  : bounds(std::move(b)), counts(new std::atomic<uint64_t>[bounds.size()]) {
+  for (size_t i = 0; i < bounds.size(); ++i)
+    counts[i].store(0);
+}
+
+void commit_coordinator::buckets::observe(double v) {
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (v <= bounds[i]) {
+      counts[i].fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  count.fetch_add(1, std::memory_order_relaxed);
+  sum.store(sum.load(std::memory_order_relaxed) + v, std::memory_order_relaxed); // one writer
+}
+
+histogram commit_coordinator::buckets::snapshot() const {
+  histogram h;
+  h.bounds = bounds;
+  uint64_t running = 0;
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    running += counts[i].load(std::memory_order_relaxed);
+    h.counts.push_back(running);
+  }
+  h.count = count.load(std::memory_order_relaxed);
+  h.sum = sum.load(std::memory_order_relaxed);
+  return h;
+}
+
+commit_histograms commit_coordinator::histograms() const {
+  return commit_histograms{batch_sizes_.snapshot(), latencies_.snapshot()};
+}
+
+size_t commit_coordinator::queued() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return queue_.size();
+}
+
+void commit_coordinator::stop() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_ && !writer_.joinable())
+      return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable())
+    writer_.join();
+}
+
+void commit_coordinator::run() {
+  pthread_setname_np(pthread_self(), "cairn.commit");
+  std::vector<commit_request> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock{mtx_};
+      writer_idle_ = true;
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      writer_idle_ = false;
+      if (queue_.empty() && stopping_)
+        return;
+      if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_) {
+        // Linger for a fuller batch; new requests do not wake us (writer_idle_
+        // stays false), the deadline does.
+        lock.unlock();
+        std::this_thread::sleep_for(settings_.max_wait);
+        lock.lock();
+      }
+      while (!queue_.empty() && batch.size() < settings_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(batch);
+    batch.clear();
+  }
+}
+
+void commit_coordinator::commit(std::vector<commit_request>& batch) {
+  write_set ws;
+  std::vector<commit_result> results(batch.size());
+  // Idempotency keys claimed earlier in this same batch: receiver \0 key -> id.
+  std::unordered_map<std::string, std::string> claimed;
+  auto now = now_ms();
+  auto first_seq = next_seq_;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& req = batch[i];
+    auto& res = results[i];
+    ws.append(std::move(req.ops));
+    for (auto& key : req.expire_dedupe) {
+      auto found = store_.get(column::dedupe, key);
+      if (found && *found && (*found)->size() >= 8
+          && static_cast<int64_t>(keys::read_be64(**found)) <= now && claimed.count(key) == 0)
+        ws.erase(column::dedupe, std::move(key));
+    }
+    for (auto& env : req.enqueue) {
+      if (req.dedupe && !env.idempotency_key.empty()) {
+        auto dkey = env.to + '\0' + env.idempotency_key;
+        if (auto it = claimed.find(dkey); it != claimed.end()) {
+          res.ids.push_back(it->second);
+          ++res.duplicates;
+          continue;
+        }
+        auto found = store_.get(column::dedupe, dkey);
+        if (found && *found && (*found)->size() > 8
+            && static_cast<int64_t>(keys::read_be64(**found)) > now) {
+          res.ids.push_back((*found)->substr(8));
+          ++res.duplicates;
+          continue;
+        }
+        std::string value;
+        keys::append_be64(value, static_cast<uint64_t>(now + settings_.dedupe_window_ms));
+        value += env.id;
+        ws.put(column::dedupe, dkey, std::move(value));
+        claimed.emplace(std::move(dkey), env.id);
+      }
+      auto seq = next_seq_++;
+      res.ids.push_back(env.id);
+      mailbox_record rec{env, {}, {}};
+      // The placement seam: a remote receiver's envelope goes to the outbox
+      // toward its owner, in the same batch as the step that sent it.
+      if (settings_.place) {
+        if (auto where = settings_.place(env.to); !where.local()) {
+          ws.put(column::outbox, keys::actor_seq(where.peer, seq), encode(rec));
+          ++res.forwarded;
+          continue;
+        }
+      }
+      ws.put(column::mailbox, keys::actor_seq(env.to, seq), encode(rec));
+      res.delivered.push_back(routed{seq, std::move(env)});
+    }
+    res.timers_added = req.timers.size();
+    for (auto& [due, env] : req.timers)
+      ws.put(column::timer, keys::timer(static_cast<uint64_t>(due), next_seq_++), encode(env));
+    for (auto& [topic, ev] : req.publish) {
+      auto it = topic_seq_.find(topic);
+      if (it == topic_seq_.end()) {
+        uint64_t last = 0;
+        auto prefix = keys::actor_prefix(topic);
+        ignore_error(store_.last(column::topic, prefix, [&](std::string_view k, std::string_view) {
+          last = keys::read_be64(k, k.size() - 8) + 1;
+          return false;
+        }));
+        it = topic_seq_.emplace(topic, last).first;
+      }
+      ws.put(column::topic, keys::actor_seq(topic, it->second++), encode(ev));
+      res.topics.push_back(topic);
+    }
+  }
+  if (next_seq_ != first_seq) {
+    std::string hw;
+    keys::append_be64(hw, next_seq_);
+    ws.put(column::meta, "seq", std::move(hw));
+  }
+  caf::error err;
+  if (!ws.empty()) {
+    auto t0 = std::chrono::steady_clock::now();
+    err = store_.write(ws, settings_.sync);
+    latencies_.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  batch_sizes_.observe(static_cast<double>(batch.size()));
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  requests_.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (err) {
+    // Nothing of this batch exists on disk: every request learns it failed.
+    // Sequence numbers are not reused (a gap is harmless; reuse is not).
+    topic_seq_.clear();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      results[i] = commit_result{};
+      results[i].err = err;
+      if (batch[i].done)
+        batch[i].done(results[i]);
+    }
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    // Count and route first: a producer told "accepted" then sees it pending.
+    on_delivered_(results[i]);
+    if (batch[i].done)
+      batch[i].done(results[i]);
+  }
+}
+
+} // namespace cairn::internal

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "cairn/actor.hpp"
+#include "cairn/envelope.hpp"
+#include "cairn/placement.hpp"
+#include "cairn/runtime.hpp"
+#include "cairn/storage.hpp"
+
+namespace cairn::internal {
+
+/// What the mailbox column family stores for one envelope.
+struct mailbox_record {
+  envelope env;
+  std::vector<int64_t> attempt_ms; ///< start time of each failed attempt
+  std::string last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
+  return f(caf::meta::type_name("cairn.mailbox_record"), x.env, x.attempt_ms, x.last_error);
+}
+
+/// An envelope that a commit put into a mailbox.
+struct routed {
+  uint64_t seq;
+  envelope env;
+};
+
+struct commit_result {
+  caf::error err;
+  std::vector<routed> delivered; ///< new mailbox rows, in seq order
+  size_t forwarded = 0;          ///< envelopes put in the outbox for their owner node
+  std::vector<std::string> ids;  ///< per `enqueue` entry: its id, or the duplicate's
+  size_t duplicates = 0;
+  std::vector<std::string> topics; ///< topics that received events
+  size_t timers_added = 0;
+};
+
+/// One unit of atomic work: a step, an accept, a timer firing, a redrive.
+struct commit_request {
+  write_set ops;
+  std::vector<envelope> enqueue;
+  std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
+  std::vector<std::pair<std::string, step_effects::event>> publish;
+  bool dedupe = false; ///< check the idempotency keys of `enqueue`
+  /// Dedupe rows to delete if they are still expired when the batch is built
+  /// (the writer owns `dedupe`, so a fresh claim is never deleted).
+  std::vector<std::string> expire_dedupe;
+  std::function<void(commit_result&)> done;
+};
+
+/// The group-commit writer: one thread that takes every queued request,
+/// assigns sequence numbers, and writes them in one RocksDB write (one fsync
+/// in `fsync` mode), then answers each request. Requests commit in submission
+/// order. `submit` is thread-safe; callbacks run on the writer thread and must
+/// not block.
+class commit_coordinator {
+public:
+  struct settings {
+    bool sync = false;
+    size_t max_batch = 1024;
+    std::chrono::microseconds max_wait{0};
+    size_t max_queued = 65'536;
+    int64_t dedupe_window_ms = 0;
+    placement_fn place; ///< empty: every receiver is local
+  };
+
+  commit_coordinator(storage& store, settings s, uint64_t next_seq,
+                     std::function<void(commit_result&)> on_batch_delivered);
+  ~commit_coordinator();
+
+  /// Queues `r`; false (and `r` untouched) if the queue is full and not `force`.
+  bool submit(commit_request& r, bool force);
+
+  /// Commits what is queued, then stops the writer. Idempotent.
+  void stop();
+
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  commit_histograms histograms() const;
+  uint64_t committed_requests() const { return requests_.load(std::memory_order_relaxed); }
+  size_t queued() const;
+
+private:
+  void run();
+  void commit(std::vector<commit_request>& batch);
+
+  storage& store_;
+  settings settings_;
+  uint64_t next_seq_;
+  std::function<void(commit_result&)> on_delivered_;
+  std::unordered_map<std::string, uint64_t> topic_seq_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<commit_request> queue_;
+  bool stopping_ = false;
+  bool writer_idle_ = false; ///< the writer waits for work (guarded by mtx_)
+  // Fixed-bucket histograms, written by the writer thread only.
+  struct buckets {
+    std::vector<double> bounds;
+    std::unique_ptr<std::atomic<uint64_t>[]> counts; // per bucket, not cumulative
+    std::atomic<uint64_t> count{0};
+    std::atomic<double> sum{0};
+    explicit buckets(std::vector<double> b);
+    void observe(double v);
+    histogram snapshot() const;
+  };
+  buckets batch_sizes_{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
+  buckets latencies_{
+    {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::thread writer_;
+};
+
+} // namespace cairn::internal

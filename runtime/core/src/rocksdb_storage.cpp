@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: Apache-2.0
+// The RocksDB adapter: the only file that includes RocksDB and the only place
+// where rocksdb::Status becomes a cairn error.
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+
+#include <cstdarg>
+#include <cstdio>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "cairn/error.hpp"
+#include "cairn/storage.hpp"
+#include "internal/keys.hpp"
+#include "internal/layout.hpp"
+
+namespace cairn {
+
+storage::~storage() = default;
+
+const char* to_string(column c) {
+  switch (c) {
+    case column::mailbox: return "mailbox";
+    case column::journal: return "journal";
+    case column::snapshot: return "snapshot";
+    case column::timer: return "timer";
+    case column::dead: return "dead";
+    case column::dedupe: return "dedupe";
+    case column::trace: return "trace";
+    case column::topic: return "topic";
+    case column::subscription: return "subscription";
+    case column::meta: return "meta";
+    case column::outbox: return "outbox";
+  }
+  return "?";
+}
+
+namespace {
+
+caf::error from_status(const rocksdb::Status& st, errc code, const std::string& what) {
+  return make_error(code, what + ": " + st.ToString());
+}
+
+// RocksDB's own diagnostics go to our log, not to a LOG file in the data
+// directory: one log stream for operators, and no file whose failed write on
+// a full disk would leave RocksDB's log writer in an error state.
+class rocksdb_log_bridge final : public rocksdb::Logger {
+public:
+  rocksdb_log_bridge() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel())
+      return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL)
+      spdlog::error("rocksdb: {}", buf);
+    else if (level >= rocksdb::InfoLogLevel::WARN_LEVEL)
+      spdlog::warn("rocksdb: {}", buf);
+    else
+      spdlog::debug("rocksdb: {}", buf);
+  }
+};
+
+rocksdb::Options db_options() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  // Memory: memtables of all column families share one budget, so a burst
+  // on one family cannot grow the node without bound (invariant 6).
+  options.db_write_buffer_size = 256ull << 20;
+  options.write_buffer_size = 32ull << 20;
+  options.max_total_wal_size = 256ull << 20;
+  options.IncreaseParallelism(2);
+  options.info_log = std::make_shared<rocksdb_log_bridge>();
+  return options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Options& options) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{options});
+  for (size_t i = 0; i < column_count; ++i)
+    cfs.emplace_back(to_string(static_cast<column>(i)), rocksdb::ColumnFamilyOptions{options});
+  return cfs;
+}
+
+// Opens the database with every column family; on success `handles` holds
+// ours in `column` order (the default family's handle is released).
+rocksdb::Status open_db(const std::string& dir, bool read_only, rocksdb::DB*& db,
+                        std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  auto options = db_options();
+  auto cfs = column_families(options);
+  handles.clear();
+  auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, cfs, &handles, &db)
+                      : rocksdb::DB::Open(options, dir, cfs, &handles, &db);
+  if (st.ok()) {
+    db->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+    handles.erase(handles.begin());
+  }
+  return st;
+}
+
+class rocksdb_storage final : public storage {
+public:
+  rocksdb_storage(std::string dir, rocksdb::DB* db,
+                  std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {}
+
+  ~rocksdb_storage() override { close(); }
+
+  caf::error write(const write_set& ops, bool sync) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& op : ops.ops()) {
+      auto* cf = handle(op.cf);
+      auto st = op.erase ? batch.Delete(cf, op.key) : batch.Put(cf, op.key, op.value);
+      if (!st.ok())
+        return from_status(st, errc::storage_write_failed, "cannot build write batch");
+    }
+    if (failed_.load())
+      if (auto err = reopen())
+        return err;
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_write_failed, "storage is closed after a failed write");
+    rocksdb::WriteOptions wo;
+    wo.sync = sync;
+    auto st = db_->Write(wo, &batch);
+    if (!st.ok()) {
+      failed_.store(true);
+      return from_status(st, errc::storage_write_failed, "write failed");
+    }
+    return {};
+  }
+
+  caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
+    std::string value;
+    auto st =
+      db_->Get(rocksdb::ReadOptions{}, handle(cf), rocksdb::Slice{key.data(), key.size()}, &value);
+    if (st.IsNotFound())
+      return std::optional<std::string>{};
+    if (!st.ok())
+      return from_status(st, errc::storage_read_failed, "read failed");
+    return std::optional<std::string>{std::move(value)};
+  }
+
+  caf::error scan(column cf, std::string_view prefix, std::string_view from,
+                  const scan_fn& fn) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
+    rocksdb::ReadOptions ro;
+    std::string upper;
+    rocksdb::Slice upper_slice;
+    if (!prefix.empty() && successor(prefix, upper)) {
+      upper_slice = rocksdb::Slice{upper};
+      ro.iterate_upper_bound = &upper_slice;
+    }
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, handle(cf))};
+    auto start = from.empty() || from < prefix ? prefix : from;
+    for (it->Seek(rocksdb::Slice{start.data(), start.size()}); it->Valid(); it->Next()) {
+      auto k = it->key();
+      std::string_view key{k.data(), k.size()};
+      if (key.substr(0, prefix.size()) != prefix)
+        break;
+      auto v = it->value();
+      if (!fn(key, std::string_view{v.data(), v.size()}))
+        break;
+    }
+    if (!it->status().ok())
+      return from_status(it->status(), errc::storage_read_failed, "scan failed");
+    return {};
+  }
+
+  caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, handle(cf))};
+    std::string upper;
+    if (!prefix.empty() && successor(prefix, upper))
+      it->SeekForPrev(upper);
+    else
+      it->SeekToLast();
+    // SeekForPrev lands on the upper bound itself if it exists: step back.
+    if (it->Valid() && !upper.empty() && it->key() == rocksdb::Slice{upper})
+      it->Prev();
+    if (it->Valid()) {
+      auto k = it->key();
+      std::string_view key{k.data(), k.size()};
+      if (key.substr(0, prefix.size()) == prefix) {
+        auto v = it->value();
+        fn(key, std::string_view{v.data(), v.size()});
+      }
+    }
+    if (!it->status().ok())
+      return from_status(it->status(), errc::storage_read_failed, "reverse scan failed");
+    return {};
+  }
+
+  std::vector<std::pair<std::string, uint64_t>> properties() override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr)
+      return {};
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (const char* name :
+         {"rocksdb.estimate-pending-compaction-bytes", "rocksdb.actual-delayed-write-rate",
+          "rocksdb.is-write-stopped", "rocksdb.num-running-compactions",
+          "rocksdb.cur-size-all-mem-tables"}) {
+      uint64_t value = 0;
+      if (db_->GetIntProperty(name, &value))
+        out.emplace_back(name, value);
+    }
+    return out;
+  }
+
+  caf::error flush() override {
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr || failed_.load())
+      return make_error(errc::storage_write_failed,
+                        "storage is in a failed state; nothing to flush");
+    auto st = db_->FlushWAL(true);
+    if (!st.ok())
+      return from_status(st, errc::storage_write_failed, "cannot flush the log");
+    // Memtables to table files too, so the next start need not replay the log.
+    rocksdb::FlushOptions fo;
+    st = db_->Flush(fo, handles_);
+    if (!st.ok())
+      return from_status(st, errc::storage_write_failed, "cannot flush memtables");
+    return {};
+  }
+
+private:
+  void close() {
+    if (db_ == nullptr)
+      return;
+    for (auto* h : handles_)
+      db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    handles_.clear();
+    db_->Close().PermitUncheckedError();
+    delete db_;
+    db_ = nullptr;
+  }
+
+  // After a failed write RocksDB keeps its log writer in an error state and
+  // refuses (or, in builds with assertions, aborts on) further log writes;
+  // `Resume()` does not cover log write errors. So the database is closed and
+  // reopened, which replays the log: everything acknowledged is still there.
+  // Attempts are spaced so a full disk is not hammered.
+  caf::error reopen() {
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    if (!failed_.load())
+      return {};
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_reopen_ < std::chrono::milliseconds{100})
+      return make_error(errc::storage_write_failed, "storage is recovering from a failed write");
+    last_reopen_ = now;
+    close();
+    auto st = open_db(dir_, false, db_, handles_);
+    if (!st.ok()) {
+      db_ = nullptr;
+      return from_status(st, errc::storage_write_failed,
+                         "cannot reopen storage after a failed write");
+    }
+    failed_.store(false);
+    return {};
+  }
+
+  rocksdb::ColumnFamilyHandle* handle(column cf) const { return handles_[static_cast<size_t>(cf)]; }
+
+  // The smallest string greater than every string starting with `prefix`.
+  static bool successor(std::string_view prefix, std::string& out) {
+    out.assign(prefix);
+    while (!out.empty()) {
+      auto& c = reinterpret_cast<unsigned char&>(out.back());
+      if (c != 0xff) {
+        ++c;
+        return true;
+      }
+      out.pop_back();
+    }
+    return false;
+  }
+
+  std::string dir_;
+  std::shared_mutex mtx_; // shared: every use of db_; exclusive: reopen
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::atomic<bool> failed_{false};
+  std::chrono::steady_clock::time_point last_reopen_{};
+};
+
+} // namespace
+
+caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!opts.read_only) {
+    fs::create_directories(opts.dir, ec);
+    if (ec)
+      return make_error(errc::storage_open_failed,
+                        "cannot create data directory " + opts.dir + ": " + ec.message());
+  }
+  auto options = db_options();
+  // Refuse layouts we do not know before touching anything.
+  std::vector<std::string> existing;
+  auto st = rocksdb::DB::ListColumnFamilies(options, opts.dir, &existing);
+  bool fresh = !st.ok(); // no database yet
+  auto cfs = column_families(options);
+  if (!fresh) {
+    for (const auto& name : existing) {
+      bool known = name == rocksdb::kDefaultColumnFamilyName;
+      for (const auto& cf : cfs)
+        known = known || cf.name == name;
+      if (!known)
+        return make_error(errc::unknown_layout,
+                          "data directory " + opts.dir + " has column family '" + name
+                            + "', which this cairn build (layout version "
+                            + std::to_string(layout_version)
+                            + ") does not know; use the cairn release that wrote it");
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  st = open_db(opts.dir, opts.read_only, db, handles);
+  if (!st.ok()) {
+    auto msg = st.ToString();
+    if (msg.find("lock") != std::string::npos
+        || msg.find("Resource temporarily") != std::string::npos)
+      return make_error(errc::storage_in_use,
+                        "data directory " + opts.dir
+                          + " is in use by another cairn node; stop it or choose another --data");
+    return make_error(errc::storage_open_failed, "cannot open " + opts.dir + ": " + msg);
+  }
+  auto result = std::make_unique<rocksdb_storage>(opts.dir, db, std::move(handles));
+  auto version = result->get(column::meta, "layout");
+  if (!version)
+    return std::move(version.error());
+  if (!*version) {
+    if (opts.read_only)
+      return make_error(errc::unknown_layout,
+                        "data directory " + opts.dir + " has no layout version");
+    write_set ws;
+    ws.put(column::meta, "layout", std::to_string(layout_version));
+    if (auto err = result->write(ws, true))
+      return err;
+  } else if (**version != std::to_string(layout_version)) {
+    if (opts.read_only)
+      return make_error(errc::unknown_layout, "data directory " + opts.dir + " has layout version "
+                                                + **version + "; open it read-write to migrate");
+    if (auto err = internal::migrate_layout(*result, opts.dir, **version))
+      return err;
+  }
+  return std::unique_ptr<storage>{std::move(result)};
+}
+
+} // namespace cairn
