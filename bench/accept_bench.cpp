@@ -23,7 +23,7 @@ namespace {
 class inert : public cairn::durable_actor {
 public:
   caf::error handle(cairn::context&, const cairn::envelope&) override { return {}; }
-  void apply(std::string_view, std::string_view) override {}
+  caf::error apply(std::string_view, std::string_view) override { return {}; }
 };
 
 } // namespace

@@ -50,34 +50,60 @@ http_response from_error(const caf::error& err) {
   }
 }
 
-std::string percent_decode(std::string_view s) {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Decodes `%XX` escapes (and `+` as a space in queries); nothing for a
+/// malformed escape (`%`, `%z1`, `%-1`), which the caller answers with a 400.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false) {
   std::string out;
+  out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      auto hex = std::string{s.substr(i + 1, 2)};
-      char* end = nullptr;
-      auto v = std::strtol(hex.c_str(), &end, 16);
-      if (end == hex.c_str() + 2) {
-        out.push_back(static_cast<char>(v));
-        i += 2;
-        continue;
-      }
+    if (s[i] == '%') {
+      if (i + 2 >= s.size())
+        return std::nullopt;
+      auto hi = hex_digit(s[i + 1]), lo = hex_digit(s[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+      continue;
     }
-    out.push_back(s[i] == '+' ? ' ' : s[i]);
+    out.push_back(plus_is_space && s[i] == '+' ? ' ' : s[i]);
   }
   return out;
 }
 
-std::map<std::string, std::string> parse_query(std::string_view q) {
-  std::map<std::string, std::string> out;
+/// A parsed query string, or why it is malformed.
+struct query_params {
+  std::map<std::string, std::string> values;
+  std::string error;
+};
+
+query_params parse_query(std::string_view q) {
+  query_params out;
   while (!q.empty()) {
     auto amp = q.find('&');
     auto part = q.substr(0, amp);
     auto eq = part.find('=');
-    if (eq == std::string_view::npos)
-      out[percent_decode(part)] = "";
-    else
-      out[percent_decode(part.substr(0, eq))] = percent_decode(part.substr(eq + 1));
+    auto name = percent_decode(part.substr(0, eq), true);
+    auto value = eq == std::string_view::npos ? std::optional<std::string>{std::string{}}
+                                              : percent_decode(part.substr(eq + 1), true);
+    if (!name || !value) {
+      out.error = "malformed percent-encoding in query parameter '" + std::string{part} + "'";
+      return out;
+    }
+    if (!name->empty() && !out.values.emplace(*name, *value).second) {
+      out.error = "query parameter '" + *name + "' is given more than once";
+      return out;
+    }
     if (amp == std::string_view::npos)
       break;
     q.remove_prefix(amp + 1);
@@ -112,20 +138,28 @@ std::string base64(std::string_view in) {
   return out;
 }
 
-/// Parses a non-negative integer query parameter, or fails with a 400.
+/// Parses an integer query parameter from `min` to `max` (plain decimal
+/// digits only: no sign, space or overflow), or fails with a 400.
 bool number_param(const std::map<std::string, std::string>& q, const std::string& name,
-                  uint64_t fallback, uint64_t max, uint64_t& out, http_response& error) {
+                  uint64_t fallback, uint64_t min, uint64_t max, uint64_t& out,
+                  http_response& error) {
   auto it = q.find(name);
   if (it == q.end() || it->second.empty()) {
     out = fallback;
     return true;
   }
-  char* end = nullptr;
-  auto v = std::strtoull(it->second.c_str(), &end, 10);
-  if (end != it->second.c_str() + it->second.size() || v > max) {
-    error =
-      problem(400, "invalid_parameter",
-              "query parameter '" + name + "' must be an integer from 0 to " + std::to_string(max));
+  const auto& text = it->second;
+  uint64_t v = 0;
+  bool ok = text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos;
+  for (size_t i = 0; ok && i < text.size(); ++i) {
+    auto digit = static_cast<uint64_t>(text[i] - '0');
+    ok = v <= (UINT64_MAX - digit) / 10;
+    v = v * 10 + digit;
+  }
+  if (!ok || v < min || v > max) {
+    error = problem(400, "invalid_parameter",
+                    "query parameter '" + name + "' must be an integer from " + std::to_string(min)
+                      + " to " + std::to_string(max));
     return false;
   }
   out = v;
@@ -185,10 +219,11 @@ public:
         && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0) {
       if (auto denied = authorize(req, path))
         return respond(*denied);
-      return post_message(
-        req,
-        percent_decode(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size())),
-        respond);
+      auto id =
+        percent_decode(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+      if (!id)
+        return respond(bad_encoding(path));
+      return post_message(req, *id, respond);
     }
     respond((*this)(req));
   }
@@ -196,20 +231,31 @@ public:
   http_response operator()(const http_request& req) {
     auto q = req.target.find('?');
     std::string path = req.target.substr(0, q);
-    auto query = parse_query(q == std::string::npos ? std::string_view{}
-                                                    : std::string_view{req.target}.substr(q + 1));
+    auto parsed = parse_query(q == std::string::npos ? std::string_view{}
+                                                     : std::string_view{req.target}.substr(q + 1));
     if (path != "/healthz" && path != "/readyz") {
       if (auto denied = authorize(req, path))
         return *denied;
     }
+    if (!parsed.error.empty())
+      return problem(400, "invalid_parameter", parsed.error);
+    const auto& query = parsed.values;
     if (path == "/healthz")
       return only(req, "GET", [&] {
         return http_response{200, "text/plain", "ok\n", {}, nullptr};
       });
     if (path == "/readyz")
       return only(req, "GET", [&] {
-        return rt_.ready() ? http_response{200, "text/plain", "ready\n", {}, nullptr}
-                           : problem(503, "not_ready", "the node is recovering or stopping");
+        if (!rt_.ready())
+          return problem(503, "not_ready", "the node is recovering or stopping",
+                         {{"Retry-After", "1"}});
+        auto health = rt_.store().health();
+        if (!health.writable)
+          return problem(503, "storage_unwritable",
+                         "storage is not writable (" + health.reason
+                           + "); new work is refused until it recovers (free disk space)",
+                         {{"Retry-After", "1"}});
+        return http_response{200, "text/plain", "ready\n", {}, nullptr};
       });
     if (path == "/metrics")
       return only(req, "GET", [&] { return metrics(); });
@@ -227,7 +273,10 @@ public:
           && rest.compare(rest.size() - redrive_suffix.size(), redrive_suffix.size(),
                           redrive_suffix)
                == 0) {
-        auto id = percent_decode(rest.substr(0, rest.size() - redrive_suffix.size()));
+        auto decoded = percent_decode(rest.substr(0, rest.size() - redrive_suffix.size()));
+        if (!decoded)
+          return bad_encoding(path);
+        auto id = *decoded;
         return only(req, "POST", [&] {
           if (auto err = rt_.redrive(id))
             return from_error(err);
@@ -237,7 +286,10 @@ public:
           return json_response(200, o);
         });
       }
-      auto id = percent_decode(rest);
+      auto decoded = percent_decode(rest);
+      if (!decoded)
+        return bad_encoding(path);
+      auto id = *decoded;
       if (req.method == "GET") {
         auto dl = rt_.find_dead_letter(id);
         if (!dl)
@@ -258,13 +310,17 @@ public:
         if (rest.size() > suffix.size()
             && rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) == 0) {
           auto id = percent_decode(rest.substr(0, rest.size() - suffix.size()));
+          if (!id)
+            return bad_encoding(path);
           if (suffix == "/messages")
             return not_allowed("POST"); // POSTs are answered by handle()
-          return only(req, "GET", [&] { return journal(id, query); });
+          return only(req, "GET", [&] { return journal(*id, query); });
         }
       }
       auto id = percent_decode(rest);
-      return only(req, "GET", [&] { return actor(id); });
+      if (!id)
+        return bad_encoding(path);
+      return only(req, "GET", [&] { return actor(*id); });
     }
     if (path == "/api/v1/actors")
       return only(req, "GET", [&] { return actors(query); });
@@ -276,7 +332,9 @@ public:
         && path.compare(path.size() - subs_suffix.size(), subs_suffix.size(), subs_suffix) == 0) {
       auto name = percent_decode(
         path.substr(topics_prefix.size(), path.size() - topics_prefix.size() - subs_suffix.size()));
-      return only(req, "GET", [&] { return subscriptions(name); });
+      if (!name)
+        return bad_encoding(path);
+      return only(req, "GET", [&] { return subscriptions(*name); });
     }
     return problem(404, "not_found", "no route for " + path);
   }
@@ -337,6 +395,11 @@ private:
     return f();
   }
 
+  static http_response bad_encoding(const std::string& path) {
+    return problem(400, "invalid_argument",
+                   "malformed percent-encoding in path " + path + ": use %XX with two hex digits");
+  }
+
   static http_response not_allowed(const std::string& allow) {
     return problem(405, "method_not_allowed", "this resource allows " + allow, {{"Allow", allow}});
   }
@@ -348,6 +411,9 @@ private:
     o["version"] = opts_.version;
     o["durability"] = opts_.durability;
     o["ready"] = rt_.ready();
+    o["storage_writable"] = s.storage_writable;
+    if (!s.storage_writable)
+      o["storage_reason"] = s.storage_unwritable_reason;
     o["uptime_s"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     json::object t;
@@ -392,6 +458,17 @@ private:
     metric("cairn_mailbox_depth", "gauge", "Envelopes waiting in mailboxes.", s.pending);
     metric("cairn_active_actors", "gauge", "Activations in memory.", s.active);
     metric("cairn_timers_pending", "gauge", "Durable timers not yet fired.", s.timers);
+    metric("cairn_storage_writable", "gauge",
+           "1 while storage takes writes, 0 while it does not (a full disk).",
+           s.storage_writable ? 1 : 0);
+    metric("cairn_storage_write_failures_total", "counter",
+           "Storage writes that failed or were refused while storage was unwritable.",
+           s.storage_write_failures);
+    metric("cairn_storage_outages_total", "counter", "Times storage became unwritable.",
+           s.storage_outages);
+    metric("cairn_actors_stopped", "gauge",
+           "Actors stopped because their journal or snapshot cannot be replayed.",
+           s.stopped_actors);
     auto family = [&](const char* name, const char* help, auto field) {
       out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " counter\n";
       for (const auto& [kind, ks] : s.by_kind)
@@ -437,6 +514,11 @@ private:
     o["snapshot_seq"] = a.snapshot_seq;
     o["head_attempts"] = a.head_attempts;
     o["last_error"] = a.last_error.empty() ? json::value(nullptr) : json::value(a.last_error);
+    o["status"] = a.stopped ? "stopped" : (a.active ? "active" : "idle");
+    if (a.stopped)
+      o["stop_reason"] = a.stop_reason;
+    if (!a.state_error.empty())
+      o["state_error"] = a.state_error;
     if (!a.state_json.empty()) {
       boost::system::error_code ec;
       auto state = json::parse(a.state_json, ec);
@@ -457,7 +539,7 @@ private:
   http_response actors(const std::map<std::string, std::string>& q) {
     uint64_t limit = 0;
     http_response err;
-    if (!number_param(q, "limit", 100, 1'000, limit, err))
+    if (!number_param(q, "limit", 100, 1, 1'000, limit, err))
       return err;
     auto kind = q.count("kind") ? q.at("kind") : std::string{};
     auto cursor = q.count("cursor") ? q.at("cursor") : std::string{};
@@ -470,7 +552,8 @@ private:
         arr.push_back(summary_json(*a));
     json::object o;
     o["actors"] = std::move(arr);
-    o["next_cursor"] = ids->size() >= limit ? json::value(ids->back()) : json::value(nullptr);
+    o["next_cursor"] =
+      !ids->empty() && ids->size() >= limit ? json::value(ids->back()) : json::value(nullptr);
     return json_response(200, o);
   }
 
@@ -518,7 +601,7 @@ private:
   http_response timers(const std::map<std::string, std::string>& q) {
     uint64_t limit = 0;
     http_response err;
-    if (!number_param(q, "limit", 100, 10'000, limit, err))
+    if (!number_param(q, "limit", 100, 1, 10'000, limit, err))
       return err;
     auto ts = rt_.timers(limit);
     if (!ts)
@@ -540,14 +623,14 @@ private:
   http_response dead_letters(const std::map<std::string, std::string>& q) {
     uint64_t limit = 0;
     http_response err;
-    if (!number_param(q, "limit", 100, 1'000, limit, err))
+    if (!number_param(q, "limit", 100, 1, 1'000, limit, err))
       return err;
     auto kind = q.count("kind") ? q.at("kind") : std::string{};
     auto cursor = q.count("cursor") ? q.at("cursor") : std::string{};
     auto error_text = q.count("error") ? q.at("error") : std::string{};
     uint64_t since = 0, until = 0;
-    if (!number_param(q, "since", 0, UINT64_MAX, since, err)
-        || !number_param(q, "until", UINT64_MAX, UINT64_MAX, until, err))
+    if (!number_param(q, "since", 0, 0, UINT64_MAX, since, err)
+        || !number_param(q, "until", UINT64_MAX, 0, UINT64_MAX, until, err))
       return err;
     json::array arr;
     std::string last;
@@ -573,7 +656,9 @@ private:
     }
     json::object o;
     o["dead_letters"] = std::move(arr);
-    o["next_cursor"] = o["dead_letters"].as_array().size() >= limit ? json::value(last) : nullptr;
+    o["next_cursor"] = !last.empty() && o["dead_letters"].as_array().size() >= limit
+                         ? json::value(last)
+                         : json::value(nullptr);
     return json_response(200, o);
   }
 
@@ -582,8 +667,8 @@ private:
       return problem(400, "invalid_argument", "invalid actor id '" + id + "': expected kind/key");
     uint64_t from = 0, limit = 0;
     http_response err;
-    if (!number_param(q, "from", 1, UINT64_MAX - 1, from, err)
-        || !number_param(q, "limit", 100, 10'000, limit, err))
+    if (!number_param(q, "from", 1, 0, UINT64_MAX - 1, from, err)
+        || !number_param(q, "limit", 100, 1, 10'000, limit, err))
       return err;
     json::array events;
     uint64_t next = from;

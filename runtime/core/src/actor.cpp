@@ -26,7 +26,8 @@ void context::send_raw(std::string to, std::string type, std::string payload, pa
 }
 
 void context::emit_raw(std::string type, std::string payload) {
-  self_.apply(type, payload);
+  if (auto err = self_.apply(type, payload); err && !out_.apply_failure)
+    out_.apply_failure = std::move(err);
   out_.events.push_back(step_effects::event{std::move(type), std::move(payload)});
 }
 

@@ -119,11 +119,28 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   std::vector<commit_result> results(batch.size());
   // Idempotency keys claimed earlier in this same batch: receiver \0 key -> id.
   std::unordered_map<std::string, std::string> claimed;
+  // Dead letters consumed earlier in this same batch.
+  std::unordered_set<std::string> dead_claimed;
+  std::vector<bool> refused(batch.size(), false);
   auto now = now_ms();
   auto first_seq = next_seq_;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
+    if (!req.claim_dead.empty()) {
+      auto found = dead_claimed.count(req.claim_dead) != 0
+                     ? caf::expected<std::optional<std::string>>{std::nullopt}
+                     : store_.get(column::dead, req.claim_dead);
+      if (!found || !*found) {
+        refused[i] = true;
+        res.err = !found ? std::move(found.error())
+                         : make_error(errc::not_found, "no dead letter with id " + req.claim_dead
+                                                         + " (it may just have been redriven or "
+                                                           "discarded)");
+        continue;
+      }
+      dead_claimed.insert(req.claim_dead);
+    }
     ws.append(std::move(req.ops));
     for (auto& key : req.expire_dedupe) {
       auto found = store_.get(column::dedupe, key);
@@ -214,7 +231,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     // Count and route first: a producer told "accepted" then sees it pending.
-    on_delivered_(results[i]);
+    if (!refused[i])
+      on_delivered_(results[i]);
     if (batch[i].done)
       batch[i].done(results[i]);
   }

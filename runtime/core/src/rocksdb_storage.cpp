@@ -16,6 +16,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "cairn/envelope.hpp"
 #include "cairn/error.hpp"
 #include "cairn/storage.hpp"
 #include "internal/keys.hpp"
@@ -120,7 +121,14 @@ public:
 
   ~rocksdb_storage() override { close(); }
 
+  // The batch is built and written under the shared lock: `recover()` destroys
+  // and recreates the column family handles under the exclusive one.
   caf::error write(const write_set& ops, bool sync) override {
+    if (failed_.load() && !recover())
+      return refused();
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr || failed_.load() || read_only_)
+      return refused();
     rocksdb::WriteBatch batch;
     for (const auto& op : ops.ops()) {
       auto* cf = handle(op.cf);
@@ -128,26 +136,85 @@ public:
       if (!st.ok())
         return from_status(st, errc::storage_write_failed, "cannot build write batch");
     }
-    if (failed_.load())
-      if (auto err = reopen())
-        return err;
-    std::shared_lock<std::shared_mutex> guard{mtx_};
-    if (db_ == nullptr)
-      return make_error(errc::storage_write_failed, "storage is closed after a failed write");
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     auto st = db_->Write(wo, &batch);
     if (!st.ok()) {
-      failed_.store(true);
+      mark_failed(st.ToString());
       return from_status(st, errc::storage_write_failed, "write failed");
     }
     return {};
   }
 
+  storage_health health() const override {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    storage_health h;
+    h.writable = !failed_.load();
+    h.reason = h.writable ? std::string{} : reason_;
+    h.write_failures = write_failures_;
+    h.outages = outages_;
+    return h;
+  }
+
+  // After a failed write RocksDB keeps its log writer in an error state and
+  // refuses (or, in builds with assertions, aborts on) further log writes;
+  // `Resume()` does not cover log write errors. So the database is closed and
+  // reopened, which replays the log: everything acknowledged is still there.
+  // While the reopen fails (a full disk), the database is opened read-only so
+  // reads keep working. Attempts back off from 100 ms to 2 s.
+  bool recover() override {
+    if (!failed_.load())
+      return true;
+    auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard<std::mutex> guard{state_mtx_};
+      if (now < next_attempt_)
+        return false;
+      next_attempt_ = now + backoff_;
+    }
+    std::unique_lock<std::shared_mutex> guard{mtx_};
+    if (!failed_.load())
+      return true;
+    close();
+    auto st = open_db(dir_, false, db_, handles_);
+    if (st.ok()) {
+      // Opening may need no new space; a synced probe write proves the
+      // disk takes writes again, so a full disk does not flap.
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      st = db_->Put(wo, handle(column::meta), "probe", std::to_string(now_ms()));
+      if (!st.ok())
+        close();
+    }
+    if (st.ok()) {
+      read_only_ = false;
+      std::lock_guard<std::mutex> g{state_mtx_};
+      failed_.store(false);
+      backoff_ = std::chrono::milliseconds{100};
+      next_attempt_ = {};
+      auto secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - failed_at_).count();
+      spdlog::warn("storage is writable again after {:.1f} s ({} writes refused meanwhile)", secs,
+                   write_failures_ - failures_at_outage_);
+      return true;
+    }
+    db_ = nullptr;
+    auto ro = open_db(dir_, true, db_, handles_);
+    read_only_ = ro.ok();
+    if (!ro.ok())
+      db_ = nullptr;
+    std::lock_guard<std::mutex> g{state_mtx_};
+    reason_ = "cannot reopen storage after a failed write: " + st.ToString();
+    backoff_ = std::min<std::chrono::milliseconds>(backoff_ * 2, std::chrono::seconds{2});
+    spdlog::debug("storage reopen failed (next attempt in {} ms): {}", backoff_.count(),
+                  st.ToString());
+    return false;
+  }
+
   caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
     std::shared_lock<std::shared_mutex> guard{mtx_};
     if (db_ == nullptr)
-      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
+      return closed();
     std::string value;
     auto st =
       db_->Get(rocksdb::ReadOptions{}, handle(cf), rocksdb::Slice{key.data(), key.size()}, &value);
@@ -162,7 +229,7 @@ public:
                   const scan_fn& fn) override {
     std::shared_lock<std::shared_mutex> guard{mtx_};
     if (db_ == nullptr)
-      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
+      return closed();
     rocksdb::ReadOptions ro;
     std::string upper;
     rocksdb::Slice upper_slice;
@@ -189,7 +256,7 @@ public:
   caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
     std::shared_lock<std::shared_mutex> guard{mtx_};
     if (db_ == nullptr)
-      return make_error(errc::storage_read_failed, "storage is closed after a failed write");
+      return closed();
     std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, handle(cf))};
     std::string upper;
     if (!prefix.empty() && successor(prefix, upper))
@@ -256,28 +323,30 @@ private:
     db_ = nullptr;
   }
 
-  // After a failed write RocksDB keeps its log writer in an error state and
-  // refuses (or, in builds with assertions, aborts on) further log writes;
-  // `Resume()` does not cover log write errors. So the database is closed and
-  // reopened, which replays the log: everything acknowledged is still there.
-  // Attempts are spaced so a full disk is not hammered.
-  caf::error reopen() {
-    std::unique_lock<std::shared_mutex> guard{mtx_};
-    if (!failed_.load())
-      return {};
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_reopen_ < std::chrono::milliseconds{100})
-      return make_error(errc::storage_write_failed, "storage is recovering from a failed write");
-    last_reopen_ = now;
-    close();
-    auto st = open_db(dir_, false, db_, handles_);
-    if (!st.ok()) {
-      db_ = nullptr;
-      return from_status(st, errc::storage_write_failed,
-                         "cannot reopen storage after a failed write");
-    }
-    failed_.store(false);
-    return {};
+  // The first failure of an outage is logged; later ones only counted.
+  void mark_failed(const std::string& why) {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    ++write_failures_;
+    if (failed_.exchange(true))
+      return;
+    ++outages_;
+    failed_at_ = std::chrono::steady_clock::now();
+    failures_at_outage_ = write_failures_ - 1;
+    reason_ = "a write failed: " + why;
+    next_attempt_ = failed_at_ + backoff_;
+    spdlog::error("storage is not writable ({}); refusing new work and retrying in the background",
+                  why);
+  }
+
+  caf::error refused() {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    ++write_failures_;
+    return make_error(errc::storage_write_failed, "storage is not writable: " + reason_);
+  }
+
+  caf::error closed() const {
+    std::lock_guard<std::mutex> guard{state_mtx_};
+    return make_error(errc::storage_read_failed, "storage is closed: " + reason_);
   }
 
   rocksdb::ColumnFamilyHandle* handle(column cf) const { return handles_[static_cast<size_t>(cf)]; }
@@ -297,11 +366,20 @@ private:
   }
 
   std::string dir_;
-  std::shared_mutex mtx_; // shared: every use of db_; exclusive: reopen
+  std::shared_mutex mtx_; // shared: every use of db_ and handles_; exclusive: recover
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  bool read_only_ = false; // opened read-only while the reopen fails (guarded by mtx_)
   std::atomic<bool> failed_{false};
-  std::chrono::steady_clock::time_point last_reopen_{};
+  // Guarded by state_mtx_ (never held while waiting for mtx_).
+  mutable std::mutex state_mtx_;
+  std::string reason_;
+  uint64_t write_failures_ = 0;
+  uint64_t outages_ = 0;
+  uint64_t failures_at_outage_ = 0;
+  std::chrono::steady_clock::time_point failed_at_{};
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::milliseconds backoff_{100};
 };
 
 } // namespace

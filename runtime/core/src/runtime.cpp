@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -87,6 +88,7 @@ struct activation_state {
   std::vector<std::function<void()>> after_commit; // of the step in flight
   std::optional<dead_letter> dead;                 // of the step in flight
   uint64_t received = 0; // deliveries received, for the passivation handshake
+  caf::error broken;     // state could not be rebuilt: the activation ends after this commit
   int64_t last_activity = 0;
   bool idle_armed = false;
   static inline const char* name = "cairn.activation";
@@ -110,11 +112,17 @@ struct runtime::impl {
   struct shard {
     std::mutex mtx;
     std::unordered_map<std::string, route> routes;
+    /// Actors stopped because their stored state cannot be rebuilt: id -> why.
+    std::unordered_map<std::string, std::string> stopped;
   };
 
   runtime_options opts;
   std::unique_ptr<storage> store;
-  std::unordered_map<std::string, kind_entry> kinds;
+  // Kinds may be added while the node runs (MCP tools); an entry is never
+  // replaced or removed after start, so pointers from find_kind stay valid.
+  std::unordered_map<std::string, std::unique_ptr<kind_entry>> kinds;
+  mutable std::shared_mutex kinds_mtx;
+  bool kinds_frozen = false; // guarded by kinds_mtx; set by start()
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::unique_ptr<internal::commit_coordinator> coord;
@@ -138,7 +146,7 @@ struct runtime::impl {
 
   // Counters.
   std::atomic<uint64_t> accepted{0}, duplicates{0}, busy{0}, processed{0}, failed{0}, retried{0},
-    dead_lettered{0}, sent{0}, activations{0}, passivations{0}, expired{0};
+    dead_lettered{0}, sent{0}, activations{0}, passivations{0}, expired{0}, stopped_actors{0};
   std::atomic<int64_t> pending{0}, reserved{0}, active{0}, timers{0}, steps_in_flight{0};
 
   // Services: timers, topic pumps, mailbox sweeps.
@@ -157,8 +165,9 @@ struct runtime::impl {
   }
 
   const kind_entry* find_kind(std::string_view actor_id) const {
+    std::shared_lock<std::shared_mutex> guard{kinds_mtx};
     auto it = kinds.find(std::string{kind_of(actor_id)});
-    return it == kinds.end() ? nullptr : &it->second;
+    return it == kinds.end() ? nullptr : it->second.get();
   }
 
   // -- routing ----------------------------------------------------------------
@@ -174,6 +183,8 @@ struct runtime::impl {
     std::lock_guard<std::mutex> guard{sh.mtx};
     auto it = sh.routes.find(r.env.to);
     if (it == sh.routes.end()) {
+      if (sh.stopped.count(r.env.to) != 0)
+        return; // kept in its mailbox until an operator repairs the actor
       if (active.load() >= static_cast<int64_t>(opts.max_active)) {
         request_sweep();
         return;
@@ -190,7 +201,7 @@ struct runtime::impl {
       return true;
     auto& sh = shard_for(id);
     std::lock_guard<std::mutex> guard{sh.mtx};
-    if (sh.routes.count(id) != 0)
+    if (sh.routes.count(id) != 0 || sh.stopped.count(id) != 0)
       return true;
     if (active.load() >= static_cast<int64_t>(opts.max_active))
       return false;
@@ -212,10 +223,51 @@ struct runtime::impl {
     return true;
   }
 
-  void forget(const std::string& id) {
+  // Removes the route of `id` if it still leads to the activation `addr`
+  // (a newer activation keeps its route).
+  void forget(const std::string& id, const caf::actor_addr& addr) {
     auto& sh = shard_for(id);
     std::lock_guard<std::mutex> guard{sh.mtx};
-    sh.routes.erase(id);
+    auto it = sh.routes.find(id);
+    if (it != sh.routes.end() && caf::actor_cast<caf::actor_addr>(it->second.handle) == addr)
+      sh.routes.erase(it);
+  }
+
+  // Stops `id` for good (until restart): its journal or snapshot cannot be
+  // replayed, and running it would act on a state that is not its own.
+  void stop_actor(const std::string& id, const std::string& why) {
+    {
+      auto& sh = shard_for(id);
+      std::lock_guard<std::mutex> guard{sh.mtx};
+      if (!sh.stopped.emplace(id, why).second)
+        return;
+    }
+    stopped_actors.fetch_add(1);
+    spdlog::error("actor={} stopped: its stored state cannot be rebuilt ({}); its mailbox is kept "
+                  "until it is repaired and the node restarted",
+                  id, why);
+  }
+
+  std::optional<std::string> stop_reason(const std::string& id) {
+    auto& sh = shard_for(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.stopped.find(id);
+    if (it == sh.stopped.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+  void on_activation_exit(const std::string& id, const caf::actor_addr& addr,
+                          const caf::error& reason);
+  void fail_head(const std::string& id, const caf::actor_addr& addr, const std::string& why);
+
+  // Wakes `id` at `due_ms` (services thread).
+  void wake_at(const std::string& id, int64_t due_ms) {
+    {
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      delayed_wakes.emplace(due_ms, id);
+    }
+    svc_cv.notify_one();
   }
 
   // Called once per committed request, on the commit thread.
@@ -233,6 +285,17 @@ struct runtime::impl {
     }
   }
 
+  // Submits `req` and waits for its commit. The writer answers every request
+  // it queued (stop() commits the queue first); a refused one fails at once.
+  caf::error commit_and_wait(commit_request& req) {
+    auto promise = std::make_shared<std::promise<caf::error>>();
+    auto future = promise->get_future();
+    req.done = [promise](commit_result& r) { promise->set_value(r.err); };
+    if (!coord_live.load() || !coord->submit(req, true))
+      return make_error(errc::shutting_down, "the node is stopping; retry after it restarted");
+    return future.get();
+  }
+
   void request_sweep() {
     {
       std::lock_guard<std::mutex> guard{svc_mtx};
@@ -244,6 +307,8 @@ struct runtime::impl {
   // -- services ---------------------------------------------------------------
 
   void run_services();
+  void wake_due();
+  std::multimap<int64_t, std::string> delayed_wakes; // due ms -> actor id (guarded by svc_mtx)
   void fire_timers();
   void pump_topics();
   void sweep();
@@ -265,6 +330,7 @@ struct runtime::impl {
   void finish_step(activation_actor* self, uint64_t seq, int64_t start, step_effects& fx,
                    caf::error failure);
   void on_commit(activation_actor* self, uint64_t seq, const std::string& err);
+  void end_activation(activation_actor* self, caf::error why);
   void dead_letter_corrupt(const std::string& actor, uint64_t seq, std::string raw,
                            const caf::error& why);
 
@@ -295,7 +361,13 @@ caf::error runtime::impl::load_state(activation_state& st) {
                              bad = std::move(ev.error());
                              return false;
                            }
-                           st.impl->apply(ev->type, ev->payload);
+                           auto seq = keys::read_be64(k, k.size() - 8);
+                           if (auto aerr = st.impl->apply(ev->type, ev->payload)) {
+                             bad = make_error(errc::corrupt_record,
+                                              "journal event " + std::to_string(seq) + " ("
+                                                + ev->type + "): " + render(aerr));
+                             return false;
+                           }
                            st.next_journal_seq = keys::read_be64(k, k.size() - 8) + 1;
                            ++st.events_since_snapshot;
                            return true;
@@ -357,8 +429,13 @@ void runtime::impl::run_next(activation_actor* self) {
   auto& st = self->state;
   if (st.in_flight)
     return;
-  if (st.queue.empty() && st.overflow)
+  if (st.queue.empty() && st.overflow) {
     load_mailbox(self);
+    if (st.queue.empty() && st.overflow) { // the read failed: storage is recovering
+      self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
+      return;
+    }
+  }
   if (st.queue.empty()) {
     if (!st.idle_armed) {
       st.idle_armed = true;
@@ -385,6 +462,8 @@ void runtime::impl::run_next(activation_actor* self) {
     try {
       context ctx{*st.impl, env, fx, &stopping};
       failure = st.impl->handle(ctx, env);
+      if (!failure && fx.apply_failure)
+        failure = std::move(fx.apply_failure);
     } catch (const std::exception& e) {
       failure = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
     } catch (...) {
@@ -422,6 +501,8 @@ bool runtime::impl::defer_step(activation_actor* self, uint64_t seq, int64_t sta
     } catch (...) {
       err = make_error(errc::handler_failed, "handler threw a non-standard exception");
     }
+    if (!err && open->fx.apply_failure)
+      err = std::move(open->fx.apply_failure);
     if (!err && open->fx.deferred)
       err = make_error(errc::handler_failed, "a deferred step may not defer again");
     if (!err && flag->load())
@@ -550,7 +631,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     // The handler may have applied events before failing: rebuild the state
     // from storage, as a supervisor restarting the actor would.
     if (auto err = load_state(st))
-      spdlog::error("actor {}: cannot restore state: {}", st.id, render(err));
+      st.broken = std::move(err);
   }
   if (opts.record_spans && !span.trace_id.empty())
     req.ops.put(column::trace, span.trace_id + span.span_id, encode(span));
@@ -578,9 +659,21 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
     trace_context tc;
     if (!st.queue.empty())
       parse_traceparent(st.queue.begin()->second.env.traceparent, tc);
-    spdlog::error("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id, err);
+    // An unwritable storage logs once itself; per-step lines would flood.
+    if (store->health().writable)
+      spdlog::error("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
+                    err);
+    else
+      spdlog::debug("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
+                    err);
+    // The failed write may still have reached the log (a write error after
+    // the append): the mailbox on disk is the truth, so the window is
+    // dropped and re-read, never re-run from memory.
+    st.queue.clear();
+    st.max_seen = 0;
+    st.overflow = true;
     if (auto lerr = load_state(st))
-      spdlog::error("actor {}: cannot restore state: {}", st.id, render(lerr));
+      return end_activation(self, std::move(lerr));
     self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
     return;
   }
@@ -610,7 +703,98 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const std::s
       break;
     case outcome::none: break;
   }
+  if (st.broken)
+    return end_activation(self, std::move(st.broken));
   run_next(self);
+}
+
+void runtime::impl::end_activation(activation_actor* self, caf::error why) {
+  if (code_of(why) == errc::corrupt_record)
+    stop_actor(self->state.id, render(why));
+  self->quit(std::move(why));
+}
+
+void runtime::impl::on_activation_exit(const std::string& id, const caf::actor_addr& addr,
+                                       const caf::error& reason) {
+  // Passivation and shutdown end with CAF's own reasons; a failure with ours.
+  if (code_of(reason) == errc::none || stopping.load())
+    return forget(id, addr);
+  if (stop_reason(id))
+    return forget(id, addr);
+  fail_head(id, addr, render(reason));
+}
+
+// An activation died outside a handler (factory, replay, snapshot): its head
+// message counts a failed attempt under the kind's retry policy, as a
+// failing handler would, and the actor is woken again after the backoff.
+// The dead activation's route stays until this is committed, so no new
+// activation runs the head meanwhile.
+void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr,
+                              const std::string& why) {
+  const auto* kind = find_kind(id);
+  std::string key, value;
+  auto err = store->scan(column::mailbox, keys::actor_prefix(id), "",
+                         [&](std::string_view k, std::string_view v) {
+                           key = std::string{k};
+                           value = std::string{v};
+                           return false;
+                         });
+  auto now = now_ms();
+  auto rec = decode<mailbox_record>(value);
+  if (kind == nullptr || err || key.empty() || !rec || rec->env.not_before_ms > now) {
+    forget(id, addr);
+    if (!key.empty())
+      wake_at(id, rec && rec->env.not_before_ms > now ? rec->env.not_before_ms : now + 200);
+    return;
+  }
+  failed.fetch_add(1);
+  kind->counters->failed.fetch_add(1);
+  auto failures = rec->env.attempt + 1;
+  commit_request req;
+  std::optional<dead_letter> dead;
+  int64_t due = now;
+  if (failures >= kind->opts.retry.max_attempts) {
+    dead_letter dl;
+    dl.env = rec->env;
+    dl.env.attempt = failures;
+    dl.error = why;
+    dl.attempts = failures;
+    dl.failed_ms = now;
+    dl.attempt_ms = rec->attempt_ms;
+    dl.attempt_ms.push_back(now);
+    req.ops.erase(column::mailbox, key);
+    req.ops.put(column::dead, dl.env.id, encode(dl));
+    spdlog::warn("actor={} message {} ({}) dead-lettered after {} attempts: {}", id, dl.env.id,
+                 dl.env.type, failures, why);
+    dead = std::move(dl);
+  } else {
+    rec->env.attempt = failures;
+    rec->attempt_ms.push_back(now);
+    rec->last_error = why;
+    due = now + kind->opts.retry.delay(failures, unit_random()).count();
+    rec->env.not_before_ms = due;
+    req.ops.put(column::mailbox, key, encode(*rec));
+  }
+  req.done = [this, id, addr, kind, dead = std::move(dead), due](commit_result& r) {
+    forget(id, addr);
+    if (r.err) {
+      wake_at(id, now_ms() + 200);
+      return;
+    }
+    if (dead) {
+      pending.fetch_sub(1);
+      dead_lettered.fetch_add(1);
+      kind->counters->dead_lettered.fetch_add(1);
+      if (kind->opts.on_dead_letter)
+        kind->opts.on_dead_letter(*dead);
+    } else {
+      retried.fetch_add(1);
+      kind->counters->retried.fetch_add(1);
+    }
+    wake_at(id, due);
+  };
+  if (!coord->submit(req, true))
+    forget(id, addr); // stopping: recovery after the restart retries it
 }
 
 namespace {
@@ -623,16 +807,27 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
   st.last_activity = now_ms();
   rt->active.fetch_add(1);
   rt->activations.fetch_add(1);
-  self->attach_functor([rt] { rt->active.fetch_sub(1); });
-  self->set_exception_handler([](caf::scheduled_actor* s, std::exception_ptr&) -> caf::error {
-    spdlog::error("activation {} failed with an exception outside a handler", s->name());
-    return make_error(errc::handler_failed, "exception outside a handler");
+  self->attach_functor([rt, id = st.id, addr = self->address()](const caf::error& reason) {
+    rt->active.fetch_sub(1);
+    rt->on_activation_exit(id, addr, reason);
   });
+  // Exceptions outside the handler's own try (the factory, restore or apply
+  // while replaying, snapshot) end the activation with this reason.
+  self->set_exception_handler(
+    [id = st.id](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
+      std::string what = "a non-standard exception";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("actor={} activation failed outside its handler: {}", id, what);
+      return make_error(errc::handler_failed, "activation failed outside its handler: " + what);
+    });
   if (auto err = rt->load_state(st)) {
-    spdlog::error("actor {}: cannot restore state: {}; will retry", st.id, render(err));
-    rt->forget(st.id);
-    rt->request_sweep();
-    self->quit(err);
+    spdlog::error("actor={} cannot restore state: {}", st.id, render(err));
+    rt->end_activation(self, std::move(err));
     return {};
   }
   rt->load_mailbox(self);
@@ -914,13 +1109,33 @@ void runtime::impl::run_services() {
     if (svc_stop)
       break;
     lock.unlock();
-    fire_timers();
-    pump_topics();
-    sweep();
+    // While storage is unwritable (a full disk) only its recovery is tried:
+    // timers, topics and sweeps would write, and retry once it recovers.
+    if (store->recover()) {
+      fire_timers();
+      pump_topics();
+      sweep();
+      collect_expired();
+      wake_due();
+    }
     return_memory();
-    collect_expired();
     lock.lock();
   }
+}
+
+void runtime::impl::wake_due() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard<std::mutex> guard{svc_mtx};
+    auto now = now_ms();
+    while (!delayed_wakes.empty() && delayed_wakes.begin()->first <= now) {
+      due.push_back(std::move(delayed_wakes.begin()->second));
+      delayed_wakes.erase(delayed_wakes.begin());
+    }
+  }
+  for (const auto& id : due)
+    if (!wake(id))
+      request_sweep(); // at the activation cap: the sweep resumes it later
 }
 
 void runtime::impl::stop() {
@@ -999,8 +1214,27 @@ caf::actor_system& runtime::system() {
   return *impl_->sys;
 }
 
-void runtime::register_kind(std::string kind, actor_factory factory, kind_options opts) {
-  impl_->kinds[std::move(kind)] = kind_entry{std::move(factory), opts};
+caf::error runtime::register_kind(std::string kind, actor_factory factory, kind_options opts) {
+  auto& d = *impl_;
+  if (kind.empty() || kind.find('/') != std::string::npos)
+    return make_error(errc::invalid_argument,
+                      "invalid actor kind '" + kind + "': expected a non-empty name without '/'");
+  if (!factory)
+    return make_error(errc::invalid_argument, "actor kind '" + kind + "' has no factory");
+  std::unique_lock<std::shared_mutex> guard{d.kinds_mtx};
+  auto entry = std::make_unique<kind_entry>(kind_entry{std::move(factory), std::move(opts)});
+  auto it = d.kinds.find(kind);
+  if (it == d.kinds.end()) {
+    d.kinds.emplace(std::move(kind), std::move(entry));
+    return {};
+  }
+  // Activations hold pointers to entries: a running node never replaces one.
+  if (d.kinds_frozen)
+    return make_error(errc::conflict, "actor kind '" + kind
+                                        + "' is already registered and the node is running; "
+                                          "register each kind once, before start()");
+  it->second = std::move(entry);
+  return {};
 }
 
 caf::error runtime::start() {
@@ -1067,12 +1301,18 @@ caf::error runtime::start() {
         return true;
       }));
   }
+  size_t kind_count = 0;
+  {
+    std::unique_lock<std::shared_mutex> g{d.kinds_mtx};
+    d.kinds_frozen = true;
+    kind_count = d.kinds.size();
+  }
   d.sweep(); // resume mailboxes before reporting ready
   d.services = std::thread{[p = &d] { p->run_services(); }};
   d.started = true;
   d.accepting.store(true);
   spdlog::info("runtime ready: {} pending messages, {} timers, {} kinds", pending, timers,
-               d.kinds.size());
+               kind_count);
   return {};
 }
 
@@ -1093,6 +1333,10 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
                                                        + "' is registered on this node"));
   if (env.type.empty())
     return done(make_error(errc::invalid_argument, "message type is empty"));
+  // Refused at once while storage is unwritable; the services thread retries it.
+  if (auto health = d.store->health(); !health.writable)
+    return done(make_error(errc::storage_write_failed,
+                           "storage is not writable (" + health.reason + "); retry after 1 s"));
   // Reserve a place first, so concurrent accepts can never overshoot the cap.
   auto load = d.reserved.fetch_add(1) + d.pending.load();
   if (load >= static_cast<int64_t>(d.opts.max_pending)) {
@@ -1209,29 +1453,32 @@ caf::error runtime::redrive(std::string_view id) {
     return make_error(errc::conflict, "dead letter " + std::string{id} + " cannot be redriven: "
                                         + (dl->raw.empty() ? "its receiver kind is not registered"
                                                            : "it holds a corrupt record"));
+  // The writer re-checks that the dead letter is still there when it builds
+  // the batch (claim_dead): of concurrent redrives and discards of one id,
+  // exactly one commits and the others get not_found.
   commit_request req;
+  req.claim_dead = std::string{id};
   req.ops.erase(column::dead, std::string{id});
   auto env = std::move(dl->env);
   env.attempt = 0;
   env.not_before_ms = 0;
   req.enqueue.push_back(std::move(env));
-  std::promise<caf::error> promise;
-  auto future = promise.get_future();
-  req.done = [&promise](commit_result& r) { promise.set_value(r.err); };
-  d.coord->submit(req, true);
-  return future.get();
+  return d.commit_and_wait(req);
 }
 
 caf::error runtime::discard(std::string_view id) {
   auto& d = *impl_;
+  if (!d.accepting.load())
+    return make_error(errc::shutting_down, "the node is not accepting changes");
   auto v = d.store->get(column::dead, id);
   if (!v)
     return std::move(v.error());
   if (!*v)
     return make_error(errc::not_found, "no dead letter with id " + std::string{id});
-  write_set ws;
-  ws.erase(column::dead, std::string{id});
-  return d.store->write(ws, d.opts.mode == durability::fsync);
+  commit_request req;
+  req.claim_dead = std::string{id};
+  req.ops.erase(column::dead, std::string{id});
+  return d.commit_and_wait(req);
 }
 
 caf::error
@@ -1357,18 +1604,29 @@ caf::expected<runtime::actor_summary> runtime::describe(std::string_view id) {
     auto& sh = d.shard_for(key);
     std::lock_guard<std::mutex> guard{sh.mtx};
     s.active = sh.routes.count(key) != 0;
+    if (auto it = sh.stopped.find(key); it != sh.stopped.end()) {
+      s.stopped = true;
+      s.stop_reason = it->second;
+    }
   }
   if (s.mailbox_depth == 0 && s.journal_length == 0 && s.snapshot_seq == 0 && !s.active)
     return make_error(errc::not_found, "no actor " + s.id + " on this node");
   // State is derived: rebuild it from storage (snapshot + journal) in a
   // private instance, never by reaching into the live activation.
-  if (const auto* kind = d.find_kind(id)) {
+  if (const auto* kind = d.find_kind(id); kind != nullptr && !s.stopped) {
     activation_state probe;
     probe.id = s.id;
     probe.kind = kind;
-    if (!d.load_state(probe))
-      if (auto text = probe.impl->describe())
+    try {
+      if (auto lerr = d.load_state(probe))
+        s.state_error = render(lerr);
+      else if (auto text = probe.impl->describe())
         s.state_json = std::move(*text);
+    } catch (const std::exception& e) {
+      s.state_error = std::string{"cannot rebuild the state: "} + e.what();
+    } catch (...) {
+      s.state_error = "cannot rebuild the state: a non-standard exception";
+    }
   }
   return s;
 }
@@ -1447,10 +1705,19 @@ runtime_stats runtime::stats() const {
   s.passivations = d.passivations.load();
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
   s.expired = d.expired.load();
-  for (const auto& [name, k] : d.kinds)
-    s.by_kind[name] = kind_stats{k.counters->accepted.load(), k.counters->processed.load(),
-                                 k.counters->failed.load(), k.counters->retried.load(),
-                                 k.counters->dead_lettered.load()};
+  {
+    std::shared_lock<std::shared_mutex> guard{d.kinds_mtx};
+    for (const auto& [name, k] : d.kinds)
+      s.by_kind[name] = kind_stats{k->counters->accepted.load(), k->counters->processed.load(),
+                                   k->counters->failed.load(), k->counters->retried.load(),
+                                   k->counters->dead_lettered.load()};
+  }
+  s.stopped_actors = d.stopped_actors.load();
+  auto health = d.store->health();
+  s.storage_writable = health.writable;
+  s.storage_unwritable_reason = std::move(health.reason);
+  s.storage_write_failures = health.write_failures;
+  s.storage_outages = health.outages;
   if (d.coord_live.load())
     s.commit = d.coord->histograms();
   return s;

@@ -262,21 +262,27 @@ public:
     return run(ctx, msg, p);
   }
 
-  void apply(std::string_view type, std::string_view payload) override {
+  caf::error apply(std::string_view type, std::string_view payload) override {
     boost::system::error_code ec;
     auto v = json::parse(payload, ec);
     if (ec || !v.is_object())
-      return;
+      return make_error(errc::corrupt_record,
+                        "tool call event " + std::string{type} + " is not a JSON object");
     auto& o = v.as_object();
     if (type == finished_type) {
       outcome_ = std::move(o);
     } else if (type == input_event_type) {
       state_ = std::move(o);
-    } else if (type == answers_type && !state_.empty()) {
-      state_["answers"] = o["answers"];
-      state_["pending"] = o["pending"];
-      state_["updated_ms"] = o["updated_ms"];
+    } else if (type == answers_type) {
+      if (!state_.empty()) {
+        state_["answers"] = o["answers"];
+        state_["pending"] = o["pending"];
+        state_["updated_ms"] = o["updated_ms"];
+      }
+    } else {
+      return make_error(errc::corrupt_record, "unknown tool call event type " + std::string{type});
     }
+    return {};
   }
 
   std::optional<std::string> describe() const override {
@@ -492,9 +498,13 @@ void server::impl::register_tool_kind(const tool_entry& t) {
                       {"isError", true}}}});
   };
   auto name = t.spec.name;
-  rt.register_kind(
+  auto err = rt.register_kind(
     "tool." + name,
     [this, name](std::string_view) { return std::make_unique<call_actor>(*this, name); }, k);
+  // A tool removed and added again on a running node keeps its kind: the
+  // factory looks the tool up by name, so the registered kind serves it.
+  if (err && code_of(err) != errc::conflict)
+    throw std::invalid_argument("tool " + name + ": " + render(err));
 }
 
 namespace {

@@ -54,6 +54,8 @@ struct step_effects {
   std::vector<std::function<void()>> after_commit;
   /// The rest of the handler, to run off the actor threads (`context::defer`).
   std::function<caf::error(context&)> deferred;
+  /// The first event the actor could not apply: it fails the step.
+  caf::error apply_failure;
 };
 
 template <class Inspector>
@@ -162,8 +164,10 @@ public:
   /// message is retried under the kind's retry policy.
   virtual caf::error handle(context& ctx, const envelope& msg) = 0;
 
-  /// Applies one journaled event to the state.
-  virtual void apply(std::string_view type, std::string_view payload) = 0;
+  /// Applies one journaled event to the state. An event this actor cannot
+  /// decode or does not know is an error, never skipped: replaying past it
+  /// would silently rebuild a different state (the runtime stops the actor).
+  virtual caf::error apply(std::string_view type, std::string_view payload) = 0;
 
   /// The state as bytes for a snapshot, or nothing if snapshots are unsupported.
   virtual std::optional<std::string> snapshot() const { return std::nullopt; }
@@ -201,10 +205,11 @@ public:
     return it->second(ctx, msg);
   }
 
-  void apply(std::string_view type, std::string_view payload) override {
+  caf::error apply(std::string_view type, std::string_view payload) override {
     auto it = appliers_.find(std::string{type});
-    if (it != appliers_.end())
-      it->second(payload);
+    if (it == appliers_.end())
+      return make_error(errc::corrupt_record, "unknown event type " + std::string{type});
+    return it->second(payload);
   }
 
   std::optional<std::string> snapshot() const override { return encode(state); }
@@ -239,9 +244,13 @@ protected:
 
   template <class E, class F>
   void on_event(F f) {
-    appliers_[type_tag<E>::value] = [f](std::string_view bytes) {
-      if (auto e = decode<E>(bytes))
-        f(*e);
+    appliers_[type_tag<E>::value] = [f](std::string_view bytes) -> caf::error {
+      auto e = decode<E>(bytes);
+      if (!e)
+        return make_error(errc::corrupt_record, std::string{"cannot decode event "}
+                                                  + type_tag<E>::value + ": " + render(e.error()));
+      f(*e);
+      return {};
     };
   }
 
@@ -249,7 +258,7 @@ private:
   std::unordered_map<std::string, std::function<caf::error(context&, const envelope&)>> handlers_;
   std::unordered_map<std::string, std::function<caf::error(context&, const envelope&)>>
     json_handlers_;
-  std::unordered_map<std::string, std::function<void(std::string_view)>> appliers_;
+  std::unordered_map<std::string, std::function<caf::error(std::string_view)>> appliers_;
 };
 
 } // namespace cairn

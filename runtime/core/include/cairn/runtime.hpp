@@ -106,22 +106,27 @@ struct commit_histograms {
 
 /// Counters since start (totals) and gauges (now).
 struct runtime_stats {
-  uint64_t accepted = 0;      ///< envelopes accepted from outside (deduplicated ones excluded)
-  uint64_t duplicates = 0;    ///< accepts answered from the dedupe store
-  uint64_t busy = 0;          ///< accepts refused with `busy`
-  uint64_t processed = 0;     ///< steps committed
-  uint64_t failed = 0;        ///< handler failures (each attempt)
-  uint64_t retried = 0;       ///< failures scheduled for another attempt
-  uint64_t dead_lettered = 0; ///< envelopes moved to dead letters
-  uint64_t sent = 0;          ///< envelopes enqueued by steps, timers and topics
-  uint64_t commits = 0;       ///< RocksDB writes by the commit coordinator
-  uint64_t commit_ops = 0;    ///< commit requests in those writes
-  uint64_t pending = 0;       ///< gauge: envelopes in mailboxes
-  uint64_t active = 0;        ///< gauge: activations in memory
-  uint64_t activations = 0;   ///< activations started
-  uint64_t passivations = 0;  ///< activations passivated
-  uint64_t timers = 0;        ///< gauge: durable timers not yet fired
-  uint64_t expired = 0;       ///< dedupe rows and spans deleted after their retention
+  uint64_t accepted = 0;        ///< envelopes accepted from outside (deduplicated ones excluded)
+  uint64_t duplicates = 0;      ///< accepts answered from the dedupe store
+  uint64_t busy = 0;            ///< accepts refused with `busy`
+  uint64_t processed = 0;       ///< steps committed
+  uint64_t failed = 0;          ///< handler failures (each attempt)
+  uint64_t retried = 0;         ///< failures scheduled for another attempt
+  uint64_t dead_lettered = 0;   ///< envelopes moved to dead letters
+  uint64_t sent = 0;            ///< envelopes enqueued by steps, timers and topics
+  uint64_t commits = 0;         ///< RocksDB writes by the commit coordinator
+  uint64_t commit_ops = 0;      ///< commit requests in those writes
+  uint64_t pending = 0;         ///< gauge: envelopes in mailboxes
+  uint64_t active = 0;          ///< gauge: activations in memory
+  uint64_t activations = 0;     ///< activations started
+  uint64_t passivations = 0;    ///< activations passivated
+  uint64_t timers = 0;          ///< gauge: durable timers not yet fired
+  uint64_t expired = 0;         ///< dedupe rows and spans deleted after their retention
+  uint64_t stopped_actors = 0;  ///< gauge: actors stopped because their state cannot be rebuilt
+  bool storage_writable = true; ///< gauge: storage takes writes (false: disk full, ...)
+  std::string storage_unwritable_reason; ///< why not, while not writable
+  uint64_t storage_write_failures = 0;   ///< writes refused or failed by storage
+  uint64_t storage_outages = 0;          ///< times storage became unwritable
   std::map<std::string, kind_stats> by_kind;
   commit_histograms commit;
 };
@@ -149,7 +154,7 @@ typename Inspector::result_type inspect(Inspector& f, span_record& x) {
 /// A cairn node's execution layer: durable mailboxes, atomic steps, group
 /// commit, virtual actors, retries, dead letters, timers and topics over one
 /// RocksDB database. Thread-safe: every member may be called from any thread
-/// after `start()`. `register_kind` must precede `start()`.
+/// after `start()`; `register_kind` also before and concurrently with it.
 class runtime {
 public:
   /// Opens the data directory (refusing an unknown layout or a directory in
@@ -160,8 +165,11 @@ public:
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
 
-  /// Registers an actor kind (`"payment"` for ids `payment/...`).
-  void register_kind(std::string kind, actor_factory factory, kind_options opts = {});
+  /// Registers an actor kind (`"payment"` for ids `payment/...`). Before
+  /// `start()` a later registration replaces an earlier one; on a running
+  /// node new kinds may be added, but an existing one is not replaced
+  /// (`conflict`). A malformed name or missing factory: `invalid_argument`.
+  caf::error register_kind(std::string kind, actor_factory factory, kind_options opts = {});
 
   /// Recovers and starts: counts pending mail, re-arms timers, resumes
   /// mailboxes (interrupted steps re-run) and topic deliveries.
@@ -200,9 +208,11 @@ public:
   caf::expected<std::vector<dead_letter>> dead_letters(size_t limit,
                                                        std::string_view after_id = {});
   caf::expected<dead_letter> find_dead_letter(std::string_view id);
-  /// Moves a dead letter back into its actor's mailbox with a fresh attempt count.
+  /// Moves a dead letter back into its actor's mailbox with a fresh attempt
+  /// count. Atomic against concurrent redrives and discards of the same id:
+  /// one wins, the others get `not_found`.
   caf::error redrive(std::string_view id);
-  /// Deletes a dead letter for good.
+  /// Deletes a dead letter for good (atomic like `redrive`).
   caf::error discard(std::string_view id);
 
   /// Visits an actor's journal from `from_seq`, in order, at most `limit` events.
@@ -231,6 +241,9 @@ public:
     uint32_t head_attempts = 0;  ///< failed attempts of the oldest waiting message
     std::string last_error;      ///< its last error, if any
     std::string state_json;      ///< `durable_actor::describe()` of its state, or empty
+    std::string state_error;     ///< why its state cannot be rebuilt now, if so
+    bool stopped = false;        ///< stopped: its journal or snapshot cannot be replayed
+    std::string stop_reason;     ///< why it was stopped
   };
 
   /// Actor ids with a journal or mail, in id order, after `after`

@@ -79,12 +79,28 @@ private:
 /// Visitor for scans: return false to stop.
 using scan_fn = std::function<bool(std::string_view key, std::string_view value)>;
 
+/// Whether a storage takes writes now, and why not. A plain value.
+struct storage_health {
+  bool writable = true;
+  std::string reason;          ///< why not, while not writable
+  uint64_t write_failures = 0; ///< writes refused or failed since open
+  uint64_t outages = 0;        ///< times the storage became unwritable
+};
+
 /// Durable key-value storage with column families: the one interface the
-/// runtime writes through. `write`, `get` and `scan` may be called from any
-/// thread concurrently; a `write` is atomic (all of it or none of it).
+/// runtime writes through. Every member may be called from any thread
+/// concurrently; a `write` is atomic (all of it or none of it).
 class storage {
 public:
   virtual ~storage();
+
+  /// Whether writes are possible now (a full disk makes them impossible until
+  /// `recover()` succeeds). The default: always writable.
+  virtual storage_health health() const { return {}; }
+
+  /// Tries to make a failed storage writable again (reopening it); attempts
+  /// are spaced with backoff, so calling often is cheap. True if writable.
+  virtual bool recover() { return true; }
 
   /// Applies `ops` in one atomic write; with `sync`, fsyncs the log first.
   virtual caf::error write(const write_set& ops, bool sync) = 0;

@@ -58,6 +58,10 @@ struct commit_request {
   /// Dedupe rows to delete if they are still expired when the batch is built
   /// (the writer owns `dedupe`, so a fresh claim is never deleted).
   std::vector<std::string> expire_dedupe;
+  /// A dead letter this request consumes (redrive, discard): checked by the
+  /// writer when it builds the batch, so of several requests for one id
+  /// exactly one commits; the others fail with `not_found` and write nothing.
+  std::string claim_dead;
   std::function<void(commit_result&)> done;
 };
 
