@@ -9,8 +9,8 @@
 #include <catch2/catch.hpp>
 
 #include "cairn/codec.hpp"
-#include "internal/keys.hpp"
 #include "cairn/runtime.hpp"
+#include "internal/keys.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
 
