@@ -69,18 +69,21 @@ TEST_CASE("a full disk makes storage refuse writes without crashing, keeps reads
     auto v = st.get(column::journal, "before");
     return v && *v;
   }));
-  // Still refusing while the disk is full, even after several reopen attempts.
+  // Writes keep being refused (never a crash) across several reopen
+  // attempts. A reopen may succeed meanwhile: closing the failed database
+  // returns RocksDB's preallocated log space, so outages may repeat.
+  mnt.fill("filler2", 0);
   REQUIRE(test::eventually([&] { return refused.load() > 200; }));
-  CHECK_FALSE(st.health().writable);
 
   mnt.release("filler");
+  mnt.release("filler2");
   REQUIRE(test::eventually([&] { return st.recover(); }));
   stop = true;
   for (auto& t : threads)
     t.join();
   health = st.health();
   CHECK(health.writable);
-  CHECK(health.outages == 1);
+  CHECK(health.outages >= 1);
   REQUIRE_FALSE(put("after"));
   // Every acknowledged write is there.
   std::lock_guard<std::mutex> g{mtx};
