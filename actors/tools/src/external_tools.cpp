@@ -24,6 +24,7 @@
 #include <boost/json.hpp>
 
 #include "cairn/error.hpp"
+#include "cairn/schema/validator.hpp"
 
 namespace cairn::mcp {
 
@@ -363,11 +364,17 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
           || s->at("type") != json::value("object"))
         return bad(i, "'input_schema' must be a JSON Schema object with \"type\": \"object\"");
       t.input_schema = s->as_object();
+      // Refused here, at start, naming the tool and the schema path: never
+      // a crash and never a failure on every call later.
+      if (auto c = schema::validator::compile(*s); !c)
+        return bad(i, "tool " + t.name + ": input_schema " + c.error().to_string());
     }
     if (auto s = d.if_contains("output_schema")) {
       if (!s->is_object())
         return bad(i, "'output_schema' must be a JSON Schema object");
       t.output_schema = s->as_object();
+      if (auto c = schema::validator::compile(*s); !c)
+        return bad(i, "tool " + t.name + ": output_schema " + c.error().to_string());
     }
     if (auto a = d.if_contains("annotations")) {
       if (!a->is_object())

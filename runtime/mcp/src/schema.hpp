@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// JSON Schema checks for tool arguments and results (valijson, draft 7
-// semantics, which cover the 2020-12 keywords tools use in practice).
+// JSON Schema checks for tool arguments and results: 2020-12 by default,
+// draft-07 when a schema's `$schema` says so (runtime/schema, compiled once).
 #pragma once
 
 #include <memory>
@@ -17,8 +17,9 @@ public:
   static caf::expected<std::shared_ptr<compiled_schema>> compile(const boost::json::value& schema);
   ~compiled_schema();
 
-  /// Empty if `doc` conforms; else the first failures, each with its JSON
-  /// path (`$.items[2].name: ...`).
+  /// Empty if `doc` conforms; else the first failures (at most 3), each with
+  /// its instance and schema paths
+  /// (`$.items[2].sku: expected string (schema #/properties/...)`).
   std::string check(const boost::json::value& doc) const;
 
   struct impl;

@@ -2,6 +2,7 @@
 // The Beast adapter: the only file that includes Beast and Asio.
 #include "cairn/http.hpp"
 
+#include <array>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -137,6 +138,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
   beast::tcp_stream stream{std::move(socket)};
   beast::flat_buffer buffer;
   bool first = true;
+  bool linger = false;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(opts.body_limit);
@@ -146,6 +148,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     http_response res;
     bool keep_alive = false;
+    bool refused_read = ec && ec != http::error::end_of_stream; // body or headers refused
     unsigned version = 11;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout
         || ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
@@ -224,11 +227,27 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
     out.prepare_payload();
     stream.expires_after(opts.read_timeout);
     auto [wec, wn] = co_await http::async_write(stream, out, use_tuple);
-    if (wec || !keep_alive)
+    if (wec || !keep_alive) {
+      linger = !wec && refused_read;
       break;
+    }
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (linger) {
+    // A client still sending a refused body (413) would get a reset on close
+    // and lose the answer with it: drain what it sends, bounded in time and
+    // bytes, before closing (a lingering close).
+    stream.expires_after(std::chrono::seconds{2});
+    std::array<char, 16384> sink;
+    size_t drained = 0;
+    while (drained < 4 * opts.body_limit + (1 << 20)) {
+      auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      if (rec)
+        break;
+      drained += rn;
+    }
+  }
 }
 
 // Writes a streamed body as chunks as the handler queues them. While
