@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+// Activations: one CAF actor per active virtual actor, restored from its
+// snapshot and journal, holding a bounded window of its mailbox; how an
+// activation that dies is cleaned up and its head message retried.
+#include "internal/runtime_impl.hpp"
+
+namespace cairn {
+
+// -- activation ----------------------------------------------------------------
+
+caf::error runtime::impl::load_state(activation_state& st) {
+  st.impl = st.kind->factory(st.id);
+  st.events_since_snapshot = 0;
+  uint64_t from = 1;
+  auto snap = store->get(column::snapshot, st.id);
+  if (!snap)
+    return std::move(snap.error());
+  if (*snap && (*snap)->size() >= 8) {
+    auto seq = keys::read_be64(**snap);
+    if (auto err = st.impl->restore(std::string_view{**snap}.substr(8)))
+      return err;
+    from = seq + 1;
+  }
+  st.next_journal_seq = from;
+  caf::error bad;
+  auto err = store->scan(column::journal, keys::actor_prefix(st.id), keys::actor_seq(st.id, from),
+                         [&](std::string_view k, std::string_view v) {
+                           auto ev = decode<step_effects::event>(v);
+                           if (!ev) {
+                             bad = std::move(ev.error());
+                             return false;
+                           }
+                           auto seq = keys::read_be64(k, k.size() - 8);
+                           if (auto aerr = st.impl->apply(ev->type, ev->payload)) {
+                             bad = make_error(errc::corrupt_record,
+                                              "journal event " + std::to_string(seq) + " ("
+                                                + ev->type + "): " + render(aerr));
+                             return false;
+                           }
+                           st.next_journal_seq = keys::read_be64(k, k.size() - 8) + 1;
+                           ++st.events_since_snapshot;
+                           return true;
+                         });
+  return err ? err : bad;
+}
+
+void runtime::impl::dead_letter_corrupt(const std::string& actor, uint64_t seq, std::string raw,
+                                        const caf::error& why) {
+  dead_letter dl;
+  dl.env.id = "corrupt-" + next_envelope_id();
+  dl.env.to = actor;
+  dl.error =
+    "corrupt mailbox record at " + actor + " seq " + std::to_string(seq) + ": " + render(why);
+  dl.failed_ms = now_ms();
+  dl.raw = std::move(raw);
+  commit_request req;
+  req.ops.erase(column::mailbox, keys::actor_seq(actor, seq));
+  req.ops.put(column::dead, dl.env.id, encode(dl));
+  spdlog::error("{} (moved to dead letters as {})", dl.error, dl.env.id);
+  req.done = [this](commit_result& r) {
+    if (!r.err) {
+      pending.fetch_sub(1);
+      dead_lettered.fetch_add(1);
+    }
+  };
+  coord->submit(req, true);
+}
+
+void runtime::impl::load_mailbox(activation_actor* self) {
+  auto& st = self->state;
+  std::vector<std::pair<uint64_t, std::string>> corrupt;
+  bool more = false;
+  auto err =
+    store->scan(column::mailbox, keys::actor_prefix(st.id), keys::actor_seq(st.id, st.max_seen + 1),
+                [&](std::string_view k, std::string_view v) {
+                  if (st.queue.size() >= opts.activation_queue) {
+                    more = true;
+                    return false;
+                  }
+                  uint64_t seq = keys::read_be64(k, k.size() - 8);
+                  st.max_seen = seq;
+                  auto rec = decode<mailbox_record>(v);
+                  if (!rec) {
+                    dead_letter_corrupt(st.id, seq, std::string{v}, rec.error());
+                    return true;
+                  }
+                  st.queue.emplace(seq, std::move(*rec));
+                  return true;
+                });
+  if (err) {
+    spdlog::warn("actor {}: cannot read its mailbox: {}", st.id, render(err));
+    more = true;
+  }
+  st.overflow = more;
+}
+
+void runtime::impl::end_activation(activation_actor* self, caf::error why) {
+  if (code_of(why) == errc::corrupt_record)
+    stop_actor(self->state.id, render(why));
+  self->quit(std::move(why));
+}
+
+void runtime::impl::on_activation_exit(const std::string& id, const caf::actor_addr& addr,
+                                       const caf::error& reason) {
+  // Passivation and shutdown end with CAF's own reasons; a failure with ours.
+  if (code_of(reason) == errc::none || stopping.load())
+    return forget(id, addr);
+  if (stop_reason(id))
+    return forget(id, addr);
+  fail_head(id, addr, render(reason));
+}
+
+// An activation died outside a handler (factory, replay, snapshot): its head
+// message counts a failed attempt under the kind's retry policy, as a
+// failing handler would, and the actor is woken again after the backoff.
+// The dead activation's route stays until this is committed, so no new
+// activation runs the head meanwhile.
+void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr,
+                              const std::string& why) {
+  const auto* kind = find_kind(id);
+  std::string key, value;
+  auto err = store->scan(column::mailbox, keys::actor_prefix(id), "",
+                         [&](std::string_view k, std::string_view v) {
+                           key = std::string{k};
+                           value = std::string{v};
+                           return false;
+                         });
+  auto now = now_ms();
+  auto rec = decode<mailbox_record>(value);
+  if (kind == nullptr || err || key.empty() || !rec || rec->env.not_before_ms > now) {
+    forget(id, addr);
+    if (!key.empty())
+      wake_at(id, rec && rec->env.not_before_ms > now ? rec->env.not_before_ms : now + 200);
+    return;
+  }
+  failed.fetch_add(1);
+  kind->counters->failed.fetch_add(1);
+  auto failures = rec->env.attempt + 1;
+  commit_request req;
+  std::optional<dead_letter> dead;
+  int64_t due = now;
+  if (failures >= kind->opts.retry.max_attempts) {
+    dead_letter dl;
+    dl.env = rec->env;
+    dl.env.attempt = failures;
+    dl.error = why;
+    dl.attempts = failures;
+    dl.failed_ms = now;
+    dl.attempt_ms = rec->attempt_ms;
+    dl.attempt_ms.push_back(now);
+    req.ops.erase(column::mailbox, key);
+    req.ops.put(column::dead, dl.env.id, encode(dl));
+    spdlog::warn("actor={} message {} ({}) dead-lettered after {} attempts: {}", id, dl.env.id,
+                 dl.env.type, failures, why);
+    dead = std::move(dl);
+  } else {
+    rec->env.attempt = failures;
+    rec->attempt_ms.push_back(now);
+    rec->last_error = why;
+    due = now + kind->opts.retry.delay(failures, unit_random()).count();
+    rec->env.not_before_ms = due;
+    req.ops.put(column::mailbox, key, encode(*rec));
+  }
+  req.done = [this, id, addr, kind, dead = std::move(dead), due](commit_result& r) {
+    forget(id, addr);
+    if (r.err) {
+      wake_at(id, now_ms() + 200);
+      return;
+    }
+    if (dead) {
+      pending.fetch_sub(1);
+      dead_lettered.fetch_add(1);
+      kind->counters->dead_lettered.fetch_add(1);
+      if (kind->opts.on_dead_letter)
+        kind->opts.on_dead_letter(*dead);
+    } else {
+      retried.fetch_add(1);
+      kind->counters->retried.fetch_add(1);
+    }
+    wake_at(id, due);
+  };
+  if (!coord->submit(req, true))
+    forget(id, addr); // stopping: recovery after the restart retries it
+}
+
+caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id) {
+  auto& st = self->state;
+  st.rt = rt;
+  st.id = std::move(id);
+  st.kind = rt->find_kind(st.id);
+  st.last_activity = now_ms();
+  rt->active.fetch_add(1);
+  rt->activations.fetch_add(1);
+  self->attach_functor([rt, id = st.id, addr = self->address()](const caf::error& reason) {
+    rt->active.fetch_sub(1);
+    rt->on_activation_exit(id, addr, reason);
+  });
+  // Exceptions outside the handler's own try (the factory, restore or apply
+  // while replaying, snapshot) end the activation with this reason.
+  self->set_exception_handler(
+    [id = st.id](caf::scheduled_actor*, std::exception_ptr& ep) -> caf::error {
+      std::string what = "a non-standard exception";
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      spdlog::error("actor={} activation failed outside its handler: {}", id, what);
+      return make_error(errc::handler_failed, "activation failed outside its handler: " + what);
+    });
+  if (auto err = rt->load_state(st)) {
+    spdlog::error("actor={} cannot restore state: {}", st.id, render(err));
+    rt->end_activation(self, std::move(err));
+    return {};
+  }
+  rt->load_mailbox(self);
+  self->send(self, tick_atom::value); // run what the mailbox already holds
+  return {
+    [=](deliver_atom, uint64_t seq, envelope& env) {
+      auto& s = self->state;
+      ++s.received;
+      if (seq <= s.max_seen)
+        return rt->run_next(self); // already loaded from storage
+      if (s.overflow || s.queue.size() >= rt->opts.activation_queue) {
+        s.overflow = true; // storage has it; read it when the window drains
+      } else {
+        s.max_seen = seq;
+        s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}});
+      }
+      rt->run_next(self);
+    },
+    [=](committed_atom, uint64_t seq, const caf::error& err) { rt->on_commit(self, seq, err); },
+    [=](tick_atom) { rt->run_next(self); },
+    [=](resumed_atom, caf::error& err) { rt->on_resumed(self, std::move(err)); },
+    [=](idle_atom) {
+      auto& s = self->state;
+      s.idle_armed = false;
+      if (!s.queue.empty() || s.in_flight || s.overflow)
+        return;
+      auto idle_for = now_ms() - s.last_activity;
+      auto timeout = s.kind->opts.idle_timeout.count();
+      if (idle_for >= timeout && rt->try_passivate(s.id, s.received)) {
+        rt->passivations.fetch_add(1);
+        self->quit();
+        return;
+      }
+      s.idle_armed = true;
+      auto wait = idle_for >= timeout ? timeout : timeout - idle_for;
+      self->delayed_send(self, std::chrono::milliseconds{wait}, idle_atom::value);
+    },
+  };
+}
+
+caf::actor runtime::impl::spawn_activation(const std::string& id) {
+  return sys->spawn<caf::lazy_init>(activation_fn, this, id);
+}
+
+} // namespace cairn

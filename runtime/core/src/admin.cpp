@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+// The read model and operator actions: dead letters (list, find, redrive,
+// discard), journals, timers, actor ids and summaries, topics.
+#include "internal/runtime_impl.hpp"
+
+namespace cairn {
+
+caf::expected<std::vector<dead_letter>> runtime::dead_letters(size_t limit,
+                                                              std::string_view after) {
+  std::vector<dead_letter> out;
+  std::string from{after};
+  if (!from.empty())
+    from.push_back('\0'); // exclusive
+  auto err = impl_->store->scan(column::dead, "", from, [&](std::string_view, std::string_view v) {
+    if (out.size() >= limit)
+      return false;
+    if (auto dl = decode<dead_letter>(v))
+      out.push_back(std::move(*dl));
+    return true;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<dead_letter> runtime::find_dead_letter(std::string_view id) {
+  auto v = impl_->store->get(column::dead, id);
+  if (!v)
+    return std::move(v.error());
+  if (!*v)
+    return make_error(errc::not_found, "no dead letter with id " + std::string{id});
+  return decode<dead_letter>(**v);
+}
+
+caf::error runtime::redrive(std::string_view id) {
+  auto& d = *impl_;
+  if (!d.accepting.load())
+    return make_error(errc::shutting_down, "the node is not accepting messages");
+  auto dl = find_dead_letter(id);
+  if (!dl)
+    return std::move(dl.error());
+  if (!dl->raw.empty() || dl->env.to.empty() || !d.find_kind(dl->env.to))
+    return make_error(errc::conflict, "dead letter " + std::string{id} + " cannot be redriven: "
+                                        + (dl->raw.empty() ? "its receiver kind is not registered"
+                                                           : "it holds a corrupt record"));
+  // The writer re-checks that the dead letter is still there when it builds
+  // the batch (claim_dead): of concurrent redrives and discards of one id,
+  // exactly one commits and the others get not_found.
+  commit_request req;
+  req.claim_dead = std::string{id};
+  req.ops.erase(column::dead, std::string{id});
+  auto env = std::move(dl->env);
+  env.attempt = 0;
+  env.not_before_ms = 0;
+  req.enqueue.push_back(std::move(env));
+  return d.commit_and_wait(req);
+}
+
+caf::error runtime::discard(std::string_view id) {
+  auto& d = *impl_;
+  if (!d.accepting.load())
+    return make_error(errc::shutting_down, "the node is not accepting changes");
+  auto v = d.store->get(column::dead, id);
+  if (!v)
+    return std::move(v.error());
+  if (!*v)
+    return make_error(errc::not_found, "no dead letter with id " + std::string{id});
+  commit_request req;
+  req.claim_dead = std::string{id};
+  req.ops.erase(column::dead, std::string{id});
+  return d.commit_and_wait(req);
+}
+
+caf::error
+runtime::read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
+                      const std::function<void(uint64_t, std::string_view, std::string_view)>& fn) {
+  size_t n = 0;
+  caf::error bad;
+  auto err = impl_->store->scan(column::journal, keys::actor_prefix(actor_id),
+                                keys::actor_seq(actor_id, from_seq),
+                                [&](std::string_view k, std::string_view v) {
+                                  if (n >= limit)
+                                    return false;
+                                  auto ev = decode<step_effects::event>(v);
+                                  if (!ev) {
+                                    bad = std::move(ev.error());
+                                    return false;
+                                  }
+                                  fn(keys::read_be64(k, k.size() - 8), ev->type, ev->payload);
+                                  ++n;
+                                  return true;
+                                });
+  return err ? err : bad;
+}
+
+caf::expected<std::vector<runtime::timer_info>> runtime::timers(size_t limit) {
+  std::vector<timer_info> out;
+  auto err = impl_->store->scan(column::timer, "", "", [&](std::string_view k, std::string_view v) {
+    if (out.size() >= limit || k.size() != 16)
+      return false;
+    timer_info t;
+    t.due_ms = static_cast<int64_t>(keys::read_be64(k));
+    if (auto env = decode<envelope>(v)) {
+      t.to = env->to;
+      t.type = env->type;
+      t.envelope_id = env->id;
+    } else {
+      t.type = "(corrupt)";
+    }
+    out.push_back(std::move(t));
+    return true;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+namespace {
+
+// Collects distinct `kind/...` actor ids of one column family, skipping from
+// one actor's rows to the next with a seek each.
+caf::error distinct_actors(storage& st, column cf, const std::string& prefix, std::string cursor,
+                           size_t limit, std::vector<std::string>& out) {
+  while (out.size() < limit) {
+    std::string found;
+    auto err = st.scan(cf, prefix, cursor, [&](std::string_view k, std::string_view) {
+      std::string_view actor;
+      uint64_t seq = 0;
+      if (keys::split_actor_seq(k, actor, seq))
+        found = std::string{actor};
+      return false;
+    });
+    if (err)
+      return err;
+    if (found.empty())
+      return {};
+    out.push_back(found);
+    cursor = found + '\x01'; // past every `found \0 seq` row
+  }
+  return {};
+}
+
+} // namespace
+
+caf::expected<std::vector<std::string>> runtime::actor_ids(std::string_view kind,
+                                                           std::string_view after, size_t limit) {
+  auto& st = *impl_->store;
+  std::string prefix = kind.empty() ? std::string{} : std::string{kind} + "/";
+  std::string cursor = after.empty() ? std::string{} : std::string{after} + '\x01';
+  std::vector<std::string> a, b;
+  if (auto err = distinct_actors(st, column::journal, prefix, cursor, limit, a))
+    return err;
+  if (auto err = distinct_actors(st, column::mailbox, prefix, cursor, limit, b))
+    return err;
+  std::vector<std::string> out;
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  if (out.size() > limit)
+    out.resize(limit);
+  return out;
+}
+
+caf::expected<runtime::actor_summary> runtime::describe(std::string_view id) {
+  auto& d = *impl_;
+  actor_summary s;
+  s.id = std::string{id};
+  auto prefix = keys::actor_prefix(id);
+  bool first = true;
+  auto err = d.store->scan(column::mailbox, prefix, "", [&](std::string_view, std::string_view v) {
+    if (first) {
+      first = false;
+      if (auto rec = decode<mailbox_record>(v)) {
+        s.head_attempts = rec->env.attempt;
+        s.last_error = rec->last_error;
+      } else {
+        s.last_error = "corrupt record: " + render(rec.error());
+      }
+    }
+    return ++s.mailbox_depth < 1'000'000;
+  });
+  if (err)
+    return err;
+  if (auto e = d.store->last(column::journal, prefix, [&](std::string_view k, std::string_view) {
+        s.journal_length = keys::read_be64(k, k.size() - 8);
+        return false;
+      }))
+    return e;
+  auto snap = d.store->get(column::snapshot, id);
+  if (!snap)
+    return std::move(snap.error());
+  if (*snap && (*snap)->size() >= 8)
+    s.snapshot_seq = keys::read_be64(**snap);
+  {
+    auto key = std::string{id};
+    auto& sh = d.shard_for(key);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    s.active = sh.routes.count(key) != 0;
+    if (auto it = sh.stopped.find(key); it != sh.stopped.end()) {
+      s.stopped = true;
+      s.stop_reason = it->second;
+    }
+  }
+  if (s.mailbox_depth == 0 && s.journal_length == 0 && s.snapshot_seq == 0 && !s.active)
+    return make_error(errc::not_found, "no actor " + s.id + " on this node");
+  // State is derived: rebuild it from storage (snapshot + journal) in a
+  // private instance, never by reaching into the live activation.
+  if (const auto* kind = d.find_kind(id); kind != nullptr && !s.stopped) {
+    activation_state probe;
+    probe.id = s.id;
+    probe.kind = kind;
+    try {
+      if (auto lerr = d.load_state(probe))
+        s.state_error = render(lerr);
+      else if (auto text = probe.impl->describe())
+        s.state_json = std::move(*text);
+    } catch (const std::exception& e) {
+      s.state_error = std::string{"cannot rebuild the state: "} + e.what();
+    } catch (...) {
+      s.state_error = "cannot rebuild the state: a non-standard exception";
+    }
+  }
+  return s;
+}
+
+caf::expected<std::vector<runtime::topic_info>> runtime::topics(size_t limit) {
+  auto& st = *impl_->store;
+  std::map<std::string, topic_info> found;
+  std::string cursor;
+  while (found.size() < limit) {
+    std::string name;
+    uint64_t last = 0;
+    auto err = st.scan(column::topic, "", cursor, [&](std::string_view k, std::string_view) {
+      std::string_view topic;
+      uint64_t seq = 0;
+      if (keys::split_actor_seq(k, topic, seq))
+        name = std::string{topic};
+      return false;
+    });
+    if (err)
+      return err;
+    if (name.empty())
+      break;
+    ignore_error(
+      st.last(column::topic, keys::actor_prefix(name), [&](std::string_view k, std::string_view) {
+        last = keys::read_be64(k, k.size() - 8) + 1;
+        return false;
+      }));
+    found[name].name = name;
+    found[name].events = last;
+    cursor = name + '\x01';
+  }
+  auto err = st.scan(column::subscription, "", "", [&](std::string_view k, std::string_view v) {
+    auto pos = k.find('\0');
+    if (pos == std::string_view::npos || v.size() != 8)
+      return true;
+    std::string name{k.substr(0, pos)};
+    if (found.count(name) == 0 && found.size() >= limit)
+      return true;
+    found[name].name = name;
+    found[name].subscriptions.emplace_back(std::string{k.substr(pos + 1)}, keys::read_be64(v));
+    return true;
+  });
+  if (err)
+    return err;
+  std::vector<topic_info> out;
+  for (auto& [name, t] : found)
+    out.push_back(std::move(t));
+  return out;
+}
+
+} // namespace cairn

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: Apache-2.0
+// The runtime's private parts, shared by its implementation files: the
+// activation state, the kind table, and `runtime::impl` with the router
+// (route_envelope, wake, passivation handshake). Never included by anything
+// outside runtime/core/src.
+#pragma once
+
+#include "cairn/runtime.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <iterator>
+#include <malloc.h>
+#include <map>
+#include <mutex>
+#include <pthread.h>
+#include <random>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cairn/codec.hpp"
+#include "internal/blocking_pool.hpp"
+#include "internal/commit_coordinator.hpp"
+#include "internal/keys.hpp"
+
+namespace cairn {
+
+using internal::commit_request;
+using internal::commit_result;
+using internal::mailbox_record;
+
+namespace activation_detail {
+
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using committed_atom = caf::atom_constant<caf::atom("committed")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+using resumed_atom = caf::atom_constant<caf::atom("resumed")>;
+
+// A step whose handler continues on the blocking pool (`context::defer`).
+struct deferred_step {
+  std::shared_ptr<durable_actor> actor;
+  envelope env;
+  step_effects fx;
+  uint64_t seq = 0;
+  int64_t start = 0;
+};
+
+/// Per-kind totals, exported as labelled metrics.
+struct kind_counters {
+  std::atomic<uint64_t> accepted{0}, processed{0}, failed{0}, retried{0}, dead_lettered{0};
+};
+
+struct kind_entry {
+  actor_factory factory;
+  kind_options opts;
+  std::shared_ptr<kind_counters> counters = std::make_shared<kind_counters>();
+};
+
+// What the step in flight will do to the head of the queue once committed.
+enum class outcome { none, done, retry, dead };
+
+struct activation_state {
+  runtime::impl* rt = nullptr;
+  std::string id;
+  const kind_entry* kind = nullptr;
+  std::shared_ptr<durable_actor> impl; // shared with a deferred step's job
+  std::shared_ptr<deferred_step> open; // the step running on the blocking pool
+  uint64_t next_journal_seq = 1;
+  uint32_t events_since_snapshot = 0;
+  std::map<uint64_t, mailbox_record> queue; // seq -> record, a window of the mailbox
+  uint64_t max_seen = 0;                    // highest mailbox seq loaded or delivered
+  bool overflow = false;                    // storage holds rows beyond the window
+  bool in_flight = false;
+  outcome pending = outcome::none;
+  mailbox_record updated;                          // the head's new record for outcome::retry
+  std::vector<std::function<void()>> after_commit; // of the step in flight
+  std::optional<dead_letter> dead;                 // of the step in flight
+  uint64_t received = 0; // deliveries received, for the passivation handshake
+  caf::error broken;     // state could not be rebuilt: the activation ends after this commit
+  int64_t last_activity = 0;
+  bool idle_armed = false;
+  static inline const char* name = "cairn.activation";
+};
+
+using activation_actor = caf::stateful_actor<activation_state>;
+
+inline double unit_random() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return std::uniform_real_distribution<double>{0.0, 1.0}(gen);
+}
+
+} // namespace activation_detail
+
+using namespace activation_detail;
+
+struct runtime::impl {
+  std::function<void(const std::string&)> step_observer; // set before start
+  struct route {
+    caf::actor handle;
+    uint64_t sent = 0;
+  };
+  struct shard {
+    std::mutex mtx;
+    std::unordered_map<std::string, route> routes;
+    /// Actors stopped because their stored state cannot be rebuilt: id -> why.
+    std::unordered_map<std::string, std::string> stopped;
+  };
+
+  runtime_options opts;
+  std::unique_ptr<storage> store;
+  // Kinds may be added while the node runs (MCP tools); an entry is never
+  // replaced or removed after start, so pointers from find_kind stay valid.
+  std::unordered_map<std::string, std::unique_ptr<kind_entry>> kinds;
+  mutable std::shared_mutex kinds_mtx;
+  bool kinds_frozen = false; // guarded by kinds_mtx; set by start()
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::unique_ptr<internal::commit_coordinator> coord;
+  std::unique_ptr<internal::blocking_pool> pool; // deferred steps' blocking work
+  std::vector<caf::actor> supervisors;           // guarded by lifecycle_mtx
+  std::array<shard, 64> shards;
+
+  std::atomic<bool> accepting{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> coord_live{false}; // `coord` may be read without the lifecycle lock
+  bool started = false;
+  bool stopped = false;
+
+  ~impl() {
+    stop();
+    sys.reset();
+    coord.reset();
+    store.reset();
+  }
+  std::mutex lifecycle_mtx;
+
+  // Counters.
+  std::atomic<uint64_t> accepted{0}, duplicates{0}, busy{0}, processed{0}, failed{0}, retried{0},
+    dead_lettered{0}, sent{0}, activations{0}, passivations{0}, expired{0}, stopped_actors{0};
+  std::atomic<int64_t> pending{0}, reserved{0}, active{0}, timers{0}, steps_in_flight{0};
+
+  // Services: timers, topic pumps, mailbox sweeps.
+  std::thread services;
+  std::mutex svc_mtx;
+  std::condition_variable svc_cv;
+  bool svc_stop = false;
+  bool need_sweep = false;
+  std::string sweep_cursor;
+  std::set<std::string> dirty_topics;
+  std::unordered_set<std::string> timers_in_flight; // guarded by svc_mtx
+  std::unordered_set<std::string> pumps_in_flight;  // guarded by svc_mtx
+
+  shard& shard_for(const std::string& id) {
+    return shards[std::hash<std::string>{}(id) % shards.size()];
+  }
+
+  const kind_entry* find_kind(std::string_view actor_id) const {
+    std::shared_lock<std::shared_mutex> guard{kinds_mtx};
+    auto it = kinds.find(std::string{kind_of(actor_id)});
+    return it == kinds.end() ? nullptr : it->second.get();
+  }
+
+  // -- routing ----------------------------------------------------------------
+
+  caf::actor spawn_activation(const std::string& id);
+
+  // Hands a freshly committed envelope to its activation, spawning one if
+  // needed. Called on the commit thread; never blocks on storage.
+  void route_envelope(internal::routed& r) {
+    if (stopping.load() || !find_kind(r.env.to))
+      return; // stays in the mailbox; recovery picks it up
+    auto& sh = shard_for(r.env.to);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.routes.find(r.env.to);
+    if (it == sh.routes.end()) {
+      if (sh.stopped.count(r.env.to) != 0)
+        return; // kept in its mailbox until an operator repairs the actor
+      if (active.load() >= static_cast<int64_t>(opts.max_active)) {
+        request_sweep();
+        return;
+      }
+      it = sh.routes.emplace(r.env.to, route{spawn_activation(r.env.to), 0}).first;
+    }
+    ++it->second.sent;
+    caf::anon_send(it->second.handle, deliver_atom::value, r.seq, std::move(r.env));
+  }
+
+  // Makes sure `id` has an activation that reads its mailbox.
+  bool wake(const std::string& id) {
+    if (stopping.load() || !find_kind(id))
+      return true;
+    auto& sh = shard_for(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    if (sh.routes.count(id) != 0 || sh.stopped.count(id) != 0)
+      return true;
+    if (active.load() >= static_cast<int64_t>(opts.max_active))
+      return false;
+    auto handle = spawn_activation(id);
+    sh.routes.emplace(id, route{handle, 0});
+    caf::anon_send(handle, tick_atom::value);
+    return true;
+  }
+
+  // Passivation handshake: only if every delivery routed to this activation
+  // has been received, so nothing sits in a mailbox about to be dropped.
+  bool try_passivate(const std::string& id, uint64_t received) {
+    auto& sh = shard_for(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.routes.find(id);
+    if (it == sh.routes.end() || it->second.sent != received)
+      return false;
+    sh.routes.erase(it);
+    return true;
+  }
+
+  // Removes the route of `id` if it still leads to the activation `addr`
+  // (a newer activation keeps its route).
+  void forget(const std::string& id, const caf::actor_addr& addr) {
+    auto& sh = shard_for(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.routes.find(id);
+    if (it != sh.routes.end() && caf::actor_cast<caf::actor_addr>(it->second.handle) == addr)
+      sh.routes.erase(it);
+  }
+
+  // Stops `id` for good (until restart): its journal or snapshot cannot be
+  // replayed, and running it would act on a state that is not its own.
+  void stop_actor(const std::string& id, const std::string& why) {
+    {
+      auto& sh = shard_for(id);
+      std::lock_guard<std::mutex> guard{sh.mtx};
+      if (!sh.stopped.emplace(id, why).second)
+        return;
+    }
+    stopped_actors.fetch_add(1);
+    spdlog::error("actor={} stopped: its stored state cannot be rebuilt ({}); its mailbox is kept "
+                  "until it is repaired and the node restarted",
+                  id, why);
+  }
+
+  std::optional<std::string> stop_reason(const std::string& id) {
+    auto& sh = shard_for(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.stopped.find(id);
+    if (it == sh.stopped.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+  void on_activation_exit(const std::string& id, const caf::actor_addr& addr,
+                          const caf::error& reason);
+  void fail_head(const std::string& id, const caf::actor_addr& addr, const std::string& why);
+
+  // Wakes `id` at `due_ms` (services thread).
+  void wake_at(const std::string& id, int64_t due_ms) {
+    {
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      delayed_wakes.emplace(due_ms, id);
+    }
+    svc_cv.notify_one();
+  }
+
+  // Called once per committed request, on the commit thread.
+  void on_committed(commit_result& res) {
+    pending.fetch_add(static_cast<int64_t>(res.delivered.size()));
+    timers.fetch_add(static_cast<int64_t>(res.timers_added));
+    for (auto& r : res.delivered)
+      route_envelope(r);
+    if (!res.topics.empty()) {
+      {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        dirty_topics.insert(res.topics.begin(), res.topics.end());
+      }
+      svc_cv.notify_one();
+    }
+  }
+
+  // Submits `req` and waits for its commit. The writer answers every request
+  // it queued (stop() commits the queue first); a refused one fails at once.
+  caf::error commit_and_wait(commit_request& req) {
+    auto promise = std::make_shared<std::promise<caf::error>>();
+    auto future = promise->get_future();
+    req.done = [promise](commit_result& r) { promise->set_value(r.err); };
+    if (!coord_live.load() || !coord->submit(req, true))
+      return make_error(errc::shutting_down, "the node is stopping; retry after it restarted");
+    return future.get();
+  }
+
+  void request_sweep() {
+    {
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      need_sweep = true;
+    }
+    svc_cv.notify_one();
+  }
+
+  // -- services ---------------------------------------------------------------
+
+  void run_services();
+  void wake_due();
+  std::multimap<int64_t, std::string> delayed_wakes; // due ms -> actor id (guarded by svc_mtx)
+  void fire_timers();
+  void pump_topics();
+  void sweep();
+  void return_memory();
+  void collect_expired();
+  std::chrono::steady_clock::time_point last_gc{};
+  std::string gc_dedupe_cursor; // only the services thread touches these
+  std::string gc_trace_cursor;
+  std::chrono::steady_clock::time_point last_trim{};
+  uint64_t passivations_at_trim = 0;
+
+  // -- activation -------------------------------------------------------------
+
+  caf::error load_state(activation_state& st);
+  void load_mailbox(activation_actor* self);
+  void run_next(activation_actor* self);
+  bool defer_step(activation_actor* self, uint64_t seq, int64_t start, step_effects fx);
+  void on_resumed(activation_actor* self, caf::error err);
+  void finish_step(activation_actor* self, uint64_t seq, int64_t start, step_effects& fx,
+                   caf::error failure);
+  void on_commit(activation_actor* self, uint64_t seq, const caf::error& err);
+  void end_activation(activation_actor* self, caf::error why);
+  void dead_letter_corrupt(const std::string& actor, uint64_t seq, std::string raw,
+                           const caf::error& why);
+
+  void stop();
+};
+
+caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id);
+
+} // namespace cairn

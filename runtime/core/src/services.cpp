@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: Apache-2.0
+// The services thread: durable timers, topic pumps, mailbox sweeps (waking
+// actors with waiting mail), retention of expired rows, and the reopen of
+// storage after a failed write.
+#include "internal/runtime_impl.hpp"
+
+namespace cairn {
+
+// -- services --------------------------------------------------------------------
+
+void runtime::impl::fire_timers() {
+  auto now = static_cast<uint64_t>(now_ms());
+  std::vector<std::pair<std::string, std::string>> due;
+  ignore_error(store->scan(column::timer, "", "", [&](std::string_view k, std::string_view v) {
+    if (k.size() != 16 || keys::read_be64(k) > now || due.size() >= 1024)
+      return false;
+    due.emplace_back(std::string{k}, std::string{v});
+    return true;
+  }));
+  for (auto& [key, value] : due) {
+    {
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      if (!timers_in_flight.insert(key).second)
+        continue;
+    }
+    // The scan may predate the commit of an earlier firing of this timer
+    // (whose in-flight mark is gone by now): fire only if it is still there.
+    auto still = store->get(column::timer, key);
+    if (!still || !*still) {
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      timers_in_flight.erase(key);
+      continue;
+    }
+    commit_request req;
+    req.ops.erase(column::timer, key);
+    auto env = decode<envelope>(value);
+    if (env) {
+      req.enqueue.push_back(std::move(*env));
+    } else {
+      dead_letter dl;
+      dl.env.id = "corrupt-timer-" + next_envelope_id();
+      dl.error = "corrupt timer record: " + render(env.error());
+      dl.failed_ms = now_ms();
+      dl.raw = value;
+      req.ops.put(column::dead, dl.env.id, encode(dl));
+    }
+    req.done = [this, key = key](commit_result& r) {
+      if (!r.err)
+        timers.fetch_sub(1);
+      std::lock_guard<std::mutex> guard{svc_mtx};
+      timers_in_flight.erase(key);
+    };
+    coord->submit(req, true);
+  }
+}
+
+void runtime::impl::pump_topics() {
+  std::set<std::string> topics;
+  {
+    std::lock_guard<std::mutex> guard{svc_mtx};
+    topics.swap(dirty_topics);
+  }
+  for (const auto& topic : topics) {
+    auto prefix = keys::actor_prefix(topic);
+    std::vector<std::string> subs;
+    ignore_error(
+      store->scan(column::subscription, prefix, "", [&](std::string_view k, std::string_view) {
+        subs.emplace_back(k.substr(prefix.size()));
+        return true;
+      }));
+    for (auto& subscriber : subs) {
+      auto sub_key = prefix + subscriber;
+      {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        if (!pumps_in_flight.insert(sub_key).second) {
+          dirty_topics.insert(topic); // look again once that delivery committed
+          continue;
+        }
+      }
+      // Read the offset only now that no other delivery for this
+      // subscription is in flight: an offset read earlier may predate the
+      // commit of the previous delivery and would deliver its events twice.
+      uint64_t offset = 0;
+      auto row = store->get(column::subscription, sub_key);
+      if (!row || !*row || (*row)->size() != 8) {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        pumps_in_flight.erase(sub_key);
+        continue;
+      }
+      offset = keys::read_be64(**row);
+      commit_request req;
+      uint64_t next = offset;
+      bool more = false;
+      ignore_error(store->scan(column::topic, prefix, keys::actor_seq(topic, offset),
+                               [&](std::string_view k, std::string_view v) {
+                                 if (req.enqueue.size() >= 256) {
+                                   more = true;
+                                   return false;
+                                 }
+                                 auto ev = decode<step_effects::event>(v);
+                                 next = keys::read_be64(k, k.size() - 8) + 1;
+                                 if (!ev)
+                                   return true; // a corrupt topic row cannot be delivered; skip it
+                                 envelope env;
+                                 env.id = next_envelope_id();
+                                 env.from = "topic/" + topic;
+                                 env.to = subscriber;
+                                 env.type = ev->type;
+                                 env.payload = std::move(ev->payload);
+                                 env.traceparent = format_traceparent(new_trace());
+                                 env.idempotency_key = topic + ":" + std::to_string(next - 1);
+                                 env.created_ms = now_ms();
+                                 req.enqueue.push_back(std::move(env));
+                                 return true;
+                               }));
+      if (req.enqueue.empty() && next == offset) {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        pumps_in_flight.erase(sub_key);
+        continue;
+      }
+      std::string value;
+      keys::append_be64(value, next);
+      req.ops.put(column::subscription, sub_key, std::move(value));
+      req.done = [this, sub_key, topic, more](commit_result& r) {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        pumps_in_flight.erase(sub_key);
+        if (more || r.err)
+          dirty_topics.insert(topic);
+      };
+      coord->submit(req, true);
+    }
+  }
+}
+
+void runtime::impl::sweep() {
+  std::string cursor;
+  {
+    std::lock_guard<std::mutex> guard{svc_mtx};
+    if (!need_sweep)
+      return;
+    need_sweep = false;
+    cursor = sweep_cursor;
+  }
+  std::string last_actor;
+  bool paused = false;
+  ignore_error(store->scan(column::mailbox, "", cursor, [&](std::string_view k, std::string_view) {
+    std::string_view actor;
+    uint64_t seq = 0;
+    if (!keys::split_actor_seq(k, actor, seq) || actor == last_actor)
+      return true;
+    last_actor = std::string{actor};
+    if (!wake(last_actor)) {
+      paused = true;
+      return false;
+    }
+    return true;
+  }));
+  std::lock_guard<std::mutex> guard{svc_mtx};
+  if (paused) {
+    sweep_cursor = keys::actor_prefix(last_actor);
+    need_sweep = true;
+  } else {
+    sweep_cursor.clear();
+  }
+}
+
+void runtime::impl::return_memory() {
+  // Passivated activations free their memory, but the allocator keeps the
+  // pages; after a wave of passivations hand them back, so the resident size
+  // follows the live actors (invariant 6) rather than the historical peak.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_trim < std::chrono::seconds{1})
+    return;
+  last_trim = now;
+  auto passivated = passivations.load();
+  if (passivated - passivations_at_trim >= 10'000) {
+    passivations_at_trim = passivated;
+    malloc_trim(0);
+  }
+}
+
+void runtime::impl::collect_expired() {
+  // Dedupe claims and spans expire; a few thousand rows per second are
+  // examined, resuming where the last pass stopped, so the cost stays flat
+  // and the two families stay bounded by their retention.
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_gc < std::chrono::seconds{1})
+    return;
+  last_gc = now;
+  constexpr size_t rows_per_pass = 4096;
+  auto wall = now_ms();
+  std::vector<std::string> dedupe_keys;
+  std::string last_key;
+  size_t seen = 0;
+  ignore_error(
+    store->scan(column::dedupe, "", gc_dedupe_cursor, [&](std::string_view k, std::string_view v) {
+      if (++seen > rows_per_pass)
+        return false;
+      last_key = std::string{k};
+      if (v.size() >= 8 && static_cast<int64_t>(keys::read_be64(v)) <= wall)
+        dedupe_keys.emplace_back(k);
+      return true;
+    }));
+  gc_dedupe_cursor = seen > rows_per_pass ? last_key : std::string{};
+  if (!dedupe_keys.empty()) {
+    commit_request req;
+    req.expire_dedupe = std::move(dedupe_keys);
+    auto n = req.expire_dedupe.size();
+    req.done = [this, n](commit_result& r) {
+      if (!r.err)
+        expired.fetch_add(n);
+    };
+    coord->submit(req, true);
+  }
+  write_set spans;
+  seen = 0;
+  auto horizon = wall - opts.span_retention.count();
+  ignore_error(
+    store->scan(column::trace, "", gc_trace_cursor, [&](std::string_view k, std::string_view v) {
+      if (++seen > rows_per_pass)
+        return false;
+      last_key = std::string{k};
+      auto span = decode<span_record>(v);
+      if (!span || span->end_ms < horizon)
+        spans.erase(column::trace, std::string{k});
+      return true;
+    }));
+  gc_trace_cursor = seen > rows_per_pass ? last_key : std::string{};
+  if (!spans.empty()) {
+    auto n = spans.size();
+    if (!store->write(spans, false))
+      expired.fetch_add(n);
+  }
+}
+
+void runtime::impl::run_services() {
+  pthread_setname_np(pthread_self(), "cairn.services");
+  std::unique_lock<std::mutex> lock{svc_mtx};
+  while (!svc_stop) {
+    svc_cv.wait_for(lock, std::chrono::milliseconds{5});
+    if (svc_stop)
+      break;
+    lock.unlock();
+    // While storage is unwritable (a full disk) only its recovery is tried:
+    // timers, topics and sweeps would write, and retry once it recovers.
+    if (store->recover()) {
+      fire_timers();
+      pump_topics();
+      sweep();
+      collect_expired();
+      wake_due();
+    }
+    return_memory();
+    lock.lock();
+  }
+}
+
+void runtime::impl::wake_due() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard<std::mutex> guard{svc_mtx};
+    auto now = now_ms();
+    while (!delayed_wakes.empty() && delayed_wakes.begin()->first <= now) {
+      due.push_back(std::move(delayed_wakes.begin()->second));
+      delayed_wakes.erase(delayed_wakes.begin());
+    }
+  }
+  for (const auto& id : due)
+    if (!wake(id))
+      request_sweep(); // at the activation cap: the sweep resumes it later
+}
+
+} // namespace cairn

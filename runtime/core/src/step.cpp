@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: Apache-2.0
+// One step: run the handler (or hand the rest of it to the blocking pool),
+// turn its effects or its failure into one commit request, and act on the
+// commit's outcome (retry, dead letter, next message).
+#include "internal/runtime_impl.hpp"
+
+namespace cairn {
+
+void runtime::impl::run_next(activation_actor* self) {
+  auto& st = self->state;
+  if (st.in_flight)
+    return;
+  if (st.queue.empty() && st.overflow) {
+    load_mailbox(self);
+    if (st.queue.empty() && st.overflow) { // the read failed: storage is recovering
+      self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
+      return;
+    }
+  }
+  if (st.queue.empty()) {
+    if (!st.idle_armed) {
+      st.idle_armed = true;
+      self->delayed_send(self, st.kind->opts.idle_timeout, idle_atom::value);
+    }
+    return;
+  }
+  auto head = st.queue.begin();
+  auto seq = head->first;
+  auto& rec = head->second;
+  const auto& env = rec.env;
+  auto start = now_ms();
+  if (env.not_before_ms > start) {
+    self->delayed_send(self, std::chrono::milliseconds{env.not_before_ms - start},
+                       tick_atom::value);
+    return;
+  }
+  st.last_activity = start;
+  step_effects fx;
+  caf::error failure;
+  if (env.deadline_ms > 0 && start > env.deadline_ms) {
+    failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
+  } else {
+    try {
+      context ctx{*st.impl, env, fx, &stopping};
+      failure = st.impl->handle(ctx, env);
+      if (!failure && fx.apply_failure)
+        failure = std::move(fx.apply_failure);
+    } catch (const std::exception& e) {
+      failure = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
+    } catch (...) {
+      failure = make_error(errc::handler_failed, "handler threw a non-standard exception");
+    }
+    if (!failure && fx.deferred) {
+      if (defer_step(self, seq, start, std::move(fx)))
+        return;
+      fx = step_effects{};
+      failure = make_error(errc::busy, "too much blocking work in flight; will retry");
+    }
+  }
+  finish_step(self, seq, start, fx, std::move(failure));
+}
+
+bool runtime::impl::defer_step(activation_actor* self, uint64_t seq, int64_t start,
+                               step_effects fx) {
+  auto& st = self->state;
+  auto open = std::make_shared<deferred_step>();
+  open->actor = st.impl;
+  open->env = st.queue.begin()->second.env;
+  open->fx = std::move(fx);
+  open->seq = seq;
+  open->start = start;
+  internal::blocking_pool::job job;
+  job.run = [open, handle = caf::actor{self}, flag = &stopping] {
+    auto rest = std::move(open->fx.deferred);
+    open->fx.deferred = nullptr;
+    caf::error err;
+    try {
+      context ctx{*open->actor, open->env, open->fx, flag};
+      err = rest(ctx);
+    } catch (const std::exception& e) {
+      err = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
+    } catch (...) {
+      err = make_error(errc::handler_failed, "handler threw a non-standard exception");
+    }
+    if (!err && open->fx.apply_failure)
+      err = std::move(open->fx.apply_failure);
+    if (!err && open->fx.deferred)
+      err = make_error(errc::handler_failed, "a deferred step may not defer again");
+    if (!err && flag->load())
+      err = make_error(errc::shutting_down, "the node stopped during the step");
+    caf::anon_send(handle, resumed_atom::value, std::move(err));
+  };
+  job.on_drop = [handle = caf::actor{self}] {
+    caf::anon_send(handle, resumed_atom::value,
+                   make_error(errc::shutting_down, "the node stopped before the step ran"));
+  };
+  if (!pool || !pool->submit(job))
+    return false;
+  st.open = std::move(open);
+  st.in_flight = true;
+  steps_in_flight.fetch_add(1);
+  return true;
+}
+
+void runtime::impl::on_resumed(activation_actor* self, caf::error err) {
+  auto& st = self->state;
+  auto open = std::move(st.open);
+  st.open.reset();
+  if (!open)
+    return;
+  st.in_flight = false;
+  steps_in_flight.fetch_sub(1);
+  if (stopping.load())
+    return; // not committed: the message runs again after a restart
+  finish_step(self, open->seq, open->start, open->fx, std::move(err));
+}
+
+void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t start,
+                                step_effects& fx, caf::error failure) {
+  auto& st = self->state;
+  auto& rec = st.queue.begin()->second;
+  const auto& env = rec.env;
+  const auto& kopts = st.kind->opts;
+  if (!failure) {
+    for (auto& out : fx.sends) {
+      if (!valid_actor_id(out.env.to))
+        failure = make_error(errc::invalid_argument, "invalid receiver id '" + out.env.to + "'");
+      else if (!find_kind(out.env.to))
+        failure =
+          make_error(errc::unknown_actor_kind,
+                     "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
+      if (failure)
+        break;
+    }
+  }
+  commit_request req;
+  auto mkey = keys::actor_seq(st.id, seq);
+  trace_context parent;
+  parse_traceparent(env.traceparent, parent);
+  span_record span;
+  if (opts.record_spans) {
+    auto me = child_of(env.traceparent);
+    span.trace_id = me.trace_id;
+    span.span_id = me.span_id;
+    span.parent_span_id = parent.span_id;
+    span.actor = st.id;
+    span.type = env.type;
+    span.envelope_id = env.id;
+    span.attempt = env.attempt;
+    span.start_ms = start;
+    span.end_ms = now_ms();
+  }
+  if (!failure) {
+    req.ops.erase(column::mailbox, mkey);
+    for (auto& ev : fx.events) {
+      req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(ev));
+      ++st.events_since_snapshot;
+    }
+    if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every) {
+      if (auto snap = st.impl->snapshot()) {
+        std::string value;
+        keys::append_be64(value, st.next_journal_seq - 1);
+        value += *snap;
+        req.ops.put(column::snapshot, st.id, std::move(value));
+        st.events_since_snapshot = 0;
+      }
+    }
+    for (auto& out : fx.sends) {
+      if (out.due_ms > 0)
+        req.timers.emplace_back(out.due_ms, std::move(out.env));
+      else
+        req.enqueue.push_back(std::move(out.env));
+    }
+    req.publish = std::move(fx.published);
+    st.after_commit = std::move(fx.after_commit);
+    st.pending = outcome::done;
+    span.status = "ok";
+  } else {
+    failed.fetch_add(1);
+    st.kind->counters->failed.fetch_add(1);
+    auto failures = env.attempt + 1;
+    auto why = render(failure);
+    span.status = why;
+    bool permanent = code_of(failure) == errc::deadline_exceeded;
+    if (permanent || failures >= kopts.retry.max_attempts) {
+      dead_letter dl;
+      dl.env = env;
+      dl.env.attempt = failures;
+      dl.error = why;
+      dl.attempts = failures;
+      dl.failed_ms = now_ms();
+      dl.attempt_ms = rec.attempt_ms;
+      dl.attempt_ms.push_back(start);
+      req.ops.erase(column::mailbox, mkey);
+      req.ops.put(column::dead, env.id, encode(dl));
+      if (st.kind->opts.on_dead_letter)
+        st.dead = dl;
+      st.pending = outcome::dead;
+      spdlog::warn("trace={} actor={} message {} ({}) dead-lettered after {} attempts: {}",
+                   parent.trace_id, st.id, env.id, env.type, failures, why);
+    } else {
+      st.updated = rec;
+      st.updated.env.attempt = failures;
+      st.updated.attempt_ms.push_back(start);
+      st.updated.last_error = why;
+      st.updated.env.not_before_ms = now_ms() + kopts.retry.delay(failures, unit_random()).count();
+      req.ops.put(column::mailbox, mkey, encode(st.updated));
+      st.pending = outcome::retry;
+      spdlog::debug("trace={} actor={} attempt {} of {} failed: {}", parent.trace_id, st.id,
+                    failures, env.id, why);
+    }
+    // The handler may have applied events before failing: rebuild the state
+    // from storage, as a supervisor restarting the actor would.
+    if (auto err = load_state(st))
+      st.broken = std::move(err);
+  }
+  if (opts.record_spans && !span.trace_id.empty())
+    req.ops.put(column::trace, span.trace_id + span.span_id, encode(span));
+  st.in_flight = true;
+  steps_in_flight.fetch_add(1);
+  req.done = [handle = caf::actor{self}, seq](commit_result& r) {
+    caf::anon_send(handle, committed_atom::value, seq, r.err);
+  };
+  coord->submit(req, true);
+}
+
+void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::error& err) {
+  auto& st = self->state;
+  st.in_flight = false;
+  steps_in_flight.fetch_sub(1);
+  auto what = st.pending;
+  st.pending = outcome::none;
+  auto after = std::move(st.after_commit);
+  st.after_commit.clear();
+  auto dead = std::move(st.dead);
+  st.dead.reset();
+  if (err) {
+    // Nothing of the step is on disk; the message is still in the mailbox.
+    // State may be ahead of storage: rebuild it, then try again later.
+    trace_context tc;
+    if (!st.queue.empty())
+      parse_traceparent(st.queue.begin()->second.env.traceparent, tc);
+    // An unwritable storage logs once itself; per-step lines would flood.
+    if (store->health().writable)
+      spdlog::error("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
+                    render(err));
+    else
+      spdlog::debug("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
+                    render(err));
+    // The failed write may still have reached the log (a write error after
+    // the append): the mailbox on disk is the truth, so the window is
+    // dropped and re-read, never re-run from memory.
+    st.queue.clear();
+    st.max_seen = 0;
+    st.overflow = true;
+    if (auto lerr = load_state(st))
+      return end_activation(self, std::move(lerr));
+    self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
+    return;
+  }
+  switch (what) {
+    case outcome::done:
+      st.queue.erase(seq);
+      pending.fetch_sub(1);
+      processed.fetch_add(1);
+      st.kind->counters->processed.fetch_add(1);
+      for (auto& fn : after)
+        fn();
+      if (step_observer)
+        step_observer(st.id);
+      break;
+    case outcome::retry:
+      st.queue[seq] = std::move(st.updated);
+      retried.fetch_add(1);
+      st.kind->counters->retried.fetch_add(1);
+      break;
+    case outcome::dead:
+      st.queue.erase(seq);
+      pending.fetch_sub(1);
+      dead_lettered.fetch_add(1);
+      st.kind->counters->dead_lettered.fetch_add(1);
+      if (dead)
+        st.kind->opts.on_dead_letter(*dead);
+      break;
+    case outcome::none: break;
+  }
+  if (st.broken)
+    return end_activation(self, std::move(st.broken));
+  run_next(self);
+}
+
+} // namespace cairn
