@@ -126,6 +126,12 @@ public:
   caf::error write(const write_set& ops, bool sync) override {
     if (failed_.load() && !recover())
       return refused();
+    // One write at a time: the node has one writer (the commit coordinator)
+    // anyway, so this costs nothing there, and RocksDB never forms write
+    // groups whose leader copies other threads' batches (a handoff through
+    // atomics that ThreadSanitizer cannot see in Debian's uninstrumented
+    // librocksdb).
+    std::lock_guard<std::mutex> serial{write_mtx_};
     std::shared_lock<std::shared_mutex> guard{mtx_};
     if (db_ == nullptr || failed_.load() || read_only_)
       return refused();
@@ -371,6 +377,7 @@ private:
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false; // opened read-only while the reopen fails (guarded by mtx_)
   std::atomic<bool> failed_{false};
+  std::mutex write_mtx_; ///< serialises `write`
   // Guarded by state_mtx_ (never held while waiting for mtx_).
   mutable std::mutex state_mtx_;
   std::string reason_;

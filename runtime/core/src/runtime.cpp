@@ -167,16 +167,19 @@ caf::error runtime::start() {
     *d.store, cs, next_seq, [p = &d](commit_result& r) { p->on_committed(r); });
   d.coord_live.store(true);
   {
-    std::lock_guard<std::mutex> g{d.svc_mtx};
-    d.need_sweep = pending > 0;
-    // Every topic with subscriptions may have undelivered events.
+    // Every topic with subscriptions may have undelivered events. (Read
+    // before taking svc_mtx: no storage lock is ever taken under it.)
+    std::set<std::string> topics;
     ignore_error(
       d.store->scan(column::subscription, "", "", [&](std::string_view k, std::string_view) {
         auto pos = k.find('\0');
         if (pos != std::string_view::npos)
-          d.dirty_topics.emplace(k.substr(0, pos));
+          topics.emplace(k.substr(0, pos));
         return true;
       }));
+    std::lock_guard<std::mutex> g{d.svc_mtx};
+    d.need_sweep = pending > 0;
+    d.dirty_topics.insert(topics.begin(), topics.end());
   }
   size_t kind_count = 0;
   {

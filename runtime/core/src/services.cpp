@@ -141,23 +141,36 @@ void runtime::impl::sweep() {
     need_sweep = false;
     cursor = sweep_cursor;
   }
-  std::string last_actor;
-  bool paused = false;
+  // Collect a batch of actor ids first, then wake them outside the scan: a
+  // wake takes a routing shard's lock, which must never be taken while a
+  // storage lock is held (the commit writer takes them the other way round).
+  constexpr size_t batch = 1024;
+  std::vector<std::string> actors;
+  bool more = false;
   ignore_error(store->scan(column::mailbox, "", cursor, [&](std::string_view k, std::string_view) {
     std::string_view actor;
     uint64_t seq = 0;
-    if (!keys::split_actor_seq(k, actor, seq) || actor == last_actor)
+    if (!keys::split_actor_seq(k, actor, seq) || (!actors.empty() && actor == actors.back()))
       return true;
-    last_actor = std::string{actor};
-    if (!wake(last_actor)) {
-      paused = true;
+    if (actors.size() == batch) {
+      more = true;
       return false;
     }
+    actors.emplace_back(actor);
     return true;
   }));
+  std::string resume_at; // the next sweep's first key, if there is one
+  for (const auto& id : actors) {
+    if (!wake(id)) {
+      resume_at = keys::actor_prefix(id); // paused: try this actor again
+      break;
+    }
+  }
+  if (resume_at.empty() && more) // past every row of the last actor woken
+    resume_at = keys::actor_prefix(actors.back()) + std::string(9, '\xff');
   std::lock_guard<std::mutex> guard{svc_mtx};
-  if (paused) {
-    sweep_cursor = keys::actor_prefix(last_actor);
+  if (!resume_at.empty()) {
+    sweep_cursor = std::move(resume_at);
     need_sweep = true;
   } else {
     sweep_cursor.clear();
