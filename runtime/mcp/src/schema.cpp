@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #define VALIJSON_USE_EXCEPTIONS 1
-#include "schema.hpp"
+#include "internal/schema.hpp"
 
 #include <algorithm>
 #include <vector>
