@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 // The MCP layer's building blocks, without a transport: request-state
-// signing, schema error paths, URI templates, configuration of tools.
+// signing, schema error paths, URI templates, configuration of tools; and
+// one server on a real runtime for the bound on waiting tasks/result requests.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cairn/runtime.hpp"
+#include "temp_dir.hpp"
+
 #include "cairn/tools/external_tools.hpp"
-#include "internal.hpp"
-#include "schema.hpp"
-#include "server_impl.hpp"
+#include "internal/request_state.hpp"
+#include "internal/schema.hpp"
+#include "internal/server_impl.hpp"
 
 using namespace cairn::mcp;
 
@@ -66,4 +76,108 @@ TEST_CASE("tool declarations are checked with the field at fault", "[mcp]") {
   CHECK(render_of(R"([{"name":"h","description":"d","type":"exec","command":["/x"],"colour":1}])")
           .find("unknown field 'colour'")
         != std::string::npos);
+}
+
+namespace {
+
+/// The messages a stdio client got, by request id.
+struct inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<int64_t, json::object> by_id;
+
+  void put(const std::string& text) {
+    auto v = json::parse(text);
+    auto& o = v.as_object();
+    if (auto id = o.if_contains("id"); id && id->is_int64()) {
+      std::lock_guard lock{mu};
+      by_id[id->as_int64()] = o;
+      cv.notify_all();
+    }
+  }
+
+  /// The response to request `id`; a bounded wait turns a hang into a failure.
+  std::optional<json::object> await(int64_t id) {
+    std::unique_lock lock{mu};
+    if (!cv.wait_for(lock, std::chrono::seconds{60}, [&] { return by_id.count(id) > 0; }))
+      return std::nullopt;
+    return by_id[id];
+  }
+
+  bool has(int64_t id) {
+    std::lock_guard lock{mu};
+    return by_id.count(id) > 0;
+  }
+};
+
+} // namespace
+
+TEST_CASE("tasks/result requests past the bound are refused, the others answered", "[mcp][tasks]") {
+  cairn::test::temp_dir dir;
+  cairn::runtime_options ro;
+  ro.data_dir = dir.sub("data");
+  ro.threads = 2;
+  auto rt = cairn::runtime::open(ro);
+  REQUIRE(rt);
+  server_options so;
+  so.actor_resources = false;
+  server srv{**rt, so};
+  std::atomic<bool> release{false};
+  tool_spec t;
+  t.name = "wait_for_release";
+  t.description = "Ends when the test releases it";
+  t.handler = [&release](call& c) -> caf::expected<tool_result> {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+    while (!release.load() && !c.cancelled() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    return tool_result::text("released");
+  };
+  srv.add_tool(std::move(t));
+  srv.attach();
+  REQUIRE_FALSE((*rt)->start());
+  inbox in;
+  auto write = [&in](std::string m) { in.put(m); };
+  auto send = [&](int64_t id, const char* method, json::object params) {
+    srv.handle_message(json::serialize(json::object{
+                         {"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}),
+                       write);
+  };
+  send(1, "initialize",
+       json::object{{"protocolVersion", "2025-11-25"},
+                    {"capabilities", json::object{}},
+                    {"clientInfo", json::object{{"name", "test"}, {"version", "1"}}}});
+  REQUIRE(in.await(1));
+  send(2, "tools/call",
+       json::object{
+         {"name", "wait_for_release"}, {"arguments", json::object{}}, {"task", json::object{}}});
+  auto created = in.await(2);
+  REQUIRE(created);
+  REQUIRE(created->contains("result"));
+  auto task_id = std::string{created->at("result").at("task").at("taskId").as_string()};
+
+  // Every waiting request up to the bound is accepted (no answer yet); the
+  // next one is refused at once, saying why.
+  const auto bound = static_cast<int64_t>(max_waiting_results);
+  for (int64_t i = 0; i < bound; ++i)
+    send(100 + i, "tasks/result", json::object{{"taskId", task_id}});
+  send(100 + bound, "tasks/result", json::object{{"taskId", task_id}});
+  auto refused = in.await(100 + bound);
+  REQUIRE(refused);
+  REQUIRE(refused->contains("error"));
+  CHECK(refused->at("error").at("code").as_int64() == rpc::internal_error);
+  CHECK(std::string{refused->at("error").at("message").as_string()}.find(
+          "too many tasks/result requests are waiting")
+        != std::string::npos);
+  CHECK_FALSE(in.has(100)); // the task still runs: the accepted ones wait
+
+  // Once the task ends, every accepted request gets its result.
+  release.store(true);
+  for (int64_t i = 0; i < bound; ++i) {
+    auto r = in.await(100 + i);
+    REQUIRE(r);
+    REQUIRE(r->contains("result"));
+    CHECK(r->at("result").at("content").at(0).at("text") == "released");
+  }
+  srv.shutdown();
+  (*rt)->stop();
 }

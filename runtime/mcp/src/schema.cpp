@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tool argument and result checks on cairn's own JSON Schema validator
 // (runtime/schema: 2020-12 by default, draft-07 when `$schema` says so).
-#include "schema.hpp"
+#include "internal/schema.hpp"
 
 #include <cairn/schema/validator.hpp>
 

@@ -70,10 +70,10 @@ public:
   virtual void log(std::string level, json::value data, std::string logger = {}) = 0;
   /// Asks the client (`sampling/createMessage`, `elicitation/create`,
   /// `roots/list`) and waits for its answer. `key` names the question: with
-  /// 2026-07-28 clients the round ends with an `input_required` result and
-  /// the handler runs again once the client answers; `ask` with the same
-  /// key then returns that answer. A handler must ask the same keys in the
-  /// same order each time it runs.
+  /// 2026-07-28 clients an unanswered `ask` returns a `not_found` error (return
+  /// it) and the round ends with `input_required`; the handler runs again with
+  /// the answers and `ask` with the same key returns that one. A handler must
+  /// ask the same keys in the same order each time it runs.
   virtual caf::expected<json::value> ask(std::string key, std::string method,
                                          json::object params) = 0;
   /// Asks several questions at once (`key -> {method, params}`); answers by key.

@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the request model and the transports share. Not a public header.
+// JSON-RPC 2.0 as MCP uses it: error codes, message shapes, the shape
+// checks of one incoming message, and `exchange`, one request being
+// answered. Not a public header.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <set>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
 
 #include <boost/json.hpp>
 
 #include "cairn/mcp/server.hpp"
-#include "cairn/runtime.hpp"
-#include "schema.hpp"
 
 namespace cairn::mcp {
 
@@ -31,9 +30,6 @@ inline constexpr int missing_capability = -32021; // 2026-07-28: the client lack
 inline constexpr int unsupported_version = -32022;
 } // namespace rpc
 
-/// HMAC-SHA1 of `msg` under `key`, as 40 hex digits.
-std::string hmac_hex(std::string_view key, std::string_view msg);
-
 /// Log levels of `logging/setLevel`, least severe first.
 int log_level_index(std::string_view level); ///< -1 if unknown
 
@@ -42,35 +38,29 @@ std::string rpc_error(const json::value& id, int code, std::string_view message,
 std::string rpc_result(const json::value& id, json::value result);
 std::string rpc_notification(std::string_view method, json::object params);
 
-/// A 2025-11-25 session (or the one implicit session of a stdio client).
-struct session {
-  std::string id;
-  std::string protocol;
-  json::object client_capabilities;
-  json::object client_info;
-  bool initialized = false;
-  std::atomic<int> log_level{-1}; ///< -1: the client did not set one (send all)
-  const mcp_token* token = nullptr;
-
-  std::mutex mu;
-  std::set<std::string> subscriptions;
-  /// Server-to-client requests awaiting an answer, by request id.
-  std::map<std::string, std::function<void(json::object)>> pending;
-  uint64_t next_request = 1;
-  /// The standalone GET stream, if one is open, and its unsent backlog.
-  std::shared_ptr<http_stream> get_stream;
-  /// stdio: where every message to the client goes.
-  std::function<void(std::string)> write;
-  std::atomic<int64_t> last_used_ms{0};
-
-  /// Sends `message` on the standalone stream (or stdio); false if none.
-  bool push(const std::string& message);
+/// What one JSON-RPC message is, after the shape checks of JSON-RPC 2.0. A
+/// plain value.
+struct parsed {
+  enum kind { request, notification, response, invalid } what = invalid;
+  json::value id;
+  std::string method;
+  json::object params;
+  json::object msg;
+  std::string why; ///< for invalid
 };
+
+/// Classifies one decoded message (a batch is refused before this).
+parsed classify(json::value v);
+
+struct session;
 
 /// One request being answered. The transport supplies `sink`, which gets
 /// every message for the client about this request: notifications and
 /// server-to-client requests (`final` false), then the response (`final`
-/// true), exactly once.
+/// true), exactly once. Shared between the transport's thread, the call
+/// actor's deferred step and timers: `reply`, `fail`, `abandon`, `notify`
+/// and `request` may be called from any thread; the first final message
+/// wins and later ones are dropped.
 struct exchange : std::enable_shared_from_this<exchange> {
   json::value id;
   std::string method;
@@ -83,6 +73,9 @@ struct exchange : std::enable_shared_from_this<exchange> {
   std::function<void(std::string message, bool final)> sink;
   std::atomic<bool> cancelled{false};
   std::atomic<bool> done{false};
+  /// The JSON-RPC error code of the response, once `fail` sent one (0: none),
+  /// for transports whose status follows it; set before the sink runs.
+  std::atomic<int> error_code{0};
 
   bool stateless() const { return revision >= std::string{"2026"}; }
   void reply(json::value result);
@@ -95,22 +88,6 @@ struct exchange : std::enable_shared_from_this<exchange> {
   /// client's response object (with `result` or `error`).
   bool request(std::string_view method, json::object params,
                std::function<void(json::object)> answer);
-};
-
-struct tool_entry {
-  tool_spec spec;
-  std::shared_ptr<compiled_schema> input;
-  std::shared_ptr<compiled_schema> output;
-  json::object listing; ///< the `tools/list` entry
-};
-
-/// A call running now, found by the call actor through its id.
-struct live_call {
-  std::shared_ptr<exchange> ex; ///< null for a task whose caller is gone
-  std::string progress_token_json;
-  std::function<void(json::object outcome)> finish;           ///< with the finished event
-  std::function<void(const json::object& outcome)> on_status; ///< tells task subscribers
-  std::atomic<bool> cancelled{false};
 };
 
 } // namespace cairn::mcp

@@ -1,15 +1,71 @@
 // SPDX-License-Identifier: Apache-2.0
-// The server's state, shared by the request model (server.cpp, calls.cpp)
-// and the transports (transport.cpp). Not a public header.
+// The server's state, shared by the request model, the call actors, the
+// tasks and the transports. Not a public header.
 #pragma once
 
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <shared_mutex>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
-#include "internal.hpp"
+#include <boost/json.hpp>
+
+#include "cairn/mcp/server.hpp"
+#include "cairn/runtime.hpp"
+#include "internal/call_record.hpp"
+#include "internal/deadline_queue.hpp"
+#include "internal/jsonrpc.hpp"
+#include "internal/schema.hpp"
+#include "internal/session_store.hpp"
 
 namespace cairn::mcp {
 
+struct tool_entry {
+  tool_spec spec;
+  std::shared_ptr<compiled_schema> input;
+  std::shared_ptr<compiled_schema> output;
+  json::object listing; ///< the `tools/list` entry
+};
+
+/// A call running now, found by the call actor through its id. Made by
+/// tools/call; its callbacks run once, on the commit thread (or the dead
+/// letter's), after the outcome is durable.
+struct live_call {
+  std::shared_ptr<exchange> ex; ///< null for a task whose caller is gone
+  std::string progress_token_json;
+  /// With the outcome: its record and its result.
+  std::function<void(const call_record& rec, const json::object& result)> finish;
+  std::function<void(const call_record& rec)> on_status; ///< tells task subscribers
+  std::atomic<bool> cancelled{false};
+};
+
+/// A `tasks/result` request waiting for its task to end.
+struct result_waiter {
+  std::shared_ptr<exchange> ex;
+  std::function<void(const call_record&)> answer;
+};
+
+/// At most this many `tasks/result` requests wait at once; more are refused.
+inline constexpr size_t max_waiting_results = 256;
+
+/// The record of call `id` rebuilt from its journal (calls journaled before
+/// their actor snapshotted every event); nullopt if it cannot be read.
+std::optional<call_record> replay_call(server::impl& srv, const std::string& tool,
+                                       const std::string& id);
+
+/// A call's record as operators see it (`describe()`): status, result, error.
+json::object describe_record(const std::string& tool, const call_record& rec);
+
+/// The URI prefix of actors served as resources.
+inline constexpr std::string_view actor_prefix = "cairn://actors/";
+
+/// Matches `uri` against a `{var}` template; fills `vars`.
 bool match_template(std::string_view tmpl, std::string_view uri,
                     std::map<std::string, std::string>& vars);
 
@@ -34,12 +90,29 @@ struct server::impl {
   void add_actor_resources();
   bool loopback_only = true; ///< refuse Host headers that are not loopback names
 
-  std::mutex sessions_mu;
-  std::unordered_map<std::string, std::shared_ptr<session>> sessions;
+  session_store sessions;
 
   std::mutex calls_mu;
   std::unordered_map<std::string, std::shared_ptr<live_call>> calls; // by call actor id
   std::unordered_map<std::string, std::function<void()>> acks;       // by envelope id
+
+  std::mutex waiters_mu;
+  /// Waiting tasks/result requests by task id; at most `max_waiting_results`.
+  std::unordered_multimap<std::string, std::shared_ptr<result_waiter>> waiters;
+  /// Delayed work: the optional-task grace period, deadlines of waiting
+  /// tasks/result requests. Stopped by `shutdown()`; declared after what its
+  /// functions touch, so it stops (joins) before those are destroyed.
+  deadline_queue timers{65'536};
+
+  /// After call `id`'s outcome committed: answers its caller and everyone
+  /// waiting for it.
+  void call_finished(const std::string& id, const call_record& rec, const json::object& result);
+  /// Answers the tasks/result requests waiting for `id` with `rec`.
+  void wake_waiters(const std::string& id, const call_record& rec);
+  /// Takes `w` out of the waiters; false if it is gone (answered already).
+  bool drop_waiter(const std::string& id, const std::shared_ptr<result_waiter>& w);
+  /// Answers every waiting tasks/result request: the node is stopping.
+  void fail_waiters();
 
   /// Streams of `subscriptions/listen` (2026-07-28): each gets the
   /// notifications it asked for.
@@ -83,7 +156,9 @@ struct server::impl {
   void set_level(const std::shared_ptr<exchange>& ex);
   void task_method(const std::shared_ptr<exchange>& ex);
   void session_task_method(const std::shared_ptr<exchange>& ex);
-  std::optional<json::object> task_state(const std::string& id);
+  /// The task read model: call `id`'s record from storage, one read (its
+  /// snapshot row); `not_found` if `id` is no call of a known tool.
+  caf::expected<call_record> task_record(const std::string& id);
   /// The creator tag task ids end with; `owns` checks a caller against it.
   std::string owner_tag(const mcp_token* token) const;
   bool owns(const mcp_token* token, std::string_view id) const;

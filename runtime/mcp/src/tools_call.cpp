@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+// tools/call: checks the call, then accepts it as the first message of a
+// new call actor; the actor's outcome answers the caller (or a task).
+#include "cairn/error.hpp"
+#include "internal/call_actor.hpp"
+#include "internal/server_impl.hpp"
+#include "internal/tasks.hpp"
+
+namespace cairn::mcp {
+
+void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
+  auto name_v = ex->params.if_contains("name");
+  if (!name_v || !name_v->is_string())
+    return ex->fail(rpc::invalid_params, "tools/call needs a string 'name'");
+  std::string name{name_v->as_string()};
+  auto t = find_tool(name);
+  if (!t || !allowed(ex->token, name))
+    return ex->fail(rpc::invalid_params, "unknown tool: " + name);
+  json::object args;
+  if (auto a = ex->params.if_contains("arguments")) {
+    if (!a->is_object() && !a->is_null())
+      return ex->fail(rpc::invalid_params, "'arguments' must be an object");
+    if (a->is_object())
+      args = a->as_object();
+  }
+  // Capabilities the tool needs from the client, checked before anything runs.
+  for (auto& [k, v] : t->spec.requires_capabilities)
+    if (!ex->client_capabilities.contains(k))
+      return ex->fail(rpc::missing_capability,
+                      "tool " + name + " needs the client capability '" + std::string{k} + "'",
+                      json::object{{"requiredCapabilities", t->spec.requires_capabilities}});
+  bool task = false;
+  if (ex->stateless()) {
+    bool ext = has_tasks_extension(ex->client_capabilities);
+    if (t->spec.tasks == task_support::required && !ext)
+      return ex->fail(rpc::missing_capability,
+                      "tool " + name + " runs only as a task: declare the tasks extension",
+                      tasks_required_data());
+    task = ext && t->spec.tasks != task_support::forbidden;
+  } else if (ex->revision == session_revision) {
+    // 2025-11-25: the client asks for a task with params.task.
+    auto tp = ex->params.if_contains("task");
+    task = tp && tp->is_object() && t->spec.tasks != task_support::forbidden;
+    if (!task && t->spec.tasks == task_support::required)
+      return ex->fail(rpc::method_not_found,
+                      "tool " + name + " runs only as a task: call it with params.task");
+  }
+  json::object answers;
+  if (ex->stateless()) {
+    // A later round of a multi-round call carries the earlier answers in
+    // the sealed requestState and the new ones in inputResponses.
+    auto got = round_answers(ex, "tool", name, nullptr);
+    if (!got)
+      return;
+    answers = std::move(*got);
+  }
+  if (auto why = t->input->check(args); !why.empty())
+    return ex->fail(rpc::invalid_params, "invalid arguments for tool " + name + ": " + why,
+                    json::object{{"tool", name}, {"errors", why}});
+  if (task && ask_first(ex, t->spec.task_inputs, answers, "tool", name))
+    return;
+  json::object payload{{"arguments", args}, {"capabilities", ex->client_capabilities}};
+  if (!answers.empty())
+    payload["answers"] = answers;
+  if (ex->stateless())
+    payload["stateless"] = true;
+  if (task)
+    payload["task"] = true;
+  json::value meta;
+  if (auto m = ex->params.if_contains("_meta"); m && m->is_object()) {
+    meta = *m;
+    if (auto pt = m->as_object().if_contains("progressToken"))
+      payload["progressToken"] = *pt;
+  }
+  // The id carries its creator's tag: tasks are bound to the token that
+  // made them (checked on every tasks/* request, after restarts too).
+  auto id = "tool." + name + "/" + new_call_id() + "-" + owner_tag(ex->token);
+  auto live = std::make_shared<live_call>();
+  // A client that accepts tasks still gets a plain result from an
+  // optional-task tool that finishes within the grace period.
+  bool grace = task && ex->stateless() && t->spec.tasks == task_support::optional
+               && opts.task_grace.count() > 0;
+  if (grace) {
+    live->ex = ex;
+    live->finish = [ex](const call_record& rec, const json::object& result) {
+      if (rec.state() == call_status::completed)
+        ex->reply(result);
+    };
+  }
+  if (!task) {
+    live->ex = ex;
+    live->finish = [ex](const call_record& rec, const json::object& result) {
+      if (rec.state() == call_status::cancelled) // the client asked for no answer
+        return ex->abandon();
+      ex->reply(result);
+    };
+  }
+  if (task && ex->sess) {
+    // 2025-11-25: the session hears when its task ends (on its GET stream).
+    std::weak_ptr<session> weak = ex->sess;
+    live->on_status = [weak, id](const call_record& rec) {
+      auto s = weak.lock();
+      if (!s || rec.state() == call_status::input_required)
+        return;
+      s->push(
+        rpc_notification("notifications/tasks/status",
+                         session_task(task_fields(id, to_string(rec.state()), rec.updated_ms))));
+    };
+  }
+  {
+    std::lock_guard lock{calls_mu};
+    calls[id] = live;
+  }
+  envelope env;
+  env.from = "mcp";
+  env.to = id;
+  env.type = call_type;
+  env.format = static_cast<uint8_t>(payload_format::json);
+  env.payload = json::serialize(payload);
+  if (meta.is_object())
+    if (auto tp = meta.as_object().if_contains("traceparent"); tp && tp->is_string())
+      env.traceparent = std::string{tp->as_string()};
+  rt.accept_async(std::move(env), [this, ex, id, task, grace](caf::expected<std::string> r) {
+    if (r) {
+      if (task && grace) {
+        // One timer thread for every grace period (deadline_queue), not a
+        // thread per call; if it is full, the task handle goes out now.
+        auto hand_out = [ex, id] {
+          if (ex->done.load())
+            return;
+          auto o = task_fields(id, "working", 0);
+          o["resultType"] = "task";
+          ex->reply(std::move(o));
+        };
+        if (!timers.schedule(deadline_queue::clock::now() + opts.task_grace, hand_out))
+          hand_out();
+        return;
+      }
+      if (task) { // durably created: a tasks/get from now on finds it
+        auto o = task_fields(id, "working", 0);
+        if (ex->stateless()) {
+          o["resultType"] = "task";
+          return ex->reply(std::move(o));
+        }
+        ex->reply(json::object{{"task", session_task(std::move(o))}});
+      }
+      return;
+    }
+    {
+      std::lock_guard lock{calls_mu};
+      calls.erase(id);
+    }
+    auto code = code_of(r.error());
+    ex->fail(rpc::internal_error,
+             code == errc::busy ? "the node is busy; retry later" : render(r.error()),
+             json::object{{"retryable", code == errc::busy || code == errc::shutting_down}});
+  });
+}
+
+} // namespace cairn::mcp
