@@ -29,6 +29,7 @@ const char* to_string(errc x) {
     case errc::deadline_exceeded: return "deadline_exceeded";
     case errc::escalated: return "escalated";
     case errc::conflict: return "conflict";
+    case errc::input_required: return "input_required";
   }
   return "unknown";
 }

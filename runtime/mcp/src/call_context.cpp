@@ -61,7 +61,7 @@ caf::error no_answer_yet(const json::object& keys) {
   std::string names;
   for (auto& [k, v] : keys)
     names += (names.empty() ? "'" : ", '") + std::string{k} + "'";
-  return make_error(errc::not_found,
+  return make_error(errc::input_required,
                     "no answer to " + names + " yet: this round ends with input_required");
 }
 

@@ -31,6 +31,7 @@ enum class errc : uint8_t {
   deadline_exceeded,    ///< the envelope's deadline passed before it could run
   escalated,            ///< a supervisor exceeded its restart intensity
   conflict,             ///< the request contradicts the record's state
+  input_required,       ///< a tool asked its client something not answered yet (MCP round)
 };
 
 /// Returns the stable, human-readable name of `x` (`"busy"`, ...).

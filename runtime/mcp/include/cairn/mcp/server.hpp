@@ -70,7 +70,7 @@ public:
   virtual void log(std::string level, json::value data, std::string logger = {}) = 0;
   /// Asks the client (`sampling/createMessage`, `elicitation/create`,
   /// `roots/list`) and waits for its answer. `key` names the question: with
-  /// 2026-07-28 clients an unanswered `ask` returns a `not_found` error (return
+  /// 2026-07-28 clients an unanswered `ask` returns an `input_required` error (return
   /// it) and the round ends with `input_required`; the handler runs again with
   /// the answers and `ask` with the same key returns that one. A handler must
   /// ask the same keys in the same order each time it runs.
