@@ -7,8 +7,11 @@
 #include <limits>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "cairn/actor.hpp"
 #include "cairn/error.hpp"
+#include "cairn/mcp/outcome.hpp"
 #include "internal/call_context.hpp"
 #include "internal/call_record.hpp"
 #include "internal/server_impl.hpp"
@@ -207,6 +210,11 @@ private:
 
   /// Runs the handler for `p` (the call: arguments, capabilities, answers).
   caf::error run(context& ctx, const envelope& msg, const json::object& p) {
+    // A call started by an actor (`server::call`) answers that actor.
+    if (auto r = p.if_contains("reply_to"); r && r->is_string())
+      reply_to_ = std::string{r->as_string()};
+    if (auto c = p.if_contains("correlation"); c && c->is_string())
+      correlation_ = std::string{c->as_string()};
     auto t = srv_.find_tool(tool_);
     if (!t) {
       finish(ctx, call_status::failed, error_result("the tool '" + tool_ + "' no longer exists"),
@@ -339,6 +347,11 @@ private:
     if (!error.empty())
       ev["error"] = error;
     ctx.emit_raw(finished_type, json::serialize(ev)); // applied: rec_ is the outcome now
+    // The durable reply: committed with the outcome's journal event, so the
+    // asking actor hears of it exactly once.
+    if (!reply_to_.empty() && terminal(status))
+      ctx.send(reply_to_, tool_outcome{ctx.self(), tool_, to_string(status),
+                                       json::serialize(result), correlation_});
     auto self = ctx.self();
     auto* srv = &srv_;
     ctx.after_commit([srv, self, rec = rec_, result = std::move(result)] {
@@ -348,8 +361,10 @@ private:
 
   server::impl& srv_;
   std::string tool_;
-  call_record rec_;    ///< the status, and the outcome once there is one
-  json::object state_; ///< a waiting task: arguments, answers, pending questions
+  call_record rec_;         ///< the status, and the outcome once there is one
+  json::object state_;      ///< a waiting task: arguments, answers, pending questions
+  std::string reply_to_;    ///< the actor that hears the outcome (from the call message)
+  std::string correlation_; ///< passed back to it verbatim
 };
 
 json::object describe_record(const std::string& tool, const call_record& rec) {
@@ -393,6 +408,34 @@ std::optional<call_record> replay_call(server::impl& srv, const std::string& too
   return a.record();
 }
 
+void server::impl::answer_dead_letter(const dead_letter& dl, const json::object& result) {
+  // A call started by an actor still answers it: durably, once (the
+  // dead letter's id is the idempotency key of the answer).
+  boost::system::error_code ec;
+  auto p = json::parse(dl.env.payload, ec);
+  if (ec || !p.is_object())
+    return;
+  auto r = p.as_object().if_contains("reply_to");
+  if (!r || !r->is_string())
+    return;
+  std::string correlation;
+  if (auto c = p.as_object().if_contains("correlation"); c && c->is_string())
+    correlation = std::string{c->as_string()};
+  auto kind = std::string{kind_of(dl.env.to)};
+  envelope env;
+  env.from = dl.env.to;
+  env.to = std::string{r->as_string()};
+  env.type = type_tag<tool_outcome>::value;
+  env.payload = encode(tool_outcome{dl.env.to, kind.substr(std::min<size_t>(5, kind.size())),
+                                    "failed", json::serialize(result), correlation});
+  env.idempotency_key = dl.env.id + "/outcome";
+  env.traceparent = dl.env.traceparent;
+  rt.accept_async(std::move(env), [to = dl.env.to](caf::expected<std::string> accepted) {
+    if (!accepted)
+      spdlog::error("call {}: cannot tell its caller it failed: {}", to, render(accepted.error()));
+  });
+}
+
 void server::impl::register_tool_kind(const tool_entry& t) {
   kind_options k;
   k.idle_timeout = std::chrono::milliseconds{2000};
@@ -420,6 +463,7 @@ void server::impl::register_tool_kind(const tool_entry& t) {
     rec.result = json::serialize(result);
     if (live && live->finish)
       live->finish(rec, result);
+    answer_dead_letter(dl, result);
   };
   auto name = t.spec.name;
   auto err = rt.register_kind(

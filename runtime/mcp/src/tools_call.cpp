@@ -157,4 +157,31 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   });
 }
 
+caf::expected<std::string> server::call(const std::string& tool, json::object arguments,
+                                        std::string reply_to, std::string correlation) {
+  auto& d = *impl_;
+  auto t = d.find_tool(tool);
+  if (!t)
+    return make_error(errc::not_found, "no tool named '" + tool + "'");
+  if (!valid_actor_id(reply_to))
+    return make_error(errc::invalid_argument,
+                      "reply_to must be an actor id (kind/key), got '" + reply_to + "'");
+  if (auto why = t->input->check(arguments); !why.empty())
+    return make_error(errc::invalid_argument, "invalid arguments for tool " + tool + ": " + why);
+  json::object payload{
+    {"arguments", std::move(arguments)}, {"capabilities", json::object{}}, {"reply_to", reply_to}};
+  if (!correlation.empty())
+    payload["correlation"] = std::move(correlation);
+  envelope env;
+  env.from = std::move(reply_to);
+  env.to = "tool." + tool + "/" + new_call_id() + "-" + d.owner_tag(nullptr);
+  env.type = call_type;
+  env.format = static_cast<uint8_t>(payload_format::json);
+  env.payload = json::serialize(payload);
+  auto id = env.to;
+  if (auto r = d.rt.accept(std::move(env)); !r)
+    return std::move(r.error());
+  return id;
+}
+
 } // namespace cairn::mcp

@@ -160,6 +160,8 @@ struct server::impl {
   /// snapshot row); `not_found` if `id` is no call of a known tool.
   caf::expected<call_record> task_record(const std::string& id);
   /// The creator tag task ids end with; `owns` checks a caller against it.
+  /// Tells the actor that started a dead-lettered call (`server::call`) that it failed.
+  void answer_dead_letter(const dead_letter& dl, const json::object& result);
   std::string owner_tag(const mcp_token* token) const;
   bool owns(const mcp_token* token, std::string_view id) const;
   bool actor_readable(const mcp_token* token, const std::string& uri) const;

@@ -55,7 +55,8 @@ struct tool_result {
 };
 
 /// The call a tool handler is running. Handlers run inside the step of the
-/// call's durable actor, one step per attempt, on an actor thread.
+/// call's durable actor, one step per attempt, on the runtime's blocking
+/// pool (never on an actor thread; see `context::defer`).
 class call {
 public:
   virtual ~call();
@@ -219,6 +220,17 @@ public:
 
   /// Registers the actor kinds for the tools added so far; before `rt.start()`.
   void attach();
+
+  /// Starts a call of `tool` on behalf of the actor `reply_to` (a durable
+  /// command, accepted into storage before this returns): the call runs like
+  /// any other, retried under the tool's policy, and its outcome reaches
+  /// `reply_to` as a `tool_outcome` message (outcome.hpp) committed with the
+  /// call's own record of it — also when the node restarts in between, and
+  /// when the call is dead-lettered. `arguments` are checked against the
+  /// tool's input schema first. Returns the call's id (for `cancel`). Any
+  /// thread, after `rt.start()`.
+  caf::expected<std::string> call(const std::string& tool, boost::json::object arguments,
+                                  std::string reply_to, std::string correlation = {});
 
   /// Before the runtime stops: running handlers see `cancelled()` and their
   /// steps fail without a record, so the calls run again after a restart.
