@@ -10,6 +10,7 @@
 
 #include "cairn/actor.hpp"
 #include "cairn/error.hpp"
+#include "cairn/text_codec.hpp"
 #include "server_impl.hpp"
 
 namespace cairn::mcp {
@@ -814,7 +815,8 @@ std::string server::impl::owner_tag(const mcp_token* token) const {
 
 bool server::impl::owns(const mcp_token* token, std::string_view id) const {
   auto dash = id.rfind('-');
-  return dash != std::string_view::npos && id.substr(dash + 1) == owner_tag(token);
+  return dash != std::string_view::npos
+         && cairn::constant_time_equal(owner_tag(token), id.substr(dash + 1));
 }
 
 /// What storage says about task `id`: its status and outcome.

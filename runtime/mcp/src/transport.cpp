@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cairn/text_codec.hpp"
 #include "server_impl.hpp"
 
 namespace cairn::mcp {
@@ -463,7 +464,8 @@ std::optional<json::object> server::impl::unseal(std::string_view sealed) const 
   if (dot == std::string_view::npos)
     return std::nullopt;
   auto body = base64_decode(sealed.substr(0, dot));
-  if (!body || hmac_hex(opts.state_secret, *body) != sealed.substr(dot + 1))
+  if (!body
+      || !cairn::constant_time_equal(hmac_hex(opts.state_secret, *body), sealed.substr(dot + 1)))
     return std::nullopt;
   boost::system::error_code ec;
   auto v = json::parse(*body, ec);

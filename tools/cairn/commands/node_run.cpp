@@ -126,6 +126,8 @@ int run_node(const node_settings& ns) {
   demo_opts.payment_failure_rate = ns.flaky_rate;
   actors::register_delivery_demo(**rt, demo_opts);
   actors::register_chain_workload(**rt);
+  // One token model: --token guards the node API and, unless --mcp-token
+  // gives /mcp tokens of its own, /mcp too.
   auto tool_tokens = parse_tokens(ns.mcp_tokens, auth::parse_tool_token);
   if (!tool_tokens)
     return 2;
@@ -133,7 +135,7 @@ int run_node(const node_settings& ns) {
   if (serve_http && !(api_tokens = parse_tokens(ns.tokens, auth::parse_api_token)))
     return 2;
   mcp::server_options mcp_opts;
-  for (auto& t : *tool_tokens)
+  for (auto& t : auth::mcp_tokens(api_tokens.value_or(std::vector<auth::token>{}), *tool_tokens))
     mcp_opts.tokens.push_back(mcp::mcp_token{std::move(t.secret), std::move(t.tools)});
   mcp_opts.check_host = is_loopback(http_opts.host);
   mcp::server mcp_server{**rt, mcp_opts};
@@ -263,7 +265,7 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->capture_default_str();
   cmd->add_option("--mcp-token", ns->mcp_tokens,
                   "MCP bearer token SECRET:TOOL-GLOB[,TOOL-GLOB...], repeatable: the tools it "
-                  "may list and call");
+                  "may list and call (without it, --token tokens guard /mcp)");
   cmd->add_option("--chains", ns->chains, "Chains of the chain workload")
     ->check(CLI::Range(1, 1024))
     ->capture_default_str();
