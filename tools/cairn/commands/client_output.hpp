@@ -12,7 +12,7 @@
 // the node and how answers are printed. Commands run on the main thread.
 namespace cairn::cli {
 
-/// Options every command that talks to a node shares.
+/// Options every command that talks to a node shares. A plain value.
 struct client_options {
   std::string node = "http://127.0.0.1:7070";
   std::string token;

@@ -49,8 +49,9 @@ void serve_stdio(mcp::server& srv, std::atomic<bool>& stdin_open);
 /// Starts the chain workload (`--workload chain`); "" or why not.
 std::string start_chain_workload(runtime& rt, const node_settings& ns);
 
-/// Places demo orders at `ns.demo_rate` on its own thread, backing off
-/// while the node is busy, until `stop()` (or destruction).
+/// Places demo orders at `rate` per second on its own thread, backing off
+/// while the node is busy, until `stop()` (or destruction). Construct,
+/// stop and destroy it from one thread (the command's main thread).
 class demo_producer {
 public:
   demo_producer(runtime& rt, double rate);

@@ -28,7 +28,7 @@ http_response json_response(unsigned status, const boost::json::value& v);
 /// Maps a runtime error to its HTTP status and problem.
 http_response from_error(const caf::error& err);
 
-/// A parsed query string, or why it is malformed.
+/// A parsed query string, or why it is malformed. A plain value.
 struct query_params {
   std::map<std::string, std::string> values;
   std::string error;

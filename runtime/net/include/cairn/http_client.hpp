@@ -39,7 +39,8 @@ enum class http_client_failure {
   cancelled, ///< the request's `cancelled` predicate said so
 };
 
-/// The answer to an `http_client_request`, or where and why it failed.
+/// The answer to an `http_client_request`, or where and why it failed. A
+/// plain value.
 struct http_client_response {
   http_client_failure failure = http_client_failure::none;
   std::string error; ///< the transport's message when `failure` is set
