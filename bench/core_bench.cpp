@@ -28,8 +28,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cairn/codec.hpp"
-#include "internal/keys.hpp"
 #include "cairn/runtime.hpp"
+#include "internal/keys.hpp"
 
 using namespace cairn;
 using clk = std::chrono::steady_clock;

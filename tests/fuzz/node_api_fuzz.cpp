@@ -42,7 +42,7 @@ struct fixture {
       std::abort();
     open_api = cairn::make_node_api(*rt, {});
     cairn::node_api_options with_tokens;
-    with_tokens.tokens = {{"r", {"read"}}, {"w", {"write"}}, {"a", {"admin"}}};
+    with_tokens.tokens = {{"r", {"read"}, {}}, {"w", {"write"}, {}}, {"a", {"admin"}, {}}};
     token_api = cairn::make_node_api(*rt, with_tokens);
   }
 };

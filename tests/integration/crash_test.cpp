@@ -11,8 +11,8 @@
 
 #include "cairn/actors/chain.hpp"
 #include "cairn/codec.hpp"
-#include "internal/keys.hpp"
 #include "cairn/storage.hpp"
+#include "internal/keys.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
 

@@ -13,9 +13,9 @@
 
 #include "cairn/actor.hpp"
 #include "cairn/codec.hpp"
-#include "internal/keys.hpp"
 #include "cairn/storage.hpp"
 #include "ingest_item.hpp"
+#include "internal/keys.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
 

@@ -12,9 +12,9 @@
 #include <catch2/catch.hpp>
 
 #include "cairn/codec.hpp"
-#include "internal/keys.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
+#include "internal/keys.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
 

@@ -16,14 +16,10 @@
 #include <cstring>
 #include <regex>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
 #include "cairn/error.hpp"
+#include "cairn/http_client.hpp"
 #include "cairn/schema/validator.hpp"
 
 namespace cairn::mcp {
@@ -239,88 +235,48 @@ struct http_decl {
   std::chrono::milliseconds timeout{30'000};
 };
 
-/// POSTs the arguments with asynchronous Beast on a private io_context,
-/// driven in slices so a hung peer ends by the tool's timeout and a cancel
-/// (or the node stopping) ends the call within ~100 ms. (Synchronous Beast
-/// calls ignore `expires_after`.)
+/// POSTs the arguments through the node's HTTP client (one deadline for
+/// every stage; a cancel, or the node stopping, ends the call within
+/// ~100 ms).
 caf::expected<tool_result> run_http(const http_decl& d, call& c) {
-  namespace beast = boost::beast;
-  namespace asio = boost::asio;
-  namespace http = beast::http;
-  asio::io_context ioc;
-  asio::ip::tcp::resolver resolver{ioc};
-  beast::tcp_stream stream{ioc};
-  http::request<http::string_body> req{http::verb::post, d.target, 11};
-  req.set(http::field::host, d.host + ":" + d.port);
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::accept, "application/json");
-  req.set("Idempotency-Key", c.idempotency_key());
-  req.body() = json::serialize(c.arguments());
-  req.prepare_payload();
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_output);
-  beast::error_code ec;
-  const char* stage = "resolve";
-  bool done = false;
-  auto finish = [&](beast::error_code e) {
-    ec = e;
-    done = true;
-  };
-  stream.expires_after(d.timeout); // one deadline for connect, write and read
-  resolver.async_resolve(d.host, d.port, [&](beast::error_code e, auto results) {
-    if (e)
-      return finish(e);
-    stage = "connect";
-    stream.async_connect(results, [&](beast::error_code e2, auto) {
-      if (e2)
-        return finish(e2);
-      stage = "write";
-      http::async_write(stream, req, [&](beast::error_code e3, size_t) {
-        if (e3)
-          return finish(e3);
-        stage = "read";
-        http::async_read(stream, buffer, parser, [&](beast::error_code e4, size_t) { finish(e4); });
-      });
-    });
-  });
-  auto deadline = std::chrono::steady_clock::now() + d.timeout + std::chrono::seconds{1};
-  while (!done) {
-    if (c.cancelled()) {
-      ioc.stop();
-      return tool_result::error("cancelled");
-    }
-    if (std::chrono::steady_clock::now() >= deadline) { // a resolve that never returns
-      ioc.stop();
+  http_client_request req;
+  req.method = "POST";
+  req.host = d.host;
+  req.port = d.port;
+  req.target = d.target;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"Accept", "application/json"},
+                 {"Idempotency-Key", c.idempotency_key()}};
+  req.body = json::serialize(c.arguments());
+  req.timeout = d.timeout;
+  req.body_limit = max_output;
+  req.cancelled = [&c] { return c.cancelled(); };
+  auto res = http_fetch(req);
+  switch (res.failure) {
+    case http_client_failure::none: break;
+    case http_client_failure::cancelled: return tool_result::error("cancelled");
+    case http_client_failure::timeout:
       return make_error(errc::handler_failed,
                         d.name + ": no answer within " + std::to_string(d.timeout.count()) + " ms");
-    }
-    ioc.run_for(std::chrono::milliseconds{100});
-    if (ioc.stopped() && !done)
-      ioc.restart();
+    case http_client_failure::resolve:
+      return make_error(errc::handler_failed, "cannot resolve " + d.host + ": " + res.error);
+    case http_client_failure::connect:
+      return make_error(errc::handler_failed,
+                        "cannot reach " + d.host + ":" + d.port + ": " + res.error);
+    case http_client_failure::write:
+      return make_error(errc::handler_failed, "request to " + d.host + " failed: " + res.error);
+    case http_client_failure::read:
+      return make_error(errc::handler_failed,
+                        "reading the answer of " + d.host + " failed: " + res.error);
   }
-  if (ec == beast::error::timeout)
-    return make_error(errc::handler_failed,
-                      d.name + ": no answer within " + std::to_string(d.timeout.count()) + " ms");
-  if (ec && std::string_view{stage} == "resolve")
-    return make_error(errc::handler_failed, "cannot resolve " + d.host + ": " + ec.message());
-  if (ec && std::string_view{stage} == "connect")
-    return make_error(errc::handler_failed,
-                      "cannot reach " + d.host + ":" + d.port + ": " + ec.message());
-  if (ec && std::string_view{stage} == "write")
-    return make_error(errc::handler_failed, "request to " + d.host + " failed: " + ec.message());
-  if (ec)
-    return make_error(errc::handler_failed,
-                      "reading the answer of " + d.host + " failed: " + ec.message());
-  auto& res = parser.get();
-  auto code = res.result_int();
+  auto code = res.status;
   if (code >= 500)
     return make_error(errc::handler_failed, d.name + ": HTTP " + std::to_string(code) + ": "
-                                              + tail(res.body(), stderr_tail));
+                                              + tail(res.body, stderr_tail));
   if (code >= 400)
     return tool_result::error(d.name + ": HTTP " + std::to_string(code) + ": "
-                              + tail(res.body(), stderr_tail));
-  return to_result(res.body());
+                              + tail(res.body, stderr_tail));
+  return to_result(res.body);
 }
 
 caf::error bad(size_t i, const std::string& what) {

@@ -5,40 +5,20 @@
 #include <cctype>
 
 #include "cairn/error.hpp"
+#include "cairn/text_codec.hpp"
 #include "internal/server_impl.hpp"
 
 namespace cairn::mcp {
 
 namespace {
 
-std::string percent_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-      out.push_back(static_cast<char>(c));
-    else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
+// The node's one percent codec (text_codec.hpp); a malformed escape is kept
+// as it is (then no actor has that id, and the read says so).
+std::string percent_decode(std::string_view s) {
+  return cairn::percent_decode(s).value_or(std::string{s});
 }
 
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1]))
-        && std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
+using cairn::percent_encode;
 
 } // namespace
 

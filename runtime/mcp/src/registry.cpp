@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "cairn/auth.hpp"
 #include "cairn/error.hpp"
 #include "internal/server_impl.hpp"
 
@@ -39,13 +40,9 @@ const mcp_token* server::impl::authenticate(std::string_view authorization, bool
   ok = true;
   if (opts.tokens.empty())
     return nullptr;
-  constexpr std::string_view bearer = "Bearer ";
-  if (authorization.substr(0, bearer.size()) == bearer) {
-    auto secret = authorization.substr(bearer.size());
-    for (const auto& t : opts.tokens)
-      if (t.secret == secret)
-        return &t;
-  }
+  if (auto secret = auth::bearer_secret(authorization))
+    if (const auto* t = auth::find_token(opts.tokens, *secret))
+      return t;
   ok = false;
   return nullptr;
 }

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cairn/error.hpp"
+#include "cairn/text_codec.hpp"
 #include "internal/call_actor.hpp"
 #include "internal/request_state.hpp"
 #include "internal/server_impl.hpp"
@@ -185,7 +186,8 @@ std::string server::impl::owner_tag(const mcp_token* token) const {
 
 bool server::impl::owns(const mcp_token* token, std::string_view id) const {
   auto dash = id.rfind('-');
-  return dash != std::string_view::npos && id.substr(dash + 1) == owner_tag(token);
+  return dash != std::string_view::npos
+         && cairn::constant_time_equal(owner_tag(token), id.substr(dash + 1));
 }
 
 caf::expected<call_record> server::impl::task_record(const std::string& id) {

@@ -11,6 +11,9 @@ namespace cairn::mcp {
 class server;
 }
 
+// Every command of the cairn binary: one `add_<noun>_<verb>` per command,
+// each in its own `<noun>_<verb>.cpp`. Commands are added and run on the
+// main thread.
 namespace cairn::cli {
 
 /// A named set of extra MCP tools, resources and prompts a node can serve
@@ -27,7 +30,21 @@ std::map<std::string, profile>& profiles();
 /// Parses the command line and runs the command; returns the exit code.
 int run(int argc, char** argv);
 
-/// Adds `cairn node` to `app`; the callback sets `exit_code`.
-void add_node_run(CLI::App& app, int& exit_code);
+// Each adds its command to `app` (or to its group, `actor` or `dlq`); the
+// command's callback sets `exit_code`.
+
+void add_node_run(CLI::App& app, int& exit_code);     ///< cairn node
+void add_mcp_stdio(CLI::App& app, int& exit_code);    ///< cairn mcp stdio
+void add_status_show(CLI::App& app, int& exit_code);  ///< cairn status
+void add_message_send(CLI::App& app, int& exit_code); ///< cairn send
+void add_journal_show(CLI::App& app, int& exit_code); ///< cairn journal
+void add_actors_list(CLI::App& app, int& exit_code);  ///< cairn actors
+void add_actor_show(CLI::App& actor, int& exit_code); ///< cairn actor show
+void add_topics_list(CLI::App& app, int& exit_code);  ///< cairn topics
+void add_timers_list(CLI::App& app, int& exit_code);  ///< cairn timers
+void add_dlq_list(CLI::App& dlq, int& exit_code);     ///< cairn dlq list
+void add_dlq_show(CLI::App& dlq, int& exit_code);     ///< cairn dlq show
+void add_dlq_redrive(CLI::App& dlq, int& exit_code);  ///< cairn dlq redrive
+void add_dlq_discard(CLI::App& dlq, int& exit_code);  ///< cairn dlq discard
 
 } // namespace cairn::cli

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <exception>
 
-#include "commands/client_command.hpp"
 #include "commands/commands.hpp"
 
 namespace cairn::cli {
@@ -18,7 +17,22 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   add_node_run(app, exit_code);
-  add_client_commands(app, exit_code);
+  add_mcp_stdio(app, exit_code);
+  add_status_show(app, exit_code);
+  add_message_send(app, exit_code);
+  add_journal_show(app, exit_code);
+  add_actors_list(app, exit_code);
+  auto* actor = app.add_subcommand("actor", "Inspect one actor");
+  actor->require_subcommand(1);
+  add_actor_show(*actor, exit_code);
+  add_topics_list(app, exit_code);
+  add_timers_list(app, exit_code);
+  auto* dlq = app.add_subcommand("dlq", "Inspect and act on dead letters");
+  dlq->require_subcommand(1);
+  add_dlq_list(*dlq, exit_code);
+  add_dlq_show(*dlq, exit_code);
+  add_dlq_redrive(*dlq, exit_code);
+  add_dlq_discard(*dlq, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,23 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <set>
 #include <string>
 #include <vector>
 
+#include "cairn/auth.hpp"
 #include "cairn/http.hpp"
 
 namespace cairn {
 
 class runtime;
 
-/// A bearer token and the scopes it grants: `read` (GET endpoints and
-/// /metrics), `write` (sending messages), `admin` (redriving and discarding
-/// dead letters). `admin` implies `write`, which implies `read`.
-struct api_token {
-  std::string secret;
-  std::set<std::string> scopes;
-};
+/// A bearer token of the node API: `read` allows the GET endpoints and
+/// /metrics, `write` sending messages, `admin` redriving and discarding dead
+/// letters (the one token model of auth.hpp).
+using api_token = auth::token;
 
 /// What the node API reports about the node itself, and who may use it.
 struct node_api_options {

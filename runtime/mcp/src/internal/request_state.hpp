@@ -8,15 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "cairn/text_codec.hpp"
+
 namespace cairn::mcp {
 
 /// HMAC-SHA1 of `msg` under `key`, as 40 hex digits.
 std::string hmac_hex(std::string_view key, std::string_view msg);
 
-/// Base64 (RFC 4648, padded).
-std::string base64_encode(std::string_view in);
-
-/// Strict base64 (RFC 4648, padded); nullopt if malformed.
-std::optional<std::string> base64_decode(std::string_view in);
+// The node's one base64 (RFC 4648, padded, strict decoding): text_codec.hpp.
+using cairn::base64_decode;
+using cairn::base64_encode;
 
 } // namespace cairn::mcp

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "cairn/node_api.hpp"
+#include "cairn/runtime.hpp"
+#include "internal/problem.hpp"
+
+namespace cairn::api {
+
+/// The node API over one runtime: the router and authorization
+/// (node_api.cpp), the read endpoints (read_endpoints.cpp), the write
+/// endpoints (write_endpoints.cpp) and `/metrics` (metrics.cpp). Called
+/// from the HTTP I/O threads, several at once: it holds no mutable state of
+/// its own, and the runtime's members are thread-safe.
+class node_api {
+public:
+  node_api(runtime& rt, node_api_options opts);
+
+  /// Answers at once, except sending a message (see post_message).
+  void handle(const http_request& req, const http_responder& respond);
+
+  /// Every request but sending a message.
+  http_response operator()(const http_request& req);
+
+private:
+  using query = std::map<std::string, std::string>;
+
+  std::optional<http_response> authorize(const http_request& req, const std::string& path) const;
+  http_response dead_letter_route(const http_request& req, const std::string& path);
+  http_response actor_route(const http_request& req, const std::string& path, const query& q);
+
+  template <class F>
+  static http_response only(const http_request& req, const char* method, F f) {
+    if (req.method != method)
+      return not_allowed(method);
+    return f();
+  }
+  static http_response bad_encoding(const std::string& path);
+  static http_response not_allowed(const std::string& allow);
+
+  // Read endpoints.
+  http_response readiness();
+  http_response status();
+  http_response actor(const std::string& id);
+  http_response actors(const query& q);
+  http_response topics();
+  http_response subscriptions(const std::string& name);
+  http_response timers(const query& q);
+  http_response dead_letters(const query& q);
+  http_response dead_letter(const std::string& id);
+  http_response journal(const std::string& id, const query& q);
+
+  // Write endpoints.
+  std::optional<http_response> message_envelope(const http_request& req, const std::string& id,
+                                                envelope& env);
+  void post_message(const http_request& req, const std::string& id, const http_responder& respond);
+  http_response redrive(const std::string& id);
+  http_response discard(const std::string& id);
+
+  http_response metrics();
+
+  runtime& rt_;
+  node_api_options opts_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+} // namespace cairn::api

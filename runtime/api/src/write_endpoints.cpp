@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// The node API's write endpoints: sending a message (answered from the
+// commit callback), redriving and discarding dead letters.
+#include <boost/json.hpp>
+
+#include "internal/node_api_impl.hpp"
+
+namespace cairn::api {
+
+namespace json = boost::json;
+
+std::optional<http_response> node_api::message_envelope(const http_request& req,
+                                                        const std::string& id, envelope& env) {
+  auto ctype = req.header("content-type");
+  if (ctype.rfind("application/json", 0) != 0)
+    return problem(415, "unsupported_media_type",
+                   "send the message as application/json, not '" + ctype + "'");
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  auto used = parser.write(req.body.data(), req.body.size(), ec);
+  if (!ec)
+    parser.finish(ec);
+  if (ec)
+    return problem(400, "malformed_json",
+                   "body is not valid JSON at byte " + std::to_string(used) + ": " + ec.message());
+  auto body = parser.release();
+  if (!body.is_object())
+    return problem(400, "invalid_body", "body must be a JSON object with \"type\" and \"payload\"");
+  auto& obj = body.as_object();
+  auto* type = obj.if_contains("type");
+  if (type == nullptr || !type->is_string() || type->as_string().empty())
+    return problem(400, "invalid_body", "\"type\" must be a non-empty string");
+  auto* key = obj.if_contains("idempotency_key");
+  if (key != nullptr && !key->is_string())
+    return problem(400, "invalid_body", "\"idempotency_key\" must be a string");
+  env.from = "external";
+  env.to = id;
+  env.type = std::string{type->as_string()};
+  env.format = static_cast<uint8_t>(payload_format::json);
+  auto* payload = obj.if_contains("payload");
+  env.payload = payload != nullptr ? json::serialize(*payload) : "null";
+  if (key != nullptr)
+    env.idempotency_key = std::string{key->as_string()};
+  env.traceparent = req.header("traceparent");
+  return std::nullopt;
+}
+
+// Answers 202 from the commit callback, once the envelope is durable: no
+// thread waits for the disk meanwhile.
+void node_api::post_message(const http_request& req, const std::string& id,
+                            const http_responder& respond) {
+  if (!valid_actor_id(id))
+    return respond(
+      problem(400, "invalid_argument", "invalid actor id '" + id + "': expected kind/key"));
+  envelope env;
+  if (auto bad = message_envelope(req, id, env))
+    return respond(*bad);
+  rt_.accept_async(std::move(env), [respond](caf::expected<std::string> r) {
+    if (!r)
+      return respond(from_error(r.error()));
+    json::object o;
+    o["id"] = *r;
+    respond(json_response(202, o));
+  });
+}
+
+http_response node_api::redrive(const std::string& id) {
+  if (auto err = rt_.redrive(id))
+    return from_error(err);
+  json::object o;
+  o["id"] = id;
+  o["redriven"] = true;
+  return json_response(200, o);
+}
+
+http_response node_api::discard(const std::string& id) {
+  if (auto err = rt_.discard(id))
+    return from_error(err);
+  return http_response{204, "application/json", "", {}, nullptr};
+}
+
+} // namespace cairn::api

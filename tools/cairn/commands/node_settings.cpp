@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+// The settings table of `cairn node` and `cairn mcp stdio`, the JSON config
+// file and the profile registry.
+#include "commands/node_settings.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "commands/commands.hpp"
+
+namespace cairn::cli {
+
+namespace json = boost::json;
+
+std::map<std::string, profile>& profiles() {
+  static std::map<std::string, profile> table;
+  return table;
+}
+
+void add_profile(std::string name, profile p) {
+  profiles()[std::move(name)] = std::move(p);
+}
+
+std::vector<std::string> profile_names() {
+  std::vector<std::string> names{"default"};
+  for (const auto& [name, p] : profiles())
+    names.push_back(name);
+  return names;
+}
+
+std::string profile_help() {
+  std::string help = "default";
+  for (const auto& [name, p] : profiles())
+    help += ", or " + name + ": " + p.description;
+  return help;
+}
+
+namespace {
+
+template <class T>
+setting number_setting(const char* name, T node_settings::*field, double min, double max) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            if (!v.is_number())
+              return "must be a number";
+            auto x = v.to_number<double>();
+            if (x < min || x > max
+                || (std::is_integral_v<T> && x != static_cast<double>(static_cast<int64_t>(x))))
+              return "must be " + std::string{std::is_integral_v<T> ? "an integer" : "a number"}
+                     + " from " + fmt::format("{}", min) + " to " + fmt::format("{}", max);
+            ns.*field = static_cast<T>(x);
+            return {};
+          },
+          [=](const node_settings& ns) { return json::value(ns.*field); }};
+}
+
+setting text_setting(const char* name, std::string node_settings::*field,
+                     std::vector<std::string> allowed = {}) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            if (!v.is_string())
+              return "must be a string";
+            std::string x{v.as_string()};
+            if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), x) == allowed.end())
+              return "must be one of " + fmt::format("{}", fmt::join(allowed, ", "));
+            ns.*field = x;
+            return {};
+          },
+          [=](const node_settings& ns) { return json::value(ns.*field); }};
+}
+
+setting flag_setting(const char* name, bool node_settings::*field) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            if (!v.is_bool())
+              return "must be true or false";
+            ns.*field = v.as_bool();
+            return {};
+          },
+          [=](const node_settings& ns) { return json::value(ns.*field); }};
+}
+
+/// A list of token strings; printed redacted by `redact`.
+setting token_setting(const char* name, std::vector<std::string> node_settings::*field,
+                      const char* shape, std::function<json::string(const std::string&)> redact) {
+  return {name,
+          [=](node_settings& ns, const json::value& v) -> std::string {
+            auto error = std::string{"must be an array of \""} + shape + "\" strings";
+            if (!v.is_array())
+              return error;
+            (ns.*field).clear();
+            for (const auto& t : v.as_array()) {
+              if (!t.is_string())
+                return error;
+              (ns.*field).emplace_back(t.as_string());
+            }
+            return {};
+          },
+          [=](const node_settings& ns) {
+            json::array a;
+            for (const auto& t : ns.*field)
+              a.push_back(redact(t));
+            return json::value(a);
+          }};
+}
+
+/// The flag that gives setting `name` (`max_pending` -> `--max-pending`).
+std::string flag_of(const std::string& name) {
+  if (name == "tokens")
+    return "--token";
+  if (name == "mcp_tokens")
+    return "--mcp-token";
+  std::string flag = "--" + name;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+} // namespace
+
+const std::vector<setting>& settings_table() {
+  static const std::vector<setting> table = {
+    text_setting("data", &node_settings::data),
+    text_setting("durability", &node_settings::durability, {"os", "fsync"}),
+    text_setting("http", &node_settings::http),
+    text_setting("profile", &node_settings::profile, profile_names()),
+    number_setting("http_read_timeout", &node_settings::http_read_timeout_s, 1, 3600),
+    text_setting("log_level", &node_settings::log_level,
+                 {"trace", "debug", "info", "warn", "error", "off"}),
+    text_setting("log_format", &node_settings::log_format, {"text", "json"}),
+    number_setting("max_pending", &node_settings::max_pending, 1, 1e12),
+    number_setting("batch", &node_settings::max_batch, 1, 1e6),
+    number_setting("max_wait_us", &node_settings::max_wait_us, 0, 1e6),
+    number_setting("threads", &node_settings::threads, 0, 1024),
+    number_setting("max_active", &node_settings::max_active, 0, 1e9),
+    flag_setting("demo", &node_settings::demo),
+    number_setting("demo_rate", &node_settings::demo_rate, 0.001, 1e6),
+    number_setting("flaky_rate", &node_settings::flaky_rate, 0, 1),
+    token_setting("tokens", &node_settings::tokens, "SECRET:scope,...",
+                  [](const std::string&) { return json::string{"(redacted)"}; }),
+    token_setting(
+      "mcp_tokens", &node_settings::mcp_tokens, "SECRET:TOOL-GLOB,...",
+      [](const std::string& t) { return json::string{"(redacted):" + t.substr(t.find(':') + 1)}; }),
+    {"mcp_tools",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_array())
+         return "must be an array of tool declarations";
+       ns.mcp_tools = v;
+       return {};
+     },
+     [](const node_settings& ns) { return ns.mcp_tools; }},
+  };
+  return table;
+}
+
+void add_setting_variables(CLI::App* cmd) {
+  for (const auto& st : settings_table()) {
+    std::string flag = std::string{"--"} + st.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (auto* opt = cmd->get_option_no_throw(flag)) {
+      std::string env = std::string{"CAIRN_"} + st.name;
+      std::transform(env.begin(), env.end(), env.begin(), ::toupper);
+      opt->envname(env);
+    }
+  }
+}
+
+std::string apply_config_file(node_settings& ns, const CLI::App* cmd) {
+  if (ns.config.empty())
+    return {};
+  const auto& path = ns.config;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr)
+    return "cannot read config file " + path + ": " + std::strerror(errno);
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    text.append(buf, n);
+  std::fclose(f);
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  auto used = parser.write(text.data(), text.size(), ec);
+  if (!ec)
+    parser.finish(ec);
+  if (ec)
+    return "config file " + path + " is not valid JSON at byte " + std::to_string(used) + ": "
+           + ec.message();
+  auto doc = parser.release();
+  if (!doc.is_object())
+    return "config file " + path + " must hold a JSON object";
+  for (const auto& [key, value] : doc.as_object()) {
+    std::string name{key};
+    auto& table = settings_table();
+    auto it =
+      std::find_if(table.begin(), table.end(), [&](const setting& st) { return name == st.name; });
+    if (it == table.end())
+      return "config file " + path + ": unknown setting '" + name + "'";
+    auto* opt = cmd->get_option_no_throw(flag_of(name));
+    if (opt != nullptr && opt->count() > 0)
+      continue; // a flag or CAIRN_* variable wins
+    if (auto err = it->from_json(ns, value); !err.empty())
+      return "config file " + path + ": setting '" + name + "' " + err;
+  }
+  return {};
+}
+
+json::object effective_config(const node_settings& ns) {
+  json::object o;
+  for (const auto& st : settings_table())
+    o[st.name] = st.to_json(ns);
+  return o;
+}
+
+} // namespace cairn::cli

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+// What a node can be told, and from where: flags, CAIRN_* variables and a
+// JSON file. Used on the main thread while a command's arguments are read.
+namespace cairn::cli {
+
+/// Every setting of `cairn node` and `cairn mcp stdio`. A plain value.
+struct node_settings {
+  std::string data = "cairn-data";
+  std::string durability = "os";
+  std::string log_level = "info";
+  bool demo = false;
+  double demo_rate = 200;
+  double flaky_rate = 0.2;
+  std::string workload;
+  std::string profile = "default";
+  std::vector<std::string> mcp_tokens;                 ///< SECRET:tool-glob[,tool-glob...]
+  boost::json::value mcp_tools = boost::json::array{}; ///< tool declarations (exec, http)
+  uint32_t chains = 8;
+  uint64_t messages = 100'000;
+  bool exit_when_idle = false;
+  size_t max_pending = 1'000'000;
+  size_t max_batch = 1024;
+  int64_t max_wait_us = 0;
+  size_t threads = 0;
+  size_t max_active = 200'000;
+  std::string http = "127.0.0.1:7070";
+  int64_t http_read_timeout_s = 10;
+  std::vector<std::string> tokens; ///< SECRET:scope[,scope...]
+  std::string log_format = "text";
+  std::string config; ///< JSON file with settings (flags and CAIRN_* win over it)
+  bool print_config = false;
+  bool progress = true;
+  bool stdio = false; ///< serve MCP on stdin/stdout (`cairn mcp stdio`)
+};
+
+/// One setting: its name in files (`max_pending`), flag (`--max-pending`)
+/// and environment (`CAIRN_MAX_PENDING`), how to read it from JSON and how
+/// to print it. The single place that lists what a node can be told.
+struct setting {
+  const char* name;
+  std::function<std::string(node_settings&, const boost::json::value&)> from_json; ///< "" or why
+  std::function<boost::json::value(const node_settings&)> to_json;
+};
+
+/// Every setting, in the order `--print-config` shows them.
+const std::vector<setting>& settings_table();
+
+/// Gives every option of `cmd` that is a setting its CAIRN_<NAME> variable.
+void add_setting_variables(CLI::App* cmd);
+
+/// Applies the file `ns.config` (if set) for every setting that no flag or
+/// variable of `cmd` gave. Returns "" or an error naming the setting.
+std::string apply_config_file(node_settings& ns, const CLI::App* cmd);
+
+/// The effective settings as JSON, secrets redacted.
+boost::json::object effective_config(const node_settings& ns);
+
+/// "default" and every registered profile; the help text listing them.
+std::vector<std::string> profile_names();
+std::string profile_help();
+
+} // namespace cairn::cli

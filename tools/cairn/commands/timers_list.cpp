@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cairn timers`: durable timers, earliest first.
+#include <memory>
+
+#include <boost/json.hpp>
+
+#include "commands/client_output.hpp"
+#include "commands/commands.hpp"
+
+namespace cairn::cli {
+
+void add_timers_list(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<client_options>();
+  auto* cmd = app.add_subcommand("timers", "List durable timers, earliest first");
+  add_client_options(cmd, *o);
+  cmd->callback([o, &exit_code] {
+    exit_code = run_call(*o, "GET", "/api/v1/timers", "", [](const boost::json::value& v) {
+      print_table({"DUE_MS", "TO", "TYPE"}, rows_of(v, "timers", {"due_ms", "to", "type"}));
+    });
+  });
+}
+
+} // namespace cairn::cli
