@@ -181,3 +181,77 @@ TEST_CASE("tasks/result requests past the bound are refused, the others answered
   srv.shutdown();
   (*rt)->stop();
 }
+
+TEST_CASE("an elicitation answer that does not match the requested schema never reaches the tool",
+          "[mcp][schema][elicitation]") {
+  cairn::test::temp_dir dir;
+  cairn::runtime_options ro;
+  ro.data_dir = dir.sub("data");
+  ro.threads = 2;
+  auto rt = cairn::runtime::open(ro);
+  REQUIRE(rt);
+  server_options so;
+  so.actor_resources = false;
+  server srv{**rt, so};
+  tool_spec t;
+  t.name = "confirm";
+  t.description = "Asks the user to confirm";
+  t.handler = [](call& c) -> caf::expected<tool_result> {
+    auto schema = json::parse(R"({"type":"object","required":["sure"],
+                                  "properties":{"sure":{"type":"boolean"}}})");
+    auto a = c.ask("ok", "elicitation/create",
+                   json::object{{"message", "Sure?"}, {"requestedSchema", schema}});
+    if (!a)
+      return tool_result::error(cairn::render(a.error()));
+    return tool_result::text("answer: " + json::serialize(*a));
+  };
+  srv.add_tool(std::move(t));
+  srv.attach();
+  REQUIRE_FALSE((*rt)->start());
+  inbox in;
+  auto write = [&in](std::string m) { in.put(m); };
+  json::object meta{
+    {"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+    {"io.modelcontextprotocol/clientCapabilities", json::object{{"elicitation", json::object{}}}}};
+  auto call_round = [&](int64_t id, json::object extra) {
+    json::object params{{"name", "confirm"}, {"arguments", json::object{}}, {"_meta", meta}};
+    for (auto& [k, v] : extra)
+      params[k] = v;
+    srv.handle_message(
+      json::serialize(
+        json::object{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", params}}),
+      write);
+    auto r = in.await(id);
+    REQUIRE(r);
+    REQUIRE(r->contains("result"));
+    return r->at("result").as_object();
+  };
+  auto first = call_round(1, {});
+  REQUIRE(first.at("resultType") == "input_required");
+  auto state = first.at("requestState");
+
+  // Content of the wrong type: the tool hears why, never the content.
+  auto bad = call_round(
+    2,
+    json::object{{"requestState", state},
+                 {"inputResponses",
+                  json::object{{"ok", json::object{{"action", "accept"},
+                                                   {"content", json::object{{"sure", "yes"}}}}}}}});
+  INFO(json::serialize(bad));
+  CHECK(bad.at("isError") == true);
+  auto text = std::string{bad.at("content").at(0).at("text").as_string()};
+  CHECK(text.find("does not match the requested schema") != std::string::npos);
+  CHECK(text.find("$.sure: expected boolean") != std::string::npos);
+
+  auto good = call_round(
+    3,
+    json::object{{"requestState", state},
+                 {"inputResponses",
+                  json::object{{"ok", json::object{{"action", "accept"},
+                                                   {"content", json::object{{"sure", true}}}}}}}});
+  INFO(json::serialize(good));
+  CHECK_FALSE(good.contains("isError"));
+  CHECK(std::string{good.at("content").at(0).at("text").as_string()}.find("answer:") == 0);
+  srv.shutdown();
+  (*rt)->stop();
+}

@@ -39,6 +39,7 @@ void register_demo_tools(mcp::server& srv, runtime& rt) {
   {
     tool_spec t;
     t.name = "echo";
+    t.runs_inline = true; // returns its argument
     t.title = "Echo";
     t.description = "Returns the text it was given (a durable round trip through a call actor)";
     t.input_schema =
@@ -54,6 +55,7 @@ void register_demo_tools(mcp::server& srv, runtime& rt) {
   {
     tool_spec t;
     t.name = "place_order";
+    t.runs_inline = true; // checks its arguments and sends one message
     t.title = "Place a delivery order";
     t.description = "Places an order in the delivery demo: it then goes through inventory, "
                     "payment, dispatch and notification, each a durable actor. Placing the same "

@@ -137,7 +137,8 @@ std::optional<http_response> node_api::authorize(const http_request& req,
                                                  const std::string& path) const {
   if (opts_.tokens.empty())
     return std::nullopt;
-  auto secret = auth::bearer_secret(req.header("authorization"));
+  auto authorization = req.header("authorization"); // `secret` points into it
+  auto secret = auth::bearer_secret(authorization);
   if (!secret)
     return problem(401, "unauthorized", "send Authorization: Bearer <token>",
                    {{"WWW-Authenticate", "Bearer realm=\"cairn\""}});

@@ -242,9 +242,12 @@ private:
     json::value token = p.contains("progressToken") ? p.at("progressToken") : json::value{};
     bool stateless = p.contains("stateless") && p.at("stateless").as_bool();
     bool task = p.contains("task") && p.at("task").as_bool();
-    // The handler may wait (a child process, a network call, the client's
-    // answer): it runs on the runtime's blocking pool, never on an actor
-    // thread; the step commits when it returns.
+    // A handler declared never to wait runs here, on the actor thread.
+    if (t->spec.runs_inline)
+      return run_handler(ctx, *t, live, args, caps, answers, token, stateless, task, msg.attempt);
+    // Any other handler may wait (a child process, a network call, the
+    // client's answer): it runs on the runtime's blocking pool, never on an
+    // actor thread; the step commits when it returns.
     ctx.defer([this, t, live, args = std::move(args), caps = std::move(caps),
                answers = std::move(answers), token = std::move(token), stateless, task,
                attempt = msg.attempt](context& c) {

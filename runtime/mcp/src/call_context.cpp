@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "cairn/error.hpp"
+#include "cairn/schema/validator.hpp"
 
 namespace cairn::mcp {
 
@@ -65,14 +66,57 @@ caf::error no_answer_yet(const json::object& keys) {
                     "no answer to " + names + " yet: this round ends with input_required");
 }
 
+/// An accepted answer to `elicitation/create` must match the schema the
+/// tool asked with (checked by the node's validator, so a handler never
+/// sees content of the wrong shape); other answers pass as they are.
+caf::expected<json::value> checked_answer(const std::string& method, const json::object& params,
+                                          json::value answer) {
+  if (method != "elicitation/create" || !answer.is_object())
+    return answer;
+  auto requested = params.if_contains("requestedSchema");
+  auto action = answer.as_object().if_contains("action");
+  if (!requested || !action || *action != "accept")
+    return answer;
+  auto compiled = schema::validator::compile(*requested);
+  if (!compiled)
+    return make_error(errc::invalid_argument,
+                      "the tool's requestedSchema is invalid at " + compiled.error().to_string());
+  auto content = answer.as_object().if_contains("content");
+  auto r = compiled->validate(content ? *content : json::value(json::object{}));
+  if (r.valid())
+    return answer;
+  std::string why;
+  for (const auto& e : r.errors())
+    why += (why.empty() ? "" : "; ") + e.to_string();
+  return make_error(errc::invalid_argument,
+                    "the client's answer to elicitation/create does not match the requested "
+                    "schema: "
+                      + why);
+}
+
+json::object params_of(const json::value& request) {
+  if (auto p = request.as_object().if_contains("params"); p && p->is_object())
+    return p->as_object();
+  return {};
+}
+
+std::string method_of(const json::value& request) {
+  auto m = request.as_object().if_contains("method");
+  return m && m->is_string() ? std::string{m->as_string()} : std::string{};
+}
+
 } // namespace
 
 caf::expected<json::value> call_context::ask(std::string key, std::string method,
                                              json::object params) {
-  if (!stateless_)
-    return ask_live(method, std::move(params));
+  if (!stateless_) {
+    auto a = ask_live(method, params);
+    if (!a)
+      return a;
+    return checked_answer(method, params, std::move(*a));
+  }
   if (auto a = answers_.if_contains(key))
-    return *a;
+    return checked_answer(method, params, *a);
   json::object q{{key, json::object{{"method", method}, {"params", std::move(params)}}}};
   unanswered_[key] = q[key];
   return no_answer_yet(q);
@@ -83,10 +127,14 @@ caf::expected<json::object> call_context::ask_all(json::object requests) {
   if (stateless_) {
     json::object missing;
     for (auto& [k, v] : requests) {
-      if (auto a = answers_.if_contains(k))
-        out[k] = *a;
-      else
+      if (auto a = answers_.if_contains(k)) {
+        auto checked = checked_answer(method_of(v), params_of(v), *a);
+        if (!checked)
+          return std::move(checked.error());
+        out[k] = std::move(*checked);
+      } else {
         missing[k] = v;
+      }
     }
     if (missing.empty())
       return out;
@@ -99,10 +147,14 @@ caf::expected<json::object> call_context::ask_all(json::object requests) {
     json::object params;
     if (auto p = o.if_contains("params"); p && p->is_object())
       params = p->as_object();
-    auto a = ask_live(std::string{o.at("method").as_string()}, std::move(params));
+    auto method = std::string{o.at("method").as_string()};
+    auto a = ask_live(method, params);
     if (!a)
       return std::move(a.error());
-    out[k] = std::move(*a);
+    auto checked = checked_answer(method, params, std::move(*a));
+    if (!checked)
+      return std::move(checked.error());
+    out[k] = std::move(*checked);
   }
   return out;
 }

@@ -106,6 +106,10 @@ struct tool_spec {
   risk_class risk = risk_class::low;
   task_support tasks = task_support::optional;
   uint32_t max_attempts = 3; ///< attempts before the call fails for good
+  /// The handler never waits (no I/O, no sleep, no `ask`, no long CPU work):
+  /// it may run on the actor thread, saving the blocking pool's two thread
+  /// handoffs. A handler that might wait must leave this false.
+  bool runs_inline = false;
   /// Client capabilities the tool needs (e.g. `{"sampling":{}}`); a client
   /// without them gets a missing-capability error before anything runs.
   json::object requires_capabilities;
