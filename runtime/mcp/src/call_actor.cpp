@@ -444,7 +444,9 @@ void server::impl::register_tool_kind(const tool_entry& t) {
   k.idle_timeout = std::chrono::milliseconds{2000};
   // The typed record is snapshotted with every event, in the step's own
   // write: a task poll reads that one row (tasks.cpp), never the journal.
-  k.snapshot_every = 1;
+  // A tool that never runs as a task is never polled: no snapshot row (its
+  // record, if read at all, is rebuilt from its one or two events).
+  k.snapshot_every = t.spec.tasks == task_support::forbidden ? 0 : 1;
   k.retry.max_attempts = std::max<uint32_t>(1, t.spec.max_attempts) + 1;
   k.retry.initial_backoff = std::chrono::milliseconds{200};
   // A call that never got to record an outcome (its message was
