@@ -110,6 +110,19 @@ void runtime::impl::on_activation_exit(const std::string& id, const caf::actor_a
   fail_head(id, addr, render(reason));
 }
 
+// A message committed between the mailbox scan above and `forget` was routed
+// to the dead activation and dropped with it; its commit is visible by now
+// (routing follows the commit), so a second look after `forget` finds it.
+void runtime::impl::wake_if_mail(const std::string& id) {
+  bool any = false;
+  auto err = store->scan(column::mailbox, keys::actor_prefix(id), "", [&](auto, auto) {
+    any = true;
+    return false;
+  });
+  if (err || any)
+    wake_at(id, now_ms() + (err ? 200 : 0));
+}
+
 // An activation died outside a handler (factory, replay, snapshot): its head
 // message counts a failed attempt under the kind's retry policy, as a
 // failing handler would, and the actor is woken again after the backoff.
@@ -131,6 +144,8 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
     forget(id, addr);
     if (!key.empty())
       wake_at(id, rec && rec->env.not_before_ms > now ? rec->env.not_before_ms : now + 200);
+    else
+      wake_if_mail(id);
     return;
   }
   failed.fetch_add(1);

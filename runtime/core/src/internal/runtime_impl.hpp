@@ -260,6 +260,7 @@ struct runtime::impl {
   void on_activation_exit(const std::string& id, const caf::actor_addr& addr,
                           const caf::error& reason);
   void fail_head(const std::string& id, const caf::actor_addr& addr, const std::string& why);
+  void wake_if_mail(const std::string& id);
 
   // Wakes `id` at `due_ms` (services thread).
   void wake_at(const std::string& id, int64_t due_ms) {
