@@ -10,6 +10,7 @@
 
 #include "cairn/codec.hpp"
 #include "cairn/runtime.hpp"
+#include "internal/commit_coordinator.hpp"
 #include "internal/keys.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -155,13 +156,17 @@ TEST_CASE("an undecodable or unknown journal event stops the actor visibly inste
   REQUIRE(rt->tell("frag/b", memo{"one"}));
   REQUIRE(test::eventually([&] { return journal_length(*rt, "frag/b") == 1; }));
   rt.reset();
-  bool unknown_type = GENERATE(true, false);
+  // An unknown type, a payload that does not decode, a row that is not a
+  // journal record at all.
+  int what = GENERATE(0, 1, 2);
   {
     auto store = open_rocksdb(storage_options{dir.sub("data")});
     REQUIRE(store);
-    step_effects::event bad{unknown_type ? "test.renamed/v9" : "test.memo/v1", "\x01garbage"};
+    internal::journal_record bad{what == 0 ? "test.renamed/v9" : "test.memo/v1", "\x01garbage",
+                                 now_ms(), "", ""};
     write_set ws;
-    ws.put(column::journal, keys::actor_seq("frag/b", 2), encode(bad));
+    ws.put(column::journal, keys::actor_seq("frag/b", 2),
+           what == 2 ? std::string{"\x07not a record"} : encode(bad));
     REQUIRE_FALSE((*store)->write(ws, true));
   }
   rt = start_fragile(dir, quick_retries(3));
@@ -172,12 +177,13 @@ TEST_CASE("an undecodable or unknown journal event stops the actor visibly inste
   REQUIRE(summary);
   CHECK(summary->stopped);
   CHECK(summary->stop_reason.find("journal event 2") != std::string::npos);
-  CHECK(summary->stop_reason.find(unknown_type ? "unknown event type" : "cannot decode")
+  CHECK(summary->stop_reason.find(what == 0 ? "unknown event type" : "cannot decode")
         != std::string::npos);
   // Its mail is kept (not processed, not dead-lettered) until it is repaired.
   CHECK(summary->mailbox_depth == 1);
   CHECK(rt->stats().dead_lettered == 0);
-  CHECK(journal_length(*rt, "frag/b") == 2);
+  // A row that is no record at all ends the journal's reading too.
+  CHECK(journal_length(*rt, "frag/b") == (what == 2 ? 1 : 2));
   // Other actors of the kind are unaffected.
   REQUIRE(rt->tell("frag/c", memo{"fine"}));
   REQUIRE(test::eventually([&] { return journal_length(*rt, "frag/c") == 1; }));

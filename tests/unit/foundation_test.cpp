@@ -163,6 +163,9 @@ void write_layout_1(const std::string& path, const std::string& text) {
   keys::append_be64(seq, 2);
   rocksdb::WriteBatch batch;
   batch.Put(handles[1], keys::actor_seq("sink/a", 1), encode(rec));
+  // A journal event as layouts 1 and 2 stored it: type and payload only.
+  step_effects::event old{type_tag<memo>::value, encode(memo{"journaled by layout 1"})};
+  batch.Put(handles[2], keys::actor_seq("sink/old", 1), encode(old));
   batch.Put(handles[10], "layout", "1");
   batch.Put(handles[10], "seq", seq);
   REQUIRE(db->Write(rocksdb::WriteOptions{}, &batch).ok());
@@ -178,7 +181,7 @@ std::string meta_layout(runtime& rt) {
 
 } // namespace
 
-TEST_CASE("a data directory of layout 1 is migrated to layout 2 and keeps its messages",
+TEST_CASE("a data directory of layout 1 is migrated to the current layout and keeps its messages",
           "[layout][migration]") {
   test::temp_dir dir;
   auto path = dir.sub("data");
@@ -195,10 +198,25 @@ TEST_CASE("a data directory of layout 1 is migrated to layout 2 and keeps its me
   // New messages take sequence numbers after the old ones.
   REQUIRE((*rt)->tell("sink/a", memo{"after the migration"}));
   CHECK(test::eventually([&] { return journal_of(**rt, "sink/a").size() == 2; }));
+  // The old event survived the journal's new record format (layout 3): no
+  // time or cause was recorded then; new events have both.
+  std::vector<journal_entry> old_events, new_events;
+  REQUIRE_FALSE((*rt)->read_journal("sink/old", 1, 10,
+                                    [&](const journal_entry& e) { old_events.push_back(e); }));
+  REQUIRE(old_events.size() == 1);
+  CHECK(decode<memo>(old_events[0].payload)->text == "journaled by layout 1");
+  CHECK(old_events[0].time_ms == 0);
+  CHECK(old_events[0].cause.empty());
+  REQUIRE_FALSE(
+    (*rt)->read_journal("sink/a", 1, 10, [&](const journal_entry& e) { new_events.push_back(e); }));
+  REQUIRE(new_events.size() == 2);
+  CHECK(new_events[1].time_ms > 0);
+  CHECK_FALSE(new_events[1].cause.empty());
+  CHECK(new_events[1].trace_id.size() == 32);
   (*rt)->stop();
   rt->reset();
 
-  // Opening again finds layout 2: no second migration, nothing lost.
+  // Opening again finds the current layout: no second migration, nothing lost.
   auto again = runtime::open(o);
   REQUIRE(again);
   CHECK(meta_layout(**again) == std::to_string(layout_version));

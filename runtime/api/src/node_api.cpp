@@ -82,6 +82,16 @@ http_response node_api::operator()(const http_request& req) {
     return only(req, "GET", [&] { return actors(params); });
   if (path == "/api/v1/topics")
     return only(req, "GET", [&] { return topics(); });
+  if (path == "/api/v1/traces")
+    return only(req, "GET", [&] { return trace_by_key(params); });
+  const std::string traces_prefix = "/api/v1/traces/";
+  if (path.rfind(traces_prefix, 0) == 0) {
+    auto rest = path.substr(traces_prefix.size());
+    const std::string steps_suffix = "/steps";
+    if (ends_with(rest, steps_suffix))
+      rest.resize(rest.size() - steps_suffix.size());
+    return only(req, "GET", [&] { return trace(rest, {}); });
+  }
   const std::string topics_prefix = "/api/v1/topics/";
   const std::string subs_suffix = "/subscriptions";
   if (path.rfind(topics_prefix, 0) == 0 && path.size() > topics_prefix.size() + subs_suffix.size()

@@ -36,6 +36,7 @@ http_response from_error(const caf::error& err) {
     case errc::not_found: return problem(404, "not_found", detail);
     case errc::unknown_actor_kind: return problem(404, "unknown_actor_kind", detail);
     case errc::invalid_argument: return problem(400, "invalid_argument", detail);
+    case errc::invalid_payload: return problem(422, "invalid_payload", detail);
     case errc::conflict: return problem(409, "conflict", detail);
     default: return problem(500, to_string(code_of(err)), detail);
   }

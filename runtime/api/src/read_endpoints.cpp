@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The node API's read endpoints: readiness, status, actors, journals, dead
 // letters, timers, topics.
+#include <cstdio>
+#include <ctime>
+
 #include <boost/json.hpp>
 
 #include "cairn/text_codec.hpp"
@@ -17,7 +20,40 @@ std::string trace_id_of(const envelope& env) {
   return parse_traceparent(env.traceparent, tc) ? tc.trace_id : std::string{};
 }
 
-json::object dead_letter_json(const dead_letter& dl, bool full) {
+// "2026-12-01T18:09:13.410Z"; null for 0 (not recorded).
+json::value iso_time(int64_t ms) {
+  if (ms <= 0)
+    return nullptr;
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return json::value(buf);
+}
+
+// A typed payload as JSON where its type has a codec, else as base64 of
+// its bytes (with the reason, so an operator knows why).
+void put_payload(runtime& rt, json::object& o, std::string_view type, uint8_t format,
+                 std::string_view payload) {
+  if (auto text = rt.payload_json(type, format, payload)) {
+    boost::system::error_code ec;
+    auto v = json::parse(*text, ec);
+    if (!ec) {
+      o["payload"] = std::move(v);
+      return;
+    }
+    if (format == static_cast<uint8_t>(payload_format::json)) {
+      o["payload_text"] = *text; // sent as JSON but not parseable: shown as is
+      return;
+    }
+  }
+  o["payload_base64"] = base64_encode(payload);
+}
+
+json::object dead_letter_json(runtime& rt, const dead_letter& dl, bool full) {
   json::object o;
   o["id"] = dl.env.id;
   o["to"] = dl.env.to;
@@ -35,14 +71,24 @@ json::object dead_letter_json(const dead_letter& dl, bool full) {
     for (auto t : dl.attempt_ms)
       times.push_back(t);
     o["attempt_ms"] = std::move(times);
-    if (dl.env.format == static_cast<uint8_t>(payload_format::json))
-      o["payload"] = dl.env.payload;
-    else
-      o["payload_base64"] = base64_encode(dl.env.payload);
+    put_payload(rt, o, dl.env.type, dl.env.format, dl.env.payload);
     if (!dl.raw.empty())
       o["raw_base64"] = base64_encode(dl.raw);
   }
   return o;
+}
+
+json::object journal_json(runtime& rt, const journal_entry& j) {
+  json::object e;
+  e["seq"] = j.seq;
+  e["type"] = j.type;
+  e["time"] = iso_time(j.time_ms);
+  e["time_ms"] = j.time_ms;
+  e["cause"] = j.cause.empty() ? json::value(nullptr) : json::value(j.cause);
+  e["trace_id"] = j.trace_id.empty() ? json::value(nullptr) : json::value(j.trace_id);
+  e["size"] = j.payload.size();
+  put_payload(rt, e, j.type, static_cast<uint8_t>(payload_format::binary), j.payload);
+  return e;
 }
 
 json::object summary_json(const runtime::actor_summary& a) {
@@ -236,7 +282,7 @@ http_response node_api::dead_letters(const query& q) {
           || static_cast<uint64_t>(dl.failed_ms) < since
           || static_cast<uint64_t>(dl.failed_ms) > until)
         continue;
-      arr.push_back(dead_letter_json(dl, false));
+      arr.push_back(dead_letter_json(rt_, dl, false));
       last = dl.env.id;
       if (arr.size() >= limit)
         break;
@@ -254,7 +300,7 @@ http_response node_api::dead_letter(const std::string& id) {
   auto dl = rt_.find_dead_letter(id);
   if (!dl)
     return from_error(dl.error());
-  return json_response(200, dead_letter_json(*dl, true));
+  return json_response(200, dead_letter_json(rt_, *dl, true));
 }
 
 http_response node_api::journal(const std::string& id, const query& q) {
@@ -267,16 +313,10 @@ http_response node_api::journal(const std::string& id, const query& q) {
     return err;
   json::array events;
   uint64_t next = from;
-  auto rerr = rt_.read_journal(id, from, limit,
-                               [&](uint64_t seq, std::string_view type, std::string_view payload) {
-                                 json::object e;
-                                 e["seq"] = seq;
-                                 e["type"] = type;
-                                 e["size"] = payload.size();
-                                 e["payload_base64"] = base64_encode(payload);
-                                 events.push_back(std::move(e));
-                                 next = seq + 1;
-                               });
+  auto rerr = rt_.read_journal(id, from, limit, [&](const journal_entry& j) {
+    events.push_back(journal_json(rt_, j));
+    next = j.seq + 1;
+  });
   if (rerr)
     return from_error(rerr);
   json::object o;
@@ -284,6 +324,79 @@ http_response node_api::journal(const std::string& id, const query& q) {
   o["events"] = std::move(events);
   o["next_from"] = next;
   return json_response(200, o);
+}
+
+// One request's path: every step (each attempt) on every actor, in order,
+// with the events each journaled and the messages each sent.
+http_response node_api::trace(const std::string& trace_id, json::object head) {
+  auto steps = rt_.trace_steps(trace_id);
+  if (!steps)
+    return from_error(steps.error());
+  json::array arr;
+  for (const auto& sp : *steps) {
+    json::object o;
+    o["actor"] = sp.actor;
+    o["type"] = sp.type;
+    o["envelope_id"] = sp.envelope_id;
+    o["attempt"] = sp.attempt + 1;
+    o["start"] = iso_time(sp.start_ms);
+    o["start_ms"] = sp.start_ms;
+    o["duration_ms"] = sp.end_ms - sp.start_ms;
+    o["status"] = sp.status;
+    o["span_id"] = sp.span_id;
+    o["parent_span_id"] = sp.parent_span_id;
+    json::array events;
+    if (sp.events > 0) {
+      ignore_error(
+        rt_.read_journal(sp.actor, sp.first_event, sp.events,
+                         [&](const journal_entry& j) { events.push_back(journal_json(rt_, j)); }));
+    }
+    o["events"] = std::move(events);
+    json::array sent;
+    for (const auto& s : sp.sent) {
+      // "id to type"
+      auto a = s.find(' ');
+      auto b = s.find(' ', a == std::string::npos ? a : a + 1);
+      json::object m;
+      m["id"] = s.substr(0, a);
+      m["to"] = a == std::string::npos ? "" : s.substr(a + 1, b - a - 1);
+      m["type"] = b == std::string::npos ? "" : s.substr(b + 1);
+      sent.push_back(std::move(m));
+    }
+    o["sent"] = std::move(sent);
+    arr.push_back(std::move(o));
+  }
+  if (arr.empty())
+    return problem(404, "not_found",
+                   "no steps recorded for trace " + trace_id
+                     + " (unknown, not yet processed, or older than the span retention)");
+  head["trace_id"] = trace_id;
+  head["steps"] = std::move(arr);
+  return json_response(200, head);
+}
+
+http_response node_api::trace_by_key(const query& q) {
+  auto key = q.find("idempotency_key");
+  if (key == q.end() || key->second.empty())
+    return problem(400, "invalid_parameter",
+                   "give 'idempotency_key' (and optionally 'actor'), or use "
+                   "/api/v1/traces/{trace_id}/steps");
+  auto actor = q.find("actor");
+  std::string to = actor == q.end() ? std::string{} : actor->second;
+  if (!to.empty() && !valid_actor_id(to))
+    return invalid_actor_id(to);
+  auto found = rt_.find_by_idempotency_key(key->second, to);
+  if (!found)
+    return from_error(found.error());
+  if (found->trace_id.empty())
+    return problem(404, "not_found",
+                   "the message with idempotency key '" + key->second
+                     + "' was accepted without a trace id");
+  json::object head;
+  head["idempotency_key"] = key->second;
+  head["actor"] = found->to;
+  head["envelope_id"] = found->envelope_id;
+  return trace(found->trace_id, std::move(head));
 }
 
 } // namespace cairn::api

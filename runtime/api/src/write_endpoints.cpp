@@ -42,6 +42,23 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   if (key != nullptr)
     env.idempotency_key = std::string{key->as_string()};
   env.traceparent = req.header("traceparent");
+  // A kind that declares its message types gets only those, decoded here:
+  // a bad one is refused before anything is persisted.
+  auto codec = rt_.edge_codec(kind_of(id), env.type);
+  if (!codec) {
+    if (code_of(codec.error()) == errc::invalid_argument)
+      return problem(400, "unknown_message_type", render(codec.error()));
+    return from_error(codec.error());
+  }
+  if (*codec != nullptr) {
+    auto stored = (*codec)->from_json(env.payload);
+    if (!stored)
+      return from_error(stored.error());
+    if (!(*codec)->json_passthrough) {
+      env.format = static_cast<uint8_t>(payload_format::binary);
+      env.payload = std::move(*stored);
+    }
+  }
   return std::nullopt;
 }
 

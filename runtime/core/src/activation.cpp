@@ -23,24 +23,25 @@ caf::error runtime::impl::load_state(activation_state& st) {
   }
   st.next_journal_seq = from;
   caf::error bad;
-  auto err = store->scan(column::journal, keys::actor_prefix(st.id), keys::actor_seq(st.id, from),
-                         [&](std::string_view k, std::string_view v) {
-                           auto ev = decode<step_effects::event>(v);
-                           if (!ev) {
-                             bad = std::move(ev.error());
-                             return false;
-                           }
-                           auto seq = keys::read_be64(k, k.size() - 8);
-                           if (auto aerr = st.impl->apply(ev->type, ev->payload)) {
-                             bad = make_error(errc::corrupt_record,
-                                              "journal event " + std::to_string(seq) + " ("
-                                                + ev->type + "): " + render(aerr));
-                             return false;
-                           }
-                           st.next_journal_seq = keys::read_be64(k, k.size() - 8) + 1;
-                           ++st.events_since_snapshot;
-                           return true;
-                         });
+  auto err = store->scan(
+    column::journal, keys::actor_prefix(st.id), keys::actor_seq(st.id, from),
+    [&](std::string_view k, std::string_view v) {
+      auto seq = keys::read_be64(k, k.size() - 8);
+      auto ev = decode<journal_record>(v);
+      if (!ev) {
+        bad = make_error(errc::corrupt_record,
+                         "journal event " + std::to_string(seq) + ": " + render(ev.error()));
+        return false;
+      }
+      if (auto aerr = st.impl->apply(ev->type, ev->payload)) {
+        bad = make_error(errc::corrupt_record, "journal event " + std::to_string(seq) + " ("
+                                                 + ev->type + "): " + render(aerr));
+        return false;
+      }
+      st.next_journal_seq = keys::read_be64(k, k.size() - 8) + 1;
+      ++st.events_since_snapshot;
+      return true;
+    });
   return err ? err : bad;
 }
 
@@ -61,6 +62,7 @@ void runtime::impl::dead_letter_corrupt(const std::string& actor, uint64_t seq, 
     if (!r.err) {
       pending.fetch_sub(1);
       dead_lettered.fetch_add(1);
+      dead_stored.fetch_add(1);
     }
   };
   coord->submit(req, true);
@@ -92,6 +94,8 @@ void runtime::impl::load_mailbox(activation_actor* self) {
     more = true;
   }
   st.overflow = more;
+  if (more)
+    st.window_full->store(true);
 }
 
 void runtime::impl::end_activation(activation_actor* self, caf::error why) {
@@ -185,6 +189,7 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
     if (dead) {
       pending.fetch_sub(1);
       dead_lettered.fetch_add(1);
+      dead_stored.fetch_add(1);
       kind->counters->dead_lettered.fetch_add(1);
       if (kind->opts.on_dead_letter)
         kind->opts.on_dead_letter(*dead);
@@ -198,9 +203,11 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
     forget(id, addr); // stopping: recovery after the restart retries it
 }
 
-caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id) {
+caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id,
+                            std::shared_ptr<std::atomic<bool>> full) {
   auto& st = self->state;
   st.rt = rt;
+  st.window_full = std::move(full);
   st.id = std::move(id);
   st.kind = rt->find_kind(st.id);
   st.last_activity = now_ms();
@@ -239,6 +246,7 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
         return rt->run_next(self); // already loaded from storage
       if (s.overflow || s.queue.size() >= rt->opts.activation_queue) {
         s.overflow = true; // storage has it; read it when the window drains
+        s.window_full->store(true);
       } else {
         s.max_seen = seq;
         s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}});
@@ -246,7 +254,11 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
       rt->run_next(self);
     },
     [=](committed_atom, uint64_t seq, const caf::error& err) { rt->on_commit(self, seq, err); },
-    [=](tick_atom) { rt->run_next(self); },
+    [=](tick_atom) {
+      if (self->state.tick_due != 0 && now_ms() >= self->state.tick_due)
+        self->state.tick_due = 0;
+      rt->run_next(self);
+    },
     [=](resumed_atom, caf::error& err) { rt->on_resumed(self, std::move(err)); },
     [=](idle_atom) {
       auto& s = self->state;
@@ -267,8 +279,9 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
   };
 }
 
-caf::actor runtime::impl::spawn_activation(const std::string& id) {
-  return sys->spawn<caf::lazy_init>(activation_fn, this, id);
+caf::actor runtime::impl::spawn_activation(const std::string& id,
+                                           std::shared_ptr<std::atomic<bool>> full) {
+  return sys->spawn<caf::lazy_init>(activation_fn, this, id, std::move(full));
 }
 
 } // namespace cairn

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The read model and operator actions: dead letters (list, find, redrive,
 // discard), journals, timers, actor ids and summaries, topics.
+#include <tuple>
+
 #include "internal/runtime_impl.hpp"
 
 namespace cairn {
@@ -53,7 +55,10 @@ caf::error runtime::redrive(std::string_view id) {
   env.attempt = 0;
   env.not_before_ms = 0;
   req.enqueue.push_back(std::move(env));
-  return d.commit_and_wait(req);
+  auto err = d.commit_and_wait(req);
+  if (!err)
+    d.dead_stored.fetch_sub(1);
+  return err;
 }
 
 caf::error runtime::discard(std::string_view id) {
@@ -68,29 +73,176 @@ caf::error runtime::discard(std::string_view id) {
   commit_request req;
   req.claim_dead = std::string{id};
   req.ops.erase(column::dead, std::string{id});
-  return d.commit_and_wait(req);
+  auto err = d.commit_and_wait(req);
+  if (!err)
+    d.dead_stored.fetch_sub(1);
+  return err;
 }
 
 caf::error
 runtime::read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
                       const std::function<void(uint64_t, std::string_view, std::string_view)>& fn) {
+  return read_journal(actor_id, from_seq, limit,
+                      [&](const journal_entry& e) { fn(e.seq, e.type, e.payload); });
+}
+
+caf::error runtime::read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
+                                 const std::function<void(const journal_entry&)>& fn) {
   size_t n = 0;
   caf::error bad;
-  auto err = impl_->store->scan(column::journal, keys::actor_prefix(actor_id),
-                                keys::actor_seq(actor_id, from_seq),
-                                [&](std::string_view k, std::string_view v) {
-                                  if (n >= limit)
-                                    return false;
-                                  auto ev = decode<step_effects::event>(v);
-                                  if (!ev) {
-                                    bad = std::move(ev.error());
-                                    return false;
-                                  }
-                                  fn(keys::read_be64(k, k.size() - 8), ev->type, ev->payload);
-                                  ++n;
-                                  return true;
-                                });
+  auto err = impl_->store->scan(
+    column::journal, keys::actor_prefix(actor_id), keys::actor_seq(actor_id, from_seq),
+    [&](std::string_view k, std::string_view v) {
+      if (n >= limit)
+        return false;
+      auto seq = keys::read_be64(k, k.size() - 8);
+      auto rec = decode<journal_record>(v);
+      if (!rec) {
+        bad =
+          make_error(errc::corrupt_record, "journal event " + std::to_string(seq) + " of "
+                                             + std::string{actor_id} + ": " + render(rec.error()));
+        return false;
+      }
+      journal_entry e{seq,          std::move(rec->type),  std::move(rec->payload),
+                      rec->time_ms, std::move(rec->cause), std::move(rec->trace_id)};
+      fn(e);
+      ++n;
+      return true;
+    });
   return err ? err : bad;
+}
+
+caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view trace_id) {
+  std::vector<span_record> out;
+  if (trace_id.size() != 32)
+    return make_error(errc::invalid_argument,
+                      "invalid trace id '" + std::string{trace_id} + "': expected 32 hex digits");
+  for (char c : trace_id)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+      return make_error(errc::invalid_argument, "invalid trace id '" + std::string{trace_id}
+                                                  + "': expected 32 lowercase hex digits");
+  auto err =
+    impl_->store->scan(column::trace, trace_id, "", [&](std::string_view, std::string_view v) {
+      // Spans written by an older build do not
+      // decode; they expire like the others.
+      if (auto s = decode<span_record>(v))
+        out.push_back(std::move(*s));
+      return true;
+    });
+  if (err)
+    return err;
+  // In the order they ran: a step caused by another starts after it, but
+  // within the same millisecond the depth in the causal tree decides.
+  std::unordered_map<std::string, const span_record*> by_id;
+  for (const auto& s : out)
+    by_id.emplace(s.span_id, &s);
+  std::unordered_map<std::string, size_t> depth;
+  for (const auto& s : out) {
+    size_t d = 0;
+    for (auto* p = &s; d < out.size(); ++d) {
+      auto it = by_id.find(p->parent_span_id);
+      if (it == by_id.end())
+        break;
+      p = it->second;
+    }
+    depth[s.span_id] = d;
+  }
+  std::stable_sort(out.begin(), out.end(), [&](const span_record& a, const span_record& b) {
+    return std::make_tuple(a.start_ms, depth[a.span_id], a.end_ms)
+           < std::make_tuple(b.start_ms, depth[b.span_id], b.end_ms);
+  });
+  return out;
+}
+
+caf::expected<runtime::keyed_message>
+runtime::find_by_idempotency_key(std::string_view idempotency_key, std::string_view to) {
+  if (idempotency_key.empty())
+    return make_error(errc::invalid_argument, "an idempotency key must not be empty");
+  auto parse = [](std::string_view key, std::string_view v) -> std::optional<keyed_message> {
+    if (v.size() <= 8)
+      return std::nullopt;
+    auto rest = v.substr(8);
+    keyed_message m;
+    m.to = std::string{key.substr(0, key.find('\0'))};
+    auto sep = rest.find('\0');
+    m.envelope_id = std::string{rest.substr(0, sep)};
+    if (sep != std::string_view::npos)
+      m.trace_id = std::string{rest.substr(sep + 1)};
+    return m;
+  };
+  std::optional<keyed_message> found;
+  if (!to.empty()) {
+    std::string key{to};
+    key.push_back('\0');
+    key += idempotency_key;
+    auto v = impl_->store->get(column::dedupe, key);
+    if (!v)
+      return std::move(v.error());
+    if (*v)
+      found = parse(key, **v);
+  } else {
+    // No receiver given: every claim is looked at (bounded by the dedupe
+    // window's rows).
+    std::string suffix(1, '\0');
+    suffix += idempotency_key;
+    auto err =
+      impl_->store->scan(column::dedupe, "", "", [&](std::string_view k, std::string_view v) {
+        if (k.size() > suffix.size() && k.substr(k.size() - suffix.size()) == suffix
+            && k.find('\0') == k.size() - suffix.size()) {
+          found = parse(k, v);
+          return false;
+        }
+        return true;
+      });
+    if (err)
+      return err;
+  }
+  if (!found)
+    return make_error(errc::not_found, "no message with idempotency key '"
+                                         + std::string{idempotency_key}
+                                         + "' within the dedupe window");
+  return *found;
+}
+
+caf::expected<const message_codec*> runtime::edge_codec(std::string_view kind,
+                                                        std::string_view type) {
+  auto& d = *impl_;
+  std::shared_lock<std::shared_mutex> guard{d.kinds_mtx};
+  auto it = d.kinds.find(std::string{kind});
+  if (it == d.kinds.end())
+    return make_error(errc::unknown_actor_kind,
+                      "no actor kind '" + std::string{kind} + "' is registered");
+  const auto& accepts = it->second->opts.accepts;
+  if (accepts.empty())
+    return nullptr;
+  std::string names;
+  for (const auto& c : accepts) {
+    if (c.type == type)
+      return &c; // entries are never replaced while the node runs
+    names += names.empty() ? "" : ", ";
+    names += c.type;
+  }
+  return make_error(errc::invalid_argument, "actor kind '" + std::string{kind}
+                                              + "' does not accept message type '"
+                                              + std::string{type} + "'; it accepts " + names);
+}
+
+std::optional<std::string> runtime::payload_json(std::string_view type, uint8_t format,
+                                                 std::string_view payload) {
+  if (format == static_cast<uint8_t>(payload_format::json))
+    return std::string{payload};
+  std::function<caf::expected<std::string>(std::string_view)> to_json;
+  {
+    std::shared_lock<std::shared_mutex> guard{impl_->kinds_mtx};
+    auto it = impl_->codecs.find(std::string{type});
+    if (it == impl_->codecs.end())
+      return std::nullopt;
+    to_json = it->second.to_json;
+  }
+  auto text = to_json(payload);
+  if (!text)
+    return std::nullopt;
+  return std::move(*text);
 }
 
 caf::expected<std::vector<runtime::timer_info>> runtime::timers(size_t limit) {

@@ -159,13 +159,20 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
         auto found = store_.get(column::dedupe, dkey);
         if (found && *found && (*found)->size() > 8
             && static_cast<int64_t>(keys::read_be64(**found)) > now) {
-          res.ids.push_back((*found)->substr(8));
+          // "<expiry><envelope id>\0<trace id>" (before: no trace id)
+          auto rest = std::string_view{**found}.substr(8);
+          res.ids.emplace_back(rest.substr(0, rest.find('\0')));
           ++res.duplicates;
           continue;
         }
         std::string value;
         keys::append_be64(value, static_cast<uint64_t>(now + settings_.dedupe_window_ms));
         value += env.id;
+        trace_context tc;
+        if (parse_traceparent(env.traceparent, tc)) {
+          value.push_back('\0');
+          value += tc.trace_id;
+        }
         ws.put(column::dedupe, dkey, std::move(value));
         claimed.emplace(std::move(dkey), env.id);
       }

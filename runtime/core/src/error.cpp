@@ -30,6 +30,7 @@ const char* to_string(errc x) {
     case errc::escalated: return "escalated";
     case errc::conflict: return "conflict";
     case errc::input_required: return "input_required";
+    case errc::invalid_payload: return "invalid_payload";
   }
   return "unknown";
 }
@@ -42,6 +43,16 @@ errc code_of(const caf::error& err) {
   if (!err || err.category() != category)
     return errc::none;
   return static_cast<errc>(err.code());
+}
+
+bool retryable(const caf::error& err) {
+  switch (code_of(err)) {
+    case errc::invalid_argument:
+    case errc::invalid_payload:
+    case errc::corrupt_record:
+    case errc::deadline_exceeded: return false;
+    default: return true;
+  }
 }
 
 std::string render(const caf::error& err) {

@@ -5,7 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cairn/codec.hpp"
 #include "cairn/error.hpp"
+#include "internal/commit_coordinator.hpp"
 
 namespace cairn::internal {
 
@@ -22,8 +24,27 @@ caf::error add_outbox(storage&, write_set&) {
   return {};
 }
 
+// 2 -> 3: journal rows gain the event's time, cause and trace. Events
+// written before keep zero/empty ones: that history was never recorded.
+caf::error journal_audit(storage& store, write_set& ws) {
+  caf::error bad;
+  auto err = store.scan(column::journal, "", "", [&](std::string_view k, std::string_view v) {
+    auto ev = decode<step_effects::event>(v);
+    if (!ev) {
+      bad =
+        make_error(errc::corrupt_record, "journal row cannot be migrated: " + render(ev.error()));
+      return false;
+    }
+    ws.put(column::journal, std::string{k},
+           encode(journal_record{std::move(ev->type), std::move(ev->payload), 0, {}, {}}));
+    return true;
+  });
+  return err ? err : bad;
+}
+
 constexpr migration migrations[] = {
   {1, "adds the outbox column family", add_outbox},
+  {2, "journal events record their time, cause and trace", journal_audit},
 };
 
 } // namespace

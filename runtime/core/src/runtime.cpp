@@ -98,7 +98,16 @@ caf::error runtime::register_kind(std::string kind, actor_factory factory, kind_
                       "invalid actor kind '" + kind + "': expected a non-empty name without '/'");
   if (!factory)
     return make_error(errc::invalid_argument, "actor kind '" + kind + "' has no factory");
+  for (const auto* list : {&opts.accepts, &opts.events})
+    for (const auto& c : *list)
+      if (c.type.empty() || !c.to_json)
+        return make_error(errc::invalid_argument, "actor kind '" + kind
+                                                    + "' declares a message type without a name or "
+                                                    + "JSON rendering");
   std::unique_lock<std::shared_mutex> guard{d.kinds_mtx};
+  for (const auto* list : {&opts.accepts, &opts.events})
+    for (const auto& c : *list)
+      d.codecs.insert_or_assign(c.type, c);
   auto entry = std::make_unique<kind_entry>(kind_entry{std::move(factory), std::move(opts)});
   auto it = d.kinds.find(kind);
   if (it == d.kinds.end()) {
@@ -145,8 +154,15 @@ caf::error runtime::start() {
         return true;
       }))
     return err;
+  int64_t dead = 0;
+  if (auto err = d.store->scan(column::dead, "", "", [&](std::string_view, std::string_view) {
+        ++dead;
+        return true;
+      }))
+    return err;
   d.pending.store(pending);
   d.timers.store(timers);
+  d.dead_stored.store(dead);
   d.cfg = std::make_unique<caf::actor_system_config>();
   auto threads =
     d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency());
@@ -191,8 +207,8 @@ caf::error runtime::start() {
   d.services = std::thread{[p = &d] { p->run_services(); }};
   d.started = true;
   d.accepting.store(true);
-  spdlog::info("runtime ready: {} pending messages, {} timers, {} kinds", pending, timers,
-               kind_count);
+  spdlog::info("runtime ready: {} pending messages, {} timers, {} dead letters, {} kinds", pending,
+               timers, dead, kind_count);
   return {};
 }
 
@@ -322,6 +338,7 @@ runtime_stats runtime::stats() const {
   s.activations = d.activations.load();
   s.passivations = d.passivations.load();
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
+  s.dead_letters = static_cast<uint64_t>(std::max<int64_t>(0, d.dead_stored.load()));
   s.expired = d.expired.load();
   {
     std::shared_lock<std::shared_mutex> guard{d.kinds_mtx};

@@ -11,6 +11,9 @@ void runtime::impl::run_next(activation_actor* self) {
   if (st.in_flight)
     return;
   if (st.queue.empty() && st.overflow) {
+    // Cleared before the read: a row committed after the read was routed
+    // here with its envelope, one committed before is in what we read.
+    st.window_full->store(false);
     load_mailbox(self);
     if (st.queue.empty() && st.overflow) { // the read failed: storage is recovering
       self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
@@ -30,12 +33,17 @@ void runtime::impl::run_next(activation_actor* self) {
   const auto& env = rec.env;
   auto start = now_ms();
   if (env.not_before_ms > start) {
-    self->delayed_send(self, std::chrono::milliseconds{env.not_before_ms - start},
-                       tick_atom::value);
+    // One tick per backoff, however many deliveries arrive meanwhile.
+    if (st.tick_due == 0 || st.tick_due > env.not_before_ms) {
+      st.tick_due = env.not_before_ms;
+      self->delayed_send(self, std::chrono::milliseconds{env.not_before_ms - start},
+                         tick_atom::value);
+    }
     return;
   }
   st.last_activity = start;
   step_effects fx;
+  fx.span_id = child_of(env.traceparent).span_id;
   caf::error failure;
   if (env.deadline_ms > 0 && start > env.deadline_ms) {
     failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
@@ -141,7 +149,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   if (opts.record_spans) {
     auto me = child_of(env.traceparent);
     span.trace_id = me.trace_id;
-    span.span_id = me.span_id;
+    span.span_id = fx.span_id.empty() ? me.span_id : fx.span_id;
     span.parent_span_id = parent.span_id;
     span.actor = st.id;
     span.type = env.type;
@@ -152,8 +160,13 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   }
   if (!failure) {
     req.ops.erase(column::mailbox, mkey);
+    auto committed_ms = now_ms();
+    span.first_event = fx.events.empty() ? 0 : st.next_journal_seq;
+    span.events = static_cast<uint32_t>(fx.events.size());
     for (auto& ev : fx.events) {
-      req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(ev));
+      journal_record jr{std::move(ev.type), std::move(ev.payload), committed_ms, env.id,
+                        parent.trace_id};
+      req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(jr));
       ++st.events_since_snapshot;
     }
     if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every) {
@@ -166,6 +179,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
       }
     }
     for (auto& out : fx.sends) {
+      if (opts.record_spans)
+        span.sent.push_back(out.env.id + " " + out.env.to + " " + out.env.type);
       if (out.due_ms > 0)
         req.timers.emplace_back(out.due_ms, std::move(out.env));
       else
@@ -181,7 +196,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     auto failures = env.attempt + 1;
     auto why = render(failure);
     span.status = why;
-    bool permanent = code_of(failure) == errc::deadline_exceeded;
+    // Malformed input fails the same way every time: no retry.
+    bool permanent = !retryable(failure);
     if (permanent || failures >= kopts.retry.max_attempts) {
       dead_letter dl;
       dl.env = env;
@@ -253,6 +269,7 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     st.queue.clear();
     st.max_seen = 0;
     st.overflow = true;
+    st.window_full->store(true);
     if (auto lerr = load_state(st))
       return end_activation(self, std::move(lerr));
     self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
@@ -278,6 +295,7 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
       st.queue.erase(seq);
       pending.fetch_sub(1);
       dead_lettered.fetch_add(1);
+      dead_stored.fetch_add(1);
       st.kind->counters->dead_lettered.fetch_add(1);
       if (dead)
         st.kind->opts.on_dead_letter(*dead);

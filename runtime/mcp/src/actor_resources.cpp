@@ -79,17 +79,21 @@ void server::impl::add_actor_resources() {
       return std::move(d.error());
     json::array events;
     uint64_t from = d->journal_length > 100 ? d->journal_length - 99 : 1;
-    auto err = rt.read_journal(id, from, 100,
-                               [&](uint64_t seq, std::string_view type, std::string_view payload) {
-                                 json::object e{{"seq", seq}, {"type", type}};
-                                 boost::system::error_code ec;
-                                 auto v = json::parse(payload, ec);
-                                 if (!ec)
-                                   e["data"] = std::move(v);
-                                 else
-                                   e["bytes"] = payload.size();
-                                 events.push_back(std::move(e));
-                               });
+    auto err = rt.read_journal(id, from, 100, [&](const journal_entry& j) {
+      json::object e{{"seq", j.seq}, {"type", j.type}, {"time_ms", j.time_ms}};
+      e["cause"] = j.cause.empty() ? json::value(nullptr) : json::value(j.cause);
+      e["trace_id"] = j.trace_id.empty() ? json::value(nullptr) : json::value(j.trace_id);
+      // Events the actor's kind declared render from their inspect(); tool
+      // events are JSON text already.
+      boost::system::error_code ec;
+      auto text = rt.payload_json(j.type, static_cast<uint8_t>(payload_format::binary), j.payload);
+      auto v = json::parse(text ? std::string_view{*text} : std::string_view{j.payload}, ec);
+      if (!ec)
+        e["data"] = std::move(v);
+      else
+        e["bytes"] = j.payload.size();
+      events.push_back(std::move(e));
+    });
     if (err)
       return err;
     return json::array{

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include <boost/json/object.hpp>
+
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "internal/problem.hpp"
@@ -54,6 +56,8 @@ private:
   http_response dead_letters(const query& q);
   http_response dead_letter(const std::string& id);
   http_response journal(const std::string& id, const query& q);
+  http_response trace(const std::string& trace_id, boost::json::object head);
+  http_response trace_by_key(const query& q);
 
   // Write endpoints.
   std::optional<http_response> message_envelope(const http_request& req, const std::string& id,

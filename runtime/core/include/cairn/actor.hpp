@@ -49,6 +49,9 @@ struct step_effects {
   };
   std::vector<outgoing> sends;
   std::vector<event> events;
+  /// This step's span id: the parent span of every message it sends, so a
+  /// trace links each step to the step that caused it.
+  std::string span_id;
   std::vector<std::pair<std::string, event>> published; ///< topic, event
   /// Run after the step committed, never if it did not (not stored).
   std::vector<std::function<void()>> after_commit;

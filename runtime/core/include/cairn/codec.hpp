@@ -8,6 +8,7 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/annotation.hpp>
 
 #include "cairn/error.hpp"
 
@@ -37,6 +38,19 @@ caf::expected<T> decode(std::string_view bytes) {
                       "record has " + std::to_string(source.remaining()) + " trailing bytes");
   return value;
 }
+
+/// Names the value after it in an `inspect()` for JSON, where a message is
+/// an object with named fields:
+///
+///     return f(caf::meta::type_name("order"), field{"customer"}, x.customer,
+///              field{"sku"}, x.sku);
+///
+/// CAF's binary inspectors skip annotations: adding names never changes the
+/// stored bytes.
+struct field : caf::meta::annotation {
+  constexpr explicit field(const char* n) : name(n) {}
+  const char* name;
+};
 
 /// Associates a C++ message or event type with its versioned type tag.
 /// Specialize through `CAIRN_MESSAGE_TYPE(T, "tag/v1")`.

@@ -32,6 +32,7 @@ enum class errc : uint8_t {
   escalated,            ///< a supervisor exceeded its restart intensity
   conflict,             ///< the request contradicts the record's state
   input_required,       ///< a tool asked its client something not answered yet (MCP round)
+  invalid_payload,      ///< a payload does not match its declared message type
 };
 
 /// Returns the stable, human-readable name of `x` (`"busy"`, ...).
@@ -42,6 +43,12 @@ caf::error make_error(errc code, std::string detail = {});
 
 /// Returns the cairn code of `err`, or `errc::none` for errors of other categories.
 errc code_of(const caf::error& err);
+
+/// False for failures that another attempt cannot fix: malformed input
+/// (`invalid_argument`, `invalid_payload`), records that do not decode
+/// (`corrupt_record`) and passed deadlines. A step failing with one of these
+/// goes straight to dead letters instead of being retried.
+bool retryable(const caf::error& err);
 
 /// Renders any error, cairn or not, as `"code: detail"` for logs and users.
 std::string render(const caf::error& err);

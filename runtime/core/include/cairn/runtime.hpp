@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,8 +71,31 @@ typename Inspector::result_type inspect(Inspector& f, dead_letter& x) {
            x.attempt_ms, x.raw);
 }
 
+/// How one message or event type crosses the JSON edge (the node API, the
+/// CLI, MCP resources). Built by `cairn/json_codec.hpp` from the type's
+/// `inspect()`; the core only calls the functions.
+struct message_codec {
+  std::string type; ///< the versioned type tag
+  /// JSON text to the type's stored payload; an `invalid_payload` error
+  /// names the offending field.
+  std::function<caf::expected<std::string>(std::string_view json)> from_json;
+  /// A stored payload as JSON text.
+  std::function<caf::expected<std::string>(std::string_view bytes)> to_json;
+  /// The payload is stored as JSON text (for `on_json` handlers), not binary.
+  bool json_passthrough = false;
+};
+
 /// Per-kind behaviour: how to build an activation and how its messages retry.
 struct kind_options {
+  /// The message types this kind accepts from outside (the node API and
+  /// `cairn send`). When set, any other type is refused at the door with
+  /// `invalid_argument` and a payload that does not decode with
+  /// `invalid_payload`, before anything is persisted. Empty: JSON payloads
+  /// are passed to the actor's `on_json` handlers unchecked.
+  std::vector<message_codec> accepts;
+  /// Codecs for the events this kind journals (and messages it sends), so
+  /// operators see them as JSON instead of bytes.
+  std::vector<message_codec> events;
   retry_policy retry;
   std::chrono::milliseconds idle_timeout{10'000}; ///< passivate after this much idleness
   uint32_t snapshot_every = 100;                  ///< events between snapshots (0 = never)
@@ -121,6 +145,7 @@ struct runtime_stats {
   uint64_t activations = 0;     ///< activations started
   uint64_t passivations = 0;    ///< activations passivated
   uint64_t timers = 0;          ///< gauge: durable timers not yet fired
+  uint64_t dead_letters = 0;    ///< gauge: dead letters stored (kept across restarts)
   uint64_t expired = 0;         ///< dedupe rows and spans deleted after their retention
   uint64_t stopped_actors = 0;  ///< gauge: actors stopped because their state cannot be rebuilt
   bool storage_writable = true; ///< gauge: storage takes writes (false: disk full, ...)
@@ -129,6 +154,16 @@ struct runtime_stats {
   uint64_t storage_outages = 0;          ///< times storage became unwritable
   std::map<std::string, kind_stats> by_kind;
   commit_histograms commit;
+};
+
+/// One journaled event with where it came from (the audit trail).
+struct journal_entry {
+  uint64_t seq = 0;
+  std::string type;
+  std::string payload;  ///< as the actor emitted it (CAF binary)
+  int64_t time_ms = 0;  ///< when its step committed (0: written before layout 3)
+  std::string cause;    ///< id of the envelope whose step emitted it
+  std::string trace_id; ///< that envelope's trace
 };
 
 /// One step as recorded in the `trace` column family (invariant 5).
@@ -142,13 +177,17 @@ struct span_record {
   uint32_t attempt = 0;
   int64_t start_ms = 0;
   int64_t end_ms = 0;
-  std::string status; ///< "ok", or the error
+  std::string status;            ///< "ok", or the error
+  uint64_t first_event = 0;      ///< journal seq of its first event (0: none)
+  uint32_t events = 0;           ///< events it journaled
+  std::vector<std::string> sent; ///< "id to type" of each message it sent
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, span_record& x) {
   return f(caf::meta::type_name("cairn.span"), x.trace_id, x.span_id, x.parent_span_id, x.actor,
-           x.type, x.envelope_id, x.attempt, x.start_ms, x.end_ms, x.status);
+           x.type, x.envelope_id, x.attempt, x.start_ms, x.end_ms, x.status, x.first_event,
+           x.events, x.sent);
 }
 
 /// A cairn node's execution layer: durable mailboxes, atomic steps, group
@@ -219,6 +258,37 @@ public:
   caf::error read_journal(
     std::string_view actor_id, uint64_t from_seq, size_t limit,
     const std::function<void(uint64_t seq, std::string_view type, std::string_view payload)>& fn);
+
+  /// Visits an actor's journal with each event's time, cause and trace.
+  caf::error read_journal(std::string_view actor_id, uint64_t from_seq, size_t limit,
+                          const std::function<void(const journal_entry&)>& fn);
+
+  /// Every step recorded for a trace (each attempt, on every actor the
+  /// request touched), in the order they started. Empty if none is stored
+  /// (spans expire after `span_retention`).
+  caf::expected<std::vector<span_record>> trace_steps(std::string_view trace_id);
+
+  /// The envelope id and trace id a message accepted with `idempotency_key`
+  /// got (within the dedupe window). With `to` empty every receiver is
+  /// searched. `not_found` if none.
+  struct keyed_message {
+    std::string to;
+    std::string envelope_id;
+    std::string trace_id;
+  };
+  caf::expected<keyed_message> find_by_idempotency_key(std::string_view idempotency_key,
+                                                       std::string_view to = {});
+
+  /// The codec the node API must use for a message of `type` sent to `kind`
+  /// from outside: `nullptr` when the kind declares no types (JSON passes
+  /// through), `unknown_actor_kind` or `invalid_argument` (a type the kind
+  /// does not accept, naming those it does).
+  caf::expected<const message_codec*> edge_codec(std::string_view kind, std::string_view type);
+
+  /// A stored payload of `type` as JSON text, if some kind declared a codec
+  /// for it (or it already is JSON); nothing otherwise.
+  std::optional<std::string> payload_json(std::string_view type, uint8_t format,
+                                          std::string_view payload);
 
   /// A durable timer not yet fired.
   struct timer_info {

@@ -40,7 +40,7 @@ const char* to_string(column c);
 ///   1: mailbox, journal, snapshot, timer, dead, dedupe, trace, topic,
 ///      subscription, meta
 ///   2: adds `outbox` (envelopes for actors another node owns)
-inline constexpr uint32_t layout_version = 2;
+inline constexpr uint32_t layout_version = 3;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {

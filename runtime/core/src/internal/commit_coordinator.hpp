@@ -32,6 +32,22 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
   return f(caf::meta::type_name("cairn.mailbox_record"), x.env, x.attempt_ms, x.last_error);
 }
 
+/// What the journal column family stores for one event (layout 3 on): the
+/// event and the audit trail of where it came from.
+struct journal_record {
+  std::string type;
+  std::string payload;
+  int64_t time_ms = 0;
+  std::string cause;
+  std::string trace_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, journal_record& x) {
+  return f(caf::meta::type_name("cairn.journal_record"), x.type, x.payload, x.time_ms, x.cause,
+           x.trace_id);
+}
+
 /// An envelope that a commit put into a mailbox.
 struct routed {
   uint64_t seq;

@@ -36,6 +36,7 @@ namespace cairn {
 
 using internal::commit_request;
 using internal::commit_result;
+using internal::journal_record;
 using internal::mailbox_record;
 
 namespace activation_detail {
@@ -80,6 +81,11 @@ struct activation_state {
   std::map<uint64_t, mailbox_record> queue; // seq -> record, a window of the mailbox
   uint64_t max_seen = 0;                    // highest mailbox seq loaded or delivered
   bool overflow = false;                    // storage holds rows beyond the window
+  // Shared with the route: while set, the router sends nothing (the rows
+  // are read from storage when the window drains), so a backlog costs no
+  // memory here. Cleared before every storage read, never after.
+  std::shared_ptr<std::atomic<bool>> window_full;
+  int64_t tick_due = 0; // the backoff tick already armed for the head (0: none)
   bool in_flight = false;
   outcome pending = outcome::none;
   mailbox_record updated;                          // the head's new record for outcome::retry
@@ -108,6 +114,7 @@ struct runtime::impl {
   struct route {
     caf::actor handle;
     uint64_t sent = 0;
+    std::shared_ptr<std::atomic<bool>> window_full; // see activation_state
   };
   struct shard {
     std::mutex mtx;
@@ -121,6 +128,8 @@ struct runtime::impl {
   // Kinds may be added while the node runs (MCP tools); an entry is never
   // replaced or removed after start, so pointers from find_kind stay valid.
   std::unordered_map<std::string, std::unique_ptr<kind_entry>> kinds;
+  // Every codec any kind declared, by type tag (guarded by kinds_mtx).
+  std::unordered_map<std::string, message_codec> codecs;
   mutable std::shared_mutex kinds_mtx;
   bool kinds_frozen = false; // guarded by kinds_mtx; set by start()
   std::unique_ptr<caf::actor_system_config> cfg;
@@ -148,6 +157,7 @@ struct runtime::impl {
   std::atomic<uint64_t> accepted{0}, duplicates{0}, busy{0}, processed{0}, failed{0}, retried{0},
     dead_lettered{0}, sent{0}, activations{0}, passivations{0}, expired{0}, stopped_actors{0};
   std::atomic<int64_t> pending{0}, reserved{0}, active{0}, timers{0}, steps_in_flight{0};
+  std::atomic<int64_t> dead_stored{0}; // dead letters in storage (counted at start)
 
   // Services: timers, topic pumps, mailbox sweeps.
   std::thread services;
@@ -172,7 +182,12 @@ struct runtime::impl {
 
   // -- routing ----------------------------------------------------------------
 
-  caf::actor spawn_activation(const std::string& id);
+  caf::actor spawn_activation(const std::string& id, std::shared_ptr<std::atomic<bool>> full);
+
+  route new_route(const std::string& id) {
+    auto full = std::make_shared<std::atomic<bool>>(false);
+    return route{spawn_activation(id, full), 0, full};
+  }
 
   // Hands a freshly committed envelope to its activation, spawning one if
   // needed. Called on the commit thread; never blocks on storage.
@@ -189,8 +204,11 @@ struct runtime::impl {
         request_sweep();
         return;
       }
-      it = sh.routes.emplace(r.env.to, route{spawn_activation(r.env.to), 0}).first;
+      it = sh.routes.emplace(r.env.to, new_route(r.env.to)).first;
     }
+    // A full window reads this row from storage later: nothing to carry.
+    if (it->second.window_full->load())
+      return;
     ++it->second.sent;
     caf::anon_send(it->second.handle, deliver_atom::value, r.seq, std::move(r.env));
   }
@@ -205,8 +223,9 @@ struct runtime::impl {
       return true;
     if (active.load() >= static_cast<int64_t>(opts.max_active))
       return false;
-    auto handle = spawn_activation(id);
-    sh.routes.emplace(id, route{handle, 0});
+    auto r = new_route(id);
+    auto handle = r.handle;
+    sh.routes.emplace(id, std::move(r));
     caf::anon_send(handle, tick_atom::value);
     return true;
   }
@@ -338,6 +357,7 @@ struct runtime::impl {
   void stop();
 };
 
-caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id);
+caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id,
+                            std::shared_ptr<std::atomic<bool>> full);
 
 } // namespace cairn

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// JSON for typed messages and events, from the same `inspect()` that gives
+// their binary encoding. Field names come from `cairn::field` annotations
+// (codec.hpp); a type without names is a JSON array of its values.
+//
+//     struct order { std::string customer; uint32_t qty; };
+//     template <class Inspector>
+//     typename Inspector::result_type inspect(Inspector& f, order& x) {
+//       return f(caf::meta::type_name("order"), field{"customer"}, x.customer,
+//                field{"qty"}, x.qty);
+//     }
+//     kind_options ko;
+//     ko.accepts.push_back(json::codec_for<order>()); // {"customer":"c1","qty":2}
+//
+// Reading is strict: a missing field, a field of the wrong JSON type, a
+// number out of range and an unknown field are each an `invalid_payload`
+// error naming the field (`payload.qty: expected an unsigned integer, got
+// "two"`). Only `caf::optional` members (CAF 0.17 stores no `std::optional`)
+// may be missing or null.
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <boost/json/value.hpp>
+#include <caf/meta/annotation.hpp>
+#include <caf/meta/save_callback.hpp>
+#include <caf/optional.hpp>
+
+#include "cairn/codec.hpp"
+#include "cairn/error.hpp"
+#include "cairn/runtime.hpp"
+
+namespace cairn::json {
+
+namespace detail {
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_optional<caf::optional<T>> : std::true_type {};
+
+template <class T>
+struct is_string_map : std::false_type {};
+template <class V, class C, class A>
+struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+template <class V, class H, class E, class A>
+struct is_string_map<std::unordered_map<std::string, V, H, E, A>> : std::true_type {};
+
+template <class T>
+struct is_pair : std::false_type {};
+template <class A, class B>
+struct is_pair<std::pair<A, B>> : std::true_type {};
+
+/// "got a string", for errors.
+std::string describe(const boost::json::value& v);
+
+caf::error mismatch(const std::string& path, const char* expected, const boost::json::value& v);
+
+} // namespace detail
+
+class writer;
+class reader;
+
+template <class T, class = void>
+struct has_inspect : std::false_type {};
+template <class T>
+struct has_inspect<T, std::void_t<decltype(inspect(std::declval<writer&>(), std::declval<T&>()))>>
+  : std::true_type {};
+
+/// The JSON of one value of a type with `inspect()`.
+template <class T>
+boost::json::value to_value(const T& x);
+
+/// Reads `out` from `v`; errors name `path` and the field below it.
+template <class T>
+caf::error from_value(const boost::json::value& v, T& out, const std::string& path);
+
+/// A CAF inspector that writes a value as JSON (an object when its fields
+/// are named, else an array).
+class writer {
+public:
+  using result_type = caf::error;
+  static constexpr bool reads_state = true;
+  static constexpr bool writes_state = false;
+
+  template <class... Ts>
+  caf::error operator()(Ts&&... xs) {
+    caf::error err;
+    (one(std::forward<Ts>(xs), err), ...);
+    return err;
+  }
+
+  /// What was written: an object if any field had a name, else an array.
+  boost::json::value result();
+
+private:
+  template <class T>
+  void one(T&& x, caf::error& err) {
+    using type = std::decay_t<T>;
+    if (err)
+      return;
+    if constexpr (std::is_same_v<type, field>) {
+      pending_ = x.name;
+    } else if constexpr (caf::meta::is_save_callback<type>::value) {
+      err = x.fun();
+    } else if constexpr (caf::meta::is_annotation<type>::value) {
+      // type names, load callbacks, formatting hints: nothing to write
+    } else {
+      items_.emplace_back(pending_, to_value(x));
+      pending_ = nullptr;
+    }
+  }
+
+  std::vector<std::pair<const char*, boost::json::value>> items_;
+  const char* pending_ = nullptr;
+};
+
+/// A CAF inspector that reads a value from JSON, strictly.
+class reader {
+public:
+  using result_type = caf::error;
+  static constexpr bool reads_state = false;
+  static constexpr bool writes_state = true;
+
+  reader(const boost::json::value& in, std::string path) : in_(in), path_(std::move(path)) {}
+
+  template <class... Ts>
+  caf::error operator()(Ts&&... xs) {
+    if (!in_.is_object() && !in_.is_array())
+      return detail::mismatch(path_, "an object", in_);
+    caf::error err;
+    (one(std::forward<Ts>(xs), err), ...);
+    return err;
+  }
+
+  /// After `inspect`: an object with keys no field consumed, or an array
+  /// with extra elements, is an error.
+  caf::error finish() const;
+
+private:
+  template <class T>
+  void one(T&& x, caf::error& err) {
+    using type = std::decay_t<T>;
+    if (err)
+      return;
+    if constexpr (std::is_same_v<type, field>) {
+      pending_ = x.name;
+    } else if constexpr (caf::meta::is_load_callback<type>::value) {
+      err = x.fun();
+    } else if constexpr (caf::meta::is_annotation<type>::value) {
+      // nothing to read
+    } else {
+      std::string name = pending_ != nullptr ? pending_ : "_" + std::to_string(index_);
+      pending_ = nullptr;
+      auto pos = index_++;
+      const boost::json::value* v = nullptr;
+      std::string path;
+      if (in_.is_object()) {
+        path = path_ + "." + name;
+        v = in_.get_object().if_contains(name);
+        consumed_.insert(std::move(name));
+      } else {
+        path = path_ + "[" + std::to_string(pos) + "]";
+        if (pos < in_.get_array().size())
+          v = &in_.get_array()[pos];
+      }
+      if (v == nullptr) {
+        if constexpr (detail::is_optional<type>::value) {
+          x = type{};
+          return;
+        } else {
+          err = make_error(errc::invalid_payload, path + ": missing");
+          return;
+        }
+      }
+      err = from_value(*v, x, path);
+    }
+  }
+
+  const boost::json::value& in_;
+  std::string path_;
+  const char* pending_ = nullptr;
+  size_t index_ = 0;
+  std::unordered_set<std::string> consumed_;
+};
+
+template <class T>
+boost::json::value to_value(const T& x) {
+  using type = std::decay_t<T>;
+  if constexpr (std::is_same_v<type, bool>) {
+    return boost::json::value(x);
+  } else if constexpr (std::is_enum_v<type>) {
+    return to_value(static_cast<std::underlying_type_t<type>>(x));
+  } else if constexpr (std::is_integral_v<type> && std::is_signed_v<type>) {
+    return boost::json::value(static_cast<int64_t>(x));
+  } else if constexpr (std::is_integral_v<type>) {
+    return boost::json::value(static_cast<uint64_t>(x));
+  } else if constexpr (std::is_floating_point_v<type>) {
+    return boost::json::value(static_cast<double>(x));
+  } else if constexpr (std::is_same_v<type, std::string>) {
+    return boost::json::value(boost::json::string_view{x.data(), x.size()});
+  } else if constexpr (detail::is_optional<type>::value) {
+    return x ? to_value(*x) : boost::json::value(nullptr);
+  } else if constexpr (detail::is_vector<type>::value) {
+    boost::json::array a;
+    for (const auto& e : x)
+      a.push_back(to_value(e));
+    return a;
+  } else if constexpr (detail::is_string_map<type>::value) {
+    boost::json::object o;
+    for (const auto& [k, v] : x)
+      o[k] = to_value(v);
+    return o;
+  } else if constexpr (detail::is_pair<type>::value) {
+    return boost::json::array{to_value(x.first), to_value(x.second)};
+  } else {
+    static_assert(has_inspect<type>::value, "no JSON mapping for this type: give it inspect()");
+    writer w;
+    static_cast<void>(inspect(w, const_cast<type&>(x)));
+    return w.result();
+  }
+}
+
+template <class T>
+caf::error from_value(const boost::json::value& v, T& out, const std::string& path) {
+  using type = std::decay_t<T>;
+  if constexpr (std::is_same_v<type, bool>) {
+    if (!v.is_bool())
+      return detail::mismatch(path, "true or false", v);
+    out = v.get_bool();
+  } else if constexpr (std::is_enum_v<type>) {
+    std::underlying_type_t<type> raw{};
+    if (auto err = from_value(v, raw, path))
+      return err;
+    out = static_cast<type>(raw);
+  } else if constexpr (std::is_integral_v<type> && std::is_signed_v<type>) {
+    int64_t n = 0;
+    if (v.is_int64())
+      n = v.get_int64();
+    else if (v.is_uint64() && v.get_uint64() <= uint64_t(std::numeric_limits<int64_t>::max()))
+      n = static_cast<int64_t>(v.get_uint64());
+    else
+      return detail::mismatch(path, "an integer", v);
+    if (n < std::numeric_limits<type>::min() || n > std::numeric_limits<type>::max())
+      return make_error(errc::invalid_payload,
+                        path + ": " + std::to_string(n) + " is out of range");
+    out = static_cast<type>(n);
+  } else if constexpr (std::is_integral_v<type>) {
+    uint64_t n = 0;
+    if (v.is_uint64())
+      n = v.get_uint64();
+    else if (v.is_int64() && v.get_int64() >= 0)
+      n = static_cast<uint64_t>(v.get_int64());
+    else
+      return detail::mismatch(path, "an unsigned integer", v);
+    if (n > std::numeric_limits<type>::max())
+      return make_error(errc::invalid_payload,
+                        path + ": " + std::to_string(n) + " is out of range");
+    out = static_cast<type>(n);
+  } else if constexpr (std::is_floating_point_v<type>) {
+    if (v.is_double())
+      out = static_cast<type>(v.get_double());
+    else if (v.is_int64())
+      out = static_cast<type>(v.get_int64());
+    else if (v.is_uint64())
+      out = static_cast<type>(v.get_uint64());
+    else
+      return detail::mismatch(path, "a number", v);
+  } else if constexpr (std::is_same_v<type, std::string>) {
+    if (!v.is_string())
+      return detail::mismatch(path, "a string", v);
+    out.assign(v.get_string().data(), v.get_string().size());
+  } else if constexpr (detail::is_optional<type>::value) {
+    if (v.is_null()) {
+      out = type{};
+      return {};
+    }
+    std::decay_t<decltype(*out)> inner{};
+    if (auto err = from_value(v, inner, path))
+      return err;
+    out = std::move(inner);
+  } else if constexpr (detail::is_vector<type>::value) {
+    if (!v.is_array())
+      return detail::mismatch(path, "an array", v);
+    out.clear();
+    const auto& a = v.get_array();
+    for (size_t i = 0; i < a.size(); ++i) {
+      typename type::value_type e{};
+      if (auto err = from_value(a[i], e, path + "[" + std::to_string(i) + "]"))
+        return err;
+      out.push_back(std::move(e));
+    }
+  } else if constexpr (detail::is_string_map<type>::value) {
+    if (!v.is_object())
+      return detail::mismatch(path, "an object", v);
+    out.clear();
+    for (const auto& kv : v.get_object()) {
+      std::string key{kv.key()};
+      typename type::mapped_type e{};
+      if (auto err = from_value(kv.value(), e, path + "." + key))
+        return err;
+      out.emplace(std::move(key), std::move(e));
+    }
+  } else if constexpr (detail::is_pair<type>::value) {
+    if (!v.is_array() || v.get_array().size() != 2)
+      return detail::mismatch(path, "an array of two", v);
+    if (auto err = from_value(v.get_array()[0], out.first, path + "[0]"))
+      return err;
+    return from_value(v.get_array()[1], out.second, path + "[1]");
+  } else {
+    static_assert(has_inspect<type>::value, "no JSON mapping for this type: give it inspect()");
+    reader r{v, path};
+    if (auto err = inspect(r, out))
+      return err;
+    return r.finish();
+  }
+  return {};
+}
+
+/// Parses JSON text; an error names what is wrong and where.
+caf::expected<boost::json::value> parse(std::string_view text);
+
+/// JSON text of a value.
+std::string serialize(const boost::json::value& v);
+
+/// The codec of a typed message or event `T` (declared with
+/// `CAIRN_MESSAGE_TYPE`): JSON in at the edge, its binary encoding stored;
+/// the stored bytes shown as JSON to operators.
+template <class T>
+message_codec codec_for() {
+  message_codec c;
+  c.type = type_tag<T>::value;
+  c.from_json = [](std::string_view text) -> caf::expected<std::string> {
+    auto v = parse(text);
+    if (!v)
+      return std::move(v.error());
+    T x{};
+    if (auto err = from_value(*v, x, "payload"))
+      return err;
+    return encode(x);
+  };
+  c.to_json = [](std::string_view bytes) -> caf::expected<std::string> {
+    auto x = decode<T>(bytes);
+    if (!x)
+      return std::move(x.error());
+    return json::serialize(to_value(*x));
+  };
+  return c;
+}
+
+/// The codec of a message whose payload stays JSON (handled by `on_json`):
+/// at the edge it must be a JSON object; it is stored as sent.
+message_codec json_object_codec(std::string type);
+
+} // namespace cairn::json

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: Apache-2.0
+// Typed messages at the door and in the audit trail: declared types decoded
+// from JSON before anything is persisted, deterministic failures not
+// retried, journal events and dead letters shown as JSON with their time,
+// cause and trace, and one request followed across actors by trace id or
+// idempotency key — through the node API, in-process, on real RocksDB.
+#include <future>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "cairn/codec.hpp"
+#include "cairn/json_codec.hpp"
+#include "cairn/node_api.hpp"
+#include "cairn/runtime.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+using namespace std::chrono_literals;
+namespace bj = boost::json;
+
+namespace {
+
+enum class speed : uint8_t { standard = 0, express = 1 };
+
+struct address {
+  std::string city;
+  caf::optional<std::string> note;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, address& x) {
+  return f(caf::meta::type_name("test.address"), field{"city"}, x.city, field{"note"}, x.note);
+}
+
+struct order {
+  std::string customer;
+  uint32_t qty = 0;
+  std::vector<std::string> skus;
+  address ship_to;
+  speed how = speed::standard;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order& x) {
+  return f(caf::meta::type_name("test.order"), field{"customer"}, x.customer, field{"qty"}, x.qty,
+           field{"skus"}, x.skus, field{"ship_to"}, x.ship_to, field{"how"}, x.how);
+}
+
+/// What `shop` journals for an order, and sends on to `ship`.
+struct ordered {
+  std::string customer;
+  uint32_t qty = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ordered& x) {
+  return f(caf::meta::type_name("test.ordered"), field{"customer"}, x.customer, field{"qty"},
+           x.qty);
+}
+
+/// A type without field names: JSON is an array of its values.
+struct pair_msg {
+  std::string a;
+  int32_t b = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pair_msg& x) {
+  return f(caf::meta::type_name("test.pair"), x.a, x.b);
+}
+
+struct no_state {};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, no_state&) {
+  return f(caf::meta::type_name("test.no_state"));
+}
+
+} // namespace
+
+CAIRN_MESSAGE_TYPE(order, "test.order/v1");
+CAIRN_MESSAGE_TYPE(ordered, "test.ordered/v1");
+CAIRN_MESSAGE_TYPE(pair_msg, "test.pair/v1");
+
+namespace {
+
+// -- the codec on its own -------------------------------------------------------
+
+TEST_CASE("a typed message round-trips through JSON by its field names", "[json]") {
+  auto c = json::codec_for<order>();
+  CHECK(c.type == "test.order/v1");
+  std::string in = R"({"customer":"c1","qty":3,"skus":["milk","tea"],)"
+                   R"("ship_to":{"city":"north","note":null},"how":1})";
+  auto bytes = c.from_json(in);
+  REQUIRE(bytes);
+  auto o = decode<order>(*bytes);
+  REQUIRE(o);
+  CHECK(o->customer == "c1");
+  CHECK(o->qty == 3);
+  CHECK(o->skus == std::vector<std::string>{"milk", "tea"});
+  CHECK(o->ship_to.city == "north");
+  CHECK_FALSE(o->ship_to.note);
+  CHECK(o->how == speed::express);
+  auto back = c.to_json(*bytes);
+  REQUIRE(back);
+  CHECK(bj::parse(*back) == bj::parse(in));
+  // Field names are annotations: the binary encoding is the same as
+  // without them.
+  CHECK(encode(*o).size() > 0);
+}
+
+TEST_CASE("a payload that does not fit its type is refused naming the field", "[json]") {
+  auto c = json::codec_for<order>();
+  auto detail = [&](const std::string& text) {
+    auto r = c.from_json(text);
+    REQUIRE_FALSE(r);
+    CHECK(code_of(r.error()) == errc::invalid_payload);
+    return render(r.error());
+  };
+  std::string ok_rest = R"("skus":[],"ship_to":{"city":"x"},"how":0)";
+  CHECK_THAT(detail(R"({"customer":5,"qty":1,)" + ok_rest + "}"),
+             Catch::Contains("payload.customer: expected a string, got 5"));
+  CHECK_THAT(detail(R"({"qty":1,)" + ok_rest + "}"), Catch::Contains("payload.customer: missing"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":-1,)" + ok_rest + "}"),
+             Catch::Contains("payload.qty: expected an unsigned integer, got -1"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":4294967296,)" + ok_rest + "}"),
+             Catch::Contains("payload.qty: 4294967296 is out of range"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":1,"skus":["a",2],"ship_to":{"city":"x"},"how":0})"),
+             Catch::Contains("payload.skus[1]: expected a string, got 2"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":1,"skus":[],"ship_to":{"town":"x"},"how":0})"),
+             Catch::Contains("payload.ship_to.city: missing"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":1,"colour":"red",)" + ok_rest + "}"),
+             Catch::Contains("payload.colour: unknown field"));
+  CHECK_THAT(detail("[1,2"), Catch::Contains("not valid JSON"));
+  CHECK_THAT(detail("7"), Catch::Contains("payload: expected an object, got 7"));
+}
+
+TEST_CASE("a type without field names is a JSON array of its values", "[json]") {
+  auto c = json::codec_for<pair_msg>();
+  auto bytes = c.from_json(R"(["x",-4])");
+  REQUIRE(bytes);
+  auto back = c.to_json(*bytes);
+  REQUIRE(back);
+  CHECK(*back == R"(["x",-4])");
+  auto extra = c.from_json(R"(["x",-4,5])");
+  REQUIRE_FALSE(extra);
+  CHECK_THAT(render(extra.error()), Catch::Contains("2 values expected, got 3"));
+}
+
+// -- through a node ---------------------------------------------------------------
+
+/// `shop` accepts typed orders and JSON notes; an order journals `ordered`
+/// and tells `ship/<customer>`; qty 0 is malformed input (not retryable);
+/// qty 13 fails as a transient fault would.
+class shop : public stateful_actor<no_state> {
+public:
+  shop() {
+    on<order>([](context& ctx, const order& o) -> caf::error {
+      if (o.qty == 0)
+        return make_error(errc::invalid_argument, "an order needs qty > 0");
+      if (o.qty == 13)
+        return make_error(errc::handler_failed, "the warehouse is down");
+      ctx.emit(ordered{o.customer, o.qty});
+      ctx.send("ship/" + o.customer, ordered{o.customer, o.qty});
+      return {};
+    });
+    on_json("test.note/v1", [](context&, std::string_view) -> caf::error { return {}; });
+    on_event<ordered>([](const ordered&) {});
+  }
+};
+
+class ship : public stateful_actor<no_state> {
+public:
+  ship() {
+    on<ordered>([](context& ctx, const ordered& o) -> caf::error {
+      ctx.emit(ordered{o.customer, o.qty * 10});
+      return {};
+    });
+    on_event<ordered>([](const ordered&) {});
+  }
+};
+
+struct node {
+  test::temp_dir dir;
+  std::unique_ptr<runtime> rt;
+  http_handler api;
+
+  node() {
+    runtime_options o;
+    o.data_dir = dir.sub("data");
+    o.threads = 2;
+    auto r = runtime::open(o);
+    REQUIRE(r);
+    rt = std::move(*r);
+    kind_options shop_opts;
+    shop_opts.retry.max_attempts = 3;
+    shop_opts.retry.initial_backoff = 5ms;
+    shop_opts.retry.max_backoff = 10ms;
+    shop_opts.accepts = {json::codec_for<order>(), json::json_object_codec("test.note/v1")};
+    shop_opts.events = {json::codec_for<ordered>()};
+    REQUIRE_FALSE(rt->register_kind(
+      "shop", [](std::string_view) { return std::make_unique<shop>(); }, shop_opts));
+    kind_options ship_opts;
+    ship_opts.events = {json::codec_for<ordered>()};
+    REQUIRE_FALSE(rt->register_kind(
+      "ship", [](std::string_view) { return std::make_unique<ship>(); }, ship_opts));
+    REQUIRE_FALSE(rt->start());
+    api = make_node_api(*rt, {});
+  }
+
+  http_response call(std::string method, std::string target, std::string body = {},
+                     std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http_request req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.body = std::move(body);
+    req.headers = std::move(headers);
+    if (!req.body.empty())
+      req.headers.emplace_back("content-type", "application/json");
+    std::promise<http_response> p;
+    auto f = p.get_future();
+    api(req, [&p](http_response r) { p.set_value(std::move(r)); });
+    REQUIRE(f.wait_for(30s) == std::future_status::ready);
+    return f.get();
+  }
+
+  bj::value get_json(const std::string& target, unsigned want = 200) {
+    auto r = call("GET", target);
+    INFO(target << " -> " << r.body);
+    REQUIRE(r.status == want);
+    return bj::parse(r.body);
+  }
+};
+
+std::string post_body(const std::string& type, const std::string& payload,
+                      const std::string& key = {}) {
+  std::string body = R"({"type":")" + type + R"(","payload":)" + payload;
+  if (!key.empty())
+    body += R"(,"idempotency_key":")" + key + "\"";
+  return body + "}";
+}
+
+const std::string good_order =
+  R"({"customer":"c1","qty":2,"skus":["milk"],"ship_to":{"city":"north"},"how":0})";
+
+TEST_CASE("a kind that declares its types refuses others at the door, persisting nothing",
+          "[api][typed]") {
+  node n;
+  auto unknown =
+    n.call("POST", "/api/v1/actors/shop/a/messages", post_body("test.refund/v1", "{}"));
+  CHECK(unknown.status == 400);
+  CHECK_THAT(unknown.body, Catch::Contains("unknown_message_type"));
+  CHECK_THAT(unknown.body, Catch::Contains("test.order/v1"));
+  CHECK_THAT(unknown.body, Catch::Contains("test.note/v1"));
+
+  auto bad = n.call("POST", "/api/v1/actors/shop/a/messages",
+                    post_body("test.order/v1", R"({"customer":5})"));
+  CHECK(bad.status == 422);
+  CHECK_THAT(bad.body, Catch::Contains("invalid_payload"));
+  CHECK_THAT(bad.body, Catch::Contains("payload.customer"));
+
+  auto not_object =
+    n.call("POST", "/api/v1/actors/shop/a/messages", post_body("test.note/v1", R"("just text")"));
+  CHECK(not_object.status == 422);
+
+  // Nothing of the refused requests was stored.
+  CHECK(n.rt->stats().accepted == 0);
+  CHECK(n.rt->stats().pending == 0);
+  CHECK(code_of(n.rt->describe("shop/a").error()) == errc::not_found);
+
+  auto note = n.call("POST", "/api/v1/actors/shop/a/messages",
+                     post_body("test.note/v1", R"({"text":"hello"})"));
+  CHECK(note.status == 202);
+  auto good =
+    n.call("POST", "/api/v1/actors/shop/a/messages", post_body("test.order/v1", good_order));
+  REQUIRE(good.status == 202);
+  REQUIRE(test::eventually([&] { return n.rt->stats().processed >= 3; }));
+  CHECK(n.rt->stats().dead_lettered == 0);
+}
+
+TEST_CASE("journal events are shown as JSON with their time, cause and trace", "[api][typed]") {
+  node n;
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto r = n.call("POST", "/api/v1/actors/shop/a/messages", post_body("test.order/v1", good_order),
+                  {{"traceparent", "00-" + trace + "-00f067aa0ba902b7-01"}});
+  REQUIRE(r.status == 202);
+  auto envelope_id = std::string{bj::parse(r.body).at("id").as_string()};
+  REQUIRE(test::eventually([&] { return n.rt->stats().processed >= 2; }));
+  auto j = n.get_json("/api/v1/actors/shop%2Fa/journal");
+  auto& events = j.at("events").as_array();
+  REQUIRE(events.size() == 1);
+  auto& e = events[0].as_object();
+  CHECK(e.at("type") == "test.ordered/v1");
+  CHECK(e.at("payload") == bj::parse(R"({"customer":"c1","qty":2})"));
+  CHECK(e.at("cause") == bj::value(envelope_id));
+  CHECK(e.at("trace_id") == bj::value(trace));
+  CHECK(e.at("time_ms").as_int64() > 1'700'000'000'000);
+  CHECK(std::string{e.at("time").as_string()}.back() == 'Z');
+  CHECK_FALSE(e.contains("payload_base64"));
+}
+
+TEST_CASE("a deterministic failure goes straight to dead letters, a transient one is retried",
+          "[api][typed][dlq]") {
+  node n;
+  auto bad = n.call("POST", "/api/v1/actors/shop/b/messages",
+                    post_body("test.order/v1", R"({"customer":"c2","qty":0,"skus":[],)"
+                                               R"("ship_to":{"city":"x"},"how":0})"));
+  REQUIRE(bad.status == 202);
+  auto bad_id = std::string{bj::parse(bad.body).at("id").as_string()};
+  REQUIRE(test::eventually([&] { return n.rt->stats().dead_lettered == 1; }));
+  auto dl = n.get_json("/api/v1/dead-letters/" + bad_id);
+  CHECK(dl.at("attempts") == 1);
+  CHECK_THAT(std::string{dl.at("error").as_string()}, Catch::Contains("qty > 0"));
+  // Its payload is shown as the JSON it was sent as.
+  CHECK(dl.at("payload").at("customer") == "c2");
+  CHECK(n.rt->stats().retried == 0);
+
+  auto flaky = n.call("POST", "/api/v1/actors/shop/c/messages",
+                      post_body("test.order/v1", R"({"customer":"c3","qty":13,"skus":[],)"
+                                                 R"("ship_to":{"city":"x"},"how":0})"));
+  REQUIRE(flaky.status == 202);
+  auto flaky_id = std::string{bj::parse(flaky.body).at("id").as_string()};
+  REQUIRE(test::eventually([&] { return n.rt->stats().dead_lettered == 2; }));
+  CHECK(n.get_json("/api/v1/dead-letters/" + flaky_id).at("attempts") == 3);
+  CHECK(n.rt->stats().retried == 2);
+}
+
+TEST_CASE("one request is followed across actors by its trace id or its idempotency key",
+          "[api][typed][trace]") {
+  node n;
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  auto r = n.call("POST", "/api/v1/actors/shop/a/messages",
+                  post_body("test.order/v1", good_order, "order-42"),
+                  {{"traceparent", "00-" + trace + "-b7ad6b7169203331-01"}});
+  REQUIRE(r.status == 202);
+  auto envelope_id = std::string{bj::parse(r.body).at("id").as_string()};
+  // Another request, another trace: not part of the answer.
+  REQUIRE(
+    n.call("POST", "/api/v1/actors/shop/b/messages", post_body("test.order/v1", good_order)).status
+    == 202);
+  REQUIRE(test::eventually([&] { return n.rt->stats().processed >= 4; }));
+
+  auto t = n.get_json("/api/v1/traces/" + trace + "/steps");
+  CHECK(t.at("trace_id") == bj::value(trace));
+  auto& steps = t.at("steps").as_array();
+  REQUIRE(steps.size() == 2);
+  auto& first = steps[0].as_object();
+  CHECK(first.at("actor") == "shop/a");
+  CHECK(first.at("type") == "test.order/v1");
+  CHECK(first.at("envelope_id") == bj::value(envelope_id));
+  CHECK(first.at("status") == "ok");
+  CHECK(first.at("events").as_array()[0].at("payload").at("qty") == 2);
+  REQUIRE(first.at("sent").as_array().size() == 1);
+  auto sent_id = first.at("sent").as_array()[0].at("id");
+  CHECK(first.at("sent").as_array()[0].at("to") == "ship/c1");
+  auto& second = steps[1].as_object();
+  CHECK(second.at("actor") == "ship/c1");
+  CHECK(second.at("envelope_id") == sent_id);
+  CHECK(second.at("parent_span_id") == first.at("span_id"));
+  CHECK(second.at("events").as_array()[0].at("payload").at("qty") == 20);
+
+  // The same answer from the idempotency key, with or without the actor.
+  auto by_key = n.get_json("/api/v1/traces?idempotency_key=order-42");
+  CHECK(by_key.at("trace_id") == bj::value(trace));
+  CHECK(by_key.at("envelope_id") == bj::value(envelope_id));
+  CHECK(by_key.at("actor") == "shop/a");
+  CHECK(by_key.at("steps").as_array().size() == 2);
+  CHECK(n.get_json("/api/v1/traces?idempotency_key=order-42&actor=shop%2Fa").at("trace_id")
+        == bj::value(trace));
+
+  n.get_json("/api/v1/traces?idempotency_key=order-43", 404);
+  n.get_json("/api/v1/traces?idempotency_key=order-42&actor=shop%2Fz", 404);
+  n.get_json("/api/v1/traces/ffffffffffffffffffffffffffffffff/steps", 404);
+  n.get_json("/api/v1/traces/not-a-trace/steps", 400);
+  n.get_json("/api/v1/traces", 400);
+}
+
+TEST_CASE("the stored dead-letter total survives a restart and follows redrive and discard",
+          "[dlq][stats]") {
+  test::temp_dir dir;
+  auto open_node = [&] {
+    runtime_options o;
+    o.data_dir = dir.sub("data");
+    o.threads = 2;
+    auto r = runtime::open(o);
+    REQUIRE(r);
+    kind_options ko;
+    ko.accepts = {json::codec_for<order>()};
+    REQUIRE_FALSE((*r)->register_kind(
+      "shop", [](std::string_view) { return std::make_unique<shop>(); }, ko));
+    REQUIRE_FALSE(
+      (*r)->register_kind("ship", [](std::string_view) { return std::make_unique<ship>(); }));
+    REQUIRE_FALSE((*r)->start());
+    return std::move(*r);
+  };
+  std::vector<std::string> ids;
+  {
+    auto rt = open_node();
+    for (auto key : {"x", "y", "z"}) {
+      auto id = rt->tell("shop/" + std::string{key}, order{"c", 0, {}, {}, speed::standard});
+      REQUIRE(id);
+      ids.push_back(*id);
+    }
+    REQUIRE(test::eventually([&] { return rt->stats().dead_letters == 3; }));
+    CHECK(rt->stats().dead_lettered == 3);
+  }
+  auto rt = open_node();
+  // Per-process counters start again; the stored total does not.
+  CHECK(rt->stats().dead_lettered == 0);
+  CHECK(rt->stats().dead_letters == 3);
+  REQUIRE_FALSE(rt->discard(ids[0]));
+  CHECK(rt->stats().dead_letters == 2);
+  REQUIRE_FALSE(rt->redrive(ids[1]));
+  // Redriven, it fails the same way again and is dead-lettered once more.
+  REQUIRE(test::eventually([&] { return rt->stats().dead_lettered == 1; }));
+  CHECK(rt->stats().dead_letters == 2);
+}
+
+} // namespace
