@@ -55,18 +55,19 @@ void node_api::post_message(const http_request& req, const std::string& id,
   envelope env;
   if (auto bad = message_envelope(req, id, env))
     return respond(*bad);
-  rt_.accept_async(std::move(env), [respond](caf::expected<std::string> r) {
-    if (!r)
-      return respond(from_error(r.error()));
-    json::object o;
-    o["id"] = *r;
-    respond(json_response(202, o));
-  });
+  rt_.accept_async(std::move(env),
+                   [respond, starting = opts_.starting](caf::expected<std::string> r) {
+                     if (!r)
+                       return respond(from_error(r.error(), starting && starting()));
+                     json::object o;
+                     o["id"] = *r;
+                     respond(json_response(202, o));
+                   });
 }
 
 http_response node_api::redrive(const std::string& id) {
   if (auto err = rt_.redrive(id))
-    return from_error(err);
+    return from_error(err, starting());
   json::object o;
   o["id"] = id;
   o["redriven"] = true;
@@ -75,7 +76,7 @@ http_response node_api::redrive(const std::string& id) {
 
 http_response node_api::discard(const std::string& id) {
   if (auto err = rt_.discard(id))
-    return from_error(err);
+    return from_error(err, starting());
   return http_response{204, "application/json", "", {}, nullptr};
 }
 
