@@ -350,6 +350,33 @@ TEST_CASE("JSON answers and metrics write numbers as integers or plain decimals,
   CHECK_FALSE(has_exponent_number(metrics.body));
 }
 
+TEST_CASE("a message's payload keeps its numbers as the client wrote them", "[http][json]") {
+  live_node node;
+  // No sku: the order worker refuses it, so it ends as a dead letter that
+  // shows the stored payload.
+  REQUIRE(node
+            .post("/api/v1/actors/order%2Fw1/messages",
+                  R"({"type":"demo.place_order/v1","payload":{"customer":"c1",)"
+                  R"("region":"north","weight_kg":12.5,"ratio":0.00001}})")
+            .status
+          == 202);
+  std::string id;
+  REQUIRE(test::eventually([&] {
+    auto list = json_of(node.get("/api/v1/dead-letters?kind=order"));
+    const auto& items = list.at("dead_letters").as_array();
+    if (items.empty())
+      return false;
+    id = std::string{items[0].as_object().at("id").as_string()};
+    return true;
+  }));
+  auto shown = json_of(node.get("/api/v1/dead-letters/" + id));
+  auto payload = std::string{shown.at("payload").as_string()};
+  INFO(payload);
+  CHECK(payload.find("\"weight_kg\":12.5") != std::string::npos);
+  CHECK(payload.find("\"ratio\":0.00001") != std::string::npos);
+  CHECK_FALSE(has_exponent_number(payload));
+}
+
 TEST_CASE("next_cursor is null on the last page of actors, also when that page is exactly full",
           "[http][paging]") {
   live_node node{{"--max-active", "0"}}; // the actors keep their mail: nothing runs

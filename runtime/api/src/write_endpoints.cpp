@@ -3,6 +3,7 @@
 // commit callback), redriving and discarding dead letters.
 #include <boost/json.hpp>
 
+#include "cairn/plain_json.hpp"
 #include "internal/node_api_impl.hpp"
 
 namespace cairn::api {
@@ -38,7 +39,8 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   env.type = std::string{type->as_string()};
   env.format = static_cast<uint8_t>(payload_format::json);
   auto* payload = obj.if_contains("payload");
-  env.payload = payload != nullptr ? json::serialize(*payload) : "null";
+  // Stored as the client wrote its numbers (Boost.JSON would turn 12.5 into 1.25E1).
+  env.payload = payload != nullptr ? serialize_plain(*payload) : "null";
   if (key != nullptr)
     env.idempotency_key = std::string{key->as_string()};
   env.traceparent = req.header("traceparent");
