@@ -321,11 +321,16 @@ TEST_CASE("--print-config refuses a bad setting exactly as start does, exit 2 an
   const std::vector<bad> cases = {
     {{"--http", "nonsense"}, "--http 'nonsense' is not HOST:PORT"},
     {{"--http", "0.0.0.0:7070"}, "--http 0.0.0.0:7070 is not a loopback address"},
-    {{"--log-level", "loud"}, "--log-level 'loud' is not one of"},
+    {{"--log-level", "loud"},
+     "setting 'log_level' (--log-level or CAIRN_LOG_LEVEL) must be one of trace, debug"},
     {{"--token", "no-scopes"}, "no-scopes"},
     {{"--mcp-tools", "[1"}, "setting 'mcp_tools' (--mcp-tools or CAIRN_MCP_TOOLS) is not valid"},
     {{"--mcp-tools", R"([{"name": "x"}])"}, "x"},
     {{"--config", bad_file}, "setting 'durability' must be one of os, fsync"},
+    // A flag meets the file's rules.
+    {{"--threads", "5000"},
+     "setting 'threads' (--threads or CAIRN_THREADS) must be an integer "
+     "from 0 to 1024"},
   };
   for (const auto& c : cases) {
     auto args = c.args;

@@ -202,6 +202,17 @@ std::string apply_config_file(node_settings& ns, const CLI::App* cmd) {
   if (auto* opt = cmd->get_option_no_throw(flag_of("mcp_tools")); opt != nullptr && opt->count())
     if (auto err = setting_from_text(ns, "mcp_tools", ns.mcp_tools_text); !err.empty())
       return err;
+  // A value from a flag or variable meets the same rules as one from the
+  // file (CLI11's own checks are looser for some: --threads, --max-pending).
+  for (const auto& st : settings_table()) {
+    std::string name = st.name;
+    auto* opt = cmd->get_option_no_throw(flag_of(name));
+    if (opt == nullptr || opt->count() == 0 || name == "tokens" || name == "mcp_tokens"
+        || name == "mcp_tools")
+      continue; // tokens are checked when parsed; mcp_tools above
+    if (auto err = st.from_json(ns, st.to_json(ns)); !err.empty())
+      return "setting '" + name + "' (" + flag_of(name) + " or " + variable_of(name) + ") " + err;
+  }
   if (ns.config.empty())
     return {};
   const auto& path = ns.config;
