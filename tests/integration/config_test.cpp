@@ -308,8 +308,7 @@ TEST_CASE("the README's node.json example passes the checks of start and starts 
   CHECK(test::http_call(port, "POST", "/mcp", initialize, with_token).status == 200);
 }
 
-TEST_CASE("--print-config refuses a bad setting exactly as start does, exit 2 and the setting's "
-          "name",
+TEST_CASE("cairn node --print-config refuses a bad setting as start does, exit 2 and its name",
           "[config][errors]") {
   test::temp_dir dir;
   auto bad_file = dir.sub("bad.json");
