@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -318,14 +319,44 @@ int main(int argc, char** argv) {
   double scale = 1.0;
   std::string dir = "bench-data";
   std::string only = "abcde"; // sections to run
-  for (int i = 1; i + 1 < argc; i += 2) {
+  auto usage = [&](std::FILE* to) {
+    std::fprintf(to,
+                 "usage: %s [--scale X] [--dir D] [--only SECTIONS]\n"
+                 "  --scale X        multiply every message count by X (default 1.0)\n"
+                 "  --dir D          data directory, removed afterwards (default bench-data)\n"
+                 "  --only SECTIONS  run only these sections of abcde (default abcde):\n"
+                 "                   a raw RocksDB cycle, b cairn end to end, c CAF in memory,\n"
+                 "                   d memory of passivated actors, e recovery\n",
+                 argv[0]);
+  };
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--scale")
-      scale = std::stod(argv[i + 1]);
-    else if (a == "--dir")
-      dir = argv[i + 1];
-    else if (a == "--only")
-      only = argv[i + 1];
+    if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return 0;
+    }
+    bool known = a == "--scale" || a == "--dir" || a == "--only";
+    if (!known || i + 1 >= argc) {
+      std::fprintf(stderr, "%s: %s\n", argv[0],
+                   known ? ("missing value after " + a).c_str()
+                         : ("unknown argument '" + a + "'").c_str());
+      usage(stderr);
+      return 2;
+    }
+    std::string v = argv[++i];
+    if (a == "--scale") {
+      char* end = nullptr;
+      scale = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0' || !(scale > 0)) {
+        std::fprintf(stderr, "%s: --scale must be a positive number, not '%s'\n", argv[0],
+                     v.c_str());
+        return 2;
+      }
+    } else if (a == "--dir") {
+      dir = v;
+    } else {
+      only = v;
+    }
   }
   spdlog::set_level(spdlog::level::warn);
   auto n = [&](double x) { return static_cast<uint64_t>(x * scale); };

@@ -3,7 +3,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 #include "http_client.hpp"
@@ -12,8 +16,24 @@
 #include "wait.hpp"
 
 using namespace cairn;
+namespace json = boost::json;
 
 namespace {
+
+json::object json_of(const test::http_reply& r) {
+  INFO(r.status << " " << r.body);
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+/// A number in exponent form (`3.5E1`, `5e-05`) anywhere in `text`.
+bool has_exponent_number(const std::string& text) {
+  static const std::regex exponent{R"((^|[\s:,\[{])-?[0-9]+(\.[0-9]+)?[eE][+-]?[0-9]+)"};
+  return std::regex_search(text, exponent);
+}
 
 const std::string order_json =
   R"({"type":"demo.place_order/v1","payload":{"customer":"c7","sku":"sku-milk",)"
@@ -309,4 +329,173 @@ TEST_CASE("too many or too large headers get 431 and the node keeps serving", "[
     test::http_call(node.port, "GET", "/healthz", "", {"X-Big: " + std::string(20'000, 'a')});
   CHECK(size.status == 431);
   CHECK(node.get("/healthz").status == 200);
+}
+
+TEST_CASE("JSON answers and metrics write numbers as integers or plain decimals, never in exponent "
+          "form",
+          "[http][json]") {
+  live_node node;
+  REQUIRE(node.post("/api/v1/actors/order%2Fn1/messages", order_json).status == 202);
+  REQUIRE(test::eventually([&] { return node.journal_length("notify%2Fc7") == 1; }));
+  auto status = node.get("/api/v1/status");
+  INFO(status.body);
+  CHECK_FALSE(has_exponent_number(status.body));
+  auto o = json_of(status);
+  REQUIRE(o.contains("uptime_s"));
+  CHECK(o.at("uptime_s").is_number());
+  auto metrics = node.get("/metrics");
+  INFO(metrics.body);
+  CHECK(metrics.body.find("cairn_commit_latency_seconds_bucket{le=\"0.00005\"}")
+        != std::string::npos);
+  CHECK_FALSE(has_exponent_number(metrics.body));
+}
+
+TEST_CASE("a message's payload keeps its numbers as the client wrote them", "[http][json]") {
+  live_node node;
+  // No sku: the order worker refuses it, so it ends as a dead letter that
+  // shows the stored payload.
+  REQUIRE(node
+            .post("/api/v1/actors/order%2Fw1/messages",
+                  R"({"type":"demo.place_order/v1","payload":{"customer":"c1",)"
+                  R"("region":"north","weight_kg":12.5,"ratio":0.00001}})")
+            .status
+          == 202);
+  std::string id;
+  REQUIRE(test::eventually([&] {
+    auto list = json_of(node.get("/api/v1/dead-letters?kind=order"));
+    const auto& items = list.at("dead_letters").as_array();
+    if (items.empty())
+      return false;
+    id = std::string{items[0].as_object().at("id").as_string()};
+    return true;
+  }));
+  auto shown = json_of(node.get("/api/v1/dead-letters/" + id));
+  auto payload = std::string{shown.at("payload").as_string()};
+  INFO(payload);
+  CHECK(payload.find("\"weight_kg\":12.5") != std::string::npos);
+  CHECK(payload.find("\"ratio\":0.00001") != std::string::npos);
+  CHECK_FALSE(has_exponent_number(payload));
+}
+
+TEST_CASE("next_cursor is null on the last page of actors, also when that page is exactly full",
+          "[http][paging]") {
+  live_node node{{"--max-active", "0"}}; // the actors keep their mail: nothing runs
+  REQUIRE(node.post("/api/v1/actors/order%2Fp1/messages", order_json).status == 202);
+  REQUIRE(node.post("/api/v1/actors/order%2Fp2/messages", order_json).status == 202);
+  auto full = json_of(node.get("/api/v1/actors?kind=order&limit=2"));
+  CHECK(full.at("actors").as_array().size() == 2);
+  CHECK(full.at("next_cursor").is_null());
+  auto first = json_of(node.get("/api/v1/actors?kind=order&limit=1"));
+  REQUIRE(first.at("actors").as_array().size() == 1);
+  REQUIRE(first.at("next_cursor") == json::value("order/p1"));
+  auto last = json_of(node.get("/api/v1/actors?kind=order&limit=1&cursor=order%2Fp1"));
+  REQUIRE(last.at("actors").as_array().size() == 1);
+  CHECK(last.at("actors").as_array()[0].as_object().at("id") == json::value("order/p2"));
+  CHECK(last.at("next_cursor").is_null());
+  CHECK(json_of(node.get("/api/v1/actors?kind=order&limit=5")).at("next_cursor").is_null());
+  CHECK(json_of(node.get("/api/v1/actors?kind=nosuch")).at("next_cursor").is_null());
+}
+
+TEST_CASE("next_cursor is null on the last page of dead letters, filtered or not",
+          "[http][paging][dlq]") {
+  live_node node{{"--flaky-rate", "1.0"}};
+  REQUIRE(node.post("/api/v1/actors/order%2Fq1/messages", order_json).status == 202);
+  REQUIRE(node.post("/api/v1/actors/order%2Fq2/messages", order_json).status == 202);
+  REQUIRE(test::eventually([&] {
+    return node.get("/api/v1/dead-letters").body.find("\"to\":\"payment/q2\"") != std::string::npos
+           && node.get("/api/v1/dead-letters").body.find("\"to\":\"payment/q1\"")
+                != std::string::npos;
+  }));
+  for (std::string filter : {"", "&kind=payment", "&error=gateway"}) {
+    INFO("filter " << filter);
+    auto full = json_of(node.get("/api/v1/dead-letters?limit=2" + filter));
+    CHECK(full.at("dead_letters").as_array().size() == 2);
+    CHECK(full.at("next_cursor").is_null());
+    auto first = json_of(node.get("/api/v1/dead-letters?limit=1" + filter));
+    REQUIRE(first.at("dead_letters").as_array().size() == 1);
+    REQUIRE(first.at("next_cursor").is_string());
+    auto cursor = std::string{first.at("next_cursor").as_string()};
+    CHECK(cursor == first.at("dead_letters").as_array()[0].as_object().at("id").as_string());
+    auto last = json_of(node.get("/api/v1/dead-letters?limit=1&cursor=" + cursor + filter));
+    CHECK(last.at("dead_letters").as_array().size() == 1);
+    CHECK(last.at("next_cursor").is_null());
+  }
+  CHECK(json_of(node.get("/api/v1/dead-letters?kind=order")).at("next_cursor").is_null());
+}
+
+TEST_CASE("413 and 431 problems have a title like every other problem, and the README lists them",
+          "[http][malformed]") {
+  live_node node;
+  auto huge = node.post("/api/v1/actors/order%2Fo1/messages", std::string(2 << 20, 'x'));
+  REQUIRE(huge.status == 413);
+  auto big = json_of(huge);
+  CHECK(big.at("title") == json::value("payload_too_large"));
+  CHECK(big.at("code") == json::value("payload_too_large"));
+  CHECK(big.at("status") == json::value(413));
+  CHECK(big.at("type") == json::value("about:blank"));
+  auto size =
+    test::http_call(node.port, "GET", "/healthz", "", {"X-Big: " + std::string(20'000, 'a')});
+  REQUIRE(size.status == 431);
+  CHECK(json_of(size).at("title") == json::value("headers_too_large"));
+  std::vector<std::string> many;
+  for (int i = 0; i < 150; ++i)
+    many.push_back("X-Filler-" + std::to_string(i) + ": 1");
+  auto count = test::http_call(node.port, "GET", "/healthz", "", many);
+  REQUIRE(count.status == 431);
+  CHECK(json_of(count).at("title") == json::value("headers_too_large"));
+  // Every problem code these answers carry is in the README's list.
+  std::ifstream in{std::string{CAIRN_SOURCE_DIR} + "/README.md"};
+  std::stringstream readme;
+  readme << in.rdbuf();
+  CHECK(readme.str().find("413 `payload_too_large`") != std::string::npos);
+  CHECK(readme.str().find("431 `headers_too_large`") != std::string::npos);
+  CHECK(readme.str().find("503 `starting`") != std::string::npos);
+}
+
+TEST_CASE("a busy problem's detail names the same wait as its Retry-After header",
+          "[http][backpressure]") {
+  live_node node{{"--max-active", "0", "--max-pending", "1"}}; // nothing drains
+  REQUIRE(node.post("/api/v1/actors/order%2Fr1/messages", order_json).status == 202);
+  auto busy = node.post("/api/v1/actors/order%2Fr2/messages", order_json);
+  REQUIRE(busy.status == 429);
+  REQUIRE(busy.header("retry-after") == "1");
+  auto detail = std::string{json_of(busy).at("detail").as_string()};
+  INFO(detail);
+  CHECK(detail.find("retry after 1 s") != std::string::npos);
+  CHECK(detail.find(" ms") == std::string::npos);
+}
+
+TEST_CASE("while the node is starting, work is refused with 503 starting, not shutting_down",
+          "[http][lifecycle]") {
+  test::temp_dir dir;
+  auto gate = dir.sub("start-now");
+  test::node_process proc{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0",
+                           "--no-progress", "--log-level", "warn", "--hold-start", gate}};
+  // The node serves HTTP and holds recovery until the gate file exists.
+  const std::string holding = "cairn node holding start: http://127.0.0.1:";
+  REQUIRE(proc.wait_for_output(holding));
+  auto out = proc.output();
+  auto port = static_cast<uint16_t>(std::stoul(out.substr(out.find(holding) + holding.size())));
+  REQUIRE(port != 0);
+
+  auto refused = test::http_call(port, "POST", "/api/v1/actors/order%2Fs1/messages", order_json);
+  REQUIRE(refused.status == 503);
+  CHECK(refused.header("retry-after") == "1");
+  auto problem = json_of(refused);
+  CHECK(problem.at("code") == json::value("starting"));
+  CHECK(problem.at("title") == json::value("starting"));
+  auto redrive = test::http_call(port, "POST", "/api/v1/dead-letters/nothing/redrive");
+  CHECK(redrive.status == 503);
+  CHECK(json_of(redrive).at("code") == json::value("starting"));
+  auto ready = test::http_call(port, "GET", "/readyz");
+  CHECK(ready.status == 503);
+  CHECK(ready.body.find("starting") != std::string::npos);
+  // Still held: every answer above came before recovery.
+  CHECK(proc.output().find("cairn node ready") == std::string::npos);
+
+  std::ofstream{gate} << "go";
+  REQUIRE(proc.wait_for_output("cairn node ready"));
+  CHECK(test::http_call(port, "POST", "/api/v1/actors/order%2Fs1/messages", order_json).status
+        == 202);
+  CHECK(test::http_call(port, "GET", "/readyz").status == 200);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // `/metrics`: the runtime's counters, gauges and histograms and RocksDB's
 // properties in the Prometheus text format.
-#include <cstdio>
+#include <charconv>
+#include <cmath>
 
 #include "internal/node_api_impl.hpp"
 
@@ -9,10 +10,16 @@ namespace cairn::api {
 
 namespace {
 
+// Plain decimals (`0.00025`, never `2.5e-04`), the shortest text that reads
+// back as the same double: Prometheus reads both, people read this one.
 std::string fmt_double(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
+  if (std::isnan(v))
+    return "NaN";
+  if (std::isinf(v))
+    return v > 0 ? "+Inf" : "-Inf";
+  char buf[1100];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return std::string{buf, r.ptr};
 }
 
 } // namespace

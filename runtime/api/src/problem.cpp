@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "cairn/plain_json.hpp"
 #include "cairn/text_codec.hpp"
 
 namespace cairn::api {
@@ -18,19 +19,40 @@ http_response problem(unsigned status, std::string code, std::string detail,
   o["status"] = status;
   o["code"] = code;
   o["detail"] = detail;
-  return http_response{status, "application/problem+json", json::serialize(o), std::move(headers),
+  return http_response{status, "application/problem+json", serialize_plain(o), std::move(headers),
                        nullptr};
 }
 
 http_response json_response(unsigned status, const json::value& v) {
-  return http_response{status, "application/json", json::serialize(v), {}, nullptr};
+  return http_response{status, "application/json", serialize_plain(v), {}, nullptr};
 }
 
-http_response from_error(const caf::error& err) {
+namespace {
+
+// A refusal's detail says the same wait as its Retry-After header: the
+// runtime's own hint ("retry after 100 ms") is finer than HTTP can say.
+std::string with_retry_after(std::string detail, int seconds) {
+  if (auto pos = detail.find("; retry after"); pos != std::string::npos)
+    detail.erase(pos);
+  return detail + "; retry after " + std::to_string(seconds) + " s";
+}
+
+} // namespace
+
+http_response from_error(const caf::error& err, bool starting) {
   auto detail = render(err);
   switch (code_of(err)) {
-    case errc::busy: return problem(429, "busy", detail, {{"Retry-After", "1"}});
-    case errc::shutting_down: return problem(503, "shutting_down", detail, {{"Retry-After", "1"}});
+    case errc::busy:
+      return problem(429, "busy", with_retry_after(detail, 1), {{"Retry-After", "1"}});
+    case errc::shutting_down:
+      // The runtime refuses work the same way before and after it runs;
+      // only the node knows which of the two it is.
+      if (starting)
+        return problem(503, "starting",
+                       "the node is starting (recovering its data) and does not accept this yet; "
+                       "retry after 1 s",
+                       {{"Retry-After", "1"}});
+      return problem(503, "shutting_down", detail, {{"Retry-After", "1"}});
     case errc::storage_write_failed:
       return problem(503, "storage_write_failed", detail, {{"Retry-After", "1"}});
     case errc::not_found: return problem(404, "not_found", detail);

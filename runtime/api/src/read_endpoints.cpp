@@ -122,7 +122,11 @@ http_response invalid_actor_id(const std::string& id) {
 
 http_response node_api::readiness() {
   if (!rt_.ready())
-    return problem(503, "not_ready", "the node is recovering or stopping", {{"Retry-After", "1"}});
+    return problem(503, "not_ready",
+                   !opts_.starting ? "the node is recovering or stopping"
+                   : starting()    ? "the node is starting (recovering its data)"
+                                   : "the node is stopping",
+                   {{"Retry-After", "1"}});
   auto health = rt_.store().health();
   if (!health.writable)
     return problem(503, "storage_unwritable",
@@ -142,8 +146,11 @@ http_response node_api::status() {
   o["storage_writable"] = s.storage_writable;
   if (!s.storage_writable)
     o["storage_reason"] = s.storage_unwritable_reason;
-  o["uptime_s"] =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  // Milliseconds are precision enough, and a plain decimal (serialize_plain).
+  auto uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started_)
+                     .count();
+  o["uptime_s"] = static_cast<double>(uptime_ms) / 1000.0;
   json::object t;
   t["accepted"] = s.accepted;
   t["duplicates"] = s.duplicates;
@@ -177,17 +184,21 @@ http_response node_api::actors(const query& q) {
     return err;
   auto kind = q.count("kind") ? q.at("kind") : std::string{};
   auto cursor = q.count("cursor") ? q.at("cursor") : std::string{};
-  auto ids = rt_.actor_ids(kind, cursor, limit);
+  // One id more than the page tells whether there is a next page: a page
+  // that is exactly full but the last has no next_cursor.
+  auto ids = rt_.actor_ids(kind, cursor, limit + 1);
   if (!ids)
     return from_error(ids.error());
+  bool more = ids->size() > limit;
+  if (more)
+    ids->resize(limit);
   json::array arr;
   for (const auto& id : *ids)
     if (auto a = rt_.describe(id))
       arr.push_back(summary_json(*a));
   json::object o;
   o["actors"] = std::move(arr);
-  o["next_cursor"] =
-    !ids->empty() && ids->size() >= limit ? json::value(ids->back()) : json::value(nullptr);
+  o["next_cursor"] = more ? json::value(ids->back()) : json::value(nullptr);
   return json_response(200, o);
 }
 
@@ -267,9 +278,11 @@ http_response node_api::dead_letters(const query& q) {
       || !number_param(q, "until", UINT64_MAX, 0, UINT64_MAX, until, err))
     return err;
   json::array arr;
-  std::string last;
-  // Filtered pages may need several reads; each read resumes after the last id.
-  while (arr.size() < limit) {
+  std::string last; // the id of the page's last dead letter
+  bool more = false;
+  // Filtered pages may need several reads; each read resumes after the last
+  // id. One match beyond the page tells whether there is a next page.
+  while (!more) {
     auto page = rt_.dead_letters(limit, cursor);
     if (!page)
       return from_error(page.error());
@@ -282,17 +295,17 @@ http_response node_api::dead_letters(const query& q) {
           || static_cast<uint64_t>(dl.failed_ms) < since
           || static_cast<uint64_t>(dl.failed_ms) > until)
         continue;
+      if (arr.size() >= limit) {
+        more = true;
+        break;
+      }
       arr.push_back(dead_letter_json(rt_, dl, false));
       last = dl.env.id;
-      if (arr.size() >= limit)
-        break;
     }
   }
   json::object o;
   o["dead_letters"] = std::move(arr);
-  o["next_cursor"] = !last.empty() && o["dead_letters"].as_array().size() >= limit
-                       ? json::value(last)
-                       : json::value(nullptr);
+  o["next_cursor"] = more ? json::value(last) : json::value(nullptr);
   return json_response(200, o);
 }
 

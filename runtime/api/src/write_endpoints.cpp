@@ -3,6 +3,7 @@
 // commit callback), redriving and discarding dead letters.
 #include <boost/json.hpp>
 
+#include "cairn/plain_json.hpp"
 #include "internal/node_api_impl.hpp"
 
 namespace cairn::api {
@@ -38,7 +39,8 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   env.type = std::string{type->as_string()};
   env.format = static_cast<uint8_t>(payload_format::json);
   auto* payload = obj.if_contains("payload");
-  env.payload = payload != nullptr ? json::serialize(*payload) : "null";
+  // Stored as the client wrote its numbers (Boost.JSON would turn 12.5 into 1.25E1).
+  env.payload = payload != nullptr ? serialize_plain(*payload) : "null";
   if (key != nullptr)
     env.idempotency_key = std::string{key->as_string()};
   env.traceparent = req.header("traceparent");
@@ -72,18 +74,19 @@ void node_api::post_message(const http_request& req, const std::string& id,
   envelope env;
   if (auto bad = message_envelope(req, id, env))
     return respond(*bad);
-  rt_.accept_async(std::move(env), [respond](caf::expected<std::string> r) {
-    if (!r)
-      return respond(from_error(r.error()));
-    json::object o;
-    o["id"] = *r;
-    respond(json_response(202, o));
-  });
+  rt_.accept_async(std::move(env),
+                   [respond, starting = opts_.starting](caf::expected<std::string> r) {
+                     if (!r)
+                       return respond(from_error(r.error(), starting && starting()));
+                     json::object o;
+                     o["id"] = *r;
+                     respond(json_response(202, o));
+                   });
 }
 
 http_response node_api::redrive(const std::string& id) {
   if (auto err = rt_.redrive(id))
-    return from_error(err);
+    return from_error(err, starting());
   json::object o;
   o["id"] = id;
   o["redriven"] = true;
@@ -92,7 +95,7 @@ http_response node_api::redrive(const std::string& id) {
 
 http_response node_api::discard(const std::string& id) {
   if (auto err = rt_.discard(id))
-    return from_error(err);
+    return from_error(err, starting());
   return http_response{204, "application/json", "", {}, nullptr};
 }
 

@@ -113,9 +113,24 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// The problems the server answers itself (before any handler), shaped like
+// the node API's (runtime/api's problem()): type, title, status, code,
+// detail. `code` is a fixed identifier; `detail` is escaped.
 std::string problem(unsigned status, std::string_view code, std::string_view detail) {
-  return "{\"type\":\"about:blank\",\"status\":" + std::to_string(status) + ",\"code\":\""
-         + std::string{code} + "\",\"detail\":\"" + std::string{detail} + "\"}";
+  std::string escaped;
+  for (char c : detail) {
+    if (c == '"' || c == '\\') {
+      escaped += '\\';
+      escaped += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      escaped += ' ';
+    } else {
+      escaped += c;
+    }
+  }
+  return "{\"type\":\"about:blank\",\"title\":\"" + std::string{code}
+         + "\",\"status\":" + std::to_string(status) + ",\"code\":\"" + std::string{code}
+         + "\",\"detail\":\"" + escaped + "\"}";
 }
 
 } // namespace

@@ -22,6 +22,7 @@
 #include "cairn/http.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
+#include "cairn/plain_json.hpp"
 #include "cairn/runtime.hpp"
 #include "cairn/tools/external_tools.hpp"
 #include "commands/commands.hpp"
@@ -68,34 +69,82 @@ std::string detail_of(const caf::error& err) {
   return render(err);
 }
 
-/// Parses every spec with `parse`; prints the first error and returns nothing.
+/// Parses every spec with `parse`; "" or the first error.
 template <class Parse>
-std::optional<std::vector<auth::token>> parse_tokens(const std::vector<std::string>& specs,
-                                                     Parse parse) {
-  std::vector<auth::token> out;
+std::string parse_tokens(const std::vector<std::string>& specs, Parse parse,
+                         std::vector<auth::token>& out) {
   for (const auto& spec : specs) {
     auto t = parse(spec);
-    if (!t) {
-      std::fprintf(stderr, "cairn: %s\n", detail_of(t.error()).c_str());
-      return std::nullopt;
-    }
+    if (!t)
+      return detail_of(t.error());
     out.push_back(std::move(*t));
   }
-  return out;
+  return {};
+}
+
+/// The settings as start uses them, checked.
+struct checked_settings {
+  http_server_options http_opts;
+  bool serve_http = false;
+  bool loopback = true;
+  std::vector<auth::token> api_tokens;
+  std::vector<auth::token> tool_tokens;
+  std::vector<mcp::tool_spec> declared;
+};
+
+/// Checks `ns` the one way both start and `--print-config` do: "" or why
+/// not (naming the setting); a refusal is exit code 2.
+std::string check_settings(const node_settings& ns, checked_settings& out) {
+  auto level = spdlog::level::from_str(ns.log_level);
+  if (level == spdlog::level::off && ns.log_level != "off")
+    return "--log-level '" + ns.log_level + "' is not one of trace, debug, info, warn, error, off";
+  out.http_opts.read_timeout = std::chrono::seconds{ns.http_read_timeout_s};
+  out.serve_http = ns.http != "off";
+  if (out.serve_http && !split_host_port(ns.http, out.http_opts.host, out.http_opts.port))
+    return "--http '" + ns.http + "' is not HOST:PORT (or off)";
+  out.loopback = is_loopback(out.http_opts.host);
+  if (auto err = parse_tokens(ns.mcp_tokens, auth::parse_tool_token, out.tool_tokens); !err.empty())
+    return err;
+  if (out.serve_http) {
+    if (auto err = parse_tokens(ns.tokens, auth::parse_api_token, out.api_tokens); !err.empty())
+      return err;
+  }
+  auto declared = mcp::tools_from_config(ns.mcp_tools);
+  if (!declared)
+    return render(declared.error());
+  out.declared = std::move(*declared);
+  if (out.serve_http && !out.loopback) {
+    // One token model: without --mcp-token, the --token tokens guard /mcp
+    // too, so a public bind with neither leaves nothing open.
+    if (out.api_tokens.empty())
+      return "--http " + ns.http
+             + " is not a loopback address; refusing to serve the API without "
+               "authentication. Add --token SECRET:read,write,admin";
+    if (auth::mcp_tokens(out.api_tokens, out.tool_tokens).empty())
+      return "--http " + ns.http
+             + " is not a loopback address; refusing to serve MCP without "
+               "authentication. Add --mcp-token SECRET:TOOL-GLOB";
+  }
+  return {};
+}
+
+/// Holds start until `path` exists or a stop signal comes (`--hold-start`,
+/// for tests of what the API answers while the node is starting).
+void hold_start(const std::string& path) {
+  while (stop_signal.load() == 0 && access(path.c_str(), F_OK) != 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
 }
 
 } // namespace
 
 int run_node(const node_settings& ns) {
-  auto level = spdlog::level::from_str(ns.log_level);
-  if (level == spdlog::level::off && ns.log_level != "off") {
-    std::fprintf(stderr,
-                 "cairn: --log-level '%s' is not one of trace, debug, info, warn, error, off\n",
-                 ns.log_level.c_str());
+  checked_settings checked;
+  if (auto err = check_settings(ns, checked); !err.empty()) {
+    std::fprintf(stderr, "cairn: %s\n", err.c_str());
     return 2;
   }
   if (ns.print_config) {
-    std::printf("%s\n", boost::json::serialize(effective_config(ns)).c_str());
+    std::printf("%s\n", serialize_plain(effective_config(ns)).c_str());
     return 0;
   }
   install_logger(ns);
@@ -110,13 +159,8 @@ int run_node(const node_settings& ns) {
   // threads for the other actors.
   opts.threads = ns.threads ? ns.threads : std::max(4u, std::thread::hardware_concurrency());
   opts.max_active = ns.max_active;
-  http_server_options http_opts;
-  http_opts.read_timeout = std::chrono::seconds{ns.http_read_timeout_s};
-  bool serve_http = ns.http != "off";
-  if (serve_http && !split_host_port(ns.http, http_opts.host, http_opts.port)) {
-    std::fprintf(stderr, "cairn: --http '%s' is not HOST:PORT (or off)\n", ns.http.c_str());
-    return 2;
-  }
+  const auto& http_opts = checked.http_opts;
+  bool serve_http = checked.serve_http;
   auto rt = runtime::open(opts);
   if (!rt) {
     std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
@@ -128,52 +172,30 @@ int run_node(const node_settings& ns) {
   actors::register_chain_workload(**rt);
   // One token model: --token guards the node API and, unless --mcp-token
   // gives /mcp tokens of its own, /mcp too.
-  auto tool_tokens = parse_tokens(ns.mcp_tokens, auth::parse_tool_token);
-  if (!tool_tokens)
-    return 2;
-  std::optional<std::vector<auth::token>> api_tokens;
-  if (serve_http && !(api_tokens = parse_tokens(ns.tokens, auth::parse_api_token)))
-    return 2;
   mcp::server_options mcp_opts;
-  for (auto& t : auth::mcp_tokens(api_tokens.value_or(std::vector<auth::token>{}), *tool_tokens))
+  for (auto& t : auth::mcp_tokens(checked.api_tokens, checked.tool_tokens))
     mcp_opts.tokens.push_back(mcp::mcp_token{std::move(t.secret), std::move(t.tools)});
-  mcp_opts.check_host = is_loopback(http_opts.host);
+  mcp_opts.check_host = checked.loopback;
   mcp::server mcp_server{**rt, mcp_opts};
-  auto declared = mcp::tools_from_config(ns.mcp_tools);
-  if (!declared) {
-    std::fprintf(stderr, "cairn: %s\n", render(declared.error()).c_str());
-    return 2;
-  }
   // The suite calls the first listed tool with no arguments: fixture first.
   if (auto it = profiles().find(ns.profile); it != profiles().end())
     it->second.install(mcp_server);
   actors::register_demo_tools(mcp_server, **rt);
-  for (auto& t : *declared)
+  for (auto& t : checked.declared)
     mcp_server.add_tool(std::move(t));
   mcp_server.attach();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   std::unique_ptr<http_server> server;
   std::string url = "off";
+  // The API serves while recovery runs: what it refuses meanwhile is
+  // `starting`, not `shutting_down`.
+  auto starting = std::make_shared<std::atomic<bool>>(true);
   if (serve_http) {
     node_api_options api;
     api.durability = ns.durability;
-    api.tokens = *api_tokens;
-    bool loopback = is_loopback(http_opts.host);
-    if (!loopback && api.tokens.empty()) {
-      std::fprintf(stderr,
-                   "cairn: --http %s is not a loopback address; refusing to serve the API without "
-                   "authentication. Add --token SECRET:read,write,admin\n",
-                   ns.http.c_str());
-      return 2;
-    }
-    if (!loopback && mcp_opts.tokens.empty()) {
-      std::fprintf(stderr,
-                   "cairn: --http %s is not a loopback address; refusing to serve MCP without "
-                   "authentication. Add --mcp-token SECRET:TOOL-GLOB\n",
-                   ns.http.c_str());
-      return 2;
-    }
+    api.tokens = checked.api_tokens;
+    api.starting = [starting] { return starting->load(); };
     auto srv = http_server::start(http_opts, mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
@@ -184,14 +206,21 @@ int run_node(const node_settings& ns) {
       http_opts.host.find(':') != std::string::npos ? "[" + http_opts.host + "]" : http_opts.host;
     url = "http://" + host + ":" + std::to_string(server->port());
   }
+  // With MCP on stdio, stdout carries the protocol only.
+  std::FILE* human = ns.stdio ? stderr : stdout;
+  if (!ns.hold_start.empty()) {
+    std::fprintf(human, "cairn node holding start: %s, until %s exists\n", url.c_str(),
+                 ns.hold_start.c_str());
+    std::fflush(human);
+    hold_start(ns.hold_start);
+  }
   // The HTTP server is up first, so /healthz answers and /readyz says 503
   // while recovery runs.
   if (auto err = (*rt)->start()) {
     std::fprintf(stderr, "cairn: cannot start: %s\n", render(err).c_str());
     return 1;
   }
-  // With MCP on stdio, stdout carries the protocol only.
-  std::FILE* human = ns.stdio ? stderr : stdout;
+  starting->store(false);
   std::fprintf(human, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
                ns.data.c_str(), ns.durability.c_str(), static_cast<int>(getpid()));
   std::fflush(human);
@@ -309,7 +338,11 @@ void add_node_run(CLI::App& app, int& exit_code) {
   cmd->add_option("--config", ns->config, "JSON settings file; flags and CAIRN_* variables win")
     ->envname("CAIRN_CONFIG");
   cmd->add_flag("--print-config", ns->print_config,
-                "Print the effective settings as JSON and exit");
+                "Check the settings as start does, print the effective ones as JSON and exit");
+  cmd->add_option("--mcp-tools", ns->mcp_tools_text,
+                  "MCP tools declared as a JSON array (exec, http; see mcp_tools in the README)");
+  cmd->add_option("--hold-start", ns->hold_start,
+                  "Tests: serve HTTP but hold recovery until this file exists");
   // Every setting of the table can also come from CAIRN_<NAME>.
   add_setting_variables(cmd);
   cmd->callback([ns, cmd, &exit_code] {

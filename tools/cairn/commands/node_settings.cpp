@@ -86,6 +86,13 @@ setting flag_setting(const char* name, bool node_settings::*field) {
           [=](const node_settings& ns) { return json::value(ns.*field); }};
 }
 
+/// A token printed without its secret: `(redacted):read,write`.
+json::string redact_secret(const std::string& token) {
+  auto colon = token.find(':');
+  return json::string{"(redacted)"
+                      + (colon == std::string::npos ? std::string{} : token.substr(colon))};
+}
+
 /// A list of token strings; printed redacted by `redact`.
 setting token_setting(const char* name, std::vector<std::string> node_settings::*field,
                       const char* shape, std::function<json::string(const std::string&)> redact) {
@@ -110,7 +117,26 @@ setting token_setting(const char* name, std::vector<std::string> node_settings::
           }};
 }
 
-/// The flag that gives setting `name` (`max_pending` -> `--max-pending`).
+/// Parses JSON `text` given for setting `name` by a flag or variable.
+std::string setting_from_text(node_settings& ns, const std::string& name, const std::string& text) {
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  auto used = parser.write(text.data(), text.size(), ec);
+  if (!ec)
+    parser.finish(ec);
+  if (ec)
+    return "setting '" + name + "' (" + flag_of(name) + " or " + variable_of(name)
+           + ") is not valid JSON at byte " + std::to_string(used) + ": " + ec.message();
+  auto& table = settings_table();
+  auto it =
+    std::find_if(table.begin(), table.end(), [&](const setting& st) { return name == st.name; });
+  if (auto err = it->from_json(ns, parser.release()); !err.empty())
+    return "setting '" + name + "' " + err;
+  return {};
+}
+
+} // namespace
+
 std::string flag_of(const std::string& name) {
   if (name == "tokens")
     return "--token";
@@ -121,7 +147,11 @@ std::string flag_of(const std::string& name) {
   return flag;
 }
 
-} // namespace
+std::string variable_of(const std::string& name) {
+  std::string env = "CAIRN_" + name;
+  std::transform(env.begin(), env.end(), env.begin(), ::toupper);
+  return env;
+}
 
 const std::vector<setting>& settings_table() {
   static const std::vector<setting> table = {
@@ -141,11 +171,8 @@ const std::vector<setting>& settings_table() {
     flag_setting("demo", &node_settings::demo),
     number_setting("demo_rate", &node_settings::demo_rate, 0.001, 1e6),
     number_setting("flaky_rate", &node_settings::flaky_rate, 0, 1),
-    token_setting("tokens", &node_settings::tokens, "SECRET:scope,...",
-                  [](const std::string&) { return json::string{"(redacted)"}; }),
-    token_setting(
-      "mcp_tokens", &node_settings::mcp_tokens, "SECRET:TOOL-GLOB,...",
-      [](const std::string& t) { return json::string{"(redacted):" + t.substr(t.find(':') + 1)}; }),
+    token_setting("tokens", &node_settings::tokens, "SECRET:scope,...", redact_secret),
+    token_setting("mcp_tokens", &node_settings::mcp_tokens, "SECRET:TOOL-GLOB,...", redact_secret),
     {"mcp_tools",
      [](node_settings& ns, const json::value& v) -> std::string {
        if (!v.is_array())
@@ -160,17 +187,32 @@ const std::vector<setting>& settings_table() {
 
 void add_setting_variables(CLI::App* cmd) {
   for (const auto& st : settings_table()) {
-    std::string flag = std::string{"--"} + st.name;
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    if (auto* opt = cmd->get_option_no_throw(flag)) {
-      std::string env = std::string{"CAIRN_"} + st.name;
-      std::transform(env.begin(), env.end(), env.begin(), ::toupper);
-      opt->envname(env);
+    std::string name = st.name;
+    if (auto* opt = cmd->get_option_no_throw(flag_of(name))) {
+      opt->envname(variable_of(name));
+      // Tokens hold commas (their scopes) but never spaces.
+      if (name == "tokens" || name == "mcp_tokens")
+        opt->delimiter(' ');
     }
   }
 }
 
 std::string apply_config_file(node_settings& ns, const CLI::App* cmd) {
+  // Settings whose flag or variable holds JSON text.
+  if (auto* opt = cmd->get_option_no_throw(flag_of("mcp_tools")); opt != nullptr && opt->count())
+    if (auto err = setting_from_text(ns, "mcp_tools", ns.mcp_tools_text); !err.empty())
+      return err;
+  // A value from a flag or variable meets the same rules as one from the
+  // file (CLI11's own checks are looser for some: --threads, --max-pending).
+  for (const auto& st : settings_table()) {
+    std::string name = st.name;
+    auto* opt = cmd->get_option_no_throw(flag_of(name));
+    if (opt == nullptr || opt->count() == 0 || name == "tokens" || name == "mcp_tokens"
+        || name == "mcp_tools")
+      continue; // tokens are checked when parsed; mcp_tools above
+    if (auto err = st.from_json(ns, st.to_json(ns)); !err.empty())
+      return "setting '" + name + "' (" + flag_of(name) + " or " + variable_of(name) + ") " + err;
+  }
   if (ns.config.empty())
     return {};
   const auto& path = ns.config;

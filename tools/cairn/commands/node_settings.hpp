@@ -27,6 +27,7 @@ struct node_settings {
   std::string profile = "default";
   std::vector<std::string> mcp_tokens;                 ///< SECRET:tool-glob[,tool-glob...]
   boost::json::value mcp_tools = boost::json::array{}; ///< tool declarations (exec, http)
+  std::string mcp_tools_text; ///< `--mcp-tools` / CAIRN_MCP_TOOLS: the same, as JSON text
   uint32_t chains = 8;
   uint64_t messages = 100'000;
   bool exit_when_idle = false;
@@ -41,6 +42,7 @@ struct node_settings {
   std::string log_format = "text";
   std::string config; ///< JSON file with settings (flags and CAIRN_* win over it)
   bool print_config = false;
+  std::string hold_start; ///< tests: hold recovery until this file exists
   bool progress = true;
   bool stdio = false; ///< serve MCP on stdin/stdout (`cairn mcp stdio`)
 };
@@ -57,14 +59,26 @@ struct setting {
 /// Every setting, in the order `--print-config` shows them.
 const std::vector<setting>& settings_table();
 
+/// The flag that gives setting `name` (`max_pending` -> `--max-pending`,
+/// `tokens` -> `--token`).
+std::string flag_of(const std::string& name);
+
+/// The variable that gives setting `name` (`max_pending` -> `CAIRN_MAX_PENDING`).
+std::string variable_of(const std::string& name);
+
 /// Gives every option of `cmd` that is a setting its CAIRN_<NAME> variable.
+/// A list setting's variable holds its items separated by spaces
+/// (`CAIRN_TOKENS="a:read b:read,write"`).
 void add_setting_variables(CLI::App* cmd);
 
-/// Applies the file `ns.config` (if set) for every setting that no flag or
-/// variable of `cmd` gave. Returns "" or an error naming the setting.
+/// Reads the settings given as JSON text by a flag or variable of `cmd`
+/// (`--mcp-tools`), then applies the file `ns.config` (if set) for every
+/// setting that no flag or variable of `cmd` gave. Returns "" or an error
+/// naming the setting.
 std::string apply_config_file(node_settings& ns, const CLI::App* cmd);
 
-/// The effective settings as JSON, secrets redacted.
+/// The effective settings as JSON, secrets redacted (a token shows its
+/// scopes only).
 boost::json::object effective_config(const node_settings& ns);
 
 /// "default" and every registered profile; the help text listing them.

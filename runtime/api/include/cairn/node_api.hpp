@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ struct node_api_options {
   /// Empty: no authentication (only allowed on a loopback address). Else
   /// every request but /healthz and /readyz needs one of these tokens.
   std::vector<api_token> tokens;
+  /// True while the node is starting (the API serves before recovery has
+  /// finished): work refused then is `503 starting`, not `shutting_down`.
+  /// Called from the HTTP I/O threads; empty: the node is never starting.
+  std::function<bool()> starting;
 };
 
 /// The node's HTTP API over `rt`: `/healthz`, `/readyz`, `/metrics`

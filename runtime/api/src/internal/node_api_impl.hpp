@@ -68,6 +68,9 @@ private:
 
   http_response metrics();
 
+  /// Whether the node is still starting (see node_api_options::starting).
+  bool starting() const { return opts_.starting && opts_.starting(); }
+
   runtime& rt_;
   node_api_options opts_;
   std::chrono::steady_clock::time_point started_;

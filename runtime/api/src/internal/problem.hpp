@@ -25,8 +25,10 @@ http_response problem(unsigned status, std::string code, std::string detail,
 /// A JSON answer.
 http_response json_response(unsigned status, const boost::json::value& v);
 
-/// Maps a runtime error to its HTTP status and problem.
-http_response from_error(const caf::error& err);
+/// Maps a runtime error to its HTTP status and problem; `starting`: the
+/// node has not finished starting, so a refusal is `starting`, not
+/// `shutting_down`.
+http_response from_error(const caf::error& err, bool starting = false);
 
 /// A parsed query string, or why it is malformed. A plain value.
 struct query_params {

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+
+#include <boost/json/fwd.hpp>
+
+namespace cairn {
+
+/// Serializes `v` as JSON with every number written plainly: integers as
+/// digits and doubles in fixed notation, the shortest text that reads back
+/// as the same double (`35.492`, `0.00001`, never `3.5492E1`); NaN and
+/// infinities, which JSON cannot hold, become `null`. Why not
+/// `boost::json::serialize`: Boost.JSON 1.81 writes every double in exponent
+/// form (`2E2`), which people and some clients read badly. Any thread.
+std::string serialize_plain(const boost::json::value& v);
+
+} // namespace cairn
