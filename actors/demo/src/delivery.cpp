@@ -120,7 +120,7 @@ public:
                           "order JSON needs string fields customer, sku and region");
       return place(ctx, m);
     });
-    on<hop_report>([this](context& ctx, const hop_report& r) -> caf::error {
+    on<hop_report>([](context& ctx, const hop_report& r) -> caf::error {
       ctx.emit(r);
       return {};
     });
