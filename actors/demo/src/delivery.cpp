@@ -2,6 +2,8 @@
 #include "cairn/actors/delivery.hpp"
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 
