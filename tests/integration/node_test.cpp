@@ -11,8 +11,8 @@ using namespace cairn;
 
 TEST_CASE("SIGTERM stops a running demo node cleanly with exit code 0", "[node][lifecycle]") {
   test::temp_dir dir;
-  test::node_process node{
-    {"node", "--data", dir.sub("data"), "--demo", "--demo-rate", "200", "--http", "127.0.0.1:0"}};
+  test::node_process node{{"node", "--data", dir.sub("data"), "--demo", "--demo-rate", "200",
+                           "--flaky-rate", "0", "--http", "127.0.0.1:0"}};
   REQUIRE(node.wait_for_output("cairn node ready"));
   REQUIRE(node.wait_for_output("processed"));
   node.signal(SIGTERM);

@@ -25,7 +25,7 @@ import {
   pollUntil,
   runToolSteps,
   sdkLoader,
-  sdkOrWire,
+  sdkStrict,
   toolText,
 } from './lib/harness.mjs';
 
@@ -90,7 +90,7 @@ if (!taskCapability?.requests?.tools?.call) {
   let taskId;
   let pollIntervalMs = 250;
   await steps.run('d) slow_compute {seconds:2,label:"durable"} with params.task starts a task', async () => {
-    const task = await sdkOrWire({
+    const task = await sdkStrict({
       sdk: SDK_NAME,
       tap: connection.tap,
       run: () => firstCreatedTask(connection),
@@ -121,7 +121,7 @@ if (!taskCapability?.requests?.tools?.call) {
     const task = await pollUntil(
       async () => {
         polls++;
-        const value = await sdkOrWire({
+        const value = await sdkStrict({
           sdk: SDK_NAME,
           tap: connection.tap,
           run: () => connection.client.experimental.tasks.getTask(taskId),
@@ -138,7 +138,7 @@ if (!taskCapability?.requests?.tools?.call) {
   });
 
   await steps.run('   tasks/result text contains "computed durable"', async () => {
-    const result = await sdkOrWire({
+    const result = await sdkStrict({
       sdk: SDK_NAME,
       tap: connection.tap,
       run: () => connection.client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema),

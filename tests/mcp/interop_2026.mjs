@@ -7,7 +7,11 @@
 //   b) word_count returns structured content {words: 4}
 //   c) arguments failing the input schema surface as JSON-RPC -32602 naming the path
 //   d) a slow_compute task survives SIGKILL of the node: after a restart on
-//      the same data dir, tasks/get reports it completed, with its result
+//      the same data dir, tasks/get reports it completed, with its result.
+//      client 2.4 has no tasks extension (it refuses a tools/call answered
+//      with resultType "task": UNSUPPORTED_RESULT_TYPE), so the task is
+//      created on the wire, through the SDK's transport; tasks/get, a plain
+//      request to the SDK, goes through the SDK.
 //
 // Usage: node interop_2026.mjs --cairn BIN [--transport http|stdio] [--modules DIR] [--verbose]
 // Exit: 0 all passed, 1 a step failed, 77 nothing failed but steps were skipped.
@@ -23,7 +27,7 @@ import {
   pollUntil,
   runToolSteps,
   sdkLoader,
-  sdkOrWire,
+  sdkStrict,
   toolText,
 } from './lib/harness.mjs';
 
@@ -101,16 +105,17 @@ const TaskGetResult = fromJsonSchema({
 });
 let taskId;
 let pollIntervalMs = 250;
-await steps.run('d) slow_compute {seconds:2,label:"durable"} starts a task', async () => {
-  const created = await sdkOrWire({
-    sdk: SDK_NAME,
-    tap: connection.tap,
-    run: () => connection.client.callTool(withTasks({ name: 'slow_compute', arguments: { seconds: 2, label: 'durable' } })),
-    method: 'tools/call',
-    toolName: 'slow_compute',
-    what: 'the CreateTaskResult of a tools/call (tasks extension)',
-  });
-  check(created.resultType === 'task' || created.taskId, `expected a task, got ${JSON.stringify(created)}`);
+await steps.run('d) slow_compute {seconds:2,label:"durable"} starts a task (on the wire: client 2.4 has no tasks extension)', async () => {
+  const params = withTasks({ name: 'slow_compute', arguments: { seconds: 2, label: 'durable' } });
+  params._meta = {
+    'io.modelcontextprotocol/protocolVersion': PROTOCOL_VERSION,
+    'io.modelcontextprotocol/clientInfo': { name: 'cairn-interop-2026', version: '1.0.0' },
+    ...params._meta,
+  };
+  const answer = await connection.tap.wireRequest('tools/call', params);
+  check(answer.result, `expected a result, got ${JSON.stringify(answer)}`);
+  const created = answer.result;
+  check(created.resultType === 'task', `expected resultType "task", got ${JSON.stringify(created)}`);
   check(typeof created.taskId === 'string' && created.taskId !== '', `no taskId in ${JSON.stringify(created)}`);
   check(created.status === 'working', `status ${JSON.stringify(created.status)}, expected "working"`);
   for (const field of ['createdAt', 'lastUpdatedAt']) check(typeof created[field] === 'string', `${field} missing in ${JSON.stringify(created)}`);
@@ -134,7 +139,7 @@ await steps.run('   tasks/get until completed, result text contains "computed du
   const task = await pollUntil(
     async () => {
       polls++;
-      const value = await sdkOrWire({
+      const value = await sdkStrict({
         sdk: SDK_NAME,
         tap: connection.tap,
         run: () => connection.client.request({ method: 'tasks/get', params: withTasks({ taskId }) }, TaskGetResult),

@@ -2,6 +2,8 @@
 #include "cairn/actors/delivery.hpp"
 
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -23,17 +25,26 @@ typename Inspector::result_type inspect(Inspector& f, worker_state& x) {
 /// The last stage's "next message": nothing is sent.
 struct done_msg : order_msg {};
 
+/// How many attempts the message being handled has had, this one included.
+uint32_t attempts_of(const context& ctx) {
+  return ctx.message().attempt + 1;
+}
+
 template <class In, class Out>
 class stage_worker : public stateful_actor<worker_state> {
 public:
   using step_fn = std::function<caf::error(context&, const In&, Out&, std::string& detail)>;
 
+  /// `once`: the actor is one order's (`payment/<order id>`) and handles its
+  /// order once; a repeated message is journaled as `order_repeated` and
+  /// ignored.
   stage_worker(std::string stage, std::string next_kind,
-               std::function<std::string(const In&)> next_key, step_fn fn)
+               std::function<std::string(const In&)> next_key, step_fn fn, bool once = false)
     : stage_(std::move(stage)), next_kind_(std::move(next_kind)), next_key_(std::move(next_key)),
-      fn_(std::move(fn)) {
+      fn_(std::move(fn)), once_(once) {
     on<In>([this](context& ctx, const In& m) { return run(ctx, m); });
     on_event<stage_done>([this](const stage_done&) { ++state.handled; });
+    on_event<order_repeated>([](const order_repeated&) {});
   }
 
   std::optional<std::string> describe() const override {
@@ -42,6 +53,10 @@ public:
 
 protected:
   caf::error run(context& ctx, const In& m) {
+    if (once_ && state.handled > 0) {
+      ctx.emit(order_repeated{ctx.message().id});
+      return {};
+    }
     Out out;
     static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
     std::string detail;
@@ -50,6 +65,7 @@ protected:
     ctx.emit(stage_done{m.order_id, stage_, detail});
     if constexpr (!std::is_same_v<Out, done_msg>)
       ctx.send(next_kind_ + "/" + next_key_(m), out);
+    ctx.send("order/" + m.order_id, hop_report{m.order_id, stage_, "ok", detail, attempts_of(ctx)});
     return {};
   }
 
@@ -58,15 +74,30 @@ private:
   std::string next_kind_;
   std::function<std::string(const In&)> next_key_;
   step_fn fn_;
+  bool once_;
 };
 
-/// Order intake also takes orders as JSON (from the HTTP API and `cairn send`):
-/// `{"customer": "c1", "sku": "sku-milk", "region": "north", "quantity": 2,
-///   "amount_cents": 1200}`; the order id is the actor's key.
-class order_intake : public stage_worker<place_order, reserve_stock> {
+/// The order: intake of the chain and the record of every hop's outcome.
+struct order_state {
+  bool placed = false;
+  uint64_t repeated = 0;        ///< place_order messages ignored as repeats
+  std::vector<hop_report> hops; ///< the latest report of each stage, in arrival order
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_state& x) {
+  return f(caf::meta::type_name("demo.order_state"), x.placed, x.repeated, x.hops);
+}
+
+/// `order/<id>`: places the order once (the order id is the idempotency key
+/// of the chain) and collects the hops' reports. Also takes orders as JSON
+/// (from the HTTP API and `cairn send`): `{"customer": "c1", "sku":
+/// "sku-milk", "region": "north", "quantity": 2, "amount_cents": 1200}`; the
+/// order id is the actor's key.
+class order_intake : public stateful_actor<order_state> {
 public:
-  template <class... Ts>
-  explicit order_intake(Ts&&... xs) : stage_worker(std::forward<Ts>(xs)...) {
+  order_intake() {
+    on<place_order>([this](context& ctx, const place_order& m) { return place(ctx, m); });
     on_json(type_tag<place_order>::value, [this](context& ctx, std::string_view text) {
       boost::system::error_code ec;
       auto v = boost::json::parse(text, ec);
@@ -89,17 +120,95 @@ public:
       if (m.customer.empty() || m.sku.empty() || m.region.empty())
         return make_error(errc::invalid_argument,
                           "order JSON needs string fields customer, sku and region");
-      return run(ctx, m);
+      return place(ctx, m);
     });
+    on<hop_report>([](context& ctx, const hop_report& r) -> caf::error {
+      ctx.emit(r);
+      return {};
+    });
+    // Journals written before hops reported back hold the intake as stage_done.
+    on_event<stage_done>([this](const stage_done& e) {
+      state.placed = true;
+      record(hop_report{e.order_id, e.stage, "ok", e.detail, 1});
+    });
+    on_event<hop_report>([this](const hop_report& r) {
+      if (r.stage == "intake")
+        state.placed = true;
+      record(r);
+    });
+    on_event<order_repeated>([this](const order_repeated&) { ++state.repeated; });
+  }
+
+  std::optional<std::string> describe() const override {
+    boost::json::array hops;
+    std::string status = state.placed ? "in_progress" : "new";
+    for (auto& h : state.hops) {
+      hops.push_back(boost::json::object{
+        {"stage", h.stage}, {"status", h.status}, {"detail", h.detail}, {"attempts", h.attempts}});
+      if (h.status != "ok")
+        status = "failed";
+      else if (h.stage == "notify" && status != "failed")
+        status = "completed";
+    }
+    boost::json::object o{{"stage", state.hops.empty() ? "" : state.hops.back().stage},
+                          {"status", status},
+                          {"repeated", state.repeated},
+                          {"hops", std::move(hops)}};
+    return boost::json::serialize(o);
+  }
+
+private:
+  caf::error place(context& ctx, const place_order& m) {
+    if (state.placed) {
+      ctx.emit(order_repeated{ctx.message().id});
+      return {};
+    }
+    if (m.quantity == 0)
+      return make_error(errc::invalid_argument, "order " + m.order_id + " has no items");
+    reserve_stock out;
+    static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
+    ctx.emit(hop_report{m.order_id, "intake", "ok", "accepted", attempts_of(ctx)});
+    ctx.send("inventory/" + m.sku, out);
+    return {};
+  }
+
+  void record(hop_report r) {
+    for (auto& h : state.hops)
+      if (h.stage == r.stage) {
+        h = std::move(r);
+        return;
+      }
+    state.hops.push_back(std::move(r));
   }
 };
 
 // The payment gateway stands in for the outside world: it fails at the
 // configured rate, per attempt. The idempotency key is what a real gateway
-// would use to make the retried charge happen once.
+// would use to make the retried charge happen once; it is derived from the
+// order id, so whether an attempt fails is known in advance per order id
+// and attempt (a test can pick orders that pass or fail).
 bool gateway_fails(const std::string& idempotency_key, uint32_t attempt, double rate) {
   auto h = std::hash<std::string>{}(idempotency_key + "#" + std::to_string(attempt));
   return static_cast<double>(h % 1'000'000) < rate * 1'000'000.0;
+}
+
+/// Tells `order/<id>` that a hop's message was dead-lettered (from the commit
+/// thread: never waits). Its idempotency key is the dead letter's id, so a
+/// redriven and again dead-lettered message reports again, once.
+std::function<void(const dead_letter&)> report_dead_letter(runtime& rt, std::string stage) {
+  return [&rt, stage = std::move(stage)](const dead_letter& dl) {
+    auto m = decode<order_msg>(dl.env.payload);
+    if (!m || m->order_id.empty())
+      return;
+    envelope env;
+    env.from = dl.env.to;
+    env.to = "order/" + m->order_id;
+    env.type = type_tag<hop_report>::value;
+    env.payload = encode(hop_report{m->order_id, stage, "failed", dl.error, dl.attempts});
+    env.idempotency_key = dl.env.id + "/reported";
+    env.traceparent = dl.env.traceparent;
+    rt.accept_async(std::move(env), [](caf::expected<std::string>) {});
+  };
 }
 
 } // namespace
@@ -121,18 +230,12 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
   kind_options quick;
   quick.idle_timeout = std::chrono::milliseconds{2'000};
   rt.register_kind(
-    "order",
-    [](std::string_view) {
-      return std::make_unique<order_intake>(
-        "intake", "inventory", [](const place_order& m) { return m.sku; },
-        [](context&, const place_order& m, reserve_stock&, std::string& detail) -> caf::error {
-          if (m.quantity == 0)
-            return make_error(errc::invalid_argument, "order " + m.order_id + " has no items");
-          detail = "accepted";
-          return {};
-        });
-    },
-    quick);
+    "order", [](std::string_view) { return std::make_unique<order_intake>(); }, quick);
+  auto hop = [&](const char* stage) {
+    kind_options k = quick;
+    k.on_dead_letter = report_dead_letter(rt, stage);
+    return k;
+  };
   rt.register_kind(
     "inventory",
     [](std::string_view) {
@@ -143,8 +246,8 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
           return {};
         });
     },
-    quick);
-  kind_options pay = quick;
+    hop("inventory"));
+  kind_options pay = hop("payment");
   pay.retry = opts.payment_retry;
   auto rate = opts.payment_failure_rate;
   rt.register_kind(
@@ -154,12 +257,13 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
         "payment", "dispatch", [](const charge_payment& m) { return m.region; },
         [rate](context& ctx, const charge_payment& m, dispatch_order&,
                std::string& detail) -> caf::error {
-          if (gateway_fails(ctx.idempotency_key(), ctx.message().attempt, rate))
+          auto key = "charge/" + m.order_id;
+          if (gateway_fails(key, ctx.message().attempt, rate))
             return make_error(errc::handler_failed, "payment gateway unavailable");
-          detail =
-            "charged " + std::to_string(m.amount_cents) + " cents, key " + ctx.idempotency_key();
+          detail = "charged " + std::to_string(m.amount_cents) + " cents, key " + key;
           return {};
-        });
+        },
+        true); // payment/<order id>: one charge per order
     },
     pay);
   rt.register_kind(
@@ -175,7 +279,7 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
           return {};
         });
     },
-    quick);
+    hop("dispatch"));
   rt.register_kind(
     "notify",
     [](std::string_view) {
@@ -186,7 +290,7 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
           return {};
         });
     },
-    quick);
+    hop("notify"));
 }
 
 } // namespace cairn::actors

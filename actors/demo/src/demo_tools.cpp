@@ -58,15 +58,16 @@ void register_demo_tools(mcp::server& srv, runtime& rt) {
     t.runs_inline = true; // checks its arguments and sends one message
     t.title = "Place a delivery order";
     t.description = "Places an order in the delivery demo: it then goes through inventory, "
-                    "payment, dispatch and notification, each a durable actor. Placing the same "
-                    "order_id twice places it once.";
+                    "payment, dispatch and notification, each a durable actor. The order_id is "
+                    "the idempotency key of the whole chain: placing the same order_id twice "
+                    "places it once (one reservation, one charge, one notification).";
     t.input_schema = json::parse(R"({"type":"object","additionalProperties":false,
       "required":["order_id","customer","sku","region","quantity","amount_cents"],
       "properties":{
         "order_id":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},
         "customer":{"type":"string","minLength":1},
         "sku":{"type":"string","minLength":1},
-        "region":{"type":"string","enum":["eu","us","apac"]},
+        "region":{"type":"string","enum":["north","south","east","west"]},
         "quantity":{"type":"integer","minimum":1,"maximum":1000},
         "amount_cents":{"type":"integer","minimum":0}}})")
                        .as_object();
@@ -92,10 +93,22 @@ void register_demo_tools(mcp::server& srv, runtime& rt) {
     tool_spec t;
     t.name = "order_status";
     t.title = "Show a delivery order";
-    t.description = "Shows where an order of the delivery demo is: its journaled stages";
+    t.description = "Shows an order of the delivery demo: its status (in_progress, completed or "
+                    "failed) and every hop's outcome (intake, inventory, payment, dispatch, "
+                    "notify: ok or failed, with the number of attempts and what it did)";
     t.input_schema = json::parse(R"({"type":"object","additionalProperties":false,
       "required":["order_id"],"properties":{"order_id":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}})")
                        .as_object();
+    t.output_schema = json::parse(R"({"type":"object",
+      "required":["order","status","hops","repeated","pending_messages"],
+      "properties":{"order":{"type":"string"},
+        "status":{"enum":["new","in_progress","completed","failed"]},
+        "repeated":{"type":"integer"},"pending_messages":{"type":"integer"},
+        "hops":{"type":"array","items":{"type":"object",
+          "required":["stage","status","detail","attempts"],
+          "properties":{"stage":{"type":"string"},"status":{"enum":["ok","failed"]},
+            "detail":{"type":"string"},"attempts":{"type":"integer"}}}}}})")
+                        .as_object();
     t.annotations.read_only = true;
     t.tasks = mcp::task_support::forbidden;
     t.handler = [&rt](call& c) -> caf::expected<tool_result> {
@@ -106,12 +119,22 @@ void register_demo_tools(mcp::server& srv, runtime& rt) {
           return tool_result::error("no order " + id);
         return std::move(d.error());
       }
-      tool_result r;
+      if (!d->state_error.empty())
+        return tool_result::error("order " + id + " cannot be read: " + d->state_error);
+      // The order actor's state (delivery.cpp): status, repeats and the
+      // latest outcome of each hop, as each hop reported it.
       json::object st{{"order", id},
-                      {"pending_messages", d->mailbox_depth},
-                      {"journal_length", d->journal_length}};
-      if (!d->state_json.empty())
-        st["state"] = json::parse(d->state_json);
+                      {"status", "new"},
+                      {"repeated", 0},
+                      {"hops", json::array{}},
+                      {"pending_messages", d->mailbox_depth}};
+      boost::system::error_code ec;
+      auto state = json::parse(d->state_json, ec);
+      if (!ec && state.is_object())
+        for (const char* k : {"status", "repeated", "hops"})
+          if (auto* v = state.as_object().if_contains(k))
+            st[k] = *v;
+      tool_result r;
       r.structured = st;
       return r;
     };

@@ -301,12 +301,13 @@ export class OutputRing {
 // profile, the delivery demo's tools); mcpTokens become --mcp-token flags.
 
 export class CairnHttpNode {
-  constructor({ cairn, dataDir, configPath, port = 0, profile = 'conformance', mcpTokens = [], verbose = false }) {
+  constructor({ cairn, dataDir, configPath, port = 0, profile = 'conformance', mcpTokens = [], extraArgs = [], verbose = false }) {
     this.cairn = cairn;
     this.dataDir = dataDir;
     this.configPath = configPath;
     this.port = port;
     this.profile = profile;
+    this.extraArgs = extraArgs;
     this.mcpTokens = mcpTokens;
     this.verbose = verbose;
     this.output = new OutputRing('cairn node');
@@ -328,6 +329,7 @@ export class CairnHttpNode {
     args.push('--no-progress');
     if (this.configPath) args.push('--config', this.configPath);
     for (const token of this.mcpTokens) args.push('--mcp-token', token);
+    args.push(...this.extraArgs);
     return args;
   }
 
@@ -410,9 +412,12 @@ export class WireTap {
     this.label = label;
     this.limit = limit;
     this.entries = [];
+    this.pending = new Map();
+    this.wireIds = 0;
   }
 
   attach(transport) {
+    this.transport = transport;
     const send = transport.send.bind(transport);
     transport.send = (message, options) => {
       this.record('→', message);
@@ -421,6 +426,11 @@ export class WireTap {
     let handler;
     const tapped = (message, extra) => {
       this.record('←', message);
+      const waiting = !('method' in message) && this.pending.get(message.id);
+      if (waiting) {
+        this.pending.delete(message.id);
+        return waiting(message);
+      }
       handler?.(message, extra);
     };
     Object.defineProperty(transport, 'onmessage', {
@@ -432,6 +442,28 @@ export class WireTap {
       },
     });
     return transport;
+  }
+
+  // Sends one JSON-RPC request through the SDK's own transport but not
+  // through the SDK's result handling: for a feature the SDK lacks, tested
+  // on the wire in a step that says so. The answer (matched by our own
+  // string id, which the SDK never uses) is returned whole, error or result,
+  // and not handed to the SDK. The limit only keeps a hung server from
+  // hanging the run.
+  async wireRequest(method, params, { limitMs = 30000 } = {}) {
+    const id = `wire-${++this.wireIds}`;
+    const answer = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new StepFailure(`no answer to ${method} (id ${id}) within ${limitMs} ms`));
+      }, limitMs);
+      this.pending.set(id, (message) => {
+        clearTimeout(timer);
+        resolve(message);
+      });
+    });
+    await this.transport.send({ jsonrpc: '2.0', id, method, params });
+    return answer;
   }
 
   record(direction, message) {
@@ -465,14 +497,13 @@ function truncate(text, max) {
 }
 
 // ---------------------------------------------------------------------------
-// Findings: SDK rejections of what our server does are printed with the
-// exact exchange, to be copied into the interop notes.
+// SDK rejections: what an official SDK refused, with the exact exchange.
 
-export function reportFinding({ sdk, what, exchange, error }) {
-  console.log(`note  ${sdk} rejected ${what}`);
-  if (exchange?.request) console.log(`        request:  ${truncate(JSON.stringify(exchange.request), 800)}`);
-  if (exchange?.response) console.log(`        response: ${truncate(JSON.stringify(exchange.response), 800)}`);
-  console.log(`        SDK error: ${describeError(error)}`);
+function sdkRejection({ sdk, what, exchange, error }) {
+  const lines = [`${sdk} rejected ${what}: ${describeError(error)}`];
+  if (exchange?.request) lines.push(`  request:  ${truncate(JSON.stringify(exchange.request), 800)}`);
+  if (exchange?.response) lines.push(`  response: ${truncate(JSON.stringify(exchange.response), 800)}`);
+  return lines.join('\n');
 }
 
 export function toolText(result) {
@@ -488,30 +519,19 @@ export function namesTextPath(message) {
   return /\$\.text\b|\$\[['"]?text['"]?\]|'text'/.test(String(message));
 }
 
-// Runs an SDK call; when the SDK rejects a response that on the wire was a
-// JSON-RPC success, that is an interop finding: print the exchange (once
-// per method) and carry on with the raw result, so one finding does not
-// hide the rest of the run. Server errors and missing answers still throw.
-const reportedFindings = new Set();
-
-export async function sdkOrWire({ sdk, tap, run, method, toolName, what }) {
+// Runs an SDK call. An official SDK that rejects cairn's answer is a failed
+// step, never a note: the step fails with the exact exchange (request and
+// response on the wire) and the SDK's error, so the report shows what to fix.
+// A feature an SDK lacks is not worked around here: the test says so in its
+// name and checks that feature on the wire in a step of its own.
+export async function sdkStrict({ sdk, tap, run, method, toolName, what }) {
   try {
     return await run();
   } catch (error) {
     if (error instanceof StepFailure) throw error;
     const exchange = tap.exchange(method, toolName);
-    if (!exchange.response || !('result' in exchange.response)) throw error;
-    const key = `${method} ${toolName ?? ''}`;
-    if (!reportedFindings.has(key)) {
-      reportedFindings.add(key);
-      reportFinding({ sdk, what, exchange, error });
-    }
-    return exchange.response.result;
+    throw new StepFailure(sdkRejection({ sdk, what, exchange, error }));
   }
-}
-
-export function findingCount() {
-  return reportedFindings.size;
 }
 
 // ---------------------------------------------------------------------------
@@ -627,7 +647,6 @@ export class InteropServer {
   async finish(steps, connection) {
     await this.disconnect(connection);
     await this.httpNode?.stop();
-    if (findingCount() > 0) console.log(`note  ${findingCount()} kind(s) of SDK rejection above, worked around from the wire`);
     steps.finish();
   }
 }

@@ -47,6 +47,35 @@ typename Inspector::result_type inspect(Inspector& f, stage_done& x) {
   return f(caf::meta::type_name("demo.stage_done"), x.order_id, x.stage, x.detail);
 }
 
+/// What one hop did for an order, sent back to the order (`order/<id>`) and
+/// journaled there, so the order's state shows every hop's outcome. `status`
+/// is `ok` or `failed` (the hop's message was dead-lettered: `attempts` is
+/// how many attempts it had and `detail` the last error).
+struct hop_report {
+  std::string order_id;
+  std::string stage; ///< intake, inventory, payment, dispatch or notify
+  std::string status;
+  std::string detail;
+  uint32_t attempts = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, hop_report& x) {
+  return f(caf::meta::type_name("demo.hop_report"), x.order_id, x.stage, x.status, x.detail,
+           x.attempts);
+}
+
+/// Journaled when a message for an order that was already handled arrives
+/// again (a second `place_order` with the same order id, say): it is ignored.
+struct order_repeated {
+  std::string envelope_id; ///< the ignored message
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_repeated& x) {
+  return f(caf::meta::type_name("demo.order_repeated"), x.envelope_id);
+}
+
 #define CAIRN_DEMO_INSPECT(T)                                                                      \
   template <class Inspector>                                                                       \
   typename Inspector::result_type inspect(Inspector& f, T& x) {                                    \
@@ -68,6 +97,13 @@ struct delivery_options {
 
 /// Registers the five delivery workers (kinds `order`, `inventory`,
 /// `payment`, `dispatch`, `notify`) on `rt`. Call before `rt.start()`.
+///
+/// The order id is the idempotency key of the whole chain: `order/<id>`
+/// journals that it was placed and ignores (journals as `order_repeated`)
+/// every later `place_order` for it, so nothing downstream happens twice;
+/// `payment/<id>` charges with the key `charge/<id>` and never charges an
+/// order twice. Each hop reports its outcome to `order/<id>` (`hop_report`),
+/// a dead-lettered hop message too, so the order's state lists every hop.
 void register_delivery_demo(runtime& rt, const delivery_options& opts);
 
 /// Builds the `place_order` message for order number `n`.
@@ -81,3 +117,5 @@ CAIRN_MESSAGE_TYPE(cairn::actors::charge_payment, "demo.charge_payment/v1");
 CAIRN_MESSAGE_TYPE(cairn::actors::dispatch_order, "demo.dispatch_order/v1");
 CAIRN_MESSAGE_TYPE(cairn::actors::notify_customer, "demo.notify_customer/v1");
 CAIRN_MESSAGE_TYPE(cairn::actors::stage_done, "demo.stage_done/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::hop_report, "demo.hop_report/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::order_repeated, "demo.order_repeated/v1");
