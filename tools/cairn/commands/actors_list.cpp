@@ -11,13 +11,12 @@
 namespace cairn::cli {
 
 void add_actors_list(CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto kind = std::make_shared<std::string>();
   auto limit = std::make_shared<uint64_t>(100);
   auto* cmd = app.add_subcommand("actors", "List actors with a journal or mail, by id");
   cmd->add_option("--kind", *kind, "Only this actor kind");
   cmd->add_option("--limit", *limit, "Actors to list")->capture_default_str();
-  add_client_options(cmd, *o);
+  auto o = add_client_options(cmd);
   cmd->callback([o, kind, limit, &exit_code] {
     auto path = "/api/v1/actors?limit=" + std::to_string(*limit)
                 + (kind->empty() ? "" : "&kind=" + percent_encode(*kind));

@@ -12,11 +12,10 @@
 namespace cairn::cli {
 
 void add_dlq_discard(CLI::App& dlq, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto id = std::make_shared<std::string>();
   auto* cmd = dlq.add_subcommand("discard", "Delete a dead letter for good");
   cmd->add_option("ID", *id, "Dead letter id")->required();
-  add_client_options(cmd, *o);
+  auto o = add_client_options(cmd);
   cmd->callback([o, id, &exit_code] {
     exit_code =
       run_call(*o, "DELETE", "/api/v1/dead-letters/" + percent_encode(*id), "",

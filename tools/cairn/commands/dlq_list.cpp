@@ -11,11 +11,10 @@
 namespace cairn::cli {
 
 void add_dlq_list(CLI::App& dlq, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto kind = std::make_shared<std::string>();
   auto* list = dlq.add_subcommand("list", "List dead letters, oldest first");
   list->add_option("--kind", *kind, "Only this actor kind");
-  add_client_options(list, *o);
+  auto o = add_client_options(list);
   list->callback([o, kind, &exit_code] {
     auto path = "/api/v1/dead-letters" + (kind->empty() ? "" : "?kind=" + percent_encode(*kind));
     exit_code = run_call(*o, "GET", path, "", [](const boost::json::value& v) {

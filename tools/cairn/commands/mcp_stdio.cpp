@@ -41,7 +41,7 @@ void serve_stdio(mcp::server& srv, std::atomic<bool>& stdin_open) {
 
 void add_mcp_stdio(CLI::App& app, int& exit_code) {
   auto* mcp_cmd = app.add_subcommand("mcp", "Serve MCP without a separate node process");
-  mcp_cmd->require_subcommand(1);
+  mcp_cmd->require_subcommand(0, 1);
   auto ss = std::make_shared<node_settings>();
   ss->stdio = true;
   ss->progress = false;
