@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// `cairn dlq list [--kind K]`: dead letters, oldest first.
+// `cairn dlq list [--kind K] [--error TEXT] [--since T] [--until T]
+// [--limit N] [--cursor ID]`: dead letters, oldest first.
+#include <cstdio>
 #include <memory>
 
 #include <boost/json.hpp>
@@ -7,19 +9,39 @@
 #include "cairn/text_codec.hpp"
 #include "commands/client_output.hpp"
 #include "commands/commands.hpp"
+#include "commands/dlq_filter.hpp"
 
 namespace cairn::cli {
 
 void add_dlq_list(CLI::App& dlq, int& exit_code) {
-  auto kind = std::make_shared<std::string>();
+  auto f = std::make_shared<dlq_filter>();
+  auto limit = std::make_shared<uint64_t>(100);
+  auto cursor = std::make_shared<std::string>();
   auto* list = dlq.add_subcommand("list", "List dead letters, oldest first");
-  list->add_option("--kind", *kind, "Only this actor kind");
+  add_dlq_filter_options(list, *f);
+  list->add_option("--limit", *limit, "Dead letters to list (1 to 1000)")
+    ->check(CLI::Range(1, 1000))
+    ->capture_default_str();
+  list->add_option("--cursor", *cursor, "Continue after this id (the previous page's last)");
   auto o = add_client_options(list);
-  list->callback([o, kind, &exit_code] {
-    auto path = "/api/v1/dead-letters" + (kind->empty() ? "" : "?kind=" + percent_encode(*kind));
+  list->callback([o, f, limit, cursor, &exit_code] {
+    std::string query, why;
+    if (!dlq_query(*f, query, why)) {
+      std::fprintf(stderr, "cairn: %s\n", why.c_str());
+      exit_code = exit_usage;
+      return;
+    }
+    auto path = "/api/v1/dead-letters?limit=" + std::to_string(*limit)
+                + (query.empty() ? "" : "&" + query)
+                + (cursor->empty() ? "" : "&cursor=" + percent_encode(*cursor));
     exit_code = run_call(*o, "GET", path, "", [](const boost::json::value& v) {
-      print_table({"ID", "TO", "TYPE", "ATTEMPTS", "ERROR"},
-                  rows_of(v, "dead_letters", {"id", "to", "type", "attempts", "error"}));
+      auto rows =
+        rows_of(v, "dead_letters", {"id", "to", "type", "attempts", "failed_ms", "error"});
+      for (size_t i = 0; i < rows.size(); ++i) // rows exist: so does the list
+        rows[i][4] = time_field(v.at("dead_letters").as_array()[i], "failed_ms");
+      print_table({"ID", "TO", "TYPE", "ATTEMPTS", "FAILED", "ERROR"}, rows);
+      if (auto next = field(v, "next_cursor"); next != "-")
+        std::fprintf(stderr, "(more: add --cursor %s)\n", next.c_str());
     });
   });
 }
