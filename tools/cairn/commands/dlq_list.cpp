@@ -40,8 +40,10 @@ void add_dlq_list(CLI::App& dlq, int& exit_code) {
       for (size_t i = 0; i < rows.size(); ++i) // rows exist: so does the list
         rows[i][4] = time_field(v.at("dead_letters").as_array()[i], "failed_ms");
       print_table({"ID", "TO", "TYPE", "ATTEMPTS", "FAILED", "ERROR"}, rows);
-      if (auto next = field(v, "next_cursor"); next != "-")
+      if (auto next = field(v, "next_cursor"); next != "-") {
+        std::fflush(stdout); // the hint after the table, also when both go to one pipe
         std::fprintf(stderr, "(more: add --cursor %s)\n", next.c_str());
+      }
     });
   });
 }

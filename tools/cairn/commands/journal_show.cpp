@@ -20,7 +20,7 @@ namespace {
 namespace json = boost::json;
 
 /// Events asked for per request (the node's maximum is 10,000).
-constexpr uint64_t page_size = 500;
+constexpr uint64_t page_size = 100;
 
 /// A column of the journal table: the event's member, its heading, and
 /// whether it is shown even when no event has it.

@@ -43,10 +43,12 @@ CLI::App* named_command(CLI::App& app) {
 
 /// `cmd`'s help, its usage line naming the whole command (`cairn dlq list`).
 std::string help_of(CLI::App* cmd) {
-  std::string prefix;
+  std::string name = cmd->get_name();
   for (auto* p = cmd->get_parent(); p; p = p->get_parent())
-    prefix = p->get_name() + (prefix.empty() ? "" : " " + prefix);
-  return cmd->help(prefix);
+    name = p->get_name() + " " + name;
+  // Not App::help(): it shows the help of a parsed subcommand instead
+  // (`cairn help` would describe `help`).
+  return cmd->get_formatter()->make_help(cmd, name, CLI::AppFormatMode::Normal);
 }
 
 bool has_commands(CLI::App* cmd) {
