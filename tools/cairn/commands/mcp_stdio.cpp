@@ -42,7 +42,8 @@ void serve_stdio(mcp::server& srv, std::atomic<bool>& stdin_open) {
 }
 
 void add_mcp_stdio(CLI::App& app, int& exit_code) {
-  auto* mcp_cmd = app.add_subcommand("mcp", "Serve MCP without a separate node process");
+  auto* mcp_cmd = app.add_subcommand(
+    "mcp", "Serve MCP on stdin/stdout: an embedded node, or a bridge to a running one (mcp stdio)");
   mcp_cmd->require_subcommand(0, 1);
   auto ss = std::make_shared<node_settings>();
   ss->stdio = true;
