@@ -2,6 +2,7 @@
 // `cairn journal ID [--from SEQ] [--limit N] [--follow]`: an actor's
 // journal (its audit trail), in order.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -22,21 +23,25 @@ namespace json = boost::json;
 /// Events asked for per request (the node's maximum is 10,000).
 constexpr uint64_t page_size = 100;
 
-/// A column of the journal table: the event's member, its heading, and
-/// whether it is shown even when no event has it.
+/// A column of the journal table: the event's member and its heading.
 struct journal_column {
-  const char* key;
-  const char* head;
-  bool always;
+  std::string key;
+  std::string head;
 };
 
-// The node may add members to events (time, cause, trace, payload as JSON):
-// each is shown when the events have it, in this order.
-const std::vector<journal_column> columns{
-  {"seq", "SEQ", true},         {"type", "TYPE", true},       {"size", "BYTES", true},
-  {"time", "TIME", false},      {"time_ms", "TIME", false},   {"cause", "CAUSE", false},
-  {"cause_id", "CAUSE", false}, {"trace_id", "TRACE", false}, {"payload", "PAYLOAD", false},
-};
+// Always shown, in this order; then, when the events have them (the node may
+// add members: time, cause, trace, the payload as JSON), these; then any
+// other member, headed by its name; the payload last.
+const std::vector<journal_column> always{{"seq", "SEQ"}, {"type", "TYPE"}, {"size", "BYTES"}};
+const std::vector<journal_column> known{{"time", "TIME"},      {"time_ms", "TIME"},
+                                        {"cause", "CAUSE"},    {"cause_id", "CAUSE"},
+                                        {"trace_id", "TRACE"}, {"span_id", "SPAN"}};
+// Not a column: the raw bytes (BYTES has their size; --json has them).
+const std::vector<std::string> hidden{"payload_base64", "payload"};
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 std::string payload_cell(const json::value& v) {
   auto text = v.is_string() ? std::string{v.as_string()} : json::serialize(v);
@@ -46,45 +51,70 @@ std::string payload_cell(const json::value& v) {
 }
 
 std::string event_cell(const json::value& ev, const journal_column& c) {
-  std::string key = c.key;
-  if (key == "time" || key == "time_ms")
-    return time_field(ev, c.key);
-  if (key == "payload") {
-    auto* p = ev.as_object().if_contains("payload");
-    return p ? payload_cell(*p) : "-";
-  }
-  return field(ev, c.key);
+  auto* o = ev.if_object();
+  auto* v = o ? o->if_contains(c.key) : nullptr;
+  if (!v)
+    return "-";
+  if ((c.key == "time" || ends_with(c.key, "_ms")) && v->is_number())
+    return time_field(ev, c.key.c_str()); // milliseconds since the epoch, for people
+  if (c.key == "payload")
+    return payload_cell(*v);
+  if (v->is_object() || v->is_array())
+    return payload_cell(*v);
+  return cell(*v);
 }
 
 /// How one run of the command prints: the table's columns are chosen by
 /// the first events printed and kept for the rest (a follow stays aligned).
 struct journal_printer {
   bool json = false;
-  bool follow = false;
-  std::vector<const journal_column*> chosen;
+  std::vector<journal_column> chosen;
   std::vector<size_t> width;
 
+  bool has(const std::string& key) const {
+    return std::any_of(chosen.begin(), chosen.end(), [&](const auto& c) { return c.key == key; });
+  }
+  bool has_head(const std::string& head) const {
+    return std::any_of(chosen.begin(), chosen.end(), [&](const auto& c) { return c.head == head; });
+  }
+
   void choose(const json::array& events) {
-    for (const auto& c : columns) {
-      bool present = c.always;
-      for (const auto& ev : events)
-        present = present || (ev.is_object() && ev.as_object().contains(c.key));
-      // time and time_ms (cause and cause_id) are one column: the first present.
-      bool taken = std::any_of(chosen.begin(), chosen.end(), [&](const journal_column* x) {
-        return std::string{x->head} == c.head;
+    auto present = [&](const std::string& key) {
+      return std::any_of(events.begin(), events.end(), [&](const json::value& ev) {
+        return ev.is_object() && ev.as_object().contains(key);
       });
-      if (present && !taken)
-        chosen.push_back(&c);
+    };
+    chosen = always;
+    for (const auto& c : known) // time and time_ms (cause, cause_id): one column
+      if (present(c.key) && !has_head(c.head))
+        chosen.push_back(c);
+    for (const auto& ev : events) {
+      if (!ev.is_object())
+        continue;
+      for (const auto& [k, v] : ev.as_object()) {
+        std::string key{k};
+        bool skip =
+          has(key) || std::find(hidden.begin(), hidden.end(), key) != hidden.end()
+          || std::any_of(known.begin(), known.end(), [&](const auto& c) { return c.key == key; });
+        if (skip)
+          continue;
+        std::string head = ends_with(key, "_ms") ? key.substr(0, key.size() - 3) : key;
+        std::transform(head.begin(), head.end(), head.begin(),
+                       [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
+        chosen.push_back({key, head});
+      }
     }
+    if (present("payload"))
+      chosen.push_back({"payload", "PAYLOAD"});
     width.assign(chosen.size(), 0);
     for (size_t i = 0; i < chosen.size(); ++i)
-      width[i] = std::string{chosen[i]->head}.size();
+      width[i] = chosen[i].head.size();
     for (const auto& ev : events)
       for (size_t i = 0; i < chosen.size(); ++i)
-        width[i] = std::max(width[i], event_cell(ev, *chosen[i]).size());
+        width[i] = std::max(width[i], event_cell(ev, chosen[i]).size());
     // Room for larger sequence numbers later on.
     width[0] = std::max<size_t>(width[0], 3);
-    print_row([&](size_t i) { return std::string{chosen[i]->head}; });
+    print_row([&](size_t i) { return chosen[i].head; });
   }
 
   template <class Cell>
@@ -110,7 +140,7 @@ struct journal_printer {
     if (chosen.empty())
       choose(evs);
     for (const auto& ev : evs)
-      print_row([&](size_t i) { return event_cell(ev, *chosen[i]); });
+      print_row([&](size_t i) { return event_cell(ev, chosen[i]); });
   }
 };
 
@@ -134,7 +164,7 @@ void add_journal_show(CLI::App& app, int& exit_code) {
   cmd->callback([o, id, from, limit, follow, &exit_code] {
     uint64_t next = *from;
     uint64_t printed = 0;
-    journal_printer out{o->json, *follow, {}, {}};
+    journal_printer out{o->json, {}, {}};
     json::array all; // --json without --follow: one document at the end
     bool first = true;
     auto done = [&] { return *limit != 0 && printed >= *limit; };
