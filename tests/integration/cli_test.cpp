@@ -268,10 +268,10 @@ TEST_CASE("a bad --node URL is a usage error (exit 2), not an unreachable node",
   }
 }
 
-TEST_CASE("an unknown actor is an error with its problem code said once", "[cli][errors]") {
+TEST_CASE("an unknown actor or kind is an error with its problem code said once", "[cli][errors]") {
   node_fixture f;
   for (std::vector<std::string> args :
-       std::vector<std::vector<std::string>>{{"journal", "nosuch/x"},
+       std::vector<std::vector<std::string>>{{"journal", "order/none"},
                                              {"journal", "order/none", "--json"},
                                              {"actor", "show", "nosuch/x"}}) {
     auto r = f.run(args);
@@ -281,6 +281,23 @@ TEST_CASE("an unknown actor is an error with its problem code said once", "[cli]
     CHECK(r.out.find("not_found (HTTP 404): no actor ") != std::string::npos);
     CHECK(r.out.find("SEQ") == std::string::npos); // no empty table
   }
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"journal", "nosuch/x"},
+                                             {"actors", "--kind", "nosuch"},
+                                             {"actors", "--kind", "nosuch", "--json"},
+                                             {"dlq", "list", "--kind", "nosuch"},
+                                             {"dlq", "discard", "--all", "--kind", "nosuch"}}) {
+    auto r = f.run(args);
+    INFO(r.out);
+    CHECK(r.code == 1);
+    CHECK(count_of(r.out, "unknown_actor_kind") == 1);
+    CHECK(r.out.find("no actor kind 'nosuch' (it has: ") != std::string::npos);
+    CHECK(r.out.find("ID ") == std::string::npos); // no empty table
+  }
+  // A kind the node has, with nothing in it yet, is an empty table.
+  auto none = f.run({"dlq", "list", "--kind", "payment"});
+  CHECK(none.code == 0);
+  CHECK(lines_of(none.out).size() == 1);
 }
 
 TEST_CASE("cairn journal --limit caps the rows and --json pages through the whole journal",

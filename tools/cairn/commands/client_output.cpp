@@ -180,6 +180,48 @@ node_answer call_node(const client_options& o, const std::string& method, const 
   return a;
 }
 
+std::optional<std::vector<std::string>> node_kinds(const client_options& o) {
+  std::string why;
+  auto u = parse_node_url(o.node, why);
+  if (!u)
+    return std::nullopt;
+  http_client_request req;
+  req.host = u->host;
+  req.port = u->port;
+  req.target = "/metrics";
+  req.timeout = call_timeout;
+  if (!o.token.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + o.token);
+  auto r = http_fetch(req);
+  if (r.failure != http_client_failure::none || r.status != 200)
+    return std::nullopt;
+  // Every registered kind has a line `cairn_kind_processed_total{kind="K"} N`.
+  const std::string prefix = "\ncairn_kind_processed_total{kind=\"";
+  std::vector<std::string> kinds;
+  for (auto at = r.body.find(prefix); at != std::string::npos; at = r.body.find(prefix, at + 1)) {
+    auto begin = at + prefix.size();
+    auto end = r.body.find('"', begin);
+    if (end == std::string::npos)
+      break;
+    kinds.push_back(r.body.substr(begin, end - begin));
+  }
+  if (kinds.empty())
+    return std::nullopt; // not a node that names its kinds: do not guess
+  return kinds;
+}
+
+int check_kind(const client_options& o, const std::string& kind) {
+  auto kinds = node_kinds(o);
+  if (!kinds || std::find(kinds->begin(), kinds->end(), kind) != kinds->end())
+    return exit_ok;
+  std::string list;
+  for (const auto& k : *kinds)
+    list += (list.empty() ? "" : ", ") + k;
+  std::fprintf(stderr, "cairn: unknown_actor_kind: the node has no actor kind '%s' (it has: %s)\n",
+               kind.c_str(), list.c_str());
+  return exit_node_error;
+}
+
 int run_call(const client_options& o, const std::string& method, const std::string& path,
              const std::string& body, const std::function<void(const json::value&)>& table) {
   auto a = call_node(o, method, path, body);

@@ -63,6 +63,15 @@ struct node_answer {
 node_answer call_node(const client_options& o, const std::string& method, const std::string& path,
                       const std::string& body = {});
 
+/// The actor kinds registered on the node (read from its /metrics, which
+/// names every kind); nullopt if they cannot be read. Prints nothing.
+std::optional<std::vector<std::string>> node_kinds(const client_options& o);
+
+/// Exit code after saying that the node has no actor kind `kind`, or exit_ok
+/// (printing nothing) if it has, or if its kinds cannot be read: used when an
+/// answer came back empty, to tell "nothing yet" from "no such kind".
+int check_kind(const client_options& o, const std::string& kind);
+
 /// Calls the node; on success prints the JSON body (--json) or `table(body)`;
 /// on failure prints the problem's code and detail to stderr. Returns the
 /// exit code.

@@ -66,6 +66,9 @@ int run_bulk(const client_options& o, dlq_action action, const dlq_filter& f, bo
   std::vector<std::string> ids;
   if (auto code = matching_ids(o, query, ids); code != exit_ok)
     return code;
+  if (ids.empty() && !f.kind.empty())
+    if (auto code = check_kind(o, f.kind); code != exit_ok)
+      return code;
   if (!yes) {
     std::fprintf(stderr, "cairn: %zu dead letter%s match%s; nothing done. Add --yes to %s %s.\n",
                  ids.size(), ids.size() == 1 ? "" : "s", ids.size() == 1 ? "es" : "", verb,

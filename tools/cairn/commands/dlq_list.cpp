@@ -34,17 +34,30 @@ void add_dlq_list(CLI::App& dlq, int& exit_code) {
     auto path = "/api/v1/dead-letters?limit=" + std::to_string(*limit)
                 + (query.empty() ? "" : "&" + query)
                 + (cursor->empty() ? "" : "&cursor=" + percent_encode(*cursor));
-    exit_code = run_call(*o, "GET", path, "", [](const boost::json::value& v) {
-      auto rows =
-        rows_of(v, "dead_letters", {"id", "to", "type", "attempts", "failed_ms", "error"});
-      for (size_t i = 0; i < rows.size(); ++i) // rows exist: so does the list
-        rows[i][4] = time_field(v.at("dead_letters").as_array()[i], "failed_ms");
-      print_table({"ID", "TO", "TYPE", "ATTEMPTS", "FAILED", "ERROR"}, rows);
-      if (auto next = field(v, "next_cursor"); next != "-") {
-        std::fflush(stdout); // the hint after the table, also when both go to one pipe
-        std::fprintf(stderr, "(more: add --cursor %s)\n", next.c_str());
-      }
-    });
+    auto a = call_node(*o, "GET", path);
+    if (a.code != exit_ok) {
+      exit_code = a.code;
+      return;
+    }
+    const auto& v = a.body;
+    auto rows = rows_of(v, "dead_letters", {"id", "to", "type", "attempts", "failed_ms", "error"});
+    // None for a kind the node does not have: say so instead of an empty table.
+    if (rows.empty() && !f->kind.empty()) {
+      if (exit_code = check_kind(*o, f->kind); exit_code != exit_ok)
+        return;
+    }
+    exit_code = exit_ok;
+    if (o->json) {
+      std::printf("%s\n", a.raw.c_str());
+      return;
+    }
+    for (size_t i = 0; i < rows.size(); ++i) // rows exist: so does the list
+      rows[i][4] = time_field(v.at("dead_letters").as_array()[i], "failed_ms");
+    print_table({"ID", "TO", "TYPE", "ATTEMPTS", "FAILED", "ERROR"}, rows);
+    if (auto next = field(v, "next_cursor"); next != "-") {
+      std::fflush(stdout); // the hint after the table, also when both go to one pipe
+      std::fprintf(stderr, "(more: add --cursor %s)\n", next.c_str());
+    }
   });
 }
 

@@ -187,7 +187,11 @@ void add_journal_show(CLI::App& app, int& exit_code) {
       auto& events = evs->as_array();
       if (first && events.empty() && !*follow) {
         // Nothing journaled: an actor the node does not know is an error,
-        // not an empty table (the actor endpoint says which).
+        // not an empty table (its kind, or the actor endpoint, says which).
+        if (auto code = check_kind(*o, id->substr(0, id->find('/'))); code != exit_ok) {
+          exit_code = code;
+          return;
+        }
         auto actor = call_node(*o, "GET", "/api/v1/actors/" + percent_encode(*id));
         if (actor.code != exit_ok) {
           exit_code = actor.code;
