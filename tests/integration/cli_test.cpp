@@ -241,7 +241,7 @@ TEST_CASE("cairn, cairn help and cairn --version list the commands and print the
   CHECK(unknown.out.find("no command 'nosuch'") != std::string::npos);
 }
 
-TEST_CASE("--node, --token and --json work before the command as well as after it",
+TEST_CASE("the options --node, --token and --json work before the command as well as after it",
           "[cli][options]") {
   node_fixture f{{"--token", "sekrit:read"}};
   auto before = cairn_cli({"--node", f.url, "--token", "sekrit", "status"});
