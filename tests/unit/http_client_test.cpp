@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -118,4 +121,53 @@ TEST_CASE("an answer over the body limit fails the read", "[http_client]") {
   auto r = http_fetch(req);
   CHECK(r.failure == http_client_failure::read);
   CHECK_FALSE(r.error.empty());
+}
+
+TEST_CASE("a streamed answer hands over its head first, then each piece as it arrives",
+          "[http_client]") {
+  // The server writes its second piece only once the client has seen the
+  // first: a client that waited for the whole body would never get it.
+  auto seen_first = std::make_shared<std::atomic<bool>>(false);
+  http_server_options opts;
+  opts.port = 0;
+  auto srv = http_server::start(opts, [seen_first](const http_request&, http_responder respond) {
+    auto stream = std::make_shared<http_stream>();
+    http_response r;
+    r.content_type = "text/event-stream";
+    r.headers.emplace_back("X-Answer", "42");
+    r.stream = stream;
+    respond(std::move(r));
+    stream->write("data: one\n\n");
+    std::thread{[stream, seen_first] {
+      for (int i = 0; i < 30'000 && !seen_first->load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      stream->write("data: two\n\n");
+      stream->close();
+    }}.detach();
+  });
+  REQUIRE(srv);
+  auto req = to((*srv)->port(), "/stream");
+  std::vector<std::string> calls;
+  req.on_body = [&](const http_client_response& head, std::string_view data) {
+    if (calls.empty()) {
+      CHECK(head.status == 200);
+      CHECK(head.header("x-answer") == "42");
+      CHECK(data.empty());
+    }
+    calls.emplace_back(data);
+    std::string all;
+    for (const auto& c : calls)
+      all += c;
+    if (all.find("data: one\n\n") != std::string::npos)
+      seen_first->store(true);
+  };
+  auto r = http_fetch(req);
+  REQUIRE(r.failure == http_client_failure::none);
+  CHECK(r.status == 200);
+  CHECK(r.body.empty()); // handed over, not collected
+  std::string all;
+  for (const auto& c : calls)
+    all += c;
+  CHECK(all == "data: one\n\ndata: two\n\n");
+  CHECK(seen_first->load());
 }

@@ -62,6 +62,36 @@ http_client_response http_fetch(const http_client_request& r) {
     ec = e;
     done = true;
   };
+  // A streamed answer's deadline moves with each piece that arrives.
+  auto idle_since = std::chrono::steady_clock::now();
+  std::function<void()> read_more = [&] {
+    if (parser.is_done())
+      return finish({});
+    stream.expires_after(r.timeout);
+    http::async_read_some(stream, buffer, parser, [&](beast::error_code e, size_t) {
+      idle_since = std::chrono::steady_clock::now();
+      if (auto& piece = parser.get().body(); !piece.empty()) {
+        r.on_body(out, piece);
+        piece.clear();
+      }
+      if (e)
+        return finish(e);
+      read_more();
+    });
+  };
+  auto read_head = [&] {
+    http::async_read_header(stream, buffer, parser, [&](beast::error_code e, size_t) {
+      if (e)
+        return finish(e);
+      idle_since = std::chrono::steady_clock::now();
+      const auto& res = parser.get();
+      out.status = static_cast<int>(res.result_int());
+      for (const auto& f : res)
+        out.headers.emplace_back(std::string{f.name_string()}, std::string{f.value()});
+      r.on_body(out, {});
+      read_more();
+    });
+  };
   stream.expires_after(r.timeout); // one deadline for connect, write and read
   resolver.async_resolve(r.host, r.port, [&](beast::error_code e, auto results) {
     if (e)
@@ -75,12 +105,16 @@ http_client_response http_fetch(const http_client_request& r) {
         if (e3)
           return finish(e3);
         stage = http_client_failure::read;
+        if (r.on_body)
+          return read_head();
         http::async_read(stream, buffer, parser, [&](beast::error_code e4, size_t) { finish(e4); });
       });
     });
   });
   auto deadline = std::chrono::steady_clock::now() + r.timeout + std::chrono::seconds{1};
   while (!done) {
+    if (r.on_body)
+      deadline = std::max(deadline, idle_since + r.timeout + std::chrono::seconds{1});
     if (r.cancelled && r.cancelled()) {
       ioc.stop();
       out.failure = http_client_failure::cancelled;
@@ -107,6 +141,8 @@ http_client_response http_fetch(const http_client_request& r) {
     out.error = ec.message();
     return out;
   }
+  if (r.on_body)
+    return out; // status and headers were filled when they came
   auto& res = parser.get();
   out.status = static_cast<int>(res.result_int());
   for (const auto& field : res)

@@ -11,11 +11,10 @@
 namespace cairn::cli {
 
 void add_actor_show(CLI::App& actor, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto id = std::make_shared<std::string>();
   auto* show = actor.add_subcommand("show", "Show an actor's state summary");
   show->add_option("ID", *id, "Actor id, kind/key")->required();
-  add_client_options(show, *o);
+  auto o = add_client_options(show);
   show->callback([o, id, &exit_code] {
     exit_code = run_call(*o, "GET", "/api/v1/actors/" + percent_encode(*id), "", print_members);
   });

@@ -11,11 +11,10 @@
 namespace cairn::cli {
 
 void add_dlq_show(CLI::App& dlq, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto id = std::make_shared<std::string>();
   auto* cmd = dlq.add_subcommand("show", "Show one dead letter in full");
   cmd->add_option("ID", *id, "Dead letter id")->required();
-  add_client_options(cmd, *o);
+  auto o = add_client_options(cmd);
   cmd->callback([o, id, &exit_code] {
     exit_code =
       run_call(*o, "GET", "/api/v1/dead-letters/" + percent_encode(*id), "", print_members);

@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "cairn/mcp/server.hpp"
+#include "commands/client_output.hpp"
 #include "commands/commands.hpp"
+#include "commands/mcp_bridge.hpp"
 #include "commands/node_run.hpp"
 
 namespace cairn::cli {
@@ -40,8 +42,9 @@ void serve_stdio(mcp::server& srv, std::atomic<bool>& stdin_open) {
 }
 
 void add_mcp_stdio(CLI::App& app, int& exit_code) {
-  auto* mcp_cmd = app.add_subcommand("mcp", "Serve MCP without a separate node process");
-  mcp_cmd->require_subcommand(1);
+  auto* mcp_cmd = app.add_subcommand(
+    "mcp", "Serve MCP on stdin/stdout: an embedded node, or a bridge to a running one (mcp stdio)");
+  mcp_cmd->require_subcommand(0, 1);
   auto ss = std::make_shared<node_settings>();
   ss->stdio = true;
   ss->progress = false;
@@ -52,8 +55,16 @@ void add_mcp_stdio(CLI::App& app, int& exit_code) {
   else if (const char* home = std::getenv("HOME"); home && *home)
     ss->data = std::string{home} + "/.local/share/cairn";
   auto* stdio = mcp_cmd->add_subcommand(
-    "stdio", "Run an embedded node serving MCP on stdin/stdout (one JSON-RPC message a line; "
-             "logs on stderr), for MCP clients that launch their servers");
+    "stdio", "Serve MCP on stdin/stdout (one JSON-RPC message a line; logs on stderr), for MCP "
+             "clients that launch their servers: an embedded node, or with --node a bridge to a "
+             "running node's /mcp");
+  auto bridge = std::make_shared<mcp_bridge_options>();
+  stdio
+    ->add_option("--node", bridge->node,
+                 "Bridge to the running node at http://HOST[:PORT] (its /mcp) instead of "
+                 "running an embedded node; the options below then do not apply")
+    ->capture_default_str();
+  stdio->add_option("--token", bridge->token, "Bearer secret for the node (env CAIRN_TOKEN)");
   stdio->add_option("--data", ss->data, "Data directory (created if missing)")
     ->capture_default_str();
   stdio->add_option("--durability", ss->durability, "os or fsync")
@@ -69,7 +80,17 @@ void add_mcp_stdio(CLI::App& app, int& exit_code) {
   stdio
     ->add_option("--http", ss->http, "Also serve the HTTP API and /mcp on HOST:PORT (default: off)")
     ->capture_default_str();
-  stdio->callback([ss, stdio, &exit_code] {
+  stdio->callback([ss, stdio, bridge, &exit_code] {
+    // `cairn --node URL mcp stdio` bridges too (the global client option).
+    auto* global_node = stdio->get_parent()->get_parent()->get_option_no_throw("--node");
+    if (bridge->node.empty() && global_node && global_node->count() > 0)
+      bridge->node = shared_client_options()->node;
+    if (!bridge->node.empty()) {
+      if (bridge->token.empty())
+        bridge->token = shared_client_options()->token; // --token before the command, CAIRN_TOKEN
+      exit_code = run_mcp_bridge(*bridge);
+      return;
+    }
     if (auto err = apply_config_file(*ss, stdio); !err.empty()) {
       std::fprintf(stderr, "cairn: %s\n", err.c_str());
       exit_code = 2;

@@ -15,7 +15,6 @@ namespace cairn::cli {
 namespace json = boost::json;
 
 void add_message_send(CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   struct send_args {
     std::string id, type, payload, key;
   };
@@ -26,7 +25,7 @@ void add_message_send(CLI::App& app, int& exit_code) {
   cmd->add_option("TYPE", a->type, "Message type tag, e.g. demo.place_order/v1")->required();
   cmd->add_option("JSON", a->payload, "Message payload (JSON)")->required();
   cmd->add_option("--idempotency-key", a->key, "Send at most once per key (dedupe window)");
-  add_client_options(cmd, *o);
+  auto o = add_client_options(cmd);
   cmd->callback([o, a, &exit_code] {
     boost::system::error_code ec;
     auto payload = json::parse(a->payload, ec);

@@ -11,9 +11,8 @@
 namespace cairn::cli {
 
 void add_status_show(CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto* cmd = app.add_subcommand("status", "Show a node's identity, readiness and totals");
-  add_client_options(cmd, *o);
+  auto o = add_client_options(cmd);
   cmd->callback([o, &exit_code] {
     exit_code = run_call(*o, "GET", "/api/v1/status", "", [](const boost::json::value& v) {
       std::printf("node           %s (version %s)\n", field(v, "node_id").c_str(),

@@ -10,9 +10,8 @@
 namespace cairn::cli {
 
 void add_topics_list(CLI::App& app, int& exit_code) {
-  auto o = std::make_shared<client_options>();
   auto* cmd = app.add_subcommand("topics", "List topics with their length and subscriptions");
-  add_client_options(cmd, *o);
+  auto o = add_client_options(cmd);
   cmd->callback([o, &exit_code] {
     exit_code = run_call(*o, "GET", "/api/v1/topics", "", [](const boost::json::value& v) {
       print_table({"TOPIC", "EVENTS", "SUBSCRIPTIONS"},

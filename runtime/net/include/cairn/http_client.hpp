@@ -12,6 +12,8 @@
 
 namespace cairn {
 
+struct http_client_response;
+
 /// One outgoing HTTP/1.1 request (plain `http://`, no TLS). A plain value.
 struct http_client_request {
   std::string method = "GET";
@@ -26,6 +28,12 @@ struct http_client_request {
   std::optional<size_t> body_limit;
   /// Polled about every 100 ms; true ends the request (`cancelled`).
   std::function<bool()> cancelled;
+  /// Set: the answer is streamed. `on_body` is called once the status and
+  /// headers are in (`data` empty), then with each piece of the body as it
+  /// arrives, which the response's `body` then does not collect; `timeout`
+  /// bounds each wait for more (an idle limit) instead of the whole answer,
+  /// so a stream with keep-alives may last. Called on the calling thread.
+  std::function<void(const http_client_response& head, std::string_view data)> on_body;
 };
 
 /// Where an outgoing request stopped, if it did not get an answer.
