@@ -30,6 +30,7 @@
 
 #include "cairn/codec.hpp"
 #include "cairn/runtime.hpp"
+#include "internal/commit_coordinator.hpp"
 #include "internal/keys.hpp"
 
 using namespace cairn;
@@ -282,7 +283,7 @@ recovery_result recovery(const std::string& dir, uint64_t pending, uint64_t even
     write_set ws;
     for (uint64_t s = 1; s <= events; ++s) {
       ws.put(column::journal, keys::actor_seq("sink/replay", s),
-             encode(step_effects::event{"bench.ev/v1", "e"}));
+             encode(internal::journal_record{"bench.ev/v1", "e", 0, "", ""}));
       if (ws.size() == 10'000) {
         ignore_error(rt->store().write(ws, false));
         ws.clear();

@@ -16,6 +16,7 @@
 #include "wait.hpp"
 
 using namespace cairn;
+namespace json = boost::json;
 
 namespace {
 
@@ -445,4 +446,48 @@ TEST_CASE("cairn dlq list filters like the API and bulk redrive and discard need
   CHECK(counts.at("discarded").to_number<int>() == 3);
   CHECK(counts.at("matched").to_number<int>() == 3);
   CHECK(rows_in({"dlq", "list"}) == 1);
+}
+
+TEST_CASE("cairn trace follows one order through every hop, by idempotency key or trace id",
+          "[cli][trace]") {
+  node_fixture f;
+  REQUIRE(
+    f.run({"send", "order/o21", "demo.place_order/v1", order, "--idempotency-key", "o21"}).code
+    == 0);
+  // The order is done once notify reported back to it.
+  REQUIRE(test::eventually([&] {
+    return f.run({"actor", "show", "order/o21"}).out.find("completed") != std::string::npos;
+  }));
+  auto by_key = f.run({"trace", "--key", "o21"});
+  INFO(by_key.out);
+  REQUIRE(by_key.code == 0);
+  CHECK(by_key.out.find("idempotency key o21") != std::string::npos);
+  // Every hop's step, in order: each starts after the one that caused it.
+  size_t at = 0;
+  for (std::string actor :
+       {"order/o21", "inventory/", "payment/o21", "dispatch/west", "notify/c3"}) {
+    auto pos = by_key.out.find(actor, at);
+    CHECK(pos != std::string::npos);
+    if (pos != std::string::npos)
+      at = pos;
+  }
+  CHECK(by_key.out.find("journaled") != std::string::npos);
+  CHECK(by_key.out.find("\"stage\":\"payment\"") != std::string::npos);
+
+  auto js = f.run({"trace", "--key", "o21", "--actor", "order/o21", "--json"});
+  REQUIRE(js.code == 0);
+  auto body = json::parse(js.out);
+  auto trace_id = std::string{body.at("trace_id").as_string()};
+  CHECK(body.at("steps").as_array().size() >= 5);
+  // The same steps by trace id.
+  auto by_id = f.run({"trace", trace_id, "--json"});
+  REQUIRE(by_id.code == 0);
+  CHECK(json::parse(by_id.out).at("steps") == body.at("steps"));
+
+  auto unknown = f.run({"trace", "ffffffffffffffffffffffffffffffff"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.out.find("not_found") != std::string::npos);
+  CHECK(f.run({"trace", "--key", "nope"}).code == 1);
+  CHECK(f.run({"trace", "not-hex"}).code == 1);
+  CHECK(f.run({"trace"}).code == 2);
 }

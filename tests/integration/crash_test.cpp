@@ -18,6 +18,7 @@
 #include "cairn/codec.hpp"
 #include "cairn/storage.hpp"
 #include "http_client.hpp"
+#include "internal/commit_coordinator.hpp"
 #include "internal/keys.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
@@ -117,7 +118,7 @@ TEST_CASE("a node killed with SIGKILL at 20 random moments processes every messa
       bool in_order = true;
       REQUIRE_FALSE(store.scan(column::journal, keys::actor_prefix(actor), "",
                                [&](std::string_view, std::string_view v) {
-                                 auto ev = decode<step_effects::event>(v);
+                                 auto ev = decode<internal::journal_record>(v);
                                  REQUIRE(ev);
                                  auto item = decode<actors::chain_item>(ev->payload);
                                  REQUIRE(item);

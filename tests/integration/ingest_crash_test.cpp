@@ -15,6 +15,7 @@
 #include "cairn/codec.hpp"
 #include "cairn/storage.hpp"
 #include "ingest_item.hpp"
+#include "internal/commit_coordinator.hpp"
 #include "internal/keys.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
@@ -64,7 +65,7 @@ void ingest_with_kills(const std::string& mode) {
   std::map<uint64_t, int> seen;
   REQUIRE_FALSE(
     (*st)->scan(column::journal, "sink/", "", [&](std::string_view, std::string_view v) {
-      auto ev = decode<step_effects::event>(v);
+      auto ev = decode<internal::journal_record>(v);
       REQUIRE(ev);
       auto item = decode<test::ingest_item>(ev->payload);
       REQUIRE(item);

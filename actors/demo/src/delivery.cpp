@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include "cairn/json_codec.hpp"
+
 namespace cairn::actors {
 
 namespace {
@@ -211,6 +213,63 @@ std::function<void(const dead_letter&)> report_dead_letter(runtime& rt, std::str
   };
 }
 
+/// A place_order sent as JSON (the HTTP API, `cairn send`): the order id is
+/// the actor's key; customer, sku and region are required.
+struct order_request {
+  std::string customer;
+  std::string sku;
+  std::string region;
+  caf::optional<uint32_t> quantity;     // 1 if not given
+  caf::optional<uint64_t> amount_cents; // 0 if not given
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, order_request& x) {
+  return f(caf::meta::type_name("demo.order_request"), field{"customer"}, x.customer, field{"sku"},
+           x.sku, field{"region"}, x.region, field{"quantity"}, x.quantity, field{"amount_cents"},
+           x.amount_cents);
+}
+
+/// The door of `order/<id>`: a JSON order is checked field by field before
+/// it is accepted, and stored as sent (the intake's `on_json` reads it).
+message_codec order_request_codec() {
+  message_codec c = json::json_object_codec(type_tag<place_order>::value);
+  c.from_json = [](std::string_view text) -> caf::expected<std::string> {
+    auto v = json::parse(text);
+    if (!v)
+      return std::move(v.error());
+    order_request r;
+    if (auto err = json::from_value(*v, r, "payload"))
+      return err;
+    for (const auto* f : {&r.customer, &r.sku})
+      if (f->empty())
+        return make_error(errc::invalid_payload, std::string{"payload."}
+                                                   + (f == &r.customer ? "customer" : "sku")
+                                                   + ": must not be empty");
+    if (r.region != "north" && r.region != "south" && r.region != "east" && r.region != "west")
+      return make_error(errc::invalid_payload, "payload.region: '" + r.region
+                                                 + "' is not one of north, south, east, west");
+    if (r.quantity && *r.quantity == 0)
+      return make_error(errc::invalid_payload, "payload.quantity: must be at least 1");
+    return std::string{text};
+  };
+  return c;
+}
+
+template <class M>
+kind_options with_accepts(kind_options k) {
+  k.accepts = {json::codec_for<M>()};
+  return k;
+}
+
+/// How operators see the demo's messages and events (journals, dead letters).
+std::vector<message_codec> demo_codecs() {
+  return {json::codec_for<reserve_stock>(),  json::codec_for<charge_payment>(),
+          json::codec_for<dispatch_order>(), json::codec_for<notify_customer>(),
+          json::codec_for<stage_done>(),     json::codec_for<hop_report>(),
+          json::codec_for<order_repeated>(), json::codec_for<place_order>()};
+}
+
 } // namespace
 
 place_order make_demo_order(uint64_t n) {
@@ -229,8 +288,11 @@ place_order make_demo_order(uint64_t n) {
 void register_delivery_demo(runtime& rt, const delivery_options& opts) {
   kind_options quick;
   quick.idle_timeout = std::chrono::milliseconds{2'000};
+  quick.events = demo_codecs();
+  kind_options intake = quick;
+  intake.accepts = {order_request_codec()};
   rt.register_kind(
-    "order", [](std::string_view) { return std::make_unique<order_intake>(); }, quick);
+    "order", [](std::string_view) { return std::make_unique<order_intake>(); }, intake);
   auto hop = [&](const char* stage) {
     kind_options k = quick;
     k.on_dead_letter = report_dead_letter(rt, stage);
@@ -246,8 +308,8 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
           return {};
         });
     },
-    hop("inventory"));
-  kind_options pay = hop("payment");
+    with_accepts<reserve_stock>(hop("inventory")));
+  kind_options pay = with_accepts<charge_payment>(hop("payment"));
   pay.retry = opts.payment_retry;
   auto rate = opts.payment_failure_rate;
   rt.register_kind(
@@ -279,7 +341,7 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
           return {};
         });
     },
-    hop("dispatch"));
+    with_accepts<dispatch_order>(hop("dispatch")));
   rt.register_kind(
     "notify",
     [](std::string_view) {
@@ -290,7 +352,7 @@ void register_delivery_demo(runtime& rt, const delivery_options& opts) {
           return {};
         });
     },
-    hop("notify"));
+    with_accepts<notify_customer>(hop("notify")));
 }
 
 } // namespace cairn::actors

@@ -44,9 +44,21 @@ http_response node_api::metrics() {
   metric("cairn_commit_requests_total", "counter", "Commit requests in those writes.",
          s.commit_ops);
   metric("cairn_passivations_total", "counter", "Activations passivated.", s.passivations);
+  metric("cairn_journal_pruned_total", "counter",
+         "Journal events deleted under their kind's retention.", s.journal_pruned);
+  metric("cairn_expired_total", "counter", "Dedupe claims and spans deleted after their retention.",
+         s.expired);
   metric("cairn_mailbox_depth", "gauge", "Envelopes waiting in mailboxes.", s.pending);
   metric("cairn_active_actors", "gauge", "Activations in memory.", s.active);
   metric("cairn_timers_pending", "gauge", "Durable timers not yet fired.", s.timers);
+  metric("cairn_dead_letters", "gauge", "Dead letters stored (kept across restarts).",
+         s.dead_letters);
+  if (!opts_.data_dir.empty()) {
+    auto disk = disk_usage(opts_.data_dir);
+    metric("cairn_data_dir_bytes", "gauge", "Bytes of files in the data directory.", disk.used);
+    metric("cairn_disk_free_bytes", "gauge",
+           "Bytes free for the node on the data directory's file system.", disk.free);
+  }
   metric("cairn_storage_writable", "gauge",
          "1 while storage takes writes, 0 while it does not (a full disk).",
          s.storage_writable ? 1 : 0);

@@ -3,6 +3,8 @@
 // letters, timers, topics.
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 
@@ -19,6 +21,26 @@ std::string trace_id_of(const envelope& env) {
   trace_context tc;
   return parse_traceparent(env.traceparent, tc) ? tc.trace_id : std::string{};
 }
+
+} // namespace
+
+disk_figures disk_usage(const std::string& dir) {
+  namespace fs = std::filesystem;
+  disk_figures d;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec))
+      d.used += it->file_size(fec);
+  }
+  auto space = fs::space(dir, ec);
+  if (!ec)
+    d.free = space.available;
+  return d;
+}
+
+namespace {
 
 // "2026-12-01T18:09:13.410Z"; null for 0 (not recorded).
 json::value iso_time(int64_t ms) {
@@ -165,6 +187,25 @@ http_response node_api::status() {
   t["timers"] = s.timers;
   t["commits"] = s.commits;
   o["totals"] = std::move(t);
+  // What storage holds, kept across restarts (the totals above count since
+  // this process started).
+  json::object stored;
+  stored["pending"] = s.pending;
+  stored["timers"] = s.timers;
+  stored["dead_letters"] = s.dead_letters;
+  o["stored"] = std::move(stored);
+  o["pid"] = static_cast<int64_t>(getpid());
+  o["address"] = opts_.address ? json::value(opts_.address()) : json::value(nullptr);
+  json::array kinds;
+  for (const auto& [kind, counters] : s.by_kind)
+    kinds.push_back(json::value(kind));
+  o["kinds"] = std::move(kinds);
+  if (!opts_.data_dir.empty()) {
+    auto disk = disk_usage(opts_.data_dir);
+    o["data_dir"] = opts_.data_dir;
+    o["data_dir_bytes"] = disk.used;
+    o["disk_free_bytes"] = disk.free;
+  }
   return json_response(200, o);
 }
 

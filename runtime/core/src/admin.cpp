@@ -341,6 +341,8 @@ caf::expected<runtime::actor_summary> runtime::describe(std::string_view id) {
     return std::move(snap.error());
   if (*snap && (*snap)->size() >= 8)
     s.snapshot_seq = keys::read_be64(**snap);
+  // Events a snapshot covers may have been pruned (journal retention).
+  s.journal_length = std::max(s.journal_length, s.snapshot_seq);
   {
     auto key = std::string{id};
     auto& sh = d.shard_for(key);

@@ -290,10 +290,18 @@ public:
     if (db_ == nullptr)
       return {};
     std::vector<std::pair<std::string, uint64_t>> out;
+    // Per column family, summed over all of them (cairn writes none to the
+    // default family, so reading only that one would show nothing).
     for (const char* name :
-         {"rocksdb.estimate-pending-compaction-bytes", "rocksdb.actual-delayed-write-rate",
-          "rocksdb.is-write-stopped", "rocksdb.num-running-compactions",
-          "rocksdb.cur-size-all-mem-tables"}) {
+         {"rocksdb.estimate-pending-compaction-bytes", "rocksdb.cur-size-all-mem-tables",
+          "rocksdb.total-sst-files-size", "rocksdb.estimate-num-keys"}) {
+      uint64_t value = 0;
+      if (db_->GetAggregatedIntProperty(name, &value))
+        out.emplace_back(name, value);
+    }
+    // The database's own.
+    for (const char* name : {"rocksdb.actual-delayed-write-rate", "rocksdb.is-write-stopped",
+                             "rocksdb.num-running-compactions"}) {
       uint64_t value = 0;
       if (db_->GetIntProperty(name, &value))
         out.emplace_back(name, value);

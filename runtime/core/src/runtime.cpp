@@ -340,6 +340,7 @@ runtime_stats runtime::stats() const {
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
   s.dead_letters = static_cast<uint64_t>(std::max<int64_t>(0, d.dead_stored.load()));
   s.expired = d.expired.load();
+  s.journal_pruned = d.journal_pruned.load();
   {
     std::shared_lock<std::shared_mutex> guard{d.kinds_mtx};
     for (const auto& [name, k] : d.kinds)

@@ -244,6 +244,63 @@ void runtime::impl::collect_expired() {
     if (!store->write(spans, false))
       expired.fetch_add(n);
   }
+  prune_journals(wall);
+}
+
+// Journal retention: events a snapshot covers, of kinds that keep them for
+// a while only, are deleted a few thousand rows per pass, resuming where the
+// last pass stopped. No activation reads them again (replay starts after
+// the snapshot), and none writes them (new events get higher numbers).
+void runtime::impl::prune_journals(int64_t wall) {
+  {
+    std::shared_lock<std::shared_mutex> guard{kinds_mtx};
+    bool any = false;
+    for (const auto& [name, k] : kinds)
+      any = any || k->opts.keep_covered_events.has_value();
+    if (!any)
+      return;
+  }
+  constexpr size_t rows_per_pass = 4096;
+  size_t seen = 0;
+  std::string last_key, snap_actor;
+  uint64_t snap_seq = 0;
+  write_set pruned;
+  ignore_error(store->scan(
+    column::journal, "", gc_journal_cursor, [&](std::string_view k, std::string_view v) {
+      if (++seen > rows_per_pass)
+        return false;
+      last_key = std::string{k};
+      std::string_view actor;
+      uint64_t seq = 0;
+      if (!keys::split_actor_seq(k, actor, seq))
+        return true;
+      const auto* kind = find_kind(actor);
+      if (kind == nullptr || !kind->opts.keep_covered_events)
+        return true;
+      if (actor != snap_actor) {
+        snap_actor = std::string{actor};
+        snap_seq = 0;
+        auto snap = store->get(column::snapshot, actor);
+        if (snap && *snap && (*snap)->size() >= 8)
+          snap_seq = keys::read_be64(**snap);
+      }
+      if (seq > snap_seq)
+        return true;
+      auto keep = kind->opts.keep_covered_events->count();
+      if (keep > 0) {
+        auto rec = decode<journal_record>(v);
+        if (!rec || rec->time_ms + keep > wall) // time 0 (before layout 3): old enough
+          return true;
+      }
+      pruned.erase(column::journal, std::string{k});
+      return true;
+    }));
+  gc_journal_cursor = seen > rows_per_pass ? last_key : std::string{};
+  if (!pruned.empty()) {
+    auto n = pruned.size();
+    if (!store->write(pruned, false))
+      journal_pruned.fetch_add(n);
+  }
 }
 
 void runtime::impl::run_services() {

@@ -38,6 +38,7 @@ void add_mcp_stdio(CLI::App& app, int& exit_code);    ///< cairn mcp stdio
 void add_status_show(CLI::App& app, int& exit_code);  ///< cairn status
 void add_message_send(CLI::App& app, int& exit_code); ///< cairn send
 void add_journal_show(CLI::App& app, int& exit_code); ///< cairn journal
+void add_trace_show(CLI::App& app, int& exit_code);   ///< cairn trace
 void add_actors_list(CLI::App& app, int& exit_code);  ///< cairn actors
 void add_actor_show(CLI::App& actor, int& exit_code); ///< cairn actor show
 void add_topics_list(CLI::App& app, int& exit_code);  ///< cairn topics

@@ -81,7 +81,7 @@ void progress_line::print(const runtime_stats& s) {
                rate(s.retried, prev.retried), rate(s.dead_lettered, prev.dead_lettered),
                static_cast<unsigned long long>(s.pending),
                static_cast<unsigned long long>(s.active), static_cast<unsigned long long>(s.timers),
-               static_cast<unsigned long long>(s.dead_lettered));
+               static_cast<unsigned long long>(s.dead_letters));
   std::fflush(stdout);
   prev = s;
   state_->at = now;

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -191,11 +192,23 @@ int run_node(const node_settings& ns) {
   // The API serves while recovery runs: what it refuses meanwhile is
   // `starting`, not `shutting_down`.
   auto starting = std::make_shared<std::atomic<bool>>(true);
+  // Known once the server listens (port 0 picks one); read by status.
+  struct shared_address {
+    std::mutex mtx;
+    std::string url;
+  };
+  auto address = std::make_shared<shared_address>();
   if (serve_http) {
     node_api_options api;
     api.durability = ns.durability;
     api.tokens = checked.api_tokens;
     api.starting = [starting] { return starting->load(); };
+    api.version = CAIRN_VERSION;
+    api.data_dir = ns.data;
+    api.address = [address] {
+      std::lock_guard<std::mutex> guard{address->mtx};
+      return address->url;
+    };
     auto srv = http_server::start(http_opts, mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
@@ -205,6 +218,10 @@ int run_node(const node_settings& ns) {
     auto host =
       http_opts.host.find(':') != std::string::npos ? "[" + http_opts.host + "]" : http_opts.host;
     url = "http://" + host + ":" + std::to_string(server->port());
+    {
+      std::lock_guard<std::mutex> guard{address->mtx};
+      address->url = url;
+    }
   }
   // With MCP on stdio, stdout carries the protocol only.
   std::FILE* human = ns.stdio ? stderr : stdout;
@@ -261,10 +278,12 @@ int run_node(const node_settings& ns) {
   if (server)
     server->stop();
   auto s = (*rt)->stats();
-  std::fprintf(human, "cairn node stopped: processed %llu, dead-lettered %llu, pending %llu\n",
-               static_cast<unsigned long long>(s.processed),
-               static_cast<unsigned long long>(s.dead_lettered),
-               static_cast<unsigned long long>(s.pending));
+  std::fprintf(
+    human,
+    "cairn node stopped: processed %llu, dead-lettered %llu (since start); stored: "
+    "pending %llu, dead letters %llu\n",
+    static_cast<unsigned long long>(s.processed), static_cast<unsigned long long>(s.dead_lettered),
+    static_cast<unsigned long long>(s.pending), static_cast<unsigned long long>(s.dead_letters));
   return 0;
 }
 

@@ -79,6 +79,7 @@ int run(int argc, char** argv) {
   add_status_show(app, exit_code);
   add_message_send(app, exit_code);
   add_journal_show(app, exit_code);
+  add_trace_show(app, exit_code);
   add_actors_list(app, exit_code);
   auto* actor = app.add_subcommand("actor", "Inspect one actor (actor show ID)");
   actor->require_subcommand(0, 1);

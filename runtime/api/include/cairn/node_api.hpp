@@ -29,6 +29,10 @@ struct node_api_options {
   /// finished): work refused then is `503 starting`, not `shutting_down`.
   /// Called from the HTTP I/O threads; empty: the node is never starting.
   std::function<bool()> starting;
+  /// Shown by `/api/v1/status`: where the data lives (its size and the free
+  /// space of its file system are measured there) and the node's address.
+  std::string data_dir;
+  std::function<std::string()> address;
 };
 
 /// The node's HTTP API over `rt`: `/healthz`, `/readyz`, `/metrics`

@@ -14,6 +14,14 @@
 
 namespace cairn::api {
 
+/// The data directory's size and its file system's free space, in bytes.
+struct disk_figures {
+  uint64_t used = 0;
+  uint64_t free = 0;
+};
+
+disk_figures disk_usage(const std::string& dir);
+
 /// The node API over one runtime: the router and authorization
 /// (node_api.cpp), the read endpoints (read_endpoints.cpp), the write
 /// endpoints (write_endpoints.cpp) and `/metrics` (metrics.cpp). Called

@@ -99,6 +99,12 @@ struct kind_options {
   retry_policy retry;
   std::chrono::milliseconds idle_timeout{10'000}; ///< passivate after this much idleness
   uint32_t snapshot_every = 100;                  ///< events between snapshots (0 = never)
+  /// Journal retention: how long events that the actor's latest snapshot
+  /// already covers are kept. Nothing (the default) keeps every event: the
+  /// whole audit trail. 0 deletes them once a snapshot covers them; N keeps
+  /// them until N after they were journaled. Events no snapshot covers are
+  /// always kept (the state is rebuilt from them).
+  std::optional<std::chrono::milliseconds> keep_covered_events;
   /// Called after a message of this kind was durably dead-lettered.
   std::function<void(const dead_letter&)> on_dead_letter;
 };
@@ -147,6 +153,7 @@ struct runtime_stats {
   uint64_t timers = 0;          ///< gauge: durable timers not yet fired
   uint64_t dead_letters = 0;    ///< gauge: dead letters stored (kept across restarts)
   uint64_t expired = 0;         ///< dedupe rows and spans deleted after their retention
+  uint64_t journal_pruned = 0;  ///< journal events deleted under their kind's retention
   uint64_t stopped_actors = 0;  ///< gauge: actors stopped because their state cannot be rebuilt
   bool storage_writable = true; ///< gauge: storage takes writes (false: disk full, ...)
   std::string storage_unwritable_reason; ///< why not, while not writable

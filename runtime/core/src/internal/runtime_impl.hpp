@@ -337,6 +337,9 @@ struct runtime::impl {
   std::chrono::steady_clock::time_point last_gc{};
   std::string gc_dedupe_cursor; // only the services thread touches these
   std::string gc_trace_cursor;
+  std::string gc_journal_cursor;
+  std::atomic<uint64_t> journal_pruned{0};
+  void prune_journals(int64_t wall);
   std::chrono::steady_clock::time_point last_trim{};
   uint64_t passivations_at_trim = 0;
 

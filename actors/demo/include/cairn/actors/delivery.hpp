@@ -6,6 +6,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "cairn/codec.hpp"
 #include "cairn/runtime.hpp"
 
 namespace cairn::actors {
@@ -24,8 +25,9 @@ struct order_msg {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_msg& x) {
-  return f(caf::meta::type_name("demo.order"), x.order_id, x.customer, x.sku, x.region, x.quantity,
-           x.amount_cents, x.driver);
+  return f(caf::meta::type_name("demo.order"), field{"order_id"}, x.order_id, field{"customer"},
+           x.customer, field{"sku"}, x.sku, field{"region"}, x.region, field{"quantity"},
+           x.quantity, field{"amount_cents"}, x.amount_cents, field{"driver"}, x.driver);
 }
 
 /// Message tags: one per workflow stage, so each worker's interface is explicit.
@@ -44,7 +46,8 @@ struct stage_done {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stage_done& x) {
-  return f(caf::meta::type_name("demo.stage_done"), x.order_id, x.stage, x.detail);
+  return f(caf::meta::type_name("demo.stage_done"), field{"order_id"}, x.order_id, field{"stage"},
+           x.stage, field{"detail"}, x.detail);
 }
 
 /// What one hop did for an order, sent back to the order (`order/<id>`) and
@@ -61,7 +64,8 @@ struct hop_report {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, hop_report& x) {
-  return f(caf::meta::type_name("demo.hop_report"), x.order_id, x.stage, x.status, x.detail,
+  return f(caf::meta::type_name("demo.hop_report"), field{"order_id"}, x.order_id, field{"stage"},
+           x.stage, field{"status"}, x.status, field{"detail"}, x.detail, field{"attempts"},
            x.attempts);
 }
 
@@ -73,7 +77,7 @@ struct order_repeated {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, order_repeated& x) {
-  return f(caf::meta::type_name("demo.order_repeated"), x.envelope_id);
+  return f(caf::meta::type_name("demo.order_repeated"), field{"envelope_id"}, x.envelope_id);
 }
 
 #define CAIRN_DEMO_INSPECT(T)                                                                      \
