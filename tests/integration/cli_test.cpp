@@ -491,3 +491,28 @@ TEST_CASE("cairn trace follows one order through every hop, by idempotency key o
   CHECK(f.run({"trace", "not-hex"}).code == 1);
   CHECK(f.run({"trace"}).code == 2);
 }
+
+TEST_CASE("cairn send refuses a message its actor's kind does not accept, naming what is wrong",
+          "[cli][typed]") {
+  node_fixture f;
+  auto bad = f.run({"send", "order/o31", "demo.place_order/v1", R"({"customer":5})"});
+  INFO(bad.out);
+  CHECK(bad.code == 1);
+  CHECK(bad.out.find("invalid_payload") != std::string::npos);
+  CHECK(bad.out.find("payload.customer") != std::string::npos);
+  auto region = f.run({"send", "order/o31", "demo.place_order/v1",
+                       R"({"customer":"c1","sku":"sku-milk","region":"eu"})"});
+  CHECK(region.code == 1);
+  CHECK(region.out.find("payload.region") != std::string::npos);
+  auto unknown = f.run({"send", "order/o31", "demo.refund/v1", "{}"});
+  CHECK(unknown.code == 1);
+  CHECK(unknown.out.find("unknown_message_type") != std::string::npos);
+  CHECK(unknown.out.find("demo.place_order/v1") != std::string::npos);
+  // Nothing was stored for the refused sends.
+  CHECK(f.run({"actor", "show", "order/o31"}).code == 1);
+  // A hop takes its typed message as JSON too.
+  auto typed = f.run({"send", "notify/c31", "demo.notify_customer/v1",
+                      R"({"order_id":"o31","customer":"c31","sku":"sku-milk","region":"west",)"
+                      R"("quantity":1,"amount_cents":100,"driver":"d1"})"});
+  CHECK(typed.code == 0);
+}
