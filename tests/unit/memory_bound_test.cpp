@@ -63,7 +63,7 @@ public:
   }
 };
 
-size_t resident_bytes() {
+[[maybe_unused]] size_t resident_bytes() {
   std::ifstream statm{"/proc/self/statm"};
   size_t size = 0, resident = 0;
   statm >> size >> resident;
