@@ -261,6 +261,12 @@ TEST_CASE("a plan whose steps cost more than its budget is rejected",
   CHECK(r.problems[0].code == "over_budget");
   CHECK(r.problems[0].path == "$.budget.cost_units");
   CHECK(r.problems[0].message == "the steps cost 12 units; the budget is 11");
+  // Costs add up without wrapping around.
+  auto catalog = delivery_catalog();
+  catalog.tools["notify_customer"].cost = UINT64_MAX;
+  r = validate_plan(json::parse(diamond), catalog, at_1900());
+  CHECK(r.cost == UINT64_MAX);
+  CHECK(find(r, "over_budget", "$.budget.cost_units"));
   // The node's own cap applies to a plan with a generous budget, or none.
   auto options = at_1900();
   options.bounds.max_cost_units = 10;
@@ -449,6 +455,12 @@ TEST_CASE("a deadline in the past, too far ahead or malformed is rejected",
   r = validate_plan(far, delivery_catalog(), at_1900());
   REQUIRE(r.problems.size() == 1);
   CHECK(r.problems[0].code == "deadline");
+  // Beyond what the clock holds: still "too far", never wrapped into the past.
+  auto year_9999 = diamond_with([](json::object& p) { p["deadline"] = "9999-12-31T23:59:59Z"; });
+  r = validate_plan(year_9999, delivery_catalog(), at_1900());
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].code == "deadline");
+  CHECK_THAT(r.problems[0].message, Catch::Contains("from now"));
   auto offset = diamond_with([](json::object& p) { p["deadline"] = "2026-12-01T20:30:00+01:00"; });
   CHECK(validate_plan(offset, delivery_catalog(), at_1900()).ok());
   auto bad = diamond_with([](json::object& p) { p["deadline"] = "tomorrow"; });

@@ -277,9 +277,17 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   long long days = static_cast<long long>(era) * 146097 + doe - 719468;
   long long secs = days * 86400 + *h * 3600 + *mi * 60 + std::min(*s, 59) - offset_minutes * 60;
-  return std::chrono::system_clock::time_point(
-    std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(secs)
-                                                                    + fraction));
+  // The clock counts nanoseconds in 64 bits (years 1678 to 2262): a time beyond saturates
+  // instead of wrapping, so "year 9999" is far in the future, not in the past.
+  using clock_time = std::chrono::system_clock::time_point;
+  constexpr auto limit =
+    std::chrono::duration_cast<std::chrono::seconds>(clock_time::duration::max()).count() - 1;
+  if (secs >= limit)
+    return clock_time::max();
+  if (secs <= -limit)
+    return clock_time::min();
+  return clock_time(
+    std::chrono::duration_cast<clock_time::duration>(std::chrono::seconds(secs) + fraction));
 }
 
 plan_parse_result parse_plan(const json::value& document) {

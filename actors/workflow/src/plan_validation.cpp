@@ -4,6 +4,7 @@
 #include <cairn/schema/validator.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "internal/plan_graph.hpp"
@@ -238,8 +239,8 @@ private:
   }
 
   void check_cost() {
-    for (const auto& a : report_.steps)
-      report_.cost += a.cost;
+    for (const auto& a : report_.steps) // saturating: catalog costs are not trusted to be small
+      report_.cost = a.cost > UINT64_MAX - report_.cost ? UINT64_MAX : report_.cost + a.cost;
     if (plan_.budget_cost_units && report_.cost > *plan_.budget_cost_units)
       add({}, "$.budget.cost_units", "over_budget",
           "the steps cost " + std::to_string(report_.cost) + " units; the budget is "
