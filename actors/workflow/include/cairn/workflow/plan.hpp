@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+// The plan an agent submits: a bounded DAG of tool calls (format in docs/orchestration.md).
+// Plain values and pure functions: any thread may call them at any time.
+namespace cairn::workflow {
+
+/// One problem found in a plan: which step (empty for the plan as a whole), where in the plan
+/// document (`$.steps[3].arguments.qty`, the schema validator's path form), a stable code
+/// (`invalid_arguments`, `cycle`, ...; the list is in docs/orchestration.md) and what is wrong.
+/// A plain value.
+struct plan_problem {
+  std::string step;
+  std::string path;
+  std::string code;
+  std::string message;
+
+  /// `path [step]: code: message`, the form to show a user.
+  std::string to_string() const;
+};
+
+/// One step of a path inside a JSON value: an object key or an array index. A plain value.
+struct path_segment {
+  std::string key;
+  std::size_t index = 0;
+  bool is_index = false;
+};
+
+/// Renders `segments` after `prefix` in the validator's path form: `.name` for identifier keys,
+/// `["odd key"]` otherwise, `[2]` for indices.
+std::string format_path(std::string prefix, const std::vector<path_segment>& segments);
+
+/// A reference inside a step's arguments, `{"$from": STEP, "pointer": RFC6901}`: the value at
+/// `pointer` in the structured output of step `from`. A plain value.
+struct step_reference {
+  std::vector<path_segment> at; ///< where in the arguments the reference object sits
+  std::string from;
+  std::string pointer;
+};
+
+/// One step: a call of `tool` with `arguments`, run once every step in `after` has succeeded.
+/// A plain value.
+struct plan_step {
+  std::size_t index = 0; ///< position in the document's `steps` array
+  std::string id;
+  std::string tool;
+  boost::json::object arguments;
+  std::vector<std::string> after;
+  std::vector<step_reference> references; ///< found in `arguments`, in document order
+};
+
+/// A parsed plan. A plain value.
+struct plan {
+  std::vector<plan_step> steps;
+  std::optional<std::string> idempotency_key;
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  std::optional<std::uint64_t> budget_cost_units;
+};
+
+/// The outcome of `parse_plan`: the plan as far as it could be read, and every problem with its
+/// shape. A plain value.
+struct plan_parse_result {
+  plan value;
+  std::vector<plan_problem> problems;
+
+  bool ok() const { return problems.empty(); }
+};
+
+/// Reads a plan document into typed structs. Never throws and never stops at the first
+/// problem: a step with a malformed field is kept (with that field empty) so later checks can
+/// still report on the rest of it.
+plan_parse_result parse_plan(const boost::json::value& document);
+
+/// Splits an RFC 6901 JSON pointer into its decoded tokens (`~1` → `/`, `~0` → `~`); nothing
+/// when it is malformed (not empty and not starting with `/`, or a `~` not followed by 0 or 1).
+std::optional<std::vector<std::string>> parse_json_pointer(std::string_view pointer);
+
+/// Parses an RFC 3339 date-time (`2026-12-01T21:00:00Z`, fractions and `+hh:mm` offsets
+/// allowed); nothing when malformed.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
+
+/// True for a well-formed step id: `[A-Za-z0-9_-]{1,64}`.
+bool valid_step_id(std::string_view id);
+
+} // namespace cairn::workflow
