@@ -158,18 +158,49 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
     // Answer once the task has stored the answers, so a tasks/get right
     // after this sees them.
     auto ack_id = env.id;
+    auto ticket = std::make_shared<std::atomic<deadline_queue::ticket>>(0);
     {
       std::lock_guard lock{calls_mu};
-      acks[ack_id] = [ex] { ex->reply(json::object{{"resultType", "complete"}}); };
+      if (acks.size() >= max_waiting_acks)
+        return ex->fail(rpc::internal_error,
+                        "too many tasks/update requests are waiting (the limit is "
+                          + std::to_string(max_waiting_acks) + "); retry later",
+                        json::object{{"taskId", id}, {"retryable", true}});
+      acks[ack_id] = [this, ex, ticket] {
+        if (auto t = ticket->exchange(0))
+          timers.cancel(t); // answered: its deadline holds no room
+        ex->reply(json::object{{"resultType", "complete"}});
+      };
     }
-    rt.accept_async(std::move(env), [this, ex, ack_id](caf::expected<std::string> r) {
-      if (r)
-        return;
+    // Takes the entry out; false if the task answered first.
+    auto drop = [this, ack_id, ticket] {
       {
         std::lock_guard lock{calls_mu};
-        acks.erase(ack_id);
+        if (acks.erase(ack_id) == 0)
+          return false;
       }
-      ex->fail(rpc::internal_error, render(r.error()));
+      if (auto t = ticket->exchange(0))
+        timers.cancel(t);
+      return true;
+    };
+    // The task stores the answers soon; if it never does (its message was
+    // dead-lettered), the wait ends at call_timeout and the entry goes.
+    auto expire = [drop, ex, id] {
+      if (drop())
+        ex->fail(rpc::internal_error,
+                 "task " + id + " did not store the answers in time; poll tasks/get",
+                 json::object{{"taskId", id}, {"retryable", true}});
+    };
+    auto t = timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire);
+    if (t == 0) {
+      drop();
+      return ex->fail(rpc::internal_error, "the server cannot wait for task " + id + " now",
+                      json::object{{"taskId", id}, {"retryable", true}});
+    }
+    ticket->store(t);
+    rt.accept_async(std::move(env), [drop, ex](caf::expected<std::string> r) {
+      if (!r && drop())
+        ex->fail(rpc::internal_error, render(r.error()));
     });
     return;
   }
@@ -370,6 +401,9 @@ void server::impl::call_finished(const std::string& id, const call_record& rec,
       calls.erase(it);
     }
   }
+  if (live)
+    if (auto t = live->timeout.exchange(0))
+      timers.cancel(t); // answered: its deadline holds no room
   if (live && live->finish)
     live->finish(rec, result);
   if (live && live->on_status)
