@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The node API's read endpoints: readiness, status, actors, journals, dead
 // letters, timers, topics.
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "cairn/text_codec.hpp"
@@ -11,6 +13,9 @@ namespace cairn::api {
 namespace json = boost::json;
 
 namespace {
+
+/// Dead letters one `GET /api/v1/dead-letters` examines at most.
+constexpr uint64_t dead_letter_scan_limit = 1'000;
 
 std::string trace_id_of(const envelope& env) {
   trace_context tc;
@@ -220,16 +225,22 @@ http_response node_api::dead_letters(const query& q) {
   if (!number_param(q, "since", 0, 0, UINT64_MAX, since, err)
       || !number_param(q, "until", UINT64_MAX, 0, UINT64_MAX, until, err))
     return err;
+  // The work of one request is bounded: it examines at most
+  // `dead_letter_scan_limit` dead letters, matching or not. A filter that
+  // matches little answers with what it found so far and a `next_cursor`
+  // to continue from, instead of scanning the whole column family.
   json::array arr;
   std::string last;
-  // Filtered pages may need several reads; each read resumes after the last id.
-  while (arr.size() < limit) {
-    auto page = rt_.dead_letters(limit, cursor);
+  uint64_t examined = 0;
+  bool at_end = false;
+  while (arr.size() < limit && !at_end && examined < dead_letter_scan_limit) {
+    auto want = std::min<uint64_t>(limit, dead_letter_scan_limit - examined);
+    auto page = rt_.dead_letters(want, cursor);
     if (!page)
       return from_error(page.error());
-    if (page->empty())
-      break;
+    at_end = page->size() < want;
     for (const auto& dl : *page) {
+      ++examined;
       cursor = dl.env.id;
       if ((!kind.empty() && kind_of(dl.env.to) != kind)
           || (!error_text.empty() && dl.error.find(error_text) == std::string::npos)
@@ -238,15 +249,21 @@ http_response node_api::dead_letters(const query& q) {
         continue;
       arr.push_back(dead_letter_json(dl, false));
       last = dl.env.id;
-      if (arr.size() >= limit)
+      if (arr.size() >= limit) {
+        at_end = false; // more may follow the page
         break;
+      }
     }
   }
   json::object o;
+  bool full = arr.size() >= limit;
   o["dead_letters"] = std::move(arr);
-  o["next_cursor"] = !last.empty() && o["dead_letters"].as_array().size() >= limit
-                       ? json::value(last)
-                       : json::value(nullptr);
+  // A full page continues after its last row; a page cut short by the scan
+  // bound continues after the last row examined.
+  o["next_cursor"] = full ? json::value(last)
+                          : (!at_end && !cursor.empty() && examined > 0 ? json::value(cursor)
+                                                                        : json::value(nullptr));
+  o["examined"] = examined;
   return json_response(200, o);
 }
 

@@ -174,8 +174,10 @@ std::string problem(unsigned status, std::string_view code, std::string_view det
 
 struct http_server::impl {
   http_server_options opts;
-  http_handler handler;
   asio::io_context ioc;
+  // After `ioc`, so destroyed before it: a handler that answers from threads
+  // of its own (and joins them when destroyed) never posts to a dead context.
+  http_handler handler;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   uint16_t port = 0;

@@ -24,6 +24,11 @@ struct node_api_options {
   /// Empty: no authentication (only allowed on a loopback address). Else
   /// every request but /healthz and /readyz needs one of these tokens.
   std::vector<api_token> tokens;
+  /// Reads that may replay state or scan (actor lists and summaries, dead
+  /// letters) run on this many threads of their own, never on an HTTP I/O
+  /// thread; past `read_queue` waiting, such a request gets 503 (busy).
+  size_t read_threads = 2;
+  size_t read_queue = 32;
 };
 
 /// The node's HTTP API over `rt`: `/healthz`, `/readyz`, `/metrics`
