@@ -358,7 +358,9 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
       return answer(*st);
     // Wait for the outcome: the call actor wakes us when it commits
     // (`wake_waiters`); one timer thread enforces the time limit. Bounded.
-    auto w = std::make_shared<result_waiter>(result_waiter{ex, answer});
+    auto w = std::make_shared<result_waiter>();
+    w->ex = ex;
+    w->answer = answer;
     {
       std::lock_guard lock{waiters_mu};
       if (waiters.size() >= max_waiting_results)
@@ -372,13 +374,15 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
       if (drop_waiter(id, w))
         w->ex->fail(rpc::internal_error, "task " + id + " did not finish in time; poll tasks/get");
     };
-    if (!timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire)) {
+    auto t = timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire);
+    if (t == 0) {
       if (drop_waiter(id, w))
         w->ex->fail(rpc::internal_error,
                     "the server cannot wait for task " + id + " now; poll tasks/get",
                     json::object{{"taskId", id}, {"retryable", true}});
       return;
     }
+    w->deadline.store(t); // dropped from the timers once answered
     // The outcome may have committed between the read above and the
     // registration: read once more.
     auto again = task_record(id);
@@ -421,19 +425,27 @@ void server::impl::wake_waiters(const std::string& id, const call_record& rec) {
       woken.push_back(it->second);
     waiters.erase(from, to);
   }
-  for (auto& w : woken)
+  for (auto& w : woken) {
+    if (auto t = w->deadline.exchange(0))
+      timers.cancel(t);
     w->answer(rec);
+  }
 }
 
 bool server::impl::drop_waiter(const std::string& id, const std::shared_ptr<result_waiter>& w) {
-  std::lock_guard lock{waiters_mu};
-  auto [from, to] = waiters.equal_range(id);
-  for (auto it = from; it != to; ++it)
-    if (it->second == w) {
-      waiters.erase(it);
-      return true;
-    }
-  return false;
+  {
+    std::lock_guard lock{waiters_mu};
+    auto [from, to] = waiters.equal_range(id);
+    auto it = from;
+    while (it != to && it->second != w)
+      ++it;
+    if (it == to)
+      return false;
+    waiters.erase(it);
+  }
+  if (auto t = w->deadline.exchange(0))
+    timers.cancel(t);
+  return true;
 }
 
 void server::impl::fail_waiters() {

@@ -51,6 +51,8 @@ struct live_call {
 struct result_waiter {
   std::shared_ptr<exchange> ex;
   std::function<void(const call_record&)> answer;
+  /// Its time limit's `timers` ticket (0: none or gone).
+  std::atomic<deadline_queue::ticket> deadline{0};
 };
 
 /// At most this many `tasks/result` requests wait at once; more are refused.
