@@ -89,13 +89,15 @@ bool http_stream::write(std::string bytes) {
     std::lock_guard lock{state_->mu};
     if (state_->ended || state_->closed)
       return false;
-    if (state_->queued + bytes.size() <= state_->max_queued) {
+    // Judged by the backlog before this write, so one event larger than the
+    // bound (a big tool result) still reaches a client that keeps up.
+    if (state_->queued < state_->max_queued) {
       state_->queued += bytes.size();
       state_->queue.push_back(std::move(bytes));
       wake = state_->wake;
     } else {
-      // The client fell behind by more than the bound: end the stream
-      // rather than buffer without limit.
+      // The client is the bound behind already: end the stream rather than
+      // buffer without limit.
       behind = state_->queued;
       state_->overflowed = true;
       state_->closed = true;

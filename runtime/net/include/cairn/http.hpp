@@ -29,11 +29,13 @@ struct http_request {
 /// handler answers with `http_response::stream` set, then writes through it
 /// from any thread until it calls `close()`. Thread-safe.
 ///
-/// Bounded: at most `max_queued_bytes` may wait for a client at once. A
-/// client that falls further behind (it stopped reading, or reads slower
-/// than events come) is disconnected: the write that would pass the bound
-/// ends the stream, drops what was queued and closes the connection (one
-/// log line, counted by `overflows()`). Why not block the writer or drop
+/// Bounded: a write is accepted while less than `max_queued_bytes` wait for
+/// the client (so at most that plus one write are held, and one write larger
+/// than the bound still goes through to a client that keeps up). A client
+/// that falls further behind (it stopped reading, or reads slower than
+/// events come) is disconnected: the next write ends the stream, drops what
+/// was queued and closes the connection (one log line, counted by
+/// `overflows()`). Why not block the writer or drop
 /// events: writers are tool handlers and commit callbacks that must not wait
 /// for a client, and a stream with holes would lie to the client; a closed
 /// stream tells it to reconnect (and resume, where the protocol allows).
@@ -47,7 +49,7 @@ public:
   http_stream& operator=(const http_stream&) = delete;
 
   /// Queues `bytes` for the client; false once the stream has ended (also
-  /// when this write would pass the bound: the stream ends instead).
+  /// when the client is the bound behind: the stream ends instead).
   bool write(std::string bytes);
   /// Bytes written by the handler that the client has not received yet.
   size_t queued_bytes() const;
