@@ -84,11 +84,12 @@ std::unique_ptr<runtime> start_runtime(test::temp_dir& dir) {
   return std::move(*rt);
 }
 
-std::unique_ptr<http_server> serve(runtime& rt, size_t io_threads) {
+std::unique_ptr<http_server> serve(runtime& rt, size_t io_threads,
+                                   node_api_options api = node_api_options{}) {
   http_server_options opts;
   opts.port = 0;
   opts.threads = io_threads;
-  auto srv = http_server::start(opts, make_node_api(rt, node_api_options{}));
+  auto srv = http_server::start(opts, make_node_api(rt, std::move(api)));
   REQUIRE(srv);
   return std::move(*srv);
 }
@@ -104,7 +105,11 @@ TEST_CASE("listing actors whose state is slow to rebuild holds no HTTP I/O threa
   REQUIRE(rt->accept(message_to("slow/a")));
   REQUIRE(test::eventually([&] { return rt->stats().processed >= 1; }));
   // One I/O thread: if the list ran on it, nothing else could be answered.
-  auto srv = serve(*rt, 1);
+  // One read thread and no queue, to hit the read pool's bound.
+  node_api_options api;
+  api.read_threads = 1;
+  api.read_queue = 0;
+  auto srv = serve(*rt, 1, api);
   auto port = srv->port();
 
   test::http_reply listed;
@@ -125,6 +130,11 @@ TEST_CASE("listing actors whose state is slow to rebuild holds no HTTP I/O threa
   CHECK(health.status == 200);
   auto status = test::http_call(port, "GET", "/api/v1/status");
   CHECK(status.status == 200);
+  // Another heavy read finds the pool busy: 503 with Retry-After, at once.
+  auto busy = test::http_call(port, "GET", "/api/v1/actors/slow%2Fa");
+  CHECK(busy.status == 503);
+  CHECK(busy.header("retry-after") == "1");
+  CHECK(busy.body.find("\"busy\"") != std::string::npos);
   CHECK_FALSE(g.open.load());
 
   g.open.store(true);
@@ -133,6 +143,9 @@ TEST_CASE("listing actors whose state is slow to rebuild holds no HTTP I/O threa
   auto body = json::parse(listed.body).as_object();
   REQUIRE(body.at("actors").as_array().size() == 1);
   CHECK(body.at("actors").at(0).at("id") == "slow/a");
+  // With the pool free again, the same read is served.
+  CHECK(test::eventually(
+    [&] { return test::http_call(port, "GET", "/api/v1/actors/slow%2Fa").status == 200; }));
   srv->stop();
   rt->stop();
 }

@@ -6,7 +6,8 @@
 
 namespace cairn::api {
 
-read_pool::read_pool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+read_pool::read_pool(size_t threads, size_t max_queued)
+  : max_pending_(std::max<size_t>(1, threads) + max_queued) {
   for (size_t i = 0; i < std::max<size_t>(1, threads); ++i)
     threads_.emplace_back([this] { run(); });
 }
@@ -24,8 +25,9 @@ read_pool::~read_pool() {
 bool read_pool::submit(std::function<void()> fn) {
   {
     std::lock_guard lock{mu_};
-    if (stopping_ || queue_.size() >= max_queued_)
+    if (stopping_ || pending_ >= max_pending_)
       return false;
+    ++pending_;
     queue_.push_back(std::move(fn));
   }
   cv_.notify_one();
@@ -44,6 +46,7 @@ void read_pool::run() {
     fn();
     fn = nullptr; // release what it holds before waiting again
     lock.lock();
+    --pending_;
   }
 }
 

@@ -26,7 +26,8 @@ struct node_api_options {
   std::vector<api_token> tokens;
   /// Reads that may replay state or scan (actor lists and summaries, dead
   /// letters) run on this many threads of their own, never on an HTTP I/O
-  /// thread; past `read_queue` waiting, such a request gets 503 (busy).
+  /// thread; with every thread busy and `read_queue` more waiting, such a
+  /// request gets 503 `busy` with `Retry-After`.
   size_t read_threads = 2;
   size_t read_queue = 32;
 };

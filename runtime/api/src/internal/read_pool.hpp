@@ -18,9 +18,9 @@ namespace cairn::api {
 /// request over and return at once, so a slow read never holds one. Why not
 /// the runtime's blocking pool: that one runs tool calls and deferred steps,
 /// and an operator's reads must neither wait behind them nor crowd them out.
-/// Bounded: `threads` workers, at most `max_queued` waiting; `submit` refuses
-/// past that (the caller answers 503). Thread-safe: `submit` from any
-/// thread; the destructor joins the workers and drops work not started.
+/// Bounded: `threads` workers, at most `max_queued` waiting besides the
+/// running ones; `submit` refuses past that (the caller answers 503). Thread-safe: `submit` from
+/// any thread; the destructor joins the workers and drops work not started.
 class read_pool {
 public:
   read_pool(size_t threads, size_t max_queued);
@@ -28,7 +28,7 @@ public:
   read_pool(const read_pool&) = delete;
   read_pool& operator=(const read_pool&) = delete;
 
-  /// Queues `fn`; false if `max_queued` are waiting already.
+  /// Queues `fn`; false if every worker is busy and `max_queued` wait already.
   bool submit(std::function<void()> fn);
 
 private:
@@ -37,7 +37,8 @@ private:
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
-  size_t max_queued_;
+  size_t max_pending_; ///< workers + max_queued
+  size_t pending_ = 0; ///< queued or running
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
