@@ -285,6 +285,21 @@ TEST_CASE("a session's waiting questions are bounded and all answered with an er
   CHECK(s->pending_count() == 0);
   CHECK(told_ended.load() == static_cast<int>(max_pending_requests) - 1);
   CHECK(s->add_pending([](json::object) {}).empty()); // an ended session asks nothing
+
+  // A session evicted as least recently used ends the same way.
+  session_store small{1};
+  auto old_one = std::make_shared<session>();
+  old_one->id = "old";
+  bool old_told = false;
+  REQUIRE_FALSE(
+    old_one->add_pending([&old_told](json::object a) { old_told = a.contains("error"); }).empty());
+  small.insert(old_one);
+  auto new_one = std::make_shared<session>();
+  new_one->id = "new";
+  small.insert(new_one);
+  CHECK(small.find("old") == nullptr);
+  CHECK(old_told);
+  CHECK(old_one->pending_count() == 0);
 }
 
 namespace {
