@@ -186,6 +186,10 @@ struct http_server::impl {
   std::atomic<size_t> open{0};
   std::atomic<uint64_t> refused{0};
   std::atomic<bool> at_cap{false}; // for one log line per time the cap is reached
+  // Refusals being written; past this many a connection is closed unanswered,
+  // so a flood of connections cannot pile up refusals either.
+  static constexpr size_t max_refusing = 64;
+  std::atomic<size_t> refusing{0};
 
   asio::awaitable<void> refuse(tcp::socket socket);
 
@@ -438,7 +442,14 @@ asio::awaitable<void> http_server::impl::listen() {
         spdlog::warn("HTTP: {} connections are open (max_connections); refusing new ones with "
                      "503 until some close",
                      opts.max_connections);
-      asio::co_spawn(exec, refuse(std::move(socket)), asio::detached);
+      if (refusing.load() >= max_refusing) {
+        beast::error_code ignored;
+        socket.close(ignored); // a flood: no answer, just close
+        continue;
+      }
+      refusing.fetch_add(1);
+      asio::co_spawn(exec, refuse(std::move(socket)),
+                     [this](std::exception_ptr) { refusing.fetch_sub(1); });
       continue;
     }
     at_cap.store(false);
