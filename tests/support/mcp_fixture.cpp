@@ -3,6 +3,7 @@
 // registered like any other tool. Each tool runs as a durable call actor.
 #include "mcp_fixture.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -136,6 +137,21 @@ void register_conformance_fixture(mcp::server& srv) {
     pause(c, 50);
     c.log("info", "Tool execution completed");
     return tool_result::text("Tool with logging executed successfully");
+  }));
+  // Not a conformance tool: floods its caller with log messages (bounded by
+  // its arguments) until done or cancelled, for the bound on event streams.
+  srv.add_tool(simple("test_flood_logs", "Sends many large log messages", [](call& c) {
+    auto num = [&c](const char* key, int64_t fallback) {
+      auto v = c.arguments().if_contains(key);
+      return v && v->is_int64() ? std::clamp<int64_t>(v->as_int64(), 0, 1'000'000) : fallback;
+    };
+    auto count = num("count", 1000);
+    auto size = num("size", 1000);
+    std::string filler(static_cast<size_t>(size), 'x');
+    int64_t sent = 0;
+    for (; sent < count && !c.cancelled(); ++sent)
+      c.log("info", json::object{{"n", sent}, {"filler", filler}});
+    return tool_result::text("sent " + std::to_string(sent) + " log messages");
   }));
   srv.add_tool(simple("test_tool_with_progress", "Reports progress while it runs", [](call& c) {
     for (int step = 0; step <= 100; step += 50) {

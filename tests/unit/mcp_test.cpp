@@ -4,14 +4,17 @@
 // one server on a real runtime for the bound on waiting tasks/result requests.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "cairn/runtime.hpp"
 #include "temp_dir.hpp"
+#include "wait.hpp"
 
 #include "cairn/tools/external_tools.hpp"
 #include "internal/request_state.hpp"
@@ -252,6 +255,229 @@ TEST_CASE("an elicitation answer that does not match the requested schema never 
   INFO(json::serialize(good));
   CHECK_FALSE(good.contains("isError"));
   CHECK(std::string{good.at("content").at(0).at("text").as_string()}.find("answer:") == 0);
+  srv.shutdown();
+  (*rt)->stop();
+}
+
+TEST_CASE("a session's waiting questions are bounded and all answered with an error when it ends",
+          "[mcp][session][bounds]") {
+  auto s = std::make_shared<session>();
+  s->id = "bounded";
+  std::vector<std::string> ids;
+  std::atomic<int> told_ended{0};
+  for (size_t i = 0; i < max_pending_requests; ++i) {
+    auto rid = s->add_pending([&told_ended](json::object answer) {
+      if (answer.contains("error"))
+        told_ended.fetch_add(1);
+    });
+    REQUIRE_FALSE(rid.empty());
+    ids.push_back(rid);
+  }
+  CHECK(s->add_pending([](json::object) {}).empty()); // past the bound: not sent
+  CHECK(s->pending_count() == max_pending_requests);
+  CHECK(s->take_pending(ids.front()) != nullptr); // the asker stopped waiting
+  CHECK(s->take_pending(ids.front()) == nullptr);
+  CHECK(s->pending_count() == max_pending_requests - 1);
+
+  session_store store{4};
+  store.insert(s);
+  CHECK(store.erase("bounded")); // the session ends
+  CHECK(s->pending_count() == 0);
+  CHECK(told_ended.load() == static_cast<int>(max_pending_requests) - 1);
+  CHECK(s->add_pending([](json::object) {}).empty()); // an ended session asks nothing
+
+  // A session evicted as least recently used ends the same way.
+  session_store small{1};
+  auto old_one = std::make_shared<session>();
+  old_one->id = "old";
+  bool old_told = false;
+  REQUIRE_FALSE(
+    old_one->add_pending([&old_told](json::object a) { old_told = a.contains("error"); }).empty());
+  small.insert(old_one);
+  auto new_one = std::make_shared<session>();
+  new_one->id = "new";
+  small.insert(new_one);
+  CHECK(small.find("old") == nullptr);
+  CHECK(old_told);
+  CHECK(old_one->pending_count() == 0);
+}
+
+namespace {
+
+/// Every message a stdio client got: responses by id (`inbox`), and the
+/// server's requests to it.
+struct client_mail {
+  inbox responses;
+  std::mutex mu;
+  std::vector<json::object> requests;
+
+  void put(const std::string& text) {
+    auto v = json::parse(text);
+    if (v.as_object().contains("method") && v.as_object().contains("id")) {
+      std::lock_guard lock{mu};
+      requests.push_back(v.as_object());
+      return;
+    }
+    responses.put(text);
+  }
+
+  size_t request_count() {
+    std::lock_guard lock{mu};
+    return requests.size();
+  }
+};
+
+} // namespace
+
+TEST_CASE("questions to the client leave the session when answered or when their call ends",
+          "[mcp][session][bounds]") {
+  cairn::test::temp_dir dir;
+  cairn::runtime_options ro;
+  ro.data_dir = dir.sub("data");
+  ro.threads = 2;
+  auto rt = cairn::runtime::open(ro);
+  REQUIRE(rt);
+  server_options so;
+  so.actor_resources = false;
+  server srv{**rt, so};
+  tool_spec t;
+  t.name = "confirm";
+  t.description = "Asks the user to confirm";
+  t.handler = [](call& c) -> caf::expected<tool_result> {
+    auto a = c.ask(
+      "ok", "elicitation/create",
+      json::object{{"message", "Sure?"}, {"requestedSchema", json::object{{"type", "object"}}}});
+    if (!a)
+      return tool_result::error(cairn::render(a.error()));
+    return tool_result::text("answered");
+  };
+  srv.add_tool(std::move(t));
+  srv.attach();
+  REQUIRE_FALSE((*rt)->start());
+  client_mail mail;
+  auto write = [&mail](std::string m) { mail.put(m); };
+  auto send = [&](json::object msg) {
+    msg["jsonrpc"] = "2.0";
+    srv.handle_message(json::serialize(msg), write);
+  };
+  send({{"id", 1},
+        {"method", "initialize"},
+        {"params", json::object{{"protocolVersion", "2025-11-25"},
+                                {"capabilities", json::object{{"elicitation", json::object{}}}},
+                                {"clientInfo", json::object{{"name", "t"}, {"version", "1"}}}}}});
+  REQUIRE(mail.responses.await(1));
+
+  // Many calls, one at a time; each asks the client once. The client
+  // answers every other question and cancels the other calls instead.
+  const int calls = 20;
+  for (int i = 0; i < calls; ++i) {
+    int64_t id = 100 + i;
+    send({{"id", id},
+          {"method", "tools/call"},
+          {"params", json::object{{"name", "confirm"}, {"arguments", json::object{}}}}});
+    REQUIRE(
+      cairn::test::eventually([&] { return mail.request_count() == static_cast<size_t>(i + 1); }));
+    json::object question;
+    {
+      std::lock_guard lock{mail.mu};
+      question = mail.requests.back();
+    }
+    CHECK(srv.stats().pending_requests == 1);
+    if (i % 2 == 0) {
+      send({{"id", question.at("id")},
+            {"result", json::object{{"action", "accept"}, {"content", json::object{}}}}});
+      auto r = mail.responses.await(id);
+      REQUIRE(r);
+      CHECK(r->at("result").at("content").at(0).at("text") == "answered");
+    } else {
+      send({{"method", "notifications/cancelled"},
+            {"params", json::object{{"requestId", id}, {"reason", "changed my mind"}}}});
+      // A cancelled call sends no response: wait until the front end let it go.
+      REQUIRE(cairn::test::eventually([&] { return srv.stats().live_calls == 0; }));
+    }
+  }
+
+  // At rest again: no question, no call, no deadline is left behind.
+  REQUIRE(cairn::test::eventually([&] {
+    auto st = srv.stats();
+    return st.live_calls == 0 && st.pending_requests == 0;
+  }));
+  auto st = srv.stats();
+  CHECK(st.pending_requests == 0);
+  CHECK(st.waiting_updates == 0);
+  CHECK(st.waiting_results == 0);
+  CHECK(st.deadlines == 0);
+  CHECK(st.sessions == 1);
+  srv.shutdown();
+  (*rt)->stop();
+}
+
+TEST_CASE("a synchronous tools/call that does not finish within call_timeout is answered and "
+          "cancelled",
+          "[mcp][timeout]") {
+  cairn::test::temp_dir dir;
+  cairn::runtime_options ro;
+  ro.data_dir = dir.sub("data");
+  ro.threads = 2;
+  auto rt = cairn::runtime::open(ro);
+  REQUIRE(rt);
+  server_options so;
+  so.actor_resources = false;
+  so.call_timeout = std::chrono::milliseconds{200};
+  server srv{**rt, so};
+  std::atomic<bool> saw_cancel{false};
+  tool_spec t;
+  t.name = "hang";
+  t.description = "Never finishes on its own";
+  t.handler = [&saw_cancel](call& c) -> caf::expected<tool_result> {
+    // Only cancellation ends it (a liveness bound keeps a broken build from
+    // hanging the test run).
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{120};
+    while (!c.cancelled() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    saw_cancel.store(c.cancelled());
+    return tool_result::text("finished after all");
+  };
+  srv.add_tool(std::move(t));
+  srv.attach();
+  REQUIRE_FALSE((*rt)->start());
+  inbox in;
+  auto write = [&in](std::string m) { in.put(m); };
+  auto send = [&](int64_t id, const char* method, json::object params) {
+    srv.handle_message(json::serialize(json::object{
+                         {"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}),
+                       write);
+  };
+  send(1, "initialize",
+       json::object{{"protocolVersion", "2025-11-25"},
+                    {"capabilities", json::object{}},
+                    {"clientInfo", json::object{{"name", "test"}, {"version", "1"}}}});
+  REQUIRE(in.await(1));
+
+  // Both revisions: a session call and a stateless (2026-07-28) one.
+  send(2, "tools/call", json::object{{"name", "hang"}, {"arguments", json::object{}}});
+  send(3, "tools/call",
+       json::object{
+         {"name", "hang"},
+         {"arguments", json::object{}},
+         {"_meta", json::object{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                                {"io.modelcontextprotocol/clientCapabilities", json::object{}}}}});
+  for (int64_t id : {2, 3}) {
+    auto r = in.await(id);
+    REQUIRE(r);
+    INFO(json::serialize(*r));
+    REQUIRE(r->contains("result"));
+    auto& result = r->at("result").as_object();
+    CHECK(result.at("isError") == true);
+    CHECK(std::string{result.at("content").at(0).at("text").as_string()}.find(
+            "did not finish within call_timeout (200 ms)")
+          != std::string::npos);
+  }
+
+  // The calls' handlers saw the cancellation; the front end forgot them.
+  REQUIRE(cairn::test::eventually([&] { return srv.stats().live_calls == 0; }));
+  CHECK(saw_cancel.load());
+  CHECK(srv.stats().deadlines == 0);
   srv.shutdown();
   (*rt)->stop();
 }

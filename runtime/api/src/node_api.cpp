@@ -32,7 +32,8 @@ std::string needed_scope(const http_request& req, const std::string& path) {
 } // namespace
 
 node_api::node_api(runtime& rt, node_api_options opts)
-  : rt_(rt), opts_(std::move(opts)), started_(std::chrono::steady_clock::now()) {}
+  : rt_(rt), opts_(std::move(opts)), started_(std::chrono::steady_clock::now()),
+    reads_(std::make_unique<read_pool>(opts_.read_threads, opts_.read_queue)) {}
 
 void node_api::handle(const http_request& req, const http_responder& respond) {
   auto path = req.target.substr(0, req.target.find('?'));
@@ -46,6 +47,19 @@ void node_api::handle(const http_request& req, const http_responder& respond) {
     if (!id)
       return respond(bad_encoding(path));
     return post_message(req, *id, respond);
+  }
+  // Actor lists and summaries rebuild state from storage, dead-letter pages
+  // and traces scan: never on an I/O thread (authorized here first, so a
+  // stranger cannot fill the pool's queue).
+  if (req.method == "GET"
+      && (path == "/api/v1/actors" || path.rfind(prefix, 0) == 0
+          || path == "/api/v1/dead-letters" || path.rfind("/api/v1/traces", 0) == 0)) {
+    if (auto denied = authorize(req, path))
+      return respond(*denied);
+    if (!reads_->submit([this, req, respond] { respond((*this)(req)); }))
+      respond(
+        problem(503, "busy", "too many reads are waiting; retry later", {{"Retry-After", "1"}}));
+    return;
   }
   respond((*this)(req));
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The node API's read endpoints: readiness, status, actors, journals, dead
 // letters, timers, topics.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -16,6 +17,9 @@ namespace cairn::api {
 namespace json = boost::json;
 
 namespace {
+
+/// Dead letters one `GET /api/v1/dead-letters` examines at most.
+constexpr uint64_t dead_letter_scan_limit = 1'000;
 
 std::string trace_id_of(const envelope& env) {
   trace_context tc;
@@ -318,35 +322,47 @@ http_response node_api::dead_letters(const query& q) {
   if (!number_param(q, "since", 0, 0, UINT64_MAX, since, err)
       || !number_param(q, "until", UINT64_MAX, 0, UINT64_MAX, until, err))
     return err;
+  // The work of one request is bounded: it examines at most
+  // `dead_letter_scan_limit` dead letters, matching or not. A filter that
+  // matches little answers with what it found so far and a `next_cursor`
+  // to continue from, instead of scanning the whole column family. One match
+  // beyond the page tells whether a full page has a next one.
   json::array arr;
-  std::string last; // the id of the page's last dead letter
-  bool more = false;
-  // Filtered pages may need several reads; each read resumes after the last
-  // id. One match beyond the page tells whether there is a next page.
-  while (!more) {
-    auto page = rt_.dead_letters(limit, cursor);
+  std::string last;     // the page's last dead letter
+  std::string examined_to = cursor; // the last dead letter examined
+  uint64_t examined = 0;
+  bool more = false, at_end = false;
+  while (!more && !at_end && examined < dead_letter_scan_limit) {
+    auto want = std::min<uint64_t>(limit + 1, dead_letter_scan_limit - examined);
+    auto page = rt_.dead_letters(want, examined_to);
     if (!page)
       return from_error(page.error());
-    if (page->empty())
-      break;
+    at_end = page->size() < want;
     for (const auto& dl : *page) {
-      cursor = dl.env.id;
-      if ((!kind.empty() && kind_of(dl.env.to) != kind)
-          || (!error_text.empty() && dl.error.find(error_text) == std::string::npos)
-          || static_cast<uint64_t>(dl.failed_ms) < since
-          || static_cast<uint64_t>(dl.failed_ms) > until)
-        continue;
-      if (arr.size() >= limit) {
-        more = true;
+      bool match = (kind.empty() || kind_of(dl.env.to) == kind)
+                   && (error_text.empty() || dl.error.find(error_text) != std::string::npos)
+                   && static_cast<uint64_t>(dl.failed_ms) >= since
+                   && static_cast<uint64_t>(dl.failed_ms) <= until;
+      if (match && arr.size() >= limit) {
+        more = true; // not consumed: the next page starts with it
         break;
       }
+      ++examined;
+      examined_to = dl.env.id;
+      if (!match)
+        continue;
       arr.push_back(dead_letter_json(rt_, dl, false));
       last = dl.env.id;
     }
   }
   json::object o;
   o["dead_letters"] = std::move(arr);
-  o["next_cursor"] = more ? json::value(last) : json::value(nullptr);
+  // A full page with more after it continues after its last row; a page
+  // cut short by the scan bound continues after the last row examined.
+  o["next_cursor"] = more                                  ? json::value(last)
+                     : (!at_end && examined > 0)           ? json::value(examined_to)
+                                                           : json::value(nullptr);
+  o["examined"] = examined;
   return json_response(200, o);
 }
 

@@ -169,13 +169,22 @@ caf::expected<json::value> call_context::ask_live(const std::string& method, jso
     std::optional<json::object> answer;
   };
   auto w = std::make_shared<waiter>();
-  if (!e->request(method, std::move(params), [w](json::object msg) {
-        std::lock_guard lock{w->mu};
-        w->answer = std::move(msg);
-        w->cv.notify_all();
-      }))
+  auto rid = e->request(method, std::move(params), [w](json::object msg) {
+    std::lock_guard lock{w->mu};
+    w->answer = std::move(msg);
+    w->cv.notify_all();
+  });
+  if (rid.empty())
     return make_error(errc::handler_failed,
-                      "cannot reach the client for " + method + " on this transport");
+                      "cannot reach the client for " + method
+                        + ": no stream to it, or too many questions to it are waiting");
+  // Whichever way the wait ends, the session forgets the question: an
+  // unanswered one must not stay in its map.
+  struct forget_guard {
+    exchange& ex;
+    const std::string& rid;
+    ~forget_guard() { ex.forget(rid); }
+  } forget{*e, rid};
   std::unique_lock lock{w->mu};
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes{5};
   while (!w->answer) {

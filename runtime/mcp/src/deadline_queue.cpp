@@ -10,14 +10,30 @@ deadline_queue::~deadline_queue() {
   stop();
 }
 
-bool deadline_queue::schedule(clock::time_point when, std::function<void()> fn) {
+deadline_queue::ticket deadline_queue::schedule(clock::time_point when, std::function<void()> fn) {
+  ticket t = 0;
   {
     std::lock_guard lock{mu_};
     if (stopping_ || queue_.size() >= max_)
-      return false;
-    queue_.emplace(when, std::move(fn));
+      return 0;
+    t = next_++;
+    by_ticket_[t] = queue_.emplace(when, std::make_pair(t, std::move(fn)));
   }
   cv_.notify_one();
+  return t;
+}
+
+bool deadline_queue::cancel(ticket t) {
+  std::function<void()> dropped;
+  std::lock_guard lock{mu_};
+  auto it = by_ticket_.find(t);
+  if (it == by_ticket_.end())
+    return false;
+  dropped = std::move(it->second->second.second);
+  queue_.erase(it->second);
+  by_ticket_.erase(it);
+  // `dropped` dies after the lock is released (declared before it): a
+  // function may own what schedules more.
   return true;
 }
 
@@ -31,10 +47,11 @@ void deadline_queue::stop() {
   cv_.notify_one();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
     thread_.join();
-  std::multimap<clock::time_point, std::function<void()>> dropped;
+  entries dropped;
   {
     std::lock_guard lock{mu_};
     dropped.swap(queue_);
+    by_ticket_.clear();
   }
   // Destroyed outside the lock: a function may own what schedules more.
 }
@@ -56,7 +73,8 @@ void deadline_queue::run() {
       cv_.wait_until(lock, due);
       continue;
     }
-    auto fn = std::move(queue_.begin()->second);
+    auto fn = std::move(queue_.begin()->second.second);
+    by_ticket_.erase(queue_.begin()->second.first);
     queue_.erase(queue_.begin());
     lock.unlock();
     fn();

@@ -114,20 +114,22 @@ void exchange::notify(std::string_view m, json::object p) {
   sink(rpc_notification(m, std::move(p)), false);
 }
 
-bool exchange::request(std::string_view m, json::object p,
-                       std::function<void(json::object)> answer) {
+std::string exchange::request(std::string_view m, json::object p,
+                              std::function<void(json::object)> answer) {
   if (done.load() || !can_stream || !sess)
-    return false;
-  std::string rid;
-  {
-    std::lock_guard lock{sess->mu};
-    rid = "s" + std::to_string(sess->next_request++);
-    sess->pending[rid] = std::move(answer);
-  }
+    return {};
+  auto rid = sess->add_pending(std::move(answer));
+  if (rid.empty())
+    return {};
   sink(json::serialize(
          json::object{{"jsonrpc", "2.0"}, {"id", rid}, {"method", m}, {"params", std::move(p)}}),
        false);
-  return true;
+  return rid;
+}
+
+void exchange::forget(const std::string& rid) {
+  if (sess && !rid.empty())
+    sess->take_pending(rid); // the answer function is dropped unrun
 }
 
 } // namespace cairn::mcp

@@ -58,16 +58,8 @@ void server::impl::route_response(const std::shared_ptr<session>& s, const json:
   std::string rid;
   auto& id = msg.at("id");
   rid = id.is_string() ? std::string{id.as_string()} : json::serialize(id);
-  std::function<void(json::object)> fn;
-  {
-    std::lock_guard lock{s->mu};
-    auto it = s->pending.find(rid);
-    if (it == s->pending.end())
-      return;
-    fn = std::move(it->second);
-    s->pending.erase(it);
-  }
-  fn(msg);
+  if (auto fn = s->take_pending(rid))
+    fn(msg);
 }
 
 void server::impl::on_notification(const std::shared_ptr<session>& s, const std::string& method,

@@ -226,4 +226,24 @@ void server::impl::set_level(const std::shared_ptr<exchange>& ex) {
   ex->reply(json::object{});
 }
 
+server_stats server::stats() const {
+  auto& s = *impl_;
+  server_stats st;
+  for (auto& sess : s.sessions.all()) {
+    ++st.sessions;
+    st.pending_requests += sess->pending_count();
+  }
+  {
+    std::lock_guard lock{s.calls_mu};
+    st.waiting_updates = s.acks.size();
+    st.live_calls = s.calls.size();
+  }
+  {
+    std::lock_guard lock{s.waiters_mu};
+    st.waiting_results = s.waiters.size();
+  }
+  st.deadlines = s.timers.size();
+  return st;
+}
+
 } // namespace cairn::mcp

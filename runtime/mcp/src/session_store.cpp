@@ -36,6 +36,44 @@ void session::close_stream() {
     get->close();
 }
 
+std::string session::add_pending(std::function<void(json::object)> answer) {
+  std::lock_guard lock{mu};
+  if (ended || pending.size() >= max_pending_requests)
+    return {};
+  auto rid = "s" + std::to_string(next_request++);
+  pending[rid] = std::move(answer);
+  return rid;
+}
+
+std::function<void(json::object)> session::take_pending(const std::string& rid) {
+  std::lock_guard lock{mu};
+  auto it = pending.find(rid);
+  if (it == pending.end())
+    return nullptr;
+  auto fn = std::move(it->second);
+  pending.erase(it);
+  return fn;
+}
+
+size_t session::pending_count() {
+  std::lock_guard lock{mu};
+  return pending.size();
+}
+
+void session::end() {
+  std::map<std::string, std::function<void(json::object)>> waiting;
+  {
+    std::lock_guard lock{mu};
+    ended = true;
+    waiting.swap(pending);
+  }
+  close_stream();
+  for (auto& [rid, fn] : waiting)
+    fn(json::object{{"jsonrpc", "2.0"},
+                    {"id", rid},
+                    {"error", json::object{{"code", -32600}, {"message", "the session ended"}}}});
+}
+
 std::shared_ptr<session> session_store::find(const std::string& id) {
   std::lock_guard lock{mu_};
   auto it = sessions_.find(id);
@@ -68,12 +106,21 @@ void session_store::insert(std::shared_ptr<session> s) {
     sessions_[id] = std::move(s);
   }
   if (evicted)
-    evicted->close_stream();
+    evicted->end();
 }
 
 bool session_store::erase(const std::string& id) {
-  std::lock_guard lock{mu_};
-  return sessions_.erase(id) > 0;
+  std::shared_ptr<session> gone;
+  {
+    std::lock_guard lock{mu_};
+    auto it = sessions_.find(id);
+    if (it == sessions_.end())
+      return false;
+    gone = std::move(it->second);
+    sessions_.erase(it);
+  }
+  gone->end();
+  return true;
 }
 
 std::vector<std::shared_ptr<session>> session_store::all() {

@@ -111,8 +111,7 @@ void server::handle_http(const http_request& req, http_responder respond) {
   if (req.method == "DELETE") {
     if (!sess)
       return respond(refuse(400, rpc::invalid_request, "DELETE needs an Mcp-Session-Id"));
-    s.sessions.erase(sess->id);
-    sess->close_stream();
+    s.sessions.erase(sess->id); // ends it: its stream and waiting requests
     http_response r;
     r.status = 204;
     r.content_type = "text/plain";

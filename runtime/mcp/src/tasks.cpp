@@ -158,18 +158,49 @@ void server::impl::task_method(const std::shared_ptr<exchange>& ex) {
     // Answer once the task has stored the answers, so a tasks/get right
     // after this sees them.
     auto ack_id = env.id;
+    auto ticket = std::make_shared<std::atomic<deadline_queue::ticket>>(0);
     {
       std::lock_guard lock{calls_mu};
-      acks[ack_id] = [ex] { ex->reply(json::object{{"resultType", "complete"}}); };
+      if (acks.size() >= max_waiting_acks)
+        return ex->fail(rpc::internal_error,
+                        "too many tasks/update requests are waiting (the limit is "
+                          + std::to_string(max_waiting_acks) + "); retry later",
+                        json::object{{"taskId", id}, {"retryable", true}});
+      acks[ack_id] = [this, ex, ticket] {
+        if (auto t = ticket->exchange(0))
+          timers.cancel(t); // answered: its deadline holds no room
+        ex->reply(json::object{{"resultType", "complete"}});
+      };
     }
-    rt.accept_async(std::move(env), [this, ex, ack_id](caf::expected<std::string> r) {
-      if (r)
-        return;
+    // Takes the entry out; false if the task answered first.
+    auto drop = [this, ack_id, ticket] {
       {
         std::lock_guard lock{calls_mu};
-        acks.erase(ack_id);
+        if (acks.erase(ack_id) == 0)
+          return false;
       }
-      ex->fail(rpc::internal_error, render(r.error()));
+      if (auto t = ticket->exchange(0))
+        timers.cancel(t);
+      return true;
+    };
+    // The task stores the answers soon; if it never does (its message was
+    // dead-lettered), the wait ends at call_timeout and the entry goes.
+    auto expire = [drop, ex, id] {
+      if (drop())
+        ex->fail(rpc::internal_error,
+                 "task " + id + " did not store the answers in time; poll tasks/get",
+                 json::object{{"taskId", id}, {"retryable", true}});
+    };
+    auto t = timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire);
+    if (t == 0) {
+      drop();
+      return ex->fail(rpc::internal_error, "the server cannot wait for task " + id + " now",
+                      json::object{{"taskId", id}, {"retryable", true}});
+    }
+    ticket->store(t);
+    rt.accept_async(std::move(env), [drop, ex](caf::expected<std::string> r) {
+      if (!r && drop())
+        ex->fail(rpc::internal_error, render(r.error()));
     });
     return;
   }
@@ -327,7 +358,9 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
       return answer(*st);
     // Wait for the outcome: the call actor wakes us when it commits
     // (`wake_waiters`); one timer thread enforces the time limit. Bounded.
-    auto w = std::make_shared<result_waiter>(result_waiter{ex, answer});
+    auto w = std::make_shared<result_waiter>();
+    w->ex = ex;
+    w->answer = answer;
     {
       std::lock_guard lock{waiters_mu};
       if (waiters.size() >= max_waiting_results)
@@ -341,13 +374,15 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
       if (drop_waiter(id, w))
         w->ex->fail(rpc::internal_error, "task " + id + " did not finish in time; poll tasks/get");
     };
-    if (!timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire)) {
+    auto t = timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire);
+    if (t == 0) {
       if (drop_waiter(id, w))
         w->ex->fail(rpc::internal_error,
                     "the server cannot wait for task " + id + " now; poll tasks/get",
                     json::object{{"taskId", id}, {"retryable", true}});
       return;
     }
+    w->deadline.store(t); // dropped from the timers once answered
     // The outcome may have committed between the read above and the
     // registration: read once more.
     auto again = task_record(id);
@@ -370,6 +405,9 @@ void server::impl::call_finished(const std::string& id, const call_record& rec,
       calls.erase(it);
     }
   }
+  if (live)
+    if (auto t = live->timeout.exchange(0))
+      timers.cancel(t); // answered: its deadline holds no room
   if (live && live->finish)
     live->finish(rec, result);
   if (live && live->on_status)
@@ -387,19 +425,27 @@ void server::impl::wake_waiters(const std::string& id, const call_record& rec) {
       woken.push_back(it->second);
     waiters.erase(from, to);
   }
-  for (auto& w : woken)
+  for (auto& w : woken) {
+    if (auto t = w->deadline.exchange(0))
+      timers.cancel(t);
     w->answer(rec);
+  }
 }
 
 bool server::impl::drop_waiter(const std::string& id, const std::shared_ptr<result_waiter>& w) {
-  std::lock_guard lock{waiters_mu};
-  auto [from, to] = waiters.equal_range(id);
-  for (auto it = from; it != to; ++it)
-    if (it->second == w) {
-      waiters.erase(it);
-      return true;
-    }
-  return false;
+  {
+    std::lock_guard lock{waiters_mu};
+    auto [from, to] = waiters.equal_range(id);
+    auto it = from;
+    while (it != to && it->second != w)
+      ++it;
+    if (it == to)
+      return false;
+    waiters.erase(it);
+  }
+  if (auto t = w->deadline.exchange(0))
+    timers.cancel(t);
+  return true;
 }
 
 void server::impl::fail_waiters() {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // tools/call: checks the call, then accepts it as the first message of a
 // new call actor; the actor's outcome answers the caller (or a task).
+#include <spdlog/spdlog.h>
+
 #include "cairn/error.hpp"
 #include "internal/call_actor.hpp"
 #include "internal/server_impl.hpp"
@@ -120,8 +122,39 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   if (meta.is_object())
     if (auto tp = meta.as_object().if_contains("traceparent"); tp && tp->is_string())
       env.traceparent = std::string{tp->as_string()};
-  rt.accept_async(std::move(env), [this, ex, id, task, grace](caf::expected<std::string> r) {
+  rt.accept_async(std::move(env), [this, ex, id, task, grace, live,
+                                   name](caf::expected<std::string> r) {
     if (r) {
+      if (!task) {
+        // A synchronous call answers within call_timeout: past it, the
+        // client gets a tool error and the call is cancelled (its handler
+        // sees `cancelled()`; the call actor records the call as cancelled
+        // when the handler returns, and forgets it).
+        auto expire = [ex, live, name, ms = opts.call_timeout.count()] {
+          if (ex->done.load())
+            return;
+          live->cancelled.store(true);
+          ex->reply(json::object{
+            {"content", json::array{json::object{
+                          {"type", "text"},
+                          {"text", "tool " + name + " did not finish within call_timeout ("
+                                     + std::to_string(ms) + " ms); the call was cancelled"}}}},
+            {"isError", true}});
+        };
+        auto ticket = timers.schedule(deadline_queue::clock::now() + opts.call_timeout, expire);
+        if (ticket == 0) {
+          spdlog::warn("mcp: cannot schedule the timeout of call {} (the timer queue is full)", id);
+        } else {
+          live->timeout.store(ticket); // call_finished cancels it
+          bool finished;
+          {
+            std::lock_guard lock{calls_mu};
+            finished = calls.count(id) == 0;
+          }
+          if (finished && live->timeout.exchange(0) != 0)
+            timers.cancel(ticket);
+        }
+      }
       if (task && grace) {
         // One timer thread for every grace period (deadline_queue), not a
         // thread per call; if it is full, the task handle goes out now.

@@ -3,6 +3,7 @@
 #include "cairn/http.hpp"
 
 #include <array>
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -40,12 +41,24 @@ std::string http_request::header(std::string_view name) const {
   return {};
 }
 
+namespace {
+
+std::atomic<uint64_t> stream_overflows{0};
+
+} // namespace
+
 struct http_stream::state {
+  explicit state(size_t max) : max_queued(max) {}
+
   mutable std::mutex mu;
   std::deque<std::string> queue;
-  bool closed = false; // by the handler: finish once drained
-  bool ended = false;  // no more writes accepted
+  size_t max_queued;
+  size_t queued = 0;       // bytes written by the handler, not yet sent
+  bool closed = false;     // by the handler: finish once drained
+  bool ended = false;      // no more writes accepted
+  bool overflowed = false; // the client fell behind: drop the connection
   std::function<void()> wake;
+  std::function<void()> abort; // cancels the connection's pending I/O
   std::vector<std::function<void()>> on_end;
 
   void finish() {
@@ -62,22 +75,63 @@ struct http_stream::state {
   }
 };
 
-http_stream::http_stream() : state_(std::make_shared<state>()) {}
+http_stream::http_stream(size_t max_queued_bytes)
+  : state_(std::make_shared<state>(max_queued_bytes)) {}
 
 http_stream::~http_stream() = default;
 
 bool http_stream::write(std::string bytes) {
   std::function<void()> wake;
+  std::function<void()> abort;
+  size_t behind = 0;
+  bool overflow = false;
   {
     std::lock_guard lock{state_->mu};
     if (state_->ended || state_->closed)
       return false;
-    state_->queue.push_back(std::move(bytes));
-    wake = state_->wake;
+    // Judged by the backlog before this write, so one event larger than the
+    // bound (a big tool result) still reaches a client that keeps up.
+    if (state_->queued < state_->max_queued) {
+      state_->queued += bytes.size();
+      state_->queue.push_back(std::move(bytes));
+      wake = state_->wake;
+    } else {
+      // The client is the bound behind already: end the stream rather than
+      // buffer without limit.
+      behind = state_->queued;
+      state_->overflowed = true;
+      state_->closed = true;
+      state_->queue.clear();
+      state_->queued = 0;
+      wake = state_->wake;
+      abort = state_->abort;
+      overflow = true;
+    }
+  }
+  if (overflow) {
+    stream_overflows.fetch_add(1);
+    spdlog::warn("closing an event stream: its client fell {} bytes behind (the bound is {})",
+                 behind + bytes.size(), state_->max_queued);
+    if (abort)
+      abort(); // a write blocked on the client ends now, not at its timeout
+    else if (wake)
+      wake();
+    else
+      state_->finish(); // no connection serves it yet: end it here
+    return false;
   }
   if (wake)
     wake();
   return true;
+}
+
+size_t http_stream::queued_bytes() const {
+  std::lock_guard lock{state_->mu};
+  return state_->queued;
+}
+
+uint64_t http_stream::overflows() {
+  return stream_overflows.load();
 }
 
 void http_stream::close() {
@@ -137,11 +191,22 @@ std::string problem(unsigned status, std::string_view code, std::string_view det
 
 struct http_server::impl {
   http_server_options opts;
-  http_handler handler;
   asio::io_context ioc;
+  // After `ioc`, so destroyed before it: a handler that answers from threads
+  // of its own (and joins them when destroyed) never posts to a dead context.
+  http_handler handler;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  std::atomic<size_t> open{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<bool> at_cap{false}; // for one log line per time the cap is reached
+  // Refusals being written; past this many a connection is closed unanswered,
+  // so a flood of connections cannot pile up refusals either.
+  static constexpr size_t max_refusing = 64;
+  std::atomic<size_t> refusing{0};
+
+  asio::awaitable<void> refuse(tcp::socket socket);
 
   asio::awaitable<void> session(tcp::socket socket);
   asio::awaitable<bool> stream_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -275,9 +340,19 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
   auto st = res.stream->state_;
   auto exec = co_await asio::this_coro::executor;
   auto wake = std::make_shared<asio::steady_timer>(exec, asio::steady_timer::time_point::max());
+  // Set false (on this strand) when this function returns: an abort posted
+  // later must not touch a connection that moved on.
+  auto alive = std::make_shared<bool>(true);
   {
     std::lock_guard lock{st->mu};
     st->wake = [exec, wake] { asio::post(exec, [wake] { wake->cancel(); }); };
+    st->abort = [exec, wake, alive, s = &stream] {
+      asio::post(exec, [wake, alive, s] {
+        if (*alive)
+          s->cancel();
+        wake->cancel();
+      });
+    };
   }
   http::response<http::empty_body> head{static_cast<http::status>(res.status), version};
   head.set(http::field::server, "cairn");
@@ -298,13 +373,21 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
       std::lock_guard lock{st->mu};
       batch.swap(st->queue);
       closed = st->closed;
+      if (st->overflowed)
+        ok = false; // the client fell behind the bound: drop it
     }
     for (auto& chunk : batch) {
+      if (!ok)
+        break;
       if (chunk.empty())
         continue;
       stream.expires_after(opts.read_timeout);
       auto [wec, wn] =
         co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), use_tuple);
+      {
+        std::lock_guard lock{st->mu};
+        st->queued -= std::min(st->queued, chunk.size());
+      }
       if (wec) {
         ok = false;
         break;
@@ -351,7 +434,9 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
   {
     std::lock_guard lock{st->mu};
     st->wake = nullptr;
+    st->abort = nullptr;
   }
+  *alive = false;
   st->finish();
   co_return ok;
 }
@@ -366,8 +451,55 @@ asio::awaitable<void> http_server::impl::listen() {
     if (ec)
       continue; // e.g. out of file descriptors: keep serving the others
     auto exec = socket.get_executor();
-    asio::co_spawn(exec, session(std::move(socket)), asio::detached);
+    if (open.load() >= opts.max_connections) {
+      refused.fetch_add(1);
+      if (!at_cap.exchange(true))
+        spdlog::warn("HTTP: {} connections are open (max_connections); refusing new ones with "
+                     "503 until some close",
+                     opts.max_connections);
+      if (refusing.load() >= max_refusing) {
+        beast::error_code ignored;
+        socket.close(ignored); // a flood: no answer, just close
+        continue;
+      }
+      refusing.fetch_add(1);
+      asio::co_spawn(exec, refuse(std::move(socket)),
+                     [this](std::exception_ptr) { refusing.fetch_sub(1); });
+      continue;
+    }
+    at_cap.store(false);
+    // Counted here, before the next accept, so the cap is exact.
+    open.fetch_add(1);
+    asio::co_spawn(exec, session(std::move(socket)),
+                   [this](std::exception_ptr) { open.fetch_sub(1); });
   }
+}
+
+// A connection past `max_connections`: a short 503, then close. Why not
+// leave it in the kernel's backlog until one closes: a client would wait
+// without knowing why, and the backlog is bounded and shared by every client.
+asio::awaitable<void> http_server::impl::refuse(tcp::socket socket) {
+  static const std::string body =
+    problem(503, "too_many_connections", "the node has too many open connections; retry later");
+  static const std::string answer =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: cairn\r\nContent-Type: "
+    "application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
+    + std::to_string(body.size()) + "\r\n\r\n" + body;
+  beast::tcp_stream stream{std::move(socket)};
+  stream.expires_after(opts.read_timeout);
+  co_await asio::async_write(stream, asio::buffer(answer), use_tuple);
+  // A lingering close, short and bounded: a client whose request we did not
+  // read would otherwise get a reset instead of the answer.
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(std::chrono::seconds{1});
+  std::array<char, 4096> sink;
+  for (int i = 0; i < 16; ++i) {
+    auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (rec)
+      break;
+  }
+  stream.socket().close(ignored);
 }
 
 http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -406,6 +538,14 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_optio
 
 uint16_t http_server::port() const {
   return impl_->port;
+}
+
+size_t http_server::connections() const {
+  return impl_->open.load();
+}
+
+uint64_t http_server::refused_connections() const {
+  return impl_->refused.load();
 }
 
 void http_server::stop() {

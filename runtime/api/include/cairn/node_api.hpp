@@ -33,6 +33,12 @@ struct node_api_options {
   /// space of its file system are measured there) and the node's address.
   std::string data_dir;
   std::function<std::string()> address;
+  /// Reads that may replay state or scan (actor lists and summaries, dead
+  /// letters) run on this many threads of their own, never on an HTTP I/O
+  /// thread; with every thread busy and `read_queue` more waiting, such a
+  /// request gets 503 `busy` with `Retry-After`.
+  size_t read_threads = 2;
+  size_t read_queue = 32;
 };
 
 /// The node's HTTP API over `rt`: `/healthz`, `/readyz`, `/metrics`

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "internal/problem.hpp"
+#include "internal/read_pool.hpp"
 
 namespace cairn::api {
 
@@ -25,13 +27,15 @@ disk_figures disk_usage(const std::string& dir);
 /// The node API over one runtime: the router and authorization
 /// (node_api.cpp), the read endpoints (read_endpoints.cpp), the write
 /// endpoints (write_endpoints.cpp) and `/metrics` (metrics.cpp). Called
-/// from the HTTP I/O threads, several at once: it holds no mutable state of
-/// its own, and the runtime's members are thread-safe.
+/// from the HTTP I/O threads, several at once, and from its read pool: it
+/// holds no mutable state of its own, and the runtime's members are
+/// thread-safe.
 class node_api {
 public:
   node_api(runtime& rt, node_api_options opts);
 
-  /// Answers at once, except sending a message (see post_message).
+  /// Answers at once, except sending a message (see post_message) and the
+  /// heavy reads (see `reads_`), answered later from other threads.
   void handle(const http_request& req, const http_responder& respond);
 
   /// Every request but sending a message.
@@ -82,6 +86,9 @@ private:
   runtime& rt_;
   node_api_options opts_;
   std::chrono::steady_clock::time_point started_;
+  /// Runs actor lists and summaries and dead-letter pages off the I/O
+  /// threads. Last: destroyed (joined) first, while the rest is alive.
+  std::unique_ptr<read_pool> reads_;
 };
 
 } // namespace cairn::api

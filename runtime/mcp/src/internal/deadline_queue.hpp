@@ -5,10 +5,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 
 namespace cairn::mcp {
 
@@ -29,8 +32,15 @@ public:
   deadline_queue(const deadline_queue&) = delete;
   deadline_queue& operator=(const deadline_queue&) = delete;
 
-  /// Runs `fn` at `when` (or soon after); false if full or stopped.
-  bool schedule(clock::time_point when, std::function<void()> fn);
+  /// Names one scheduled function, for `cancel`; 0 names none.
+  using ticket = uint64_t;
+
+  /// Runs `fn` at `when` (or soon after); its ticket, or 0 if full or stopped.
+  ticket schedule(clock::time_point when, std::function<void()> fn);
+
+  /// Drops the function of `t` unrun, so a deadline that no longer matters
+  /// holds no room; false if it ran (or runs now) or never was.
+  bool cancel(ticket t);
 
   /// Stops the thread; pending functions never run. Idempotent.
   void stop();
@@ -43,7 +53,10 @@ private:
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::multimap<clock::time_point, std::function<void()>> queue_;
+  using entries = std::multimap<clock::time_point, std::pair<ticket, std::function<void()>>>;
+  entries queue_;
+  std::unordered_map<ticket, entries::iterator> by_ticket_;
+  ticket next_ = 1;
   size_t max_;
   bool stopping_ = false;
   std::thread thread_;

@@ -85,9 +85,14 @@ struct exchange : std::enable_shared_from_this<exchange> {
   /// an empty final message.
   void abandon();
   /// A server-to-client request on this request's stream; `answer` gets the
-  /// client's response object (with `result` or `error`).
-  bool request(std::string_view method, json::object params,
-               std::function<void(json::object)> answer);
+  /// client's response object (with `result` or `error`). Returns the
+  /// request's id, or "" if it cannot be sent (no stream, no session, the
+  /// session ended or has `max_pending_requests` waiting). The asker calls
+  /// `forget` with the id when it stops waiting.
+  std::string request(std::string_view method, json::object params,
+                      std::function<void(json::object)> answer);
+  /// Stops waiting for the answer to request `rid` (the session forgets it).
+  void forget(const std::string& rid);
 };
 
 } // namespace cairn::mcp

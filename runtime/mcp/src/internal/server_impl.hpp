@@ -43,16 +43,24 @@ struct live_call {
   std::function<void(const call_record& rec, const json::object& result)> finish;
   std::function<void(const call_record& rec)> on_status; ///< tells task subscribers
   std::atomic<bool> cancelled{false};
+  /// The `timers` ticket of a synchronous call's call_timeout (0: none).
+  std::atomic<uint64_t> timeout{0};
 };
 
 /// A `tasks/result` request waiting for its task to end.
 struct result_waiter {
   std::shared_ptr<exchange> ex;
   std::function<void(const call_record&)> answer;
+  /// Its time limit's `timers` ticket (0: none or gone).
+  std::atomic<deadline_queue::ticket> deadline{0};
 };
 
 /// At most this many `tasks/result` requests wait at once; more are refused.
 inline constexpr size_t max_waiting_results = 256;
+
+/// At most this many `tasks/update` requests wait for their task to store
+/// the answers at once; more are refused.
+inline constexpr size_t max_waiting_acks = 1024;
 
 /// The record of call `id` rebuilt from its journal (calls journaled before
 /// their actor snapshotted every event); nullopt if it cannot be read.
@@ -94,7 +102,10 @@ struct server::impl {
 
   std::mutex calls_mu;
   std::unordered_map<std::string, std::shared_ptr<live_call>> calls; // by call actor id
-  std::unordered_map<std::string, std::function<void()>> acks;       // by envelope id
+  /// Waiting tasks/update requests by envelope id: removed when the task
+  /// stored the answers, when accepting failed, or at call_timeout; at most
+  /// `max_waiting_acks`.
+  std::unordered_map<std::string, std::function<void()>> acks;
 
   std::mutex waiters_mu;
   /// Waiting tasks/result requests by task id; at most `max_waiting_results`.

@@ -28,15 +28,33 @@ struct http_request {
 /// A response body written piece by piece, for Server-Sent Events: the
 /// handler answers with `http_response::stream` set, then writes through it
 /// from any thread until it calls `close()`. Thread-safe.
+///
+/// Bounded: a write is accepted while less than `max_queued_bytes` wait for
+/// the client (so at most that plus one write are held, and one write larger
+/// than the bound still goes through to a client that keeps up). A client
+/// that falls further behind (it stopped reading, or reads slower than
+/// events come) is disconnected: the next write ends the stream, drops what
+/// was queued and closes the connection (one log line, counted by
+/// `overflows()`). Why not block the writer or drop
+/// events: writers are tool handlers and commit callbacks that must not wait
+/// for a client, and a stream with holes would lie to the client; a closed
+/// stream tells it to reconnect (and resume, where the protocol allows).
 class http_stream {
 public:
-  http_stream();
+  static constexpr size_t default_max_queued_bytes = 1 << 20;
+
+  explicit http_stream(size_t max_queued_bytes = default_max_queued_bytes);
   ~http_stream();
   http_stream(const http_stream&) = delete;
   http_stream& operator=(const http_stream&) = delete;
 
-  /// Queues `bytes` for the client; false once the stream has ended.
+  /// Queues `bytes` for the client; false once the stream has ended (also
+  /// when the client is the bound behind: the stream ends instead).
   bool write(std::string bytes);
+  /// Bytes written by the handler that the client has not received yet.
+  size_t queued_bytes() const;
+  /// Streams of this process ended because their client fell behind.
+  static uint64_t overflows();
   /// Ends the body once everything queued is written.
   void close();
   /// False once closed by the handler or the client went away.
@@ -76,11 +94,16 @@ struct http_server_options {
   std::chrono::seconds read_timeout{10}; ///< a request must arrive within this
   std::chrono::seconds idle_timeout{60}; ///< keep-alive connections close after this
   size_t threads = 2;                    ///< I/O threads (handlers run on them)
+  /// Open connections at most; past it a new connection is answered 503
+  /// (`Retry-After: 1`) and closed, so idle clients cannot use up the
+  /// node's file descriptors and memory.
+  size_t max_connections = 1024;
 };
 
 /// An asynchronous HTTP/1.1 server (Boost.Beast) with keep-alive, bounded
-/// request size and header size, and read timeouts, so a slow or oversized
-/// client cannot hold the node. Handlers may be called from several I/O
+/// request size and header size, a bounded number of connections, bounded
+/// streams, and read timeouts, so a slow or oversized client cannot hold the
+/// node. Handlers may be called from several I/O
 /// threads at once. `stop` (or the destructor) closes every connection.
 class http_server {
 public:
@@ -92,6 +115,11 @@ public:
 
   /// The port actually bound (useful with port 0).
   uint16_t port() const;
+
+  /// Connections open now (counted from accept to close).
+  size_t connections() const;
+  /// Connections refused so far because `max_connections` were open.
+  uint64_t refused_connections() const;
 
   void stop();
 

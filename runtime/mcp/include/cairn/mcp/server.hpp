@@ -190,14 +190,28 @@ struct server_options {
   size_t page_size = 50;              ///< list results per page
   size_t max_sessions = 10'000;       ///< 2025-11-25 sessions; the least recently used go first
   size_t max_request_bytes = 1 << 20; ///< larger requests are refused
-  std::chrono::milliseconds call_timeout{300'000}; ///< a synchronous call waits this long
-  std::string state_secret;                        ///< signs requestState (random if empty)
+  /// A synchronous tools/call answers within this: past it the client gets
+  /// a tool result with `isError` and the call is cancelled. Also bounds
+  /// how long tasks/result and tasks/update requests wait.
+  std::chrono::milliseconds call_timeout{300'000};
+  std::string state_secret; ///< signs requestState (random if empty)
   /// Serve actors as resources: `cairn://actors/{id}` (the state, as the
   /// node API shows it) and `cairn://actors/{id}/journal`, ids percent-encoded.
   bool actor_resources = true;
   /// A client that accepts tasks gets a plain result when an optional-task
   /// tool finishes within this; only slower calls become tasks.
   std::chrono::milliseconds task_grace{250};
+};
+
+/// What an MCP server holds in memory now, each bounded: for tests and
+/// metrics. A plain value.
+struct server_stats {
+  size_t sessions = 0;         ///< 2025-11-25 sessions (and the stdio one)
+  size_t pending_requests = 0; ///< server-to-client requests awaiting a client, all sessions
+  size_t waiting_updates = 0;  ///< tasks/update requests awaiting their task
+  size_t live_calls = 0;       ///< calls in flight the front end follows
+  size_t waiting_results = 0;  ///< tasks/result requests waiting for their task
+  size_t deadlines = 0;        ///< timeouts and grace periods scheduled
 };
 
 /// The MCP server: one request model, both revisions at the edge, tools run
@@ -239,6 +253,9 @@ public:
   /// Before the runtime stops: running handlers see `cancelled()` and their
   /// steps fail without a record, so the calls run again after a restart.
   void shutdown();
+
+  /// What the server holds in memory now. Any thread.
+  server_stats stats() const;
 
   /// Handles one HTTP request to `/mcp` (Streamable HTTP).
   void handle_http(const http_request& req, http_responder respond);

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// The HTTP server's bounds, on real loopback sockets: an event stream whose
+// client stops reading, and more connections than the server allows.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "cairn/http.hpp"
+#include "http_client.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+
+namespace {
+
+/// A raw loopback client socket; closed on destruction.
+struct raw_client {
+  int fd = -1;
+
+  /// Connects to `port`; a small receive buffer makes a client that does
+  /// not read fall behind quickly.
+  explicit raw_client(uint16_t port, int rcvbuf = 0) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    if (rcvbuf > 0)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    // A liveness bound on every read: a hung server fails the test.
+    timeval tv{30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~raw_client() { close(); }
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+
+  void close() {
+    if (fd >= 0)
+      ::close(fd);
+    fd = -1;
+  }
+
+  void send_all(const std::string& s) {
+    REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+  }
+
+  /// Everything the server sends until it closes (or the read bound passes).
+  std::string read_to_end() {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE("an event stream whose client stops reading is closed at its bound, not buffered",
+          "[http][sse][bounds]") {
+  constexpr size_t bound = 64 * 1024;
+  std::mutex mu;
+  std::shared_ptr<http_stream> events;
+  std::atomic<bool> ended{false};
+  http_server_options opts;
+  opts.port = 0;
+  auto srv = http_server::start(opts, [&](const http_request& req, http_responder respond) {
+    http_response r;
+    if (req.target == "/big") {
+      // One event larger than the bound, to a client that reads.
+      auto s = std::make_shared<http_stream>(bound);
+      s->write("data: " + std::string(4 * bound, 'y') + "\n\n");
+      s->close();
+      r.content_type = "text/event-stream";
+      r.stream = s;
+    } else if (req.target == "/events") {
+      auto s = std::make_shared<http_stream>(bound);
+      s->on_end([&ended] { ended.store(true); });
+      {
+        std::lock_guard lock{mu};
+        events = s;
+      }
+      r.content_type = "text/event-stream";
+      r.stream = s;
+    } else {
+      r.content_type = "text/plain";
+      r.body = "still here";
+    }
+    respond(std::move(r));
+  });
+  REQUIRE(srv);
+  auto overflows_before = http_stream::overflows();
+
+  // The bound is on the backlog: one event larger than it still reaches a
+  // client that keeps up.
+  auto big = test::http_call((*srv)->port(), "GET", "/big");
+  CHECK(big.status == 200);
+  CHECK(big.body.find(std::string(4 * bound, 'y')) != std::string::npos);
+  CHECK(http_stream::overflows() == overflows_before);
+
+  // A client opens the stream and never reads a byte.
+  raw_client sleeper{(*srv)->port(), 4096};
+  sleeper.send_all("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
+  REQUIRE(test::eventually([&] {
+    std::lock_guard lock{mu};
+    return events != nullptr;
+  }));
+
+  // The server produces far more than the socket buffers and the bound can
+  // hold (64 MiB at most); the queue never passes the bound by more than
+  // one event, and the write after that ends the stream.
+  const std::string event = "data: " + std::string(1018, 'x') + "\n\n"; // 1 KiB
+  size_t written = 0, most_queued = 0;
+  bool refused = false;
+  for (int i = 0; i < 64 * 1024 && !refused; ++i) {
+    refused = !events->write(event);
+    if (!refused)
+      written += event.size();
+    most_queued = std::max(most_queued, events->queued_bytes());
+  }
+  INFO("accepted " << written << " bytes before the stream ended");
+  CHECK(refused);
+  CHECK(most_queued < bound + event.size());
+  CHECK_FALSE(events->open());
+  CHECK(http_stream::overflows() == overflows_before + 1);
+  CHECK(test::eventually([&] { return ended.load(); }));
+  CHECK_FALSE(events->write(event)); // ended for good
+
+  // The connection is gone (the server closed it) and others are served.
+  CHECK(test::eventually([&] { return (*srv)->connections() == 0; }));
+  auto other = test::http_call((*srv)->port(), "GET", "/other");
+  CHECK(other.status == 200);
+  CHECK(other.body == "still here");
+}
+
+TEST_CASE("connections past max_connections get 503 and close; a client is served once idle ones "
+          "close",
+          "[http][bounds]") {
+  http_server_options opts;
+  opts.port = 0;
+  opts.max_connections = 4;
+  auto srv = http_server::start(opts, [](const http_request&, http_responder respond) {
+    respond(http_response{200, "text/plain", "served", {}, nullptr});
+  });
+  REQUIRE(srv);
+  auto port = (*srv)->port();
+
+  // Idle connections up to the cap: accepted and held.
+  std::vector<std::unique_ptr<raw_client>> idle;
+  for (size_t i = 0; i < opts.max_connections; ++i)
+    idle.push_back(std::make_unique<raw_client>(port));
+  REQUIRE(test::eventually([&] { return (*srv)->connections() == opts.max_connections; }));
+
+  // More: each is told 503 with Retry-After, then closed.
+  for (int i = 0; i < 3; ++i) {
+    raw_client extra{port};
+    auto answer = extra.read_to_end();
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 503", 0) == 0);
+    CHECK(answer.find("Retry-After: 1") != std::string::npos);
+    CHECK(answer.find("too_many_connections") != std::string::npos);
+  }
+  CHECK((*srv)->refused_connections() == 3);
+  auto refused = test::http_call(port, "GET", "/work");
+  CHECK(refused.status == 503);
+  CHECK((*srv)->connections() == opts.max_connections);
+
+  // Once the idle ones close, a normal client is served again.
+  idle.clear();
+  REQUIRE(test::eventually([&] { return (*srv)->connections() == 0; }));
+  auto served = test::http_call(port, "GET", "/work");
+  CHECK(served.status == 200);
+  CHECK(served.body == "served");
+}

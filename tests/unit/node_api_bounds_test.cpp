@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+// The node API's bounded reads, over real HTTP on loopback and a real
+// runtime on disk: actor lists run off the I/O threads, and a dead-letter
+// filter examines a bounded number of rows per request.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "cairn/actor.hpp"
+#include "cairn/http.hpp"
+#include "cairn/node_api.hpp"
+#include "cairn/runtime.hpp"
+#include "http_client.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+namespace json = boost::json;
+
+namespace {
+
+/// Gates the state rebuild of `slow` actors: `describe()` waits until the
+/// test opens it (bounded, so a broken build cannot hang the run).
+struct gate {
+  std::atomic<bool> entered{false};
+  std::atomic<bool> open{false};
+};
+
+gate* the_gate = nullptr;
+
+/// Journals every message; showing its state waits at the gate.
+class slow_actor final : public durable_actor {
+public:
+  caf::error handle(context& ctx, const envelope&) override {
+    ctx.emit_raw("slow.seen/v1", "x");
+    return {};
+  }
+  caf::error apply(std::string_view, std::string_view) override { return {}; }
+  std::optional<std::string> describe() const override {
+    the_gate->entered.store(true);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds{60};
+    while (!the_gate->open.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds{2});
+    return std::string{"{}"};
+  }
+};
+
+/// Fails every message (one attempt: straight to the dead letters).
+class failing_actor final : public durable_actor {
+public:
+  caf::error handle(context&, const envelope&) override {
+    return make_error(errc::handler_failed, "refused on purpose");
+  }
+  caf::error apply(std::string_view, std::string_view) override { return {}; }
+};
+
+envelope message_to(std::string to) {
+  envelope env;
+  env.from = "external";
+  env.to = std::move(to);
+  env.type = "test.msg/v1";
+  env.payload = "x";
+  return env;
+}
+
+std::unique_ptr<runtime> start_runtime(test::temp_dir& dir) {
+  runtime_options ro;
+  ro.data_dir = dir.sub("data");
+  ro.threads = 2;
+  auto rt = runtime::open(ro);
+  REQUIRE(rt);
+  REQUIRE_FALSE(
+    (*rt)->register_kind("slow", [](std::string_view) { return std::make_unique<slow_actor>(); }));
+  kind_options once;
+  once.retry.max_attempts = 1;
+  REQUIRE_FALSE((*rt)->register_kind(
+    "fail", [](std::string_view) { return std::make_unique<failing_actor>(); }, once));
+  REQUIRE_FALSE((*rt)->start());
+  return std::move(*rt);
+}
+
+std::unique_ptr<http_server> serve(runtime& rt, size_t io_threads,
+                                   node_api_options api = node_api_options{}) {
+  http_server_options opts;
+  opts.port = 0;
+  opts.threads = io_threads;
+  auto srv = http_server::start(opts, make_node_api(rt, std::move(api)));
+  REQUIRE(srv);
+  return std::move(*srv);
+}
+
+} // namespace
+
+TEST_CASE("listing actors whose state is slow to rebuild holds no HTTP I/O thread",
+          "[api][bounds]") {
+  gate g;
+  the_gate = &g;
+  test::temp_dir dir;
+  auto rt = start_runtime(dir);
+  REQUIRE(rt->accept(message_to("slow/a")));
+  REQUIRE(test::eventually([&] { return rt->stats().processed >= 1; }));
+  // One I/O thread: if the list ran on it, nothing else could be answered.
+  // One read thread and no queue, to hit the read pool's bound.
+  node_api_options api;
+  api.read_threads = 1;
+  api.read_queue = 0;
+  auto srv = serve(*rt, 1, api);
+  auto port = srv->port();
+
+  test::http_reply listed;
+  std::thread lister{[&] { listed = test::http_call(port, "GET", "/api/v1/actors?limit=1000"); }};
+  struct joiner {
+    gate& g;
+    std::thread& t;
+    ~joiner() {
+      g.open.store(true); // also when a check below fails
+      if (t.joinable())
+        t.join();
+    }
+  } join_lister{g, lister};
+  REQUIRE(test::eventually([&] { return g.entered.load(); }));
+
+  // While the list still waits for the state, the node answers others.
+  auto health = test::http_call(port, "GET", "/healthz");
+  CHECK(health.status == 200);
+  auto status = test::http_call(port, "GET", "/api/v1/status");
+  CHECK(status.status == 200);
+  // Another heavy read finds the pool busy: 503 with Retry-After, at once.
+  auto busy = test::http_call(port, "GET", "/api/v1/actors/slow%2Fa");
+  CHECK(busy.status == 503);
+  CHECK(busy.header("retry-after") == "1");
+  CHECK(busy.body.find("\"busy\"") != std::string::npos);
+  CHECK_FALSE(g.open.load());
+
+  g.open.store(true);
+  lister.join();
+  REQUIRE(listed.status == 200);
+  auto body = json::parse(listed.body).as_object();
+  REQUIRE(body.at("actors").as_array().size() == 1);
+  CHECK(body.at("actors").at(0).at("id") == "slow/a");
+  // With the pool free again, the same read is served.
+  CHECK(test::eventually(
+    [&] { return test::http_call(port, "GET", "/api/v1/actors/slow%2Fa").status == 200; }));
+  srv->stop();
+  rt->stop();
+}
+
+TEST_CASE("a dead-letter filter that matches nothing examines a bounded number of rows and "
+          "answers with a cursor",
+          "[api][bounds][dlq]") {
+  gate g;
+  g.open.store(true);
+  the_gate = &g;
+  test::temp_dir dir;
+  auto rt = start_runtime(dir);
+  const size_t count = 1'500; // more than one request examines
+  for (size_t i = 0; i < count; ++i)
+    REQUIRE(rt->accept(message_to("fail/k" + std::to_string(i))));
+  REQUIRE(test::eventually([&] { return rt->stats().dead_lettered == count; }));
+  auto srv = serve(*rt, 2);
+  auto port = srv->port();
+
+  // No dead letter matches: the first request stops after its bound and
+  // says where to continue; following the cursors reaches the end.
+  std::string target = "/api/v1/dead-letters?error=no-such-error&limit=100";
+  auto first = test::http_call(port, "GET", target);
+  REQUIRE(first.status == 200);
+  auto page = json::parse(first.body).as_object();
+  INFO(first.body);
+  CHECK(page.at("dead_letters").as_array().empty());
+  CHECK(page.at("examined").as_int64() == 1'000);
+  REQUIRE(page.at("next_cursor").is_string());
+  auto cursor = std::string{page.at("next_cursor").as_string()};
+
+  auto second = test::http_call(port, "GET", target + "&cursor=" + cursor);
+  REQUIRE(second.status == 200);
+  page = json::parse(second.body).as_object();
+  CHECK(page.at("dead_letters").as_array().empty());
+  CHECK(page.at("examined").as_int64() == static_cast<int64_t>(count - 1'000));
+  CHECK(page.at("next_cursor").is_null());
+
+  // A filter that matches everything still fills its page at once.
+  auto all = test::http_call(port, "GET", "/api/v1/dead-letters?error=refused&limit=50");
+  REQUIRE(all.status == 200);
+  page = json::parse(all.body).as_object();
+  CHECK(page.at("dead_letters").as_array().size() == 50);
+  CHECK(page.at("examined").as_int64() == 50);
+  CHECK(page.at("next_cursor").is_string());
+  srv->stop();
+  rt->stop();
+}
