@@ -144,6 +144,7 @@ const std::map<std::string, sample>& samples() {
      {R"("127.0.0.1:1001")", "localhost:1002", "127.0.0.1:1003", R"("127.0.0.1:1001")",
       R"("localhost:1002")", R"("127.0.0.1:1003")"}},
     {"http_read_timeout", {"11", "12", "13", "11", "12", "13"}},
+    {"max_connections", {"100", "200", "300", "100", "200", "300"}},
     {"tokens",
      {R"(["f:read"])", "e:write e2:read", "x:admin", R"(["(redacted):read"])",
       R"(["(redacted):write","(redacted):read"])", R"(["(redacted):admin"])"}},

@@ -52,8 +52,8 @@ void node_api::handle(const http_request& req, const http_responder& respond) {
   // and traces scan: never on an I/O thread (authorized here first, so a
   // stranger cannot fill the pool's queue).
   if (req.method == "GET"
-      && (path == "/api/v1/actors" || path.rfind(prefix, 0) == 0
-          || path == "/api/v1/dead-letters" || path.rfind("/api/v1/traces", 0) == 0)) {
+      && (path == "/api/v1/actors" || path.rfind(prefix, 0) == 0 || path == "/api/v1/dead-letters"
+          || path.rfind("/api/v1/traces", 0) == 0)) {
     if (auto denied = authorize(req, path))
       return respond(*denied);
     if (!reads_->submit([this, req, respond] { respond((*this)(req)); }))

@@ -328,7 +328,7 @@ http_response node_api::dead_letters(const query& q) {
   // to continue from, instead of scanning the whole column family. One match
   // beyond the page tells whether a full page has a next one.
   json::array arr;
-  std::string last;     // the page's last dead letter
+  std::string last;                 // the page's last dead letter
   std::string examined_to = cursor; // the last dead letter examined
   uint64_t examined = 0;
   bool more = false, at_end = false;
@@ -359,9 +359,9 @@ http_response node_api::dead_letters(const query& q) {
   o["dead_letters"] = std::move(arr);
   // A full page with more after it continues after its last row; a page
   // cut short by the scan bound continues after the last row examined.
-  o["next_cursor"] = more                                  ? json::value(last)
-                     : (!at_end && examined > 0)           ? json::value(examined_to)
-                                                           : json::value(nullptr);
+  o["next_cursor"] = more                        ? json::value(last)
+                     : (!at_end && examined > 0) ? json::value(examined_to)
+                                                 : json::value(nullptr);
   o["examined"] = examined;
   return json_response(200, o);
 }

@@ -100,6 +100,7 @@ std::string check_settings(const node_settings& ns, checked_settings& out) {
   if (level == spdlog::level::off && ns.log_level != "off")
     return "--log-level '" + ns.log_level + "' is not one of trace, debug, info, warn, error, off";
   out.http_opts.read_timeout = std::chrono::seconds{ns.http_read_timeout_s};
+  out.http_opts.max_connections = static_cast<size_t>(ns.max_connections);
   out.serve_http = ns.http != "off";
   if (out.serve_http && !split_host_port(ns.http, out.http_opts.host, out.http_opts.port))
     return "--http '" + ns.http + "' is not HOST:PORT (or off)";
@@ -177,6 +178,7 @@ int run_node(const node_settings& ns) {
   for (auto& t : auth::mcp_tokens(checked.api_tokens, checked.tool_tokens))
     mcp_opts.tokens.push_back(mcp::mcp_token{std::move(t.secret), std::move(t.tools)});
   mcp_opts.check_host = checked.loopback;
+  mcp_opts.version = CAIRN_VERSION;
   mcp::server mcp_server{**rt, mcp_opts};
   // The suite calls the first listed tool with no arguments: fixture first.
   if (auto it = profiles().find(ns.profile); it != profiles().end())
@@ -342,6 +344,11 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->add_option("--http-read-timeout", ns->http_read_timeout_s,
                  "Seconds a client has to send a whole request (slow clients are cut off)")
     ->check(CLI::Range(1, 3600))
+    ->capture_default_str();
+  cmd
+    ->add_option("--max-connections", ns->max_connections,
+                 "Open HTTP connections at most; past it a new one gets 503 and is closed")
+    ->check(CLI::Range(1, 1000000))
     ->capture_default_str();
   cmd
     ->add_option("--max-active", ns->max_active,

@@ -160,6 +160,7 @@ const std::vector<setting>& settings_table() {
     text_setting("http", &node_settings::http),
     text_setting("profile", &node_settings::profile, profile_names()),
     number_setting("http_read_timeout", &node_settings::http_read_timeout_s, 1, 3600),
+    number_setting("max_connections", &node_settings::max_connections, 1, 1e6),
     text_setting("log_level", &node_settings::log_level,
                  {"trace", "debug", "info", "warn", "error", "off"}),
     text_setting("log_format", &node_settings::log_format, {"text", "json"}),

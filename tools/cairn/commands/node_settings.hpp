@@ -38,6 +38,7 @@ struct node_settings {
   size_t max_active = 200'000;
   std::string http = "127.0.0.1:7070";
   int64_t http_read_timeout_s = 10;
+  int64_t max_connections = 1024;
   std::vector<std::string> tokens; ///< SECRET:scope[,scope...]
   std::string log_format = "text";
   std::string config; ///< JSON file with settings (flags and CAIRN_* win over it)
