@@ -65,9 +65,12 @@ protected:
     if (auto err = fn_(ctx, m, out, detail))
       return err;
     ctx.emit(stage_done{m.order_id, stage_, detail});
+    // Keyed by the order: whatever repeats upstream, each hop's message for
+    // one order is sent once (the order id is the chain's idempotency key).
     if constexpr (!std::is_same_v<Out, done_msg>)
-      ctx.send(next_kind_ + "/" + next_key_(m), out);
-    ctx.send("order/" + m.order_id, hop_report{m.order_id, stage_, "ok", detail, attempts_of(ctx)});
+      ctx.send(next_kind_ + "/" + next_key_(m), out, m.order_id + "/" + next_kind_);
+    ctx.send("order/" + m.order_id, hop_report{m.order_id, stage_, "ok", detail, attempts_of(ctx)},
+             m.order_id + "/report/" + stage_);
     return {};
   }
 
@@ -170,7 +173,7 @@ private:
     reserve_stock out;
     static_cast<order_msg&>(out) = static_cast<const order_msg&>(m);
     ctx.emit(hop_report{m.order_id, "intake", "ok", "accepted", attempts_of(ctx)});
-    ctx.send("inventory/" + m.sku, out);
+    ctx.send("inventory/" + m.sku, out, m.order_id + "/inventory");
     return {};
   }
 

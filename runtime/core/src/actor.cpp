@@ -6,7 +6,7 @@ namespace cairn {
 durable_actor::~durable_actor() = default;
 
 void context::send_raw(std::string to, std::string type, std::string payload, payload_format fmt,
-                       std::chrono::milliseconds delay) {
+                       std::chrono::milliseconds delay, std::string idempotency_key) {
   step_effects::outgoing out;
   auto& env = out.env;
   env.id = next_envelope_id();
@@ -22,6 +22,10 @@ void context::send_raw(std::string to, std::string type, std::string payload, pa
   // Derived from the handled envelope, so a re-run of this step (after a
   // crash or a retry) produces the same keys for the same sends.
   env.idempotency_key = msg_.id + ":" + std::to_string(out_.sends.size());
+  if (!idempotency_key.empty() && delay.count() <= 0) {
+    env.idempotency_key = std::move(idempotency_key);
+    out.keyed = true;
+  }
   env.created_ms = now_ms();
   if (delay.count() > 0)
     out.due_ms = env.created_ms + delay.count();

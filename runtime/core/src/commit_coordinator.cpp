@@ -148,8 +148,10 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
           && static_cast<int64_t>(keys::read_be64(**found)) <= now && claimed.count(key) == 0)
         ws.erase(column::dedupe, std::move(key));
     }
-    for (auto& env : req.enqueue) {
-      if (req.dedupe && !env.idempotency_key.empty()) {
+    for (size_t e = 0; e < req.enqueue.size(); ++e) {
+      auto& env = req.enqueue[e];
+      bool check = req.dedupe || (e < req.dedupe_each.size() && req.dedupe_each[e]);
+      if (check && !env.idempotency_key.empty()) {
         auto dkey = env.to + '\0' + env.idempotency_key;
         if (auto it = claimed.find(dkey); it != claimed.end()) {
           res.ids.push_back(it->second);

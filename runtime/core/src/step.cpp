@@ -183,8 +183,10 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
         span.sent.push_back(out.env.id + " " + out.env.to + " " + out.env.type);
       if (out.due_ms > 0)
         req.timers.emplace_back(out.due_ms, std::move(out.env));
-      else
+      else {
+        req.dedupe_each.push_back(out.keyed);
         req.enqueue.push_back(std::move(out.env));
+      }
     }
     req.publish = std::move(fx.published);
     st.after_commit = std::move(fx.after_commit);

@@ -42,6 +42,7 @@ struct step_effects {
   struct outgoing {
     envelope env;
     int64_t due_ms = 0; ///< > 0: a durable timer, else an immediate send
+    bool keyed = false; ///< the sender chose its idempotency key: deduplicated
   };
   struct event {
     std::string type;
@@ -91,6 +92,16 @@ public:
     send_raw(std::move(to), type_tag<M>::value, encode(m), payload_format::binary, {});
   }
 
+  /// Sends `m` to `to` at most once per `idempotency_key` (within the dedupe
+  /// window): a later send with the same key to the same receiver, from any
+  /// step of any actor, is dropped. Use a business key (`order/o42/charge`)
+  /// so that two requests for one thing do one thing.
+  template <class M>
+  void send(std::string to, const M& m, std::string idempotency_key) {
+    send_raw(std::move(to), type_tag<M>::value, encode(m), payload_format::binary, {},
+             std::move(idempotency_key));
+  }
+
   /// Sends `m` through a typed reference; a type outside its interface does not compile.
   template <class Interface, class M>
   void send(const actor_ref<Interface>& to, const M& m) {
@@ -123,9 +134,10 @@ public:
                                 step_effects::event{type_tag<E>::value, encode(e)});
   }
 
-  /// Untyped send, for JSON payloads and bridges.
+  /// Untyped send, for JSON payloads and bridges; with `idempotency_key`
+  /// deduplicated like `send(to, m, key)` (not for timers).
   void send_raw(std::string to, std::string type, std::string payload, payload_format fmt,
-                std::chrono::milliseconds delay);
+                std::chrono::milliseconds delay, std::string idempotency_key = {});
 
   /// Untyped emit.
   void emit_raw(std::string type, std::string payload);

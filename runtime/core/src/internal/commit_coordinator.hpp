@@ -71,6 +71,9 @@ struct commit_request {
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
   bool dedupe = false; ///< check the idempotency keys of `enqueue`
+  /// Per envelope of `enqueue` (if shorter: false): check its key anyway
+  /// (a step's send with a key its handler chose).
+  std::vector<bool> dedupe_each;
   /// Dedupe rows to delete if they are still expired when the batch is built
   /// (the writer owns `dedupe`, so a fresh claim is never deleted).
   std::vector<std::string> expire_dedupe;
