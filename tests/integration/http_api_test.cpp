@@ -8,6 +8,11 @@
 #include <regex>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
@@ -555,4 +560,47 @@ TEST_CASE("status shows what storage holds across a restart, and where the node 
     std::regex_search(metrics, m, std::regex{"\ncairn_rocksdb_cur_size_all_mem_tables (\\d+)"}));
   CHECK(std::stoull(m[1]) > 2048);
   CHECK(std::regex_search(metrics, std::regex{"\ncairn_rocksdb_estimate_num_keys [1-9]"}));
+}
+
+TEST_CASE("metrics show the HTTP server's connections and refusals and the MCP server's sessions",
+          "[http][metrics]") {
+  live_node node{{"--max-connections", "2"}};
+  // Two idle connections hold the cap; a third request is refused.
+  std::vector<int> idle;
+  struct closer {
+    std::vector<int>& fds;
+    ~closer() {
+      for (int fd : fds)
+        close(fd);
+    }
+  } close_all{idle};
+  for (int i = 0; i < 2; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    idle.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(node.port);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  REQUIRE(test::eventually([&] { return node.get("/healthz").status == 503; }));
+  for (int fd : idle)
+    close(fd);
+  idle.clear();
+  std::string metrics;
+  REQUIRE(test::eventually([&] {
+    auto r = node.get("/metrics");
+    metrics = r.body;
+    return r.status == 200;
+  }));
+  INFO(metrics);
+  std::smatch m;
+  REQUIRE(
+    std::regex_search(metrics, m, std::regex{"\ncairn_http_connections_refused_total (\\d+)"}));
+  CHECK(std::stoull(m[1]) >= 1);
+  CHECK(std::regex_search(metrics, std::regex{"\ncairn_http_connections [1-9]"}));
+  CHECK(metrics.find("\ncairn_http_stream_overflows_total 0\n") != std::string::npos);
+  CHECK(metrics.find("\ncairn_mcp_sessions ") != std::string::npos);
+  CHECK(metrics.find("# TYPE cairn_mcp_live_calls gauge") != std::string::npos);
 }

@@ -62,14 +62,14 @@ std::vector<std::vector<bool>> ancestors(const plan_graph& g) {
   auto n = g.deps.size();
   std::vector<std::vector<bool>> out(n, std::vector<bool>(n, false));
   for (std::size_t i = 0; i < n; ++i) {
-    std::vector<std::size_t> todo(g.deps[i].begin(), g.deps[i].end());
-    while (!todo.empty()) {
-      auto d = todo.back();
-      todo.pop_back();
+    std::vector<std::size_t> stack(g.deps[i].begin(), g.deps[i].end());
+    while (!stack.empty()) {
+      auto d = stack.back();
+      stack.pop_back();
       if (out[i][d])
         continue;
       out[i][d] = true;
-      todo.insert(todo.end(), g.deps[d].begin(), g.deps[d].end());
+      stack.insert(stack.end(), g.deps[d].begin(), g.deps[d].end());
     }
   }
   return out;

@@ -101,6 +101,8 @@ http_response node_api::metrics() {
         c = '_';
     metric(m.c_str(), "gauge", ("RocksDB property " + name + ".").c_str(), value);
   }
+  if (opts_.extra_metrics)
+    out += opts_.extra_metrics();
   return http_response{200, "text/plain; version=0.0.4", std::move(out), {}, nullptr};
 }
 

@@ -198,6 +198,7 @@ int run_node(const node_settings& ns) {
   struct shared_address {
     std::mutex mtx;
     std::string url;
+    http_server* server = nullptr; // set once it listens
   };
   auto address = std::make_shared<shared_address>();
   if (serve_http) {
@@ -211,6 +212,32 @@ int run_node(const node_settings& ns) {
       std::lock_guard<std::mutex> guard{address->mtx};
       return address->url;
     };
+    api.extra_metrics = [address, &mcp_server] {
+      std::string out;
+      auto add = [&out](const char* name, const char* type, const char* help, uint64_t v) {
+        out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
+               + name + " " + std::to_string(v) + "\n";
+      };
+      {
+        std::lock_guard<std::mutex> guard{address->mtx};
+        if (address->server != nullptr) {
+          add("cairn_http_connections", "gauge", "Open HTTP connections.",
+              address->server->connections());
+          add("cairn_http_connections_refused_total", "counter",
+              "Connections refused because max_connections were open.",
+              address->server->refused_connections());
+        }
+      }
+      add("cairn_http_stream_overflows_total", "counter",
+          "Event streams closed because their client fell too far behind.",
+          http_stream::overflows());
+      auto m = mcp_server.stats();
+      add("cairn_mcp_sessions", "gauge", "MCP sessions held.", m.sessions);
+      add("cairn_mcp_pending_requests", "gauge",
+          "Questions to MCP clients not answered yet, all sessions.", m.pending_requests);
+      add("cairn_mcp_live_calls", "gauge", "MCP tool calls in flight.", m.live_calls);
+      return out;
+    };
     auto srv = http_server::start(http_opts, mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
@@ -223,6 +250,7 @@ int run_node(const node_settings& ns) {
     {
       std::lock_guard<std::mutex> guard{address->mtx};
       address->url = url;
+      address->server = server.get();
     }
   }
   // With MCP on stdio, stdout carries the protocol only.

@@ -33,6 +33,9 @@ struct node_api_options {
   /// space of its file system are measured there) and the node's address.
   std::string data_dir;
   std::function<std::string()> address;
+  /// More Prometheus text for `/metrics` (what the node's HTTP server and
+  /// MCP server hold); called from the HTTP I/O threads.
+  std::function<std::string()> extra_metrics;
   /// Reads that may replay state or scan (actor lists and summaries, dead
   /// letters) run on this many threads of their own, never on an HTTP I/O
   /// thread; with every thread busy and `read_queue` more waiting, such a
