@@ -48,6 +48,24 @@ void node_api::handle(const http_request& req, const http_responder& respond) {
       return respond(bad_encoding(path));
     return post_message(req, *id, respond);
   }
+  // Redrive and discard answer from the commit callback, like a message.
+  const std::string dead_prefix = "/api/v1/dead-letters/", redrive_suffix = "/redrive";
+  bool redrive = req.method == "POST" && path.rfind(dead_prefix, 0) == 0
+                 && path.size() > dead_prefix.size() + redrive_suffix.size()
+                 && ends_with(path, redrive_suffix);
+  bool discard = req.method == "DELETE" && path.rfind(dead_prefix, 0) == 0
+                 && path.size() > dead_prefix.size()
+                 && path.find('/', dead_prefix.size()) == std::string::npos;
+  if (redrive || discard) {
+    if (auto denied = authorize(req, path))
+      return respond(*denied);
+    auto raw = path.substr(dead_prefix.size(), path.size() - dead_prefix.size()
+                                                 - (redrive ? redrive_suffix.size() : 0));
+    auto id = percent_decode(raw);
+    if (!id)
+      return respond(bad_encoding(path));
+    return redrive ? redrive_async(*id, respond) : discard_async(*id, respond);
+  }
   // Actor lists and summaries rebuild state from storage, dead-letter pages
   // and traces scan: never on an I/O thread (authorized here first, so a
   // stranger cannot fill the pool's queue).

@@ -93,6 +93,25 @@ http_response node_api::redrive(const std::string& id) {
   return json_response(200, o);
 }
 
+void node_api::redrive_async(const std::string& id, const http_responder& respond) {
+  rt_.redrive_async(id, [id, respond, starting = opts_.starting](caf::error err) {
+    if (err)
+      return respond(from_error(err, starting && starting()));
+    json::object o;
+    o["id"] = id;
+    o["redriven"] = true;
+    respond(json_response(200, o));
+  });
+}
+
+void node_api::discard_async(const std::string& id, const http_responder& respond) {
+  rt_.discard_async(id, [respond, starting = opts_.starting](caf::error err) {
+    if (err)
+      return respond(from_error(err, starting && starting()));
+    respond(http_response{204, "application/json", "", {}, nullptr});
+  });
+}
+
 http_response node_api::discard(const std::string& id) {
   if (auto err = rt_.discard(id))
     return from_error(err, starting());

@@ -34,17 +34,39 @@ caf::expected<dead_letter> runtime::find_dead_letter(std::string_view id) {
   return decode<dead_letter>(**v);
 }
 
+namespace {
+
+// Waits for an asynchronous operator action (for callers that may block).
+template <class F>
+caf::error wait_for(F start) {
+  auto promise = std::make_shared<std::promise<caf::error>>();
+  auto future = promise->get_future();
+  start([promise](caf::error err) { promise->set_value(std::move(err)); });
+  return future.get();
+}
+
+} // namespace
+
 caf::error runtime::redrive(std::string_view id) {
+  return wait_for([&](auto done) { redrive_async(id, std::move(done)); });
+}
+
+caf::error runtime::discard(std::string_view id) {
+  return wait_for([&](auto done) { discard_async(id, std::move(done)); });
+}
+
+void runtime::redrive_async(std::string_view id, std::function<void(caf::error)> done) {
   auto& d = *impl_;
   if (!d.accepting.load())
-    return make_error(errc::shutting_down, "the node is not accepting messages");
+    return done(make_error(errc::shutting_down, "the node is not accepting messages"));
   auto dl = find_dead_letter(id);
   if (!dl)
-    return std::move(dl.error());
+    return done(std::move(dl.error()));
   if (!dl->raw.empty() || dl->env.to.empty() || !d.find_kind(dl->env.to))
-    return make_error(errc::conflict, "dead letter " + std::string{id} + " cannot be redriven: "
-                                        + (dl->raw.empty() ? "its receiver kind is not registered"
-                                                           : "it holds a corrupt record"));
+    return done(make_error(
+      errc::conflict,
+      "dead letter " + std::string{id} + " cannot be redriven: "
+        + (dl->raw.empty() ? "its receiver kind is not registered" : "it holds a corrupt record")));
   // The writer re-checks that the dead letter is still there when it builds
   // the batch (claim_dead): of concurrent redrives and discards of one id,
   // exactly one commits and the others get not_found.
@@ -55,28 +77,30 @@ caf::error runtime::redrive(std::string_view id) {
   env.attempt = 0;
   env.not_before_ms = 0;
   req.enqueue.push_back(std::move(env));
-  auto err = d.commit_and_wait(req);
-  if (!err)
-    d.dead_stored.fetch_sub(1);
-  return err;
+  d.commit_async(req, [&d, done = std::move(done)](caf::error err) {
+    if (!err)
+      d.dead_stored.fetch_sub(1);
+    done(std::move(err));
+  });
 }
 
-caf::error runtime::discard(std::string_view id) {
+void runtime::discard_async(std::string_view id, std::function<void(caf::error)> done) {
   auto& d = *impl_;
   if (!d.accepting.load())
-    return make_error(errc::shutting_down, "the node is not accepting changes");
+    return done(make_error(errc::shutting_down, "the node is not accepting changes"));
   auto v = d.store->get(column::dead, id);
   if (!v)
-    return std::move(v.error());
+    return done(std::move(v.error()));
   if (!*v)
-    return make_error(errc::not_found, "no dead letter with id " + std::string{id});
+    return done(make_error(errc::not_found, "no dead letter with id " + std::string{id}));
   commit_request req;
   req.claim_dead = std::string{id};
   req.ops.erase(column::dead, std::string{id});
-  auto err = d.commit_and_wait(req);
-  if (!err)
-    d.dead_stored.fetch_sub(1);
-  return err;
+  d.commit_async(req, [&d, done = std::move(done)](caf::error err) {
+    if (!err)
+      d.dead_stored.fetch_sub(1);
+    done(std::move(err));
+  });
 }
 
 caf::error

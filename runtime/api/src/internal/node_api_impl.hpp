@@ -77,6 +77,8 @@ private:
   void post_message(const http_request& req, const std::string& id, const http_responder& respond);
   http_response redrive(const std::string& id);
   http_response discard(const std::string& id);
+  void redrive_async(const std::string& id, const http_responder& respond);
+  void discard_async(const std::string& id, const http_responder& respond);
 
   http_response metrics();
 

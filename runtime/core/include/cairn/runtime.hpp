@@ -260,6 +260,10 @@ public:
   caf::error redrive(std::string_view id);
   /// Deletes a dead letter for good (atomic like `redrive`).
   caf::error discard(std::string_view id);
+  /// `redrive` and `discard` answering from the commit callback (the commit
+  /// thread): no thread waits for the disk meanwhile.
+  void redrive_async(std::string_view id, std::function<void(caf::error)> done);
+  void discard_async(std::string_view id, std::function<void(caf::error)> done);
 
   /// Visits an actor's journal from `from_seq`, in order, at most `limit` events.
   caf::error read_journal(
