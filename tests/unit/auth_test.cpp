@@ -15,7 +15,7 @@ TEST_CASE("API tokens parse as SECRET:scopes and refuse unknown scopes", "[auth]
   auto bad_scope = auth::parse_api_token("s:read,root");
   REQUIRE_FALSE(bad_scope);
   CHECK(code_of(bad_scope.error()) == errc::invalid_argument);
-  CHECK(render(bad_scope.error()).find("scope 'root' is not read, write or admin")
+  CHECK(render(bad_scope.error()).find("scope 'root' is not read, write, admin or approve")
         != std::string::npos);
   for (const char* malformed : {"secret", ":read", "secret:"}) {
     auto r = auth::parse_api_token(malformed);

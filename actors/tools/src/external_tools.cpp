@@ -293,8 +293,9 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
     return make_error(errc::invalid_argument, "mcp_tools must be an array of tool declarations");
   static const std::regex name_re{"^[A-Za-z0-9_.-]{1,128}$"};
   static const std::set<std::string> known{
-    "name",         "title",         "description", "type", "command",      "url",   "timeout_ms",
-    "input_schema", "output_schema", "annotations", "risk", "max_attempts", "tasks", "env"};
+    "name",       "title",        "description",   "type",        "command", "url",
+    "timeout_ms", "input_schema", "output_schema", "annotations", "risk",    "max_attempts",
+    "tasks",      "env",          "cost",          "compensation"};
   size_t i = 0;
   for (const auto& dv : decls.as_array()) {
     if (!dv.is_object())
@@ -373,6 +374,22 @@ caf::expected<std::vector<tool_spec>> tools_from_config(const json::value& decls
       if (!m->is_int64() || m->as_int64() < 1 || m->as_int64() > 100)
         return bad(i, "'max_attempts' must be an integer from 1 to 100");
       t.max_attempts = static_cast<uint32_t>(m->as_int64());
+    }
+    if (auto m = d.if_contains("cost")) {
+      if (!m->is_int64() || m->as_int64() < 0 || m->as_int64() > 1'000'000)
+        return bad(i, "'cost' must be an integer from 0 to 1000000 (cost units a call counts "
+                      "against a plan's budget)");
+      t.cost = static_cast<uint64_t>(m->as_int64());
+    }
+    if (auto m = d.if_contains("compensation")) {
+      auto* c = m->if_object();
+      auto* tool = c ? c->if_contains("tool") : nullptr;
+      auto* args = c ? c->if_contains("arguments") : nullptr;
+      if (!tool || !tool->is_string() || (args && !args->is_object())
+          || c->size() != (args ? 2u : 1u))
+        return bad(i, "'compensation' must be {\"tool\": NAME, \"arguments\": {...}} (arguments "
+                      "may use {\"$from\": \"arguments\"|\"result\", \"pointer\": P})");
+      t.compensation = *c;
     }
     std::chrono::milliseconds timeout{30'000};
     if (auto m = d.if_contains("timeout_ms")) {

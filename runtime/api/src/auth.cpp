@@ -35,9 +35,9 @@ caf::expected<token> parse_api_token(std::string_view spec) {
     return make_error(errc::invalid_argument,
                       "--token '" + std::string{spec} + "' is not SECRET:scope[,scope...]");
   for (auto& s : scopes) {
-    if (s != "read" && s != "write" && s != "admin")
+    if (s != "read" && s != "write" && s != "admin" && s != "approve")
       return make_error(errc::invalid_argument,
-                        "--token scope '" + s + "' is not read, write or admin");
+                        "--token scope '" + s + "' is not read, write, admin or approve");
     t.scopes.insert(std::move(s));
   }
   return t;
@@ -59,9 +59,13 @@ std::optional<std::string_view> bearer_secret(std::string_view authorization) {
 }
 
 bool grants(const token& t, std::string_view scope) {
+  // `approve` is granted only by itself: deciding on a plan's step is not
+  // an administrator's side job.
+  if (scope == "approve")
+    return t.scopes.count("approve") != 0;
   if (t.scopes.count("admin"))
     return true;
-  if (scope == "read" && t.scopes.count("write"))
+  if (scope == "read" && (t.scopes.count("write") || t.scopes.count("approve")))
     return true;
   return t.scopes.count(std::string{scope}) != 0;
 }

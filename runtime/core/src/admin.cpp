@@ -236,6 +236,9 @@ caf::expected<const message_codec*> runtime::edge_codec(std::string_view kind,
   if (it == d.kinds.end())
     return make_error(errc::unknown_actor_kind,
                       "no actor kind '" + std::string{kind} + "' is registered");
+  if (const auto& door = it->second->opts.closed_door; !door.empty())
+    return make_error(errc::invalid_argument, "actor kind '" + std::string{kind}
+                                                + "' takes no messages from outside: " + door);
   const auto& accepts = it->second->opts.accepts;
   if (accepts.empty())
     return nullptr;

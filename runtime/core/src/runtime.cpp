@@ -312,7 +312,7 @@ caf::error runtime::subscribe(std::string topic, std::string subscriber, bool fr
 }
 
 void runtime::observe_steps(std::function<void(const std::string& actor_id)> fn) {
-  impl_->step_observer = std::move(fn);
+  impl_->step_observers.push_back(std::move(fn));
 }
 
 bool runtime::ready() const {

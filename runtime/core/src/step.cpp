@@ -285,8 +285,8 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
       st.kind->counters->processed.fetch_add(1);
       for (auto& fn : after)
         fn();
-      if (step_observer)
-        step_observer(st.id);
+      for (const auto& observe : step_observers)
+        observe(st.id);
       break;
     case outcome::retry:
       st.queue[seq] = std::move(st.updated);

@@ -215,6 +215,12 @@ private:
       reply_to_ = std::string{r->as_string()};
     if (auto c = p.if_contains("correlation"); c && c->is_string())
       correlation_ = std::string{c->as_string()};
+    // A caller that names the call's idempotency key (a plan step: `<plan
+    // id>/<step id>`) gets it passed to the tool; else it is the call's id.
+    if (auto k = p.if_contains("idempotency_key"); k && k->is_string())
+      key_ = std::string{k->as_string()};
+    if (auto c = p.if_contains("caller"); c && c->is_object())
+      caller_ = c->as_object();
     auto t = srv_.find_tool(tool_);
     if (!t) {
       finish(ctx, call_status::failed, error_result("the tool '" + tool_ + "' no longer exists"),
@@ -261,8 +267,10 @@ private:
                          const json::object& answers, const json::value& token, bool stateless,
                          bool task, uint32_t attempt) {
     const auto* t = &te;
-    call_context cc{ctx, args, ctx.self(), live, caps, token, answers, stateless};
+    call_context cc{ctx,     args,     key_.empty() ? ctx.self() : key_, live, caps, token,
+                    answers, stateless};
     cc.set_stopping(&srv_.stopping);
+    cc.set_caller(caller_);
     auto r = t->spec.handler(cc);
     if (!cc.unanswered().empty()) {
       // The handler asked what this stateless round has no answer for: it
@@ -367,6 +375,8 @@ private:
   call_record rec_;         ///< the status, and the outcome once there is one
   json::object state_;      ///< a waiting task: arguments, answers, pending questions
   std::string reply_to_;    ///< the actor that hears the outcome (from the call message)
+  std::string key_;         ///< the idempotency key the caller chose, if any
+  json::object caller_;     ///< who called (`call::caller()`)
   std::string correlation_; ///< passed back to it verbatim
 };
 

@@ -106,6 +106,9 @@ void server::impl::add_tool(tool_spec spec) {
   json::object meta = spec.meta;
   static const char* const risks[] = {"low", "medium", "high"};
   meta["io.cairn/risk"] = risks[static_cast<int>(spec.risk)];
+  meta["io.cairn/cost"] = spec.cost;
+  if (auto t = spec.compensation.if_contains("tool"); t && t->is_string())
+    meta["io.cairn/compensation"] = t->as_string();
   l["_meta"] = std::move(meta);
   entry->listing = std::move(l);
   entry->spec = std::move(spec);
@@ -126,9 +129,25 @@ void server::impl::add_tool(tool_spec spec) {
       tool_order[seq] = entry;
     }
     tools[entry->spec.name] = entry;
+    ++generation;
   }
   if (attached)
     broadcast("notifications/tools/list_changed");
+}
+
+std::vector<tool_contract> server::contracts() const {
+  std::shared_lock lock{impl_->mu};
+  std::vector<tool_contract> out;
+  out.reserve(impl_->tools.size());
+  for (const auto& [name, t] : impl_->tools)
+    out.push_back(tool_contract{name, t->spec.input_schema, t->spec.output_schema, t->spec.risk,
+                                t->spec.cost, t->spec.compensation});
+  return out;
+}
+
+uint64_t server::tools_generation() const {
+  std::shared_lock lock{impl_->mu};
+  return impl_->generation;
 }
 
 bool server::remove_tool(const std::string& name) {
@@ -143,6 +162,7 @@ bool server::remove_tool(const std::string& name) {
         break;
       }
     impl_->tools.erase(it);
+    ++impl_->generation;
   }
   impl_->broadcast("notifications/tools/list_changed");
   return true;

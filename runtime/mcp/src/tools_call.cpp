@@ -68,6 +68,20 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
     payload["stateless"] = true;
   if (task)
     payload["task"] = true;
+  {
+    // Who called, for tools that act for the caller (a plan's steps stay
+    // within the token's tools): its tag, never its secret.
+    json::object caller{{"name", "token-" + owner_tag(ex->token)}};
+    if (ex->token) {
+      json::array globs;
+      for (const auto& g : ex->token->tools)
+        globs.emplace_back(g);
+      caller["tools"] = std::move(globs);
+    } else {
+      caller["name"] = "anonymous";
+    }
+    payload["caller"] = std::move(caller);
+  }
   json::value meta;
   if (auto m = ex->params.if_contains("_meta"); m && m->is_object()) {
     meta = *m;
@@ -215,6 +229,57 @@ caf::expected<std::string> server::call(const std::string& tool, json::object ar
   if (auto r = d.rt.accept(std::move(env)); !r)
     return std::move(r.error());
   return id;
+}
+
+caf::expected<envelope> server::call_envelope(const std::string& tool, json::object arguments,
+                                              std::string reply_to, std::string correlation,
+                                              const std::string& call_key,
+                                              const std::string& idempotency_key) {
+  auto& d = *impl_;
+  auto t = d.find_tool(tool);
+  if (!t)
+    return make_error(errc::not_found, "no tool named '" + tool + "'");
+  if (!valid_actor_id(reply_to))
+    return make_error(errc::invalid_argument,
+                      "reply_to must be an actor id (kind/key), got '" + reply_to + "'");
+  if (call_key.empty() || call_key.find('/') != std::string::npos)
+    return make_error(errc::invalid_argument, "a call key must be non-empty and without '/'");
+  if (auto why = t->input->check(arguments); !why.empty())
+    return make_error(errc::invalid_argument, "invalid arguments for tool " + tool + ": " + why);
+  json::object payload{
+    {"arguments", std::move(arguments)}, {"capabilities", json::object{}}, {"reply_to", reply_to}};
+  if (!correlation.empty())
+    payload["correlation"] = std::move(correlation);
+  if (!idempotency_key.empty())
+    payload["idempotency_key"] = idempotency_key;
+  envelope env;
+  env.from = std::move(reply_to);
+  env.to = "tool." + tool + "/" + call_key;
+  env.type = call_type;
+  env.format = static_cast<uint8_t>(payload_format::json);
+  env.payload = json::serialize(payload);
+  return env;
+}
+
+void server::cancel(const std::string& call_id) {
+  auto& d = *impl_;
+  {
+    std::lock_guard lock{d.calls_mu};
+    auto& live = d.calls[call_id];
+    if (!live)
+      live = std::make_shared<live_call>();
+    live->cancelled.store(true);
+  }
+  envelope env;
+  env.from = "mcp";
+  env.to = call_id;
+  env.type = cancel_type;
+  env.format = static_cast<uint8_t>(payload_format::json);
+  env.payload = "{}";
+  d.rt.accept_async(std::move(env), [call_id](caf::expected<std::string> r) {
+    if (!r)
+      spdlog::warn("cannot cancel call {}: {}", call_id, render(r.error()));
+  });
 }
 
 } // namespace cairn::mcp

@@ -33,19 +33,27 @@ int run(int argc, char** argv);
 // Each adds its command to `app` (or to its group, `actor` or `dlq`); the
 // command's callback sets `exit_code`.
 
-void add_node_run(CLI::App& app, int& exit_code);     ///< cairn node
-void add_mcp_stdio(CLI::App& app, int& exit_code);    ///< cairn mcp stdio
-void add_status_show(CLI::App& app, int& exit_code);  ///< cairn status
-void add_message_send(CLI::App& app, int& exit_code); ///< cairn send
-void add_journal_show(CLI::App& app, int& exit_code); ///< cairn journal
-void add_trace_show(CLI::App& app, int& exit_code);   ///< cairn trace
-void add_actors_list(CLI::App& app, int& exit_code);  ///< cairn actors
-void add_actor_show(CLI::App& actor, int& exit_code); ///< cairn actor show
-void add_topics_list(CLI::App& app, int& exit_code);  ///< cairn topics
-void add_timers_list(CLI::App& app, int& exit_code);  ///< cairn timers
-void add_dlq_list(CLI::App& dlq, int& exit_code);     ///< cairn dlq list
-void add_dlq_show(CLI::App& dlq, int& exit_code);     ///< cairn dlq show
-void add_dlq_redrive(CLI::App& dlq, int& exit_code);  ///< cairn dlq redrive
-void add_dlq_discard(CLI::App& dlq, int& exit_code);  ///< cairn dlq discard
+void add_node_run(CLI::App& app, int& exit_code);               ///< cairn node
+void add_mcp_stdio(CLI::App& app, int& exit_code);              ///< cairn mcp stdio
+void add_status_show(CLI::App& app, int& exit_code);            ///< cairn status
+void add_message_send(CLI::App& app, int& exit_code);           ///< cairn send
+void add_journal_show(CLI::App& app, int& exit_code);           ///< cairn journal
+void add_trace_show(CLI::App& app, int& exit_code);             ///< cairn trace
+void add_actors_list(CLI::App& app, int& exit_code);            ///< cairn actors
+void add_actor_show(CLI::App& actor, int& exit_code);           ///< cairn actor show
+void add_topics_list(CLI::App& app, int& exit_code);            ///< cairn topics
+void add_timers_list(CLI::App& app, int& exit_code);            ///< cairn timers
+void add_dlq_list(CLI::App& dlq, int& exit_code);               ///< cairn dlq list
+void add_dlq_show(CLI::App& dlq, int& exit_code);               ///< cairn dlq show
+void add_dlq_redrive(CLI::App& dlq, int& exit_code);            ///< cairn dlq redrive
+void add_dlq_discard(CLI::App& dlq, int& exit_code);            ///< cairn dlq discard
+void add_plan_submit(CLI::App& plan, int& exit_code);           ///< cairn plan submit
+void add_plan_list(CLI::App& plan, int& exit_code);             ///< cairn plan list
+void add_plan_show(CLI::App& plan, int& exit_code);             ///< cairn plan show
+void add_plan_watch(CLI::App& plan, int& exit_code);            ///< cairn plan watch
+void add_plan_cancel(CLI::App& plan, int& exit_code);           ///< cairn plan cancel
+void add_approvals_list(CLI::App& approvals, int& exit_code);   ///< cairn approvals list
+void add_approvals_show(CLI::App& approvals, int& exit_code);   ///< cairn approvals show
+void add_approvals_decide(CLI::App& approvals, int& exit_code); ///< approve, deny
 
 } // namespace cairn::cli

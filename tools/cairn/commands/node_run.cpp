@@ -26,6 +26,8 @@
 #include "cairn/plain_json.hpp"
 #include "cairn/runtime.hpp"
 #include "cairn/tools/external_tools.hpp"
+#include "cairn/workflow/engine.hpp"
+#include "cairn/workflow/policy.hpp"
 #include "commands/commands.hpp"
 #include "commands/node_run.hpp"
 
@@ -34,9 +36,45 @@ namespace cairn::cli {
 namespace {
 
 std::atomic<int> stop_signal{0};
+std::atomic<bool> reload_signal{false};
 
 extern "C" void on_stop_signal(int sig) {
   stop_signal.store(sig);
+}
+
+extern "C" void on_reload_signal(int) {
+  reload_signal.store(true);
+}
+
+/// SIGHUP: reads the config file's `policies` again and applies them to
+/// plans submitted from now on; a bad file changes nothing.
+void reload_policies(const node_settings& ns, workflow::engine& orchestrator) {
+  if (ns.config.empty()) {
+    spdlog::warn("SIGHUP: no --config file to reload policies from");
+    return;
+  }
+  std::FILE* f = std::fopen(ns.config.c_str(), "r");
+  if (f == nullptr) {
+    spdlog::error("SIGHUP: cannot read {}; policies unchanged", ns.config);
+    return;
+  }
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
+    text.append(buf, n);
+  std::fclose(f);
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(text, ec);
+  if (ec || !doc.is_object()) {
+    spdlog::error("SIGHUP: {} is not a JSON object; policies unchanged", ns.config);
+    return;
+  }
+  auto p = doc.as_object().if_contains("policies");
+  if (auto err = orchestrator.set_policies(p ? *p : boost::json::value{}))
+    spdlog::error("SIGHUP: {}; policies unchanged", render(err));
+  else
+    spdlog::info("SIGHUP: policies reloaded from {}", ns.config);
 }
 
 // Splits HOST:PORT; false if malformed.
@@ -111,6 +149,12 @@ std::string check_settings(const node_settings& ns, checked_settings& out) {
     if (auto err = parse_tokens(ns.tokens, auth::parse_api_token, out.api_tokens); !err.empty())
       return err;
   }
+  if (auto parsed = workflow::parse_policies(ns.policies); !parsed.ok()) {
+    std::string all;
+    for (const auto& e : parsed.errors)
+      all += (all.empty() ? "" : "; ") + e;
+    return "setting 'policies': " + all;
+  }
   auto declared = mcp::tools_from_config(ns.mcp_tools);
   if (!declared)
     return render(declared.error());
@@ -184,11 +228,31 @@ int run_node(const node_settings& ns) {
   if (auto it = profiles().find(ns.profile); it != profiles().end())
     it->second.install(mcp_server);
   actors::register_demo_tools(mcp_server, **rt);
+  actors::register_orchestration_demo(mcp_server, **rt, ns.demo ? ns.flaky_rate : 0.0);
   for (auto& t : checked.declared)
     mcp_server.add_tool(std::move(t));
+  // The orchestrator: plans over the tools above. With --demo and nothing
+  // configured, the demo's policy and workflow.
+  workflow::engine orchestrator{**rt, mcp_server};
+  orchestrator.attach();
+  auto policies = ns.policies;
+  auto workflows = ns.workflows;
+  if (ns.demo && policies.is_null())
+    policies = boost::json::parse(actors::demo_policies_json());
+  if (ns.demo && workflows.is_null())
+    workflows = boost::json::parse(actors::demo_workflows_json());
+  if (auto err = orchestrator.set_policies(policies)) {
+    std::fprintf(stderr, "cairn: %s\n", detail_of(err).c_str());
+    return 2;
+  }
+  if (auto err = orchestrator.add_workflows(workflows)) {
+    std::fprintf(stderr, "cairn: %s\n", detail_of(err).c_str());
+    return 2;
+  }
   mcp_server.attach();
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGHUP, on_reload_signal);
   std::unique_ptr<http_server> server;
   std::string url = "off";
   // The API serves while recovery runs: what it refuses meanwhile is
@@ -238,7 +302,9 @@ int run_node(const node_settings& ns) {
       add("cairn_mcp_live_calls", "gauge", "MCP tool calls in flight.", m.live_calls);
       return out;
     };
-    auto srv = http_server::start(http_opts, mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
+    auto srv = http_server::start(
+      http_opts, workflow::route_plans(orchestrator, checked.api_tokens,
+                                       mcp::route_mcp(mcp_server, make_node_api(**rt, api))));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
       return 1;
@@ -288,6 +354,8 @@ int run_node(const node_settings& ns) {
   int idle_polls = 0;
   while (stop_signal.load() == 0 && (!ns.stdio || stdin_open.load())) {
     std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    if (reload_signal.exchange(false))
+      reload_policies(ns, orchestrator);
     auto now = std::chrono::steady_clock::now();
     if (ns.progress && now - last_print >= std::chrono::seconds{1}) {
       line.print((*rt)->stats());
@@ -303,8 +371,9 @@ int run_node(const node_settings& ns) {
     producer->stop();
   if (stop_signal.load() != 0)
     std::fprintf(human, "cairn node stopping on signal %d\n", stop_signal.load());
-  mcp_server.shutdown(); // running tool calls stop and run again after a restart
-  (*rt)->stop();         // HTTP requests meanwhile get 503 shutting_down
+  orchestrator.shutdown(); // waiting submissions and plan streams return
+  mcp_server.shutdown();   // running tool calls stop and run again after a restart
+  (*rt)->stop();           // HTTP requests meanwhile get 503 shutting_down
   if (server)
     server->stop();
   auto s = (*rt)->stats();

@@ -182,6 +182,24 @@ const std::vector<setting>& settings_table() {
        return {};
      },
      [](const node_settings& ns) { return ns.mcp_tools; }},
+    // Config file only (JSON documents): the orchestrator's rules and plan
+    // templates (docs/orchestration.md).
+    {"policies",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_array() && !v.is_object() && !v.is_null())
+         return "must be an array of rules or {\"rules\": [...], \"defaults\": {...}}";
+       ns.policies = v;
+       return {};
+     },
+     [](const node_settings& ns) { return ns.policies; }},
+    {"workflows",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_array() && !v.is_null())
+         return "must be an array of workflows";
+       ns.workflows = v;
+       return {};
+     },
+     [](const node_settings& ns) { return ns.workflows; }},
   };
   return table;
 }

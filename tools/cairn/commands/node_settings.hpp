@@ -27,7 +27,9 @@ struct node_settings {
   std::string profile = "default";
   std::vector<std::string> mcp_tokens;                 ///< SECRET:tool-glob[,tool-glob...]
   boost::json::value mcp_tools = boost::json::array{}; ///< tool declarations (exec, http)
-  std::string mcp_tools_text; ///< `--mcp-tools` / CAIRN_MCP_TOOLS: the same, as JSON text
+  std::string mcp_tools_text;   ///< `--mcp-tools` / CAIRN_MCP_TOOLS: the same, as JSON text
+  boost::json::value policies;  ///< orchestration policy rules (null: the defaults per risk)
+  boost::json::value workflows; ///< plan templates exposed as MCP tools (null: none)
   uint32_t chains = 8;
   uint64_t messages = 100'000;
   bool exit_when_idle = false;

@@ -93,6 +93,20 @@ int run(int argc, char** argv) {
   add_dlq_show(*dlq, exit_code);
   add_dlq_redrive(*dlq, exit_code);
   add_dlq_discard(*dlq, exit_code);
+  auto* plan = app.add_subcommand(
+    "plan", "Submit and follow plans (plan submit | list | show | watch | cancel)");
+  plan->require_subcommand(0, 1);
+  add_plan_submit(*plan, exit_code);
+  add_plan_list(*plan, exit_code);
+  add_plan_show(*plan, exit_code);
+  add_plan_watch(*plan, exit_code);
+  add_plan_cancel(*plan, exit_code);
+  auto* approvals = app.add_subcommand(
+    "approvals", "Decide steps waiting for approval (approvals list | show | approve | deny)");
+  approvals->require_subcommand(0, 1);
+  add_approvals_list(*approvals, exit_code);
+  add_approvals_show(*approvals, exit_code);
+  add_approvals_decide(*approvals, exit_code);
   auto help_path = std::make_shared<std::vector<std::string>>();
   auto* help = app.add_subcommand("help", "Show the commands, or one command's options");
   help->add_option("COMMAND", *help_path, "A command, e.g. `journal` or `dlq list`");

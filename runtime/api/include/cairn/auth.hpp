@@ -25,7 +25,7 @@ struct token {
 };
 
 /// Parses a node API token, `SECRET:scope[,scope...]` (scopes `read`,
-/// `write`, `admin`); the error (`invalid_argument`) says what is wrong.
+/// `write`, `admin`, `approve`); the error (`invalid_argument`) says what is wrong.
 caf::expected<token> parse_api_token(std::string_view spec);
 
 /// Parses an MCP token, `SECRET:TOOL-GLOB[,TOOL-GLOB...]`.
@@ -35,7 +35,9 @@ caf::expected<token> parse_tool_token(std::string_view spec);
 /// for any other scheme or an empty secret.
 std::optional<std::string_view> bearer_secret(std::string_view authorization);
 
-/// True if `t` grants node API scope `scope` (`read`, `write`, `admin`).
+/// True if `t` grants node API scope `scope` (`read`, `write`, `admin`;
+/// `approve`, deciding on plan approvals, is granted only by itself and
+/// implies `read`).
 bool grants(const token& t, std::string_view scope);
 
 /// The tokens that govern `/mcp`: `tool_tokens` if any are configured;

@@ -93,6 +93,10 @@ struct kind_options {
   /// `invalid_payload`, before anything is persisted. Empty: JSON payloads
   /// are passed to the actor's `on_json` handlers unchecked.
   std::vector<message_codec> accepts;
+  /// Not empty: the node API refuses every message to this kind from outside
+  /// with this text (say where to go instead), whatever `accepts` lists —
+  /// for kinds only their own front door may write to.
+  std::string closed_door;
   /// Codecs for the events this kind journals (and messages it sends), so
   /// operators see them as JSON instead of bytes.
   std::vector<message_codec> events;
@@ -346,7 +350,8 @@ public:
   caf::expected<std::vector<topic_info>> topics(size_t limit);
 
   /// Calls `fn` with the actor's id after each step that committed (from
-  /// the actor's thread; keep it cheap). Before `start()`.
+  /// the actor's thread; keep it cheap). Before `start()`; each call adds
+  /// one more observer.
   void observe_steps(std::function<void(const std::string& actor_id)> fn);
 
   /// True once recovery finished and the node accepts messages.

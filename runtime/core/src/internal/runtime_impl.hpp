@@ -110,7 +110,7 @@ inline double unit_random() {
 using namespace activation_detail;
 
 struct runtime::impl {
-  std::function<void(const std::string&)> step_observer; // set before start
+  std::vector<std::function<void(const std::string&)>> step_observers; // added before start
   struct route {
     caf::actor handle;
     uint64_t sent = 0;

@@ -33,6 +33,8 @@ public:
   const json::object& client_capabilities() const override { return caps_; }
   bool cancelled() const override;
   void set_stopping(const std::atomic<bool>* flag) { stopping_ = flag; }
+  void set_caller(json::object caller) { caller_ = std::move(caller); }
+  const json::object& caller() const override { return caller_; }
   void progress(double done, std::optional<double> total, std::string message) override;
   void log(std::string level, json::value data, std::string logger) override;
   void send(std::string to, std::string type, json::value payload) override;
@@ -61,6 +63,7 @@ private:
   bool stateless_;
   const std::atomic<bool>* stopping_ = nullptr;
   json::object unanswered_;
+  json::object caller_;
 };
 
 } // namespace cairn::mcp

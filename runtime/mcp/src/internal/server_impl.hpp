@@ -89,6 +89,7 @@ struct server::impl {
   /// number (the pagination cursor).
   std::map<std::string, std::shared_ptr<tool_entry>> tool_order;
   uint64_t next_tool_seq = 0;
+  uint64_t generation = 0; ///< changes with every add and remove (under `mu`)
   std::map<std::string, resource_spec> resources;
   std::map<std::string, resource_template_spec> templates;
   std::map<std::string, prompt_spec> prompts;

@@ -13,6 +13,7 @@
 #include <boost/json/value.hpp>
 #include <caf/expected.hpp>
 
+#include "cairn/envelope.hpp"
 #include "cairn/http.hpp"
 
 namespace cairn {
@@ -88,6 +89,11 @@ public:
   virtual void send(std::string to, std::string type, json::value payload) = 0;
   /// Sends a notification to the client on this request's stream.
   virtual void notify(std::string method, json::object params) = 0;
+  /// Who called: `{"name": TAG, "tools": [GLOB...]}` for a client with a
+  /// token (its tag, never its secret; the globs it may call),
+  /// `{"name": "anonymous"}` without one (every tool), `{}` for a call an
+  /// actor started.
+  virtual const json::object& caller() const = 0;
 };
 
 /// A tool handler: returns the result, or an error to retry the call under
@@ -117,7 +123,25 @@ struct tool_spec {
   /// its task is created (2026-07-28: an `input_required` round first).
   json::object task_inputs;
   json::object meta; ///< extra `_meta` in `tools/list`
+  /// Cost units one call counts against a plan's budget (orchestration).
+  uint64_t cost = 1;
+  /// How a plan undoes a completed call of this tool: `{"tool": NAME,
+  /// "arguments": {...}}`, where an argument may be `{"$from": "arguments"
+  /// | "result", "pointer": RFC6901}` (the original call's arguments or
+  /// structured result). Empty: nothing to undo.
+  json::object compensation;
   tool_handler handler;
+};
+
+/// A tool's contract as plans see it: what `tools/list` shows plus cost and
+/// compensation. A plain value.
+struct tool_contract {
+  std::string name;
+  json::object input_schema;
+  std::optional<json::object> output_schema;
+  risk_class risk = risk_class::low;
+  uint64_t cost = 1;
+  json::object compensation;
 };
 
 /// A resource read answers `contents` (MCP resource contents objects).
@@ -249,6 +273,27 @@ public:
   /// thread, after `rt.start()`.
   caf::expected<std::string> call(const std::string& tool, boost::json::object arguments,
                                   std::string reply_to, std::string correlation = {});
+
+  /// The durable command `call` accepts, for an actor to send from its own
+  /// step (committed atomically with it, keyed by `idempotency_key`): the
+  /// call actor is `tool.<tool>/<call_key>`, and the tool sees
+  /// `idempotency_key` as its `call::idempotency_key()` on every attempt.
+  /// Arguments are checked first (`invalid_argument`); `not_found` for an
+  /// unknown tool. Any thread.
+  caf::expected<envelope> call_envelope(const std::string& tool, boost::json::object arguments,
+                                        std::string reply_to, std::string correlation,
+                                        const std::string& call_key,
+                                        const std::string& idempotency_key);
+
+  /// Asks a call to stop: a running handler sees `cancelled()`, a call not
+  /// yet started ends `cancelled` when it starts (the flag is in memory: after
+  /// a restart the call runs). Any thread.
+  void cancel(const std::string& call_id);
+
+  /// Every tool's contract, and a number that changes whenever tools are
+  /// added or removed (to cache what is derived from the contracts). Any thread.
+  std::vector<tool_contract> contracts() const;
+  uint64_t tools_generation() const;
 
   /// Before the runtime stops: running handlers see `cancelled()` and their
   /// steps fail without a record, so the calls run again after a restart.

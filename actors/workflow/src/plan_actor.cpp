@@ -1,0 +1,616 @@
+// SPDX-License-Identifier: Apache-2.0
+// The plan actor `plan/<id>`: runs an accepted plan as durable tool calls,
+// waits for approvals, compensates in reverse order. Its state is one JSON
+// object, rebuilt from JSON events; every decision it takes is journaled
+// before it acts on it, so a replay never needs the configuration of the
+// day (docs/orchestration.md, "Execution").
+#include <chrono>
+#include <string>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cairn/actor.hpp"
+#include "cairn/error.hpp"
+#include "cairn/json_codec.hpp"
+#include "cairn/mcp/outcome.hpp"
+#include "cairn/workflow/canonical_json.hpp"
+#include "cairn/workflow/plan.hpp"
+#include "internal/engine_impl.hpp"
+
+namespace cairn::workflow {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+caf::expected<json::value>
+resolve_references(const json::value& tmpl,
+                   const std::function<const json::value*(const std::string&)>& source) {
+  if (tmpl.is_array()) {
+    json::array out;
+    for (const auto& v : tmpl.as_array()) {
+      auto r = resolve_references(v, source);
+      if (!r)
+        return r;
+      out.push_back(std::move(*r));
+    }
+    return json::value(std::move(out));
+  }
+  if (!tmpl.is_object())
+    return tmpl;
+  const auto& o = tmpl.as_object();
+  if (auto from = o.if_contains("$from")) {
+    auto p = o.if_contains("pointer");
+    if (!from->is_string() || !p || !p->is_string())
+      return make_error(errc::invalid_argument, "malformed reference " + json::serialize(o));
+    std::string name{from->as_string()};
+    const json::value* at = source(name);
+    if (!at)
+      return make_error(errc::invalid_argument, "reference to " + name + ": it has no output");
+    auto tokens = parse_json_pointer(p->as_string());
+    if (!tokens)
+      return make_error(errc::invalid_argument, "malformed pointer in " + json::serialize(o));
+    for (const auto& t : *tokens) {
+      if (at->is_object()) {
+        at = at->as_object().if_contains(t);
+      } else if (at->is_array()) {
+        char* end = nullptr;
+        auto i = std::strtoull(t.c_str(), &end, 10);
+        bool digits = !t.empty() && *end == '\0' && (t == "0" || t[0] != '0');
+        at = digits && i < at->as_array().size() ? &at->as_array()[i] : nullptr;
+      } else {
+        at = nullptr;
+      }
+      if (!at)
+        return make_error(errc::invalid_argument, "reference " + json::serialize(o)
+                                                    + " leads nowhere in the output of " + name);
+    }
+    return *at;
+  }
+  json::object out;
+  for (const auto& [k, v] : o) {
+    auto r = resolve_references(v, source);
+    if (!r)
+      return r;
+    out[k] = std::move(*r);
+  }
+  return json::value(std::move(out));
+}
+
+namespace {
+
+json::object& obj(json::object& o, std::string_view key) {
+  auto& v = o[key];
+  if (!v.is_object())
+    v = json::object{};
+  return v.as_object();
+}
+
+std::string str(const json::object& o, std::string_view key) {
+  auto v = o.if_contains(key);
+  return v && v->is_string() ? std::string{v->as_string()} : std::string{};
+}
+
+class plan_actor final : public durable_actor {
+public:
+  explicit plan_actor(engine::impl& e) : eng_(e) {}
+
+  caf::error handle(context& ctx, const envelope& msg) override {
+    if (msg.type == type_tag<mcp::tool_outcome>::value) {
+      auto o = decode<mcp::tool_outcome>(msg.payload);
+      if (!o)
+        return std::move(o.error());
+      if (st_.empty())
+        return {}; // an outcome for a plan that never started: nothing to do
+      on_outcome(ctx, *o);
+      return advance(ctx);
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(msg.payload, ec);
+    if (ec || !v.is_object())
+      return make_error(errc::invalid_payload, msg.type + " needs a JSON object");
+    auto& p = v.as_object();
+    if (msg.type == submit_type) {
+      if (!st_.empty())
+        return {}; // the same plan submitted again: already running
+      ctx.emit_raw(accepted_event, json::serialize(p));
+      return advance(ctx);
+    }
+    if (msg.type == reject_type) {
+      if (st_.empty())
+        ctx.emit_raw(rejected_event, json::serialize(p));
+      return {};
+    }
+    if (st_.empty())
+      return {}; // nothing to decide, cancel or expire
+    if (msg.type == decide_type)
+      on_decision(ctx, p);
+    else if (msg.type == cancel_type)
+      on_cancel(ctx, p);
+    else if (msg.type == expire_type)
+      on_expiry(ctx, p);
+    else
+      return make_error(errc::invalid_argument, "a plan does not accept " + msg.type);
+    return advance(ctx);
+  }
+
+  caf::error apply(std::string_view type, std::string_view payload) override {
+    boost::system::error_code ec;
+    auto v = json::parse(payload, ec);
+    if (ec || !v.is_object())
+      return make_error(errc::corrupt_record,
+                        "plan event " + std::string{type} + " is not a JSON object");
+    auto& e = v.as_object();
+    auto at = e.if_contains("at_ms");
+    if (at && at->is_int64())
+      st_["updated_ms"] = at->as_int64();
+    if (type == accepted_event) {
+      st_ = std::move(e);
+      return {};
+    }
+    if (type == rejected_event) {
+      st_ = std::move(e);
+      st_["state"] = "rejected";
+      return {};
+    }
+    if (type == finished_event) {
+      st_["state"] = e["state"];
+      return {};
+    }
+    if (type == stopping_event) {
+      st_["state"] = e["state"];
+      st_["cause"] = e["cause"];
+      for (auto& [id, sv] : obj(st_, "steps")) {
+        auto& s = sv.as_object();
+        auto state = str(s, "state");
+        if (state == "pending" || state == "awaiting_approval")
+          s["state"] = "skipped";
+      }
+      return {};
+    }
+    if (type == decision_refused_event) {
+      st_["refused_decisions"] =
+        st_["refused_decisions"].is_int64() ? st_["refused_decisions"].as_int64() + 1 : int64_t{1};
+      return {};
+    }
+    auto id = str(e, "step");
+    auto& steps = obj(st_, "steps");
+    auto sv = steps.if_contains(id);
+    if (!sv || !sv->is_object())
+      return make_error(errc::corrupt_record,
+                        std::string{type} + " names step '" + id + "', which the plan lacks");
+    auto& s = sv->as_object();
+    if (type == step_started_event) {
+      s["state"] = "running";
+      s["call_id"] = e["call_id"];
+      s["resolved_arguments"] = e["arguments"];
+      s["started_ms"] = e["at_ms"];
+    } else if (type == approval_requested_event) {
+      s["state"] = "awaiting_approval";
+      s["resolved_arguments"] = e["arguments"];
+      e.erase("step");
+      e.erase("arguments");
+      e["state"] = "pending";
+      s["approval"] = std::move(e);
+    } else if (type == approval_decided_event) {
+      auto& a = obj(s, "approval");
+      auto decision = str(e, "decision");
+      a["state"] = decision == "approve" ? "approved" : decision == "deny" ? "denied" : "expired";
+      a["decided_by"] = e["by"];
+      a["decided_ms"] = e["at_ms"];
+      if (auto c = e.if_contains("comment"))
+        a["comment"] = *c;
+      s["state"] = decision == "approve" ? "approved" : decision == "deny" ? "denied" : "expired";
+    } else if (type == step_finished_event) {
+      s["state"] = e["status"];
+      s["ended_ms"] = e["at_ms"];
+      s["result"] = e["result"];
+      if (auto o = e.if_contains("output"))
+        s["output"] = *o;
+      if (auto err = e.if_contains("error"))
+        s["error"] = *err;
+      if (str(e, "status") == "succeeded") {
+        auto& done = st_["completed"];
+        if (!done.is_array())
+          done = json::array{};
+        done.as_array().emplace_back(id);
+      }
+    } else if (type == compensation_started_event) {
+      auto& c = obj(s, "compensation_call");
+      c["state"] = "running";
+      c["tool"] = e["tool"];
+      c["call_id"] = e["call_id"];
+      c["arguments"] = e["arguments"];
+      c["started_ms"] = e["at_ms"];
+      s["state"] = "compensating";
+    } else if (type == compensation_finished_event) {
+      auto& c = obj(s, "compensation_call");
+      auto status = str(e, "status");
+      c["state"] = status;
+      c["result"] = e["result"];
+      c["ended_ms"] = e["at_ms"];
+      s["state"] = status == "compensated" ? "compensated" : "compensation_failed";
+    } else {
+      return make_error(errc::corrupt_record, "unknown plan event " + std::string{type});
+    }
+    return {};
+  }
+
+  std::optional<std::string> snapshot() const override { return json::serialize(st_); }
+
+  caf::error restore(std::string_view bytes) override {
+    boost::system::error_code ec;
+    auto v = json::parse(bytes, ec);
+    if (ec || !v.is_object())
+      return make_error(errc::corrupt_record, "a plan snapshot is not a JSON object");
+    st_ = std::move(v.as_object());
+    return {};
+  }
+
+  std::optional<std::string> describe() const override { return json::serialize(st_); }
+
+private:
+  std::string state() const { return str(st_, "state"); }
+  std::string key() const {
+    auto id = str(st_, "id");
+    return id.substr(id.find('/') + 1);
+  }
+
+  json::object& step(const std::string& id) { return obj(st_, "steps")[id].as_object(); }
+
+  /// Takes every decision the state now allows, each journaled first.
+  caf::error advance(context& ctx) {
+    for (int guard = 0; guard < 10'000; ++guard) {
+      auto s = state();
+      if (s == "running") {
+        if (auto why = first_failure(); !why.empty()) {
+          ctx.emit_raw(stopping_event,
+                       json::serialize(json::object{
+                         {"state", "compensating"}, {"cause", why}, {"at_ms", wall_ms()}}));
+          continue;
+        }
+        bool all_done = true, started = false;
+        for (const auto& idv : st_["order"].as_array()) {
+          std::string id{idv.as_string()};
+          auto& sv = step(id);
+          auto ss = str(sv, "state");
+          if (ss != "succeeded")
+            all_done = false;
+          if (ss != "pending" && ss != "approved")
+            continue;
+          bool ready = true;
+          for (const auto& a : sv["after"].as_array())
+            if (str(step(std::string{a.as_string()}), "state") != "succeeded")
+              ready = false;
+          if (ready) {
+            start_step(ctx, id);
+            started = true;
+          }
+        }
+        if (started)
+          continue; // a step that could not start failed: look again
+        if (all_done) {
+          finish(ctx, "succeeded");
+          continue;
+        }
+        return {};
+      }
+      if (s == "compensating") {
+        json::object* next = nullptr;
+        std::string next_id;
+        bool any_failed = false, any_compensated = false;
+        for (auto& [id, sv] : obj(st_, "steps")) {
+          auto ss = str(sv.as_object(), "state");
+          if (ss == "running" || ss == "compensating")
+            return {}; // wait for it
+          any_failed = any_failed || ss == "compensation_failed";
+          any_compensated = any_compensated || ss == "compensated";
+        }
+        // Reverse completion order, one at a time.
+        auto& done = st_["completed"];
+        if (done.is_array())
+          for (auto it = done.as_array().rbegin(); it != done.as_array().rend(); ++it) {
+            std::string id{it->as_string()};
+            auto& sv = step(id);
+            if (str(sv, "state") == "succeeded" && sv["compensation"].is_object()
+                && !sv["compensation"].as_object().empty()) {
+              next = &sv;
+              next_id = id;
+              break;
+            }
+          }
+        if (next) {
+          start_compensation(ctx, next_id, *next);
+          continue;
+        }
+        auto cause = str(st_, "cause");
+        finish(ctx, any_failed             ? "compensation_failed"
+                    : cause == "cancelled" ? "cancelled"
+                    : any_compensated      ? "compensated"
+                                           : "failed");
+        return {};
+      }
+      return {};
+    }
+    return make_error(errc::handler_failed, "plan " + str(st_, "id") + " does not settle");
+  }
+
+  /// Why the plan must stop now: a step failed, was denied or expired.
+  std::string first_failure() {
+    for (auto& [id, sv] : obj(st_, "steps")) {
+      auto ss = str(sv.as_object(), "state");
+      if (ss == "failed" || ss == "cancelled")
+        return "step " + std::string{id} + " failed";
+      if (ss == "denied")
+        return "step " + std::string{id} + " was denied";
+      if (ss == "expired")
+        return "the approval of step " + std::string{id} + " expired";
+    }
+    return {};
+  }
+
+  void finish(context& ctx, const char* final_state) {
+    ctx.emit_raw(finished_event,
+                 json::serialize(json::object{{"state", final_state}, {"at_ms", wall_ms()}}));
+  }
+
+  void fail_step(context& ctx, const std::string& id, const std::string& why) {
+    ctx.emit_raw(step_finished_event, json::serialize(json::object{{"step", id},
+                                                                   {"status", "failed"},
+                                                                   {"result", nullptr},
+                                                                   {"error", why},
+                                                                   {"at_ms", wall_ms()}}));
+  }
+
+  void start_step(context& ctx, const std::string& id) {
+    auto& s = step(id);
+    auto resolved = resolve_references(s["arguments"], [this](const std::string& from) {
+      auto& src = step(from);
+      auto o = src.if_contains("output");
+      return o && !o->is_null() ? o : nullptr;
+    });
+    if (!resolved || !resolved->is_object())
+      return fail_step(ctx, id,
+                       resolved ? "arguments are not an object" : render(resolved.error()));
+    auto verdict = str(s, "verdict");
+    if (verdict == "approve" && str(s, "state") == "pending") {
+      auto sha = arguments_sha256(resolved->as_object());
+      auto expires_s = s["expires_s"].is_int64() ? s["expires_s"].as_int64() : int64_t{86'400};
+      auto now = wall_ms();
+      ctx.emit_raw(approval_requested_event,
+                   json::serialize(json::object{{"step", id},
+                                                {"arguments", *resolved},
+                                                {"arguments_sha256", sha},
+                                                {"approver", s["approver"]},
+                                                {"rule", s["rule"]},
+                                                {"reason", s["reason"]},
+                                                {"requested_ms", now},
+                                                {"expires_ms", now + expires_s * 1000},
+                                                {"at_ms", now}}));
+      // The durable timer: expiry counts as a denial, days later if need be.
+      ctx.send_raw(ctx.self(), expire_type,
+                   json::serialize(json::object{{"step", id}, {"arguments_sha256", sha}}),
+                   payload_format::json, std::chrono::seconds{expires_s});
+      return;
+    }
+    auto key = str(st_, "id") + "/" + id;
+    auto env = eng_.srv.call_envelope(str(s, "tool"), resolved->as_object(), ctx.self(),
+                                      "step:" + id, this->key() + "." + id, key);
+    if (!env)
+      return fail_step(ctx, id, render(env.error()));
+    ctx.send_raw(env->to, env->type, env->payload, payload_format::json,
+                 std::chrono::milliseconds{0}, key);
+    ctx.emit_raw(
+      step_started_event,
+      json::serialize(json::object{
+        {"step", id}, {"call_id", env->to}, {"arguments", *resolved}, {"at_ms", wall_ms()}}));
+  }
+
+  void start_compensation(context& ctx, const std::string& id, json::object& s) {
+    const auto& spec = s["compensation"].as_object();
+    auto tool = str(spec, "tool");
+    json::value tmpl = json::object{};
+    if (auto a = spec.if_contains("arguments"))
+      tmpl = *a;
+    auto resolved = resolve_references(tmpl, [&s](const std::string& from) -> const json::value* {
+      if (from == "arguments")
+        return s.if_contains("resolved_arguments");
+      if (from == "result")
+        return s.if_contains("output");
+      return nullptr;
+    });
+    auto fail = [&](const std::string& why) {
+      ctx.emit_raw(compensation_started_event, json::serialize(json::object{{"step", id},
+                                                                            {"tool", tool},
+                                                                            {"call_id", nullptr},
+                                                                            {"arguments", nullptr},
+                                                                            {"at_ms", wall_ms()}}));
+      ctx.emit_raw(compensation_finished_event,
+                   json::serialize(json::object{
+                     {"step", id}, {"status", "failed"}, {"result", why}, {"at_ms", wall_ms()}}));
+    };
+    if (!resolved || !resolved->is_object())
+      return fail(resolved ? "compensation arguments are not an object" : render(resolved.error()));
+    auto key = str(st_, "id") + "/" + id + "/compensate";
+    auto env = eng_.srv.call_envelope(tool, resolved->as_object(), ctx.self(), "undo:" + id,
+                                      this->key() + "." + id + ".undo", key);
+    if (!env)
+      return fail(render(env.error()));
+    ctx.send_raw(env->to, env->type, env->payload, payload_format::json,
+                 std::chrono::milliseconds{0}, key);
+    ctx.emit_raw(compensation_started_event, json::serialize(json::object{{"step", id},
+                                                                          {"tool", tool},
+                                                                          {"call_id", env->to},
+                                                                          {"arguments", *resolved},
+                                                                          {"at_ms", wall_ms()}}));
+  }
+
+  void on_outcome(context& ctx, const mcp::tool_outcome& o) {
+    auto colon = o.correlation.find(':');
+    if (colon == std::string::npos)
+      return;
+    auto what = o.correlation.substr(0, colon);
+    auto id = o.correlation.substr(colon + 1);
+    auto sv = obj(st_, "steps").if_contains(id);
+    if (!sv)
+      return;
+    auto& s = sv->as_object();
+    boost::system::error_code ec;
+    auto result = json::parse(o.result, ec);
+    if (ec)
+      result = json::value(o.result);
+    bool is_error = result.is_object() && result.as_object().if_contains("isError")
+                    && result.as_object()["isError"] == json::value(true);
+    bool ok = o.status == "completed" && !is_error;
+    if (what == "step") {
+      if (str(s, "state") != "running" || str(s, "call_id") != o.call_id)
+        return; // not what this step waits for (a duplicate)
+      json::object ev{{"step", id},
+                      {"status", ok                        ? "succeeded"
+                                 : o.status == "cancelled" ? "cancelled"
+                                                           : "failed"},
+                      {"result", result},
+                      {"at_ms", wall_ms()}};
+      if (ok) {
+        auto sc =
+          result.is_object() ? result.as_object().if_contains("structuredContent") : nullptr;
+        ev["output"] = sc ? *sc : json::value(nullptr);
+      } else {
+        ev["error"] = error_text(result, o.status);
+      }
+      ctx.emit_raw(step_finished_event, json::serialize(ev));
+      return;
+    }
+    if (what != "undo")
+      return;
+    auto& c = obj(s, "compensation_call");
+    if (str(c, "call_id") != o.call_id)
+      return;
+    auto cs = str(c, "state");
+    // A failed compensation's dead letter, redriven, may still succeed.
+    if (cs != "running" && !(cs == "failed" && ok))
+      return;
+    ctx.emit_raw(compensation_finished_event,
+                 json::serialize(json::object{{"step", id},
+                                              {"status", ok ? "compensated" : "failed"},
+                                              {"result", result},
+                                              {"at_ms", wall_ms()}}));
+    if (state() == "compensation_failed" && ok) {
+      // Redriven to success: the plan may still end compensated.
+      bool still_failed = false;
+      for (auto& [sid, v] : obj(st_, "steps"))
+        still_failed = still_failed || str(v.as_object(), "state") == "compensation_failed";
+      if (!still_failed)
+        ctx.emit_raw(stopping_event,
+                     json::serialize(json::object{
+                       {"state", "compensating"}, {"cause", st_["cause"]}, {"at_ms", wall_ms()}}));
+    }
+  }
+
+  static std::string error_text(const json::value& result, const std::string& status) {
+    if (status == "cancelled")
+      return "the call was cancelled";
+    if (result.is_object())
+      if (auto c = result.as_object().if_contains("content"); c && c->is_array())
+        for (const auto& b : c->as_array())
+          if (b.is_object() && b.as_object().if_contains("text"))
+            return std::string{b.as_object().at("text").as_string()};
+    return "the call " + status;
+  }
+
+  void on_decision(context& ctx, const json::object& p) {
+    auto id = str(p, "step");
+    auto sv = obj(st_, "steps").if_contains(id);
+    auto refuse = [&](const std::string& why) {
+      ctx.emit_raw(decision_refused_event,
+                   json::serialize(json::object{
+                     {"step", id}, {"by", p.at("by")}, {"why", why}, {"at_ms", wall_ms()}}));
+    };
+    if (!sv || str(sv->as_object(), "state") != "awaiting_approval")
+      return refuse("step " + id + " is not waiting for approval");
+    auto& a = sv->as_object()["approval"].as_object();
+    if (str(a, "arguments_sha256") != str(p, "arguments_sha256"))
+      return refuse("the decision quotes other arguments");
+    json::object ev{{"step", id},
+                    {"decision", str(p, "decision") == "approve" ? "approve" : "deny"},
+                    {"by", p.at("by")},
+                    {"at_ms", wall_ms()}};
+    if (auto c = p.if_contains("comment"))
+      ev["comment"] = *c;
+    ctx.emit_raw(approval_decided_event, json::serialize(ev));
+  }
+
+  void on_expiry(context& ctx, const json::object& p) {
+    auto id = str(p, "step");
+    auto sv = obj(st_, "steps").if_contains(id);
+    if (!sv || str(sv->as_object(), "state") != "awaiting_approval")
+      return; // decided in time
+    auto& a = sv->as_object()["approval"].as_object();
+    if (str(a, "arguments_sha256") != str(p, "arguments_sha256"))
+      return;
+    ctx.emit_raw(approval_decided_event,
+                 json::serialize(json::object{
+                   {"step", id}, {"decision", "expire"}, {"by", "expiry"}, {"at_ms", wall_ms()}}));
+  }
+
+  void on_cancel(context& ctx, const json::object& p) {
+    auto s = state();
+    if (s != "running")
+      return; // ended, or already stopping
+    ctx.emit_raw(stopping_event, json::serialize(json::object{{"state", "compensating"},
+                                                              {"cause", "cancelled"},
+                                                              {"cancelled_by", p.at("by")},
+                                                              {"at_ms", wall_ms()}}));
+    // Running steps are asked to stop; their outcomes still arrive.
+    for (auto& [id, sv] : obj(st_, "steps")) {
+      auto& st = sv.as_object();
+      if (str(st, "state") != "running")
+        continue;
+      auto call_id = str(st, "call_id");
+      auto* srv = &eng_.srv;
+      ctx.after_commit([srv, call_id] { srv->cancel(call_id); });
+    }
+  }
+
+  engine::impl& eng_;
+  json::object st_;
+};
+
+} // namespace
+
+void register_plan_kind(engine::impl& e) {
+  kind_options k;
+  // The state is small and read by every status request: one row.
+  k.snapshot_every = 1;
+  k.idle_timeout = std::chrono::milliseconds{5000};
+  for (auto type : {submit_type, reject_type, decide_type, cancel_type, expire_type}) {
+    message_codec c;
+    c.type = type;
+    c.json_passthrough = true;
+    c.from_json = [](std::string_view j) -> caf::expected<std::string> { return std::string{j}; };
+    c.to_json = [](std::string_view b) -> caf::expected<std::string> { return std::string{b}; };
+    k.accepts.push_back(c);
+  }
+  for (auto type :
+       {accepted_event, rejected_event, step_started_event, approval_requested_event,
+        approval_decided_event, decision_refused_event, step_finished_event, stopping_event,
+        compensation_started_event, compensation_finished_event, finished_event}) {
+    message_codec c;
+    c.type = type;
+    c.json_passthrough = true;
+    c.to_json = [](std::string_view b) -> caf::expected<std::string> { return std::string{b}; };
+    k.events.push_back(c);
+  }
+  k.events.push_back(cairn::json::codec_for<mcp::tool_outcome>());
+  // Submissions, decisions and cancellations are checked at the front door
+  // (scopes, hashes): nobody writes to a plan's mailbox around it.
+  k.closed_door = "use /api/v1/plans and /api/v1/approvals";
+  if (auto err = e.rt.register_kind(
+        "plan", [&e](std::string_view) { return std::make_unique<plan_actor>(e); }, k))
+    throw std::invalid_argument("cannot register the plan kind: " + render(err));
+}
+
+} // namespace cairn::workflow

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: Apache-2.0
+// Plans against a real `cairn node` over HTTP (docs/orchestration.md):
+// whole-plan rejection with nothing run, approvals bound to the argument
+// hash, compensation in reverse order exactly once, cancellation, policy
+// reload. The demo's tools record each effect in a durable ledger
+// (`ledger/<domain>`), which is what these tests count; an `exec` tool that
+// leaves a marker file proves when nothing ran at all.
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "http_client.hpp"
+#include "node_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+namespace json = boost::json;
+
+namespace {
+
+bool final_state(const std::string& s) {
+  return s == "rejected" || s == "succeeded" || s == "failed" || s == "compensated"
+         || s == "compensation_failed" || s == "cancelled";
+}
+
+std::string str(const json::value& v, const char* k) {
+  auto* o = v.if_object();
+  auto* f = o ? o->if_contains(k) : nullptr;
+  return f && f->is_string() ? std::string{f->as_string()} : std::string{};
+}
+
+/// A node with the demo's plan tools, a marker `exec` tool and `policies`.
+struct plan_node {
+  test::temp_dir dir;
+  std::unique_ptr<test::node_process> proc;
+  uint16_t port = 0;
+  std::string marker;
+
+  explicit plan_node(const std::string& policies = "null", const std::string& log_level = "error") {
+    marker = dir.sub("marker");
+    // `touch_marker` appends a line to the marker file: any call of it shows.
+    json::array tools{json::object{
+      {"name", "touch_marker"},
+      {"description", "Appends to a marker file (proves whether a tool ran)"},
+      {"type", "exec"},
+      {"command",
+       json::array{"/bin/sh", "-c",
+                   "cat >/dev/null; echo ran >> " + marker + "; echo '{\"touched\":true}'"}},
+      {"input_schema", json::object{{"type", "object"}}},
+      {"cost", 1}}};
+    std::ofstream cfg{dir.sub("config.json")};
+    cfg << "{\"policies\": " << policies << ", \"mcp_tools\": " << json::serialize(tools) << "}";
+    cfg.close();
+    std::vector<std::string> args{
+      "node",          "--data",      dir.sub("data"), "--http",   "127.0.0.1:0",
+      "--no-progress", "--log-level", log_level,       "--config", dir.sub("config.json")};
+    proc = std::make_unique<test::node_process>(args);
+    REQUIRE(proc->wait_for_output("cairn node ready"));
+    port = test::port_from_banner(proc->output());
+    REQUIRE(port != 0);
+  }
+
+  test::http_reply call(const std::string& method, const std::string& target,
+                        const std::string& body = {}) {
+    return test::http_call(port, method, target, body);
+  }
+
+  json::value body_of(const test::http_reply& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    INFO(r.body);
+    REQUIRE(!ec);
+    return v;
+  }
+
+  /// Submits; the answer's status and body.
+  std::pair<int, json::value> submit(const json::value& plan) {
+    auto r = call("POST", "/api/v1/plans", json::serialize(plan));
+    INFO(r.body);
+    REQUIRE(r.status != 0);
+    return {r.status, body_of(r)};
+  }
+
+  json::value plan(const std::string& id) {
+    auto r = call("GET", "/api/v1/plans/" + id);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    return body_of(r);
+  }
+
+  /// Waits for the plan to reach a state for which `pred` holds.
+  json::value wait_plan(const std::string& id,
+                        const std::function<bool(const std::string&)>& pred = final_state) {
+    json::value last;
+    bool ok = test::eventually([&] {
+      last = plan(id);
+      return pred(str(last, "state"));
+    });
+    INFO(json::serialize(last));
+    REQUIRE(ok);
+    return last;
+  }
+
+  std::string step_state(const json::value& p, const std::string& step) {
+    return str(p.at("steps").at(step), "state");
+  }
+
+  /// The state of a ledger actor (`ledger/stock` ...): effects counted by op.
+  json::object ledger(const std::string& domain) {
+    auto r = call("GET", "/api/v1/actors/ledger%2F" + domain);
+    if (r.status == 404)
+      return {};
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    auto v = body_of(r);
+    auto state = v.as_object().if_contains("state");
+    return state && state->is_object() ? state->as_object() : json::object{};
+  }
+
+  int64_t ops(const std::string& domain, const std::string& op) {
+    auto l = ledger(domain);
+    auto* o = l.if_contains("ops");
+    auto* n = o && o->is_object() ? o->as_object().if_contains(op) : nullptr;
+    return n && n->is_int64() ? n->as_int64() : 0;
+  }
+
+  /// The plan's journal event types in order.
+  std::vector<std::string> journal(const std::string& id) {
+    auto r = call("GET", "/api/v1/actors/" + id + "/journal?limit=1000");
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    std::vector<std::string> out;
+    auto body = body_of(r);
+    for (const auto& e : body.at("events").as_array())
+      out.push_back(str(e, "type"));
+    return out;
+  }
+
+  json::array journal_events(const std::string& id) {
+    auto r = call("GET", "/api/v1/actors/" + id + "/journal?limit=1000");
+    REQUIRE(r.status == 200);
+    return body_of(r).at("events").as_array();
+  }
+
+  bool marker_exists() const { return access(marker.c_str(), F_OK) == 0; }
+};
+
+json::value step(const std::string& id, const std::string& tool, json::object args,
+                 std::vector<std::string> after = {}) {
+  json::array a;
+  for (auto& x : after)
+    a.emplace_back(x);
+  return json::object{{"id", id}, {"tool", tool}, {"arguments", std::move(args)}, {"after", a}};
+}
+
+json::value ref(const std::string& from, const std::string& pointer) {
+  return json::object{{"$from", from}, {"pointer", pointer}};
+}
+
+/// The demo's delivery as a plan: reserve -> charge -> dispatch -> notify,
+/// in a line so completion order (and so compensation order) is fixed.
+json::value delivery(const std::string& order, int64_t amount, const std::string& region) {
+  return json::object{
+    {"steps",
+     json::array{
+       step("reserve", "reserve_stock", {{"order_id", order}, {"sku", "A-1"}, {"qty", 2}}),
+       step("charge", "charge_payment",
+            {{"order_id", order},
+             {"amount_cents", amount},
+             {"reservation_id", ref("reserve", "/reservation_id")}},
+            {"reserve"}),
+       step("dispatch", "dispatch_driver", {{"order_id", order}, {"region", region}}, {"charge"}),
+       step("notify", "notify_customer", {{"order_id", order}, {"message", "on its way"}},
+            {"dispatch"})}}};
+}
+
+} // namespace
+
+TEST_CASE("a plan runs its steps with references resolved and succeeds", "[plan]") {
+  plan_node n;
+  auto [status, body] = n.submit(delivery("o1", 4990, "north"));
+  INFO(json::serialize(body));
+  REQUIRE((status == 201 || status == 202));
+  auto id = str(body, "id");
+  REQUIRE(id.rfind("plan/", 0) == 0);
+  auto p = n.wait_plan(id);
+  INFO(json::serialize(p));
+  CHECK(str(p, "state") == "succeeded");
+  // The charge got the reservation the reserve step returned.
+  auto reservation = p.at("steps").at("reserve").at("output").at("reservation_id");
+  CHECK(p.at("steps").at("charge").at("resolved_arguments").at("reservation_id") == reservation);
+  // Each effect once.
+  CHECK(n.ops("stock", "reserve") == 1);
+  CHECK(n.ops("payments", "charge") == 1);
+  CHECK(n.ops("dispatch", "dispatch") == 1);
+  CHECK(n.ops("notify", "notify") == 1);
+  CHECK(n.ops("stock", "release") == 0);
+  // The external idempotency key of a step is `<plan id>/<step id>`.
+  auto keys = n.ledger("payments").at("keys").as_object();
+  CHECK(keys.contains(id + "/charge"));
+}
+
+TEST_CASE("a rejected plan lists every problem with its path and runs nothing", "[plan]") {
+  plan_node n;
+  // The fourth step has a bad argument; the marker tool is the first step.
+  json::value bad = json::object{
+    {"steps",
+     json::array{
+       step("mark", "touch_marker", {}),
+       step("reserve", "reserve_stock", {{"order_id", "o2"}, {"sku", "A-1"}, {"qty", 2}}, {"mark"}),
+       step("charge", "charge_payment", {{"order_id", "o2"}, {"amount_cents", 100}}, {"reserve"}),
+       step("notify", "notify_customer", {{"order_id", "o2"}, {"message", 42}}, {"charge"})}}};
+  auto [status, body] = n.submit(bad);
+  INFO(json::serialize(body));
+  CHECK(status == 422);
+  CHECK(str(body, "code") == "plan_invalid");
+  auto problems = body.at("problems").as_array();
+  REQUIRE(problems.size() == 1);
+  CHECK(str(problems[0], "step") == "notify");
+  CHECK(str(problems[0], "path") == "$.steps[3].arguments.message");
+  CHECK(str(problems[0], "code") == "invalid_arguments");
+
+  // Several problems at once: a cycle, an unknown tool, a reference to a
+  // step that is not earlier, and a budget overrun.
+  json::value many = json::object{
+    {"budget", json::object{{"cost_units", 3}}},
+    {"steps",
+     json::array{
+       step("a", "touch_marker", {}, {"b"}), step("b", "touch_marker", {}, {"a"}),
+       step("c", "no_such_tool", {}),
+       step("d", "notify_customer", {{"order_id", ref("e", "/notification_id")}, {"message", "x"}}),
+       step("e", "notify_customer", {{"order_id", "o3"}, {"message", "x"}}, {"d"})}}};
+  auto [status2, body2] = n.submit(many);
+  INFO(json::serialize(body2));
+  CHECK(status2 == 422);
+  std::set<std::string> codes;
+  for (const auto& p : body2.at("problems").as_array())
+    codes.insert(str(p, "code"));
+  CHECK(codes.count("cycle") == 1);
+  CHECK(codes.count("unknown_tool") == 1);
+  CHECK(codes.count("bad_reference") == 1);
+  CHECK(codes.count("over_budget") == 1);
+
+  // The rejection is journaled, and nothing else happened.
+  auto plan_id = str(body2, "plan");
+  REQUIRE(!plan_id.empty());
+  CHECK(n.journal(plan_id) == std::vector<std::string>{"plan.rejected/v1"});
+  CHECK(str(n.plan(plan_id), "state") == "rejected");
+  CHECK_FALSE(n.marker_exists());
+  CHECK(n.ops("stock", "reserve") == 0);
+}
+
+TEST_CASE("a step that fails is compensated in reverse order, each undo once", "[plan]") {
+  plan_node n;
+  // Nobody drives to "islands": dispatch fails after reserve and charge.
+  auto [status, body] = n.submit(delivery("o4", 2500, "islands"));
+  REQUIRE((status == 201 || status == 202));
+  auto id = str(body, "id");
+  auto p = n.wait_plan(id);
+  INFO(json::serialize(p));
+  CHECK(str(p, "state") == "compensated");
+  CHECK(n.step_state(p, "dispatch") == "failed");
+  CHECK(n.step_state(p, "notify") == "skipped");
+  CHECK(n.step_state(p, "charge") == "compensated");
+  CHECK(n.step_state(p, "reserve") == "compensated");
+  // The refund undoes the later step first, then the release.
+  std::vector<std::string> undo;
+  auto events = n.journal_events(id);
+  for (const auto& e : events)
+    if (str(e, "type") == "plan.compensation_started/v1")
+      undo.push_back(str(e.at("payload"), "step"));
+  CHECK(undo == std::vector<std::string>{"charge", "reserve"});
+  CHECK(n.ops("payments", "refund") == 1);
+  CHECK(n.ops("stock", "release") == 1);
+  CHECK(n.ops("dispatch", "dispatch") == 0);
+  // The refund got the payment id and amount of the charge it undoes.
+  auto undo_args = p.at("steps").at("charge").at("compensation_call").at("arguments");
+  CHECK(undo_args.at("payment_id") == p.at("steps").at("charge").at("output").at("payment_id"));
+  CHECK(undo_args.at("amount_cents") == json::value(2500));
+}
+
+namespace {
+
+const char* big_charges = R"([{"name": "big-charges", "tools": ["charge_payment"],
+  "when": {"type": "object", "properties": {"amount_cents": {"minimum": 50000}},
+           "required": ["amount_cents"]},
+  "verdict": "approve", "approver": "operator", "expires": "PT24H", "risk": "high",
+  "reason": "charges of 500.00 or more need an operator"}])";
+
+/// Waits for the charge step of `id` to wait for approval; its approval.
+json::value pending_approval(plan_node& n, const std::string& id) {
+  n.wait_plan(id, [&](const std::string&) {
+    return n.step_state(n.plan(id), "charge") == "awaiting_approval";
+  });
+  auto r = n.call("GET", "/api/v1/approvals/" + id + "%2Fcharge");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  return n.body_of(r);
+}
+
+} // namespace
+
+TEST_CASE("an approval must quote the hash of the arguments that will run", "[plan]") {
+  plan_node n{big_charges};
+  auto [status, body] = n.submit(delivery("o5", 75000, "south"));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  CHECK(str(body.at("steps").at("charge"), "verdict") == "approve");
+  CHECK(str(body.at("steps").at("charge"), "rule") == "big-charges");
+  CHECK(str(body, "risk") == "high");
+  auto a = pending_approval(n, id);
+  INFO(json::serialize(a));
+  CHECK(str(a, "state") == "pending");
+  auto sha = str(a, "arguments_sha256");
+  REQUIRE(sha.size() == 64);
+  // The arguments shown are the resolved ones (the reservation filled in).
+  CHECK(a.at("arguments").at("reservation_id").is_string());
+  // Listed, pending first.
+  auto list = n.body_of(n.call("GET", "/api/v1/approvals"));
+  REQUIRE(!list.at("approvals").as_array().empty());
+  CHECK(str(list.at("approvals").as_array()[0], "id") == id + "/charge");
+
+  // The hash of other arguments: refused, and the step still waits.
+  std::string other(64, '0');
+  auto wrong =
+    n.call("POST", "/api/v1/approvals/" + id + "%2Fcharge",
+           json::serialize(json::object{{"decision", "approve"}, {"arguments_sha256", other}}));
+  INFO(wrong.body);
+  CHECK(wrong.status == 409);
+  CHECK(n.ops("payments", "charge") == 0);
+  CHECK(n.step_state(n.plan(id), "charge") == "awaiting_approval");
+
+  auto right =
+    n.call("POST", "/api/v1/approvals/" + id + "%2Fcharge",
+           json::serialize(json::object{
+             {"decision", "approve"}, {"arguments_sha256", sha}, {"comment", "known customer"}}));
+  INFO(right.body);
+  CHECK(right.status == 202);
+  auto p = n.wait_plan(id);
+  CHECK(str(p, "state") == "succeeded");
+  CHECK(n.ops("payments", "charge") == 1);
+  // A second decision on a decided approval is a conflict.
+  auto again =
+    n.call("POST", "/api/v1/approvals/" + id + "%2Fcharge",
+           json::serialize(json::object{{"decision", "deny"}, {"arguments_sha256", sha}}));
+  CHECK(again.status == 409);
+  // The journal names who decided, and the comment.
+  bool found = false;
+  auto events = n.journal_events(id);
+  for (const auto& e : events)
+    if (str(e, "type") == "plan.approval_decided/v1") {
+      found = true;
+      CHECK(str(e.at("payload"), "by") == "anonymous");
+      CHECK(str(e.at("payload"), "decision") == "approve");
+      CHECK(str(e.at("payload"), "comment") == "known customer");
+    }
+  CHECK(found);
+}
+
+TEST_CASE("a denied approval compensates what ran before it", "[plan]") {
+  plan_node n{big_charges};
+  auto [status, body] = n.submit(delivery("o6", 90000, "east"));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  auto a = pending_approval(n, id);
+  auto r = n.call("POST", "/api/v1/approvals/" + id + "%2Fcharge",
+                  json::serialize(json::object{{"decision", "deny"},
+                                               {"arguments_sha256", str(a, "arguments_sha256")}}));
+  CHECK(r.status == 202);
+  auto p = n.wait_plan(id);
+  INFO(json::serialize(p));
+  CHECK(str(p, "state") == "compensated");
+  CHECK(n.step_state(p, "charge") == "denied");
+  CHECK(n.step_state(p, "reserve") == "compensated");
+  CHECK(n.ops("stock", "release") == 1);
+  CHECK(n.ops("payments", "charge") == 0);
+}
+
+TEST_CASE("an approval that expires counts as a denial", "[plan]") {
+  plan_node n{R"([{"name": "quick", "tools": ["charge_payment"], "verdict": "approve",
+                   "expires": "PT1S", "reason": "needs a quick yes"}])"};
+  auto [status, body] = n.submit(delivery("o7", 100, "west"));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  auto p = n.wait_plan(id);
+  INFO(json::serialize(p));
+  CHECK(str(p, "state") == "compensated");
+  CHECK(n.step_state(p, "charge") == "expired");
+  CHECK(str(p.at("steps").at("charge").at("approval"), "decided_by") == "expiry");
+  CHECK(n.ops("stock", "release") == 1);
+}
+
+TEST_CASE("a policy rule that denies rejects the plan before anything runs", "[plan]") {
+  plan_node n{R"([{"name": "no-marks", "tools": ["touch_*"], "verdict": "deny",
+                   "reason": "not from a plan"}])"};
+  auto [status, body] =
+    n.submit(json::object{{"steps", json::array{step("m", "touch_marker", {})}}});
+  INFO(json::serialize(body));
+  CHECK(status == 422);
+  auto problems = body.at("problems").as_array();
+  REQUIRE(problems.size() == 1);
+  CHECK(str(problems[0], "code") == "denied");
+  CHECK(str(problems[0], "message").find("no-marks") != std::string::npos);
+  CHECK_FALSE(n.marker_exists());
+}
+
+TEST_CASE("cancelling a waiting plan skips what is pending and undoes what ran", "[plan]") {
+  plan_node n{big_charges};
+  auto [status, body] = n.submit(delivery("o8", 60000, "north"));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  pending_approval(n, id);
+  auto r = n.call("POST", "/api/v1/plans/" + id + "/cancel", R"({"reason": "customer called"})");
+  INFO(r.body);
+  CHECK(r.status == 202);
+  auto p = n.wait_plan(id);
+  INFO(json::serialize(p));
+  CHECK(str(p, "state") == "cancelled");
+  CHECK(n.step_state(p, "charge") == "skipped");
+  CHECK(n.step_state(p, "reserve") == "compensated");
+  CHECK(n.ops("stock", "release") == 1);
+  // Cancelling an ended plan is a conflict.
+  CHECK(n.call("POST", "/api/v1/plans/" + id + "/cancel").status == 409);
+}
+
+TEST_CASE("the same idempotency key from the same caller is the same plan", "[plan]") {
+  plan_node n;
+  auto plan = delivery("o9", 100, "north");
+  plan.as_object()["idempotency_key"] = "order-o9";
+  auto [s1, b1] = n.submit(plan);
+  auto [s2, b2] = n.submit(plan);
+  CHECK(str(b1, "id") == str(b2, "id"));
+  n.wait_plan(str(b1, "id"));
+  CHECK(n.ops("payments", "charge") == 1);
+}
+
+TEST_CASE("reloaded policies apply to new plans; a waiting plan keeps its verdict", "[plan]") {
+  plan_node n{big_charges, "info"};
+  auto [s1, waiting] = n.submit(delivery("o10", 80000, "north"));
+  REQUIRE(s1 == 202);
+  auto waiting_id = str(waiting, "id");
+  pending_approval(n, waiting_id);
+  // The new rules let every charge through.
+  {
+    std::ofstream cfg{n.dir.sub("config.json")};
+    cfg << R"({"policies": [{"name": "all-charges", "tools": ["charge_payment"],
+                              "verdict": "allow", "reason": "trusted"}]})";
+  }
+  n.proc->signal(SIGHUP);
+  REQUIRE(n.proc->wait_for_output("policies reloaded"));
+  auto [s2, fresh] = n.submit(delivery("o11", 80000, "north"));
+  INFO(json::serialize(fresh));
+  CHECK(str(fresh.at("steps").at("charge"), "verdict") == "allow");
+  CHECK(str(fresh.at("steps").at("charge"), "rule") == "all-charges");
+  CHECK(str(n.wait_plan(str(fresh, "id")), "state") == "succeeded");
+  // The plan submitted before the reload still waits for its approval.
+  auto p = n.plan(waiting_id);
+  CHECK(n.step_state(p, "charge") == "awaiting_approval");
+  CHECK(str(p.at("steps").at("charge"), "rule") == "big-charges");
+}
