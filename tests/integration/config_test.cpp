@@ -136,6 +136,11 @@ std::string tool_json(const std::string& name) {
          + R"(","description":"a declared tool","type":"exec","command":["/bin/cat"]}])";
 }
 
+std::string workflow_json(const std::string& name) {
+  return R"([{"name":")" + name
+         + R"(","description":"a workflow","parameters":{"type":"object"},"steps":[{"id":"a","tool":"echo","arguments":{"text":"hi"}}]}])";
+}
+
 const std::map<std::string, sample>& samples() {
   static const std::map<std::string, sample> table = {
     {"data", {R"("f-data")", "e-data", "x-data", R"("f-data")", R"("e-data")", R"("x-data")"}},
@@ -154,6 +159,13 @@ const std::map<std::string, sample>& samples() {
     {"mcp_tools",
      {tool_json("tool_f"), tool_json("tool_e"), tool_json("tool_x"), tool_json("tool_f"),
       tool_json("tool_e"), tool_json("tool_x")}},
+    {"policies",
+     {R"([{"name":"f","verdict":"deny"}])", R"([{"name":"e","verdict":"deny"}])",
+      R"([{"name":"x","verdict":"deny"}])", R"([{"name":"f","verdict":"deny"}])",
+      R"([{"name":"e","verdict":"deny"}])", R"([{"name":"x","verdict":"deny"}])"}},
+    {"workflows",
+     {workflow_json("wf_f"), workflow_json("wf_e"), workflow_json("wf_x"), workflow_json("wf_f"),
+      workflow_json("wf_e"), workflow_json("wf_x")}},
     {"profile",
      {R"("conformance")", "default", "conformance", R"("conformance")", R"("default")",
       R"("conformance")"}},

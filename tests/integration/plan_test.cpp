@@ -110,8 +110,11 @@ struct plan_node {
     return last;
   }
 
+  /// A step's state; "" while the plan is only `submitted` (no steps shown yet).
   std::string step_state(const json::value& p, const std::string& step) {
-    return str(p.at("steps").at(step), "state");
+    auto* steps = p.as_object().if_contains("steps");
+    auto* s = steps && steps->is_object() ? steps->as_object().if_contains(step) : nullptr;
+    return s ? str(*s, "state") : std::string{};
   }
 
   /// The state of a ledger actor (`ledger/stock` ...): effects counted by op.

@@ -347,8 +347,11 @@ int run_node(const node_settings& ns) {
     }
   }
   std::unique_ptr<demo_producer> producer;
-  if (ns.demo)
+  std::unique_ptr<demo_planner> planner;
+  if (ns.demo) {
     producer = std::make_unique<demo_producer>(**rt, ns.demo_rate);
+    planner = std::make_unique<demo_planner>(orchestrator, human, std::chrono::seconds{2});
+  }
   progress_line line{(*rt)->stats()};
   auto last_print = std::chrono::steady_clock::now();
   int idle_polls = 0;
@@ -369,6 +372,8 @@ int run_node(const node_settings& ns) {
   }
   if (producer)
     producer->stop();
+  if (planner)
+    planner->stop();
   if (stop_signal.load() != 0)
     std::fprintf(human, "cairn node stopping on signal %d\n", stop_signal.load());
   orchestrator.shutdown(); // waiting submissions and plan streams return
@@ -464,6 +469,11 @@ void add_node_run(CLI::App& app, int& exit_code) {
                 "Check the settings as start does, print the effective ones as JSON and exit");
   cmd->add_option("--mcp-tools", ns->mcp_tools_text,
                   "MCP tools declared as a JSON array (exec, http; see mcp_tools in the README)");
+  cmd->add_option("--policies", ns->policies_text,
+                  "Orchestration policy rules as JSON (see docs/orchestration.md); reloaded from "
+                  "--config on SIGHUP");
+  cmd->add_option("--workflows", ns->workflows_text,
+                  "Plan templates exposed as MCP tools, as a JSON array (docs/orchestration.md)");
   cmd->add_option("--hold-start", ns->hold_start,
                   "Tests: serve HTTP but hold recovery until this file exists");
   // Every setting of the table can also come from CAIRN_<NAME>.

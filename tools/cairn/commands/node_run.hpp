@@ -2,6 +2,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +13,9 @@
 namespace cairn {
 class runtime;
 struct runtime_stats;
+namespace workflow {
+class engine;
+}
 namespace mcp {
 class server;
 }
@@ -52,6 +57,24 @@ std::string start_chain_workload(runtime& rt, const node_settings& ns);
 /// Places demo orders at `rate` per second on its own thread, backing off
 /// while the node is busy, until `stop()` (or destruction). Construct,
 /// stop and destroy it from one thread (the command's main thread).
+/// The demo's agent: every `period` it submits a `deliver_order`-shaped plan
+/// to `orchestrator` (now and then one with a big charge, which waits for an
+/// operator, and one to a region no driver serves, which is compensated),
+/// and prints a line when one of its plans waits for approval (with the
+/// command that approves it) or ends. Until `stop()` (or destruction).
+class demo_planner {
+public:
+  demo_planner(workflow::engine& orchestrator, std::FILE* out, std::chrono::milliseconds period);
+  ~demo_planner();
+  demo_planner(const demo_planner&) = delete;
+  demo_planner& operator=(const demo_planner&) = delete;
+  void stop();
+
+private:
+  std::atomic<bool> running_{true};
+  std::thread thread_;
+};
+
 class demo_producer {
 public:
   demo_producer(runtime& rt, double rate);

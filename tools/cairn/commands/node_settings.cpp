@@ -182,8 +182,8 @@ const std::vector<setting>& settings_table() {
        return {};
      },
      [](const node_settings& ns) { return ns.mcp_tools; }},
-    // Config file only (JSON documents): the orchestrator's rules and plan
-    // templates (docs/orchestration.md).
+    // The orchestrator's rules and plan templates (docs/orchestration.md);
+    // flags and variables take them as JSON text, like mcp_tools.
     {"policies",
      [](node_settings& ns, const json::value& v) -> std::string {
        if (!v.is_array() && !v.is_object() && !v.is_null())
@@ -218,16 +218,19 @@ void add_setting_variables(CLI::App* cmd) {
 
 std::string apply_config_file(node_settings& ns, const CLI::App* cmd) {
   // Settings whose flag or variable holds JSON text.
-  if (auto* opt = cmd->get_option_no_throw(flag_of("mcp_tools")); opt != nullptr && opt->count())
-    if (auto err = setting_from_text(ns, "mcp_tools", ns.mcp_tools_text); !err.empty())
-      return err;
+  for (auto [name, text] :
+       {std::pair{"mcp_tools", &ns.mcp_tools_text}, std::pair{"policies", &ns.policies_text},
+        std::pair{"workflows", &ns.workflows_text}})
+    if (auto* opt = cmd->get_option_no_throw(flag_of(name)); opt != nullptr && opt->count())
+      if (auto err = setting_from_text(ns, name, *text); !err.empty())
+        return err;
   // A value from a flag or variable meets the same rules as one from the
   // file (CLI11's own checks are looser for some: --threads, --max-pending).
   for (const auto& st : settings_table()) {
     std::string name = st.name;
     auto* opt = cmd->get_option_no_throw(flag_of(name));
     if (opt == nullptr || opt->count() == 0 || name == "tokens" || name == "mcp_tokens"
-        || name == "mcp_tools")
+        || name == "mcp_tools" || name == "policies" || name == "workflows")
       continue; // tokens are checked when parsed; mcp_tools above
     if (auto err = st.from_json(ns, st.to_json(ns)); !err.empty())
       return "setting '" + name + "' (" + flag_of(name) + " or " + variable_of(name) + ") " + err;

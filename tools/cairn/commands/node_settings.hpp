@@ -30,6 +30,8 @@ struct node_settings {
   std::string mcp_tools_text;   ///< `--mcp-tools` / CAIRN_MCP_TOOLS: the same, as JSON text
   boost::json::value policies;  ///< orchestration policy rules (null: the defaults per risk)
   boost::json::value workflows; ///< plan templates exposed as MCP tools (null: none)
+  std::string policies_text;    ///< `--policies` / CAIRN_POLICIES: the same, as JSON text
+  std::string workflows_text;   ///< `--workflows` / CAIRN_WORKFLOWS: the same, as JSON text
   uint32_t chains = 8;
   uint64_t messages = 100'000;
   bool exit_when_idle = false;
