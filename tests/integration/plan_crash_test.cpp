@@ -7,6 +7,7 @@
 // progress, not the clock) — and restarted on the same data. At the end every plan succeeded, every
 // internal effect happened once, and every external call of a step carried
 // the step's key `<plan id>/<step id>`, whatever the number of attempts.
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <map>
@@ -201,4 +202,102 @@ TEST_CASE("200 plans survive 20 SIGKILLs: every step once inside, one key outsid
   // Printed for the record: how many external calls a kill repeated.
   WARN("external calls: " << calls << " (" << cut_short << " cut short by a kill) for " << 2 * plans
                           << " external steps, " << kills << " kills");
+}
+
+TEST_CASE("a SIGKILL in the middle of compensating: each undo runs to its end once, in reverse "
+          "order",
+          "[plan][crash]") {
+  test::temp_dir dir;
+  auto log = dir.sub("undo.log");
+  auto gate = dir.sub("gate");
+  // `do_x` succeeds; `fail` fails (a tool error); `undo_x` logs its key and
+  // then waits for the gate file, so the node can be killed while it runs.
+  auto tool = [&](const std::string& name, const std::string& script, json::object extra = {}) {
+    json::object t{{"name", name},
+                   {"description", "a step of the compensation crash test"},
+                   {"type", "exec"},
+                   {"command", json::array{"/bin/sh", "-c", script}},
+                   {"input_schema", json::object{{"type", "object"}}},
+                   {"max_attempts", 10}};
+    for (auto& [k, v] : extra)
+      t[k] = v;
+    return t;
+  };
+  auto undo_script = "/bin/cat >/dev/null; echo \"$CAIRN_IDEMPOTENCY_KEY\" >> " + log
+                     + "; while [ ! -e " + gate + " ]; do /bin/sleep 0.05; done; echo '{}'";
+  json::array tools{
+    tool("do_a", "/bin/cat >/dev/null; echo '{\"id\":\"a1\"}'",
+         {{"compensation",
+           json::object{{"tool", "undo_a"},
+                        {"arguments", json::object{{"id", json::object{{"$from", "result"},
+                                                                       {"pointer", "/id"}}}}}}}}),
+    tool("do_b", "/bin/cat >/dev/null; echo '{\"id\":\"b1\"}'",
+         {{"compensation", json::object{{"tool", "undo_b"}}}}),
+    tool("fail", "/bin/cat >/dev/null; echo 'no' >&2; exit 3"), tool("undo_a", undo_script),
+    tool("undo_b", undo_script)};
+  {
+    std::ofstream cfg{dir.sub("config.json")};
+    cfg << json::serialize(json::object{{"mcp_tools", tools}});
+  }
+  std::vector<std::string> args{
+    "node",          "--data",      dir.sub("data"), "--http",   "127.0.0.1:0",
+    "--no-progress", "--log-level", "error",         "--config", dir.sub("config.json")};
+  auto proc = std::make_unique<test::node_process>(args);
+  REQUIRE(proc->wait_for_output("cairn node ready"));
+  auto port = test::port_from_banner(proc->output());
+  json::object plan{
+    {"steps", json::array{json::object{{"id", "a"}, {"tool", "do_a"}},
+                          json::object{{"id", "b"}, {"tool", "do_b"}, {"after", {"a"}}},
+                          json::object{{"id", "c"}, {"tool", "fail"}, {"after", {"b"}}}}}};
+  auto r = test::http_call(port, "POST", "/api/v1/plans", json::serialize(plan));
+  INFO(r.body);
+  REQUIRE((r.status == 201 || r.status == 202));
+  auto id = std::string{parse(r.body).at("id").as_string()};
+
+  // The first undo (b's) is running: kill the node now, restart it.
+  REQUIRE(test::eventually([&] { return lines_in(log) >= 1; }));
+  proc->signal(SIGKILL);
+  proc->wait();
+  proc = std::make_unique<test::node_process>(args);
+  REQUIRE(proc->wait_for_output("cairn node ready"));
+  port = test::port_from_banner(proc->output());
+  std::ofstream{gate} << "open";
+
+  json::value p;
+  REQUIRE(test::eventually([&] {
+    auto g = test::http_call(port, "GET", "/api/v1/plans/" + id);
+    if (g.status != 200)
+      return false;
+    p = parse(g.body);
+    return p.at("state") == "compensated" || p.at("state") == "compensation_failed";
+  }));
+  INFO(json::serialize(p));
+  CHECK(p.at("state") == "compensated");
+  // Inside: one start and one end of each compensation, b's before a's.
+  auto j = test::http_call(port, "GET", "/api/v1/actors/" + id + "/journal?limit=1000");
+  REQUIRE(j.status == 200);
+  std::vector<std::string> undo;
+  auto journal = parse(j.body);
+  for (const auto& e : journal.at("events").as_array()) {
+    auto type = std::string{e.at("type").as_string()};
+    if (type.find("compensation") != std::string::npos)
+      undo.push_back(type.substr(type.find('_') + 1) + " "
+                     + std::string{e.at("payload").at("step").as_string()});
+  }
+  CHECK(
+    undo
+    == std::vector<std::string>{"started/v1 b", "finished/v1 b", "started/v1 a", "finished/v1 a"});
+  // The undo of a got the result of a.
+  CHECK(p.at("steps").at("a").at("compensation_call").at("arguments").at("id") == "a1");
+  // Outside: every call of an undo carried its key, b's calls all before a's.
+  std::ifstream in{log};
+  std::vector<std::string> keys;
+  for (std::string line; std::getline(in, line);)
+    keys.push_back(line);
+  INFO("undo calls: " << keys.size());
+  REQUIRE(keys.size() >= 2);
+  auto first_a = std::find(keys.begin(), keys.end(), id + "/a/compensate");
+  REQUIRE(first_a != keys.end());
+  for (auto it = keys.begin(); it != keys.end(); ++it)
+    CHECK(*it == (it < first_a ? id + "/b/compensate" : id + "/a/compensate"));
 }
