@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "cairn/actors/demo_tools.hpp"
 #include "http_client.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
@@ -45,7 +47,8 @@ struct plan_node {
   uint16_t port = 0;
   std::string marker;
 
-  explicit plan_node(const std::string& policies = "null", const std::string& log_level = "error") {
+  explicit plan_node(const std::string& policies = "null", const std::string& log_level = "error",
+                     const std::string& workflows = "null") {
     marker = dir.sub("marker");
     // `touch_marker` appends a line to the marker file: any call of it shows.
     json::array tools{json::object{
@@ -58,7 +61,8 @@ struct plan_node {
       {"input_schema", json::object{{"type", "object"}}},
       {"cost", 1}}};
     std::ofstream cfg{dir.sub("config.json")};
-    cfg << "{\"policies\": " << policies << ", \"mcp_tools\": " << json::serialize(tools) << "}";
+    cfg << "{\"policies\": " << policies << ", \"workflows\": " << workflows
+        << ", \"mcp_tools\": " << json::serialize(tools) << "}";
     cfg.close();
     std::vector<std::string> args{
       "node",          "--data",      dir.sub("data"), "--http",   "127.0.0.1:0",
@@ -469,4 +473,174 @@ TEST_CASE("reloaded policies apply to new plans; a waiting plan keeps its verdic
   auto p = n.plan(waiting_id);
   CHECK(n.step_state(p, "charge") == "awaiting_approval");
   CHECK(str(p.at("steps").at("charge"), "rule") == "big-charges");
+}
+
+namespace {
+
+/// The body of a chunked HTTP/1.1 answer without its chunk framing.
+std::string dechunk(const test::http_reply& r) {
+  if (r.header("transfer-encoding").find("chunked") == std::string::npos)
+    return r.body;
+  std::string out;
+  size_t pos = 0;
+  while (pos < r.body.size()) {
+    auto eol = r.body.find("\r\n", pos);
+    if (eol == std::string::npos)
+      break;
+    auto size = std::stoul(r.body.substr(pos, eol - pos), nullptr, 16);
+    if (size == 0)
+      break;
+    out += r.body.substr(eol + 2, size);
+    pos = eol + 2 + size + 2;
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a plan's events stream as SSE from its journal while it runs, and resume", "[plan]") {
+  plan_node n{big_charges};
+  auto [status, body] = n.submit(delivery("o12", 70000, "west"));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  auto a = pending_approval(n, id);
+  // The stream stays open while the plan waits; the approval and the end arrive on it.
+  test::http_reply live;
+  std::thread reader{
+    [&] { live = test::http_call(n.port, "GET", "/api/v1/plans/" + id + "/events"); }};
+  auto r = n.call("POST", "/api/v1/approvals/" + id + "%2Fcharge",
+                  json::serialize(json::object{{"decision", "approve"},
+                                               {"arguments_sha256", str(a, "arguments_sha256")}}));
+  CHECK(r.status == 202);
+  reader.join();
+  live.body = dechunk(live);
+  INFO(live.body);
+  CHECK(live.status == 200);
+  CHECK(live.header("content-type").find("text/event-stream") == 0);
+  auto at = [&](const std::string& what) { return live.body.find(what); };
+  CHECK(at("id: 1\nevent: plan.accepted/v1\ndata: {") == 0);
+  CHECK(at("event: plan.approval_requested/v1") < at("event: plan.approval_decided/v1"));
+  CHECK(at("event: plan.approval_decided/v1") < at("event: plan.finished/v1"));
+  CHECK(at("event: plan.finished/v1") != std::string::npos);
+  CHECK(at("\"state\":\"succeeded\"") != std::string::npos);
+  // Last-Event-ID resumes after that event.
+  auto resumed =
+    test::http_call(n.port, "GET", "/api/v1/plans/" + id + "/events", {}, {"Last-Event-ID: 2"});
+  resumed.body = dechunk(resumed);
+  INFO(resumed.body);
+  CHECK(resumed.body.rfind("id: 3\n", 0) == 0);
+  CHECK(resumed.body.find("event: plan.finished/v1") != std::string::npos);
+  // A plan that does not exist: 404, not an empty stream.
+  CHECK(n.call("GET", "/api/v1/plans/plan%2Fnope/events").status == 404);
+}
+
+TEST_CASE("cairn plan and cairn approvals drive a plan from the command line", "[plan][cli]") {
+  plan_node n{big_charges};
+  auto url = "http://127.0.0.1:" + std::to_string(n.port);
+  auto cli = [&](std::vector<std::string> args, int& code) {
+    args.insert(args.begin(), {"--node", url});
+    test::node_process p{args};
+    code = p.wait();
+    return p.output();
+  };
+  {
+    std::ofstream f{n.dir.sub("plan.json")};
+    f << json::serialize(delivery("o13", 1200, "north"));
+  }
+  int code = -1;
+  auto out = cli({"plan", "submit", n.dir.sub("plan.json"), "--watch"}, code);
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.find(": succeeded") != std::string::npos);
+  // A rejected plan: exit 1 and every problem, with its path.
+  {
+    std::ofstream f{n.dir.sub("bad.json")};
+    f << R"({"steps": [{"id": "x", "tool": "reserve_stock", "arguments": {"qty": "two"}}]})";
+  }
+  out = cli({"plan", "submit", n.dir.sub("bad.json")}, code);
+  INFO(out);
+  CHECK(code == 1);
+  CHECK(out.find("plan_invalid") != std::string::npos);
+  CHECK(out.find("$.steps[0].arguments.qty [x]: invalid_arguments") != std::string::npos);
+  // An approval, decided from the command line: the wrong hash first.
+  auto [status, body] = n.submit(delivery("o14", 99000, "north"));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  auto a = pending_approval(n, id);
+  out = cli({"approvals", "list"}, code);
+  CHECK(code == 0);
+  CHECK(out.find(id + "/charge") != std::string::npos);
+  CHECK(out.find("pending") != std::string::npos);
+  out = cli({"approvals", "show", id + "/charge"}, code);
+  CHECK(out.find(str(a, "arguments_sha256")) != std::string::npos);
+  out = cli({"approvals", "approve", id + "/charge", "--sha256", std::string(64, 'f')}, code);
+  INFO(out);
+  CHECK(code == 1);
+  CHECK(out.find("conflict") != std::string::npos);
+  out = cli({"approvals", "approve", id + "/charge", "--sha256", str(a, "arguments_sha256"),
+             "--comment", "ok by phone"},
+            code);
+  CHECK(code == 0);
+  out = cli({"plan", "watch", id}, code);
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.find("plan " + id + ": succeeded") != std::string::npos);
+  out = cli({"plan", "show", id, "--json"}, code);
+  CHECK(code == 0);
+  CHECK(out.find("\"ok by phone\"") != std::string::npos);
+  out = cli({"plan", "list", "--status", "succeeded"}, code);
+  CHECK(out.find(id) != std::string::npos);
+}
+
+TEST_CASE("a workflow from config is one MCP tool that runs its plan", "[plan][mcp]") {
+  plan_node n{"null", "error", actors::demo_workflows_json()};
+  int next_id = 1;
+  auto mcp = [&](const std::string& method, json::object params, const std::string& name) {
+    params["_meta"] = json::object{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                                   {"io.modelcontextprotocol/clientInfo",
+                                    json::object{{"name", "plan-test"}, {"version", "1.0.0"}}},
+                                   {"io.modelcontextprotocol/clientCapabilities", json::object{}}};
+    json::object req{
+      {"jsonrpc", "2.0"}, {"id", next_id++}, {"method", method}, {"params", std::move(params)}};
+    std::vector<std::string> headers{"Content-Type: application/json",
+                                     "Accept: application/json, text/event-stream",
+                                     "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: " + method};
+    if (!name.empty())
+      headers.push_back("Mcp-Name: " + name);
+    auto r = test::http_call(n.port, "POST", "/mcp", json::serialize(req), headers);
+    INFO(r.body);
+    auto text = r.body;
+    if (auto data = text.rfind("data: ");
+        r.header("content-type").find("event-stream") == 0 && data != std::string::npos)
+      text = text.substr(data + 6, text.find('\n', data) - data - 6);
+    return n.body_of(test::http_reply{r.status, r.headers, text}).as_object();
+  };
+  auto list = mcp("tools/list", {}, "");
+  json::object deliver;
+  for (const auto& t : list.at("result").at("tools").as_array())
+    if (t.at("name") == "deliver_order")
+      deliver = t.as_object();
+  REQUIRE(!deliver.empty());
+  CHECK(deliver.at("inputSchema").at("required").as_array().size() == 5);
+  auto res = mcp("tools/call",
+                 json::object{{"name", "deliver_order"},
+                              {"arguments", json::object{{"order_id", "w1"},
+                                                         {"sku", "A-1"},
+                                                         {"qty", 1},
+                                                         {"amount_cents", 1500},
+                                                         {"region", "south"}}}},
+                 "deliver_order");
+  INFO(json::serialize(res));
+  auto sc = res.at("result").at("structuredContent");
+  CHECK(str(sc, "state") == "succeeded");
+  CHECK(n.ops("payments", "charge") == 1);
+  // The plan ran with the parameters in place.
+  auto p = n.plan(str(sc, "id"));
+  CHECK(p.at("steps").at("dispatch").at("resolved_arguments").at("region") == "south");
+  // Parameters outside the workflow's schema never reach a plan.
+  auto bad =
+    mcp("tools/call",
+        json::object{{"name", "deliver_order"}, {"arguments", json::object{{"order_id", "w2"}}}},
+        "deliver_order");
+  CHECK(bad.contains("error"));
 }
