@@ -91,7 +91,6 @@ void engine::impl::on_step(const std::string& actor_id) {
   auto [from, to] = watchers.equal_range(actor_id);
   for (auto it = from; it != to; ++it)
     it->second.second();
-  ++plan_steps;
   watch_cv.notify_all();
 }
 
@@ -485,7 +484,10 @@ caf::expected<json::object> engine::wait(const std::string& plan_id,
                                          const std::function<bool()>& stop) {
   auto& d = *impl_;
   auto until = std::chrono::steady_clock::now() + timeout;
-  auto h = watch(plan_id, [] {});
+  // Steps of this plan seen (written under watch_mu by on_step): the plan is
+  // read again only when it changed.
+  auto changes = std::make_shared<uint64_t>(0);
+  auto h = watch(plan_id, [changes] { ++*changes; });
   struct unwatch_on_exit {
     engine* e;
     uint64_t h;
@@ -495,7 +497,7 @@ caf::expected<json::object> engine::wait(const std::string& plan_id,
     uint64_t seen;
     {
       std::lock_guard lock{d.watch_mu};
-      seen = d.plan_steps;
+      seen = *changes;
     }
     auto p = d.read_plan(plan_id);
     if (p && final_state(str(*p, "state")))
@@ -506,10 +508,10 @@ caf::expected<json::object> engine::wait(const std::string& plan_id,
       return std::move(p.error());
     }
     std::unique_lock lock{d.watch_mu};
-    // Woken by any plan's step; a bounded wait also notices `stop`.
+    // A bounded wait also notices `stop`.
     d.watch_cv.wait_until(
       lock, std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds{200}),
-      [&] { return d.plan_steps != seen; });
+      [&] { return *changes != seen || d.stopping; });
   }
 }
 

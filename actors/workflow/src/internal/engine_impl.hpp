@@ -75,10 +75,9 @@ struct engine::impl {
   std::shared_ptr<const catalog_cache> current_catalog();
 
   std::mutex watch_mu;
-  std::condition_variable watch_cv; ///< notified with every plan step (for `wait`)
+  std::condition_variable watch_cv; ///< notified with every watched plan step (for `wait`)
   std::unordered_multimap<std::string, std::pair<uint64_t, std::function<void()>>> watchers;
   uint64_t next_watch = 1;
-  uint64_t plan_steps = 0; ///< steps of watched plans seen (under watch_mu)
   std::atomic<size_t> watched{0};
   int waiters = 0;       ///< threads holding `hold_waiter` (under watch_mu)
   bool stopping = false; ///< under watch_mu
