@@ -175,18 +175,19 @@ int main(int argc, char** argv) {
         {"id", static_cast<int64_t>(i * 10 + t)},
         {"method", "tools/call"},
         {"params",
-         json::object{{"name", "noop_" + std::to_string(t)},
-                      {"arguments", json::object{}},
-                      {"_meta", json::object{{"io.modelcontextprotocol/protocolVersion",
-                                              "2026-07-28"},
-                                             {"io.modelcontextprotocol/clientInfo",
-                                              json::object{{"name", "bench"}, {"version", "1"}}},
-                                             {"io.modelcontextprotocol/clientCapabilities",
-                                              json::object{}}}}}}};
+         json::object{
+           {"name", "noop_" + std::to_string(t)},
+           {"arguments", json::object{}},
+           {"_meta",
+            json::object{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                         {"io.modelcontextprotocol/clientInfo",
+                          json::object{{"name", "bench"}, {"version", "1"}}},
+                         {"io.modelcontextprotocol/clientCapabilities", json::object{}}}}}}};
       auto done = std::make_shared<std::promise<std::string>>();
       auto answered = std::make_shared<std::atomic<bool>>(false);
       srv.handle_message(json::serialize(req), [done, answered](std::string msg) {
-        if (msg.find("\"result\"") == std::string::npos && msg.find("\"error\"") == std::string::npos)
+        if (msg.find("\"result\"") == std::string::npos
+            && msg.find("\"error\"") == std::string::npos)
           return; // a notification
         if (!answered->exchange(true))
           done->set_value(std::move(msg));
@@ -221,8 +222,7 @@ int main(int argc, char** argv) {
     std::printf("%8zu %10.0f %10.2f %10.2f | %12.0f %10.2f %10.2f | %11.2fx %11.2fx%s\n", c,
                 p.per_second, p.p50_ms, p.p99_ms, m.per_second, m.p50_ms, m.p99_ms,
                 m.per_second > 0 ? p.per_second / m.per_second : 0,
-                m.p50_ms > 0 ? p.p50_ms / m.p50_ms : 0,
-                p.failed + m.failed ? "  (failures!)" : "");
+                m.p50_ms > 0 ? p.p50_ms / m.p50_ms : 0, p.failed + m.failed ? "  (failures!)" : "");
     std::fflush(stdout);
   }
   orchestrator.shutdown();

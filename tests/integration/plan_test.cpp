@@ -644,3 +644,199 @@ TEST_CASE("a workflow from config is one MCP tool that runs its plan", "[plan][m
         "deliver_order");
   CHECK(bad.contains("error"));
 }
+
+namespace {
+
+/// A node whose `mcp_tools` are `tools` (exec tools for the test at hand).
+struct exec_node {
+  test::temp_dir dir;
+  std::unique_ptr<test::node_process> proc;
+  uint16_t port = 0;
+
+  explicit exec_node(const json::array& tools, std::vector<std::string> extra = {}) {
+    {
+      std::ofstream cfg{dir.sub("config.json")};
+      cfg << json::serialize(json::object{{"mcp_tools", tools}});
+    }
+    std::vector<std::string> args{
+      "node",          "--data",      dir.sub("data"), "--http",   "127.0.0.1:0",
+      "--no-progress", "--log-level", "error",         "--config", dir.sub("config.json")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<test::node_process>(args);
+    REQUIRE(proc->wait_for_output("cairn node ready"));
+    port = test::port_from_banner(proc->output());
+  }
+
+  json::value get(const std::string& target) {
+    auto r = test::http_call(port, "GET", target);
+    INFO(target << ": " << r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+
+  json::value wait_state(const std::string& id, const std::string& state) {
+    json::value p;
+    bool ok = test::eventually([&] {
+      p = get("/api/v1/plans/" + id);
+      return str(p, "state") == state;
+    });
+    INFO(json::serialize(p));
+    REQUIRE(ok);
+    return p;
+  }
+};
+
+json::object exec_tool(const std::string& name, const std::string& script,
+                       json::object extra = {}) {
+  json::object t{{"name", name},
+                 {"description", "a step of a plan test"},
+                 {"type", "exec"},
+                 {"command", json::array{"/bin/sh", "-c", script}},
+                 {"input_schema", json::object{{"type", "object"}}}};
+  for (auto& [k, v] : extra)
+    t[k] = v;
+  return t;
+}
+
+} // namespace
+
+TEST_CASE("a compensation that fails for good is a dead letter; redriven, the plan ends "
+          "compensated",
+          "[plan]") {
+  test::temp_dir gate_dir;
+  auto gate = gate_dir.sub("gate");
+  // `undo` dies by a signal (a failure to retry) until the gate exists.
+  json::array tools{exec_tool("work", "/bin/cat >/dev/null; echo '{}'",
+                              {{"compensation", json::object{{"tool", "undo"}}}}),
+                    exec_tool("fail", "/bin/cat >/dev/null; exit 4"),
+                    exec_tool("undo",
+                              "/bin/cat >/dev/null; [ -e " + gate + " ] || kill -9 $$; echo '{}'",
+                              {{"max_attempts", 1}})};
+  exec_node n{tools};
+  json::object plan{
+    {"steps", json::array{json::object{{"id", "w"}, {"tool", "work"}},
+                          json::object{{"id", "f"}, {"tool", "fail"}, {"after", {"w"}}}}}};
+  auto r = test::http_call(n.port, "POST", "/api/v1/plans", json::serialize(plan));
+  INFO(r.body);
+  REQUIRE((r.status == 201 || r.status == 202));
+  auto id = str(json::parse(r.body), "id");
+  auto p = n.wait_state(id, "compensation_failed");
+  CHECK(str(p.at("steps").at("w"), "state") == "compensation_failed");
+  // The undo's call is a dead letter, with the plan's key in its call.
+  auto dl = n.get("/api/v1/dead-letters");
+  INFO(json::serialize(dl));
+  REQUIRE(dl.at("dead_letters").as_array().size() == 1);
+  auto letter = dl.at("dead_letters").as_array()[0];
+  CHECK(str(letter, "to").rfind("tool.undo/", 0) == 0);
+  // Fixed outside, redriven: the undo runs again and the plan ends compensated.
+  std::ofstream{gate} << "open";
+  auto redrive =
+    test::http_call(n.port, "POST", "/api/v1/dead-letters/" + str(letter, "id") + "/redrive");
+  INFO(redrive.body);
+  CHECK(redrive.status < 300);
+  p = n.wait_state(id, "compensated");
+  CHECK(str(p.at("steps").at("w"), "state") == "compensated");
+}
+
+TEST_CASE("cancelling a plan kills its running exec step and undoes what completed", "[plan]") {
+  test::temp_dir work;
+  auto pidfile = work.sub("pid");
+  json::array tools{exec_tool("work", "/bin/cat >/dev/null; echo '{}'",
+                              {{"compensation", json::object{{"tool", "undo"}}}}),
+                    exec_tool("undo", "/bin/cat >/dev/null; echo '{}'"),
+                    // Writes its pid, then waits far longer than the test.
+                    exec_tool("slow",
+                              "/bin/cat >/dev/null; echo $$ > " + pidfile + "; exec /bin/sleep 300",
+                              {{"timeout_ms", 600000}})};
+  exec_node n{tools};
+  json::object plan{
+    {"steps", json::array{json::object{{"id", "w"}, {"tool", "work"}},
+                          json::object{{"id", "s"}, {"tool", "slow"}, {"after", {"w"}}}}}};
+  auto r = test::http_call(n.port, "POST", "/api/v1/plans", json::serialize(plan));
+  REQUIRE((r.status == 201 || r.status == 202));
+  auto id = str(json::parse(r.body), "id");
+  int pid = 0;
+  REQUIRE(test::eventually([&] {
+    std::ifstream in{pidfile};
+    return static_cast<bool>(in >> pid) && pid > 0;
+  }));
+  REQUIRE(kill(pid, 0) == 0); // the step's process runs
+  auto c = test::http_call(n.port, "POST", "/api/v1/plans/" + id + "/cancel");
+  INFO(c.body);
+  CHECK(c.status == 202);
+  auto p = n.wait_state(id, "cancelled");
+  INFO(json::serialize(p));
+  CHECK(str(p.at("steps").at("s"), "state") != "succeeded");
+  CHECK(str(p.at("steps").at("w"), "state") == "compensated");
+  // The process group of the step was killed.
+  CHECK(test::eventually([&] { return kill(pid, 0) != 0; }));
+}
+
+TEST_CASE("plans follow the token model: write submits, approve decides, admin does not, MCP "
+          "tokens bound the tools",
+          "[plan]") {
+  exec_node n{json::array{},
+              {"--token", "w-secret:write", "--token", "a-secret:approve", "--token",
+               "adm-secret:admin", "--policies", big_charges, "--mcp-token",
+               "m-secret:submit_plan,reserve_stock"}};
+  auto call = [&](const std::string& token, const std::string& method, const std::string& target,
+                  const std::string& body = {}) {
+    return test::http_call(n.port, method, target, body,
+                           {"Content-Type: application/json", "Authorization: Bearer " + token});
+  };
+  auto r =
+    call("w-secret", "POST", "/api/v1/plans", json::serialize(delivery("t1", 60000, "north")));
+  INFO(r.body);
+  REQUIRE(r.status == 202);
+  auto id = str(json::parse(r.body), "id");
+  CHECK(str(json::parse(r.body), "caller").rfind("token-", 0) == 0);
+  json::value a;
+  REQUIRE(test::eventually([&] {
+    auto g = call("w-secret", "GET", "/api/v1/approvals/" + id + "%2Fcharge");
+    if (g.status != 200)
+      return false;
+    a = json::parse(g.body);
+    return str(a, "state") == "pending";
+  }));
+  auto decision = json::serialize(
+    json::object{{"decision", "approve"}, {"arguments_sha256", str(a, "arguments_sha256")}});
+  CHECK(call("w-secret", "POST", "/api/v1/approvals/" + id + "%2Fcharge", decision).status == 403);
+  CHECK(call("adm-secret", "POST", "/api/v1/approvals/" + id + "%2Fcharge", decision).status
+        == 403);
+  CHECK(
+    call("a-secret", "POST", "/api/v1/plans", json::serialize(delivery("t2", 1, "north"))).status
+    == 403);
+  CHECK(call("a-secret", "POST", "/api/v1/approvals/" + id + "%2Fcharge", decision).status == 202);
+  json::value p;
+  REQUIRE(test::eventually([&] {
+    p = json::parse(call("a-secret", "GET", "/api/v1/plans/" + id).body);
+    return str(p, "state") == "succeeded";
+  }));
+  auto by = str(p.at("steps").at("charge").at("approval"), "decided_by");
+  CHECK(by.rfind("token-", 0) == 0);
+  CHECK(by != str(p, "caller")); // the approver's token, not the submitter's
+  CHECK(by.find("a-secret") == std::string::npos);
+
+  // Over MCP, a plan may use only the tools of its token.
+  json::object req{
+    {"jsonrpc", "2.0"},
+    {"id", 1},
+    {"method", "tools/call"},
+    {"params",
+     json::object{
+       {"name", "submit_plan"},
+       {"arguments", json::object{{"plan", delivery("t3", 100, "north")}}},
+       {"_meta", json::object{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                              {"io.modelcontextprotocol/clientInfo",
+                               json::object{{"name", "t"}, {"version", "1"}}},
+                              {"io.modelcontextprotocol/clientCapabilities", json::object{}}}}}}};
+  auto m = test::http_call(n.port, "POST", "/mcp", json::serialize(req),
+                           {"Content-Type: application/json",
+                            "Accept: application/json, text/event-stream",
+                            "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call",
+                            "Mcp-Name: submit_plan", "Authorization: Bearer m-secret"});
+  INFO(m.body);
+  CHECK(m.body.find("out_of_scope") != std::string::npos);
+  CHECK(m.body.find("charge_payment") != std::string::npos);
+  CHECK(m.body.find("\"isError\":true") != std::string::npos);
+}

@@ -435,8 +435,9 @@ private:
     if (!resolved || !resolved->is_object())
       return fail(resolved ? "compensation arguments are not an object" : render(resolved.error()));
     auto key = str(st_, "id") + "/" + id + "/compensate";
+    // A compensation that fails for good is a dead letter: redrivable.
     auto env = eng_.srv.call_envelope(tool, resolved->as_object(), ctx.self(), "undo:" + id,
-                                      this->key() + "." + id + ".undo", key);
+                                      this->key() + "." + id + ".undo", key, true);
     if (!env)
       return fail(render(env.error()));
     ctx.send_raw(env->to, env->type, env->payload, payload_format::json,

@@ -221,6 +221,8 @@ private:
       key_ = std::string{k->as_string()};
     if (auto c = p.if_contains("caller"); c && c->is_object())
       caller_ = c->as_object();
+    if (auto d = p.if_contains("dead_letter_on_failure"); d && d->is_bool())
+      dead_letter_on_failure_ = d->as_bool();
     auto t = srv_.find_tool(tool_);
     if (!t) {
       finish(ctx, call_status::failed, error_result("the tool '" + tool_ + "' no longer exists"),
@@ -233,6 +235,10 @@ private:
       std::lock_guard lock{srv_.calls_mu};
       if (auto it = srv_.calls.find(ctx.self()); it != srv_.calls.end())
         live = it->second;
+      else if (!reply_to_.empty())
+        // A call an actor started has no client to follow it, but it can be
+        // cancelled (`server::cancel`) while it runs: that needs its flag.
+        srv_.calls[ctx.self()] = live = std::make_shared<live_call>();
     }
     if (live && live->cancelled.load()) {
       finish(ctx, call_status::cancelled, json::object{}, {});
@@ -299,8 +305,10 @@ private:
       return {};
     }
     if (!r) {
-      if (attempt + 1 < t->spec.max_attempts)
-        return std::move(r.error()); // retried under the kind's policy
+      // Retried under the kind's policy; a caller that wants failures
+      // redrivable gets a dead letter after the last attempt.
+      if (attempt + 1 < t->spec.max_attempts || dead_letter_on_failure_)
+        return std::move(r.error());
       auto why = "the tool failed after " + std::to_string(attempt + 1)
                  + " attempt(s): " + render(r.error());
       finish(ctx, call_status::failed, error_result(why), {},
@@ -372,12 +380,13 @@ private:
 
   server::impl& srv_;
   std::string tool_;
-  call_record rec_;         ///< the status, and the outcome once there is one
-  json::object state_;      ///< a waiting task: arguments, answers, pending questions
-  std::string reply_to_;    ///< the actor that hears the outcome (from the call message)
-  std::string key_;         ///< the idempotency key the caller chose, if any
-  json::object caller_;     ///< who called (`call::caller()`)
-  std::string correlation_; ///< passed back to it verbatim
+  call_record rec_;      ///< the status, and the outcome once there is one
+  json::object state_;   ///< a waiting task: arguments, answers, pending questions
+  std::string reply_to_; ///< the actor that hears the outcome (from the call message)
+  std::string key_;      ///< the idempotency key the caller chose, if any
+  json::object caller_;  ///< who called (`call::caller()`)
+  bool dead_letter_on_failure_ = false; ///< failed for good: a dead letter, not a record
+  std::string correlation_;             ///< passed back to it verbatim
 };
 
 json::object describe_record(const std::string& tool, const call_record& rec) {

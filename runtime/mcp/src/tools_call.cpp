@@ -234,7 +234,8 @@ caf::expected<std::string> server::call(const std::string& tool, json::object ar
 caf::expected<envelope> server::call_envelope(const std::string& tool, json::object arguments,
                                               std::string reply_to, std::string correlation,
                                               const std::string& call_key,
-                                              const std::string& idempotency_key) {
+                                              const std::string& idempotency_key,
+                                              bool dead_letter_on_failure) {
   auto& d = *impl_;
   auto t = d.find_tool(tool);
   if (!t)
@@ -252,6 +253,8 @@ caf::expected<envelope> server::call_envelope(const std::string& tool, json::obj
     payload["correlation"] = std::move(correlation);
   if (!idempotency_key.empty())
     payload["idempotency_key"] = idempotency_key;
+  if (dead_letter_on_failure)
+    payload["dead_letter_on_failure"] = true;
   envelope env;
   env.from = std::move(reply_to);
   env.to = "tool." + tool + "/" + call_key;

@@ -280,10 +280,15 @@ public:
   /// `idempotency_key` as its `call::idempotency_key()` on every attempt.
   /// Arguments are checked first (`invalid_argument`); `not_found` for an
   /// unknown tool. Any thread.
+  /// With `dead_letter_on_failure`, a call that fails for good is not
+  /// recorded as failed but dead-lettered (its caller still hears `failed`),
+  /// so an operator can redrive it once the cause is fixed; a redriven call
+  /// that succeeds answers its caller again.
   caf::expected<envelope> call_envelope(const std::string& tool, boost::json::object arguments,
                                         std::string reply_to, std::string correlation,
                                         const std::string& call_key,
-                                        const std::string& idempotency_key);
+                                        const std::string& idempotency_key,
+                                        bool dead_letter_on_failure = false);
 
   /// Asks a call to stop: a running handler sees `cancelled()`, a call not
   /// yet started ends `cancelled` when it starts (the flag is in memory: after
