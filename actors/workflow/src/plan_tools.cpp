@@ -116,7 +116,9 @@ caf::expected<mcp::tool_result> run_plan(engine* eng, mcp::call& c, json::value 
   } on_exit;
   std::set<std::string> asked;
   for (;;) {
-    auto p = eng->wait(s->id, std::chrono::seconds{1}, [&c] { return c.cancelled(); });
+    // Short waits: a question for the client (an approval) goes out soon
+    // after the plan asks for it.
+    auto p = eng->wait(s->id, std::chrono::milliseconds{200}, [&c] { return c.cancelled(); });
     if (!p)
       return std::move(p.error());
     auto state = str(*p, "state");
