@@ -840,3 +840,28 @@ TEST_CASE("plans follow the token model: write submits, approve decides, admin d
   CHECK(m.body.find("charge_payment") != std::string::npos);
   CHECK(m.body.find("\"isError\":true") != std::string::npos);
 }
+
+TEST_CASE("a plan still running at its deadline stops and undoes what it did", "[plan]") {
+  plan_node n{big_charges};
+  // Three seconds from now, as RFC 3339.
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()
+                                                + std::chrono::seconds{3});
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char deadline[32];
+  std::strftime(deadline, sizeof deadline, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  auto plan = delivery("o15", 80000, "north");
+  plan.as_object()["deadline"] = deadline;
+  auto [status, body] = n.submit(plan);
+  INFO(json::serialize(body));
+  REQUIRE(status == 202);
+  auto id = str(body, "id");
+  // Nobody approves the charge: the deadline ends the plan.
+  auto p = n.wait_plan(id);
+  INFO(json::serialize(p));
+  CHECK(str(p, "state") == "compensated");
+  CHECK(str(p, "cause") == "the plan's deadline passed");
+  CHECK(n.step_state(p, "charge") == "skipped");
+  CHECK(n.step_state(p, "reserve") == "compensated");
+  CHECK(n.ops("stock", "release") == 1);
+}

@@ -117,6 +117,10 @@ public:
       if (!st_.empty())
         return {}; // the same plan submitted again: already running
       ctx.emit_raw(accepted_event, json::serialize(p));
+      // The deadline, as a durable timer: a plan still running then stops.
+      if (auto d = p.if_contains("deadline_ms"); d && d->is_int64())
+        ctx.send_raw(ctx.self(), deadline_type, "{}", payload_format::json,
+                     std::chrono::milliseconds{std::max<int64_t>(1, d->as_int64() - wall_ms())});
       return advance(ctx);
     }
     if (msg.type == reject_type) {
@@ -132,6 +136,8 @@ public:
       on_cancel(ctx, p);
     else if (msg.type == expire_type)
       on_expiry(ctx, p);
+    else if (msg.type == deadline_type)
+      stop(ctx, "the plan's deadline passed", json::object{});
     else
       return make_error(errc::invalid_argument, "a plan does not accept " + msg.type);
     return advance(ctx);
@@ -558,13 +564,18 @@ private:
   }
 
   void on_cancel(context& ctx, const json::object& p) {
-    auto s = state();
-    if (s != "running")
+    stop(ctx, "cancelled", json::object{{"cancelled_by", p.at("by")}});
+  }
+
+  /// Stops a running plan for `cause`: pending steps are skipped, running
+  /// ones asked to stop, completed ones compensated.
+  void stop(context& ctx, const std::string& cause, json::object extra) {
+    if (state() != "running")
       return; // ended, or already stopping
-    ctx.emit_raw(stopping_event, json::serialize(json::object{{"state", "compensating"},
-                                                              {"cause", "cancelled"},
-                                                              {"cancelled_by", p.at("by")},
-                                                              {"at_ms", wall_ms()}}));
+    extra["state"] = "compensating";
+    extra["cause"] = cause;
+    extra["at_ms"] = wall_ms();
+    ctx.emit_raw(stopping_event, json::serialize(extra));
     // Running steps are asked to stop; their outcomes still arrive.
     for (auto& [id, sv] : obj(st_, "steps")) {
       auto& st = sv.as_object();
@@ -587,7 +598,8 @@ void register_plan_kind(engine::impl& e) {
   // The state is small and read by every status request: one row.
   k.snapshot_every = 1;
   k.idle_timeout = std::chrono::milliseconds{5000};
-  for (auto type : {submit_type, reject_type, decide_type, cancel_type, expire_type}) {
+  for (auto type :
+       {submit_type, reject_type, decide_type, cancel_type, expire_type, deadline_type}) {
     message_codec c;
     c.type = type;
     c.json_passthrough = true;

@@ -29,6 +29,7 @@ inline constexpr const char* reject_type = "plan.reject/v1";
 inline constexpr const char* decide_type = "plan.decide/v1";
 inline constexpr const char* cancel_type = "plan.cancel/v1";
 inline constexpr const char* expire_type = "plan.expire/v1";
+inline constexpr const char* deadline_type = "plan.deadline/v1";
 
 // Events a plan actor journals (JSON payloads): the audit trail of a plan.
 inline constexpr const char* accepted_event = "plan.accepted/v1";
