@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -150,6 +151,22 @@ TEST_CASE("200 plans survive 20 SIGKILLs: every step once inside, one key outsid
     REQUIRE(done);
     CHECK(p.at("state") == "succeeded");
   }
+
+  // The list, built after the last restart from storage and the plans' own
+  // reports, holds every plan once, newest first.
+  auto list = test::http_call(port, "GET", "/api/v1/plans?status=succeeded&limit=1000");
+  REQUIRE(list.status == 200);
+  auto listed = parse(list.body).at("plans").as_array();
+  CHECK(listed.size() == plans);
+  std::set<std::string> listed_ids;
+  int64_t previous = std::numeric_limits<int64_t>::max();
+  for (const auto& p : listed) {
+    listed_ids.insert(std::string{p.at("id").as_string()});
+    auto submitted = p.at("submitted_ms").as_int64();
+    CHECK(submitted <= previous);
+    previous = submitted;
+  }
+  CHECK(listed_ids.size() == plans);
 
   // Inside: each effect once (the ledgers count any second entry with a key).
   auto ledger = [&](const std::string& domain) {

@@ -305,42 +305,87 @@ caf::expected<json::object> engine::plan(const std::string& id) {
   return impl_->read_plan(id);
 }
 
-caf::expected<json::array> engine::plans(const std::string& status, int64_t since_ms,
-                                         size_t limit) {
-  auto& d = *impl_;
-  std::vector<json::object> found;
+engine::impl::plan_summary engine::impl::summary_of(const json::object& plan) {
+  plan_summary s;
+  s.state = str(plan, "state");
+  if (auto v = plan.if_contains("submitted_ms"); v && v->is_int64())
+    s.submitted_ms = v->as_int64();
+  if (auto v = plan.if_contains("version"); v && v->is_int64())
+    s.version = static_cast<uint64_t>(v->as_int64());
+  if (auto steps = plan.if_contains("steps"); steps && steps->is_object())
+    for (const auto& [id, sv] : steps->as_object())
+      if (sv.is_object() && str(sv.as_object(), "state") == "awaiting_approval")
+        s.pending_approval = true;
+  return s;
+}
+
+void engine::impl::note(const std::string& id, plan_summary s) {
+  std::lock_guard lock{index_mu};
+  auto& slot = index[id];
+  if (s.version >= slot.version)
+    slot = std::move(s);
+}
+
+caf::error engine::impl::ensure_index() {
+  if (indexed.load())
+    return {};
+  std::lock_guard scan{scan_mu};
+  if (indexed.load())
+    return {};
   std::string after;
   for (;;) {
-    auto ids = d.rt.actor_ids("plan", after, 1000);
+    auto ids = rt.actor_ids("plan", after, 1000);
     if (!ids)
       return std::move(ids.error());
-    for (const auto& id : *ids) {
-      auto p = d.read_plan(id);
-      if (!p)
-        continue;
-      if (!status.empty() && str(*p, "state") != status)
-        continue;
-      auto sub = p->if_contains("submitted_ms");
-      if (since_ms > 0 && (!sub || !sub->is_int64() || sub->as_int64() < since_ms))
-        continue;
-      found.push_back(std::move(*p));
-    }
+    for (const auto& id : *ids)
+      if (auto p = read_plan(id); p && p->size() > 2)
+        note(id, summary_of(*p));
     if (ids->size() < 1000)
       break;
     after = ids->back();
   }
-  auto submitted = [](const json::object& o) {
-    auto v = o.if_contains("submitted_ms");
-    return v && v->is_int64() ? v->as_int64() : 0;
-  };
-  std::stable_sort(found.begin(), found.end(), [&](const json::object& a, const json::object& b) {
-    return submitted(a) > submitted(b);
+  indexed.store(true);
+  return {};
+}
+
+namespace {
+
+/// Plan ids from the index for which `keep` holds, newest first.
+std::vector<std::string>
+newest_first(engine::impl& d, const std::function<bool(const engine::impl::plan_summary&)>& keep) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  {
+    std::lock_guard lock{d.index_mu};
+    for (const auto& [id, s] : d.index)
+      if (keep(s))
+        found.emplace_back(s.submitted_ms, id);
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second > b.second;
+  });
+  std::vector<std::string> out;
+  out.reserve(found.size());
+  for (auto& f : found)
+    out.push_back(std::move(f.second));
+  return out;
+}
+
+} // namespace
+
+caf::expected<json::array> engine::plans(const std::string& status, int64_t since_ms,
+                                         size_t limit) {
+  auto& d = *impl_;
+  if (auto err = d.ensure_index())
+    return err;
+  auto ids = newest_first(d, [&](const impl::plan_summary& s) {
+    return (status.empty() || s.state == status) && (since_ms <= 0 || s.submitted_ms >= since_ms);
   });
   json::array out;
-  for (auto& p : found) {
+  for (const auto& id : ids) {
     if (out.size() >= limit)
       break;
-    out.push_back(std::move(p));
+    if (auto p = d.read_plan(id))
+      out.push_back(std::move(*p));
   }
   return out;
 }
@@ -374,15 +419,34 @@ void collect_approvals(const json::object& plan, json::array& out) {
 } // namespace
 
 caf::expected<json::array> engine::approvals(size_t limit) {
-  auto all = plans({}, 0, std::numeric_limits<size_t>::max());
-  if (!all)
-    return std::move(all.error());
+  auto& d = *impl_;
+  if (auto err = d.ensure_index())
+    return err;
   json::array pending, decided;
-  for (const auto& p : *all) {
-    json::array mine;
-    collect_approvals(p.as_object(), mine);
-    for (auto& a : mine)
-      (str(a.as_object(), "state") == "pending" ? pending : decided).push_back(std::move(a));
+  // Pending ones: every plan waiting for one. Then decided ones, from the
+  // newest plans (at most 500 read).
+  for (const auto& id :
+       newest_first(d, [](const impl::plan_summary& s) { return s.pending_approval; })) {
+    if (pending.size() >= limit)
+      break;
+    if (auto p = d.read_plan(id)) {
+      json::array mine;
+      collect_approvals(*p, mine);
+      for (auto& a : mine)
+        (str(a.as_object(), "state") == "pending" ? pending : decided).push_back(std::move(a));
+    }
+  }
+  size_t read = 0;
+  for (const auto& id :
+       newest_first(d, [](const impl::plan_summary& s) { return !s.pending_approval; })) {
+    if (pending.size() + decided.size() >= limit || ++read > 500)
+      break;
+    if (auto p = d.read_plan(id)) {
+      json::array mine;
+      collect_approvals(*p, mine);
+      for (auto& a : mine)
+        decided.push_back(std::move(a));
+    }
   }
   json::array out;
   for (auto* list : {&pending, &decided})

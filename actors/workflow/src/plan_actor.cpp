@@ -99,6 +99,17 @@ public:
   explicit plan_actor(engine::impl& e) : eng_(e) {}
 
   caf::error handle(context& ctx, const envelope& msg) override {
+    auto err = handle_message(ctx, msg);
+    if (!err && !st_.empty()) {
+      // The lists' index hears of the state once it is durable.
+      auto* eng = &eng_;
+      ctx.after_commit(
+        [eng, id = ctx.self(), s = engine::impl::summary_of(st_)] { eng->note(id, s); });
+    }
+    return err;
+  }
+
+  caf::error handle_message(context& ctx, const envelope& msg) {
     if (msg.type == type_tag<mcp::tool_outcome>::value) {
       auto o = decode<mcp::tool_outcome>(msg.payload);
       if (!o)
@@ -144,6 +155,14 @@ public:
   }
 
   caf::error apply(std::string_view type, std::string_view payload) override {
+    auto version = st_["version"].is_int64() ? st_["version"].as_int64() : int64_t{0};
+    auto err = apply_event(type, payload);
+    if (!err)
+      st_["version"] = version + 1; // events applied: orders summaries of the state
+    return err;
+  }
+
+  caf::error apply_event(std::string_view type, std::string_view payload) {
     boost::system::error_code ec;
     auto v = json::parse(payload, ec);
     if (ec || !v.is_object())

@@ -84,6 +84,26 @@ struct engine::impl {
   bool stopping = false; ///< under watch_mu
   void on_step(const std::string& actor_id);
 
+  /// What lists need to know of a plan, kept for every plan: lists read
+  /// only the plans they show. Updated by the plan actors after each commit;
+  /// filled from storage once, at the first list after a start.
+  struct plan_summary {
+    std::string state;
+    int64_t submitted_ms = 0;
+    bool pending_approval = false;
+    uint64_t version = 0; ///< events applied: a newer summary wins
+  };
+  std::mutex index_mu;
+  std::unordered_map<std::string, plan_summary> index;
+  std::mutex scan_mu;
+  std::atomic<bool> indexed{false};
+  /// Records `s` for plan `id` unless a newer one is known. Any thread.
+  void note(const std::string& id, plan_summary s);
+  /// Fills the index from storage once.
+  caf::error ensure_index();
+  /// The summary of a plan's state object.
+  static plan_summary summary_of(const json::object& plan);
+
   /// The state of plan `id` as journaled; `not_found` if none.
   caf::expected<json::object> read_plan(const std::string& id);
   /// Accepts a JSON message for a plan actor.
