@@ -5,6 +5,7 @@
 #include "cairn/workflow/engine.hpp"
 
 #include <algorithm>
+#include <future>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -115,9 +116,8 @@ caf::expected<json::object> engine::impl::read_plan(const std::string& id) {
   return std::move(v.as_object());
 }
 
-caf::expected<std::string> engine::impl::tell(const std::string& plan_id, const char* type,
-                                              const json::object& payload,
-                                              std::string idempotency_key) {
+void engine::impl::tell(const std::string& plan_id, const char* type, const json::object& payload,
+                        std::string idempotency_key, std::function<void(caf::error)> done) {
   envelope env;
   env.from = "orchestrator";
   env.to = plan_id;
@@ -125,7 +125,9 @@ caf::expected<std::string> engine::impl::tell(const std::string& plan_id, const 
   env.format = static_cast<uint8_t>(payload_format::json);
   env.payload = json::serialize(payload);
   env.idempotency_key = std::move(idempotency_key);
-  return rt.accept(std::move(env));
+  rt.accept_async(std::move(env), [done = std::move(done)](caf::expected<std::string> r) {
+    done(r ? caf::error{} : std::move(r.error()));
+  });
 }
 
 engine::engine(runtime& rt, mcp::server& srv, engine_options opts)
@@ -197,7 +199,39 @@ caf::error engine::set_policies(const json::value& config) {
   return {};
 }
 
+namespace {
+
+/// Waits for an asynchronous answer (for callers that may block).
+template <class T, class Start>
+T await(Start start) {
+  std::promise<T> p;
+  auto f = p.get_future();
+  start([&p](T v) { p.set_value(std::move(v)); });
+  return f.get();
+}
+
+} // namespace
+
 caf::expected<engine::submission> engine::submit(const json::value& document, const caller& who) {
+  return await<caf::expected<submission>>(
+    [&](auto done) { submit_async(document, who, std::move(done)); });
+}
+
+caf::error engine::cancel(const std::string& plan_id, const std::string& by, std::string reason) {
+  return await<caf::error>(
+    [&](auto done) { cancel_async(plan_id, by, std::move(reason), std::move(done)); });
+}
+
+caf::error engine::decide(const std::string& approval_id, const std::string& decision,
+                          const std::string& arguments_sha256, const std::string& by,
+                          std::string comment) {
+  return await<caf::error>([&](auto done) {
+    decide_async(approval_id, decision, arguments_sha256, by, std::move(comment), std::move(done));
+  });
+}
+
+void engine::submit_async(const json::value& document, const caller& who,
+                          std::function<void(caf::expected<submission>)> done) {
   auto& d = *impl_;
   auto cat = d.current_catalog();
   std::shared_ptr<const policy_set> pol;
@@ -265,9 +299,12 @@ caf::expected<engine::submission> engine::submit(const json::value& document, co
                      {"submitted_ms", now},
                      {"problems", problems_json(report.problems)},
                      {"at_ms", now}};
-    if (auto r = d.tell(out.id, reject_type, rej); !r)
-      return std::move(r.error());
-    return out;
+    d.tell(out.id, reject_type, rej, {}, [out, done](caf::error err) mutable {
+      if (err)
+        return done(std::move(err));
+      done(std::move(out));
+    });
+    return;
   }
   out.sync = all_allowed && report.risk == risk_level::low;
   json::object st{{"id", out.id},
@@ -295,10 +332,11 @@ caf::expected<engine::submission> engine::submit(const json::value& document, co
       out.duplicate = true;
   }
   out.view = st;
-  auto r = d.tell(out.id, submit_type, st, key);
-  if (!r)
-    return std::move(r.error());
-  return out;
+  d.tell(out.id, submit_type, st, key, [out, done](caf::error err) mutable {
+    if (err)
+      return done(std::move(err));
+    done(std::move(out));
+  });
 }
 
 caf::expected<json::object> engine::plan(const std::string& id) {
@@ -485,42 +523,43 @@ caf::expected<json::object> engine::approval(const std::string& id) {
   return make_error(errc::not_found, "no approval " + id);
 }
 
-caf::error engine::cancel(const std::string& plan_id, const std::string& by, std::string reason) {
+void engine::cancel_async(const std::string& plan_id, const std::string& by, std::string reason,
+                          std::function<void(caf::error)> done) {
   auto p = impl_->read_plan(plan_id);
   if (!p)
-    return std::move(p.error());
+    return done(std::move(p.error()));
   auto state = str(*p, "state");
   if (final_state(state))
-    return make_error(errc::conflict, "plan " + plan_id + " has ended: " + state);
-  if (state != "running")
-    return make_error(errc::conflict, "plan " + plan_id + " is already stopping: " + state);
-  auto r = impl_->tell(plan_id, cancel_type, json::object{{"by", by}, {"reason", reason}});
-  return r ? caf::error{} : std::move(r.error());
+    return done(make_error(errc::conflict, "plan " + plan_id + " has ended: " + state));
+  if (state != "running" && state != "submitted")
+    return done(make_error(errc::conflict, "plan " + plan_id + " is already stopping: " + state));
+  impl_->tell(plan_id, cancel_type, json::object{{"by", by}, {"reason", reason}}, {},
+              std::move(done));
 }
 
-caf::error engine::decide(const std::string& approval_id, const std::string& decision,
+void engine::decide_async(const std::string& approval_id, const std::string& decision,
                           const std::string& arguments_sha256, const std::string& by,
-                          std::string comment) {
+                          std::string comment, std::function<void(caf::error)> done) {
   if (decision != "approve" && decision != "deny")
-    return make_error(errc::invalid_argument, "decision must be approve or deny");
+    return done(make_error(errc::invalid_argument, "decision must be approve or deny"));
   auto a = approval(approval_id);
   if (!a)
-    return std::move(a.error());
+    return done(std::move(a.error()));
   if (str(*a, "state") != "pending")
-    return make_error(errc::conflict,
-                      "approval " + approval_id + " is not pending: " + str(*a, "state"));
+    return done(make_error(errc::conflict,
+                           "approval " + approval_id + " is not pending: " + str(*a, "state")));
   if (str(*a, "arguments_sha256") != arguments_sha256)
-    return make_error(errc::conflict, "approval " + approval_id + " is for arguments with SHA-256 "
-                                        + str(*a, "arguments_sha256") + ", not " + arguments_sha256
-                                        + ": look at the arguments again before deciding");
+    return done(
+      make_error(errc::conflict, "approval " + approval_id + " is for arguments with SHA-256 "
+                                   + str(*a, "arguments_sha256") + ", not " + arguments_sha256
+                                   + ": look at the arguments again before deciding"));
   json::object msg{{"step", a->at("step")},
                    {"decision", decision},
                    {"arguments_sha256", arguments_sha256},
                    {"by", by}};
   if (!comment.empty())
     msg["comment"] = comment;
-  auto r = impl_->tell(str(*a, "plan"), decide_type, msg);
-  return r ? caf::error{} : std::move(r.error());
+  impl_->tell(str(*a, "plan"), decide_type, msg, {}, std::move(done));
 }
 
 uint64_t engine::watch(const std::string& plan_id, std::function<void()> changed) {

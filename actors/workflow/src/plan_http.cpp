@@ -158,10 +158,12 @@ private:
       if (!ec && body.is_object())
         if (auto r = body.as_object().if_contains("reason"); r && r->is_string())
           reason = std::string{r->as_string()};
-      if (auto err = e_.cancel(id, who.name, reason))
-        return respond(error_response(err));
-      auto p = e_.plan(id);
-      return respond(p ? ok(202, *p) : error_response(p.error()));
+      return e_.cancel_async(id, who.name, reason, [e = &e_, id, respond](caf::error err) {
+        if (err)
+          return respond(error_response(err));
+        auto p = e->plan(id);
+        respond(p ? ok(202, *p) : error_response(p.error()));
+      });
     }
     if (req.method != "GET")
       return respond(problem(405, "method_not_allowed", "this resource allows GET"));
@@ -176,32 +178,38 @@ private:
     auto doc = json::parse(req.body, ec);
     if (ec)
       return respond(problem(400, "malformed_json", "the body is not JSON: " + ec.message()));
-    auto s = e_.submit(doc, who);
-    if (!s)
-      return respond(error_response(s.error()));
-    if (!s->report.ok()) {
+    // Answered once the plan is durable, from the commit thread: no I/O
+    // thread waits for the disk.
+    e_.submit_async(doc, who, [e = &e_, respond](caf::expected<engine::submission> s) {
+      if (!s)
+        return respond(error_response(s.error()));
+      answer_submission(*e, std::move(*s), respond);
+    });
+  }
+
+  static void answer_submission(engine& e, engine::submission s, const http_responder& respond) {
+    if (!s.report.ok()) {
       json::array problems;
-      for (const auto& p : s->report.problems)
+      for (const auto& p : s.report.problems)
         problems.push_back(json::object{
           {"step", p.step}, {"path", p.path}, {"code", p.code}, {"message", p.message}});
       auto detail = std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s")
                     + " in the plan; nothing ran";
       return respond(problem(422, "plan_invalid", detail,
-                             json::object{{"plan", s->id}, {"problems", std::move(problems)}}));
+                             json::object{{"plan", s.id}, {"problems", std::move(problems)}}));
     }
-    auto id = s->id;
-    auto hold = s->sync ? e_.hold_waiter() : nullptr;
+    auto id = s.id;
+    auto hold = s.sync ? e.hold_waiter() : nullptr;
     if (!hold) {
-      auto p = e_.plan(id);
-      json::object body = p && p->size() > 2 ? *p : s->view;
-      auto r = ok(s->sync || final_state(body["state"].as_string()) ? 201 : 202, body);
+      auto p = e.plan(id);
+      json::object body = p && p->size() > 2 ? *p : s.view;
+      auto r = ok(final_state(body["state"].as_string()) ? 201 : 202, body);
       r.headers.emplace_back("Location", "/api/v1/plans/" + id);
       return respond(std::move(r));
     }
     // Every step allowed and the risk low: answer with the finished plan
     // if it ends within the sync budget (else 202 with where it stands).
-    auto* e = &e_;
-    std::thread([e, hold, id, respond] {
+    std::thread([e = &e, hold, id, respond] {
       auto p = e->wait(id, e->sync_wait());
       if (!p)
         return respond(error_response(p.error()));
@@ -300,10 +308,13 @@ private:
       return respond(problem(400, "invalid_argument",
                              "decision must be approve or deny, with the arguments_sha256 "
                              "of the arguments shown"));
-    if (auto err = e_.decide(*id, decision, sha, who.name, get("comment")))
-      return respond(error_response(err));
-    auto a = e_.approval(*id);
-    return respond(a ? ok(202, *a) : error_response(a.error()));
+    e_.decide_async(*id, decision, sha, who.name, get("comment"),
+                    [e = &e_, id = *id, respond](caf::error err) {
+                      if (err)
+                        return respond(error_response(err));
+                      auto a = e->approval(id);
+                      respond(a ? ok(202, *a) : error_response(a.error()));
+                    });
   }
 
   engine& e_;

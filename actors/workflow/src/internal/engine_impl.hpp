@@ -106,9 +106,10 @@ struct engine::impl {
 
   /// The state of plan `id` as journaled; `not_found` if none.
   caf::expected<json::object> read_plan(const std::string& id);
-  /// Accepts a JSON message for a plan actor.
-  caf::expected<std::string> tell(const std::string& plan_id, const char* type,
-                                  const json::object& payload, std::string idempotency_key = {});
+  /// Accepts a JSON message for a plan actor; `done` runs on the commit
+  /// thread once it is durable (or refused).
+  void tell(const std::string& plan_id, const char* type, const json::object& payload,
+            std::string idempotency_key, std::function<void(caf::error)> done);
 };
 
 /// Registers the `plan` kind.

@@ -95,6 +95,12 @@ public:
   /// `idempotency_key` from the same caller is the same plan.
   caf::expected<submission> submit(const boost::json::value& document, const caller& who);
 
+  /// `submit`, answering through `done` once the plan (or its rejection)
+  /// is durable — on the commit thread, or at once for an error found
+  /// before: no thread waits for the disk meanwhile.
+  void submit_async(const boost::json::value& document, const caller& who,
+                    std::function<void(caf::expected<submission>)> done);
+
   /// A plan as the API shows it; `not_found` if none.
   caf::expected<boost::json::object> plan(const std::string& id);
 
@@ -112,6 +118,8 @@ public:
   /// Cancels a plan: running steps are asked to stop, pending ones skipped,
   /// completed ones compensated. `not_found`; `conflict` if it has ended.
   caf::error cancel(const std::string& plan_id, const std::string& by, std::string reason);
+  void cancel_async(const std::string& plan_id, const std::string& by, std::string reason,
+                    std::function<void(caf::error)> done);
 
   /// Decides a pending approval (`approve` or `deny`), quoting the SHA-256
   /// of the arguments it was shown: another hash is a `conflict` (those are
@@ -119,6 +127,9 @@ public:
   caf::error decide(const std::string& approval_id, const std::string& decision,
                     const std::string& arguments_sha256, const std::string& by,
                     std::string comment);
+  void decide_async(const std::string& approval_id, const std::string& decision,
+                    const std::string& arguments_sha256, const std::string& by, std::string comment,
+                    std::function<void(caf::error)> done);
 
   /// Calls `changed` (from an actor thread; keep it cheap) after every
   /// committed step of the plan; returns a handle for `unwatch`.
