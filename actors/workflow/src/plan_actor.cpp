@@ -20,79 +20,7 @@
 
 namespace cairn::workflow {
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
-caf::expected<json::value>
-resolve_references(const json::value& tmpl,
-                   const std::function<const json::value*(const std::string&)>& source) {
-  if (tmpl.is_array()) {
-    json::array out;
-    for (const auto& v : tmpl.as_array()) {
-      auto r = resolve_references(v, source);
-      if (!r)
-        return r;
-      out.push_back(std::move(*r));
-    }
-    return json::value(std::move(out));
-  }
-  if (!tmpl.is_object())
-    return tmpl;
-  const auto& o = tmpl.as_object();
-  if (auto from = o.if_contains("$from")) {
-    auto p = o.if_contains("pointer");
-    if (!from->is_string() || !p || !p->is_string())
-      return make_error(errc::invalid_argument, "malformed reference " + json::serialize(o));
-    std::string name{from->as_string()};
-    const json::value* at = source(name);
-    if (!at)
-      return make_error(errc::invalid_argument, "reference to " + name + ": it has no output");
-    auto tokens = parse_json_pointer(p->as_string());
-    if (!tokens)
-      return make_error(errc::invalid_argument, "malformed pointer in " + json::serialize(o));
-    for (const auto& t : *tokens) {
-      if (at->is_object()) {
-        at = at->as_object().if_contains(t);
-      } else if (at->is_array()) {
-        char* end = nullptr;
-        auto i = std::strtoull(t.c_str(), &end, 10);
-        bool digits = !t.empty() && *end == '\0' && (t == "0" || t[0] != '0');
-        at = digits && i < at->as_array().size() ? &at->as_array()[i] : nullptr;
-      } else {
-        at = nullptr;
-      }
-      if (!at)
-        return make_error(errc::invalid_argument, "reference " + json::serialize(o)
-                                                    + " leads nowhere in the output of " + name);
-    }
-    return *at;
-  }
-  json::object out;
-  for (const auto& [k, v] : o) {
-    auto r = resolve_references(v, source);
-    if (!r)
-      return r;
-    out[k] = std::move(*r);
-  }
-  return json::value(std::move(out));
-}
-
 namespace {
-
-json::object& obj(json::object& o, std::string_view key) {
-  auto& v = o[key];
-  if (!v.is_object())
-    v = json::object{};
-  return v.as_object();
-}
-
-std::string str(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  return v && v->is_string() ? std::string{v->as_string()} : std::string{};
-}
 
 class plan_actor final : public durable_actor {
 public:
@@ -155,113 +83,7 @@ public:
   }
 
   caf::error apply(std::string_view type, std::string_view payload) override {
-    auto version = st_["version"].is_int64() ? st_["version"].as_int64() : int64_t{0};
-    auto err = apply_event(type, payload);
-    if (!err)
-      st_["version"] = version + 1; // events applied: orders summaries of the state
-    return err;
-  }
-
-  caf::error apply_event(std::string_view type, std::string_view payload) {
-    boost::system::error_code ec;
-    auto v = json::parse(payload, ec);
-    if (ec || !v.is_object())
-      return make_error(errc::corrupt_record,
-                        "plan event " + std::string{type} + " is not a JSON object");
-    auto& e = v.as_object();
-    auto at = e.if_contains("at_ms");
-    if (at && at->is_int64())
-      st_["updated_ms"] = at->as_int64();
-    if (type == accepted_event) {
-      st_ = std::move(e);
-      return {};
-    }
-    if (type == rejected_event) {
-      st_ = std::move(e);
-      st_["state"] = "rejected";
-      return {};
-    }
-    if (type == finished_event) {
-      st_["state"] = e["state"];
-      return {};
-    }
-    if (type == stopping_event) {
-      st_["state"] = e["state"];
-      st_["cause"] = e["cause"];
-      for (auto& [id, sv] : obj(st_, "steps")) {
-        auto& s = sv.as_object();
-        auto state = str(s, "state");
-        if (state == "pending" || state == "awaiting_approval")
-          s["state"] = "skipped";
-      }
-      return {};
-    }
-    if (type == decision_refused_event) {
-      st_["refused_decisions"] =
-        st_["refused_decisions"].is_int64() ? st_["refused_decisions"].as_int64() + 1 : int64_t{1};
-      return {};
-    }
-    auto id = str(e, "step");
-    auto& steps = obj(st_, "steps");
-    auto sv = steps.if_contains(id);
-    if (!sv || !sv->is_object())
-      return make_error(errc::corrupt_record,
-                        std::string{type} + " names step '" + id + "', which the plan lacks");
-    auto& s = sv->as_object();
-    if (type == step_started_event) {
-      s["state"] = "running";
-      s["call_id"] = e["call_id"];
-      s["resolved_arguments"] = e["arguments"];
-      s["started_ms"] = e["at_ms"];
-    } else if (type == approval_requested_event) {
-      s["state"] = "awaiting_approval";
-      s["resolved_arguments"] = e["arguments"];
-      e.erase("step");
-      e.erase("arguments");
-      e["state"] = "pending";
-      s["approval"] = std::move(e);
-    } else if (type == approval_decided_event) {
-      auto& a = obj(s, "approval");
-      auto decision = str(e, "decision");
-      a["state"] = decision == "approve" ? "approved" : decision == "deny" ? "denied" : "expired";
-      a["decided_by"] = e["by"];
-      a["decided_ms"] = e["at_ms"];
-      if (auto c = e.if_contains("comment"))
-        a["comment"] = *c;
-      s["state"] = decision == "approve" ? "approved" : decision == "deny" ? "denied" : "expired";
-    } else if (type == step_finished_event) {
-      s["state"] = e["status"];
-      s["ended_ms"] = e["at_ms"];
-      s["result"] = e["result"];
-      if (auto o = e.if_contains("output"))
-        s["output"] = *o;
-      if (auto err = e.if_contains("error"))
-        s["error"] = *err;
-      if (str(e, "status") == "succeeded") {
-        auto& done = st_["completed"];
-        if (!done.is_array())
-          done = json::array{};
-        done.as_array().emplace_back(id);
-      }
-    } else if (type == compensation_started_event) {
-      auto& c = obj(s, "compensation_call");
-      c["state"] = "running";
-      c["tool"] = e["tool"];
-      c["call_id"] = e["call_id"];
-      c["arguments"] = e["arguments"];
-      c["started_ms"] = e["at_ms"];
-      s["state"] = "compensating";
-    } else if (type == compensation_finished_event) {
-      auto& c = obj(s, "compensation_call");
-      auto status = str(e, "status");
-      c["state"] = status;
-      c["result"] = e["result"];
-      c["ended_ms"] = e["at_ms"];
-      s["state"] = status == "compensated" ? "compensated" : "compensation_failed";
-    } else {
-      return make_error(errc::corrupt_record, "unknown plan event " + std::string{type});
-    }
-    return {};
+    return apply_plan_event(st_, type, payload);
   }
 
   std::optional<std::string> snapshot() const override { return json::serialize(st_); }
@@ -278,13 +100,13 @@ public:
   std::optional<std::string> describe() const override { return json::serialize(st_); }
 
 private:
-  std::string state() const { return str(st_, "state"); }
+  std::string state() const { return member_string(st_, "state"); }
   std::string key() const {
-    auto id = str(st_, "id");
+    auto id = member_string(st_, "id");
     return id.substr(id.find('/') + 1);
   }
 
-  json::object& step(const std::string& id) { return obj(st_, "steps")[id].as_object(); }
+  json::object& step(const std::string& id) { return member_object(st_, "steps")[id].as_object(); }
 
   /// Takes every decision the state now allows, each journaled first.
   caf::error advance(context& ctx) {
@@ -301,14 +123,14 @@ private:
         for (const auto& idv : st_["order"].as_array()) {
           std::string id{idv.as_string()};
           auto& sv = step(id);
-          auto ss = str(sv, "state");
+          auto ss = member_string(sv, "state");
           if (ss != "succeeded")
             all_done = false;
           if (ss != "pending" && ss != "approved")
             continue;
           bool ready = true;
           for (const auto& a : sv["after"].as_array())
-            if (str(step(std::string{a.as_string()}), "state") != "succeeded")
+            if (member_string(step(std::string{a.as_string()}), "state") != "succeeded")
               ready = false;
           if (ready) {
             start_step(ctx, id);
@@ -327,8 +149,8 @@ private:
         json::object* next = nullptr;
         std::string next_id;
         bool any_failed = false, any_compensated = false;
-        for (auto& [id, sv] : obj(st_, "steps")) {
-          auto ss = str(sv.as_object(), "state");
+        for (auto& [id, sv] : member_object(st_, "steps")) {
+          auto ss = member_string(sv.as_object(), "state");
           if (ss == "running" || ss == "compensating")
             return {}; // wait for it
           any_failed = any_failed || ss == "compensation_failed";
@@ -340,7 +162,7 @@ private:
           for (auto it = done.as_array().rbegin(); it != done.as_array().rend(); ++it) {
             std::string id{it->as_string()};
             auto& sv = step(id);
-            if (str(sv, "state") == "succeeded" && sv["compensation"].is_object()
+            if (member_string(sv, "state") == "succeeded" && sv["compensation"].is_object()
                 && !sv["compensation"].as_object().empty()) {
               next = &sv;
               next_id = id;
@@ -351,7 +173,7 @@ private:
           start_compensation(ctx, next_id, *next);
           continue;
         }
-        auto cause = str(st_, "cause");
+        auto cause = member_string(st_, "cause");
         finish(ctx, any_failed             ? "compensation_failed"
                     : cause == "cancelled" ? "cancelled"
                     : any_compensated      ? "compensated"
@@ -360,13 +182,14 @@ private:
       }
       return {};
     }
-    return make_error(errc::handler_failed, "plan " + str(st_, "id") + " does not settle");
+    return make_error(errc::handler_failed,
+                      "plan " + member_string(st_, "id") + " does not settle");
   }
 
   /// Why the plan must stop now: a step failed, was denied or expired.
   std::string first_failure() {
-    for (auto& [id, sv] : obj(st_, "steps")) {
-      auto ss = str(sv.as_object(), "state");
+    for (auto& [id, sv] : member_object(st_, "steps")) {
+      auto ss = member_string(sv.as_object(), "state");
       if (ss == "failed" || ss == "cancelled")
         return "step " + std::string{id} + " failed";
       if (ss == "denied")
@@ -400,8 +223,8 @@ private:
     if (!resolved || !resolved->is_object())
       return fail_step(ctx, id,
                        resolved ? "arguments are not an object" : render(resolved.error()));
-    auto verdict = str(s, "verdict");
-    if (verdict == "approve" && str(s, "state") == "pending") {
+    auto verdict = member_string(s, "verdict");
+    if (verdict == "approve" && member_string(s, "state") == "pending") {
       auto sha = arguments_sha256(resolved->as_object());
       auto expires_s = s["expires_s"].is_int64() ? s["expires_s"].as_int64() : int64_t{86'400};
       auto now = wall_ms();
@@ -421,8 +244,8 @@ private:
                    payload_format::json, std::chrono::seconds{expires_s});
       return;
     }
-    auto key = str(st_, "id") + "/" + id;
-    auto env = eng_.srv.call_envelope(str(s, "tool"), resolved->as_object(), ctx.self(),
+    auto key = member_string(st_, "id") + "/" + id;
+    auto env = eng_.srv.call_envelope(member_string(s, "tool"), resolved->as_object(), ctx.self(),
                                       "step:" + id, this->key() + "." + id, key);
     if (!env)
       return fail_step(ctx, id, render(env.error()));
@@ -436,7 +259,7 @@ private:
 
   void start_compensation(context& ctx, const std::string& id, json::object& s) {
     const auto& spec = s["compensation"].as_object();
-    auto tool = str(spec, "tool");
+    auto tool = member_string(spec, "tool");
     json::value tmpl = json::object{};
     if (auto a = spec.if_contains("arguments"))
       tmpl = *a;
@@ -459,7 +282,7 @@ private:
     };
     if (!resolved || !resolved->is_object())
       return fail(resolved ? "compensation arguments are not an object" : render(resolved.error()));
-    auto key = str(st_, "id") + "/" + id + "/compensate";
+    auto key = member_string(st_, "id") + "/" + id + "/compensate";
     // A compensation that fails for good is a dead letter: redrivable.
     auto env = eng_.srv.call_envelope(tool, resolved->as_object(), ctx.self(), "undo:" + id,
                                       this->key() + "." + id + ".undo", key, true);
@@ -480,7 +303,7 @@ private:
       return;
     auto what = o.correlation.substr(0, colon);
     auto id = o.correlation.substr(colon + 1);
-    auto sv = obj(st_, "steps").if_contains(id);
+    auto sv = member_object(st_, "steps").if_contains(id);
     if (!sv)
       return;
     auto& s = sv->as_object();
@@ -492,7 +315,7 @@ private:
                     && result.as_object()["isError"] == json::value(true);
     bool ok = o.status == "completed" && !is_error;
     if (what == "step") {
-      if (str(s, "state") != "running" || str(s, "call_id") != o.call_id)
+      if (member_string(s, "state") != "running" || member_string(s, "call_id") != o.call_id)
         return; // not what this step waits for (a duplicate)
       json::object ev{{"step", id},
                       {"status", ok                        ? "succeeded"
@@ -512,10 +335,10 @@ private:
     }
     if (what != "undo")
       return;
-    auto& c = obj(s, "compensation_call");
-    if (str(c, "call_id") != o.call_id)
+    auto& c = member_object(s, "compensation_call");
+    if (member_string(c, "call_id") != o.call_id)
       return;
-    auto cs = str(c, "state");
+    auto cs = member_string(c, "state");
     // A failed compensation's dead letter, redriven, may still succeed.
     if (cs != "running" && !(cs == "failed" && ok))
       return;
@@ -527,8 +350,9 @@ private:
     if (state() == "compensation_failed" && ok) {
       // Redriven to success: the plan may still end compensated.
       bool still_failed = false;
-      for (auto& [sid, v] : obj(st_, "steps"))
-        still_failed = still_failed || str(v.as_object(), "state") == "compensation_failed";
+      for (auto& [sid, v] : member_object(st_, "steps"))
+        still_failed =
+          still_failed || member_string(v.as_object(), "state") == "compensation_failed";
       if (!still_failed)
         ctx.emit_raw(stopping_event,
                      json::serialize(json::object{
@@ -548,20 +372,20 @@ private:
   }
 
   void on_decision(context& ctx, const json::object& p) {
-    auto id = str(p, "step");
-    auto sv = obj(st_, "steps").if_contains(id);
+    auto id = member_string(p, "step");
+    auto sv = member_object(st_, "steps").if_contains(id);
     auto refuse = [&](const std::string& why) {
       ctx.emit_raw(decision_refused_event,
                    json::serialize(json::object{
                      {"step", id}, {"by", p.at("by")}, {"why", why}, {"at_ms", wall_ms()}}));
     };
-    if (!sv || str(sv->as_object(), "state") != "awaiting_approval")
+    if (!sv || member_string(sv->as_object(), "state") != "awaiting_approval")
       return refuse("step " + id + " is not waiting for approval");
     auto& a = sv->as_object()["approval"].as_object();
-    if (str(a, "arguments_sha256") != str(p, "arguments_sha256"))
+    if (member_string(a, "arguments_sha256") != member_string(p, "arguments_sha256"))
       return refuse("the decision quotes other arguments");
     json::object ev{{"step", id},
-                    {"decision", str(p, "decision") == "approve" ? "approve" : "deny"},
+                    {"decision", member_string(p, "decision") == "approve" ? "approve" : "deny"},
                     {"by", p.at("by")},
                     {"at_ms", wall_ms()}};
     if (auto c = p.if_contains("comment"))
@@ -570,12 +394,12 @@ private:
   }
 
   void on_expiry(context& ctx, const json::object& p) {
-    auto id = str(p, "step");
-    auto sv = obj(st_, "steps").if_contains(id);
-    if (!sv || str(sv->as_object(), "state") != "awaiting_approval")
+    auto id = member_string(p, "step");
+    auto sv = member_object(st_, "steps").if_contains(id);
+    if (!sv || member_string(sv->as_object(), "state") != "awaiting_approval")
       return; // decided in time
     auto& a = sv->as_object()["approval"].as_object();
-    if (str(a, "arguments_sha256") != str(p, "arguments_sha256"))
+    if (member_string(a, "arguments_sha256") != member_string(p, "arguments_sha256"))
       return;
     ctx.emit_raw(approval_decided_event,
                  json::serialize(json::object{
@@ -596,11 +420,11 @@ private:
     extra["at_ms"] = wall_ms();
     ctx.emit_raw(stopping_event, json::serialize(extra));
     // Running steps are asked to stop; their outcomes still arrive.
-    for (auto& [id, sv] : obj(st_, "steps")) {
+    for (auto& [id, sv] : member_object(st_, "steps")) {
       auto& st = sv.as_object();
-      if (str(st, "state") != "running")
+      if (member_string(st, "state") != "running")
         continue;
-      auto call_id = str(st, "call_id");
+      auto call_id = member_string(st, "call_id");
       auto* srv = &eng_.srv;
       ctx.after_commit([srv, call_id] { srv->cancel(call_id); });
     }

@@ -183,31 +183,9 @@ caf::expected<mcp::tool_result> run_plan(engine* eng, mcp::call& c, json::value 
 /// `tmpl` with every `{"$from": "params", "pointer": P}` replaced by the
 /// value at P in `params`; other references stay for the plan to resolve.
 caf::expected<json::value> substitute_params(const json::value& tmpl, const json::object& params) {
-  if (tmpl.is_array()) {
-    json::array out;
-    for (const auto& v : tmpl.as_array()) {
-      auto r = substitute_params(v, params);
-      if (!r)
-        return r;
-      out.push_back(std::move(*r));
-    }
-    return json::value(std::move(out));
-  }
-  if (!tmpl.is_object())
-    return tmpl;
-  const auto& o = tmpl.as_object();
-  if (auto from = o.if_contains("$from"); from && *from == json::value("params")) {
-    json::value whole = params;
-    return resolve_references(tmpl, [&whole](const std::string&) { return &whole; });
-  }
-  json::object out;
-  for (const auto& [k, v] : o) {
-    auto r = substitute_params(v, params);
-    if (!r)
-      return r;
-    out[k] = std::move(*r);
-  }
-  return json::value(std::move(out));
+  json::value whole = params;
+  return resolve_references(
+    tmpl, [&whole](const std::string& from) { return from == "params" ? &whole : nullptr; }, true);
 }
 
 } // namespace

@@ -44,15 +44,27 @@ inline constexpr const char* compensation_started_event = "plan.compensation_sta
 inline constexpr const char* compensation_finished_event = "plan.compensation_finished/v1";
 inline constexpr const char* finished_event = "plan.finished/v1";
 
+/// Member `key` of `o` as an object, made one if it is not (plan state).
+json::object& member_object(json::object& o, std::string_view key);
+
+/// Member `key` of `o` as a string, or "" if it is none.
+std::string member_string(const json::object& o, std::string_view key);
+
+/// Applies one journaled plan event (`plan.accepted/v1` ...) to a plan's
+/// state (plan_state.cpp); `corrupt_record` for an event it cannot apply.
+caf::error apply_plan_event(json::object& state, std::string_view type, std::string_view payload);
+
 /// Milliseconds since the epoch, wall clock.
 int64_t wall_ms();
 
 /// The value `tmpl` stands for once every reference object in it
 /// (`{"$from": NAME, "pointer": P}`) is replaced by the value at P in
-/// `source(NAME)`; the error names the reference that leads nowhere.
+/// `source(NAME)`; the error names the reference that leads nowhere. With
+/// `keep_unknown`, a reference whose `source` is null stays as it is.
 caf::expected<json::value>
 resolve_references(const json::value& tmpl,
-                   const std::function<const json::value*(const std::string&)>& source);
+                   const std::function<const json::value*(const std::string&)>& source,
+                   bool keep_unknown = false);
 
 struct engine::impl {
   impl(runtime& r, mcp::server& s, engine_options o) : rt(r), srv(s), opts(std::move(o)) {}
