@@ -88,8 +88,13 @@ caf::expected<mcp::tool_result> run_plan(engine* eng, mcp::call& c, json::value 
   if (!doc.as_object().contains("idempotency_key"))
     doc.as_object()["idempotency_key"] = "mcp/" + c.idempotency_key();
   auto s = eng->submit(doc, who);
-  if (!s)
+  if (!s) {
+    // A call re-run while its node recovers runs before the node accepts
+    // messages: an error to retry (the same plan: the key is the call's).
+    if (code_of(s.error()) == errc::shutting_down && !eng->stopping())
+      return make_error(errc::busy, "the node is starting; the plan is submitted on a retry");
     return std::move(s.error());
+  }
   if (!s->report.ok()) {
     json::array problems;
     for (const auto& p : s->report.problems)
@@ -230,7 +235,7 @@ caf::error add_workflow_tools(engine& e, mcp::server& srv, const json::value& co
                         where + " needs a description (clients show it to the model)");
     t.input_schema = params->as_object();
     t.tasks = mcp::task_support::optional;
-    t.max_attempts = 1;
+    t.max_attempts = 10; // retried only while the node cannot accept the plan
     t.meta["io.cairn/workflow"] = true;
     json::value tmpl = *steps;
     auto* eng = &e;
@@ -269,7 +274,7 @@ void register_plan_tools(engine& e, engine::impl& d) {
     {"additionalProperties", false}};
   submit.risk = mcp::risk_class::low;
   submit.tasks = mcp::task_support::optional;
-  submit.max_attempts = 1;
+  submit.max_attempts = 10; // retried only while the node cannot accept the plan
   submit.handler = [eng](mcp::call& c) -> caf::expected<mcp::tool_result> {
     return run_plan(eng, c, c.arguments().at("plan"));
   };
