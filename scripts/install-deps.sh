@@ -9,6 +9,7 @@ pkgs=(g++ cmake ninja-build ccache clang-format libvalijson-dev
       libcli11-dev libspdlog-dev libfmt-dev catch2)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(prometheus)  # promtool, for the metrics format test
+  pkgs+=(etcd-server)  # the cluster's coordination, started by the cluster tests
   pkgs+=(clang-14 libclang-rt-14-dev)  # libFuzzer, for the MCP fuzz target
   # npm fetches the pinned MCP conformance suite, Node 22 and the official SDKs.
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)

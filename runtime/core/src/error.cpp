@@ -31,6 +31,7 @@ const char* to_string(errc x) {
     case errc::conflict: return "conflict";
     case errc::input_required: return "input_required";
     case errc::invalid_payload: return "invalid_payload";
+    case errc::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -33,6 +33,7 @@ enum class errc : uint8_t {
   conflict,             ///< the request contradicts the record's state
   input_required,       ///< a tool asked its client something not answered yet (MCP round)
   invalid_payload,      ///< a payload does not match its declared message type
+  unavailable,          ///< a service the node needs (etcd, a peer) does not answer; retry later
 };
 
 /// Returns the stable, human-readable name of `x` (`"busy"`, ...).
