@@ -198,15 +198,19 @@ caf::expected<std::string> etcd_client::call(const std::string& path, const std:
   return make_error(errc::unavailable, "no etcd endpoint answered " + path + " (" + failures + ")");
 }
 
+caf::expected<json::object> etcd_client::post(const std::string& path, const std::string& body) {
+  auto text = call(path, body);
+  if (!text)
+    return std::move(text.error());
+  return parse_answer(path, *text);
+}
+
 caf::expected<int64_t> etcd_client::put(const std::string& key, const std::string& value,
                                         int64_t lease) {
   json::object req{{"key", b64(key)}, {"value", b64(value)}};
   if (lease != 0)
     req["lease"] = std::to_string(lease);
-  auto text = call("/v3/kv/put", json::serialize(req));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/kv/put", *text);
+  auto a = post("/v3/kv/put", json::serialize(req));
   if (!a)
     return std::move(a.error());
   auto h = a->if_contains("header");
@@ -214,10 +218,7 @@ caf::expected<int64_t> etcd_client::put(const std::string& key, const std::strin
 }
 
 caf::expected<std::vector<etcd_kv>> etcd_client::get(const std::string& key) {
-  auto text = call("/v3/kv/range", json::serialize(json::object{{"key", b64(key)}}));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/kv/range", *text);
+  auto a = post("/v3/kv/range", json::serialize(json::object{{"key", b64(key)}}));
   if (!a)
     return std::move(a.error());
   return kvs_of(*a);
@@ -228,20 +229,14 @@ caf::expected<std::vector<etcd_kv>> etcd_client::prefix(const std::string& p, in
                    {"range_end", b64(prefix_end(p))}};
   if (limit > 0)
     req["limit"] = std::to_string(limit);
-  auto text = call("/v3/kv/range", json::serialize(req));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/kv/range", *text);
+  auto a = post("/v3/kv/range", json::serialize(req));
   if (!a)
     return std::move(a.error());
   return kvs_of(*a);
 }
 
 caf::expected<int64_t> etcd_client::erase(const std::string& key) {
-  auto text = call("/v3/kv/deleterange", json::serialize(json::object{{"key", b64(key)}}));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/kv/deleterange", *text);
+  auto a = post("/v3/kv/deleterange", json::serialize(json::object{{"key", b64(key)}}));
   if (!a)
     return std::move(a.error());
   return number(*a, "deleted");
@@ -257,12 +252,9 @@ caf::expected<bool> etcd_client::txn(const std::vector<etcd_compare>& compare,
     s.push_back(op_json(x));
   for (const auto& x : failure)
     f.push_back(op_json(x));
-  auto text = call("/v3/kv/txn", json::serialize(json::object{{"compare", std::move(c)},
-                                                              {"success", std::move(s)},
-                                                              {"failure", std::move(f)}}));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/kv/txn", *text);
+  auto a = post("/v3/kv/txn", json::serialize(json::object{{"compare", std::move(c)},
+                                                           {"success", std::move(s)},
+                                                           {"failure", std::move(f)}}));
   if (!a)
     return std::move(a.error());
   // A transaction whose compares failed has no `succeeded` field at all.
@@ -271,11 +263,8 @@ caf::expected<bool> etcd_client::txn(const std::vector<etcd_compare>& compare,
 }
 
 caf::expected<etcd_lease> etcd_client::grant(int64_t ttl_seconds) {
-  auto text =
-    call("/v3/lease/grant", json::serialize(json::object{{"TTL", std::to_string(ttl_seconds)}}));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/lease/grant", *text);
+  auto a =
+    post("/v3/lease/grant", json::serialize(json::object{{"TTL", std::to_string(ttl_seconds)}}));
   if (!a)
     return std::move(a.error());
   if (auto e = a->if_contains("error"); e && e->is_string() && !e->as_string().empty())
@@ -283,7 +272,7 @@ caf::expected<etcd_lease> etcd_client::grant(int64_t ttl_seconds) {
                       "etcd refused a lease: " + std::string{e->as_string()});
   etcd_lease l{number(*a, "ID"), number(*a, "TTL")};
   if (l.id == 0)
-    return make_error(errc::unavailable, "etcd granted no lease: " + *text);
+    return make_error(errc::unavailable, "etcd granted no lease: " + json::serialize(*a));
   return l;
 }
 
@@ -303,11 +292,7 @@ caf::expected<int64_t> etcd_client::keep_alive(int64_t lease) {
 }
 
 caf::error etcd_client::revoke(int64_t lease) {
-  auto text =
-    call("/v3/lease/revoke", json::serialize(json::object{{"ID", std::to_string(lease)}}));
-  if (!text)
-    return std::move(text.error());
-  auto a = parse_answer("/v3/lease/revoke", *text);
+  auto a = post("/v3/lease/revoke", json::serialize(json::object{{"ID", std::to_string(lease)}}));
   return a ? caf::error{} : std::move(a.error());
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
@@ -114,6 +115,8 @@ private:
   };
   /// POSTs `body` to `path` on the first endpoint that answers; the JSON text.
   caf::expected<std::string> call(const std::string& path, const std::string& body);
+  /// `call`, its answer parsed as a JSON object.
+  caf::expected<boost::json::object> post(const std::string& path, const std::string& body);
 
   std::vector<std::string> urls_;
   std::vector<endpoint> endpoints_;
