@@ -102,6 +102,13 @@ http_response node_api::operator()(const http_request& req) {
     return only(req, "GET", [&] { return metrics(); });
   if (path == "/api/v1/status")
     return only(req, "GET", [&] { return status(); });
+  if (path == "/api/v1/cluster")
+    return only(req, "GET", [&] {
+      if (!opts_.cluster_status)
+        return problem(404, "not_clustered",
+                       "this node runs alone (no cluster_etcd setting): it has no cluster");
+      return http_response{200, "application/json", opts_.cluster_status(), {}, nullptr};
+    });
   if (path == "/api/v1/timers")
     return only(req, "GET", [&] { return timers(params); });
   if (path == "/api/v1/dead-letters")

@@ -187,6 +187,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
         if (auto where = settings_.place(env.to); !where.local()) {
           ws.put(column::outbox, keys::actor_seq(where.peer, seq), encode(rec));
           ++res.forwarded;
+          res.forwarded_to.push_back(std::move(where.peer));
           continue;
         }
       }

@@ -77,4 +77,11 @@ std::string render(const caf::error& err) {
   return "error " + std::to_string(err.code()) + " in category " + caf::to_string(err.category());
 }
 
+std::string detail_of(const caf::error& err) {
+  const auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return render(err);
+}
+
 } // namespace cairn

@@ -55,5 +55,6 @@ void add_plan_cancel(CLI::App& plan, int& exit_code);           ///< cairn plan 
 void add_approvals_list(CLI::App& approvals, int& exit_code);   ///< cairn approvals list
 void add_approvals_show(CLI::App& approvals, int& exit_code);   ///< cairn approvals show
 void add_approvals_decide(CLI::App& approvals, int& exit_code); ///< approve, deny
+void add_cluster_status(CLI::App& cluster, int& exit_code);     ///< cairn cluster status
 
 } // namespace cairn::cli

@@ -20,6 +20,7 @@
 #include "cairn/actors/delivery.hpp"
 #include "cairn/actors/demo_tools.hpp"
 #include "cairn/auth.hpp"
+#include "cairn/cluster/cluster_node.hpp"
 #include "cairn/http.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
@@ -100,14 +101,6 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-// The human detail of a cairn error (without its code).
-std::string detail_of(const caf::error& err) {
-  const auto& ctx = err.context();
-  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
-    return ctx.get_as<std::string>(0);
-  return render(err);
-}
-
 /// Parses every spec with `parse`; "" or the first error.
 template <class Parse>
 std::string parse_tokens(const std::vector<std::string>& specs, Parse parse,
@@ -154,6 +147,12 @@ std::string check_settings(const node_settings& ns, checked_settings& out) {
     for (const auto& e : parsed.errors)
       all += (all.empty() ? "" : "; ") + e;
     return "setting 'policies': " + all;
+  }
+  if (!ns.cluster_etcd.empty()) {
+    if (ns.node_id.empty())
+      return "--cluster-etcd needs --node-id: every member of a cluster has its own id";
+    if (auto why = cluster::check_node_id(ns.node_id); !why.empty())
+      return why;
   }
   auto declared = mcp::tools_from_config(ns.mcp_tools);
   if (!declared)
@@ -207,6 +206,20 @@ int run_node(const node_settings& ns) {
   opts.max_active = ns.max_active;
   const auto& http_opts = checked.http_opts;
   bool serve_http = checked.serve_http;
+  // A cluster member routes by the shard map from the first commit on.
+  std::unique_ptr<cluster::cluster_node> member;
+  if (!ns.cluster_etcd.empty()) {
+    cluster::cluster_options co;
+    co.etcd = ns.cluster_etcd;
+    co.node_id = ns.node_id;
+    co.listen = ns.cluster_listen;
+    co.shards = ns.shards;
+    co.shards_given = ns.shards_given;
+    co.lease_ttl_s = static_cast<int>(ns.cluster_lease_ttl);
+    member = std::make_unique<cluster::cluster_node>(co);
+    opts.place = member->placement();
+    opts.on_forwarded = member->forwarded_hook();
+  }
   auto rt = runtime::open(opts);
   if (!rt) {
     std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
@@ -276,8 +289,10 @@ int run_node(const node_settings& ns) {
       std::lock_guard<std::mutex> guard{address->mtx};
       return address->url;
     };
-    api.extra_metrics = [address, &mcp_server] {
-      std::string out;
+    if (member)
+      api.cluster_status = [m = member.get()] { return m->status_json(); };
+    api.extra_metrics = [address, &mcp_server, cm = member.get()] {
+      std::string out = cm != nullptr ? cm->metrics_text() : std::string{};
       auto add = [&out](const char* name, const char* type, const char* help, uint64_t v) {
         out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
                + name + " " + std::to_string(v) + "\n";
@@ -327,6 +342,12 @@ int run_node(const node_settings& ns) {
     std::fflush(human);
     hold_start(ns.hold_start);
   }
+  if (member) {
+    if (auto err = member->join(**rt, url)) {
+      std::fprintf(stderr, "cairn: cannot join the cluster: %s\n", detail_of(err).c_str());
+      return code_of(err) == errc::invalid_argument || code_of(err) == errc::conflict ? 2 : 1;
+    }
+  }
   // The HTTP server is up first, so /healthz answers and /readyz says 503
   // while recovery runs.
   if (auto err = (*rt)->start()) {
@@ -334,6 +355,11 @@ int run_node(const node_settings& ns) {
     return 1;
   }
   starting->store(false);
+  if (member) {
+    member->run();
+    std::fprintf(human, "cairn node %s in cluster: %u of the shards owned here\n",
+                 ns.node_id.c_str(), member->shards_owned());
+  }
   std::fprintf(human, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
                ns.data.c_str(), ns.durability.c_str(), static_cast<int>(getpid()));
   std::fflush(human);
@@ -378,7 +404,9 @@ int run_node(const node_settings& ns) {
     std::fprintf(human, "cairn node stopping on signal %d\n", stop_signal.load());
   orchestrator.shutdown(); // waiting submissions and plan streams return
   mcp_server.shutdown();   // running tool calls stop and run again after a restart
-  (*rt)->stop();           // HTTP requests meanwhile get 503 shutting_down
+  if (member)
+    member->stop(); // forwarding stops (the outbox keeps its rows); the member key goes
+  (*rt)->stop();    // HTTP requests meanwhile get 503 shutting_down
   if (server)
     server->stop();
   auto s = (*rt)->stats();
@@ -474,6 +502,23 @@ void add_node_run(CLI::App& app, int& exit_code) {
                   "--config on SIGHUP");
   cmd->add_option("--workflows", ns->workflows_text,
                   "Plan templates exposed as MCP tools, as a JSON array (docs/orchestration.md)");
+  cmd->add_option("--cluster-etcd", ns->cluster_etcd,
+                  "Join the cluster these etcd client URLs hold (comma-separated); empty: run "
+                  "alone (docs/cluster.md)");
+  cmd->add_option("--node-id", ns->node_id,
+                  "This node's id in the cluster, [a-z0-9-]{1,32}; fixed for its data directory");
+  cmd
+    ->add_option("--cluster-listen", ns->cluster_listen,
+                 "Where peers reach this node, HOST:PORT (port 0 picks one)")
+    ->capture_default_str();
+  cmd
+    ->add_option("--shards", ns->shards,
+                 "Shards of a cluster this node creates (fixed at creation), 1 to 4096")
+    ->capture_default_str();
+  cmd
+    ->add_option("--cluster-lease-ttl", ns->cluster_lease_ttl,
+                 "Seconds etcd keeps this node a member without hearing from it, 2 to 60")
+    ->capture_default_str();
   cmd->add_option("--hold-start", ns->hold_start,
                   "Tests: serve HTTP but hold recovery until this file exists");
   // Every setting of the table can also come from CAIRN_<NAME>.

@@ -169,6 +169,21 @@ const std::vector<setting>& settings_table() {
     number_setting("max_wait_us", &node_settings::max_wait_us, 0, 1e6),
     number_setting("threads", &node_settings::threads, 0, 1024),
     number_setting("max_active", &node_settings::max_active, 0, 1e9),
+    text_setting("cluster_etcd", &node_settings::cluster_etcd),
+    text_setting("node_id", &node_settings::node_id),
+    text_setting("cluster_listen", &node_settings::cluster_listen),
+    {"shards",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       boost::system::error_code ec;
+       auto n = v.to_number<int64_t>(ec);
+       if (ec || n < 1 || n > 4096)
+         return "must be a whole number from 1 to 4096";
+       ns.shards = static_cast<uint32_t>(n);
+       ns.shards_given = true;
+       return {};
+     },
+     [](const node_settings& ns) { return json::value(ns.shards); }},
+    number_setting("cluster_lease_ttl", &node_settings::cluster_lease_ttl, 2, 60),
     flag_setting("demo", &node_settings::demo),
     number_setting("demo_rate", &node_settings::demo_rate, 0.001, 1e6),
     number_setting("flaky_rate", &node_settings::flaky_rate, 0, 1),

@@ -50,6 +50,13 @@ struct node_settings {
   std::string hold_start; ///< tests: hold recovery until this file exists
   bool progress = true;
   bool stdio = false; ///< serve MCP on stdin/stdout (`cairn mcp stdio`)
+  // A cluster (docs/cluster.md); all unused while cluster_etcd is empty.
+  std::string cluster_etcd;                   ///< etcd client URLs, comma-separated
+  std::string node_id;                        ///< required with cluster_etcd
+  std::string cluster_listen = "127.0.0.1:0"; ///< the CAF ingress, HOST:PORT
+  uint32_t shards = 256;                      ///< at the cluster's creation
+  bool shards_given = false;                  ///< set explicitly (flag, variable or file)
+  int64_t cluster_lease_ttl = 6;              ///< seconds
 };
 
 /// One setting: its name in files (`max_pending`), flag (`--max-pending`)

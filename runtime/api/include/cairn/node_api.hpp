@@ -36,6 +36,9 @@ struct node_api_options {
   /// More Prometheus text for `/metrics` (what the node's HTTP server and
   /// MCP server hold); called from the HTTP I/O threads.
   std::function<std::string()> extra_metrics;
+  /// `GET /api/v1/cluster`: this node's view of its cluster as JSON text
+  /// (docs/cluster.md). Empty: a single node, answered 404 `not_clustered`.
+  std::function<std::string()> cluster_status;
   /// Reads that may replay state or scan (actor lists and summaries, dead
   /// letters) run on this many threads of their own, never on an HTTP I/O
   /// thread; with every thread busy and `read_queue` more waiting, such a

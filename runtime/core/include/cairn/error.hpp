@@ -54,6 +54,10 @@ bool retryable(const caf::error& err);
 /// Renders any error, cairn or not, as `"code: detail"` for logs and users.
 std::string render(const caf::error& err);
 
+/// The human detail of a cairn error, without its code (for messages that
+/// name the failure in their own words).
+std::string detail_of(const caf::error& err);
+
 /// Marks an error as deliberately ignored: explicit and greppable, like
 /// RocksDB's `PermitUncheckedError()`.
 inline void ignore_error(const caf::error&) noexcept {}

@@ -50,6 +50,10 @@ struct runtime_options {
   bool record_spans = true; ///< store one span per step in `trace`
   /// Local mailbox or outbox, per receiver (see placement.hpp). Empty: all local.
   placement_fn place;
+  /// Called on the commit thread after a commit put envelopes into the
+  /// outbox, with the peer of each (the cluster layer wakes its forwarders).
+  /// Must not block.
+  std::function<void(const std::vector<std::string>& peers)> on_forwarded;
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
@@ -375,6 +379,48 @@ public:
   /// here directly must end by themselves or be linked to a supervisor from
   /// `spawn_supervisor`: `stop()` waits for every actor of the system.
   caf::actor_system& system();
+
+  // -- The cluster seam (docs/cluster.md) -------------------------------------
+  // What the cluster layer (runtime/cluster) needs from a node and nothing
+  // else: its outbox, an import path for envelopes other nodes forward, and a
+  // few `meta` rows of its own. A single node never calls these.
+
+  /// One outbox row: an envelope waiting to be shipped to the peer node that
+  /// owns its receiver.
+  struct outbox_row {
+    uint64_t seq = 0;   ///< the node-wide commit sequence it was written at
+    std::string to;     ///< its receiver
+    std::string record; ///< opaque: what `import_forwarded` takes on the owner
+  };
+  /// Outbox rows toward `peer` from sequence `from_seq` on, in order, at
+  /// most `max_rows` and (past the first row) `max_bytes` of records.
+  caf::expected<std::vector<outbox_row>> read_outbox(std::string_view peer, uint64_t from_seq,
+                                                     size_t max_rows, size_t max_bytes);
+  /// Rows per peer in the outbox (a scan: for start-up and status).
+  caf::expected<std::map<std::string, uint64_t>> outbox_depths();
+  /// Deletes outbox rows the peer acknowledged, through the commit writer;
+  /// `done` runs on the commit thread.
+  void drop_outbox(std::string peer, std::vector<uint64_t> seqs,
+                   std::function<void(caf::error)> done);
+  /// Persists forwarded records (from `read_outbox` on another node) in one
+  /// commit together with `meta` rows, exactly like accepted messages:
+  /// idempotency keys are claimed here, and a receiver this node does not
+  /// own goes on to its owner's outbox (a relay). `done` runs on the commit
+  /// thread with the number of relayed envelopes. A record that does not
+  /// decode is refused (`invalid_payload`) and nothing is written.
+  void import_forwarded(std::vector<std::string> records,
+                        std::vector<std::pair<std::string, std::string>> meta_rows,
+                        std::function<void(caf::error, size_t relayed)> done);
+  /// A `meta` row (the cluster layer's keys start with `cluster/`).
+  caf::expected<std::optional<std::string>> read_meta(std::string_view key);
+  /// Writes a `meta` row: directly before `start()`, through the commit
+  /// writer after (so it also serves as a barrier: every commit queued
+  /// before it is on disk when it returns).
+  caf::error write_meta(std::string key, std::string value);
+  /// Visits the id of every actor with rows in this node's mailbox, journal,
+  /// snapshot, timer or dead-letter families (one id may come several
+  /// times). For deciding whether a shard holds data here.
+  caf::error visit_stored_actors(const std::function<void(std::string_view actor_id)>& fn);
 
   /// The underlying storage, for tools and tests that read it.
   cairn::storage& store();

@@ -56,9 +56,10 @@ struct routed {
 
 struct commit_result {
   caf::error err;
-  std::vector<routed> delivered; ///< new mailbox rows, in seq order
-  size_t forwarded = 0;          ///< envelopes put in the outbox for their owner node
-  std::vector<std::string> ids;  ///< per `enqueue` entry: its id, or the duplicate's
+  std::vector<routed> delivered;         ///< new mailbox rows, in seq order
+  size_t forwarded = 0;                  ///< envelopes put in the outbox for their owner node
+  std::vector<std::string> forwarded_to; ///< the peer of each
+  std::vector<std::string> ids;          ///< per `enqueue` entry: its id, or the duplicate's
   size_t duplicates = 0;
   std::vector<std::string> topics; ///< topics that received events
   size_t timers_added = 0;

@@ -296,6 +296,8 @@ struct runtime::impl {
     timers.fetch_add(static_cast<int64_t>(res.timers_added));
     for (auto& r : res.delivered)
       route_envelope(r);
+    if (!res.forwarded_to.empty() && opts.on_forwarded)
+      opts.on_forwarded(res.forwarded_to);
     if (!res.topics.empty()) {
       {
         std::lock_guard<std::mutex> guard{svc_mtx};

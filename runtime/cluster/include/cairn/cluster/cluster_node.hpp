@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/error.hpp>
+
+#include "cairn/placement.hpp"
+
+namespace cairn {
+class runtime;
+} // namespace cairn
+
+// One node's part in a cluster (docs/cluster.md): its membership in etcd,
+// the shard map, the elected rebalancer, and the transport that ships its
+// outbox to the peers that own the receivers. CAF's network layer and the
+// JSON documents stay behind this header.
+namespace cairn::cluster {
+
+struct cluster_options {
+  std::string etcd;                    ///< etcd client URLs, comma-separated
+  std::string node_id;                 ///< [a-z0-9-]{1,32}
+  std::string listen = "127.0.0.1:0";  ///< where the CAF ingress is published
+  uint32_t shards = 256;               ///< used when this node creates the cluster
+  bool shards_given = false;           ///< a differing explicit value is refused
+  int lease_ttl_s = 6;                 ///< membership lease, 2..60 s
+  uint64_t outbox_cap = 100'000;       ///< rows per peer before new messages to it are busy
+  std::chrono::milliseconds poll{250}; ///< how often the shard map is read again
+};
+
+/// Checks a node id: [a-z0-9-]{1,32}. Empty if fine, else why not.
+std::string check_node_id(const std::string& id);
+
+/// One node of a cluster. Life cycle, in the node's start order:
+/// construct; put `placement()` and `forwarded_hook()` into the runtime's
+/// options; open the runtime; `join()`; start the runtime; `run()`; at
+/// stop: `stop()` before the runtime stops.
+class cluster_node {
+public:
+  explicit cluster_node(cluster_options opts);
+  ~cluster_node();
+  cluster_node(const cluster_node&) = delete;
+  cluster_node& operator=(const cluster_node&) = delete;
+
+  /// The runtime's placement seam: local, or the peer owning the shard.
+  /// Empty map (before `join`): local.
+  placement_fn placement();
+  /// The runtime's `on_forwarded`: wakes the forwarders of those peers.
+  std::function<void(const std::vector<std::string>&)> forwarded_hook();
+
+  /// Joins (or creates) the cluster etcd describes: checks this data
+  /// directory's node id, publishes the CAF ingress, registers under a
+  /// lease (with `http_url`, its node API, for status), reads the shard
+  /// map. Blocking; before the runtime starts.
+  caf::error join(runtime& rt, std::string http_url);
+  /// Starts the forwarders and the background loop (keep-alive, map
+  /// polling, rebalancing). After the runtime started.
+  void run();
+  /// Stops forwarding and the loop, leaves the membership (revokes the
+  /// lease). Idempotent. Rows not yet acknowledged stay in the outbox.
+  void stop();
+
+  /// `GET /api/v1/cluster` as JSON text.
+  std::string status_json() const;
+  /// The per-peer metrics, in the Prometheus text format.
+  std::string metrics_text() const;
+  /// Shards this node owns now.
+  uint32_t shards_owned() const;
+
+  struct impl;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace cairn::cluster

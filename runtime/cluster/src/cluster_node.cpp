@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: Apache-2.0
+// One node's membership (docs/cluster.md): identity in `meta`, the cluster
+// document and shard keys in etcd, the member key under a lease, the shard
+// map read every `poll`, the elected rebalancer, and a source node's half of
+// a shard move.
+#include <pthread.h>
+#include <random>
+#include <regex>
+#include <set>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cairn/error.hpp"
+#include "cairn/runtime.hpp"
+#include "cluster_impl.hpp"
+#include "transport.hpp"
+
+namespace cairn::cluster {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr size_t ops_per_txn = 60; // compares + puts stay under etcd's 128
+constexpr size_t moves_per_round = 64;
+
+std::string random_hex(size_t n) {
+  std::random_device rd;
+  std::mt19937_64 rng{(static_cast<uint64_t>(rd()) << 32) ^ rd()};
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(digits[rng() % 16]);
+  return out;
+}
+
+caf::error wrap(const caf::error& err, const std::string& what) {
+  return make_error(errc::unavailable, what + ": " + detail_of(err));
+}
+
+} // namespace
+
+std::string check_node_id(const std::string& id) {
+  static const std::regex re{"[a-z0-9-]{1,32}"};
+  if (!std::regex_match(id, re))
+    return "node_id '" + id + "' must be 1 to 32 of a-z, 0-9 and '-'";
+  return {};
+}
+
+std::shared_ptr<peer_stats> cluster_node::impl::peer(const std::string& id) {
+  std::lock_guard<std::mutex> guard{peers_mtx};
+  auto& p = peers[id];
+  if (!p)
+    p = std::make_shared<peer_stats>();
+  return p;
+}
+
+cairn::placement cluster_node::impl::place(std::string_view actor_id) const {
+  auto v = current();
+  if (!v || v->shards == 0 || v->shard.size() != v->shards)
+    return placement::here();
+  auto& s = v->shard[shard_of(actor_id, v->shards)];
+  if (s.owner == opts.node_id) {
+    // Frozen for a move: what arrives now waits in the outbox toward the
+    // target until ownership flips.
+    if (s.state == "moving" && !s.target.empty())
+      return placement::at(s.target);
+    return placement::here();
+  }
+  if (s.owner.empty())
+    return placement::here();
+  return placement::at(s.owner);
+}
+
+cluster_node::cluster_node(cluster_options opts) : impl_(std::make_unique<impl>()) {
+  impl_->opts = std::move(opts);
+}
+
+cluster_node::~cluster_node() {
+  stop();
+}
+
+placement_fn cluster_node::placement() {
+  auto* d = impl_.get();
+  return [d](std::string_view id) { return d->place(id); };
+}
+
+std::function<void(const std::vector<std::string>&)> cluster_node::forwarded_hook() {
+  auto* d = impl_.get();
+  return [d](const std::vector<std::string>& peers) {
+    std::string last;
+    for (auto& p : peers) {
+      d->peer(p)->depth.fetch_add(1);
+      if (p != last && d->net)
+        d->net->wake(p);
+      last = p;
+    }
+  };
+}
+
+caf::error cluster_node::join(runtime& rt, std::string http_url) {
+  auto& d = *impl_;
+  d.rt = &rt;
+  d.http = std::move(http_url);
+  if (auto why = check_node_id(d.opts.node_id); !why.empty())
+    return make_error(errc::invalid_argument, why);
+  auto client = etcd_client::from_urls(d.opts.etcd);
+  if (!client)
+    return client.error();
+  d.etcd.emplace(std::move(*client));
+  // Identity: a data directory belongs to one node id for good.
+  auto stored = rt.read_meta("cluster/node_id");
+  if (!stored)
+    return stored.error();
+  if (*stored && **stored != d.opts.node_id)
+    return make_error(errc::invalid_argument, "this data directory belongs to node '" + **stored
+                                                + "', not '" + d.opts.node_id
+                                                + "': start it with --node-id " + **stored);
+  if (!*stored)
+    if (auto err = rt.write_meta("cluster/node_id", d.opts.node_id))
+      return err;
+  auto inc = rt.read_meta("cluster/incarnation");
+  if (!inc)
+    return inc.error();
+  if (*inc) {
+    d.incarnation = **inc;
+  } else {
+    d.incarnation = random_hex(16);
+    if (auto err = rt.write_meta("cluster/incarnation", d.incarnation))
+      return err;
+  }
+  // The CAF ingress first: its port goes into the member key.
+  auto colon = d.opts.listen.rfind(':');
+  if (colon == std::string::npos)
+    return make_error(errc::invalid_argument,
+                      "cluster_listen '" + d.opts.listen + "' must be host:port");
+  d.caf_host = d.opts.listen.substr(0, colon);
+  if (d.caf_host == "0.0.0.0" || d.caf_host == "::" || d.caf_host.empty())
+    return make_error(errc::invalid_argument, "cluster_listen '" + d.opts.listen
+                                                + "': give the address peers should dial, not "
+                                                  "a wildcard");
+  uint16_t port = 0;
+  try {
+    port = static_cast<uint16_t>(std::stoul(d.opts.listen.substr(colon + 1)));
+  } catch (...) {
+    return make_error(errc::invalid_argument,
+                      "cluster_listen '" + d.opts.listen + "': the port is not a number");
+  }
+  d.net = std::make_unique<transport>(d);
+  auto bound = d.net->start(d.caf_host, port);
+  if (!bound)
+    return bound.error();
+  d.caf_port = *bound;
+  if (auto err = d.create_or_check_cluster())
+    return err;
+  if (auto err = d.register_member())
+    return err;
+  if (auto err = d.refresh())
+    return err;
+  spdlog::info("cluster: node {} joined cluster {} ({} shards, {} owned here); peers dial {}:{}",
+               d.opts.node_id, d.current()->cluster_id, d.current()->shards, shards_owned(),
+               d.caf_host, d.caf_port);
+  return {};
+}
+
+caf::error cluster_node::impl::create_or_check_cluster() {
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    auto got = etcd->get("/cairn/cluster");
+    if (!got)
+      return wrap(got.error(), "cannot reach etcd at " + opts.etcd);
+    if (got->empty()) {
+      json::object doc{{"cluster_id", random_hex(16)},
+                       {"shards", opts.shards},
+                       {"state", "creating"},
+                       {"created_ms", now_ms()},
+                       {"created_by", opts.node_id}};
+      auto created = etcd->txn({etcd_compare::absent("/cairn/cluster")},
+                               {etcd_op::put("/cairn/cluster", json::serialize(doc))});
+      if (!created)
+        return wrap(created.error(), "cannot create the cluster in etcd");
+      continue; // read it back, whoever won
+    }
+    auto v = json::parse(got->front().value).as_object();
+    auto shards = static_cast<uint32_t>(v["shards"].to_number<int64_t>());
+    if (opts.shards_given && shards != opts.shards)
+      return make_error(errc::invalid_argument,
+                        "the cluster has " + std::to_string(shards) + " shards; --shards "
+                          + std::to_string(opts.shards)
+                          + " differs (the count is fixed when the cluster is created)");
+    if (v["state"] == json::value("ready"))
+      return {};
+    if (v["created_by"] != json::value(opts.node_id)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{100}); // its creator fills it in
+      continue;
+    }
+    // Ours and not finished: every missing shard key to this node, epoch 1.
+    auto existing = etcd->prefix("/cairn/shards/");
+    if (!existing)
+      return wrap(existing.error(), "cannot read the shard map");
+    std::set<std::string> have;
+    for (auto& kv : *existing)
+      have.insert(kv.key);
+    shard_info mine;
+    mine.owner = opts.node_id;
+    mine.epoch = 1;
+    std::vector<etcd_compare> cmp;
+    std::vector<etcd_op> ops;
+    auto flush = [&]() -> caf::error {
+      if (ops.empty())
+        return {};
+      auto ok = etcd->txn(cmp, ops);
+      cmp.clear();
+      ops.clear();
+      return ok ? caf::error{} : wrap(ok.error(), "cannot write the shard map");
+    };
+    for (uint32_t s = 0; s < shards; ++s) {
+      auto key = shard_key(s);
+      if (have.count(key))
+        continue;
+      cmp.push_back(etcd_compare::absent(key));
+      ops.push_back(etcd_op::put(key, shard_json(mine)));
+      if (ops.size() >= ops_per_txn)
+        if (auto err = flush())
+          return err;
+    }
+    if (auto err = flush())
+      return err;
+    v["state"] = "ready";
+    if (auto put = etcd->put("/cairn/cluster", json::serialize(v)); !put)
+      return wrap(put.error(), "cannot mark the cluster ready");
+    spdlog::info("cluster: created with {} shards, all owned by {} until others join", shards,
+                 opts.node_id);
+    return {};
+  }
+  return make_error(errc::unavailable, "the cluster in etcd stayed 'creating' for a minute: its "
+                                       "creator did not finish; start that node again");
+}
+
+caf::error cluster_node::impl::register_member() {
+  // The previous run's lease: the data directory's lock proves that process
+  // is gone, so its member key need not wait out a TTL.
+  if (auto old = rt->read_meta("cluster/lease"); old && *old) {
+    try {
+      ignore_error(etcd->revoke(std::stoll(**old)));
+    } catch (...) {
+    }
+  }
+  auto granted = etcd->grant(opts.lease_ttl_s);
+  if (!granted)
+    return wrap(granted.error(), "cannot take a lease in etcd");
+  lease = granted->id;
+  if (auto err = rt->write_meta("cluster/lease", std::to_string(lease)))
+    return err;
+  member_info m;
+  m.node_id = opts.node_id;
+  m.caf_host = caf_host;
+  m.caf_port = caf_port;
+  m.http = http;
+  m.incarnation = incarnation;
+  m.started_ms = now_ms();
+  auto key = "/cairn/members/" + opts.node_id;
+  auto put = etcd->txn({etcd_compare::absent(key)}, {etcd_op::put(key, member_json(m), lease)});
+  if (!put)
+    return wrap(put.error(), "cannot register in etcd");
+  if (!*put)
+    return make_error(errc::conflict, "node " + opts.node_id
+                                        + " is already running (its member key is held by a "
+                                          "live lease); give this node another --node-id");
+  etcd_ok_ms.store(now_ms());
+  return {};
+}
+
+caf::error cluster_node::impl::refresh() {
+  auto kvs = etcd->prefix("/cairn/");
+  if (!kvs) {
+    etcd_failures.fetch_add(1);
+    return wrap(kvs.error(), "cannot read the cluster from etcd");
+  }
+  int64_t rev = 0;
+  for (auto& kv : *kvs)
+    rev = std::max(rev, kv.mod_revision);
+  publish_view(make_view(*kvs, rev));
+  etcd_ok_ms.store(now_ms());
+  return {};
+}
+
+void cluster_node::run() {
+  auto& d = *impl_;
+  d.running.store(true);
+  if (auto depths = d.rt->outbox_depths()) {
+    for (auto& [peer, n] : *depths) {
+      d.peer(peer)->depth.store(static_cast<int64_t>(n));
+      d.net->wake(peer);
+    }
+  }
+  d.loop = std::thread{[&d] { d.run_loop(); }};
+}
+
+void cluster_node::impl::keep_alive() {
+  auto ttl = etcd->keep_alive(lease);
+  if (!ttl) {
+    etcd_failures.fetch_add(1);
+    return;
+  }
+  if (*ttl > 0)
+    return;
+  spdlog::warn("cluster: lease lost (etcd expired it); registering again");
+  if (auto err = register_member())
+    spdlog::warn("cluster: {}", detail_of(err));
+}
+
+void cluster_node::impl::run_loop() {
+  pthread_setname_np(pthread_self(), "cairn.cluster");
+  auto last_keep_alive = std::chrono::steady_clock::now();
+  auto keep_every = std::chrono::milliseconds{opts.lease_ttl_s * 1000 / 3};
+  while (running.load()) {
+    {
+      std::unique_lock<std::mutex> lock{loop_mtx};
+      loop_cv.wait_for(lock, opts.poll, [this] { return !running.load(); });
+    }
+    if (!running.load())
+      break;
+    if (std::chrono::steady_clock::now() - last_keep_alive >= keep_every) {
+      keep_alive();
+      last_keep_alive = std::chrono::steady_clock::now();
+    }
+    if (refresh())
+      continue;
+    auto v = current();
+    // Election: whoever puts the key under its lease first.
+    if (v->rebalancer.empty()) {
+      json::object doc{{"node", opts.node_id}};
+      ignore_error(etcd
+                     ->txn({etcd_compare::absent("/cairn/rebalancer")},
+                           {etcd_op::put("/cairn/rebalancer", json::serialize(doc), lease)})
+                     .error());
+    } else if (v->rebalancer == opts.node_id) {
+      rebalance(*v);
+    }
+    finish_moves(*v);
+  }
+}
+
+void cluster_node::impl::rebalance(const cluster_view& v) {
+  auto moves = plan_moves(v, moves_per_round);
+  for (size_t i = 0; i < moves.size(); i += ops_per_txn / 2) {
+    std::vector<etcd_compare> cmp;
+    std::vector<etcd_op> ops;
+    for (size_t j = i; j < std::min(moves.size(), i + ops_per_txn / 2); ++j) {
+      auto& m = moves[j];
+      auto s = v.shard[m.shard];
+      cmp.push_back(etcd_compare::modified_at(shard_key(m.shard), s.mod_revision));
+      s.state = "moving";
+      s.target = m.to;
+      ops.push_back(etcd_op::put(shard_key(m.shard), shard_json(s)));
+    }
+    auto ok = etcd->txn(cmp, ops);
+    if (!ok || !*ok)
+      return; // the map changed under us: plan again next round
+  }
+  if (!moves.empty())
+    spdlog::info("cluster: rebalancer marked {} shard moves", moves.size());
+}
+
+void cluster_node::impl::finish_moves(const cluster_view& v) {
+  std::vector<uint32_t> mine;
+  for (uint32_t s = 0; s < v.shard.size(); ++s)
+    if (v.shard[s].owner == opts.node_id && v.shard[s].state == "moving")
+      mine.push_back(s);
+  if (mine.empty())
+    return;
+  // `place` already sends these shards' new mail toward their targets (this
+  // view is published). A barrier commit puts every earlier commit on disk;
+  // then a shard is empty here or it keeps its owner (its data cannot move
+  // yet: docs/cluster.md, "Status").
+  if (rt->write_meta("cluster/barrier", std::to_string(now_ms())))
+    return;
+  std::set<uint32_t> busy;
+  if (rt->visit_stored_actors([&](std::string_view id) { busy.insert(shard_of(id, v.shards)); }))
+    return;
+  for (size_t i = 0; i < mine.size(); i += ops_per_txn / 2) {
+    std::vector<etcd_compare> cmp;
+    std::vector<etcd_op> ops;
+    size_t flipped = 0, kept = 0;
+    for (size_t j = i; j < std::min(mine.size(), i + ops_per_txn / 2); ++j) {
+      auto n = mine[j];
+      auto s = v.shard[n];
+      cmp.push_back(etcd_compare::modified_at(shard_key(n), s.mod_revision));
+      if (busy.count(n)) {
+        s.state = "owned";
+        s.target.clear();
+        s.stay = true;
+        ++kept;
+      } else {
+        s.owner = s.target;
+        s.target.clear();
+        s.state = "owned";
+        ++s.epoch;
+        ++flipped;
+      }
+      ops.push_back(etcd_op::put(shard_key(n), shard_json(s)));
+    }
+    auto ok = etcd->txn(cmp, ops);
+    if (ok && *ok) {
+      moves_done.fetch_add(flipped);
+      moves_kept.fetch_add(kept);
+      spdlog::info("cluster: handed over {} empty shards; {} hold data and stay here", flipped,
+                   kept);
+    }
+  }
+}
+
+void cluster_node::stop() {
+  auto& d = *impl_;
+  bool was = d.running.exchange(false);
+  d.loop_cv.notify_all();
+  if (d.loop.joinable())
+    d.loop.join();
+  if (d.net)
+    d.net->stop();
+  if (d.etcd && d.lease != 0 && (was || d.rt)) {
+    ignore_error(d.etcd->revoke(d.lease)); // leave at once, not after a TTL
+    d.lease = 0;
+  }
+}
+
+uint32_t cluster_node::shards_owned() const {
+  auto v = impl_->current();
+  uint32_t n = 0;
+  if (v)
+    for (auto& s : v->shard)
+      n += s.owner == impl_->opts.node_id ? 1 : 0;
+  return n;
+}
+
+std::string cluster_node::status_json() const {
+  auto& d = *impl_;
+  auto v = d.current();
+  json::object o;
+  o["node_id"] = d.opts.node_id;
+  o["cluster_id"] = v ? v->cluster_id : "";
+  o["shards"] = v ? v->shards : 0;
+  o["rebalancer"] = v ? v->rebalancer : "";
+  o["etcd"] = json::object{{"endpoints", d.opts.etcd},
+                           {"last_ok_ms", d.etcd_ok_ms.load()},
+                           {"reachable", now_ms() - d.etcd_ok_ms.load() < 3000}};
+  std::map<std::string, std::pair<uint64_t, uint64_t>> owned; // node -> shards, moving
+  json::array moves;
+  if (v) {
+    for (uint32_t s = 0; s < v->shard.size(); ++s) {
+      auto& x = v->shard[s];
+      ++owned[x.owner].first;
+      if (x.state == "moving") {
+        ++owned[x.owner].second;
+        moves.push_back(json::object{{"shard", s}, {"from", x.owner}, {"to", x.target}});
+      }
+    }
+  }
+  json::array members;
+  std::set<std::string> listed;
+  if (v) {
+    for (auto& [id, m] : v->members) {
+      listed.insert(id);
+      members.push_back(json::object{{"node_id", id},
+                                     {"state", m.state},
+                                     {"http", m.http},
+                                     {"caf", m.caf_host + ":" + std::to_string(m.caf_port)},
+                                     {"shards", owned[id].first},
+                                     {"started_ms", m.started_ms}});
+    }
+  }
+  for (auto& [id, n] : owned)
+    if (!id.empty() && !listed.count(id))
+      members.push_back(json::object{{"node_id", id}, {"state", "absent"}, {"shards", n.first}});
+  o["members"] = std::move(members);
+  o["moves"] = std::move(moves);
+  json::array peers;
+  {
+    std::lock_guard<std::mutex> guard{d.peers_mtx};
+    for (auto& [id, p] : d.peers) {
+      auto oldest = p->oldest_ms.load();
+      auto batches = p->batches.load();
+      peers.push_back(json::object{
+        {"node_id", id},
+        {"connected", p->connected.load()},
+        {"outbox_depth", std::max<int64_t>(0, p->depth.load())},
+        {"outbox_oldest_ms", oldest == 0 ? 0 : now_ms() - oldest},
+        {"forwarded", p->forwarded.load()},
+        {"batches", batches},
+        {"ack_latency_ms",
+         batches == 0 ? 0.0 : static_cast<double>(p->ack_us_sum.load()) / 1000.0 / batches},
+        {"reconnects", p->reconnects.load()}});
+    }
+  }
+  o["peers"] = std::move(peers);
+  if (d.net)
+    o["ingress"] = json::object{{"received", d.net->received()},
+                                {"duplicates", d.net->duplicates()},
+                                {"relayed", d.net->relayed()},
+                                {"waits", d.net->waits()}};
+  o["moves_done"] = d.moves_done.load();
+  o["moves_kept"] = d.moves_kept.load();
+  return json::serialize(o);
+}
+
+std::string cluster_node::metrics_text() const {
+  auto& d = *impl_;
+  std::string out;
+  auto family = [&out](const char* name, const char* type, const char* help) {
+    out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  std::vector<std::pair<std::string, std::shared_ptr<peer_stats>>> peers;
+  {
+    std::lock_guard<std::mutex> guard{d.peers_mtx};
+    peers.assign(d.peers.begin(), d.peers.end());
+  }
+  auto per_peer = [&](const char* name, const char* type, const char* help, auto value) {
+    family(name, type, help);
+    for (auto& [id, p] : peers)
+      out += std::string{name} + "{peer=\"" + id + "\"} " + std::to_string(value(*p)) + "\n";
+  };
+  per_peer("cairn_cluster_outbox_depth", "gauge", "Outbox rows waiting for the peer.",
+           [](peer_stats& p) { return std::max<int64_t>(0, p.depth.load()); });
+  per_peer("cairn_cluster_forwarded_total", "counter", "Rows the peer acknowledged.",
+           [](peer_stats& p) { return p.forwarded.load(); });
+  per_peer("cairn_cluster_batches_total", "counter", "Batches the peer acknowledged.",
+           [](peer_stats& p) { return p.batches.load(); });
+  per_peer("cairn_cluster_reconnects_total", "counter", "Connections to the peer made again.",
+           [](peer_stats& p) { return p.reconnects.load(); });
+  per_peer("cairn_cluster_peer_connected", "gauge", "1 while connected to the peer.",
+           [](peer_stats& p) { return p.connected.load() ? 1 : 0; });
+  auto plain = [&](const char* name, const char* type, const char* help, uint64_t v) {
+    family(name, type, help);
+    out += std::string{name} + " " + std::to_string(v) + "\n";
+  };
+  if (d.net) {
+    plain("cairn_cluster_received_total", "counter", "Forwarded rows persisted here.",
+          d.net->received());
+    plain("cairn_cluster_duplicates_total", "counter",
+          "Forwarded rows received again and skipped (at or below the sender's mark).",
+          d.net->duplicates());
+    plain("cairn_cluster_relayed_total", "counter",
+          "Forwarded rows for shards this node does not own, sent on.", d.net->relayed());
+  }
+  plain("cairn_cluster_shards_owned", "gauge", "Shards this node owns.", shards_owned());
+  plain("cairn_cluster_moves_total", "counter", "Shards this node handed over.",
+        d.moves_done.load());
+  return out;
+}
+
+} // namespace cairn::cluster

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: Apache-2.0
+// Store-and-forward between nodes over CAF's middleman (docs/cluster.md,
+// "Transport"). The sender's outbox row is deleted only after the receiver
+// acknowledged it, and the receiver acknowledges only after the row is in its
+// own commit; it skips rows at or below the high-water mark it stored for
+// that sender, in the same commit. So a row is applied once whatever is lost
+// or killed in between.
+#include "transport.hpp"
+
+#include <csignal>
+#include <cstdlib>
+#include <pthread.h>
+#include <random>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cairn/error.hpp"
+#include "cairn/runtime.hpp"
+
+namespace cairn::cluster {
+
+namespace {
+
+using forward_atom = caf::atom_constant<caf::atom("cfwd")>;
+using persisted_atom = caf::atom_constant<caf::atom("cfwddone")>;
+
+constexpr size_t batch_rows = 512;
+constexpr size_t batch_bytes = 1 << 20;
+constexpr auto request_timeout = std::chrono::seconds{5};
+
+void put_be64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i)
+    out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+uint64_t get_be64(std::string_view s, size_t pos) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<uint8_t>(s[pos + i]);
+  return v;
+}
+
+/// One row on the wire: be64(seq) be64(size of to) to record.
+std::string wire_row(const runtime::outbox_row& r) {
+  std::string out;
+  out.reserve(16 + r.to.size() + r.record.size());
+  put_be64(out, r.seq);
+  put_be64(out, r.to.size());
+  out += r.to;
+  out += r.record;
+  return out;
+}
+
+bool parse_wire_row(std::string_view s, uint64_t& seq, std::string_view& to,
+                    std::string_view& record) {
+  if (s.size() < 16)
+    return false;
+  seq = get_be64(s, 0);
+  auto n = get_be64(s, 8);
+  if (n > s.size() - 16)
+    return false;
+  to = s.substr(16, n);
+  record = s.substr(16 + n);
+  return true;
+}
+
+/// `cluster.ingress.after_persist=kill@N` in CAIRN_TEST_POINTS: N, else 0.
+int kill_point() {
+  const char* env = std::getenv("CAIRN_TEST_POINTS");
+  if (env == nullptr)
+    return 0;
+  std::string s{env};
+  const std::string key = "cluster.ingress.after_persist=kill@";
+  auto at = s.find(key);
+  if (at == std::string::npos)
+    return 0;
+  return std::atoi(s.c_str() + at + key.size());
+}
+
+} // namespace
+
+struct transport::forwarder {
+  std::string peer;
+  std::shared_ptr<peer_stats> stats;
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool woken = false;
+  std::thread thread;
+};
+
+/// The ingress's bookkeeping; touched only by the ingress actor.
+struct transport::ingress_state {
+  caf::actor handle;
+  struct sender {
+    bool loaded = false;
+    uint64_t done_below = 0; ///< every row with a smaller seq is persisted here
+    bool in_flight = false;
+  };
+  std::map<std::string, sender> senders; ///< "<node>/<incarnation>"
+  struct pending {
+    caf::response_promise promise;
+    uint64_t done_below = 0;
+    uint64_t retry_ms = 0;
+  };
+  std::map<uint64_t, pending> waiting;
+  uint64_t next_id = 0;
+};
+
+transport::transport(cluster_node::impl& node) : node_(node), kill_after_persist_(kill_point()) {}
+
+transport::~transport() {
+  stop();
+}
+
+caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port) {
+  cfg_ = std::make_unique<caf::actor_system_config>();
+  cfg_->load<caf::io::middleman>();
+  cfg_->set("scheduler.max-threads", 2);
+  cfg_->set("logger.console", caf::atom("none"));
+  sys_ = std::make_unique<caf::actor_system>(*cfg_);
+  ingress_ = std::make_shared<ingress_state>();
+  auto st = ingress_;
+  auto* self_node = &node_;
+  auto* t = this;
+  st->handle = sys_->spawn([st, self_node, t](caf::event_based_actor* self) -> caf::behavior {
+    return {
+      [=](forward_atom, const std::string& from, const std::string& incarnation,
+          const std::vector<std::string>& rows) -> caf::result<uint64_t, uint64_t> {
+        auto* rt = self_node->rt;
+        if (!self_node->running.load() || rt == nullptr)
+          return {uint64_t{0}, uint64_t{200}};
+        auto key = from + "/" + incarnation;
+        auto& snd = st->senders[key];
+        if (snd.in_flight)
+          return {uint64_t{0}, uint64_t{100}}; // one batch per sender at a time
+        if (!snd.loaded) {
+          auto stored = rt->read_meta("cluster/in/" + key);
+          if (!stored)
+            return {uint64_t{0}, uint64_t{500}};
+          if (*stored && (*stored)->size() == 8)
+            snd.done_below = get_be64(**stored, 0);
+          snd.loaded = true;
+        }
+        auto view = self_node->current();
+        const auto& me = self_node->opts.node_id;
+        std::vector<std::string> records;
+        uint64_t done_below = snd.done_below;
+        bool wait = false;
+        for (auto& row : rows) {
+          uint64_t seq = 0;
+          std::string_view to, record;
+          if (!parse_wire_row(row, seq, to, record))
+            return caf::make_error(caf::sec::invalid_argument, "malformed forwarded row");
+          if (seq < snd.done_below) {
+            t->duplicates_.fetch_add(1);
+            done_below = std::max(done_below, seq + 1);
+            continue;
+          }
+          if (view && view->shards > 0) {
+            auto& s = view->shard[shard_of(to, view->shards)];
+            if (s.state == "moving" && s.target == me) {
+              wait = true; // it is being handed to this node: not before the flip
+              break;
+            }
+          }
+          records.emplace_back(record);
+          done_below = seq + 1;
+        }
+        uint64_t retry = wait ? 200 : 0;
+        if (wait)
+          t->waits_.fetch_add(1);
+        if (records.empty())
+          return {done_below, retry};
+        std::string hw;
+        put_be64(hw, done_below);
+        auto id = st->next_id++;
+        auto promise = self->make_response_promise();
+        st->waiting.emplace(id, ingress_state::pending{promise, done_below, retry});
+        snd.in_flight = true;
+        auto n = records.size();
+        rt->import_forwarded(
+          std::move(records), {{"cluster/in/" + key, std::move(hw)}},
+          [h = st->handle, key, id, n, done_below](caf::error err, size_t relayed) {
+            caf::anon_send(h, persisted_atom::value, key, id, !err, uint64_t{n}, uint64_t{relayed},
+                           done_below);
+            if (err)
+              spdlog::warn("cluster: forwarded batch not persisted: {}", render(err));
+          });
+        return promise;
+      },
+      [=](persisted_atom, const std::string& key, uint64_t id, bool ok, uint64_t n,
+          uint64_t relayed, uint64_t done_below) {
+        auto& snd = st->senders[key];
+        snd.in_flight = false;
+        auto it = st->waiting.find(id);
+        if (it == st->waiting.end())
+          return;
+        auto p = std::move(it->second);
+        st->waiting.erase(it);
+        if (!ok) {
+          p.promise.deliver(uint64_t{0}, uint64_t{500});
+          return;
+        }
+        snd.done_below = std::max(snd.done_below, done_below);
+        t->received_.fetch_add(n);
+        t->relayed_.fetch_add(relayed);
+        if (t->kill_after_persist_ > 0 && ++t->persisted_ == t->kill_after_persist_) {
+          spdlog::warn("cluster: test point cluster.ingress.after_persist: SIGKILL");
+          ::raise(SIGKILL); // persisted, not acknowledged: the sender must resend
+        }
+        p.promise.deliver(p.done_below, p.retry_ms);
+      },
+    };
+  });
+  auto bound = sys_->middleman().publish(st->handle, port, host.c_str(), true);
+  if (!bound)
+    return make_error(errc::unavailable, "cannot listen for peers on " + host + ":"
+                                           + std::to_string(port) + ": "
+                                           + sys_->render(bound.error()));
+  return *bound;
+}
+
+void transport::wake(const std::string& peer) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (stopping_)
+    return;
+  auto it = forwarders_.find(peer);
+  if (it == forwarders_.end()) {
+    auto f = std::make_unique<forwarder>();
+    f->peer = peer;
+    f->stats = node_.peer(peer);
+    auto* raw = f.get();
+    it = forwarders_.emplace(peer, std::move(f)).first;
+    raw->thread = std::thread{[this, raw] { forward_loop(*raw); }};
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> g{it->second->mtx};
+    it->second->woken = true;
+  }
+  it->second->cv.notify_one();
+}
+
+void transport::forward_loop(forwarder& f) {
+  pthread_setname_np(pthread_self(), "cairn.forward");
+  std::mt19937 rng{std::random_device{}()};
+  caf::scoped_actor self{*sys_};
+  caf::actor handle;
+  std::string addr;
+  uint64_t from = 0;
+  int failures = 0;
+  bool ever_connected = false;
+  auto stopping = [this] {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return stopping_;
+  };
+  // Waits for a wake-up, a stop or `d`, whichever first.
+  auto pause = [&](std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock{f.mtx};
+    f.cv.wait_for(lock, d, [&] { return f.woken || stopping(); });
+    f.woken = false;
+  };
+  auto backoff = [&] {
+    auto cap = std::min<int64_t>(5000, int64_t{50} << std::min(failures, 7));
+    std::uniform_int_distribution<int64_t> jitter{cap / 2, cap};
+    pause(std::chrono::milliseconds{jitter(rng)});
+  };
+  while (!stopping()) {
+    auto view = node_.current();
+    auto m = view ? view->members.find(f.peer) : decltype(view->members.end()){};
+    if (!view || m == view->members.end()) {
+      f.stats->connected.store(false);
+      handle = caf::actor{};
+      pause(std::chrono::milliseconds{500}); // no member key: not dialled
+      continue;
+    }
+    auto want = m->second.caf_host + ":" + std::to_string(m->second.caf_port);
+    if (!handle || want != addr) {
+      f.stats->connected.store(false);
+      auto h = sys_->middleman().remote_actor(m->second.caf_host, m->second.caf_port);
+      if (!h) {
+        ++failures;
+        backoff();
+        continue;
+      }
+      handle = *h;
+      addr = want;
+      if (ever_connected)
+        f.stats->reconnects.fetch_add(1);
+      ever_connected = true;
+      failures = 0;
+      f.stats->connected.store(true);
+    }
+    auto rows = node_.rt->read_outbox(f.peer, from, batch_rows, batch_bytes);
+    if (!rows || rows->empty()) {
+      if (rows) {
+        f.stats->oldest_ms.store(0);
+        // The counters may drift by a row when a relay races a drop: the
+        // empty outbox is the truth.
+        f.stats->depth.store(0);
+      }
+      pause(std::chrono::milliseconds{500});
+      continue;
+    }
+    if (f.stats->oldest_ms.load() == 0)
+      f.stats->oldest_ms.store(now_ms());
+    std::vector<std::string> wire;
+    wire.reserve(rows->size());
+    for (auto& r : *rows)
+      wire.push_back(wire_row(r));
+    auto t0 = std::chrono::steady_clock::now();
+    bool ok = false;
+    uint64_t below = 0, retry = 0;
+    self
+      ->request(handle, request_timeout, forward_atom::value, node_.opts.node_id, node_.incarnation,
+                std::move(wire))
+      .receive(
+        [&](uint64_t b, uint64_t r) {
+          ok = true;
+          below = b;
+          retry = r;
+        },
+        [&](caf::error&) { ok = false; });
+    if (!ok) {
+      // Dead, unreachable or too slow: dial again and resend from the first
+      // unacknowledged row (the receiver skips what it already has).
+      handle = caf::actor{};
+      f.stats->connected.store(false);
+      ++failures;
+      backoff();
+      continue;
+    }
+    f.stats->ack_us_sum.fetch_add(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+        .count()));
+    f.stats->batches.fetch_add(1);
+    std::vector<uint64_t> acked;
+    for (auto& r : *rows)
+      if (r.seq < below)
+        acked.push_back(r.seq);
+    if (!acked.empty()) {
+      from = std::max(from, below);
+      auto n = static_cast<int64_t>(acked.size());
+      f.stats->forwarded.fetch_add(acked.size());
+      f.stats->oldest_ms.store(now_ms());
+      node_.rt->drop_outbox(f.peer, std::move(acked), [stats = f.stats, n](caf::error err) {
+        if (!err)
+          stats->depth.fetch_sub(n);
+      });
+    }
+    if (below <= rows->back().seq)
+      pause(std::chrono::milliseconds{std::max<uint64_t>(retry, 50)});
+  }
+  f.stats->connected.store(false);
+}
+
+void transport::stop() {
+  std::map<std::string, std::unique_ptr<forwarder>> fs;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_)
+      return;
+    stopping_ = true;
+    fs.swap(forwarders_);
+  }
+  for (auto& [peer, f] : fs) {
+    f->cv.notify_all();
+    if (f->thread.joinable())
+      f->thread.join();
+  }
+  if (sys_) {
+    if (ingress_)
+      caf::anon_send_exit(ingress_->handle, caf::exit_reason::user_shutdown);
+    ingress_.reset();
+    sys_.reset(); // waits for its actors and closes the middleman's sockets
+  }
+}
+
+} // namespace cairn::cluster
