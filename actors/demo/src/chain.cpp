@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cairn/actors/chain.hpp"
 
+#include "cairn/json_codec.hpp"
+
 namespace cairn::actors {
 
 namespace {
@@ -69,8 +71,12 @@ public:
 void register_chain_workload(runtime& rt) {
   kind_options ko;
   ko.snapshot_every = 1000;
+  // A chain starts from outside too (the node API, `cairn send`):
+  // {"type": "chain.produce/v1", "payload": {"count": N, "batch": B}}.
+  auto source_opts = ko;
+  source_opts.accepts = {json::codec_for<chain_produce>()};
   rt.register_kind(
-    "source", [](std::string_view id) { return std::make_unique<source>(id); }, ko);
+    "source", [](std::string_view id) { return std::make_unique<source>(id); }, source_opts);
   rt.register_kind(
     "hop_a", [](std::string_view) { return std::make_unique<hop>("hop_b"); }, ko);
   rt.register_kind(

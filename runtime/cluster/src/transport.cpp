@@ -101,6 +101,7 @@ struct transport::ingress_state {
   std::map<std::string, sender> senders; ///< "<node>/<incarnation>"
   struct pending {
     caf::response_promise promise;
+    uint64_t token = 0;
     uint64_t done_below = 0;
     uint64_t retry_ms = 0;
   };
@@ -126,19 +127,19 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
   auto* t = this;
   st->handle = sys_->spawn([st, self_node, t](caf::event_based_actor* self) -> caf::behavior {
     return {
-      [=](forward_atom, const std::string& from, const std::string& incarnation,
-          const std::vector<std::string>& rows) -> caf::result<uint64_t, uint64_t> {
+      [=](forward_atom, const std::string& from, const std::string& incarnation, uint64_t token,
+          const std::vector<std::string>& rows) -> caf::result<uint64_t, uint64_t, uint64_t> {
         auto* rt = self_node->rt;
         if (!self_node->running.load() || rt == nullptr)
-          return {uint64_t{0}, uint64_t{200}};
+          return {token, uint64_t{0}, uint64_t{200}};
         auto key = from + "/" + incarnation;
         auto& snd = st->senders[key];
         if (snd.in_flight)
-          return {uint64_t{0}, uint64_t{100}}; // one batch per sender at a time
+          return {token, uint64_t{0}, uint64_t{100}}; // one batch per sender at a time
         if (!snd.loaded) {
           auto stored = rt->read_meta("cluster/in/" + key);
           if (!stored)
-            return {uint64_t{0}, uint64_t{500}};
+            return {token, uint64_t{0}, uint64_t{500}};
           if (*stored && (*stored)->size() == 8)
             snd.done_below = get_be64(**stored, 0);
           snd.loaded = true;
@@ -172,12 +173,12 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
         if (wait)
           t->waits_.fetch_add(1);
         if (records.empty())
-          return {done_below, retry};
+          return {token, done_below, retry};
         std::string hw;
         put_be64(hw, done_below);
         auto id = st->next_id++;
         auto promise = self->make_response_promise();
-        st->waiting.emplace(id, ingress_state::pending{promise, done_below, retry});
+        st->waiting.emplace(id, ingress_state::pending{promise, token, done_below, retry});
         snd.in_flight = true;
         auto n = records.size();
         rt->import_forwarded(
@@ -200,7 +201,7 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
         auto p = std::move(it->second);
         st->waiting.erase(it);
         if (!ok) {
-          p.promise.deliver(uint64_t{0}, uint64_t{500});
+          p.promise.deliver(p.token, uint64_t{0}, uint64_t{500});
           return;
         }
         snd.done_below = std::max(snd.done_below, done_below);
@@ -210,7 +211,7 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
           spdlog::warn("cluster: test point cluster.ingress.after_persist: SIGKILL");
           ::raise(SIGKILL); // persisted, not acknowledged: the sender must resend
         }
-        p.promise.deliver(p.done_below, p.retry_ms);
+        p.promise.deliver(p.token, p.done_below, p.retry_ms);
       },
     };
   });
@@ -250,12 +251,11 @@ void transport::forward_loop(forwarder& f) {
   caf::actor handle;
   std::string addr;
   uint64_t from = 0;
+  uint64_t sent = 0;
   int failures = 0;
   bool ever_connected = false;
-  auto stopping = [this] {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return stopping_;
-  };
+  // Never under mtx_: `wake` takes mtx_ and then a forwarder's lock.
+  auto stopping = [this] { return stopping_.load(); };
   // Waits for a wake-up, a stop or `d`, whichever first.
   auto pause = [&](std::chrono::milliseconds d) {
     std::unique_lock<std::mutex> lock{f.mtx};
@@ -286,6 +286,7 @@ void transport::forward_loop(forwarder& f) {
         continue;
       }
       handle = *h;
+      self->monitor(handle);
       addr = want;
       if (ever_connected)
         f.stats->reconnects.fetch_add(1);
@@ -313,16 +314,30 @@ void transport::forward_loop(forwarder& f) {
     auto t0 = std::chrono::steady_clock::now();
     bool ok = false;
     uint64_t below = 0, retry = 0;
-    self
-      ->request(handle, request_timeout, forward_atom::value, node_.opts.node_id, node_.incarnation,
-                std::move(wire))
-      .receive(
-        [&](uint64_t b, uint64_t r) {
+    auto token = ++sent;
+    // A plain send: the ingress's answer comes back as a message, so one
+    // receive also sees the peer's down message (a killed peer answers
+    // nothing, and waiting out the timeout would stall this peer's traffic).
+    self->send(handle, forward_atom::value, node_.opts.node_id, node_.incarnation, token,
+               std::move(wire));
+    bool waiting = true;
+    while (waiting) {
+      self->receive(
+        [&](uint64_t tok, uint64_t b, uint64_t r) {
+          if (tok != token)
+            return; // the answer to a batch already given up on
           ok = true;
           below = b;
           retry = r;
+          waiting = false;
         },
-        [&](caf::error&) { ok = false; });
+        [&](caf::down_msg& down) {
+          if (down.source == handle.address())
+            waiting = false;
+        },
+        [&](caf::error&) { waiting = false; },
+        caf::after(request_timeout) >> [&] { waiting = false; });
+    }
     if (!ok) {
       // Dead, unreachable or too slow: dial again and resend from the first
       // unacknowledged row (the receiver skips what it already has).
@@ -360,12 +375,15 @@ void transport::stop() {
   std::map<std::string, std::unique_ptr<forwarder>> fs;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (stopping_)
+    if (stopping_.exchange(true))
       return;
-    stopping_ = true;
     fs.swap(forwarders_);
   }
   for (auto& [peer, f] : fs) {
+    {
+      std::lock_guard<std::mutex> g{f->mtx}; // a forwarder between its check and its wait
+      f->woken = true;
+    }
     f->cv.notify_all();
     if (f->thread.joinable())
       f->thread.join();

@@ -50,7 +50,7 @@ private:
   std::shared_ptr<ingress_state> ingress_;
   std::mutex mtx_;
   std::map<std::string, std::unique_ptr<forwarder>> forwarders_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false}; ///< read without mtx_ (forwarders hold their own lock)
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> duplicates_{0};
   std::atomic<uint64_t> relayed_{0};

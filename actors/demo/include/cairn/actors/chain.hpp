@@ -20,7 +20,7 @@ struct chain_produce {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chain_produce& x) {
-  return f(caf::meta::type_name("chain.produce"), x.count, x.batch);
+  return f(caf::meta::type_name("chain.produce"), field{"count"}, x.count, field{"batch"}, x.batch);
 }
 
 /// One item (also the event each hop journals).

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// A cluster from a user's side: three `cairn node` processes and a real etcd
+// on this machine. They form one cluster, share its shards out, say so
+// through GET /api/v1/cluster and `cairn cluster status`, refuse a second
+// node with a member's id, and a node killed and started again takes its
+// place at once (its old lease is revoked, not waited out).
+#include <catch2/catch.hpp>
+
+#include "http_client.hpp"
+#include "local_cluster.hpp"
+#include "node_process.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
+
+using namespace cairn;
+
+namespace {
+
+constexpr uint32_t shards = 24;
+
+std::string cli_output(const std::vector<std::string>& args) {
+  test::node_process p{args};
+  p.wait(std::chrono::seconds{60});
+  return p.output();
+}
+
+} // namespace
+
+TEST_CASE("three nodes form one cluster and share its shards out", "[cluster]") {
+  // A long lease: a restarted node that had to wait for its old member key
+  // to expire would be refused as "already running" instead.
+  test::local_cluster c{3, shards, {"--cluster-lease-ttl", "60"}};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  auto v = c.status(1);
+  REQUIRE(v.is_object());
+  CHECK(v.at("shards") == shards);
+  CHECK(v.at("node_id") == "n2");
+  CHECK(v.at("cluster_id") == c.status(0).at("cluster_id"));
+  int64_t total = 0;
+  for (auto& m : v.at("members").as_array()) {
+    CHECK(m.at("shards").to_number<int64_t>() >= shards / 3);
+    total += m.at("shards").to_number<int64_t>();
+  }
+  CHECK(total == shards);
+  CHECK_FALSE(v.at("rebalancer").as_string().empty());
+
+  SECTION("cairn cluster status prints members, shards and the rebalancer") {
+    auto out = cli_output(
+      {"cluster", "status", "--node", "http://127.0.0.1:" + std::to_string(c.http_port(2))});
+    INFO(out);
+    CHECK(out.find("node n3 in cluster") != std::string::npos);
+    for (auto id : {"n1", "n2", "n3"})
+      CHECK(out.find(std::string{id} + " ") != std::string::npos);
+    CHECK(out.find("MEMBER") != std::string::npos);
+    auto json = cli_output({"cluster", "status", "--json", "--node",
+                            "http://127.0.0.1:" + std::to_string(c.http_port(2))});
+    CHECK(json.find("\"members\"") != std::string::npos);
+  }
+
+  SECTION("a second node with a member's id is refused, naming the id") {
+    test::temp_dir other;
+    auto args = c.args(1);
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+      if (args[i] == "--data")
+        args[i + 1] = other.sub("data");
+    test::node_process dup{args};
+    CHECK(dup.wait(std::chrono::seconds{60}) == 2);
+    CHECK(dup.output().find("node n2 is already running") != std::string::npos);
+  }
+
+  SECTION("a killed node starts again at once and keeps its shards") {
+    auto before = c.status(2).at("members");
+    c.kill(2);
+    REQUIRE(c.start(2));
+    REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+    auto owned = [](const boost::json::value& members, const std::string& id) {
+      for (auto& m : members.as_array())
+        if (m.at("node_id") == boost::json::value(id))
+          return m.at("shards").to_number<int64_t>();
+      return int64_t{-1};
+    };
+    CHECK(owned(c.status(2).at("members"), "n3") == owned(before, "n3"));
+  }
+
+  SECTION("a data directory belongs to one node id") {
+    c.stop(2);
+    auto args = c.args(2);
+    for (size_t i = 0; i + 1 < args.size(); ++i)
+      if (args[i] == "--node-id")
+        args[i + 1] = "n9";
+    test::node_process renamed{args};
+    CHECK(renamed.wait(std::chrono::seconds{60}) == 2);
+    CHECK(renamed.output().find("belongs to node 'n3'") != std::string::npos);
+  }
+}
+
+TEST_CASE("a single node has no cluster and says so", "[cluster]") {
+  test::temp_dir dir;
+  test::node_process node{
+    {"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0", "--no-progress"}};
+  REQUIRE(node.wait_for_output("cairn node ready"));
+  auto r = test::http_call(test::port_from_banner(node.output()), "GET", "/api/v1/cluster");
+  CHECK(r.status == 404);
+  CHECK(r.body.find("not_clustered") != std::string::npos);
+}
+
+TEST_CASE("cluster settings are checked before anything starts", "[cluster]") {
+  test::temp_dir dir;
+  SECTION("--cluster-etcd without --node-id") {
+    test::node_process p{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0",
+                          "--cluster-etcd", "http://127.0.0.1:1"}};
+    CHECK(p.wait(std::chrono::seconds{30}) == 2);
+    CHECK(p.output().find("needs --node-id") != std::string::npos);
+  }
+  SECTION("a malformed node id") {
+    test::node_process p{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0",
+                          "--cluster-etcd", "http://127.0.0.1:1", "--node-id", "Node_1"}};
+    CHECK(p.wait(std::chrono::seconds{30}) == 2);
+    CHECK(p.output().find("a-z, 0-9") != std::string::npos);
+  }
+  SECTION("etcd out of reach: a clear error, not a hang") {
+    test::node_process p{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0",
+                          "--cluster-etcd", "http://127.0.0.1:" + std::to_string(test::free_port()),
+                          "--node-id", "n1"}};
+    CHECK(p.wait(std::chrono::seconds{60}) == 1);
+    CHECK(p.output().find("cannot reach etcd") != std::string::npos);
+  }
+}
