@@ -4,7 +4,10 @@
 // through GET /api/v1/cluster and `cairn cluster status`, refuse a second
 // node with a member's id, and a node killed and started again takes its
 // place at once (its old lease is revoked, not waited out).
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
+
+#include "cairn/placement.hpp"
 
 #include "http_client.hpp"
 #include "local_cluster.hpp"
@@ -126,4 +129,110 @@ TEST_CASE("cluster settings are checked before anything starts", "[cluster]") {
     CHECK(p.wait(std::chrono::seconds{60}) == 1);
     CHECK(p.output().find("cannot reach etcd") != std::string::npos);
   }
+}
+
+namespace {
+
+/// An actor id of `kind` whose shard node `owner` owns, per node 0's map.
+std::string actor_owned_by(test::local_cluster& c, const std::string& kind,
+                           const std::string& owner) {
+  auto v = c.status(0);
+  auto& owners = v.at("owners").as_array();
+  for (int k = 0; k < 10'000; ++k) {
+    auto id = kind + "/" + std::to_string(k);
+    if (owners[shard_of(id, static_cast<uint32_t>(owners.size()))] == boost::json::value(owner))
+      return id;
+  }
+  return {};
+}
+
+int send_produce(test::local_cluster& c, size_t via, const std::string& id) {
+  auto path = "/api/v1/actors/" + id.substr(0, id.find('/')) + "%2F" + id.substr(id.find('/') + 1)
+              + "/messages";
+  return test::http_call(c.http_port(via), "POST", path,
+                         R"({"type": "chain.produce/v1", "payload": {"count": 0, "batch": 1}})")
+    .status;
+}
+
+} // namespace
+
+TEST_CASE("a peer's full outbox refuses new messages for that peer only, and drains when it "
+          "returns",
+          "[cluster]") {
+  constexpr int cap = 20;
+  test::local_cluster c{2, shards, {"--cluster-outbox-cap", std::to_string(cap)}};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  auto remote = actor_owned_by(c, "source", "n2");
+  auto local = actor_owned_by(c, "source", "n1");
+  REQUIRE_FALSE(remote.empty());
+  REQUIRE_FALSE(local.empty());
+  c.kill(1);
+  // n2 is down: n1 keeps what it accepts for n2's actors in its outbox, up to the cap.
+  for (int k = 0; k < cap; ++k)
+    REQUIRE(send_produce(c, 0, remote) == 202);
+  CHECK(send_produce(c, 0, remote) == 429);
+  CHECK(c.metric(0, "cairn_cluster_busy_total") >= 1);
+  CHECK(c.metric(0, "cairn_cluster_outbox_depth") == cap);
+  // Its own actors are not held back.
+  CHECK(send_produce(c, 0, local) == 202);
+  REQUIRE(c.start(1));
+  // The outbox drains into n2, and n1 takes messages for n2 again.
+  REQUIRE(test::eventually([&] { return c.metric(0, "cairn_cluster_outbox_depth") == 0; },
+                           std::chrono::seconds{60}));
+  CHECK(send_produce(c, 0, remote) == 202);
+  auto remote_path = "/api/v1/actors/" + remote.substr(0, remote.find('/')) + "%2F"
+                     + remote.substr(remote.find('/') + 1);
+  // Every accepted message reached its owner: cap + 1 steps (the last may still run).
+  REQUIRE(test::eventually(
+    [&] {
+      auto r = test::http_call(c.http_port(1), "GET", remote_path);
+      return r.body.find("\"journal_length\":" + std::to_string(cap + 1) + ",")
+             != std::string::npos;
+    },
+    std::chrono::seconds{60}));
+}
+
+TEST_CASE("with etcd down the nodes go on processing and forwarding; when it returns the "
+          "cluster is whole again with nothing moved",
+          "[cluster]") {
+  test::local_cluster c{3, shards, {"--cluster-lease-ttl", "2"}};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  auto owners_before = c.status(0).at("owners");
+  c.etcd().kill();
+  // Work across all three nodes while etcd is away: accepted, forwarded, processed.
+  std::vector<std::string> ids;
+  for (auto owner : {"n1", "n2", "n3"})
+    ids.push_back(actor_owned_by(c, "source", owner));
+  for (size_t via = 0; via < 3; ++via)
+    for (auto& id : ids)
+      REQUIRE(send_produce(c, via, id) == 202);
+  for (auto& id : ids) {
+    auto path =
+      "/api/v1/actors/" + id.substr(0, id.find('/')) + "%2F" + id.substr(id.find('/') + 1);
+    REQUIRE(test::eventually(
+      [&] {
+        for (size_t i = 0; i < 3; ++i)
+          if (test::http_call(c.http_port(i), "GET", path).body.find("\"journal_length\":3,")
+              != std::string::npos)
+            return true;
+        return false;
+      },
+      std::chrono::seconds{60}));
+  }
+  // Still down, and longer than a lease: the etcd status says so.
+  REQUIRE(test::eventually(
+    [&] { return c.status(0).at("etcd").at("reachable") == boost::json::value(false); },
+    std::chrono::seconds{30}));
+  c.etcd().start();
+  REQUIRE(test::eventually(
+    [&] {
+      auto v = c.status(1);
+      return v.is_object() && v.at("etcd").at("reachable") == boost::json::value(true)
+             && v.at("members").as_array().size() == 3 && c.balanced(1)
+             && !v.at("rebalancer").as_string().empty();
+    },
+    std::chrono::seconds{60}));
+  CHECK(c.status(2).at("owners") == owners_before);
 }

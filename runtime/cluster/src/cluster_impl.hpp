@@ -127,6 +127,8 @@ struct cluster_node::impl {
   std::thread loop;
 
   cairn::placement place(std::string_view actor_id) const;
+  bool outbox_full(const std::string& peer_id) const;
+  mutable std::atomic<uint64_t> busy_refusals{0};
   caf::error create_or_check_cluster();
   caf::error register_member();
   caf::error refresh();

@@ -61,16 +61,29 @@ cairn::placement cluster_node::impl::place(std::string_view actor_id) const {
   if (!v || v->shards == 0 || v->shard.size() != v->shards)
     return placement::here();
   auto& s = v->shard[shard_of(actor_id, v->shards)];
+  const std::string* to = &s.owner;
   if (s.owner == opts.node_id) {
     // Frozen for a move: what arrives now waits in the outbox toward the
     // target until ownership flips.
-    if (s.state == "moving" && !s.target.empty())
-      return placement::at(s.target);
-    return placement::here();
+    if (s.state != "moving" || s.target.empty())
+      return placement::here();
+    to = &s.target;
   }
-  if (s.owner.empty())
+  if (to->empty())
     return placement::here();
-  return placement::at(s.owner);
+  if (opts.outbox_cap > 0 && outbox_full(*to)) {
+    busy_refusals.fetch_add(1);
+    return placement::full_at(*to);
+  }
+  return placement::at(*to);
+}
+
+bool cluster_node::impl::outbox_full(const std::string& peer_id) const {
+  std::lock_guard<std::mutex> guard{peers_mtx};
+  auto it = peers.find(peer_id);
+  return it != peers.end()
+         && it->second->depth.load(std::memory_order_relaxed)
+              >= static_cast<int64_t>(opts.outbox_cap);
 }
 
 cluster_node::cluster_node(cluster_options opts) : impl_(std::make_unique<impl>()) {
@@ -447,9 +460,11 @@ std::string cluster_node::status_json() const {
                            {"reachable", now_ms() - d.etcd_ok_ms.load() < 3000}};
   std::map<std::string, std::pair<uint64_t, uint64_t>> owned; // node -> shards, moving
   json::array moves;
+  json::array owners; // by shard: where `shard_of(actor id)` lives
   if (v) {
     for (uint32_t s = 0; s < v->shard.size(); ++s) {
       auto& x = v->shard[s];
+      owners.push_back(json::value(x.owner));
       ++owned[x.owner].first;
       if (x.state == "moving") {
         ++owned[x.owner].second;
@@ -475,6 +490,7 @@ std::string cluster_node::status_json() const {
       members.push_back(json::object{{"node_id", id}, {"state", "absent"}, {"shards", n.first}});
   o["members"] = std::move(members);
   o["moves"] = std::move(moves);
+  o["owners"] = std::move(owners);
   json::array peers;
   {
     std::lock_guard<std::mutex> guard{d.peers_mtx};
@@ -543,6 +559,9 @@ std::string cluster_node::metrics_text() const {
     plain("cairn_cluster_relayed_total", "counter",
           "Forwarded rows for shards this node does not own, sent on.", d.net->relayed());
   }
+  plain("cairn_cluster_busy_total", "counter",
+        "Messages refused (busy) because the outbox toward their owner was at its cap.",
+        d.busy_refusals.load());
   plain("cairn_cluster_shards_owned", "gauge", "Shards this node owns.", shards_owned());
   plain("cairn_cluster_moves_total", "counter", "Shards this node handed over.",
         d.moves_done.load());

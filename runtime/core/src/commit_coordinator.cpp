@@ -141,6 +141,27 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
       }
       dead_claimed.insert(req.claim_dead);
     }
+    // The placement seam, asked once per envelope before anything of the
+    // request is written: a peer whose outbox is at its cap refuses the
+    // whole request (`busy`), other peers and local actors are unaffected.
+    std::vector<placement> where;
+    if (settings_.place) {
+      where.reserve(req.enqueue.size());
+      for (auto& env : req.enqueue) {
+        where.push_back(settings_.place(env.to));
+        if (where.back().full) {
+          refused[i] = true;
+          if (!req.claim_dead.empty())
+            dead_claimed.erase(req.claim_dead);
+          res.err = make_error(errc::busy, "the outbox toward node " + where.back().peer
+                                             + " is full (it does not take messages fast "
+                                               "enough); retry after 1 s");
+          break;
+        }
+      }
+      if (refused[i])
+        continue;
+    }
     ws.append(std::move(req.ops));
     for (auto& key : req.expire_dedupe) {
       auto found = store_.get(column::dedupe, key);
@@ -183,13 +204,11 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
       mailbox_record rec{env, {}, {}};
       // The placement seam: a remote receiver's envelope goes to the outbox
       // toward its owner, in the same batch as the step that sent it.
-      if (settings_.place) {
-        if (auto where = settings_.place(env.to); !where.local()) {
-          ws.put(column::outbox, keys::actor_seq(where.peer, seq), encode(rec));
-          ++res.forwarded;
-          res.forwarded_to.push_back(std::move(where.peer));
-          continue;
-        }
+      if (!where.empty() && !where[e].local()) {
+        ws.put(column::outbox, keys::actor_seq(where[e].peer, seq), encode(rec));
+        ++res.forwarded;
+        res.forwarded_to.push_back(std::move(where[e].peer));
+        continue;
       }
       ws.put(column::mailbox, keys::actor_seq(env.to, seq), encode(rec));
       res.delivered.push_back(routed{seq, std::move(env)});

@@ -258,8 +258,9 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     trace_context tc;
     if (!st.queue.empty())
       parse_traceparent(st.queue.begin()->second.env.traceparent, tc);
-    // An unwritable storage logs once itself; per-step lines would flood.
-    if (store->health().writable)
+    // An unwritable storage logs once itself, and a full outbox toward a
+    // peer is counted there; per-step lines would flood.
+    if (store->health().writable && code_of(err) != errc::busy)
       spdlog::error("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
                     render(err));
     else

@@ -216,6 +216,7 @@ int run_node(const node_settings& ns) {
     co.shards = ns.shards;
     co.shards_given = ns.shards_given;
     co.lease_ttl_s = static_cast<int>(ns.cluster_lease_ttl);
+    co.outbox_cap = static_cast<uint64_t>(ns.cluster_outbox_cap);
     member = std::make_unique<cluster::cluster_node>(co);
     opts.place = member->placement();
     opts.on_forwarded = member->forwarded_hook();
@@ -518,6 +519,10 @@ void add_node_run(CLI::App& app, int& exit_code) {
   cmd
     ->add_option("--cluster-lease-ttl", ns->cluster_lease_ttl,
                  "Seconds etcd keeps this node a member without hearing from it, 2 to 60")
+    ->capture_default_str();
+  cmd
+    ->add_option("--cluster-outbox-cap", ns->cluster_outbox_cap,
+                 "Outbox rows toward one peer before new messages to it are refused as busy")
     ->capture_default_str();
   cmd->add_option("--hold-start", ns->hold_start,
                   "Tests: serve HTTP but hold recovery until this file exists");

@@ -184,6 +184,7 @@ const std::vector<setting>& settings_table() {
      },
      [](const node_settings& ns) { return json::value(ns.shards); }},
     number_setting("cluster_lease_ttl", &node_settings::cluster_lease_ttl, 2, 60),
+    number_setting("cluster_outbox_cap", &node_settings::cluster_outbox_cap, 1, 1e12),
     flag_setting("demo", &node_settings::demo),
     number_setting("demo_rate", &node_settings::demo_rate, 0.001, 1e6),
     number_setting("flaky_rate", &node_settings::flaky_rate, 0, 1),

@@ -57,6 +57,7 @@ struct node_settings {
   uint32_t shards = 256;                      ///< at the cluster's creation
   bool shards_given = false;                  ///< set explicitly (flag, variable or file)
   int64_t cluster_lease_ttl = 6;              ///< seconds
+  int64_t cluster_outbox_cap = 100'000;       ///< rows per peer before messages to it are busy
 };
 
 /// One setting: its name in files (`max_pending`), flag (`--max-pending`)

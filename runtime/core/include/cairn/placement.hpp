@@ -12,11 +12,15 @@ namespace cairn {
 /// outbox toward the peer node that owns the actor (the cluster layer ships
 /// outbox rows and deletes them once the peer has persisted them).
 struct placement {
-  std::string peer; ///< empty: local
+  std::string peer;  ///< empty: local
+  bool full = false; ///< the outbox toward `peer` is at its cap: refuse as `busy`
 
   bool local() const noexcept { return peer.empty(); }
   static placement here() { return {}; }
-  static placement at(std::string peer_node) { return placement{std::move(peer_node)}; }
+  static placement at(std::string peer_node) { return placement{std::move(peer_node), false}; }
+  /// Backpressure: the commit that would add this envelope fails with
+  /// `busy` and writes nothing (accepts answer 503; a step is tried again).
+  static placement full_at(std::string peer_node) { return placement{std::move(peer_node), true}; }
 };
 
 /// Decides the placement of an actor id. The one routing decision of a node:
