@@ -66,6 +66,38 @@ public:
   }
 };
 
+struct relay_state {}; // a relay keeps nothing
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_state&) {
+  return f(caf::meta::type_name("relay.state"));
+}
+
+class relay : public stateful_actor<relay_state> {
+public:
+  relay() {
+    on<relay_token>([](context& ctx, const relay_token& m) -> caf::error {
+      if (m.hops_left == 0)
+        return {};
+      // The next holder: the entry after `at` in the ring.
+      std::vector<std::string_view> ring;
+      std::string_view rest{m.route};
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        ring.push_back(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+      }
+      if (ring.empty())
+        return {};
+      relay_token next = m;
+      next.at = static_cast<uint32_t>((m.at + 1) % ring.size());
+      --next.hops_left;
+      ctx.send(std::string{ring[next.at]}, next);
+      return {};
+    });
+  }
+};
+
 } // namespace
 
 void register_chain_workload(runtime& rt) {
@@ -83,6 +115,10 @@ void register_chain_workload(runtime& rt) {
     "hop_b", [](std::string_view) { return std::make_unique<hop>("hop_c"); }, ko);
   rt.register_kind(
     "hop_c", [](std::string_view) { return std::make_unique<hop>(""); }, ko);
+  kind_options relay_opts;
+  relay_opts.accepts = {json::codec_for<relay_token>()};
+  rt.register_kind(
+    "relay", [](std::string_view) { return std::make_unique<relay>(); }, relay_opts);
 }
 
 caf::expected<std::string> start_chain(runtime& rt, uint32_t c, uint64_t count, uint32_t batch) {

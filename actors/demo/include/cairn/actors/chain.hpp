@@ -44,7 +44,23 @@ typename Inspector::result_type inspect(Inspector& f, chain_produced& x) {
   return f(caf::meta::type_name("chain.produced"), x.upto);
 }
 
-/// Registers kinds `source`, `hop_a`, `hop_b`, `hop_c` on `rt`.
+/// The relay workload of the cluster benchmark: a token that `relay/<k>`
+/// actors pass on around a ring of actor ids (`route`, comma-separated),
+/// `hops_left` times. A relay keeps no state: one step, one send.
+struct relay_token {
+  std::string route;
+  uint32_t at = 0; ///< index of the current holder in `route`
+  uint64_t hops_left = 0;
+  std::string pad; ///< payload ballast (the benchmark sends 256 bytes)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay_token& x) {
+  return f(caf::meta::type_name("relay.token"), field{"route"}, x.route, field{"at"}, x.at,
+           field{"hops_left"}, x.hops_left, field{"pad"}, x.pad);
+}
+
+/// Registers kinds `source`, `hop_a`, `hop_b`, `hop_c` and `relay` on `rt`.
 void register_chain_workload(runtime& rt);
 
 /// Starts chain `c` (idempotent: the same start is deduplicated).
@@ -55,3 +71,4 @@ caf::expected<std::string> start_chain(runtime& rt, uint32_t c, uint64_t count, 
 CAIRN_MESSAGE_TYPE(cairn::actors::chain_produce, "chain.produce/v1");
 CAIRN_MESSAGE_TYPE(cairn::actors::chain_item, "chain.item/v1");
 CAIRN_MESSAGE_TYPE(cairn::actors::chain_produced, "chain.produced/v1");
+CAIRN_MESSAGE_TYPE(cairn::actors::relay_token, "relay.token/v1");

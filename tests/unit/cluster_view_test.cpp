@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+// The rebalancer's plan and the documents it reads (docs/cluster.md): pure
+// functions, tested without etcd.
+#include <catch2/catch.hpp>
+
+#include "cluster_impl.hpp"
+
+using namespace cairn::cluster;
+
+namespace {
+
+cluster_view view_of(uint32_t shards, std::vector<std::string> members, const std::string& owner) {
+  cluster_view v;
+  v.shards = shards;
+  v.shard.resize(shards);
+  for (auto& s : v.shard) {
+    s.owner = owner;
+    s.epoch = 1;
+  }
+  for (auto& m : members)
+    v.members[m] = member_info{m, "127.0.0.1", 1, "", "", "active", 0};
+  return v;
+}
+
+std::map<std::string, int> counts_after(cluster_view v, const std::vector<planned_move>& moves) {
+  for (auto& m : moves)
+    v.shard[m.shard].owner = m.to;
+  std::map<std::string, int> n;
+  for (auto& s : v.shard)
+    ++n[s.owner];
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("the rebalancer evens a new cluster out from its creator", "[cluster]") {
+  auto v = view_of(32, {"n1", "n2", "n3"}, "n1");
+  auto moves = plan_moves(v, 64);
+  auto n = counts_after(v, moves);
+  CHECK(n["n1"] + n["n2"] + n["n3"] == 32);
+  for (auto id : {"n1", "n2", "n3"}) {
+    CHECK(n[id] >= 10);
+    CHECK(n[id] <= 11);
+  }
+  for (auto& m : moves)
+    CHECK(m.from == "n1");
+}
+
+TEST_CASE("the rebalancer moves nothing while a move is under way, or alone", "[cluster]") {
+  auto v = view_of(8, {"n1", "n2"}, "n1");
+  v.shard[3].state = "moving";
+  v.shard[3].target = "n2";
+  CHECK(plan_moves(v, 64).empty());
+  CHECK(plan_moves(view_of(8, {"n1"}, "n1"), 64).empty());
+}
+
+TEST_CASE("the rebalancer never moves a shard that holds data or whose owner is gone",
+          "[cluster]") {
+  auto v = view_of(8, {"n1", "n2"}, "n1");
+  for (uint32_t s = 0; s < 6; ++s)
+    v.shard[s].stay = true;
+  auto moves = plan_moves(v, 64);
+  for (auto& m : moves)
+    CHECK(m.shard >= 6);
+  CHECK(moves.size() == 2);
+  // n3 owns shards but has no member key (down): its shards wait for it.
+  auto w = view_of(8, {"n1", "n2"}, "n3");
+  CHECK(plan_moves(w, 64).empty());
+}
+
+TEST_CASE("member and shard documents read back what was written", "[cluster]") {
+  member_info m{"n2", "127.0.0.1", 40123, "http://127.0.0.1:8082", "abc", "active", 42};
+  auto back = parse_member("n2", member_json(m));
+  REQUIRE(back);
+  CHECK(back->caf_host == "127.0.0.1");
+  CHECK(back->caf_port == 40123);
+  CHECK(back->http == m.http);
+  CHECK(back->incarnation == "abc");
+  shard_info s;
+  s.owner = "n1";
+  s.epoch = 7;
+  s.state = "moving";
+  s.target = "n3";
+  s.stay = true;
+  auto sb = parse_shard(shard_json(s));
+  REQUIRE(sb);
+  CHECK(sb->owner == "n1");
+  CHECK(sb->epoch == 7);
+  CHECK(sb->state == "moving");
+  CHECK(sb->target == "n3");
+  CHECK(sb->stay);
+  CHECK_FALSE(parse_member("n2", "not json"));
+  CHECK(shard_key(7) == "/cairn/shards/0007");
+}
