@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <deque>
 #include <pthread.h>
 #include <random>
 
@@ -29,6 +30,7 @@ using persisted_atom = caf::atom_constant<caf::atom("cfwddone")>;
 constexpr size_t batch_rows = 512;
 constexpr size_t batch_bytes = 1 << 20;
 constexpr auto request_timeout = std::chrono::seconds{5};
+constexpr size_t batches_in_flight = 2;
 
 void put_be64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i)
@@ -93,20 +95,23 @@ struct transport::forwarder {
 /// The ingress's bookkeeping; touched only by the ingress actor.
 struct transport::ingress_state {
   caf::actor handle;
+  /// A batch waiting its turn (batches of one sender commit one at a time,
+  /// in the order they came).
+  struct batch {
+    caf::response_promise promise;
+    uint64_t token = 0;
+    uint64_t after = 0; ///< every earlier row of the sender was sent before this batch
+    std::vector<std::string> rows;
+    uint64_t done_below = 0; ///< the answer, once known
+    uint64_t retry_ms = 0;
+  };
   struct sender {
     bool loaded = false;
     uint64_t done_below = 0; ///< every row with a smaller seq is persisted here
-    bool in_flight = false;
+    bool in_flight = false;  ///< the front batch is in the commit coordinator
+    std::deque<batch> queue;
   };
   std::map<std::string, sender> senders; ///< "<node>/<incarnation>"
-  struct pending {
-    caf::response_promise promise;
-    uint64_t token = 0;
-    uint64_t done_below = 0;
-    uint64_t retry_ms = 0;
-  };
-  std::map<uint64_t, pending> waiting;
-  uint64_t next_id = 0;
 };
 
 transport::transport(cluster_node::impl& node) : node_(node), kill_after_persist_(kill_point()) {}
@@ -123,95 +128,47 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   ingress_ = std::make_shared<ingress_state>();
   auto st = ingress_;
-  auto* self_node = &node_;
   auto* t = this;
-  st->handle = sys_->spawn([st, self_node, t](caf::event_based_actor* self) -> caf::behavior {
+  st->handle = sys_->spawn([st, t](caf::event_based_actor* self) -> caf::behavior {
     return {
       [=](forward_atom, const std::string& from, const std::string& incarnation, uint64_t token,
-          const std::vector<std::string>& rows) -> caf::result<uint64_t, uint64_t, uint64_t> {
-        auto* rt = self_node->rt;
-        if (!self_node->running.load() || rt == nullptr)
-          return {token, uint64_t{0}, uint64_t{200}};
+          uint64_t after,
+          std::vector<std::string>& rows) -> caf::result<uint64_t, uint64_t, uint64_t> {
+        auto promise = self->make_response_promise();
+        if (!t->node_.running.load() || t->node_.rt == nullptr) {
+          promise.deliver(token, uint64_t{0}, uint64_t{200});
+          return promise;
+        }
         auto key = from + "/" + incarnation;
         auto& snd = st->senders[key];
-        if (snd.in_flight)
-          return {token, uint64_t{0}, uint64_t{100}}; // one batch per sender at a time
-        if (!snd.loaded) {
-          auto stored = rt->read_meta("cluster/in/" + key);
-          if (!stored)
-            return {token, uint64_t{0}, uint64_t{500}};
-          if (*stored && (*stored)->size() == 8)
-            snd.done_below = get_be64(**stored, 0);
-          snd.loaded = true;
+        if (snd.queue.size() >= 4) { // a sender keeps two in flight: this one is stale
+          promise.deliver(token, uint64_t{0}, uint64_t{100});
+          return promise;
         }
-        auto view = self_node->current();
-        const auto& me = self_node->opts.node_id;
-        std::vector<std::string> records;
-        uint64_t done_below = snd.done_below;
-        bool wait = false;
-        for (auto& row : rows) {
-          uint64_t seq = 0;
-          std::string_view to, record;
-          if (!parse_wire_row(row, seq, to, record))
-            return caf::make_error(caf::sec::invalid_argument, "malformed forwarded row");
-          if (seq < snd.done_below) {
-            t->duplicates_.fetch_add(1);
-            done_below = std::max(done_below, seq + 1);
-            continue;
-          }
-          if (view && view->shards > 0) {
-            auto& s = view->shard[shard_of(to, view->shards)];
-            if (s.state == "moving" && s.target == me) {
-              wait = true; // it is being handed to this node: not before the flip
-              break;
-            }
-          }
-          records.emplace_back(record);
-          done_below = seq + 1;
-        }
-        uint64_t retry = wait ? 200 : 0;
-        if (wait)
-          t->waits_.fetch_add(1);
-        if (records.empty())
-          return {token, done_below, retry};
-        std::string hw;
-        put_be64(hw, done_below);
-        auto id = st->next_id++;
-        auto promise = self->make_response_promise();
-        st->waiting.emplace(id, ingress_state::pending{promise, token, done_below, retry});
-        snd.in_flight = true;
-        auto n = records.size();
-        rt->import_forwarded(
-          std::move(records), {{"cluster/in/" + key, std::move(hw)}},
-          [h = st->handle, key, id, n, done_below](caf::error err, size_t relayed) {
-            caf::anon_send(h, persisted_atom::value, key, id, !err, uint64_t{n}, uint64_t{relayed},
-                           done_below);
-            if (err)
-              spdlog::warn("cluster: forwarded batch not persisted: {}", render(err));
-          });
+        snd.queue.push_back(ingress_state::batch{promise, token, after, std::move(rows), 0, 0});
+        t->next_batch(*st, key);
         return promise;
       },
-      [=](persisted_atom, const std::string& key, uint64_t id, bool ok, uint64_t n,
-          uint64_t relayed, uint64_t done_below) {
+      [=](persisted_atom, const std::string& key, bool ok, uint64_t n, uint64_t relayed) {
         auto& snd = st->senders[key];
+        if (snd.queue.empty() || !snd.in_flight)
+          return;
         snd.in_flight = false;
-        auto it = st->waiting.find(id);
-        if (it == st->waiting.end())
-          return;
-        auto p = std::move(it->second);
-        st->waiting.erase(it);
+        auto b = std::move(snd.queue.front());
+        snd.queue.pop_front();
         if (!ok) {
-          p.promise.deliver(p.token, uint64_t{0}, uint64_t{500});
-          return;
+          b.promise.deliver(b.token, snd.done_below, uint64_t{500});
+        } else {
+          snd.done_below = std::max(snd.done_below, b.done_below);
+          t->received_.fetch_add(n);
+          t->relayed_.fetch_add(relayed);
+          if (t->kill_after_persist_ > 0 && ++t->persisted_ == t->kill_after_persist_) {
+            spdlog::warn("cluster: test point cluster.ingress.after_persist: SIGKILL");
+            ::raise(SIGKILL); // persisted, not acknowledged: the sender must resend
+          }
+          b.promise.deliver(b.token, b.done_below, b.retry_ms);
         }
-        snd.done_below = std::max(snd.done_below, done_below);
-        t->received_.fetch_add(n);
-        t->relayed_.fetch_add(relayed);
-        if (t->kill_after_persist_ > 0 && ++t->persisted_ == t->kill_after_persist_) {
-          spdlog::warn("cluster: test point cluster.ingress.after_persist: SIGKILL");
-          ::raise(SIGKILL); // persisted, not acknowledged: the sender must resend
-        }
-        p.promise.deliver(p.token, p.done_below, p.retry_ms);
+        t->next_batch(*st, key);
       },
     };
   });
@@ -221,6 +178,81 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
                                            + std::to_string(port) + ": "
                                            + sys_->render(bound.error()));
   return *bound;
+}
+
+void transport::next_batch(ingress_state& st, const std::string& key) {
+  auto& snd = st.senders[key];
+  auto* rt = node_.rt;
+  while (!snd.in_flight && !snd.queue.empty()) {
+    auto& b = snd.queue.front();
+    auto answer = [&](uint64_t below, uint64_t retry) {
+      b.promise.deliver(b.token, below, retry);
+      snd.queue.pop_front();
+    };
+    if (!snd.loaded) {
+      auto stored = rt->read_meta("cluster/in/" + key);
+      if (!stored) {
+        answer(0, 500);
+        continue;
+      }
+      if (*stored && (*stored)->size() == 8)
+        snd.done_below = get_be64(**stored, 0);
+      snd.loaded = true;
+    }
+    // Rows sent before this batch that are not here yet (an earlier batch
+    // was refused in part): taking this one would reorder. Resend from the mark.
+    if (b.after > snd.done_below) {
+      answer(snd.done_below, 50);
+      continue;
+    }
+    auto view = node_.current();
+    const auto& me = node_.opts.node_id;
+    std::vector<std::string> records;
+    uint64_t done_below = snd.done_below;
+    bool wait = false, malformed = false;
+    for (auto& row : b.rows) {
+      uint64_t seq = 0;
+      std::string_view to, record;
+      if (!parse_wire_row(row, seq, to, record)) {
+        malformed = true;
+        break;
+      }
+      if (seq < snd.done_below) {
+        duplicates_.fetch_add(1);
+        continue;
+      }
+      if (view && view->shards > 0) {
+        auto& s = view->shard[shard_of(to, view->shards)];
+        if (s.state == "moving" && s.target == me) {
+          wait = true; // it is being handed to this node: not before the flip
+          break;
+        }
+      }
+      records.emplace_back(record);
+      done_below = seq + 1;
+    }
+    if (malformed)
+      spdlog::warn("cluster: a malformed row from {}: the rest of its batch waits", key);
+    b.done_below = done_below;
+    b.retry_ms = wait || malformed ? 200 : 0;
+    if (wait)
+      waits_.fetch_add(1);
+    if (records.empty()) {
+      answer(b.done_below, b.retry_ms);
+      continue;
+    }
+    std::string hw;
+    put_be64(hw, done_below);
+    snd.in_flight = true;
+    auto n = records.size();
+    rt->import_forwarded(
+      std::move(records), {{"cluster/in/" + key, std::move(hw)}},
+      [h = st.handle, key, n](caf::error err, size_t relayed) {
+        caf::anon_send(h, persisted_atom::value, key, !err, uint64_t{n}, uint64_t{relayed});
+        if (err)
+          spdlog::warn("cluster: forwarded batch not persisted: {}", render(err));
+      });
+  }
 }
 
 void transport::wake(const std::string& peer) {
@@ -250,10 +282,17 @@ void transport::forward_loop(forwarder& f) {
   caf::scoped_actor self{*sys_};
   caf::actor handle;
   std::string addr;
-  uint64_t from = 0;
+  uint64_t from = 0;      ///< every row below it is acknowledged
+  uint64_t next_read = 0; ///< every row below it is sent (or acknowledged)
   uint64_t sent = 0;
   int failures = 0;
   bool ever_connected = false;
+  struct in_flight {
+    uint64_t token;
+    std::vector<uint64_t> seqs;
+    std::chrono::steady_clock::time_point t0;
+  };
+  std::deque<in_flight> window; ///< batches sent and not yet answered, oldest first
   // Never under mtx_: `wake` takes mtx_ and then a forwarder's lock.
   auto stopping = [this] { return stopping_.load(); };
   // Waits for a wake-up, a stop or `d`, whichever first.
@@ -267,18 +306,26 @@ void transport::forward_loop(forwarder& f) {
     std::uniform_int_distribution<int64_t> jitter{cap / 2, cap};
     pause(std::chrono::milliseconds{jitter(rng)});
   };
+  // Forgets what is in flight: sending starts again at the first row not
+  // acknowledged (the receiver skips what it already has).
+  auto rewind = [&] {
+    window.clear();
+    next_read = from;
+  };
   while (!stopping()) {
     auto view = node_.current();
     auto m = view ? view->members.find(f.peer) : decltype(view->members.end()){};
     if (!view || m == view->members.end()) {
       f.stats->connected.store(false);
       handle = caf::actor{};
+      rewind();
       pause(std::chrono::milliseconds{500}); // no member key: not dialled
       continue;
     }
     auto want = m->second.caf_host + ":" + std::to_string(m->second.caf_port);
     if (!handle || want != addr) {
       f.stats->connected.store(false);
+      rewind();
       auto h = sys_->middleman().remote_actor(m->second.caf_host, m->second.caf_port);
       if (!h) {
         ++failures;
@@ -294,33 +341,43 @@ void transport::forward_loop(forwarder& f) {
       failures = 0;
       f.stats->connected.store(true);
     }
-    auto rows = node_.rt->read_outbox(f.peer, from, batch_rows, batch_bytes);
-    if (!rows || rows->empty()) {
-      if (rows) {
-        f.stats->oldest_ms.store(0);
-        // The counters may drift by a row when a relay races a drop: the
-        // empty outbox is the truth.
-        f.stats->depth.store(0);
+    // Up to two batches in flight: the receiver commits one while the
+    // next travels.
+    while (window.size() < batches_in_flight) {
+      auto rows = node_.rt->read_outbox(f.peer, next_read, batch_rows, batch_bytes);
+      if (!rows || rows->empty()) {
+        if (rows && window.empty()) {
+          f.stats->oldest_ms.store(0);
+          // The counters may drift by a row when a relay races a drop: the
+          // empty outbox is the truth.
+          f.stats->depth.store(0);
+        }
+        break;
       }
+      if (f.stats->oldest_ms.load() == 0)
+        f.stats->oldest_ms.store(now_ms());
+      std::vector<std::string> wire;
+      wire.reserve(rows->size());
+      in_flight b{++sent, {}, std::chrono::steady_clock::now()};
+      for (auto& r : *rows) {
+        wire.push_back(wire_row(r));
+        b.seqs.push_back(r.seq);
+      }
+      // A plain send: the ingress's answer comes back as a message, so one
+      // receive also sees the peer's down message (a killed peer answers
+      // nothing, and waiting out the timeout would stall this peer).
+      self->send(handle, forward_atom::value, node_.opts.node_id, node_.incarnation, b.token,
+                 next_read, std::move(wire));
+      next_read = b.seqs.back() + 1;
+      window.push_back(std::move(b));
+    }
+    if (window.empty()) {
       pause(std::chrono::milliseconds{500});
       continue;
     }
-    if (f.stats->oldest_ms.load() == 0)
-      f.stats->oldest_ms.store(now_ms());
-    std::vector<std::string> wire;
-    wire.reserve(rows->size());
-    for (auto& r : *rows)
-      wire.push_back(wire_row(r));
-    auto t0 = std::chrono::steady_clock::now();
-    bool ok = false;
+    bool ok = false, waiting = true;
     uint64_t below = 0, retry = 0;
-    auto token = ++sent;
-    // A plain send: the ingress's answer comes back as a message, so one
-    // receive also sees the peer's down message (a killed peer answers
-    // nothing, and waiting out the timeout would stall this peer's traffic).
-    self->send(handle, forward_atom::value, node_.opts.node_id, node_.incarnation, token,
-               std::move(wire));
-    bool waiting = true;
+    auto token = window.front().token;
     while (waiting) {
       self->receive(
         [&](uint64_t tok, uint64_t b, uint64_t r) {
@@ -339,24 +396,27 @@ void transport::forward_loop(forwarder& f) {
         caf::after(request_timeout) >> [&] { waiting = false; });
     }
     if (!ok) {
-      // Dead, unreachable or too slow: dial again and resend from the first
-      // unacknowledged row (the receiver skips what it already has).
+      // Dead, unreachable or too slow: dial again and resend.
       handle = caf::actor{};
       f.stats->connected.store(false);
+      rewind();
       ++failures;
       backoff();
       continue;
     }
-    f.stats->ack_us_sum.fetch_add(static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
-        .count()));
+    auto front = std::move(window.front());
+    window.pop_front();
+    f.stats->ack_us_sum.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now() - front.t0)
+                              .count()));
     f.stats->batches.fetch_add(1);
     std::vector<uint64_t> acked;
-    for (auto& r : *rows)
-      if (r.seq < below)
-        acked.push_back(r.seq);
+    for (auto seq : front.seqs)
+      if (seq < below)
+        acked.push_back(seq);
+    from = std::max(from, below);
     if (!acked.empty()) {
-      from = std::max(from, below);
       auto n = static_cast<int64_t>(acked.size());
       f.stats->forwarded.fetch_add(acked.size());
       f.stats->oldest_ms.store(now_ms());
@@ -365,8 +425,12 @@ void transport::forward_loop(forwarder& f) {
           stats->depth.fetch_sub(n);
       });
     }
-    if (below <= rows->back().seq)
+    if (below <= front.seqs.back()) {
+      // Taken in part or not at all (a shard on its way here, a busy
+      // receiver): the batch after it will be refused too; resend later.
+      rewind();
       pause(std::chrono::milliseconds{std::max<uint64_t>(retry, 50)});
+    }
   }
   f.stats->connected.store(false);
 }

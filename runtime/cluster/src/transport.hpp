@@ -43,6 +43,8 @@ public:
 
 private:
   void forward_loop(forwarder& f);
+  /// Takes the next batches of sender `key` in turn (the ingress actor only).
+  void next_batch(ingress_state& st, const std::string& key);
 
   cluster_node::impl& node_;
   std::unique_ptr<caf::actor_system_config> cfg_;
