@@ -123,7 +123,7 @@ transport::~transport() {
 caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port) {
   cfg_ = std::make_unique<caf::actor_system_config>();
   cfg_->load<caf::io::middleman>();
-  cfg_->set("scheduler.max-threads", 2);
+  cfg_->set("scheduler.max-threads", 1); // the ingress is its one scheduled actor
   cfg_->set("logger.console", caf::atom("none"));
   sys_ = std::make_unique<caf::actor_system>(*cfg_);
   ingress_ = std::make_shared<ingress_state>();
