@@ -236,3 +236,33 @@ TEST_CASE("with etcd down the nodes go on processing and forwarding; when it ret
     std::chrono::seconds{60}));
   CHECK(c.status(2).at("owners") == owners_before);
 }
+
+TEST_CASE("any node answers reads about any actor: the owner serves them", "[cluster]") {
+  test::local_cluster c{2, shards};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  auto remote = actor_owned_by(c, "source", "n2");
+  REQUIRE(send_produce(c, 0, remote) == 202);
+  auto path = "/api/v1/actors/" + remote.substr(0, remote.find('/')) + "%2F"
+              + remote.substr(remote.find('/') + 1);
+  test::http_reply r;
+  REQUIRE(test::eventually(
+    [&] {
+      r = test::http_call(c.http_port(0), "GET", path);
+      return r.body.find("\"journal_length\":1,") != std::string::npos;
+    },
+    std::chrono::seconds{30}));
+  CHECK(r.status == 200);
+  CHECK(r.header("Cairn-Served-By") == "n2");
+  auto journal = test::http_call(c.http_port(0), "GET", path + "/journal");
+  CHECK(journal.status == 200);
+  CHECK(journal.body.find("chain.produced") != std::string::npos);
+  // Its owner gone, a read says where the actor lives instead of "not found".
+  c.stop(1);
+  REQUIRE(
+    test::eventually([&] { return test::http_call(c.http_port(0), "GET", path).status == 503; },
+                     std::chrono::seconds{30}));
+  auto down = test::http_call(c.http_port(0), "GET", path);
+  CHECK(down.body.find("owner_unavailable") != std::string::npos);
+  CHECK(down.body.find("n2") != std::string::npos);
+}

@@ -318,9 +318,12 @@ int run_node(const node_settings& ns) {
       add("cairn_mcp_live_calls", "gauge", "MCP tool calls in flight.", m.live_calls);
       return out;
     };
-    auto srv = http_server::start(
-      http_opts, workflow::route_plans(orchestrator, checked.api_tokens,
-                                       mcp::route_mcp(mcp_server, make_node_api(**rt, api))));
+    auto handler = workflow::route_plans(orchestrator, checked.api_tokens,
+                                         mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
+    // In a cluster, reads about an actor are answered by its owner.
+    if (member)
+      handler = cluster::route_reads(*member, std::move(handler));
+    auto srv = http_server::start(http_opts, std::move(handler));
     if (!srv) {
       std::fprintf(stderr, "cairn: %s\n", render(srv.error()).c_str());
       return 1;

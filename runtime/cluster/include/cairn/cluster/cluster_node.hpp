@@ -5,11 +5,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/error.hpp>
 
+#include "cairn/http.hpp"
 #include "cairn/placement.hpp"
 
 namespace cairn {
@@ -72,10 +75,27 @@ public:
   /// Shards this node owns now.
   uint32_t shards_owned() const;
 
+  /// Where reads about `actor_id` are answered: nothing if here (or not
+  /// clustered yet), else the owner's node id and its API URL (empty URL:
+  /// the owner is not a member now).
+  struct remote_owner {
+    std::string node_id;
+    std::string http;
+  };
+  std::optional<remote_owner> owner_of(std::string_view actor_id) const;
+
   struct impl;
 
 private:
   std::unique_ptr<impl> impl_;
 };
+
+/// Reads anywhere (docs/cluster.md): wraps a node's HTTP handler so a GET
+/// under `/api/v1/actors/{id}` for an actor another node owns is answered
+/// by that node — proxied (the caller's Authorization passed through), with
+/// `Cairn-Served-By: <node>` on the answer; `503 owner_unavailable` when the
+/// owner is not a member now. Proxied calls run on threads of their own,
+/// never on an HTTP I/O thread. Everything else goes to `next`.
+http_handler route_reads(cluster_node& c, http_handler next);
 
 } // namespace cairn::cluster

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reads anywhere (docs/cluster.md, "Reads anywhere, status, metrics"): a read
+// about an actor is answered by the node that owns it, whichever node was
+// asked. Proxy, not redirect: browsers, MCP clients and curl without -L all
+// work, and a token is only ever sent on to a member of the cluster.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cairn/http_client.hpp"
+#include "cairn/text_codec.hpp"
+#include "cluster_impl.hpp"
+
+namespace cairn::cluster {
+
+namespace {
+
+constexpr size_t proxy_threads = 4;
+constexpr size_t proxy_queue = 256;
+const std::string actors_prefix = "/api/v1/actors/";
+
+/// A few threads for proxied reads: each waits on another node's answer.
+class proxy_pool {
+public:
+  proxy_pool() {
+    for (size_t i = 0; i < proxy_threads; ++i)
+      threads_.emplace_back([this] { run(); });
+  }
+  ~proxy_pool() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      t.join();
+  }
+  bool submit(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (jobs_.size() >= proxy_queue)
+        return false;
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+private:
+  void run() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock{mtx_};
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty())
+          return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+http_response problem(unsigned status, const std::string& code, const std::string& detail) {
+  boost::json::object o{{"type", "about:blank"},
+                        {"title", code},
+                        {"status", status},
+                        {"code", code},
+                        {"detail", detail}};
+  return http_response{
+    status, "application/problem+json", boost::json::serialize(o), {{"Retry-After", "1"}}, nullptr};
+}
+
+/// The actor id a GET under /api/v1/actors/ is about ("" if none).
+std::string actor_of(const std::string& target) {
+  auto path = target.substr(0, target.find('?'));
+  if (path.rfind(actors_prefix, 0) != 0)
+    return {};
+  auto segment = path.substr(actors_prefix.size());
+  segment = segment.substr(0, segment.find('/'));
+  auto id = percent_decode(segment);
+  return id ? *id : std::string{};
+}
+
+bool split_url(const std::string& url, std::string& host, std::string& port) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0)
+    return false;
+  auto rest = url.substr(scheme.size());
+  rest = rest.substr(0, rest.find('/'));
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos)
+    return false;
+  host = rest.substr(0, colon);
+  port = rest.substr(colon + 1);
+  return true;
+}
+
+} // namespace
+
+std::optional<cluster_node::remote_owner> cluster_node::owner_of(std::string_view actor_id) const {
+  auto v = impl_->current();
+  if (!v || v->shards == 0 || v->shard.size() != v->shards)
+    return std::nullopt;
+  auto& s = v->shard[shard_of(actor_id, v->shards)];
+  if (s.owner.empty() || s.owner == impl_->opts.node_id)
+    return std::nullopt;
+  remote_owner out{s.owner, {}};
+  if (auto m = v->members.find(s.owner); m != v->members.end())
+    out.http = m->second.http;
+  return out;
+}
+
+http_handler route_reads(cluster_node& c, http_handler next) {
+  auto pool = std::make_shared<proxy_pool>();
+  return [&c, pool, next = std::move(next)](const http_request& req, http_responder respond) {
+    // A proxied request is answered where it lands: never proxied twice.
+    if (req.method != "GET" || !req.header("cairn-proxied-by").empty())
+      return next(req, std::move(respond));
+    auto id = actor_of(req.target);
+    auto owner = id.empty() ? std::nullopt : c.owner_of(id);
+    if (!owner)
+      return next(req, std::move(respond));
+    if (owner->http.empty())
+      return respond(problem(503, "owner_unavailable",
+                             "actor " + id + " lives on node " + owner->node_id
+                               + ", which is not a member now; retry when it is back"));
+    http_client_request out;
+    if (!split_url(owner->http, out.host, out.port))
+      return respond(problem(503, "owner_unavailable",
+                             "node " + owner->node_id + " has no HTTP address to ask"));
+    out.target = req.target;
+    out.timeout = std::chrono::seconds{10};
+    out.headers.emplace_back("Cairn-Proxied-By", "cairn");
+    if (auto auth = req.header("authorization"); !auth.empty())
+      out.headers.emplace_back("Authorization", auth);
+    auto node = owner->node_id;
+    bool queued = pool->submit([out, node, respond] {
+      auto r = http_fetch(out);
+      if (r.failure != http_client_failure::none) {
+        respond(problem(503, "owner_unavailable",
+                        "node " + node + " did not answer (" + r.error + "); retry"));
+        return;
+      }
+      http_response res;
+      res.status = static_cast<unsigned>(r.status);
+      res.content_type = r.header("content-type");
+      res.body = std::move(r.body);
+      res.headers.emplace_back("Cairn-Served-By", node);
+      respond(std::move(res));
+    });
+    if (!queued)
+      respond(problem(503, "busy", "too many reads wait for other nodes; retry later"));
+  };
+}
+
+} // namespace cairn::cluster
