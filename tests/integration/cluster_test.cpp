@@ -193,7 +193,7 @@ TEST_CASE("a peer's full outbox refuses new messages for that peer only, and dra
     std::chrono::seconds{60}));
 }
 
-TEST_CASE("with etcd down the nodes go on processing and forwarding; when it returns the "
+TEST_CASE("with etcd down the nodes go on processing and forwarding, and when it returns the "
           "cluster is whole again with nothing moved",
           "[cluster]") {
   test::local_cluster c{3, shards, {"--cluster-lease-ttl", "2"}};

@@ -285,7 +285,7 @@ TEST_CASE("a client that sends its headers too slowly is cut off and the node ke
   CHECK(node.get("/healthz").status == 200);
 }
 
-TEST_CASE("bearer tokens and scopes guard the API; health stays open", "[http][auth]") {
+TEST_CASE("bearer tokens and scopes guard the API, health stays open", "[http][auth]") {
   live_node node{{"--token", "r0:read", "--token", "w0:write", "--token", "a0:admin"}};
   auto as = [&](const std::string& token, const std::string& method, const std::string& target,
                 const std::string& body = {}) {

@@ -47,7 +47,7 @@ std::string open_session(uint16_t port) {
 
 } // namespace
 
-TEST_CASE("a client that stops reading its SSE answer is disconnected; the node stays small and "
+TEST_CASE("a client that stops reading its SSE answer is disconnected, the node stays small and "
           "answers others",
           "[mcp][sse][bounds]") {
   test::temp_dir dir;

@@ -450,7 +450,7 @@ TEST_CASE("the same idempotency key from the same caller is the same plan", "[pl
   CHECK(n.ops("payments", "charge") == 1);
 }
 
-TEST_CASE("reloaded policies apply to new plans; a waiting plan keeps its verdict", "[plan]") {
+TEST_CASE("reloaded policies apply to new plans, a waiting plan keeps its verdict", "[plan]") {
   plan_node n{big_charges, "info"};
   auto [s1, waiting] = n.submit(delivery("o10", 80000, "north"));
   REQUIRE(s1 == 202);
@@ -700,7 +700,7 @@ json::object exec_tool(const std::string& name, const std::string& script,
 
 } // namespace
 
-TEST_CASE("a compensation that fails for good is a dead letter; redriven, the plan ends "
+TEST_CASE("a compensation that fails for good is a dead letter, redriven, the plan ends "
           "compensated",
           "[plan]") {
   test::temp_dir gate_dir;

@@ -38,7 +38,7 @@ TEST_CASE("etcd: put, get and prefix round-trip any bytes, in key order", "[clus
   CHECK(c->prefix("/cairn/members/")->size() == 1);
 }
 
-TEST_CASE("etcd: a transaction creates a key once; a stale revision loses", "[cluster][etcd]") {
+TEST_CASE("etcd: a transaction creates a key once, a stale revision loses", "[cluster][etcd]") {
   test::etcd_process etcd;
   auto c = etcd_client::from_urls(etcd.url());
   REQUIRE(c);
@@ -86,7 +86,7 @@ TEST_CASE("etcd: keys under a lease live while it is renewed and go with it", "[
   CHECK(*gone == 0);
 }
 
-TEST_CASE("etcd: a dead endpoint is skipped; none alive is a clear `unavailable`",
+TEST_CASE("etcd: a dead endpoint is skipped, none alive is a clear `unavailable`",
           "[cluster][etcd]") {
   test::etcd_process etcd;
   auto dead = "http://127.0.0.1:" + std::to_string(test::free_port());

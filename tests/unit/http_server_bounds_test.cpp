@@ -149,7 +149,7 @@ TEST_CASE("an event stream whose client stops reading is closed at its bound, no
   CHECK(other.body == "still here");
 }
 
-TEST_CASE("connections past max_connections get 503 and close; a client is served once idle ones "
+TEST_CASE("connections past max_connections get 503 and close, a client is served once idle ones "
           "close",
           "[http][bounds]") {
   http_server_options opts;

@@ -89,6 +89,7 @@ struct peer_stats {
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> ack_us_sum{0};
   std::atomic<bool> connected{false};
+  std::atomic<bool> drop_failed{false}; ///< acknowledged rows could not be deleted
 };
 
 class transport;

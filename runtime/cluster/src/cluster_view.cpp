@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "cluster_impl.hpp"
+#include "json_fields.hpp"
 
 namespace cairn::cluster {
 
@@ -17,17 +18,6 @@ namespace {
 std::string text(const json::object& o, std::string_view key) {
   auto v = o.if_contains(key);
   return v && v->is_string() ? std::string{v->as_string()} : std::string{};
-}
-
-int64_t integer(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  if (!v)
-    return 0;
-  if (v->is_int64())
-    return v->as_int64();
-  if (v->is_uint64())
-    return static_cast<int64_t>(v->as_uint64());
-  return 0;
 }
 
 std::optional<json::object> object_of(const std::string& s) {
@@ -69,7 +59,7 @@ std::optional<member_info> parse_member(const std::string& node_id, const std::s
   m.http = text(*o, "http");
   m.incarnation = text(*o, "incarnation");
   m.state = text(*o, "state");
-  m.started_ms = integer(*o, "started_ms");
+  m.started_ms = number_field(*o, "started_ms");
   return m;
 }
 
@@ -91,7 +81,7 @@ std::optional<shard_info> parse_shard(const std::string& s) {
     return std::nullopt;
   shard_info x;
   x.owner = text(*o, "owner");
-  x.epoch = integer(*o, "epoch");
+  x.epoch = number_field(*o, "epoch");
   x.state = text(*o, "state");
   x.target = text(*o, "target");
   auto stay = o->if_contains("stay");
@@ -113,7 +103,7 @@ cluster_view make_view(const std::vector<etcd_kv>& kvs, int64_t revision) {
     if (kv.key == "/cairn/cluster") {
       if (auto o = object_of(kv.value)) {
         v.cluster_id = text(*o, "cluster_id");
-        v.shards = static_cast<uint32_t>(integer(*o, "shards"));
+        v.shards = static_cast<uint32_t>(number_field(*o, "shards"));
         v.cluster_state = text(*o, "state");
       }
     }

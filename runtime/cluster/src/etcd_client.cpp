@@ -9,31 +9,13 @@
 #include "cairn/error.hpp"
 #include "cairn/http_client.hpp"
 #include "cairn/text_codec.hpp"
+#include "json_fields.hpp"
 
 namespace cairn::cluster {
 
 namespace json = boost::json;
 
 namespace {
-
-/// A number etcd wrote as a string (`"revision": "12"`), a number, or absent (0).
-int64_t number(const json::object& o, std::string_view key) {
-  auto v = o.if_contains(key);
-  if (!v)
-    return 0;
-  if (v->is_int64())
-    return v->as_int64();
-  if (v->is_uint64())
-    return static_cast<int64_t>(v->as_uint64());
-  if (v->is_string()) {
-    try {
-      return std::stoll(std::string{v->as_string()});
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
-  return 0;
-}
 
 std::string b64(std::string_view s) {
   return base64_encode(s);
@@ -69,8 +51,9 @@ std::vector<etcd_kv> kvs_of(const json::object& answer) {
     if (!v.is_object())
       continue;
     const auto& o = v.as_object();
-    out.push_back(etcd_kv{unb64(o, "key"), unb64(o, "value"), number(o, "create_revision"),
-                          number(o, "mod_revision"), number(o, "version"), number(o, "lease")});
+    out.push_back(etcd_kv{unb64(o, "key"), unb64(o, "value"), number_field(o, "create_revision"),
+                          number_field(o, "mod_revision"), number_field(o, "version"),
+                          number_field(o, "lease")});
   }
   return out;
 }
@@ -214,7 +197,7 @@ caf::expected<int64_t> etcd_client::put(const std::string& key, const std::strin
   if (!a)
     return std::move(a.error());
   auto h = a->if_contains("header");
-  return h && h->is_object() ? number(h->as_object(), "revision") : 0;
+  return h && h->is_object() ? number_field(h->as_object(), "revision") : 0;
 }
 
 caf::expected<std::vector<etcd_kv>> etcd_client::get(const std::string& key) {
@@ -239,7 +222,7 @@ caf::expected<int64_t> etcd_client::erase(const std::string& key) {
   auto a = post("/v3/kv/deleterange", json::serialize(json::object{{"key", b64(key)}}));
   if (!a)
     return std::move(a.error());
-  return number(*a, "deleted");
+  return number_field(*a, "deleted");
 }
 
 caf::expected<bool> etcd_client::txn(const std::vector<etcd_compare>& compare,
@@ -270,7 +253,7 @@ caf::expected<etcd_lease> etcd_client::grant(int64_t ttl_seconds) {
   if (auto e = a->if_contains("error"); e && e->is_string() && !e->as_string().empty())
     return make_error(errc::invalid_argument,
                       "etcd refused a lease: " + std::string{e->as_string()});
-  etcd_lease l{number(*a, "ID"), number(*a, "TTL")};
+  etcd_lease l{number_field(*a, "ID"), number_field(*a, "TTL")};
   if (l.id == 0)
     return make_error(errc::unavailable, "etcd granted no lease: " + json::serialize(*a));
   return l;
@@ -288,7 +271,7 @@ caf::expected<int64_t> etcd_client::keep_alive(int64_t lease) {
     return std::move(a.error());
   auto result = a->if_contains("result");
   // A lease etcd no longer has answers without a TTL.
-  return result && result->is_object() ? number(result->as_object(), "TTL") : 0;
+  return result && result->is_object() ? number_field(result->as_object(), "TTL") : 0;
 }
 
 caf::error etcd_client::revoke(int64_t lease) {

@@ -313,6 +313,12 @@ void transport::forward_loop(forwarder& f) {
     next_read = from;
   };
   while (!stopping()) {
+    if (f.stats->drop_failed.exchange(false)) {
+      // Acknowledged rows that could not be deleted: everything still in the
+      // outbox goes again (the receiver answers duplicates, and they go).
+      from = 0;
+      rewind();
+    }
     auto view = node_.current();
     auto m = view ? view->members.find(f.peer) : decltype(view->members.end()){};
     if (!view || m == view->members.end()) {
@@ -415,7 +421,10 @@ void transport::forward_loop(forwarder& f) {
     for (auto seq : front.seqs)
       if (seq < below)
         acked.push_back(seq);
-    from = std::max(from, below);
+    // Never past this batch: the receiver's mark may cover rows of the next
+    // batch too, but those are deleted only when that batch is answered, so
+    // a rewind must still send them (they come back as duplicates, and go).
+    from = std::max(from, std::min(below, front.seqs.back() + 1));
     if (!acked.empty()) {
       auto n = static_cast<int64_t>(acked.size());
       f.stats->forwarded.fetch_add(acked.size());
@@ -423,6 +432,8 @@ void transport::forward_loop(forwarder& f) {
       node_.rt->drop_outbox(f.peer, std::move(acked), [stats = f.stats, n](caf::error err) {
         if (!err)
           stats->depth.fetch_sub(n);
+        else
+          stats->drop_failed.store(true); // the rows stay: send from the start again
       });
     }
     if (below <= front.seqs.back()) {
