@@ -257,9 +257,13 @@ TEST_CASE("a rejected plan lists every problem with its path and runs nothing", 
   CHECK(codes.count("bad_reference") == 1);
   CHECK(codes.count("over_budget") == 1);
 
-  // The rejection is journaled, and nothing else happened.
+  // The rejection is journaled (the 422 comes once it is accepted, durably;
+  // the plan actor journals it a moment later), and nothing else happened.
   auto plan_id = str(body2, "plan");
   REQUIRE(!plan_id.empty());
+  CHECK(test::eventually(
+    [&] { return n.journal(plan_id) == std::vector<std::string>{"plan.rejected/v1"}; },
+    std::chrono::seconds{30}));
   CHECK(n.journal(plan_id) == std::vector<std::string>{"plan.rejected/v1"});
   CHECK(str(n.plan(plan_id), "state") == "rejected");
   CHECK_FALSE(n.marker_exists());
