@@ -110,7 +110,7 @@ cross_result run_cross(const options& o, const std::string& mode) {
   cross_result out;
   test::local_cluster c{3, 256, {"--durability", mode}};
   c.start_all();
-  for (int i = 0; i < 600 && !c.balanced(0); ++i)
+  for (int i = 0; i < 600 && !c.balanced(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
   auto owners = c.status(0).at("owners").as_array();
   // Each ring: one actor on each node, so every hop crosses to another node.

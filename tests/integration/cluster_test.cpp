@@ -34,7 +34,7 @@ TEST_CASE("three nodes form one cluster and share its shards out", "[cluster]") 
   // to expire would be refused as "already running" instead.
   test::local_cluster c{3, shards, {"--cluster-lease-ttl", "60"}};
   c.start_all();
-  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
   auto v = c.status(1);
   REQUIRE(v.is_object());
   CHECK(v.at("shards") == shards);
@@ -61,6 +61,21 @@ TEST_CASE("three nodes form one cluster and share its shards out", "[cluster]") 
     CHECK(json.find("\"members\"") != std::string::npos);
   }
 
+  SECTION("a drain names a member and a body, or is refused with why") {
+    auto port = c.http_port(0);
+    auto unknown = test::http_call(port, "POST", "/api/v1/cluster/drain", "{\"node\": \"n9\"}");
+    CHECK(unknown.status == 404);
+    CHECK(unknown.body.find("unknown_node") != std::string::npos);
+    CHECK(unknown.body.find("n9") != std::string::npos);
+    auto bad = test::http_call(port, "POST", "/api/v1/cluster/drain", "{\"nod\": 1}");
+    CHECK(bad.status == 400);
+    auto out =
+      cli_output({"cluster", "drain", "n9", "--node", "http://127.0.0.1:" + std::to_string(port)});
+    CHECK(out.find("n9") != std::string::npos);
+    // Nothing was asked: every member keeps its shards.
+    CHECK(c.balanced());
+  }
+
   SECTION("a second node with a member's id is refused, naming the id") {
     test::temp_dir other;
     auto args = c.args(1);
@@ -76,7 +91,7 @@ TEST_CASE("three nodes form one cluster and share its shards out", "[cluster]") 
     auto before = c.status(2).at("members");
     c.kill(2);
     REQUIRE(c.start(2));
-    REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+    REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
     auto owned = [](const boost::json::value& members, const std::string& id) {
       for (auto& m : members.as_array())
         if (m.at("node_id") == boost::json::value(id))
@@ -106,6 +121,10 @@ TEST_CASE("a single node has no cluster and says so", "[cluster]") {
   auto r = test::http_call(test::port_from_banner(node.output()), "GET", "/api/v1/cluster");
   CHECK(r.status == 404);
   CHECK(r.body.find("not_clustered") != std::string::npos);
+  auto d = test::http_call(test::port_from_banner(node.output()), "POST", "/api/v1/cluster/drain",
+                           "{\"node\": \"n1\"}");
+  CHECK(d.status == 404);
+  CHECK(d.body.find("not_clustered") != std::string::npos);
 }
 
 TEST_CASE("cluster settings are checked before anything starts", "[cluster]") {
@@ -162,7 +181,7 @@ TEST_CASE("a peer's full outbox refuses new messages for that peer only, and dra
   constexpr int cap = 20;
   test::local_cluster c{2, shards, {"--cluster-outbox-cap", std::to_string(cap)}};
   c.start_all();
-  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
   auto remote = actor_owned_by(c, "source", "n2");
   auto local = actor_owned_by(c, "source", "n1");
   REQUIRE_FALSE(remote.empty());
@@ -198,7 +217,7 @@ TEST_CASE("with etcd down the nodes go on processing and forwarding, and when it
           "[cluster]") {
   test::local_cluster c{3, shards, {"--cluster-lease-ttl", "2"}};
   c.start_all();
-  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
   auto owners_before = c.status(0).at("owners");
   c.etcd().kill();
   // Work across all three nodes while etcd is away: accepted, forwarded, processed.
@@ -240,7 +259,7 @@ TEST_CASE("with etcd down the nodes go on processing and forwarding, and when it
 TEST_CASE("any node answers reads about any actor: the owner serves them", "[cluster]") {
   test::local_cluster c{2, shards};
   c.start_all();
-  REQUIRE(test::eventually([&] { return c.balanced(0); }, std::chrono::seconds{60}));
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
   auto remote = actor_owned_by(c, "source", "n2");
   REQUIRE(send_produce(c, 0, remote) == 202);
   auto path = "/api/v1/actors/" + remote.substr(0, remote.find('/')) + "%2F"

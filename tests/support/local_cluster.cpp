@@ -106,6 +106,13 @@ bool local_cluster::balanced(size_t i) {
   return true;
 }
 
+bool local_cluster::balanced() {
+  for (size_t k = 0; k < nodes_.size(); ++k)
+    if (running(k) && !balanced(k))
+      return false;
+  return true;
+}
+
 int64_t local_cluster::metric(size_t i, const std::string& name) {
   auto r = http_call(nodes_[i].port, "GET", "/metrics");
   if (r.status != 200)

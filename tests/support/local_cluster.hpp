@@ -53,6 +53,8 @@ public:
   /// True when node i sees every running node as a member, no shard
   /// moving, and every member owning ⌊shards/members⌋ shards or more.
   bool balanced(size_t i);
+  /// `balanced(i)` on every running node (each reads the map on its own).
+  bool balanced();
   /// The sum of an unlabelled or per-peer metric on node i (-1: no answer).
   int64_t metric(size_t i, const std::string& name);
 

@@ -54,18 +54,40 @@ TEST_CASE("the rebalancer moves nothing while a move is under way, or alone", "[
   CHECK(plan_moves(view_of(8, {"n1"}, "n1"), 64).empty());
 }
 
-TEST_CASE("the rebalancer never moves a shard that holds data or whose owner is gone",
+TEST_CASE("the rebalancer never moves a shard whose owner is gone, and takes one source per "
+          "round",
           "[cluster]") {
-  auto v = view_of(8, {"n1", "n2"}, "n1");
-  for (uint32_t s = 0; s < 6; ++s)
-    v.shard[s].stay = true;
-  auto moves = plan_moves(v, 64);
-  for (auto& m : moves)
-    CHECK(m.shard >= 6);
-  CHECK(moves.size() == 2);
   // n3 owns shards but has no member key (down): its shards wait for it.
   auto w = view_of(8, {"n1", "n2"}, "n3");
   CHECK(plan_moves(w, 64).empty());
+  auto v = view_of(12, {"n1", "n2", "n3"}, "n1");
+  for (uint32_t s = 0; s < 4; ++s)
+    v.shard[s].owner = "n2";
+  auto moves = plan_moves(v, 64);
+  REQUIRE_FALSE(moves.empty());
+  for (auto& m : moves)
+    CHECK(m.from == "n1");
+  CHECK(plan_moves(v, 1).size() == 1);
+}
+
+TEST_CASE("a draining member gives every shard away, to the least loaded", "[cluster]") {
+  auto v = view_of(9, {"n1", "n2", "n3"}, "n1");
+  for (uint32_t s = 3; s < 6; ++s)
+    v.shard[s].owner = "n2";
+  for (uint32_t s = 6; s < 9; ++s)
+    v.shard[s].owner = "n3";
+  v.draining.insert("n3");
+  auto moves = plan_moves(v, 64);
+  REQUIRE(moves.size() == 3);
+  auto n = counts_after(v, moves);
+  CHECK(n["n3"] == 0);
+  CHECK(n["n1"] + n["n2"] == 9);
+  for (auto& m : moves)
+    CHECK(m.from == "n3");
+  // Once it owns nothing, the others are balanced and nothing moves.
+  for (auto& m : moves)
+    v.shard[m.shard].owner = m.to;
+  CHECK(plan_moves(v, 64).empty());
 }
 
 TEST_CASE("member and shard documents read back what was written", "[cluster]") {
@@ -81,14 +103,12 @@ TEST_CASE("member and shard documents read back what was written", "[cluster]") 
   s.epoch = 7;
   s.state = "moving";
   s.target = "n3";
-  s.stay = true;
   auto sb = parse_shard(shard_json(s));
   REQUIRE(sb);
   CHECK(sb->owner == "n1");
   CHECK(sb->epoch == 7);
   CHECK(sb->state == "moving");
   CHECK(sb->target == "n3");
-  CHECK(sb->stay);
   CHECK_FALSE(parse_member("n2", "not json"));
   CHECK(shard_key(7) == "/cairn/shards/0007");
 }

@@ -4,6 +4,8 @@
 // read_endpoints.cpp, write_endpoints.cpp and metrics.cpp.
 #include "cairn/node_api.hpp"
 
+#include <boost/json.hpp>
+
 #include "cairn/auth.hpp"
 #include "cairn/text_codec.hpp"
 #include "internal/node_api_impl.hpp"
@@ -23,6 +25,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // everything else (reads) is read.
 std::string needed_scope(const http_request& req, const std::string& path) {
   if (path.rfind("/api/v1/dead-letters/", 0) == 0 && req.method != "GET")
+    return "admin";
+  if (path == "/api/v1/cluster/drain" || path == "/api/v1/cluster/forget")
     return "admin";
   if (req.method != "GET")
     return "write";
@@ -108,6 +112,28 @@ http_response node_api::operator()(const http_request& req) {
         return problem(404, "not_clustered",
                        "this node runs alone (no cluster_etcd setting): it has no cluster");
       return http_response{200, "application/json", opts_.cluster_status(), {}, nullptr};
+    });
+  if (path == "/api/v1/cluster/drain" || path == "/api/v1/cluster/forget")
+    return only(req, "POST", [&] {
+      bool drain = path == "/api/v1/cluster/drain";
+      auto& act = drain ? opts_.cluster_drain : opts_.cluster_forget;
+      if (!act)
+        return problem(404, "not_clustered",
+                       "this node runs alone (no cluster_etcd setting): it has no cluster");
+      boost::system::error_code ec;
+      auto body = boost::json::parse(req.body, ec);
+      auto* node = !ec && body.is_object() ? body.as_object().if_contains("node") : nullptr;
+      if (node == nullptr || !node->is_string())
+        return problem(400, "invalid_body", "expected {\"node\": \"<node id>\"}");
+      std::string id{node->as_string()};
+      if (auto why = act(id); !why.empty())
+        return drain ? problem(404, "unknown_node", why) : problem(409, "cannot_forget", why);
+      return http_response{202,
+                           "application/json",
+                           boost::json::serialize(boost::json::object{
+                             {"node", id}, {drain ? "draining" : "forgotten", true}}),
+                           {},
+                           nullptr};
     });
   if (path == "/api/v1/timers")
     return only(req, "GET", [&] { return timers(params); });

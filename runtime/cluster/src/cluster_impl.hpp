@@ -42,9 +42,6 @@ struct shard_info {
   int64_t epoch = 0;
   std::string state = "owned"; ///< owned | moving
   std::string target;          ///< while moving
-  /// Holds data on its owner: not moved until handoff with data exists
-  /// (docs/cluster.md, "Status").
-  bool stay = false;
   int64_t mod_revision = 0;
 };
 
@@ -56,6 +53,7 @@ struct cluster_view {
   std::vector<shard_info> shard;
   std::map<std::string, member_info> members;
   std::string rebalancer;
+  std::set<std::string> draining; ///< members asked to give their shards away
   int64_t revision = 0;
 };
 
@@ -74,10 +72,12 @@ struct planned_move {
   std::string to;
 };
 
-/// The rebalancer's next moves: none while any shard moves; otherwise from
-/// the most loaded active member to the least loaded while their counts
-/// differ by more than one, never a `stay` shard or one whose owner has no
-/// member key, at most `limit`. Pure.
+/// The rebalancer's next moves, at most `limit`, all from one member: none
+/// while any shard moves; else every shard of a draining member (to the
+/// least loaded active ones); else from the most loaded active member to
+/// the least loaded while their counts differ by more than one. Never a
+/// shard whose owner has no member key (its data is on that node's disk).
+/// Pure.
 std::vector<planned_move> plan_moves(const cluster_view& v, size_t limit);
 
 /// One peer's counters (the forwarder writes them, status reads them).
@@ -121,22 +121,90 @@ struct cluster_node::impl {
   std::atomic<bool> running{false};
   std::atomic<int64_t> etcd_ok_ms{0};
   std::atomic<uint64_t> etcd_failures{0};
-  std::atomic<uint64_t> moves_done{0};
-  std::atomic<uint64_t> moves_kept{0}; ///< a marked shard held data: it stayed
+  std::atomic<uint64_t> moves_done{0};    ///< shards handed over by this node
+  std::atomic<uint64_t> moves_aborted{0}; ///< handovers given up (the shard stayed here)
+  std::atomic<uint64_t> rows_moved{0};    ///< rows carried by those handovers
+  std::atomic<uint64_t> rows_imported{0}; ///< rows this node took over
+  std::atomic<uint64_t> readdressed{0};   ///< outbox rows sent on to a shard's new owner
   std::mutex loop_mtx;
   std::condition_variable loop_cv;
   std::thread loop;
 
+  // Outbox rows per (shard, peer): while a peer's outbox holds rows for a
+  // shard, new envelopes for it go there too (they are re-addressed with
+  // them, in order), so one actor's messages never take two paths.
+  mutable std::mutex sticky_mtx;
+  std::map<uint32_t, std::map<std::string, int64_t>> sticky;
+  void count_outbox(const std::string& peer, std::string_view actor, int64_t delta);
+  std::string sticky_peer(uint32_t shard, const std::string& dest) const;
+
+  // A handover this node runs as its source (the loop thread only).
+  struct handover {
+    std::string target;
+    std::set<uint32_t> shards;
+    int64_t since_ms = 0;
+    std::string why_waiting; ///< for the log and the status
+  };
+  std::map<std::string, handover> handovers; ///< by target
+  std::atomic<int64_t> handover_rows{0};     ///< rows being carried now (status)
+  std::set<uint32_t> owned_before;           ///< shards owned at the previous round
+  bool first_round = true;
+
+  // Fencing: work for an owned shard is admitted only until `fence_until`
+  // (steady ms): the time the last lease renewal was sent plus the TTL less
+  // a second, published after a read of the map that followed it; or, with
+  // etcd out of reach for a majority of the members, one TTL more at a time.
+  std::atomic<int64_t> fence_until{0};
+  mutable std::atomic<uint64_t> fence_refusals{0};
+  std::atomic<uint64_t> fence_extensions{0};
+  bool fence_valid() const;
+  /// etcd does not answer: extend the fence if most members say so too.
+  void extend_by_majority(const cluster_view& v);
+  bool extended_last = false; ///< the previous round extended (log once)
+
+  // Forgetting (`cairn cluster forget`).
+  std::mutex forget_mtx;
+  std::vector<std::string> forget_requests;
+  void forget(const cluster_view& v, const std::string& node);
+
+  // Draining (`cairn cluster drain`).
+  std::mutex drain_mtx;
+  std::vector<std::string> drain_requests; ///< node ids to mark, for the loop
+  std::atomic<bool> drained{false};
+
   cairn::placement place(std::string_view actor_id) const;
+  bool admit(std::string_view actor_id) const;
+  /// Where outbox rows toward `peer` for `actor` belong now: `peer` (keep
+  /// them), "" (this node), or another node.
+  std::string destination(const cluster_view& v, const std::string& peer,
+                          std::string_view actor) const;
   bool outbox_full(const std::string& peer_id) const;
   mutable std::atomic<uint64_t> busy_refusals{0};
   caf::error create_or_check_cluster();
   caf::error register_member();
   caf::error refresh();
   void run_loop();
-  void keep_alive();
+  /// Renews the lease (or registers again if etcd expired it); the fence
+  /// this renewal allows once the map was read after it (0: none).
+  int64_t keep_alive();
   void rebalance(const cluster_view& v);
-  void finish_moves(const cluster_view& v);
+  void hand_over(const cluster_view& v);
+  void hand_over_to(const cluster_view& v, handover& h);
+  caf::error abort_handover(const cluster_view& v, const handover& h);
+  /// Deletes the rows of shards this node handed over (recorded in `meta
+  /// cluster/handovers` before each flip) once etcd names their new owner;
+  /// after a crash too.
+  void settle_handovers(const cluster_view& v);
+  void after_round(const cluster_view& v);
+  /// The target's half (the transport's handoff thread): a chunk of rows
+  /// of the shards in `csv` from `from`; chunk 0 first clears what this node
+  /// holds of them. Empty if written, else why not.
+  std::string take_chunk(const std::string& from, const std::string& csv, uint64_t n,
+                         std::vector<std::string>& rows);
+  /// Whether this node holds exactly the rows counted in `counts`
+  /// ("mailbox,journal,snapshot,dedupe") of those shards. Empty if so.
+  std::string verify_import(const std::string& from, const std::string& csv,
+                            const std::string& counts);
 };
 
 } // namespace cairn::cluster

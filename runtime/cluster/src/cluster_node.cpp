@@ -22,8 +22,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr size_t ops_per_txn = 60; // compares + puts stay under etcd's 128
-constexpr size_t moves_per_round = 64;
+constexpr size_t ops_per_txn = 60;     // compares + puts stay under etcd's 128
+constexpr size_t moves_per_round = 16; // one txn flips them all (2 ops each)
 
 std::string random_hex(size_t n) {
   std::random_device rd;
@@ -33,6 +33,12 @@ std::string random_hex(size_t n) {
   for (size_t i = 0; i < n; ++i)
     out.push_back(digits[rng() % 16]);
   return out;
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
 }
 
 caf::error wrap(const caf::error& err, const std::string& what) {
@@ -60,22 +66,82 @@ cairn::placement cluster_node::impl::place(std::string_view actor_id) const {
   auto v = current();
   if (!v || v->shards == 0 || v->shard.size() != v->shards)
     return placement::here();
-  auto& s = v->shard[shard_of(actor_id, v->shards)];
-  const std::string* to = &s.owner;
-  if (s.owner == opts.node_id) {
-    // Frozen for a move: what arrives now waits in the outbox toward the
-    // target until ownership flips.
-    if (s.state != "moving" || s.target.empty())
-      return placement::here();
-    to = &s.target;
-  }
-  if (to->empty())
-    return placement::here();
-  if (opts.outbox_cap > 0 && outbox_full(*to)) {
+  auto n = shard_of(actor_id, v->shards);
+  auto& s = v->shard[n];
+  std::string dest = s.owner == opts.node_id ? std::string{} : s.owner;
+  if (s.owner == opts.node_id && s.state == "moving") {
+    // Being handed over: nothing may be added to its rows here. Senders
+    // retry (accepts answer 429, steps run again without spending an attempt).
     busy_refusals.fetch_add(1);
-    return placement::full_at(*to);
+    return placement::full_at(s.target);
   }
-  return placement::at(*to);
+  if (auto p = sticky_peer(n, dest); !p.empty())
+    dest = p;
+  if (dest.empty()) {
+    if (!fence_valid()) {
+      // Fenced (the lease may be gone, the shard given to another): an
+      // accepted message could be stranded here. Senders retry.
+      busy_refusals.fetch_add(1);
+      return placement::full_at(opts.node_id);
+    }
+    return placement::here();
+  }
+  if (opts.outbox_cap > 0 && outbox_full(dest)) {
+    busy_refusals.fetch_add(1);
+    return placement::full_at(dest);
+  }
+  return placement::at(dest);
+}
+
+bool cluster_node::impl::admit(std::string_view actor_id) const {
+  auto v = current();
+  if (!v || v->shards == 0 || v->shard.size() != v->shards)
+    return true;
+  auto& s = v->shard[shard_of(actor_id, v->shards)];
+  if (s.owner != opts.node_id || s.state != "owned")
+    return false;
+  if (!fence_valid()) {
+    fence_refusals.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+std::string cluster_node::impl::destination(const cluster_view& v, const std::string& peer,
+                                            std::string_view actor) const {
+  if (v.shards == 0 || v.shard.size() != v.shards)
+    return peer;
+  auto& s = v.shard[shard_of(actor, v.shards)];
+  if (s.owner == peer || s.state != "owned" || s.owner.empty())
+    return peer; // still its owner, or moving: it waits there
+  return s.owner == opts.node_id ? std::string{} : s.owner;
+}
+
+void cluster_node::impl::count_outbox(const std::string& peer, std::string_view actor,
+                                      int64_t delta) {
+  auto v = current();
+  if (!v || v->shards == 0)
+    return;
+  auto n = shard_of(actor, v->shards);
+  std::lock_guard<std::mutex> guard{sticky_mtx};
+  auto& per = sticky[n];
+  auto& c = per[peer];
+  c += delta;
+  if (c <= 0)
+    per.erase(peer);
+  if (per.empty())
+    sticky.erase(n);
+}
+
+std::string cluster_node::impl::sticky_peer(uint32_t shard, const std::string& dest) const {
+  std::lock_guard<std::mutex> guard{sticky_mtx};
+  auto it = sticky.find(shard);
+  if (it == sticky.end())
+    return {};
+  for (auto& [peer, n] : it->second)
+    if (n > 0 && peer != dest)
+      return peer;
+  return {};
 }
 
 bool cluster_node::impl::outbox_full(const std::string& peer_id) const {
@@ -99,17 +165,114 @@ placement_fn cluster_node::placement() {
   return [d](std::string_view id) { return d->place(id); };
 }
 
-std::function<void(const std::vector<std::string>&)> cluster_node::forwarded_hook() {
+std::function<void(const std::vector<std::pair<std::string, std::string>>&)>
+cluster_node::forwarded_hook() {
   auto* d = impl_.get();
-  return [d](const std::vector<std::string>& peers) {
+  return [d](const std::vector<std::pair<std::string, std::string>>& rows) {
     std::string last;
-    for (auto& p : peers) {
+    for (auto& [p, to] : rows) {
       d->peer(p)->depth.fetch_add(1);
+      d->count_outbox(p, to, 1);
       if (p != last && d->net)
         d->net->wake(p);
       last = p;
     }
   };
+}
+
+std::function<bool(std::string_view)> cluster_node::admission() {
+  auto* d = impl_.get();
+  return [d](std::string_view id) { return d->admit(id); };
+}
+
+std::string cluster_node::request_drain(const std::string& node_id) {
+  auto& d = *impl_;
+  auto v = d.current();
+  if (!v || v->members.count(node_id) == 0)
+    return "no member '" + node_id + "' in this cluster now (see cairn cluster status)";
+  {
+    std::lock_guard<std::mutex> guard{d.drain_mtx};
+    d.drain_requests.push_back(node_id);
+  }
+  d.loop_cv.notify_all();
+  return {};
+}
+
+std::string cluster_node::request_forget(const std::string& node_id) {
+  auto& d = *impl_;
+  auto v = d.current();
+  if (!v)
+    return "this node has no shard map yet";
+  if (v->members.count(node_id) != 0)
+    return "node " + node_id + " is a member (its lease is alive): drain it, or stop it first";
+  bool owns = false;
+  for (auto& s : v->shard)
+    owns = owns || s.owner == node_id;
+  if (!owns)
+    return "node " + node_id + " owns no shard";
+  {
+    std::lock_guard<std::mutex> guard{d.forget_mtx};
+    d.forget_requests.push_back(node_id);
+  }
+  d.loop_cv.notify_all();
+  return {};
+}
+
+void cluster_node::impl::forget(const cluster_view& v, const std::string& node) {
+  // Its shards restart empty on the live members, least loaded first; the
+  // txn holds only while the node has no member key and no shard key changed.
+  std::map<std::string, size_t> load;
+  for (auto& [id, m] : v.members)
+    if (v.draining.count(id) == 0)
+      load[id] = 0;
+  if (load.empty())
+    return;
+  for (auto& s : v.shard)
+    if (auto it = load.find(s.owner); it != load.end())
+      ++it->second;
+  std::vector<etcd_compare> cmp{etcd_compare::absent("/cairn/members/" + node)};
+  std::vector<etcd_op> ops;
+  size_t moved = 0;
+  auto flush = [&] {
+    if (ops.empty())
+      return true;
+    auto ok = etcd->txn(cmp, ops);
+    cmp.resize(1);
+    ops.clear();
+    return ok && *ok;
+  };
+  for (uint32_t n = 0; n < v.shard.size(); ++n) {
+    auto x = v.shard[n];
+    if (x.owner != node)
+      continue;
+    auto least = std::min_element(load.begin(), load.end(), [](auto& a, auto& b) {
+      return a.second != b.second ? a.second < b.second : a.first < b.first;
+    });
+    cmp.push_back(etcd_compare::modified_at(shard_key(n), x.mod_revision));
+    x.owner = least->first;
+    x.state = "owned";
+    x.target.clear();
+    ++x.epoch;
+    ops.push_back(etcd_op::put(shard_key(n), shard_json(x)));
+    ++least->second;
+    ++moved;
+    if (ops.size() >= ops_per_txn / 2 && !flush()) {
+      spdlog::warn("cluster: forgetting {} stopped: it came back, or the map changed", node);
+      return;
+    }
+  }
+  if (!flush()) {
+    spdlog::warn("cluster: forgetting {} stopped: it came back, or the map changed", node);
+    return;
+  }
+  spdlog::warn("cluster: forgot node {}: its {} shards start empty on the other members (what "
+               "was on its disk is gone for the cluster)",
+               node, moved);
+  ignore_error(refresh());
+}
+
+bool cluster_node::drained() const {
+  return impl_->drained.load();
 }
 
 caf::error cluster_node::join(runtime& rt, std::string http_url) {
@@ -167,10 +330,12 @@ caf::error cluster_node::join(runtime& rt, std::string http_url) {
   d.caf_port = *bound;
   if (auto err = d.create_or_check_cluster())
     return err;
+  auto registered_at = steady_ms();
   if (auto err = d.register_member())
     return err;
   if (auto err = d.refresh())
     return err;
+  d.fence_until.store(registered_at + d.opts.lease_ttl_s * 1000 - 1000);
   spdlog::info("cluster: node {} joined cluster {} ({} shards, {} owned here); peers dial {}:{}",
                d.opts.node_id, d.current()->cluster_id, d.current()->shards, shards_owned(),
                d.caf_host, d.caf_port);
@@ -304,23 +469,75 @@ void cluster_node::run() {
   if (auto depths = d.rt->outbox_depths()) {
     for (auto& [peer, n] : *depths) {
       d.peer(peer)->depth.store(static_cast<int64_t>(n));
+      // Rows per shard, for the sticky rule (see `place`).
+      uint64_t from = 0;
+      for (;;) {
+        auto rows = d.rt->read_outbox(peer, from, 4096, 16 << 20);
+        if (!rows || rows->empty())
+          break;
+        for (auto& r : *rows)
+          d.count_outbox(peer, r.to, 1);
+        from = rows->back().seq + 1;
+      }
       d.net->wake(peer);
     }
   }
   d.loop = std::thread{[&d] { d.run_loop(); }};
 }
 
-void cluster_node::impl::keep_alive() {
+int64_t cluster_node::impl::keep_alive() {
+  // etcd expires the lease a TTL after it *received* the renewal, later
+  // than this: the node's own deadline passes first.
+  auto sent = steady_ms();
+  auto allowed = sent + opts.lease_ttl_s * 1000 - 1000;
   auto ttl = etcd->keep_alive(lease);
   if (!ttl) {
     etcd_failures.fetch_add(1);
-    return;
+    return 0;
   }
   if (*ttl > 0)
-    return;
+    return allowed;
   spdlog::warn("cluster: lease lost (etcd expired it); registering again");
-  if (auto err = register_member())
+  if (auto err = register_member()) {
     spdlog::warn("cluster: {}", detail_of(err));
+    return 0;
+  }
+  return allowed;
+}
+
+bool cluster_node::impl::fence_valid() const {
+  return steady_ms() < fence_until.load(std::memory_order_relaxed);
+}
+
+void cluster_node::impl::extend_by_majority(const cluster_view& v) {
+  auto left = fence_until.load() - steady_ms();
+  if (left > 1000)
+    return;
+  // Ask every member whether it reaches etcd; the ones that answer "no"
+  // and this node make the count.
+  size_t members = v.members.size() + (v.members.count(opts.node_id) ? 0 : 1);
+  size_t cut_off = 1; // this node
+  for (auto& [id, m] : v.members) {
+    if (id == opts.node_id)
+      continue;
+    auto since = net->probe(m.caf_host, m.caf_port);
+    if (since && *since > 1000)
+      ++cut_off;
+  }
+  if (cut_off * 2 > members) {
+    fence_until.store(steady_ms() + opts.lease_ttl_s * 1000 - 1000);
+    fence_extensions.fetch_add(1);
+    if (!extended_last)
+      spdlog::warn("cluster: etcd is out of reach for {} of {} members: the shards owned here go "
+                   "on, nothing moves until it returns",
+                   cut_off, members);
+    extended_last = true;
+  } else if (left > 0 || extended_last) {
+    spdlog::warn("cluster: etcd is out of reach here but not for most members ({} of {} cut "
+                 "off): work for this node's shards stops until it reaches etcd again",
+                 cut_off, members);
+    extended_last = false;
+  }
 }
 
 void cluster_node::impl::run_loop() {
@@ -334,13 +551,29 @@ void cluster_node::impl::run_loop() {
     }
     if (!running.load())
       break;
+    int64_t allowed = 0;
     if (std::chrono::steady_clock::now() - last_keep_alive >= keep_every) {
-      keep_alive();
+      allowed = keep_alive();
       last_keep_alive = std::chrono::steady_clock::now();
     }
-    if (refresh())
+    if (refresh()) {
+      if (auto old = current())
+        extend_by_majority(*old);
       continue;
+    }
+    // Only now, with the map read after the renewal: a node frozen past its
+    // lease sees who owns its shards before it may work on any of them.
+    if (allowed > fence_until.load())
+      fence_until.store(allowed);
+    extended_last = false;
     auto v = current();
+    std::vector<std::string> forgets;
+    {
+      std::lock_guard<std::mutex> guard{forget_mtx};
+      forgets.swap(forget_requests);
+    }
+    for (auto& id : forgets)
+      forget(*v, id);
     // Election: whoever puts the key under its lease first.
     if (v->rebalancer.empty()) {
       json::object doc{{"node", opts.node_id}};
@@ -351,7 +584,20 @@ void cluster_node::impl::run_loop() {
     } else if (v->rebalancer == opts.node_id) {
       rebalance(*v);
     }
-    finish_moves(*v);
+    std::vector<std::string> drains;
+    {
+      std::lock_guard<std::mutex> guard{drain_mtx};
+      drains.swap(drain_requests);
+    }
+    for (auto& id : drains) {
+      json::object doc{{"requested_ms", now_ms()}, {"by", opts.node_id}};
+      if (auto put = etcd->put("/cairn/drain/" + id, json::serialize(doc)); !put)
+        spdlog::warn("cluster: cannot ask for the drain of {}: {}", id, detail_of(put.error()));
+      else
+        spdlog::info("cluster: drain of {} asked; its shards move away", id);
+    }
+    hand_over(*v);
+    after_round(*current());
   }
 }
 
@@ -374,54 +620,6 @@ void cluster_node::impl::rebalance(const cluster_view& v) {
   }
   if (!moves.empty())
     spdlog::info("cluster: rebalancer marked {} shard moves", moves.size());
-}
-
-void cluster_node::impl::finish_moves(const cluster_view& v) {
-  std::vector<uint32_t> mine;
-  for (uint32_t s = 0; s < v.shard.size(); ++s)
-    if (v.shard[s].owner == opts.node_id && v.shard[s].state == "moving")
-      mine.push_back(s);
-  if (mine.empty())
-    return;
-  // `place` already sends these shards' new mail toward their targets (this
-  // view is published). A barrier commit puts every earlier commit on disk;
-  // then a shard is empty here or it keeps its owner (its data cannot move
-  // yet: docs/cluster.md, "Status").
-  if (rt->write_meta("cluster/barrier", std::to_string(now_ms())))
-    return;
-  std::set<uint32_t> busy;
-  if (rt->visit_stored_actors([&](std::string_view id) { busy.insert(shard_of(id, v.shards)); }))
-    return;
-  for (size_t i = 0; i < mine.size(); i += ops_per_txn / 2) {
-    std::vector<etcd_compare> cmp;
-    std::vector<etcd_op> ops;
-    size_t flipped = 0, kept = 0;
-    for (size_t j = i; j < std::min(mine.size(), i + ops_per_txn / 2); ++j) {
-      auto n = mine[j];
-      auto s = v.shard[n];
-      cmp.push_back(etcd_compare::modified_at(shard_key(n), s.mod_revision));
-      if (busy.count(n)) {
-        s.state = "owned";
-        s.target.clear();
-        s.stay = true;
-        ++kept;
-      } else {
-        s.owner = s.target;
-        s.target.clear();
-        s.state = "owned";
-        ++s.epoch;
-        ++flipped;
-      }
-      ops.push_back(etcd_op::put(shard_key(n), shard_json(s)));
-    }
-    auto ok = etcd->txn(cmp, ops);
-    if (ok && *ok) {
-      moves_done.fetch_add(flipped);
-      moves_kept.fetch_add(kept);
-      spdlog::info("cluster: handed over {} empty shards; {} hold data and stay here", flipped,
-                   kept);
-    }
-  }
 }
 
 void cluster_node::stop() {

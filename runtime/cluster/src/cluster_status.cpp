@@ -2,6 +2,7 @@
 // What a cluster node says about itself: `GET /api/v1/cluster` (members,
 // shards per node, moves, the outbox toward each peer) and the per-peer
 // metrics on /metrics.
+#include <chrono>
 #include <set>
 
 #include <boost/json.hpp>
@@ -89,10 +90,21 @@ std::string cluster_node::status_json() const {
   if (d.net)
     o["ingress"] = json::object{{"received", d.net->received()},
                                 {"duplicates", d.net->duplicates()},
-                                {"relayed", d.net->relayed()},
                                 {"waits", d.net->waits()}};
   o["moves_done"] = d.moves_done.load();
-  o["moves_kept"] = d.moves_kept.load();
+  o["moves_aborted"] = d.moves_aborted.load();
+  o["rows_moved"] = d.rows_moved.load();
+  o["rows_imported"] = d.rows_imported.load();
+  o["readdressed"] = d.readdressed.load();
+  o["draining"] = v && v->draining.count(d.opts.node_id) != 0;
+  auto left = d.fence_until.load()
+              - std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count();
+  o["fence"] = json::object{{"valid", left > 0},
+                            {"ms_left", std::max<int64_t>(0, left)},
+                            {"refusals", d.fence_refusals.load()},
+                            {"extensions", d.fence_extensions.load()}};
   return json::serialize(o);
 }
 
@@ -132,15 +144,30 @@ std::string cluster_node::metrics_text() const {
     plain("cairn_cluster_duplicates_total", "counter",
           "Forwarded rows received again and skipped (at or below the sender's mark).",
           d.net->duplicates());
-    plain("cairn_cluster_relayed_total", "counter",
-          "Forwarded rows for shards this node does not own, sent on.", d.net->relayed());
+    plain("cairn_cluster_waits_total", "counter",
+          "Forwarded batches taken in part or not at all (a shard not admitted here now).",
+          d.net->waits());
   }
   plain("cairn_cluster_busy_total", "counter",
         "Messages refused (busy) because the outbox toward their owner was at its cap.",
         d.busy_refusals.load());
   plain("cairn_cluster_shards_owned", "gauge", "Shards this node owns.", shards_owned());
-  plain("cairn_cluster_moves_total", "counter", "Shards this node handed over.",
+  plain("cairn_cluster_moves_total", "counter", "Shards this node handed over with their data.",
         d.moves_done.load());
+  plain("cairn_cluster_fence_refusals_total", "counter",
+        "Steps and forwarded messages refused because this node's fence had lapsed.",
+        d.fence_refusals.load());
+  plain("cairn_cluster_fence_extensions_total", "counter",
+        "Fence extensions while etcd was out of reach for most members.",
+        d.fence_extensions.load());
+  plain("cairn_cluster_moves_aborted_total", "counter",
+        "Handovers given up (the shards stayed here).", d.moves_aborted.load());
+  plain("cairn_cluster_rows_moved_total", "counter", "Rows carried to other nodes by handovers.",
+        d.rows_moved.load());
+  plain("cairn_cluster_rows_imported_total", "counter", "Rows taken over from other nodes.",
+        d.rows_imported.load());
+  plain("cairn_cluster_readdressed_total", "counter",
+        "Outbox rows sent on to their shard's new owner.", d.readdressed.load());
   return out;
 }
 

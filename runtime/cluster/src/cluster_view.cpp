@@ -70,8 +70,6 @@ std::string shard_json(const shard_info& s) {
   o["state"] = s.state;
   if (!s.target.empty())
     o["target"] = s.target;
-  if (s.stay)
-    o["stay"] = true;
   return json::serialize(o);
 }
 
@@ -84,8 +82,6 @@ std::optional<shard_info> parse_shard(const std::string& s) {
   x.epoch = number_field(*o, "epoch");
   x.state = text(*o, "state");
   x.target = text(*o, "target");
-  auto stay = o->if_contains("stay");
-  x.stay = stay && stay->is_bool() && stay->as_bool();
   return x;
 }
 
@@ -127,6 +123,8 @@ cluster_view make_view(const std::vector<etcd_kv>& kvs, int64_t revision) {
         s->mod_revision = kv.mod_revision;
         v.shard[n] = std::move(*s);
       }
+    } else if (kv.key.rfind("/cairn/drain/", 0) == 0) {
+      v.draining.insert(kv.key.substr(std::string{"/cairn/drain/"}.size()));
     } else if (kv.key == "/cairn/rebalancer") {
       if (auto o = object_of(kv.value))
         v.rebalancer = text(*o, "node");
@@ -137,44 +135,56 @@ cluster_view make_view(const std::vector<etcd_kv>& kvs, int64_t revision) {
 
 std::vector<planned_move> plan_moves(const cluster_view& v, size_t limit) {
   std::vector<planned_move> out;
-  std::map<std::string, std::vector<uint32_t>> owned; // active member -> movable shards
-  std::map<std::string, size_t> count;
+  std::map<std::string, std::vector<uint32_t>> owned; // member -> its shards
+  std::map<std::string, size_t> count;                // active member -> shards
   for (auto& [id, m] : v.members)
-    if (m.state == "active")
+    if (m.state == "active" && v.draining.count(id) == 0)
       count[id] = 0;
-  if (count.size() < 2)
+  if (count.empty())
     return out;
   for (uint32_t s = 0; s < v.shard.size(); ++s) {
     auto& x = v.shard[s];
     if (x.state == "moving")
       return out; // one round at a time
-    auto it = count.find(x.owner);
-    if (it == count.end())
-      continue; // its owner is not an active member: it waits for it
-    ++it->second;
-    if (!x.stay)
-      owned[x.owner].push_back(s);
+    if (v.members.count(x.owner) == 0)
+      continue; // its owner is not a member: its data waits for it
+    owned[x.owner].push_back(s);
+    if (auto it = count.find(x.owner); it != count.end())
+      ++it->second;
   }
-  while (out.size() < limit) {
-    auto most = std::max_element(count.begin(), count.end(), [&](auto& a, auto& b) {
-      return a.second != b.second ? a.second < b.second : a.first > b.first;
-    });
-    auto least = std::min_element(count.begin(), count.end(), [&](auto& a, auto& b) {
+  auto least = [&] {
+    return std::min_element(count.begin(), count.end(), [](auto& a, auto& b) {
       return a.second != b.second ? a.second < b.second : a.first < b.first;
     });
-    if (most->second <= least->second + 1)
-      break;
-    auto& movable = owned[most->first];
-    if (movable.empty()) {
-      count.erase(most); // nothing of it can move now: balance the rest
-      if (count.size() < 2)
-        break;
+  };
+  // A draining member gives every shard away first, one source per round.
+  for (auto& [id, shards] : owned) {
+    if (count.count(id) != 0 || shards.empty())
       continue;
+    while (out.size() < limit && !shards.empty()) {
+      auto to = least();
+      out.push_back(planned_move{shards.back(), id, to->first});
+      shards.pop_back();
+      ++to->second;
     }
-    out.push_back(planned_move{movable.back(), most->first, least->first});
+    return out;
+  }
+  // Then evening out: from the most loaded to the least loaded.
+  if (count.size() < 2)
+    return out;
+  auto most = std::max_element(count.begin(), count.end(), [](auto& a, auto& b) {
+    return a.second != b.second ? a.second < b.second : a.first > b.first;
+  });
+  auto from = most->first;
+  auto& movable = owned[from];
+  while (out.size() < limit && !movable.empty()) {
+    auto to = least();
+    if (count[from] <= to->second + 1)
+      break;
+    out.push_back(planned_move{movable.back(), from, to->first});
     movable.pop_back();
-    --most->second;
-    ++least->second;
+    --count[from];
+    ++to->second;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <deque>
+#include <future>
 #include <pthread.h>
 #include <random>
 
@@ -26,6 +27,10 @@ namespace {
 
 using forward_atom = caf::atom_constant<caf::atom("cfwd")>;
 using persisted_atom = caf::atom_constant<caf::atom("cfwddone")>;
+using handoff_atom = caf::atom_constant<caf::atom("chandoff")>; ///< -> the handoff actor
+using chunk_atom = caf::atom_constant<caf::atom("cchunk")>;
+using verify_atom = caf::atom_constant<caf::atom("cverify")>;
+using probe_atom = caf::atom_constant<caf::atom("cprobe")>;
 
 constexpr size_t batch_rows = 512;
 constexpr size_t batch_bytes = 1 << 20;
@@ -95,6 +100,7 @@ struct transport::forwarder {
 /// The ingress's bookkeeping; touched only by the ingress actor.
 struct transport::ingress_state {
   caf::actor handle;
+  caf::actor handoff; ///< takes the rows of shards handed over to this node
   /// A batch waiting its turn (batches of one sender commit one at a time,
   /// in the order they came).
   struct batch {
@@ -129,8 +135,34 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
   ingress_ = std::make_shared<ingress_state>();
   auto st = ingress_;
   auto* t = this;
+  // A shard handed over to this node: its rows are written here, on a
+  // thread of its own (writes wait for the commit; the ingress never does).
+  auto& node = node_;
+  auto handoff = sys_->spawn<caf::detached>([&node, t](caf::blocking_actor* self) {
+    bool running = true;
+    self->receive_while(running)(
+      [&](chunk_atom, const std::string& from, const std::string& csv, uint64_t n,
+          std::vector<std::string>& rows) -> caf::result<uint64_t> {
+        auto why = node.take_chunk(from, csv, n, rows);
+        if (!why.empty())
+          return make_error(errc::conflict, why);
+        return n;
+      },
+      [&](verify_atom, const std::string& from, const std::string& csv,
+          const std::string& counts) -> caf::result<uint64_t> {
+        auto why = node.verify_import(from, csv, counts);
+        if (!why.empty())
+          return make_error(errc::conflict, why);
+        return uint64_t{1};
+      },
+      [&](caf::exit_msg&) { running = false; },
+      caf::after(std::chrono::milliseconds{500}) >> [&] { running = !t->stopping_.load(); });
+  });
+  st->handoff = handoff;
   st->handle = sys_->spawn([st, t](caf::event_based_actor* self) -> caf::behavior {
     return {
+      [=](handoff_atom) { return st->handoff; },
+      [=](probe_atom) { return now_ms() - t->node_.etcd_ok_ms.load(); },
       [=](forward_atom, const std::string& from, const std::string& incarnation, uint64_t token,
           uint64_t after,
           std::vector<std::string>& rows) -> caf::result<uint64_t, uint64_t, uint64_t> {
@@ -149,7 +181,7 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
         t->next_batch(*st, key);
         return promise;
       },
-      [=](persisted_atom, const std::string& key, bool ok, uint64_t n, uint64_t relayed) {
+      [=](persisted_atom, const std::string& key, bool ok, uint64_t n) {
         auto& snd = st->senders[key];
         if (snd.queue.empty() || !snd.in_flight)
           return;
@@ -161,7 +193,6 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
         } else {
           snd.done_below = std::max(snd.done_below, b.done_below);
           t->received_.fetch_add(n);
-          t->relayed_.fetch_add(relayed);
           if (t->kill_after_persist_ > 0 && ++t->persisted_ == t->kill_after_persist_) {
             spdlog::warn("cluster: test point cluster.ingress.after_persist: SIGKILL");
             ::raise(SIGKILL); // persisted, not acknowledged: the sender must resend
@@ -205,8 +236,6 @@ void transport::next_batch(ingress_state& st, const std::string& key) {
       answer(snd.done_below, 50);
       continue;
     }
-    auto view = node_.current();
-    const auto& me = node_.opts.node_id;
     std::vector<std::string> records;
     uint64_t done_below = snd.done_below;
     bool wait = false, malformed = false;
@@ -221,12 +250,9 @@ void transport::next_batch(ingress_state& st, const std::string& key) {
         duplicates_.fetch_add(1);
         continue;
       }
-      if (view && view->shards > 0) {
-        auto& s = view->shard[shard_of(to, view->shards)];
-        if (s.state == "moving" && s.target == me) {
-          wait = true; // it is being handed to this node: not before the flip
-          break;
-        }
+      if (!node_.admit(to)) {
+        wait = true; // not owned here now (moved, or being handed over): the sender waits
+        break;       // and sends it on once its map names another owner
       }
       records.emplace_back(record);
       done_below = seq + 1;
@@ -245,13 +271,13 @@ void transport::next_batch(ingress_state& st, const std::string& key) {
     put_be64(hw, done_below);
     snd.in_flight = true;
     auto n = records.size();
-    rt->import_forwarded(
-      std::move(records), {{"cluster/in/" + key, std::move(hw)}},
-      [h = st.handle, key, n](caf::error err, size_t relayed) {
-        caf::anon_send(h, persisted_atom::value, key, !err, uint64_t{n}, uint64_t{relayed});
-        if (err)
-          spdlog::warn("cluster: forwarded batch not persisted: {}", render(err));
-      });
+    rt->import_forwarded(std::move(records), {{"cluster/in/" + key, std::move(hw)}},
+                         [h = st.handle, key, n](caf::error err) {
+                           caf::anon_send(h, persisted_atom::value, key, !err, uint64_t{n});
+                           if (err && code_of(err) != errc::shard_not_owned)
+                             spdlog::warn("cluster: forwarded batch not persisted: {}",
+                                          render(err));
+                         });
   }
 }
 
@@ -290,6 +316,7 @@ void transport::forward_loop(forwarder& f) {
   struct in_flight {
     uint64_t token;
     std::vector<uint64_t> seqs;
+    std::vector<std::string> tos; ///< the receiver of each row
     std::chrono::steady_clock::time_point t0;
   };
   std::deque<in_flight> window; ///< batches sent and not yet answered, oldest first
@@ -325,6 +352,8 @@ void transport::forward_loop(forwarder& f) {
       f.stats->connected.store(false);
       handle = caf::actor{};
       rewind();
+      if (view)
+        readdress(f);                        // rows for shards it gave away go to their owners
       pause(std::chrono::milliseconds{500}); // no member key: not dialled
       continue;
     }
@@ -364,10 +393,11 @@ void transport::forward_loop(forwarder& f) {
         f.stats->oldest_ms.store(now_ms());
       std::vector<std::string> wire;
       wire.reserve(rows->size());
-      in_flight b{++sent, {}, std::chrono::steady_clock::now()};
+      in_flight b{++sent, {}, {}, std::chrono::steady_clock::now()};
       for (auto& r : *rows) {
         wire.push_back(wire_row(r));
         b.seqs.push_back(r.seq);
+        b.tos.push_back(r.to);
       }
       // A plain send: the ingress's answer comes back as a message, so one
       // receive also sees the peer's down message (a killed peer answers
@@ -418,9 +448,16 @@ void transport::forward_loop(forwarder& f) {
                               .count()));
     f.stats->batches.fetch_add(1);
     std::vector<uint64_t> acked;
-    for (auto seq : front.seqs)
-      if (seq < below)
-        acked.push_back(seq);
+    std::vector<std::string> acked_to;
+    std::string refused_to; ///< the receiver of the first row not taken
+    for (size_t k = 0; k < front.seqs.size(); ++k) {
+      if (front.seqs[k] < below) {
+        acked.push_back(front.seqs[k]);
+        acked_to.push_back(std::move(front.tos[k]));
+      } else if (refused_to.empty()) {
+        refused_to = front.tos[k];
+      }
+    }
     // Never past this batch: the receiver's mark may cover rows of the next
     // batch too, but those are deleted only when that batch is answered, so
     // a rewind must still send them (they come back as duplicates, and go).
@@ -429,21 +466,147 @@ void transport::forward_loop(forwarder& f) {
       auto n = static_cast<int64_t>(acked.size());
       f.stats->forwarded.fetch_add(acked.size());
       f.stats->oldest_ms.store(now_ms());
-      node_.rt->drop_outbox(f.peer, std::move(acked), [stats = f.stats, n](caf::error err) {
-        if (!err)
+      auto* d = &node_;
+      node_.rt->drop_outbox(
+        f.peer, std::move(acked),
+        [d, peer = f.peer, stats = f.stats, n, tos = std::move(acked_to)](caf::error err) {
+          if (err) {
+            stats->drop_failed.store(true); // they stay: send them again
+            return;
+          }
           stats->depth.fetch_sub(n);
-        else
-          stats->drop_failed.store(true); // the rows stay: send from the start again
-      });
+          for (auto& to : tos)
+            d->count_outbox(peer, to, -1);
+        });
     }
     if (below <= front.seqs.back()) {
-      // Taken in part or not at all (a shard on its way here, a busy
-      // receiver): the batch after it will be refused too; resend later.
+      // Taken in part or not at all (a shard moved away or on its way, a
+      // busy receiver): the batch after it will be refused too. Rows whose
+      // shard has another owner now go there; the rest are sent again later.
       rewind();
+      auto v = node_.current();
+      if (v && !refused_to.empty() && node_.destination(*v, f.peer, refused_to) != f.peer)
+        readdress(f);
       pause(std::chrono::milliseconds{std::max<uint64_t>(retry, 50)});
     }
   }
   f.stats->connected.store(false);
+}
+
+void transport::readdress(forwarder& f) {
+  auto v = node_.current();
+  if (!v)
+    return;
+  std::map<std::string, std::vector<runtime::outbox_row>> moved; // destination -> rows, in order
+  size_t total = 0;
+  uint64_t from = 0;
+  while (total < 65'536) {
+    auto rows = node_.rt->read_outbox(f.peer, from, 4096, 16 << 20);
+    if (!rows || rows->empty())
+      break;
+    from = rows->back().seq + 1;
+    for (auto& r : *rows) {
+      auto dest = node_.destination(*v, f.peer, r.to);
+      if (dest == f.peer)
+        continue;
+      moved[dest].push_back(std::move(r));
+      ++total;
+    }
+  }
+  for (auto& [dest, rows] : moved) {
+    std::vector<std::string> tos;
+    tos.reserve(rows.size());
+    for (auto& r : rows)
+      tos.push_back(r.to);
+    auto n = static_cast<int64_t>(rows.size());
+    auto done = std::make_shared<std::promise<caf::error>>();
+    auto result = done->get_future();
+    node_.rt->readdress_outbox(f.peer, std::move(rows), dest,
+                               [done](caf::error err) { done->set_value(std::move(err)); });
+    if (auto err = result.get()) {
+      if (code_of(err) != errc::shard_not_owned)
+        spdlog::warn("cluster: outbox rows toward {} not sent on to {}: {}", f.peer,
+                     dest.empty() ? node_.opts.node_id : dest, render(err));
+      continue;
+    }
+    f.stats->depth.fetch_sub(n);
+    for (auto& to : tos)
+      node_.count_outbox(f.peer, to, -1);
+    node_.readdressed.fetch_add(static_cast<uint64_t>(n));
+    spdlog::info("cluster: {} outbox rows toward {} sent on to {} (their shards' owner now)", n,
+                 f.peer, dest.empty() ? "this node" : dest);
+  }
+}
+
+std::optional<int64_t> transport::probe(const std::string& host, uint16_t port) {
+  auto h = sys_->middleman().remote_actor(host, port);
+  if (!h)
+    return std::nullopt;
+  caf::scoped_actor self{*sys_};
+  std::optional<int64_t> since;
+  self->request(*h, std::chrono::seconds{1}, probe_atom::value)
+    .receive([&](int64_t ms) { since = ms; }, [](caf::error&) {});
+  return since;
+}
+
+caf::error transport::hand_over(const std::string& peer, const std::string& shards_csv,
+                                std::vector<runtime::actor_row> rows) {
+  auto v = node_.current();
+  auto m = v ? v->members.find(peer) : decltype(v->members.end()){};
+  if (!v || m == v->members.end())
+    return make_error(errc::unavailable, "node " + peer + " is not a member now");
+  auto ingress = sys_->middleman().remote_actor(m->second.caf_host, m->second.caf_port);
+  if (!ingress)
+    return make_error(errc::unavailable,
+                      "cannot reach node " + peer + ": " + sys_->render(ingress.error()));
+  caf::scoped_actor self{*sys_};
+  caf::error failed;
+  caf::actor target;
+  self->request(*ingress, std::chrono::seconds{10}, handoff_atom::value)
+    .receive([&](caf::actor& h) { target = std::move(h); },
+             [&](caf::error& err) { failed = std::move(err); });
+  if (failed || !target)
+    return make_error(errc::unavailable, "node " + peer + " does not take handovers: "
+                                           + (failed ? sys_->render(failed) : "no answer"));
+  auto fail = [&](const caf::error& err) {
+    auto why = code_of(err) != errc::none ? detail_of(err) : sys_->render(err);
+    return make_error(errc::unavailable, "node " + peer + ": " + why);
+  };
+  uint64_t counts[4] = {0, 0, 0, 0}; // mailbox, journal, snapshot, dedupe
+  size_t i = 0;
+  uint64_t n = 0;
+  do {
+    std::vector<std::string> wire;
+    size_t bytes = 0;
+    for (; i < rows.size() && (wire.empty() || bytes < batch_bytes); ++i) {
+      auto& r = rows[i];
+      std::string w;
+      w.push_back(static_cast<char>(r.family));
+      put_be64(w, r.key.size());
+      w += r.key;
+      w += r.value;
+      bytes += w.size();
+      wire.push_back(std::move(w));
+      counts[r.family == column::mailbox    ? 0
+             : r.family == column::journal  ? 1
+             : r.family == column::snapshot ? 2
+                                            : 3]++;
+    }
+    self
+      ->request(target, std::chrono::seconds{30}, chunk_atom::value, node_.opts.node_id, shards_csv,
+                n, std::move(wire))
+      .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
+    if (failed)
+      return fail(failed);
+    ++n;
+  } while (i < rows.size());
+  auto csv = std::to_string(counts[0]) + "," + std::to_string(counts[1]) + ","
+             + std::to_string(counts[2]) + "," + std::to_string(counts[3]);
+  self
+    ->request(target, std::chrono::seconds{60}, verify_atom::value, node_.opts.node_id, shards_csv,
+              csv)
+    .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
+  return failed ? fail(failed) : caf::error{};
 }
 
 void transport::stop() {
@@ -464,8 +627,10 @@ void transport::stop() {
       f->thread.join();
   }
   if (sys_) {
-    if (ingress_)
+    if (ingress_) {
       caf::anon_send_exit(ingress_->handle, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(ingress_->handoff, caf::exit_reason::user_shutdown);
+    }
     ingress_.reset();
     sys_.reset(); // waits for its actors and closes the middleman's sockets
   }

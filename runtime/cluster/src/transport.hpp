@@ -9,10 +9,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <caf/expected.hpp>
+
+#include "cairn/runtime.hpp"
 
 #include "cluster_impl.hpp"
 
@@ -33,9 +36,19 @@ public:
   /// Stops the forwarders and the network layer. Idempotent.
   void stop();
 
+  /// Carries a shard handover's rows to `peer` (docs/cluster.md,
+  /// "Handoff"): chunks of at most 1 MiB, the first clearing what the peer
+  /// holds of those shards, then a check that the peer holds exactly these
+  /// rows. Blocking (the cluster loop's thread).
+  caf::error hand_over(const std::string& peer, const std::string& shards_csv,
+                       std::vector<runtime::actor_row> rows);
+
+  /// Asks the node at host:port how long ago it last reached etcd (ms);
+  /// nothing if it does not answer within a second. Blocking.
+  std::optional<int64_t> probe(const std::string& host, uint16_t port);
+
   uint64_t received() const { return received_.load(); }
   uint64_t duplicates() const { return duplicates_.load(); }
-  uint64_t relayed() const { return relayed_.load(); }
   uint64_t waits() const { return waits_.load(); }
 
   struct forwarder;
@@ -45,6 +58,9 @@ private:
   void forward_loop(forwarder& f);
   /// Takes the next batches of sender `key` in turn (the ingress actor only).
   void next_batch(ingress_state& st, const std::string& key);
+  /// Sends outbox rows toward `f`'s peer whose shard has another owner now
+  /// on to that owner (or into this node's mailbox), in order.
+  void readdress(forwarder& f);
 
   cluster_node::impl& node_;
   std::unique_ptr<caf::actor_system_config> cfg_;
@@ -55,7 +71,6 @@ private:
   std::atomic<bool> stopping_{false}; ///< read without mtx_ (forwarders hold their own lock)
   std::atomic<uint64_t> received_{0};
   std::atomic<uint64_t> duplicates_{0};
-  std::atomic<uint64_t> relayed_{0};
   std::atomic<uint64_t> waits_{0};
   int kill_after_persist_ = 0; ///< test point (CAIRN_TEST_POINTS): SIGKILL after the n-th
   std::atomic<int> persisted_{0};

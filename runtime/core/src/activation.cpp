@@ -55,6 +55,7 @@ void runtime::impl::dead_letter_corrupt(const std::string& actor, uint64_t seq, 
   dl.failed_ms = now_ms();
   dl.raw = std::move(raw);
   commit_request req;
+  req.home = actor;
   req.ops.erase(column::mailbox, keys::actor_seq(actor, seq));
   req.ops.put(column::dead, dl.env.id, encode(dl));
   spdlog::error("{} (moved to dead letters as {})", dl.error, dl.env.id);
@@ -156,6 +157,7 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
   kind->counters->failed.fetch_add(1);
   auto failures = rec->env.attempt + 1;
   commit_request req;
+  req.home = id;
   std::optional<dead_letter> dead;
   int64_t due = now;
   if (failures >= kind->opts.retry.max_attempts) {
@@ -182,6 +184,8 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
   }
   req.done = [this, id, addr, kind, dead = std::move(dead), due](commit_result& r) {
     forget(id, addr);
+    if (code_of(r.err) == errc::shard_not_owned)
+      return; // its mail went (or goes) with the shard
     if (r.err) {
       wake_at(id, now_ms() + 200);
       return;

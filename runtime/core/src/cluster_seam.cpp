@@ -23,7 +23,8 @@ runtime::read_outbox(std::string_view peer, uint64_t from_seq, size_t max_rows, 
       auto rec = decode<internal::mailbox_record>(v);
       // An undecodable row still travels: the owner refuses it loudly
       // rather than this node dropping it silently.
-      out.push_back(outbox_row{seq, rec ? rec->env.to : std::string{}, std::string{v}});
+      out.push_back(outbox_row{seq, rec ? rec->env.to : std::string{},
+                               rec ? rec->env.from : std::string{}, std::string{v}});
       bytes += v.size();
       return true;
     });
@@ -56,24 +57,175 @@ void runtime::drop_outbox(std::string peer, std::vector<uint64_t> seqs,
 
 void runtime::import_forwarded(std::vector<std::string> records,
                                std::vector<std::pair<std::string, std::string>> meta_rows,
-                               std::function<void(caf::error, size_t)> done) {
+                               std::function<void(caf::error)> done) {
   auto& d = *impl_;
   internal::commit_request req;
   for (auto& r : records) {
     auto rec = decode<internal::mailbox_record>(r);
     if (!rec)
       return done(make_error(errc::invalid_payload,
-                             "a forwarded record does not decode: " + render(rec.error())),
-                  0);
+                             "a forwarded record does not decode: " + render(rec.error())));
     req.enqueue.push_back(std::move(rec->env));
   }
   for (auto& [k, v] : meta_rows)
     req.ops.put(column::meta, std::move(k), std::move(v));
   req.dedupe = true;
-  auto cb = std::make_shared<std::function<void(caf::error, size_t)>>(std::move(done));
-  req.done = [cb](internal::commit_result& r) { (*cb)(std::move(r.err), r.forwarded); };
+  req.local_admitted = true;
+  auto cb = std::make_shared<std::function<void(caf::error)>>(std::move(done));
+  req.done = [cb](internal::commit_result& r) { (*cb)(std::move(r.err)); };
   if (!d.accepting.load() || !d.coord_live.load() || !d.coord->submit(req, false))
-    (*cb)(make_error(errc::busy, "the node is not taking forwarded messages now; retry"), 0);
+    (*cb)(make_error(errc::busy, "the node is not taking forwarded messages now; retry"));
+}
+
+void runtime::readdress_outbox(std::string peer, std::vector<outbox_row> rows, std::string to_peer,
+                               std::function<void(caf::error)> done) {
+  internal::commit_request req;
+  for (auto& r : rows) {
+    req.ops.erase(column::outbox, keys::actor_seq(peer, r.seq));
+    auto rec = decode<internal::mailbox_record>(r.record);
+    if (!rec)
+      return done(make_error(errc::corrupt_record, "outbox row " + std::to_string(r.seq)
+                                                     + " toward " + peer
+                                                     + " does not decode: " + render(rec.error())));
+    req.enqueue.push_back(std::move(rec->env));
+  }
+  if (to_peer.empty()) {
+    req.local_admitted = true; // this node owns them now: its mailbox, keys claimed here
+    req.dedupe = true;
+  } else {
+    req.to_peer = std::move(to_peer);
+  }
+  impl_->commit_async(req, std::move(done));
+}
+
+namespace {
+
+/// Visits the rows of `col` (keyed `actor \0 seq`) of the actors `owns`
+/// selects: one seek per distinct actor, every row of a selected one.
+caf::error visit_actor_keyed(storage& store, column col,
+                             const std::function<bool(std::string_view)>& owns,
+                             const std::function<void(std::string_view, std::string_view)>& fn) {
+  std::string from;
+  for (;;) {
+    std::string actor;
+    auto err = store.scan(col, "", from, [&](std::string_view k, std::string_view) {
+      std::string_view a;
+      uint64_t seq = 0;
+      actor.assign(keys::split_actor_seq(k, a, seq) ? a : k);
+      return false;
+    });
+    if (err)
+      return err;
+    if (actor.empty())
+      return {};
+    if (owns(actor))
+      if (auto e = store.scan(col, keys::actor_prefix(actor), "", [&](auto k, auto v) {
+            fn(k, v);
+            return true;
+          }))
+        return e;
+    from = actor;
+    from.push_back('\x01'); // past every `actor \0 seq` row
+  }
+}
+
+} // namespace
+
+caf::expected<std::vector<runtime::actor_row>>
+runtime::export_actor_rows(const std::function<bool(std::string_view)>& owns) {
+  auto& store = *impl_->store;
+  std::vector<actor_row> out;
+  auto keep = [&](column col) {
+    return [&out, col](std::string_view k, std::string_view v) {
+      out.push_back(actor_row{col, std::string{k}, std::string{v}});
+    };
+  };
+  if (auto err = visit_actor_keyed(store, column::mailbox, owns, keep(column::mailbox)))
+    return err;
+  if (auto err = visit_actor_keyed(store, column::journal, owns, keep(column::journal)))
+    return err;
+  auto err = store.scan(column::snapshot, "", "", [&](std::string_view k, std::string_view v) {
+    if (owns(k))
+      out.push_back(actor_row{column::snapshot, std::string{k}, std::string{v}});
+    return true;
+  });
+  if (!err)
+    err = store.scan(column::dedupe, "", "", [&](std::string_view k, std::string_view v) {
+      if (owns(k.substr(0, k.find('\0')))) // `to \0 key`
+        out.push_back(actor_row{column::dedupe, std::string{k}, std::string{v}});
+      return true;
+    });
+  if (err)
+    return err;
+  return out;
+}
+
+void runtime::import_actor_rows(std::vector<actor_row> rows, std::function<void(caf::error)> done) {
+  auto& d = *impl_;
+  internal::commit_request req;
+  int64_t mail = 0;
+  for (auto& r : rows) {
+    if (r.family == column::mailbox) {
+      std::string_view actor;
+      uint64_t seq = 0;
+      if (!keys::split_actor_seq(r.key, actor, seq))
+        return done(make_error(errc::corrupt_record, "a handed-over mailbox key is malformed"));
+      req.import_mailbox.emplace_back(std::string{actor}, std::move(r.value));
+      ++mail;
+    } else if (r.family == column::journal || r.family == column::snapshot
+               || r.family == column::dedupe) {
+      req.ops.put(r.family, std::move(r.key), std::move(r.value));
+    } else {
+      return done(make_error(errc::invalid_argument, "a handover carries only mailbox, journal, "
+                                                     "snapshot and idempotency rows"));
+    }
+  }
+  auto cb = std::make_shared<std::function<void(caf::error)>>(std::move(done));
+  req.done = [&d, cb, mail](internal::commit_result& r) {
+    if (!r.err)
+      d.pending.fetch_add(mail);
+    (*cb)(std::move(r.err));
+  };
+  if (!d.coord_live.load() || !d.coord->submit(req, true))
+    (*cb)(make_error(errc::shutting_down, "the node is stopping"));
+}
+
+caf::expected<size_t>
+runtime::delete_actor_rows(const std::function<bool(std::string_view)>& owns) {
+  auto& d = *impl_;
+  auto rows = export_actor_rows(owns);
+  if (!rows)
+    return rows.error();
+  constexpr size_t per_commit = 2048;
+  for (size_t i = 0; i < rows->size(); i += per_commit) {
+    internal::commit_request req;
+    int64_t mail = 0;
+    for (size_t j = i; j < std::min(rows->size(), i + per_commit); ++j) {
+      auto& r = (*rows)[j];
+      req.ops.erase(r.family, std::move(r.key));
+      mail += r.family == column::mailbox ? 1 : 0;
+    }
+    if (auto err = d.commit_and_wait(req))
+      return err;
+    d.pending.fetch_sub(mail);
+  }
+  return rows->size();
+}
+
+void runtime::evict_actors(const std::function<bool(std::string_view)>& owns) {
+  std::vector<caf::actor> handles;
+  for (auto& sh : impl_->shards) {
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    for (auto& [id, r] : sh.routes)
+      if (owns(id))
+        handles.push_back(r.handle);
+  }
+  for (auto& h : handles)
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+}
+
+void runtime::wake_stored() {
+  impl_->request_sweep();
 }
 
 caf::expected<std::optional<std::string>> runtime::read_meta(std::string_view key) {
@@ -87,50 +239,6 @@ caf::error runtime::write_meta(std::string key, std::string value) {
   if (!d.coord_live.load())
     return d.store->write(req.ops, d.opts.mode == durability::fsync);
   return d.commit_and_wait(req);
-}
-
-caf::error runtime::visit_stored_actors(const std::function<void(std::string_view)>& fn) {
-  auto& store = *impl_->store;
-  // Keyed by actor: one seek per distinct actor (a skip-scan).
-  for (auto col : {column::mailbox, column::journal}) {
-    std::string from;
-    for (;;) {
-      std::string found;
-      auto err = store.scan(col, "", from, [&](std::string_view k, std::string_view) {
-        std::string_view actor;
-        uint64_t seq = 0;
-        if (keys::split_actor_seq(k, actor, seq))
-          found.assign(actor);
-        else
-          found.assign(k);
-        return false;
-      });
-      if (err)
-        return err;
-      if (found.empty())
-        break;
-      fn(found);
-      from = found;
-      from.push_back('\x01'); // past every `actor \0 seq` row
-    }
-  }
-  auto err = store.scan(column::snapshot, "", "", [&](std::string_view k, std::string_view) {
-    fn(k);
-    return true;
-  });
-  if (!err)
-    err = store.scan(column::timer, "", "", [&](std::string_view, std::string_view v) {
-      if (auto env = decode<envelope>(v))
-        fn(env->to);
-      return true;
-    });
-  if (!err)
-    err = store.scan(column::dead, "", "", [&](std::string_view, std::string_view v) {
-      if (auto dl = decode<dead_letter>(v))
-        fn(dl->env.to);
-      return true;
-    });
-  return err;
 }
 
 } // namespace cairn

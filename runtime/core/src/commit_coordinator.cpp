@@ -122,6 +122,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   // Dead letters consumed earlier in this same batch.
   std::unordered_set<std::string> dead_claimed;
   std::vector<bool> refused(batch.size(), false);
+  std::unordered_map<std::string, placement> placed; // actor -> where this batch put it
   auto now = now_ms();
   auto first_seq = next_seq_;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -141,14 +142,35 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
       }
       dead_claimed.insert(req.claim_dead);
     }
+    // The admission seam: a shard this node does not own (or hands over)
+    // takes no step and no forwarded envelope; nothing of the request is written.
+    if (settings_.admit) {
+      bool ok = req.home.empty() || settings_.admit(req.home);
+      for (size_t e = 0; ok && req.local_admitted && e < req.enqueue.size(); ++e)
+        ok = settings_.admit(req.enqueue[e].to);
+      if (!ok) {
+        refused[i] = true;
+        if (!req.claim_dead.empty())
+          dead_claimed.erase(req.claim_dead);
+        res.err = make_error(errc::shard_not_owned,
+                             "this node does not own the actor's shard now (it moved, or is "
+                             "being handed over)");
+        continue;
+      }
+    }
     // The placement seam, asked once per envelope before anything of the
     // request is written: a peer whose outbox is at its cap refuses the
     // whole request (`busy`), other peers and local actors are unaffected.
+    // An actor placed earlier in this batch keeps that placement, so two
+    // envelopes to one actor never take two paths.
     std::vector<placement> where;
-    if (settings_.place) {
+    if (!req.to_peer.empty()) {
+      where.assign(req.enqueue.size(), placement::at(req.to_peer));
+    } else if (settings_.place && !req.local_admitted) {
       where.reserve(req.enqueue.size());
       for (auto& env : req.enqueue) {
-        where.push_back(settings_.place(env.to));
+        auto seen = placed.find(env.to);
+        where.push_back(seen != placed.end() ? seen->second : settings_.place(env.to));
         if (where.back().full) {
           refused[i] = true;
           if (!req.claim_dead.empty())
@@ -161,8 +183,12 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
       }
       if (refused[i])
         continue;
+      for (size_t e = 0; e < req.enqueue.size(); ++e)
+        placed.emplace(req.enqueue[e].to, where[e]);
     }
     ws.append(std::move(req.ops));
+    for (auto& [actor, record] : req.import_mailbox)
+      ws.put(column::mailbox, keys::actor_seq(actor, next_seq_++), std::move(record));
     for (auto& key : req.expire_dedupe) {
       auto found = store_.get(column::dedupe, key);
       if (found && *found && (*found)->size() >= 8
@@ -207,7 +233,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
       if (!where.empty() && !where[e].local()) {
         ws.put(column::outbox, keys::actor_seq(where[e].peer, seq), encode(rec));
         ++res.forwarded;
-        res.forwarded_to.push_back(std::move(where[e].peer));
+        res.forwarded_to.emplace_back(std::move(where[e].peer), env.to);
         continue;
       }
       ws.put(column::mailbox, keys::actor_seq(env.to, seq), encode(rec));

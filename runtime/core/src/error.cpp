@@ -32,6 +32,7 @@ const char* to_string(errc x) {
     case errc::input_required: return "input_required";
     case errc::invalid_payload: return "invalid_payload";
     case errc::unavailable: return "unavailable";
+    case errc::shard_not_owned: return "shard_not_owned";
   }
   return "unknown";
 }

@@ -142,6 +142,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     }
   }
   commit_request req;
+  req.home = st.id;
   auto mkey = keys::actor_seq(st.id, seq);
   trace_context parent;
   parse_traceparent(env.traceparent, parent);
@@ -252,6 +253,14 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
   st.after_commit.clear();
   auto dead = std::move(st.dead);
   st.dead.reset();
+  if (code_of(err) == errc::shard_not_owned) {
+    // The shard moved away or is being handed over: not a failure of the
+    // handler, no attempt is spent. Its mail stays where it is (and moves
+    // with the shard); this activation ends.
+    st.queue.clear();
+    self->quit();
+    return;
+  }
   if (err) {
     // Nothing of the step is on disk; the message is still in the mailbox.
     // State may be ahead of storage: rebuild it, then try again later.

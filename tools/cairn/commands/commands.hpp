@@ -56,5 +56,7 @@ void add_approvals_list(CLI::App& approvals, int& exit_code);   ///< cairn appro
 void add_approvals_show(CLI::App& approvals, int& exit_code);   ///< cairn approvals show
 void add_approvals_decide(CLI::App& approvals, int& exit_code); ///< approve, deny
 void add_cluster_status(CLI::App& cluster, int& exit_code);     ///< cairn cluster status
+void add_cluster_drain(CLI::App& cluster, int& exit_code);      ///< cairn cluster drain
+void add_cluster_forget(CLI::App& cluster, int& exit_code);     ///< cairn cluster forget
 
 } // namespace cairn::cli

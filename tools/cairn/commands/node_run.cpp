@@ -220,6 +220,7 @@ int run_node(const node_settings& ns) {
     member = std::make_unique<cluster::cluster_node>(co);
     opts.place = member->placement();
     opts.on_forwarded = member->forwarded_hook();
+    opts.admit = member->admission();
   }
   auto rt = runtime::open(opts);
   if (!rt) {
@@ -290,8 +291,15 @@ int run_node(const node_settings& ns) {
       std::lock_guard<std::mutex> guard{address->mtx};
       return address->url;
     };
-    if (member)
+    if (member) {
       api.cluster_status = [m = member.get()] { return m->status_json(); };
+      api.cluster_drain = [m = member.get()](const std::string& id) {
+        return m->request_drain(id);
+      };
+      api.cluster_forget = [m = member.get()](const std::string& id) {
+        return m->request_forget(id);
+      };
+    }
     api.extra_metrics = [address, &mcp_server, cm = member.get()] {
       std::string out = cm != nullptr ? cm->metrics_text() : std::string{};
       auto add = [&out](const char* name, const char* type, const char* help, uint64_t v) {
@@ -394,6 +402,8 @@ int run_node(const node_settings& ns) {
       line.print((*rt)->stats());
       last_print = now;
     }
+    if (member && member->drained())
+      break; // every shard moved away, every message forwarded: exit 0
     if (ns.exit_when_idle) {
       idle_polls = (*rt)->idle() ? idle_polls + 1 : 0;
       if (idle_polls >= 4)
@@ -406,6 +416,9 @@ int run_node(const node_settings& ns) {
     planner->stop();
   if (stop_signal.load() != 0)
     std::fprintf(human, "cairn node stopping on signal %d\n", stop_signal.load());
+  else if (member && member->drained())
+    std::fprintf(human, "cairn node drained: its shards moved to the other members with their "
+                        "data; stopping\n");
   orchestrator.shutdown(); // waiting submissions and plan streams return
   mcp_server.shutdown();   // running tool calls stop and run again after a restart
   if (member)

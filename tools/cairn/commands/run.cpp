@@ -107,9 +107,12 @@ int run(int argc, char** argv) {
   add_approvals_list(*approvals, exit_code);
   add_approvals_show(*approvals, exit_code);
   add_approvals_decide(*approvals, exit_code);
-  auto* cluster = app.add_subcommand("cluster", "Inspect the node's cluster (cluster status)");
+  auto* cluster =
+    app.add_subcommand("cluster", "Inspect the node's cluster, drain or forget members");
   cluster->require_subcommand(0, 1);
   add_cluster_status(*cluster, exit_code);
+  add_cluster_drain(*cluster, exit_code);
+  add_cluster_forget(*cluster, exit_code);
   auto help_path = std::make_shared<std::vector<std::string>>();
   auto* help = app.add_subcommand("help", "Show the commands, or one command's options");
   help->add_option("COMMAND", *help_path, "A command, e.g. `journal` or `dlq list`");

@@ -39,6 +39,13 @@ struct node_api_options {
   /// `GET /api/v1/cluster`: this node's view of its cluster as JSON text
   /// (docs/cluster.md). Empty: a single node, answered 404 `not_clustered`.
   std::function<std::string()> cluster_status;
+  /// `POST /api/v1/cluster/drain {"node": ID}` (scope admin): asks for the
+  /// drain of a member; empty if taken, else why not (answered 404).
+  std::function<std::string(const std::string& node_id)> cluster_drain;
+  /// `POST /api/v1/cluster/forget {"node": ID}` (scope admin): gives a dead
+  /// member's shards to the others, empty; empty if taken, else why not
+  /// (answered 409).
+  std::function<std::string(const std::string& node_id)> cluster_forget;
   /// Reads that may replay state or scan (actor lists and summaries, dead
   /// letters) run on this many threads of their own, never on an HTTP I/O
   /// thread; with every thread busy and `read_queue` more waiting, such a

@@ -34,6 +34,7 @@ enum class errc : uint8_t {
   input_required,       ///< a tool asked its client something not answered yet (MCP round)
   invalid_payload,      ///< a payload does not match its declared message type
   unavailable,          ///< a service the node needs (etcd, a peer) does not answer; retry later
+  shard_not_owned, ///< this node does not own (or has frozen) the actor's shard: nothing written
 };
 
 /// Returns the stable, human-readable name of `x` (`"busy"`, ...).

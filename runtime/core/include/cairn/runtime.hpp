@@ -51,9 +51,16 @@ struct runtime_options {
   /// Local mailbox or outbox, per receiver (see placement.hpp). Empty: all local.
   placement_fn place;
   /// Called on the commit thread after a commit put envelopes into the
-  /// outbox, with the peer of each (the cluster layer wakes its forwarders).
+  /// outbox, with (peer, receiver) of each (the cluster layer wakes its
+  /// forwarders and counts rows per peer and shard).
   /// Must not block.
-  std::function<void(const std::vector<std::string>& peers)> on_forwarded;
+  std::function<void(const std::vector<std::pair<std::string, std::string>>& rows)> on_forwarded;
+  /// Whether this node may commit work for an actor now (the cluster layer:
+  /// it owns the actor's shard and is not handing it over). Asked on the
+  /// commit thread for a step's actor and for every forwarded envelope; a
+  /// refused request writes nothing and fails with `shard_not_owned`. Must
+  /// be fast and never block. Empty: every actor is admitted.
+  std::function<bool(std::string_view actor_id)> admit;
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
@@ -390,6 +397,7 @@ public:
   struct outbox_row {
     uint64_t seq = 0;   ///< the node-wide commit sequence it was written at
     std::string to;     ///< its receiver
+    std::string from;   ///< its sender (an actor id, or empty)
     std::string record; ///< opaque: what `import_forwarded` takes on the owner
   };
   /// Outbox rows toward `peer` from sequence `from_seq` on, in order, at
@@ -404,23 +412,50 @@ public:
                    std::function<void(caf::error)> done);
   /// Persists forwarded records (from `read_outbox` on another node) in one
   /// commit together with `meta` rows, exactly like accepted messages:
-  /// idempotency keys are claimed here, and a receiver this node does not
-  /// own goes on to its owner's outbox (a relay). `done` runs on the commit
-  /// thread with the number of relayed envelopes. A record that does not
-  /// decode is refused (`invalid_payload`) and nothing is written.
+  /// idempotency keys are claimed here. Every receiver must be admitted
+  /// (`runtime_options::admit`) when the commit is built, else nothing is
+  /// written (`shard_not_owned`): a forwarded envelope is never relayed. A
+  /// record that does not decode is refused (`invalid_payload`). `done`
+  /// runs on the commit thread.
   void import_forwarded(std::vector<std::string> records,
                         std::vector<std::pair<std::string, std::string>> meta_rows,
-                        std::function<void(caf::error, size_t relayed)> done);
+                        std::function<void(caf::error)> done);
+  /// Moves outbox rows toward `peer` (their sequences and records, from
+  /// `read_outbox`) to the outbox toward `to_peer`, or to this node's
+  /// mailbox if `to_peer` is empty, in one commit and in their order (a
+  /// shard's new owner). `done` runs on the commit thread.
+  void readdress_outbox(std::string peer, std::vector<outbox_row> rows, std::string to_peer,
+                        std::function<void(caf::error)> done);
+
+  /// One stored row of an actor, as a shard handover carries it.
+  struct actor_row {
+    column family = column::mailbox; ///< mailbox, journal, snapshot or dedupe
+    std::string key;
+    std::string value;
+  };
+  /// Every mailbox, journal, snapshot and idempotency row of the actors
+  /// `owns` selects, by family in key order. Timers, dead letters, topics
+  /// and spans stay where they were written (docs/cluster.md, "Handoff").
+  caf::expected<std::vector<actor_row>>
+  export_actor_rows(const std::function<bool(std::string_view actor_id)>& owns);
+  /// Writes rows from another node's `export_actor_rows` in one commit
+  /// (mailbox rows under this node's sequence numbers, in their order);
+  /// nothing is routed until `wake_stored`. `done` runs on the commit thread.
+  void import_actor_rows(std::vector<actor_row> rows, std::function<void(caf::error)> done);
+  /// Deletes every row `export_actor_rows` would give for `owns`, in commits
+  /// of bounded size; the number of rows deleted.
+  caf::expected<size_t> delete_actor_rows(const std::function<bool(std::string_view)>& owns);
+  /// Ends the activations of the actors `owns` selects (their state in
+  /// memory is dropped; their rows stay).
+  void evict_actors(const std::function<bool(std::string_view)>& owns);
+  /// Wakes every actor with mail in storage (after rows were imported).
+  void wake_stored();
   /// A `meta` row (the cluster layer's keys start with `cluster/`).
   caf::expected<std::optional<std::string>> read_meta(std::string_view key);
   /// Writes a `meta` row: directly before `start()`, through the commit
   /// writer after (so it also serves as a barrier: every commit queued
   /// before it is on disk when it returns).
   caf::error write_meta(std::string key, std::string value);
-  /// Visits the id of every actor with rows in this node's mailbox, journal,
-  /// snapshot, timer or dead-letter families (one id may come several
-  /// times). For deciding whether a shard holds data here.
-  caf::error visit_stored_actors(const std::function<void(std::string_view actor_id)>& fn);
 
   /// The underlying storage, for tools and tests that read it.
   cairn::storage& store();

@@ -56,10 +56,11 @@ struct routed {
 
 struct commit_result {
   caf::error err;
-  std::vector<routed> delivered;         ///< new mailbox rows, in seq order
-  size_t forwarded = 0;                  ///< envelopes put in the outbox for their owner node
-  std::vector<std::string> forwarded_to; ///< the peer of each
-  std::vector<std::string> ids;          ///< per `enqueue` entry: its id, or the duplicate's
+  std::vector<routed> delivered; ///< new mailbox rows, in seq order
+  size_t forwarded = 0;          ///< envelopes put in the outbox for their owner node
+  /// Per envelope put in the outbox: (peer, receiver).
+  std::vector<std::pair<std::string, std::string>> forwarded_to;
+  std::vector<std::string> ids; ///< per `enqueue` entry: its id, or the duplicate's
   size_t duplicates = 0;
   std::vector<std::string> topics; ///< topics that received events
   size_t timers_added = 0;
@@ -82,6 +83,18 @@ struct commit_request {
   /// writer when it builds the batch, so of several requests for one id
   /// exactly one commits; the others fail with `not_found` and write nothing.
   std::string claim_dead;
+  /// The actor whose shard this node must own for the request to commit (a
+  /// step's, a failed head's): refused with `shard_not_owned` otherwise.
+  std::string home;
+  /// Every envelope of `enqueue` goes to this node's mailbox, and only if
+  /// its receiver is admitted (forwarded imports: never relayed).
+  bool local_admitted = false;
+  /// Every envelope of `enqueue` goes to the outbox toward this peer, not
+  /// asking the placement (an outbox re-addressed to a shard's new owner).
+  std::string to_peer;
+  /// Mailbox records of another node's actors (a shard handed over): put
+  /// under new sequence numbers in this order, routed to nobody.
+  std::vector<std::pair<std::string, std::string>> import_mailbox;
   std::function<void(commit_result&)> done;
 };
 
@@ -98,7 +111,8 @@ public:
     std::chrono::microseconds max_wait{0};
     size_t max_queued = 65'536;
     int64_t dedupe_window_ms = 0;
-    placement_fn place; ///< empty: every receiver is local
+    placement_fn place;                          ///< empty: every receiver is local
+    std::function<bool(std::string_view)> admit; ///< empty: every actor is admitted
   };
 
   commit_coordinator(storage& store, settings s, uint64_t next_seq,

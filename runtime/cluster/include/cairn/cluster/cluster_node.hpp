@@ -53,8 +53,12 @@ public:
   /// The runtime's placement seam: local, or the peer owning the shard.
   /// Empty map (before `join`): local.
   placement_fn placement();
-  /// The runtime's `on_forwarded`: wakes the forwarders of those peers.
-  std::function<void(const std::vector<std::string>&)> forwarded_hook();
+  /// The runtime's `on_forwarded`: counts the rows and wakes the forwarders
+  /// of those peers.
+  std::function<void(const std::vector<std::pair<std::string, std::string>>&)> forwarded_hook();
+  /// The runtime's `admit`: this node owns the actor's shard and is not
+  /// handing it over.
+  std::function<bool(std::string_view)> admission();
 
   /// Joins (or creates) the cluster etcd describes: checks this data
   /// directory's node id, publishes the CAF ingress, registers under a
@@ -74,6 +78,19 @@ public:
   std::string metrics_text() const;
   /// Shards this node owns now.
   uint32_t shards_owned() const;
+  /// `cairn cluster drain NODE`: asks the rebalancer to move every shard of
+  /// that member away; once it owns none and its outbox is empty, that node
+  /// stops by itself (exit 0). Never blocks (the loop writes the request to
+  /// etcd). Empty if taken, else why not (an unknown node).
+  std::string request_drain(const std::string& node_id);
+  /// `cairn cluster forget NODE --yes`, for a node whose disk is gone: its
+  /// shards are given to the live members at the next epoch and start
+  /// empty there. Refused while NODE is a member. Never blocks (the loop
+  /// writes it to etcd). Empty if taken, else why not.
+  std::string request_forget(const std::string& node_id);
+  /// True once this node was drained: it owns no shard and its outbox is
+  /// empty. The node then stops.
+  bool drained() const;
 
   /// Where reads about `actor_id` are answered: nothing if here (or not
   /// clustered yet), else the owner's node id and its API URL (empty URL:
