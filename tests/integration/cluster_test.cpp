@@ -257,7 +257,8 @@ TEST_CASE("with etcd down the nodes go on processing and forwarding, and when it
 }
 
 TEST_CASE("any node answers reads about any actor: the owner serves them", "[cluster]") {
-  test::local_cluster c{2, shards};
+  // Every payment fails: dead letters to find from the other node.
+  test::local_cluster c{2, shards, {"--flaky-rate", "1.0"}};
   c.start_all();
   REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
   auto remote = actor_owned_by(c, "source", "n2");
@@ -276,6 +277,50 @@ TEST_CASE("any node answers reads about any actor: the owner serves them", "[clu
   auto journal = test::http_call(c.http_port(0), "GET", path + "/journal");
   CHECK(journal.status == 200);
   CHECK(journal.body.find("chain.produced") != std::string::npos);
+  auto metrics = test::http_call(c.http_port(0), "GET", "/metrics").body;
+  CHECK(metrics.find("cairn_cluster_ack_seconds_total{peer=\"n2\"}") != std::string::npos);
+  CHECK(metrics.find("cairn_cluster_forwarded_total{peer=\"n2\"}") != std::string::npos);
+  // A plan is read from its owner too (an unknown one: the owner says so).
+  auto plan = actor_owned_by(c, "plan", "n2");
+  auto p = test::http_call(c.http_port(0), "GET", "/api/v1/plans/" + plan.substr(5));
+  CHECK(p.status == 404);
+  CHECK(p.header("Cairn-Served-By") == "n2");
+  // A dead letter is shown and discarded through the node that does not hold it.
+  const std::string order =
+    R"({"type":"demo.place_order/v1","payload":{"customer":"c7","sku":"sku-milk",)"
+    R"("region":"north","quantity":2,"amount_cents":1200}})";
+  for (int k = 0; k < 4; ++k)
+    REQUIRE(test::http_call(c.http_port(0), "POST",
+                            "/api/v1/actors/order%2Fo" + std::to_string(k) + "/messages", order)
+              .status
+            == 202);
+  size_t holder = 0;
+  std::string letter;
+  REQUIRE(test::eventually(
+    [&] {
+      for (size_t i = 0; i < 2; ++i) {
+        auto list = test::http_call(c.http_port(i), "GET", "/api/v1/dead-letters?kind=payment");
+        auto at = list.body.find("\"id\":\"");
+        if (list.status == 200 && at != std::string::npos) {
+          holder = i;
+          letter = list.body.substr(at + 6, list.body.find('"', at + 6) - at - 6);
+          return true;
+        }
+      }
+      return false;
+    },
+    std::chrono::seconds{60}));
+  auto other = 1 - holder;
+  auto shown = test::http_call(c.http_port(other), "GET", "/api/v1/dead-letters/" + letter);
+  CHECK(shown.status == 200);
+  CHECK(shown.header("Cairn-Served-By") == c.node_id(holder));
+  CHECK(shown.body.find(letter) != std::string::npos);
+  CHECK(test::http_call(c.http_port(other), "DELETE", "/api/v1/dead-letters/" + letter).status
+        == 204);
+  CHECK(test::http_call(c.http_port(holder), "GET", "/api/v1/dead-letters/" + letter).status
+        == 404);
+  CHECK(test::http_call(c.http_port(other), "GET", "/api/v1/dead-letters/no-such-letter").status
+        == 404);
   // Its owner gone, a read says where the actor lives instead of "not found".
   c.stop(1);
   REQUIRE(

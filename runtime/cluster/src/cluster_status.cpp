@@ -130,6 +130,10 @@ std::string cluster_node::metrics_text() const {
            [](peer_stats& p) { return p.forwarded.load(); });
   per_peer("cairn_cluster_batches_total", "counter", "Batches the peer acknowledged.",
            [](peer_stats& p) { return p.batches.load(); });
+  per_peer("cairn_cluster_ack_seconds_total", "counter",
+           "Time from sending a batch to the peer's answer, summed over the batches counted in "
+           "cairn_cluster_batches_total (their ratio: the mean acknowledgement latency).",
+           [](peer_stats& p) { return static_cast<double>(p.ack_us_sum.load()) / 1e6; });
   per_peer("cairn_cluster_reconnects_total", "counter", "Connections to the peer made again.",
            [](peer_stats& p) { return p.reconnects.load(); });
   per_peer("cairn_cluster_peer_connected", "gauge", "1 while connected to the peer.",

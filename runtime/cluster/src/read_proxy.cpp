@@ -22,6 +22,8 @@ namespace {
 constexpr size_t proxy_threads = 4;
 constexpr size_t proxy_queue = 256;
 const std::string actors_prefix = "/api/v1/actors/";
+const std::string plans_prefix = "/api/v1/plans/";
+const std::string dead_prefix = "/api/v1/dead-letters/";
 
 /// A few threads for proxied reads: each waits on another node's answer.
 class proxy_pool {
@@ -82,17 +84,6 @@ http_response problem(unsigned status, const std::string& code, const std::strin
     status, "application/problem+json", boost::json::serialize(o), {{"Retry-After", "1"}}, nullptr};
 }
 
-/// The actor id a GET under /api/v1/actors/ is about ("" if none).
-std::string actor_of(const std::string& target) {
-  auto path = target.substr(0, target.find('?'));
-  if (path.rfind(actors_prefix, 0) != 0)
-    return {};
-  auto segment = path.substr(actors_prefix.size());
-  segment = segment.substr(0, segment.find('/'));
-  auto id = percent_decode(segment);
-  return id ? *id : std::string{};
-}
-
 bool split_url(const std::string& url, std::string& host, std::string& port) {
   const std::string scheme = "http://";
   if (url.rfind(scheme, 0) != 0)
@@ -105,6 +96,52 @@ bool split_url(const std::string& url, std::string& host, std::string& port) {
   host = rest.substr(0, colon);
   port = rest.substr(colon + 1);
   return true;
+}
+
+/// The actor id a GET under /api/v1/actors/ or of /api/v1/plans/{id} is
+/// about ("" if none). A plan's event stream is not proxied: it is served
+/// where it is asked.
+std::string actor_of(const std::string& target) {
+  auto path = target.substr(0, target.find('?'));
+  bool plan = path.rfind(plans_prefix, 0) == 0;
+  if (path.rfind(actors_prefix, 0) != 0 && !plan)
+    return {};
+  auto segment = path.substr(plan ? plans_prefix.size() : actors_prefix.size());
+  auto slash = segment.find('/');
+  if (plan && slash != std::string::npos)
+    return {}; // /events, /cancel
+  auto id = percent_decode(segment.substr(0, slash));
+  if (!id || id->empty())
+    return {};
+  if (plan && id->rfind("plan/", 0) != 0)
+    return "plan/" + *id;
+  return *id;
+}
+
+/// Asks `to` for `req` (its method, target, body and Authorization).
+http_client_request forwarded(const http_request& req, const cluster_node::remote_owner& to,
+                              bool& ok) {
+  http_client_request out;
+  ok = split_url(to.http, out.host, out.port);
+  out.method = req.method;
+  out.target = req.target;
+  out.body = req.body;
+  out.timeout = std::chrono::seconds{10};
+  out.headers.emplace_back("Cairn-Proxied-By", "cairn");
+  if (!req.body.empty())
+    out.headers.emplace_back("Content-Type", "application/json");
+  if (auto auth = req.header("authorization"); !auth.empty())
+    out.headers.emplace_back("Authorization", auth);
+  return out;
+}
+
+http_response answer_of(http_client_response& r, const std::string& node) {
+  http_response res;
+  res.status = static_cast<unsigned>(r.status);
+  res.content_type = r.header("content-type");
+  res.body = std::move(r.body);
+  res.headers.emplace_back("Cairn-Served-By", node);
+  return res;
 }
 
 } // namespace
@@ -122,11 +159,50 @@ std::optional<cluster_node::remote_owner> cluster_node::owner_of(std::string_vie
   return out;
 }
 
+std::vector<cluster_node::remote_owner> cluster_node::others() const {
+  std::vector<remote_owner> out;
+  auto v = impl_->current();
+  if (!v)
+    return out;
+  for (auto& [id, m] : v->members)
+    if (id != impl_->opts.node_id && !m.http.empty())
+      out.push_back(remote_owner{id, m.http});
+  return out;
+}
+
 http_handler route_reads(cluster_node& c, http_handler next) {
   auto pool = std::make_shared<proxy_pool>();
   return [&c, pool, next = std::move(next)](const http_request& req, http_responder respond) {
     // A proxied request is answered where it lands: never proxied twice.
-    if (req.method != "GET" || !req.header("cairn-proxied-by").empty())
+    if (!req.header("cairn-proxied-by").empty())
+      return next(req, std::move(respond));
+    auto path = req.target.substr(0, req.target.find('?'));
+    if (path.rfind(dead_prefix, 0) == 0 && path.size() > dead_prefix.size()) {
+      // A dead letter lives where it failed: here, or on another member.
+      auto others = c.others();
+      if (others.empty())
+        return next(req, std::move(respond));
+      return next(req, [req, others, pool, respond](http_response local) {
+        if (local.status != 404)
+          return respond(std::move(local));
+        auto shared = std::make_shared<http_response>(std::move(local));
+        bool queued = pool->submit([req, others, respond, shared] {
+          for (auto& o : others) {
+            bool ok = false;
+            auto out = forwarded(req, o, ok);
+            if (!ok)
+              continue;
+            auto r = http_fetch(out);
+            if (r.failure == http_client_failure::none && r.status != 404)
+              return respond(answer_of(r, o.node_id));
+          }
+          respond(std::move(*shared)); // nobody holds it
+        });
+        if (!queued)
+          respond(problem(503, "busy", "too many reads wait for other nodes; retry later"));
+      });
+    }
+    if (req.method != "GET")
       return next(req, std::move(respond));
     auto id = actor_of(req.target);
     auto owner = id.empty() ? std::nullopt : c.owner_of(id);
@@ -136,15 +212,11 @@ http_handler route_reads(cluster_node& c, http_handler next) {
       return respond(problem(503, "owner_unavailable",
                              "actor " + id + " lives on node " + owner->node_id
                                + ", which is not a member now; retry when it is back"));
-    http_client_request out;
-    if (!split_url(owner->http, out.host, out.port))
+    bool ok = false;
+    auto out = forwarded(req, *owner, ok);
+    if (!ok)
       return respond(problem(503, "owner_unavailable",
                              "node " + owner->node_id + " has no HTTP address to ask"));
-    out.target = req.target;
-    out.timeout = std::chrono::seconds{10};
-    out.headers.emplace_back("Cairn-Proxied-By", "cairn");
-    if (auto auth = req.header("authorization"); !auth.empty())
-      out.headers.emplace_back("Authorization", auth);
     auto node = owner->node_id;
     bool queued = pool->submit([out, node, respond] {
       auto r = http_fetch(out);
@@ -153,12 +225,7 @@ http_handler route_reads(cluster_node& c, http_handler next) {
                         "node " + node + " did not answer (" + r.error + "); retry"));
         return;
       }
-      http_response res;
-      res.status = static_cast<unsigned>(r.status);
-      res.content_type = r.header("content-type");
-      res.body = std::move(r.body);
-      res.headers.emplace_back("Cairn-Served-By", node);
-      respond(std::move(res));
+      respond(answer_of(r, node));
     });
     if (!queued)
       respond(problem(503, "busy", "too many reads wait for other nodes; retry later"));

@@ -100,6 +100,8 @@ public:
     std::string http;
   };
   std::optional<remote_owner> owner_of(std::string_view actor_id) const;
+  /// The other members, with their API URLs (for reads asked of everyone).
+  std::vector<remote_owner> others() const;
 
   struct impl;
 
@@ -108,11 +110,14 @@ private:
 };
 
 /// Reads anywhere (docs/cluster.md): wraps a node's HTTP handler so a GET
-/// under `/api/v1/actors/{id}` for an actor another node owns is answered
-/// by that node — proxied (the caller's Authorization passed through), with
+/// under `/api/v1/actors/{id}` (or of `/api/v1/plans/{id}`, the actor
+/// `plan/<id>`) for an actor another node owns is answered by that node —
+/// proxied (the caller's Authorization passed through), with
 /// `Cairn-Served-By: <node>` on the answer; `503 owner_unavailable` when the
-/// owner is not a member now. Proxied calls run on threads of their own,
-/// never on an HTTP I/O thread. Everything else goes to `next`.
+/// owner is not a member now. A dead letter this node does not hold
+/// (`/api/v1/dead-letters/{id}`: show, redrive, discard) is asked of the
+/// other members in turn. Proxied calls run on threads of their own, never
+/// on an HTTP I/O thread. Everything else goes to `next`.
 http_handler route_reads(cluster_node& c, http_handler next);
 
 } // namespace cairn::cluster
