@@ -56,6 +56,7 @@ TEST_CASE("three nodes form one cluster and share its shards out", "[cluster]") 
     for (auto id : {"n1", "n2", "n3"})
       CHECK(out.find(std::string{id} + " ") != std::string::npos);
     CHECK(out.find("MEMBER") != std::string::npos);
+    CHECK(out.find("fence valid") != std::string::npos);
     auto json = cli_output({"cluster", "status", "--json", "--node",
                             "http://127.0.0.1:" + std::to_string(c.http_port(2))});
     CHECK(json.find("\"members\"") != std::string::npos);

@@ -55,7 +55,7 @@ std::string cluster_node::status_json() const {
     for (auto& [id, m] : v->members) {
       listed.insert(id);
       members.push_back(json::object{{"node_id", id},
-                                     {"state", m.state},
+                                     {"state", v->draining.count(id) ? "draining" : m.state},
                                      {"http", m.http},
                                      {"caf", m.caf_host + ":" + std::to_string(m.caf_port)},
                                      {"shards", owned[id].first},

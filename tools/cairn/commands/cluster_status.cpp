@@ -19,10 +19,17 @@ void add_cluster_status(CLI::App& cluster, int& exit_code) {
   auto o = add_client_options(cmd);
   cmd->callback([o, &exit_code] {
     exit_code = run_call(*o, "GET", "/api/v1/cluster", "", [](const boost::json::value& v) {
-      std::printf("node %s in cluster %s: %s shards, rebalancer %s, etcd %s\n\n",
+      std::printf("node %s in cluster %s: %s shards, rebalancer %s, etcd %s\n",
                   field(v, "node_id").c_str(), field(v, "cluster_id").c_str(),
                   field(v, "shards").c_str(), field(v, "rebalancer").c_str(),
                   v.at("etcd").at("reachable").as_bool() ? "reachable" : "UNREACHABLE");
+      if (auto* fence = v.as_object().if_contains("fence"))
+        std::printf("fence %s (%s ms left); moved %s shards (%s rows), took %s rows; %s\n",
+                    fence->at("valid").as_bool() ? "valid" : "LAPSED: this node's shards wait",
+                    field(*fence, "ms_left").c_str(), field(v, "moves_done").c_str(),
+                    field(v, "rows_moved").c_str(), field(v, "rows_imported").c_str(),
+                    v.at("draining").as_bool() ? "DRAINING" : "active");
+      std::printf("\n");
       print_table({"MEMBER", "STATE", "SHARDS", "HTTP", "PEERS DIAL"},
                   rows_of(v, "members", {"node_id", "state", "shards", "http", "caf"}));
       auto& moves = v.at("moves").as_array();
