@@ -331,3 +331,31 @@ TEST_CASE("any node answers reads about any actor: the owner serves them", "[clu
   CHECK(down.body.find("owner_unavailable") != std::string::npos);
   CHECK(down.body.find("n2") != std::string::npos);
 }
+
+TEST_CASE("an MCP tool called on any node of a cluster answers there", "[cluster][mcp]") {
+  test::local_cluster c{3, shards};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
+  // Each call runs in an actor of its own; most ids would hash to another
+  // node's shard, whose steps the waiting session here would never hear of.
+  for (int k = 0; k < 8; ++k) {
+    boost::json::object params{
+      {"name", "order_status"},
+      {"arguments", boost::json::object{{"order_id", "o-" + std::to_string(k)}}},
+      {"_meta",
+       boost::json::object{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                           {"io.modelcontextprotocol/clientInfo",
+                            boost::json::object{{"name", "cluster-test"}, {"version", "1.0.0"}}},
+                           {"io.modelcontextprotocol/clientCapabilities", boost::json::object{}}}}};
+    boost::json::object req{
+      {"jsonrpc", "2.0"}, {"id", k + 1}, {"method", "tools/call"}, {"params", params}};
+    auto r = test::http_call(
+      c.http_port(k % 3), "POST", "/mcp", boost::json::serialize(req),
+      {"Content-Type: application/json", "Accept: application/json, text/event-stream",
+       "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tools/call", "Mcp-Name: order_status"});
+    INFO("call " << k << " answered " << r.status << ": " << r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.find("\"result\"") != std::string::npos);
+    CHECK(r.body.find("o-" + std::to_string(k)) != std::string::npos);
+  }
+}

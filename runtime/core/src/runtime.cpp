@@ -87,6 +87,10 @@ caf::expected<caf::actor> runtime::spawn_supervisor(supervisor_spec spec,
   return sup;
 }
 
+bool runtime::owns(std::string_view actor_id) const {
+  return !impl_->opts.admit || impl_->opts.admit(actor_id);
+}
+
 caf::actor_system& runtime::system() {
   return *impl_->sys;
 }

@@ -90,7 +90,15 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   }
   // The id carries its creator's tag: tasks are bound to the token that
   // made them (checked on every tasks/* request, after restarts too).
-  auto id = "tool." + name + "/" + new_call_id() + "-" + owner_tag(ex->token);
+  // In a cluster the call actor is named so that this node owns it: the
+  // session waiting here hears of its steps (a few draws; a node that owns
+  // no shard takes any id, and its caller waits for the task instead).
+  std::string id;
+  for (int draw = 0; draw < 64; ++draw) {
+    id = "tool." + name + "/" + new_call_id() + "-" + owner_tag(ex->token);
+    if (rt.owns(id))
+      break;
+  }
   auto live = std::make_shared<live_call>();
   // A client that accepts tasks still gets a plain result from an
   // optional-task tool that finishes within the grace period.

@@ -387,6 +387,11 @@ public:
   /// `spawn_supervisor`: `stop()` waits for every actor of the system.
   caf::actor_system& system();
 
+  /// Whether this node runs the actor `actor_id` now: always on a single
+  /// node; in a cluster, while it owns the actor's shard (`admit`). For
+  /// naming actors that a caller on this node waits on (an MCP call).
+  bool owns(std::string_view actor_id) const;
+
   // -- The cluster seam (docs/cluster.md) -------------------------------------
   // What the cluster layer (runtime/cluster) needs from a node and nothing
   // else: its outbox, an import path for envelopes other nodes forward, and a
