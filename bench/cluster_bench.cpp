@@ -10,7 +10,7 @@
 // asserts a time. On one machine the three nodes and etcd share its cores, so
 // the ratio is a lower bound of what separate machines give.
 //
-//   cairn_cluster_bench [--tokens N] [--seconds S] [--durability os,fsync]
+//   cairn_cluster_bench [--tokens N] [--seconds S] [--durability os,fsync] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -38,6 +38,7 @@ struct options {
   int tokens = 512;
   int seconds = 10;
   std::vector<std::string> modes{"os", "fsync"};
+  int threads = 0; ///< runtime scheduler threads per node (0: the node's default)
 };
 
 int64_t metric_sum(uint16_t port, const std::string& name) {
@@ -87,8 +88,14 @@ double measure(const std::vector<uint16_t>& ports, int seconds) {
 
 double run_local(const options& o, const std::string& mode) {
   test::temp_dir dir;
-  test::node_process node{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0",
-                           "--durability", mode, "--no-progress", "--log-level", "warn"}};
+  std::vector<std::string> args{
+    "node",         "--data", dir.sub("data"), "--http",      "127.0.0.1:0",
+    "--durability", mode,     "--no-progress", "--log-level", "warn"};
+  if (o.threads > 0) {
+    args.push_back("--threads");
+    args.push_back(std::to_string(o.threads));
+  }
+  test::node_process node{args};
   if (!node.wait_for_output("cairn node ready"))
     return 0;
   auto port = test::port_from_banner(node.output());
@@ -108,7 +115,12 @@ struct cross_result {
 
 cross_result run_cross(const options& o, const std::string& mode) {
   cross_result out;
-  test::local_cluster c{3, 256, {"--durability", mode}};
+  std::vector<std::string> args{"--durability", mode};
+  if (o.threads > 0) {
+    args.push_back("--threads");
+    args.push_back(std::to_string(o.threads));
+  }
+  test::local_cluster c{3, 256, args};
   c.start_all();
   for (int i = 0; i < 600 && !c.balanced(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
@@ -159,6 +171,8 @@ int main(int argc, char** argv) {
       o.tokens = std::stoi(next());
     else if (a == "--seconds")
       o.seconds = std::stoi(next());
+    else if (a == "--threads")
+      o.threads = std::stoi(next());
     else if (a == "--durability") {
       o.modes.clear();
       std::stringstream ss{next()};
@@ -166,12 +180,12 @@ int main(int argc, char** argv) {
         o.modes.push_back(m);
     } else {
       std::printf("usage: cairn_cluster_bench [--tokens N] [--seconds S] [--durability "
-                  "os,fsync]\n");
+                  "os,fsync] [--threads N]\n");
       return a == "--help" ? 0 : 2;
     }
   }
-  std::printf("tokens %d, 256-byte payloads, %d s windows after 3 s warm-up\n\n", o.tokens,
-              o.seconds);
+  std::printf("tokens %d, 256-byte payloads, %d s windows after 3 s warm-up, threads %s\n\n",
+              o.tokens, o.seconds, o.threads > 0 ? std::to_string(o.threads).c_str() : "default");
   std::printf("%-6s %14s %14s %7s\n", "mode", "local msg/s", "cross msg/s", "ratio");
   for (auto& mode : o.modes) {
     auto local = run_local(o, mode);

@@ -129,6 +129,10 @@ struct cluster_node::impl {
   std::mutex loop_mtx;
   std::condition_variable loop_cv;
   std::thread loop;
+  /// Handovers run on a thread of their own: a long one never delays the
+  /// lease renewals (and so the fence) on `loop`.
+  std::thread handover_loop;
+  void run_handovers();
 
   // Outbox rows per (shard, peer): while a peer's outbox holds rows for a
   // shard, new envelopes for it go there too (they are re-addressed with
@@ -161,6 +165,7 @@ struct cluster_node::impl {
   /// etcd does not answer: extend the fence if most members say so too.
   void extend_by_majority(const cluster_view& v);
   bool extended_last = false; ///< the previous round extended (log once)
+  uint64_t refusals_seen = 0; ///< fence refusals woken up after (loop thread)
 
   // Forgetting (`cairn cluster forget`).
   std::mutex forget_mtx;

@@ -483,6 +483,7 @@ void cluster_node::run() {
     }
   }
   d.loop = std::thread{[&d] { d.run_loop(); }};
+  d.handover_loop = std::thread{[&d] { d.run_handovers(); }};
 }
 
 int64_t cluster_node::impl::keep_alive() {
@@ -596,8 +597,21 @@ void cluster_node::impl::run_loop() {
       else
         spdlog::info("cluster: drain of {} asked; its shards move away", id);
     }
-    hand_over(*v);
     after_round(*current());
+  }
+}
+
+void cluster_node::impl::run_handovers() {
+  pthread_setname_np(pthread_self(), "cairn.handover");
+  while (running.load()) {
+    {
+      std::unique_lock<std::mutex> lock{loop_mtx};
+      loop_cv.wait_for(lock, opts.poll, [this] { return !running.load(); });
+    }
+    if (!running.load())
+      break;
+    if (auto v = current())
+      hand_over(*v);
   }
 }
 
@@ -628,6 +642,8 @@ void cluster_node::stop() {
   d.loop_cv.notify_all();
   if (d.loop.joinable())
     d.loop.join();
+  if (d.handover_loop.joinable())
+    d.handover_loop.join();
   if (d.net)
     d.net->stop();
   if (d.etcd && d.lease != 0 && (was || d.rt)) {

@@ -256,8 +256,14 @@ void cluster_node::impl::after_round(const cluster_view& v) {
   size_t gained = 0;
   for (auto s : owned)
     gained += owned_before.count(s) == 0 ? 1 : 0;
-  if (gained > 0 && !first_round)
-    rt->wake_stored(); // their imported mail runs here now
+  // Steps refused while the fence had lapsed ended their activations: with
+  // the fence valid again, their mail runs.
+  auto refused = fence_refusals.load();
+  bool woke_refused = refused != refusals_seen && fence_valid();
+  if (woke_refused)
+    refusals_seen = refused;
+  if ((gained > 0 && !first_round) || woke_refused)
+    rt->wake_stored(); // imported or refused mail runs here now
   first_round = false;
   if (gained > 0)
     spdlog::debug("cluster: {} shards owned here now", owned.size());

@@ -94,6 +94,7 @@ struct transport::forwarder {
   std::mutex mtx;
   std::condition_variable cv;
   bool woken = false;
+  int64_t readdressed_at = -1; ///< the map revision its outbox was last re-addressed at
   std::thread thread;
 };
 
@@ -352,8 +353,10 @@ void transport::forward_loop(forwarder& f) {
       f.stats->connected.store(false);
       handle = caf::actor{};
       rewind();
-      if (view)
-        readdress(f);                        // rows for shards it gave away go to their owners
+      if (view && view->revision != f.readdressed_at) {
+        readdress(f); // rows for shards it gave away go to their owners
+        f.readdressed_at = view->revision;
+      }
       pause(std::chrono::milliseconds{500}); // no member key: not dialled
       continue;
     }

@@ -175,9 +175,11 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
           refused[i] = true;
           if (!req.claim_dead.empty())
             dead_claimed.erase(req.claim_dead);
-          res.err = make_error(errc::busy, "the outbox toward node " + where.back().peer
-                                             + " is full (it does not take messages fast "
-                                               "enough); retry after 1 s");
+          res.err = make_error(errc::busy, "messages for " + env.to
+                                             + " cannot be taken now (the outbox toward node "
+                                             + where.back().peer
+                                             + " is full, or its shard is being handed over or "
+                                               "fenced); retry after 1 s");
           break;
         }
       }
