@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -24,6 +25,13 @@ class actor;
 } // namespace caf
 
 namespace cairn::cluster {
+
+/// Milliseconds of the steady clock (deadlines that no clock step moves).
+inline int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
 
 /// A member key (`/cairn/members/<node>`).
 struct member_info {

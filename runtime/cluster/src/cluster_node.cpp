@@ -35,12 +35,6 @@ std::string random_hex(size_t n) {
   return out;
 }
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::steady_clock::now().time_since_epoch())
-    .count();
-}
-
 caf::error wrap(const caf::error& err, const std::string& what) {
   return make_error(errc::unavailable, what + ": " + detail_of(err));
 }
@@ -62,217 +56,12 @@ std::shared_ptr<peer_stats> cluster_node::impl::peer(const std::string& id) {
   return p;
 }
 
-cairn::placement cluster_node::impl::place(std::string_view actor_id) const {
-  auto v = current();
-  if (!v || v->shards == 0 || v->shard.size() != v->shards)
-    return placement::here();
-  auto n = shard_of(actor_id, v->shards);
-  auto& s = v->shard[n];
-  std::string dest = s.owner == opts.node_id ? std::string{} : s.owner;
-  if (s.owner == opts.node_id && s.state == "moving") {
-    // Being handed over: nothing may be added to its rows here. Senders
-    // retry (accepts answer 429, steps run again without spending an attempt).
-    busy_refusals.fetch_add(1);
-    return placement::full_at(s.target);
-  }
-  if (auto p = sticky_peer(n, dest); !p.empty())
-    dest = p;
-  if (dest.empty()) {
-    if (!fence_valid()) {
-      // Fenced (the lease may be gone, the shard given to another): an
-      // accepted message could be stranded here. Senders retry.
-      busy_refusals.fetch_add(1);
-      return placement::full_at(opts.node_id);
-    }
-    return placement::here();
-  }
-  if (opts.outbox_cap > 0 && outbox_full(dest)) {
-    busy_refusals.fetch_add(1);
-    return placement::full_at(dest);
-  }
-  return placement::at(dest);
-}
-
-bool cluster_node::impl::admit(std::string_view actor_id) const {
-  auto v = current();
-  if (!v || v->shards == 0 || v->shard.size() != v->shards)
-    return true;
-  auto& s = v->shard[shard_of(actor_id, v->shards)];
-  if (s.owner != opts.node_id || s.state != "owned")
-    return false;
-  if (!fence_valid()) {
-    fence_refusals.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  return true;
-}
-
-std::string cluster_node::impl::destination(const cluster_view& v, const std::string& peer,
-                                            std::string_view actor) const {
-  if (v.shards == 0 || v.shard.size() != v.shards)
-    return peer;
-  auto& s = v.shard[shard_of(actor, v.shards)];
-  if (s.owner == peer || s.state != "owned" || s.owner.empty())
-    return peer; // still its owner, or moving: it waits there
-  return s.owner == opts.node_id ? std::string{} : s.owner;
-}
-
-void cluster_node::impl::count_outbox(const std::string& peer, std::string_view actor,
-                                      int64_t delta) {
-  auto v = current();
-  if (!v || v->shards == 0)
-    return;
-  auto n = shard_of(actor, v->shards);
-  std::lock_guard<std::mutex> guard{sticky_mtx};
-  auto& per = sticky[n];
-  auto& c = per[peer];
-  c += delta;
-  if (c <= 0)
-    per.erase(peer);
-  if (per.empty())
-    sticky.erase(n);
-}
-
-std::string cluster_node::impl::sticky_peer(uint32_t shard, const std::string& dest) const {
-  std::lock_guard<std::mutex> guard{sticky_mtx};
-  auto it = sticky.find(shard);
-  if (it == sticky.end())
-    return {};
-  for (auto& [peer, n] : it->second)
-    if (n > 0 && peer != dest)
-      return peer;
-  return {};
-}
-
-bool cluster_node::impl::outbox_full(const std::string& peer_id) const {
-  std::lock_guard<std::mutex> guard{peers_mtx};
-  auto it = peers.find(peer_id);
-  return it != peers.end()
-         && it->second->depth.load(std::memory_order_relaxed)
-              >= static_cast<int64_t>(opts.outbox_cap);
-}
-
 cluster_node::cluster_node(cluster_options opts) : impl_(std::make_unique<impl>()) {
   impl_->opts = std::move(opts);
 }
 
 cluster_node::~cluster_node() {
   stop();
-}
-
-placement_fn cluster_node::placement() {
-  auto* d = impl_.get();
-  return [d](std::string_view id) { return d->place(id); };
-}
-
-std::function<void(const std::vector<std::pair<std::string, std::string>>&)>
-cluster_node::forwarded_hook() {
-  auto* d = impl_.get();
-  return [d](const std::vector<std::pair<std::string, std::string>>& rows) {
-    std::string last;
-    for (auto& [p, to] : rows) {
-      d->peer(p)->depth.fetch_add(1);
-      d->count_outbox(p, to, 1);
-      if (p != last && d->net)
-        d->net->wake(p);
-      last = p;
-    }
-  };
-}
-
-std::function<bool(std::string_view)> cluster_node::admission() {
-  auto* d = impl_.get();
-  return [d](std::string_view id) { return d->admit(id); };
-}
-
-std::string cluster_node::request_drain(const std::string& node_id) {
-  auto& d = *impl_;
-  auto v = d.current();
-  if (!v || v->members.count(node_id) == 0)
-    return "no member '" + node_id + "' in this cluster now (see cairn cluster status)";
-  {
-    std::lock_guard<std::mutex> guard{d.drain_mtx};
-    d.drain_requests.push_back(node_id);
-  }
-  d.loop_cv.notify_all();
-  return {};
-}
-
-std::string cluster_node::request_forget(const std::string& node_id) {
-  auto& d = *impl_;
-  auto v = d.current();
-  if (!v)
-    return "this node has no shard map yet";
-  if (v->members.count(node_id) != 0)
-    return "node " + node_id + " is a member (its lease is alive): drain it, or stop it first";
-  bool owns = false;
-  for (auto& s : v->shard)
-    owns = owns || s.owner == node_id;
-  if (!owns)
-    return "node " + node_id + " owns no shard";
-  {
-    std::lock_guard<std::mutex> guard{d.forget_mtx};
-    d.forget_requests.push_back(node_id);
-  }
-  d.loop_cv.notify_all();
-  return {};
-}
-
-void cluster_node::impl::forget(const cluster_view& v, const std::string& node) {
-  // Its shards restart empty on the live members, least loaded first; the
-  // txn holds only while the node has no member key and no shard key changed.
-  std::map<std::string, size_t> load;
-  for (auto& [id, m] : v.members)
-    if (v.draining.count(id) == 0)
-      load[id] = 0;
-  if (load.empty())
-    return;
-  for (auto& s : v.shard)
-    if (auto it = load.find(s.owner); it != load.end())
-      ++it->second;
-  std::vector<etcd_compare> cmp{etcd_compare::absent("/cairn/members/" + node)};
-  std::vector<etcd_op> ops;
-  size_t moved = 0;
-  auto flush = [&] {
-    if (ops.empty())
-      return true;
-    auto ok = etcd->txn(cmp, ops);
-    cmp.resize(1);
-    ops.clear();
-    return ok && *ok;
-  };
-  for (uint32_t n = 0; n < v.shard.size(); ++n) {
-    auto x = v.shard[n];
-    if (x.owner != node)
-      continue;
-    auto least = std::min_element(load.begin(), load.end(), [](auto& a, auto& b) {
-      return a.second != b.second ? a.second < b.second : a.first < b.first;
-    });
-    cmp.push_back(etcd_compare::modified_at(shard_key(n), x.mod_revision));
-    x.owner = least->first;
-    x.state = "owned";
-    x.target.clear();
-    ++x.epoch;
-    ops.push_back(etcd_op::put(shard_key(n), shard_json(x)));
-    ++least->second;
-    ++moved;
-    if (ops.size() >= ops_per_txn / 2 && !flush()) {
-      spdlog::warn("cluster: forgetting {} stopped: it came back, or the map changed", node);
-      return;
-    }
-  }
-  if (!flush()) {
-    spdlog::warn("cluster: forgetting {} stopped: it came back, or the map changed", node);
-    return;
-  }
-  spdlog::warn("cluster: forgot node {}: its {} shards start empty on the other members (what "
-               "was on its disk is gone for the cluster)",
-               node, moved);
-  ignore_error(refresh());
-}
-
-bool cluster_node::drained() const {
-  return impl_->drained.load();
 }
 
 caf::error cluster_node::join(runtime& rt, std::string http_url) {
@@ -506,44 +295,10 @@ int64_t cluster_node::impl::keep_alive() {
   return allowed;
 }
 
-bool cluster_node::impl::fence_valid() const {
-  return steady_ms() < fence_until.load(std::memory_order_relaxed);
-}
-
-void cluster_node::impl::extend_by_majority(const cluster_view& v) {
-  auto left = fence_until.load() - steady_ms();
-  if (left > 1000)
-    return;
-  // Ask every member whether it reaches etcd; the ones that answer "no"
-  // and this node make the count.
-  size_t members = v.members.size() + (v.members.count(opts.node_id) ? 0 : 1);
-  size_t cut_off = 1; // this node
-  for (auto& [id, m] : v.members) {
-    if (id == opts.node_id)
-      continue;
-    auto since = net->probe(m.caf_host, m.caf_port);
-    if (since && *since > 1000)
-      ++cut_off;
-  }
-  if (cut_off * 2 > members) {
-    fence_until.store(steady_ms() + opts.lease_ttl_s * 1000 - 1000);
-    fence_extensions.fetch_add(1);
-    if (!extended_last)
-      spdlog::warn("cluster: etcd is out of reach for {} of {} members: the shards owned here go "
-                   "on, nothing moves until it returns",
-                   cut_off, members);
-    extended_last = true;
-  } else if (left > 0 || extended_last) {
-    spdlog::warn("cluster: etcd is out of reach here but not for most members ({} of {} cut "
-                 "off): work for this node's shards stops until it reaches etcd again",
-                 cut_off, members);
-    extended_last = false;
-  }
-}
-
 void cluster_node::impl::run_loop() {
   pthread_setname_np(pthread_self(), "cairn.cluster");
   auto last_keep_alive = std::chrono::steady_clock::now();
+  int64_t last_sweep = steady_ms();
   auto keep_every = std::chrono::milliseconds{opts.lease_ttl_s * 1000 / 3};
   while (running.load()) {
     {
@@ -598,6 +353,14 @@ void cluster_node::impl::run_loop() {
         spdlog::info("cluster: drain of {} asked; its shards move away", id);
     }
     after_round(*current());
+    // A safety net for liveness: an activation that ended on a refusal
+    // (its shard moving, fenced, not yet owned) is woken by the event that
+    // ends the refusal; every few seconds, every actor with mail is woken
+    // anyway, so no path that misses its event leaves mail waiting.
+    if (steady_ms() - last_sweep >= 3000) {
+      rt->wake_stored();
+      last_sweep = steady_ms();
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include "cairn/runtime.hpp"
 #include "cluster_impl.hpp"
 #include "transport.hpp"
+#include "wire.hpp"
 
 namespace cairn::cluster {
 
@@ -48,13 +49,6 @@ bool parse_shards(const std::string& csv, std::set<uint32_t>& out) {
   } catch (...) {
     return false;
   }
-}
-
-uint64_t get_be64(std::string_view s, size_t pos) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i)
-    v = (v << 8) | static_cast<uint8_t>(s[pos + i]);
-  return v;
 }
 
 /// Rows per family: mailbox, journal, snapshot, idempotency.
@@ -310,7 +304,7 @@ std::string cluster_node::impl::take_chunk(const std::string& from, const std::s
     if (w.size() < 9)
       return "a malformed row";
     auto family = static_cast<column>(static_cast<uint8_t>(w[0]));
-    auto klen = get_be64(w, 1);
+    auto klen = wire::get_be64(w, 1);
     if (klen > w.size() - 9)
       return "a malformed row";
     out.push_back(runtime::actor_row{family, w.substr(9, klen), w.substr(9 + klen)});

@@ -20,34 +20,13 @@
 
 #include "cairn/error.hpp"
 #include "cairn/runtime.hpp"
+#include "wire.hpp"
 
 namespace cairn::cluster {
 
 namespace {
 
-using forward_atom = caf::atom_constant<caf::atom("cfwd")>;
-using persisted_atom = caf::atom_constant<caf::atom("cfwddone")>;
-using handoff_atom = caf::atom_constant<caf::atom("chandoff")>; ///< -> the handoff actor
-using chunk_atom = caf::atom_constant<caf::atom("cchunk")>;
-using verify_atom = caf::atom_constant<caf::atom("cverify")>;
-using probe_atom = caf::atom_constant<caf::atom("cprobe")>;
-
-constexpr size_t batch_rows = 512;
-constexpr size_t batch_bytes = 1 << 20;
-constexpr auto request_timeout = std::chrono::seconds{5};
-constexpr size_t batches_in_flight = 2;
-
-void put_be64(std::string& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i)
-    out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-
-uint64_t get_be64(std::string_view s, size_t pos) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i)
-    v = (v << 8) | static_cast<uint8_t>(s[pos + i]);
-  return v;
-}
+using namespace wire;
 
 /// One row on the wire: be64(seq) be64(size of to) to record.
 std::string wire_row(const runtime::outbox_row& r) {
@@ -87,16 +66,6 @@ int kill_point() {
 }
 
 } // namespace
-
-struct transport::forwarder {
-  std::string peer;
-  std::shared_ptr<peer_stats> stats;
-  std::mutex mtx;
-  std::condition_variable cv;
-  bool woken = false;
-  int64_t readdressed_at = -1; ///< the map revision its outbox was last re-addressed at
-  std::thread thread;
-};
 
 /// The ingress's bookkeeping; touched only by the ingress actor.
 struct transport::ingress_state {
@@ -494,122 +463,6 @@ void transport::forward_loop(forwarder& f) {
     }
   }
   f.stats->connected.store(false);
-}
-
-void transport::readdress(forwarder& f) {
-  auto v = node_.current();
-  if (!v)
-    return;
-  std::map<std::string, std::vector<runtime::outbox_row>> moved; // destination -> rows, in order
-  size_t total = 0;
-  uint64_t from = 0;
-  while (total < 65'536) {
-    auto rows = node_.rt->read_outbox(f.peer, from, 4096, 16 << 20);
-    if (!rows || rows->empty())
-      break;
-    from = rows->back().seq + 1;
-    for (auto& r : *rows) {
-      auto dest = node_.destination(*v, f.peer, r.to);
-      if (dest == f.peer)
-        continue;
-      moved[dest].push_back(std::move(r));
-      ++total;
-    }
-  }
-  for (auto& [dest, rows] : moved) {
-    std::vector<std::string> tos;
-    tos.reserve(rows.size());
-    for (auto& r : rows)
-      tos.push_back(r.to);
-    auto n = static_cast<int64_t>(rows.size());
-    auto done = std::make_shared<std::promise<caf::error>>();
-    auto result = done->get_future();
-    node_.rt->readdress_outbox(f.peer, std::move(rows), dest,
-                               [done](caf::error err) { done->set_value(std::move(err)); });
-    if (auto err = result.get()) {
-      if (code_of(err) != errc::shard_not_owned)
-        spdlog::warn("cluster: outbox rows toward {} not sent on to {}: {}", f.peer,
-                     dest.empty() ? node_.opts.node_id : dest, render(err));
-      continue;
-    }
-    f.stats->depth.fetch_sub(n);
-    for (auto& to : tos)
-      node_.count_outbox(f.peer, to, -1);
-    node_.readdressed.fetch_add(static_cast<uint64_t>(n));
-    spdlog::info("cluster: {} outbox rows toward {} sent on to {} (their shards' owner now)", n,
-                 f.peer, dest.empty() ? "this node" : dest);
-  }
-}
-
-std::optional<int64_t> transport::probe(const std::string& host, uint16_t port) {
-  auto h = sys_->middleman().remote_actor(host, port);
-  if (!h)
-    return std::nullopt;
-  caf::scoped_actor self{*sys_};
-  std::optional<int64_t> since;
-  self->request(*h, std::chrono::seconds{1}, probe_atom::value)
-    .receive([&](int64_t ms) { since = ms; }, [](caf::error&) {});
-  return since;
-}
-
-caf::error transport::hand_over(const std::string& peer, const std::string& shards_csv,
-                                std::vector<runtime::actor_row> rows) {
-  auto v = node_.current();
-  auto m = v ? v->members.find(peer) : decltype(v->members.end()){};
-  if (!v || m == v->members.end())
-    return make_error(errc::unavailable, "node " + peer + " is not a member now");
-  auto ingress = sys_->middleman().remote_actor(m->second.caf_host, m->second.caf_port);
-  if (!ingress)
-    return make_error(errc::unavailable,
-                      "cannot reach node " + peer + ": " + sys_->render(ingress.error()));
-  caf::scoped_actor self{*sys_};
-  caf::error failed;
-  caf::actor target;
-  self->request(*ingress, std::chrono::seconds{10}, handoff_atom::value)
-    .receive([&](caf::actor& h) { target = std::move(h); },
-             [&](caf::error& err) { failed = std::move(err); });
-  if (failed || !target)
-    return make_error(errc::unavailable, "node " + peer + " does not take handovers: "
-                                           + (failed ? sys_->render(failed) : "no answer"));
-  auto fail = [&](const caf::error& err) {
-    auto why = code_of(err) != errc::none ? detail_of(err) : sys_->render(err);
-    return make_error(errc::unavailable, "node " + peer + ": " + why);
-  };
-  uint64_t counts[4] = {0, 0, 0, 0}; // mailbox, journal, snapshot, dedupe
-  size_t i = 0;
-  uint64_t n = 0;
-  do {
-    std::vector<std::string> wire;
-    size_t bytes = 0;
-    for (; i < rows.size() && (wire.empty() || bytes < batch_bytes); ++i) {
-      auto& r = rows[i];
-      std::string w;
-      w.push_back(static_cast<char>(r.family));
-      put_be64(w, r.key.size());
-      w += r.key;
-      w += r.value;
-      bytes += w.size();
-      wire.push_back(std::move(w));
-      counts[r.family == column::mailbox    ? 0
-             : r.family == column::journal  ? 1
-             : r.family == column::snapshot ? 2
-                                            : 3]++;
-    }
-    self
-      ->request(target, std::chrono::seconds{30}, chunk_atom::value, node_.opts.node_id, shards_csv,
-                n, std::move(wire))
-      .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
-    if (failed)
-      return fail(failed);
-    ++n;
-  } while (i < rows.size());
-  auto csv = std::to_string(counts[0]) + "," + std::to_string(counts[1]) + ","
-             + std::to_string(counts[2]) + "," + std::to_string(counts[3]);
-  self
-    ->request(target, std::chrono::seconds{60}, verify_atom::value, node_.opts.node_id, shards_csv,
-              csv)
-    .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
-  return failed ? fail(failed) : caf::error{};
 }
 
 void transport::stop() {

@@ -76,4 +76,15 @@ private:
   std::atomic<int> persisted_{0};
 };
 
+/// One peer's forwarder: its thread ships that peer's outbox.
+struct transport::forwarder {
+  std::string peer;
+  std::shared_ptr<peer_stats> stats;
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool woken = false;
+  int64_t readdressed_at = -1; ///< the map revision its outbox was last re-addressed at
+  std::thread thread;
+};
+
 } // namespace cairn::cluster

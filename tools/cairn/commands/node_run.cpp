@@ -207,21 +207,7 @@ int run_node(const node_settings& ns) {
   const auto& http_opts = checked.http_opts;
   bool serve_http = checked.serve_http;
   // A cluster member routes by the shard map from the first commit on.
-  std::unique_ptr<cluster::cluster_node> member;
-  if (!ns.cluster_etcd.empty()) {
-    cluster::cluster_options co;
-    co.etcd = ns.cluster_etcd;
-    co.node_id = ns.node_id;
-    co.listen = ns.cluster_listen;
-    co.shards = ns.shards;
-    co.shards_given = ns.shards_given;
-    co.lease_ttl_s = static_cast<int>(ns.cluster_lease_ttl);
-    co.outbox_cap = static_cast<uint64_t>(ns.cluster_outbox_cap);
-    member = std::make_unique<cluster::cluster_node>(co);
-    opts.place = member->placement();
-    opts.on_forwarded = member->forwarded_hook();
-    opts.admit = member->admission();
-  }
+  auto member = cluster_member(ns, opts);
   auto rt = runtime::open(opts);
   if (!rt) {
     std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
@@ -291,15 +277,8 @@ int run_node(const node_settings& ns) {
       std::lock_guard<std::mutex> guard{address->mtx};
       return address->url;
     };
-    if (member) {
-      api.cluster_status = [m = member.get()] { return m->status_json(); };
-      api.cluster_drain = [m = member.get()](const std::string& id) {
-        return m->request_drain(id);
-      };
-      api.cluster_forget = [m = member.get()](const std::string& id) {
-        return m->request_forget(id);
-      };
-    }
+    if (member)
+      wire_cluster_api(*member, api);
     api.extra_metrics = [address, &mcp_server, cm = member.get()] {
       std::string out = cm != nullptr ? cm->metrics_text() : std::string{};
       auto add = [&out](const char* name, const char* type, const char* help, uint64_t v) {

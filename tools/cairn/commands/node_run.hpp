@@ -13,6 +13,11 @@
 namespace cairn {
 class runtime;
 struct runtime_stats;
+struct runtime_options;
+struct node_api_options;
+namespace cluster {
+class cluster_node;
+}
 namespace workflow {
 class engine;
 }
@@ -50,6 +55,13 @@ private:
 /// client closes stdin. `srv` and `stdin_open` must outlive the process's
 /// main loop (they live in `run_node`, which ends the process).
 void serve_stdio(mcp::server& srv, std::atomic<bool>& stdin_open);
+
+/// The cluster member `ns` asks for (none without `cluster_etcd`), with its
+/// placement, forwarding and admission seams put into `opts`.
+std::unique_ptr<cluster::cluster_node> cluster_member(const node_settings& ns,
+                                                      runtime_options& opts);
+/// `GET /api/v1/cluster` and the drain and forget endpoints, answered by `member`.
+void wire_cluster_api(cluster::cluster_node& member, node_api_options& api);
 
 /// Starts the chain workload (`--workload chain`); "" or why not.
 std::string start_chain_workload(runtime& rt, const node_settings& ns);
