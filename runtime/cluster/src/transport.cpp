@@ -322,9 +322,14 @@ void transport::forward_loop(forwarder& f) {
       f.stats->connected.store(false);
       handle = caf::actor{};
       rewind();
-      if (view && view->revision != f.readdressed_at) {
-        readdress(f); // rows for shards it gave away go to their owners
+      // Rows for shards it gave away go to their owners: again whenever
+      // the map changed or rows were added (the sticky rule keeps sending a
+      // shard's new mail here while older rows of it wait here).
+      auto depth = f.stats->depth.load();
+      if (view && (view->revision != f.readdressed_at || depth != f.depth_at_readdress)) {
+        readdress(f);
         f.readdressed_at = view->revision;
+        f.depth_at_readdress = f.stats->depth.load();
       }
       pause(std::chrono::milliseconds{500}); // no member key: not dialled
       continue;

@@ -83,7 +83,8 @@ struct transport::forwarder {
   std::mutex mtx;
   std::condition_variable cv;
   bool woken = false;
-  int64_t readdressed_at = -1; ///< the map revision its outbox was last re-addressed at
+  int64_t readdressed_at = -1;     ///< the map revision its outbox was last re-addressed at
+  int64_t depth_at_readdress = -1; ///< and its depth after that
   std::thread thread;
 };
 
