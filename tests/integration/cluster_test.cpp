@@ -359,3 +359,158 @@ TEST_CASE("an MCP tool called on any node of a cluster answers there", "[cluster
     CHECK(r.body.find("o-" + std::to_string(k)) != std::string::npos);
   }
 }
+
+namespace {
+
+const std::vector<std::string> mcp_2025 = {"Content-Type: application/json",
+                                           "Accept: application/json, text/event-stream",
+                                           "MCP-Protocol-Version: 2025-11-25"};
+
+/// Opens a 2025-11-25 session on `port`; its id.
+std::string open_session(uint16_t port) {
+  auto r = test::http_call(
+    port, "POST", "/mcp",
+    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",)"
+    R"("capabilities":{},"clientInfo":{"name":"cluster-test","version":"1.0.0"}}})",
+    {"Content-Type: application/json", "Accept: application/json, text/event-stream"});
+  auto sid = r.header("Mcp-Session-Id");
+  auto h = mcp_2025;
+  h.push_back("Mcp-Session-Id: " + sid);
+  test::http_call(port, "POST", "/mcp", R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
+                  h);
+  return sid;
+}
+
+/// The JSON-RPC result in an answer (a JSON body or one SSE event).
+boost::json::object rpc_result(const test::http_reply& r) {
+  auto body = r.body;
+  if (auto at = body.find("data: {"); at != std::string::npos)
+    body = body.substr(at + 6, body.find('\n', at) - at - 6);
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("result")
+      || !v.as_object().at("result").is_object())
+    return {};
+  return v.as_object().at("result").as_object();
+}
+
+std::string field(const boost::json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string{v->as_string()} : std::string{};
+}
+
+} // namespace
+
+TEST_CASE("an MCP task is answered by any node in either revision", "[cluster][mcp]") {
+  test::local_cluster c{3, shards};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
+  // A task made in a session on n1: its call actor lives on n1.
+  auto s1 = open_session(c.http_port(0));
+  auto h1 = mcp_2025;
+  h1.push_back("Mcp-Session-Id: " + s1);
+  auto made = test::http_call(
+    c.http_port(0), "POST", "/mcp",
+    R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"place_order","task":{"ttl":60000},)"
+    R"("arguments":{"order_id":"t1","customer":"c1","sku":"sku-milk","region":"north",)"
+    R"("quantity":1,"amount_cents":300}}})",
+    h1);
+  INFO(made.body);
+  auto created = rpc_result(made);
+  auto* task = created.if_contains("task");
+  REQUIRE((task && task->is_object()));
+  auto id = field(task->as_object(), "taskId");
+  REQUIRE(!id.empty());
+  // Asked in a session on n2: served by n1, to the end.
+  auto s2 = open_session(c.http_port(1));
+  auto h2 = mcp_2025;
+  h2.push_back("Mcp-Session-Id: " + s2);
+  test::http_reply got;
+  REQUIRE(test::eventually(
+    [&] {
+      got = test::http_call(
+        c.http_port(1), "POST", "/mcp",
+        R"({"jsonrpc":"2.0","id":3,"method":"tasks/get","params":{"taskId":")" + id + R"("}})", h2);
+      return field(rpc_result(got), "status") == "completed";
+    },
+    std::chrono::seconds{30}));
+  CHECK(got.header("Cairn-Served-By") == "n1");
+  CHECK(field(rpc_result(got), "taskId") == id);
+  auto result = test::http_call(
+    c.http_port(1), "POST", "/mcp",
+    R"({"jsonrpc":"2.0","id":4,"method":"tasks/result","params":{"taskId":")" + id + R"("}})", h2);
+  INFO(result.body);
+  CHECK(result.header("Cairn-Served-By") == "n1");
+  CHECK(result.body.find("t1") != std::string::npos);
+  // Asked without a session (2026-07-28) of n3: served by n1 too.
+  boost::json::object meta{
+    {"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+    {"io.modelcontextprotocol/clientInfo",
+     boost::json::object{{"name", "cluster-test"}, {"version", "1.0.0"}}},
+    {"io.modelcontextprotocol/clientCapabilities",
+     boost::json::object{{"extensions", boost::json::object{{"io.modelcontextprotocol/tasks",
+                                                             boost::json::object{}}}}}}};
+  boost::json::object get{{"jsonrpc", "2.0"},
+                          {"id", 5},
+                          {"method", "tasks/get"},
+                          {"params", boost::json::object{{"taskId", id}, {"_meta", meta}}}};
+  auto stateless = test::http_call(
+    c.http_port(2), "POST", "/mcp", boost::json::serialize(get),
+    {"Content-Type: application/json", "Accept: application/json, text/event-stream",
+     "MCP-Protocol-Version: 2026-07-28", "Mcp-Method: tasks/get", "Mcp-Name: " + id});
+  INFO(stateless.body);
+  CHECK(stateless.header("Cairn-Served-By") == "n1");
+  CHECK(field(rpc_result(stateless), "status") == "completed");
+  // An unknown task is still unknown, wherever it is asked.
+  auto unknown = test::http_call(
+    c.http_port(1), "POST", "/mcp",
+    R"({"jsonrpc":"2.0","id":6,"method":"tasks/get","params":{"taskId":")" + id + R"(x"}})", h2);
+  CHECK(unknown.body.find("unknown task") != std::string::npos);
+}
+
+TEST_CASE("a plan submitted to any node is waited for and streamed there", "[cluster][plan]") {
+  test::local_cluster c{3, shards};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
+  const std::string plan = R"({"steps":[{"id":"say","tool":"echo","arguments":{"text":"hi"}}]})";
+  for (size_t via = 0; via < 3; ++via) {
+    auto r = test::http_call(c.http_port(via), "POST", "/api/v1/plans", plan);
+    INFO("via " << c.node_id(via) << ": " << r.status << " " << r.body);
+    REQUIRE((r.status == 201 || r.status == 202));
+    auto id = field(boost::json::parse(r.body).as_object(), "id");
+    // Its id was drawn so the node asked owns the plan: read there, not proxied.
+    auto here = test::http_call(c.http_port(via), "GET", "/api/v1/plans/" + id.substr(5));
+    CHECK(here.status == 200);
+    CHECK(here.header("Cairn-Served-By").empty());
+    // Its event stream, asked of another node, is redirected to the owner.
+    auto other = (via + 1) % 3;
+    auto events =
+      test::http_call(c.http_port(other), "GET", "/api/v1/plans/" + id.substr(5) + "/events");
+    CHECK(events.status == 307);
+    CHECK(events.header("Location")
+          == "http://127.0.0.1:" + std::to_string(c.http_port(via)) + "/api/v1/plans/"
+               + id.substr(5) + "/events");
+  }
+  // A keyed plan's id is fixed: one that another node owns is answered
+  // with where it stands (not waited for here) and read anywhere.
+  std::string key, id;
+  for (int k = 0; k < 64 && key.empty(); ++k) {
+    auto r =
+      test::http_call(c.http_port(0), "POST", "/api/v1/plans",
+                      R"({"idempotency_key":"k)" + std::to_string(k) + R"(",)" + plan.substr(1));
+    INFO(r.status << " " << r.body);
+    REQUIRE((r.status == 201 || r.status == 202));
+    id = field(boost::json::parse(r.body).as_object(), "id");
+    if (!test::http_call(c.http_port(0), "GET", "/api/v1/plans/" + id.substr(5))
+           .header("Cairn-Served-By")
+           .empty())
+      key = "k" + std::to_string(k);
+  }
+  REQUIRE(!key.empty());
+  REQUIRE(test::eventually(
+    [&] {
+      auto p = test::http_call(c.http_port(0), "GET", "/api/v1/plans/" + id.substr(5));
+      return p.body.find("\"state\":\"succeeded\"") != std::string::npos;
+    },
+    std::chrono::seconds{30}));
+}

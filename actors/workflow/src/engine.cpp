@@ -40,12 +40,22 @@ std::string random_hex(size_t n) {
 
 /// A new plan id: time first, so ids sort by submission; or, for an
 /// idempotency key, the same id for the same caller and key every time.
-std::string new_plan_id(const caller& who, const std::optional<std::string>& key) {
+/// In a cluster an unkeyed id is drawn so that this node owns the plan: the
+/// caller waiting here (a synchronous submit, an event stream) hears of its
+/// steps. A few draws; a node owning no shard takes any id.
+std::string new_plan_id(const runtime& rt, const caller& who,
+                        const std::optional<std::string>& key) {
   if (key)
     return "plan/k" + sha256_hex(who.name + '\n' + *key).substr(0, 24);
   char ms[17];
   std::snprintf(ms, sizeof ms, "%012llx", static_cast<unsigned long long>(wall_ms()));
-  return std::string{"plan/"} + ms + random_hex(8);
+  std::string id;
+  for (int draw = 0; draw < 64; ++draw) {
+    id = std::string{"plan/"} + ms + random_hex(8);
+    if (rt.owns(id))
+      break;
+  }
+  return id;
 }
 
 json::array problems_json(const std::vector<plan_problem>& ps) {
@@ -141,6 +151,10 @@ caf::error
 engine::events(const std::string& plan_id, uint64_t from_seq, size_t limit,
                const std::function<void(uint64_t, std::string_view, std::string_view)>& fn) {
   return impl_->rt.read_journal(plan_id, from_seq, limit, fn);
+}
+
+bool engine::here(const std::string& plan_id) const {
+  return impl_->rt.owns(plan_id);
 }
 
 std::chrono::milliseconds engine::sync_wait() const {
@@ -290,7 +304,7 @@ void engine::submit_async(const json::value& document, const caller& who,
   auto now = wall_ms();
   // A rejected plan gets an id of its own: fixed, it may be sent again
   // with the same key.
-  out.id = new_plan_id(who, report.ok() ? report.parsed.idempotency_key : std::nullopt);
+  out.id = new_plan_id(impl_->rt, who, report.ok() ? report.parsed.idempotency_key : std::nullopt);
   out.report = report;
   if (!report.ok()) {
     // The one trace a rejected plan leaves: its rejection, journaled.

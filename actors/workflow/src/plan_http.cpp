@@ -199,7 +199,9 @@ private:
                              json::object{{"plan", s.id}, {"problems", std::move(problems)}}));
     }
     auto id = s.id;
-    auto hold = s.sync ? e.hold_waiter() : nullptr;
+    // A plan another node owns (a keyed id) is not waited for here: the
+    // answer says where it stands, and its Location is served anywhere.
+    auto hold = s.sync && e.here(id) ? e.hold_waiter() : nullptr;
     if (!hold) {
       auto p = e.plan(id);
       json::object body = p && p->size() > 2 ? *p : s.view;

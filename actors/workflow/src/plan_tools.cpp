@@ -108,6 +108,10 @@ caf::expected<mcp::tool_result> run_plan(engine* eng, mcp::call& c, json::value 
   }
   // Waiting holds a thread of the blocking pool, which the plan's own
   // steps need too: past a few waiting submissions, answer with the handle.
+  // A plan another node owns (a keyed id in a cluster) is not waited for
+  // here: the answer is its handle, which any node reads.
+  if (!eng->here(s->id))
+    return plan_result(s->view);
   static std::atomic<int> waiting{0};
   if (waiting.fetch_add(1) >= 16) {
     waiting.fetch_sub(1);

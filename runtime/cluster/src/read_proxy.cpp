@@ -20,6 +20,7 @@ namespace cairn::cluster {
 namespace {
 
 constexpr size_t proxy_threads = 4;
+constexpr size_t task_threads = 8;
 constexpr size_t proxy_queue = 256;
 const std::string actors_prefix = "/api/v1/actors/";
 const std::string plans_prefix = "/api/v1/plans/";
@@ -28,8 +29,8 @@ const std::string dead_prefix = "/api/v1/dead-letters/";
 /// A few threads for proxied reads: each waits on another node's answer.
 class proxy_pool {
 public:
-  proxy_pool() {
-    for (size_t i = 0; i < proxy_threads; ++i)
+  explicit proxy_pool(size_t threads) {
+    for (size_t i = 0; i < threads; ++i)
       threads_.emplace_back([this] { run(); });
   }
   ~proxy_pool() {
@@ -118,6 +119,44 @@ std::string actor_of(const std::string& target) {
   return *id;
 }
 
+/// The plan whose event stream `target` asks for ("" if none).
+std::string events_of(const std::string& target) {
+  auto path = target.substr(0, target.find('?'));
+  const std::string suffix = "/events";
+  if (path.rfind(plans_prefix, 0) != 0 || path.size() <= plans_prefix.size() + suffix.size()
+      || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return {};
+  auto segment =
+    path.substr(plans_prefix.size(), path.size() - plans_prefix.size() - suffix.size());
+  auto id = percent_decode(segment);
+  if (segment.find('/') != std::string::npos || !id || id->empty())
+    return {};
+  return id->rfind("plan/", 0) == 0 ? *id : "plan/" + *id;
+}
+
+/// The task a POST /mcp asks about (tasks/get, tasks/result, tasks/cancel,
+/// tasks/update with a `taskId`), "" if none. A task is its call actor.
+std::string task_of(const http_request& req) {
+  if (req.method != "POST" || req.target.substr(0, req.target.find('?')) != "/mcp"
+      || req.body.size() > 64 * 1024 || req.body.find("\"tasks/") == std::string::npos)
+    return {};
+  boost::system::error_code ec;
+  auto v = boost::json::parse(req.body, ec);
+  if (ec || !v.is_object())
+    return {};
+  auto& o = v.as_object();
+  auto* m = o.if_contains("method");
+  auto* params = o.if_contains("params");
+  if (!m || !m->is_string() || !params || !params->is_object())
+    return {};
+  std::string method{m->as_string()};
+  if (method != "tasks/get" && method != "tasks/result" && method != "tasks/cancel"
+      && method != "tasks/update")
+    return {};
+  auto* t = params->as_object().if_contains("taskId");
+  return t && t->is_string() ? std::string{t->as_string()} : std::string{};
+}
+
 /// Asks `to` for `req` (its method, target, body and Authorization).
 http_client_request forwarded(const http_request& req, const cluster_node::remote_owner& to,
                               bool& ok) {
@@ -171,8 +210,12 @@ std::vector<cluster_node::remote_owner> cluster_node::others() const {
 }
 
 http_handler route_reads(cluster_node& c, http_handler next) {
-  auto pool = std::make_shared<proxy_pool>();
-  return [&c, pool, next = std::move(next)](const http_request& req, http_responder respond) {
+  auto pool = std::make_shared<proxy_pool>(proxy_threads);
+  // tasks/result may wait for as long as a call may run: those waits get
+  // threads of their own, so they never hold up the reads.
+  auto tasks = std::make_shared<proxy_pool>(task_threads);
+  return [&c, pool, tasks, next = std::move(next)](const http_request& req,
+                                                   http_responder respond) {
     // A proxied request is answered where it lands: never proxied twice.
     if (!req.header("cairn-proxied-by").empty())
       return next(req, std::move(respond));
@@ -202,8 +245,49 @@ http_handler route_reads(cluster_node& c, http_handler next) {
           respond(problem(503, "busy", "too many reads wait for other nodes; retry later"));
       });
     }
+    // MCP task requests (either revision) are answered by the node owning
+    // the task's call actor. A session lives on the node that opened it, so
+    // the owner is told the session's revision instead of its id; tasks are
+    // bound to the token, which goes along.
+    if (auto task = task_of(req); !task.empty())
+      if (auto owner = c.owner_of(task)) {
+        bool ok = !owner->http.empty();
+        auto out = ok ? forwarded(req, *owner, ok) : http_client_request{};
+        if (!ok)
+          return respond(problem(503, "owner_unavailable",
+                                 "task " + task + " lives on node " + owner->node_id
+                                   + ", which cannot be asked now; retry"));
+        out.timeout = std::chrono::minutes{6}; // tasks/result waits up to call_timeout (5 min)
+        for (const char* h : {"accept", "mcp-protocol-version", "mcp-method", "mcp-name"})
+          if (auto v = req.header(h); !v.empty())
+            out.headers.emplace_back(h, v);
+        if (!req.header("mcp-session-id").empty()) {
+          auto rev = req.header("mcp-protocol-version");
+          out.headers.emplace_back("Cairn-Session-Revision", rev.empty() ? "2025-11-25" : rev);
+        }
+        auto node = owner->node_id;
+        if (!tasks->submit([out, node, respond] {
+              auto r = http_fetch(out);
+              if (r.failure != http_client_failure::none)
+                return respond(
+                  problem(503, "owner_unavailable",
+                          "node " + node + " did not answer (" + r.error + "); retry"));
+              respond(answer_of(r, node));
+            }))
+          respond(problem(503, "busy", "too many reads wait for other nodes; retry later"));
+        return;
+      }
     if (req.method != "GET")
       return next(req, std::move(respond));
+    // A plan's event stream lasts as long as the plan: redirected to the
+    // owner (307; EventSource and curl -L follow), not held open here.
+    if (auto plan = events_of(req.target); !plan.empty())
+      if (auto owner = c.owner_of(plan); owner && !owner->http.empty())
+        return respond(http_response{307,
+                                     "text/plain",
+                                     "plan " + plan + " is served by node " + owner->node_id + "\n",
+                                     {{"Location", owner->http + req.target}},
+                                     nullptr});
     auto id = actor_of(req.target);
     auto owner = id.empty() ? std::nullopt : c.owner_of(id);
     if (!owner)

@@ -198,6 +198,14 @@ void server::handle_http(const http_request& req, http_responder respond) {
                               + sess->protocol + ")"));
     revision = sess->protocol;
     caps = sess->client_capabilities;
+  } else if (auto proxied = req.header("cairn-session-revision");
+             !proxied.empty() && !req.header("cairn-proxied-by").empty()
+             && known_session_revision(proxied) && p.what == parsed::request
+             && p.method.rfind("tasks/", 0) == 0) {
+    // A task request of a session held by another member of the cluster,
+    // sent on to this node because it owns the task. Tasks are bound to the
+    // token, not the session, so the session's revision is all it needs.
+    revision = proxied;
   } else {
     // 2026-07-28: every request stands alone and says who it is.
     auto mv = p.what == parsed::response ? std::string{} : meta_revision(p.params);

@@ -151,6 +151,10 @@ public:
   /// How long a synchronous submission waits (`engine_options::sync_wait`).
   std::chrono::milliseconds sync_wait() const;
 
+  /// Whether this node owns the plan's actor now (always, alone): only
+  /// then can it wait for the plan's steps or stream its events.
+  bool here(const std::string& plan_id) const;
+
   /// A place for one more thread that waits for plans (a synchronous
   /// submission, an event stream): null when `max_waiters` are taken or the
   /// engine is stopping. Hold it while waiting; `shutdown` waits for all.
