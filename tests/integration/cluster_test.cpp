@@ -295,23 +295,32 @@ TEST_CASE("any node answers reads about any actor: the owner serves them", "[clu
                             "/api/v1/actors/order%2Fo" + std::to_string(k) + "/messages", order)
               .status
             == 202);
-  size_t holder = 0;
   std::string letter;
   REQUIRE(test::eventually(
     [&] {
-      for (size_t i = 0; i < 2; ++i) {
-        auto list = test::http_call(c.http_port(i), "GET", "/api/v1/dead-letters?kind=payment");
-        auto at = list.body.find("\"id\":\"");
-        if (list.status == 200 && at != std::string::npos) {
-          holder = i;
-          letter = list.body.substr(at + 6, list.body.find('"', at + 6) - at - 6);
-          return true;
-        }
-      }
-      return false;
+      // The list is merged: n1 lists the letters of both nodes.
+      auto list = test::http_call(c.http_port(0), "GET", "/api/v1/dead-letters?kind=payment");
+      auto at = list.body.find("\"id\":\"");
+      if (list.status != 200 || at == std::string::npos)
+        return false;
+      letter = list.body.substr(at + 6, list.body.find('"', at + 6) - at - 6);
+      return true;
     },
     std::chrono::seconds{60}));
+  // Held where it failed: the node that answers for it without asking.
+  size_t holder = test::http_call(c.http_port(0), "GET", "/api/v1/dead-letters/" + letter)
+                      .header("Cairn-Served-By")
+                      .empty()
+                    ? 0
+                    : 1;
   auto other = 1 - holder;
+  // The list is merged: the node that does not hold the letter lists it too.
+  auto listed = test::http_call(c.http_port(other), "GET", "/api/v1/dead-letters?kind=payment");
+  CHECK(listed.status == 200);
+  CHECK(listed.body.find(letter) != std::string::npos);
+  CHECK(listed.body.find("\"missing\":[]") != std::string::npos);
+  auto actors = test::http_call(c.http_port(0), "GET", "/api/v1/actors?kind=source");
+  CHECK(actors.body.find("\"" + remote + "\"") != std::string::npos);
   auto shown = test::http_call(c.http_port(other), "GET", "/api/v1/dead-letters/" + letter);
   CHECK(shown.status == 200);
   CHECK(shown.header("Cairn-Served-By") == c.node_id(holder));
@@ -330,6 +339,13 @@ TEST_CASE("any node answers reads about any actor: the owner serves them", "[clu
   auto down = test::http_call(c.http_port(0), "GET", path);
   CHECK(down.body.find("owner_unavailable") != std::string::npos);
   CHECK(down.body.find("n2") != std::string::npos);
+  // A list names the node whose part it lacks; the CLI says so too.
+  auto partial = test::http_call(c.http_port(0), "GET", "/api/v1/actors");
+  CHECK(partial.status == 200);
+  CHECK(partial.body.find("\"missing\":[\"n2\"]") != std::string::npos);
+  auto cli = cli_output({"actors", "--node", "http://127.0.0.1:" + std::to_string(c.http_port(0))});
+  INFO(cli);
+  CHECK(cli.find("n2 did not answer") != std::string::npos);
 }
 
 TEST_CASE("an MCP tool called on any node of a cluster answers there", "[cluster][mcp]") {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -14,6 +15,7 @@
 #include "cairn/http_client.hpp"
 #include "cairn/text_codec.hpp"
 #include "cluster_impl.hpp"
+#include "list_merge.hpp"
 
 namespace cairn::cluster {
 
@@ -206,6 +208,12 @@ std::vector<cluster_node::remote_owner> cluster_node::others() const {
   for (auto& [id, m] : v->members)
     if (id != impl_->opts.node_id && !m.http.empty())
       out.push_back(remote_owner{id, m.http});
+  std::set<std::string> absent;
+  for (auto& s : v->shard)
+    if (!s.owner.empty() && s.owner != impl_->opts.node_id && !v->members.count(s.owner))
+      absent.insert(s.owner);
+  for (auto& id : absent)
+    out.push_back(remote_owner{id, {}});
   return out;
 }
 
@@ -232,7 +240,7 @@ http_handler route_reads(cluster_node& c, http_handler next) {
         bool queued = pool->submit([req, others, respond, shared] {
           for (auto& o : others) {
             bool ok = false;
-            auto out = forwarded(req, o, ok);
+            auto out = forwarded(req, o, ok); // not ok: no address (not a member now)
             if (!ok)
               continue;
             auto r = http_fetch(out);
@@ -288,6 +296,33 @@ http_handler route_reads(cluster_node& c, http_handler next) {
                                      "plan " + plan + " is served by node " + owner->node_id + "\n",
                                      {{"Location", owner->http + req.target}},
                                      nullptr});
+    // A list: every node's part, merged; who did not answer is named.
+    if (merged_list(path))
+      if (auto others = c.others(); !others.empty())
+        return next(req, [req, others, pool, respond](http_response local) {
+          if (local.status != 200 || local.stream)
+            return respond(std::move(local));
+          auto mine = std::make_shared<http_response>(std::move(local));
+          bool queued = pool->submit([req, others, respond, mine] {
+            std::vector<member_page> pages{{{}, mine->body}};
+            std::vector<std::string> missing;
+            for (auto& o : others) {
+              bool ok = false;
+              auto out = forwarded(req, o, ok);
+              out.timeout = std::chrono::seconds{2};
+              auto r = ok ? http_fetch(out) : http_client_response{};
+              if (!ok || r.failure != http_client_failure::none || r.status != 200)
+                missing.push_back(o.node_id);
+              else
+                pages.push_back(member_page{o.node_id, std::move(r.body)});
+            }
+            if (auto merged = merge_pages(req.target, pages, missing); !merged.empty())
+              mine->body = std::move(merged);
+            respond(std::move(*mine));
+          });
+          if (!queued)
+            respond(problem(503, "busy", "too many reads wait for other nodes; retry later"));
+        });
     auto id = actor_of(req.target);
     auto owner = id.empty() ? std::nullopt : c.owner_of(id);
     if (!owner)

@@ -176,7 +176,18 @@ node_answer call_node(const client_options& o, const std::string& method, const 
   if (ec) {
     std::fprintf(stderr, "cairn: the node's answer is not JSON: %s\n", ec.message().c_str());
     a.code = exit_node_error;
+    return a;
   }
+  // A list merged across a cluster names the nodes that did not answer.
+  if (auto* obj = a.body.if_object())
+    if (auto* m = obj->if_contains("missing"); m && m->is_array() && !m->as_array().empty()) {
+      std::string names;
+      for (const auto& n : m->as_array())
+        if (n.is_string())
+          names += (names.empty() ? "" : ", ") + std::string{n.as_string()};
+      std::fprintf(stderr, "cairn: warning: node%s %s did not answer: their part is not listed\n",
+                   m->as_array().size() == 1 ? "" : "s", names.c_str());
+    }
   return a;
 }
 

@@ -100,7 +100,9 @@ public:
     std::string http;
   };
   std::optional<remote_owner> owner_of(std::string_view actor_id) const;
-  /// The other members, with their API URLs (for reads asked of everyone).
+  /// The other nodes holding data: the members with their API URLs (for
+  /// reads asked of everyone), then owners of shards that are not members
+  /// now (empty URL).
   std::vector<remote_owner> others() const;
 
   struct impl;
