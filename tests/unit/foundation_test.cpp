@@ -4,6 +4,7 @@
 // supervision trees spawned through the runtime.
 #include <atomic>
 #include <filesystem>
+#include <future>
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
@@ -54,6 +55,10 @@ public:
       if (m.text == "fan out") {
         ctx.send("remote/x", memo{"for the other node"});
         ctx.send("sink/y", memo{"for this node"});
+      }
+      if (m.text == "schedule") {
+        ctx.schedule(std::chrono::milliseconds{1}, "sink/held", memo{"tick"});
+        ctx.schedule(std::chrono::milliseconds{1}, "sink/free", memo{"tick"});
       }
       return caf::error{};
     });
@@ -118,6 +123,47 @@ TEST_CASE("a message for an actor another node owns goes to the outbox with the 
   // An accepted message from outside takes the same decision.
   REQUIRE((*rt)->tell("remote/z", memo{"from outside"}));
   CHECK(rows((*rt)->store(), column::outbox, keys::actor_prefix("node-b")).size() == 2);
+  (*rt)->stop();
+}
+
+TEST_CASE("a timer held back waits, and one handed over twice is held once",
+          "[placement][timers]") {
+  test::temp_dir dir;
+  runtime_options o;
+  o.data_dir = dir.sub("data");
+  std::atomic<bool> allow{false};
+  o.fires = [&allow](std::string_view to) { return allow.load() || to != "sink/held"; };
+  auto rt = runtime::open(std::move(o));
+  REQUIRE(rt);
+  register_sinks(**rt);
+  REQUIRE_FALSE((*rt)->start());
+  REQUIRE((*rt)->tell("sink/a", memo{"schedule"}));
+  // The free one fires; the held one stays a timer row.
+  REQUIRE(test::eventually([&] { return journal_of(**rt, "sink/free").size() == 1; }));
+  auto is_held = [](std::string_view to) { return to == "sink/held"; };
+  auto held = (*rt)->timer_rows(is_held);
+  REQUIRE(held);
+  REQUIRE(held->size() == 1);
+  CHECK(journal_of(**rt, "sink/held").empty());
+  auto import = [&](std::vector<runtime::actor_row> rows) {
+    std::promise<caf::error> done;
+    auto f = done.get_future();
+    (*rt)->import_actor_rows(std::move(rows), [&](caf::error e) { done.set_value(std::move(e)); });
+    return f.get();
+  };
+  // Sent again (a sender that stopped before deleting its copy): held once.
+  REQUIRE_FALSE(import(*held));
+  CHECK((*rt)->timer_rows(is_held)->size() == 1);
+  // Deleted, then taken over from "another node": one row again.
+  REQUIRE_FALSE((*rt)->erase_rows(*held));
+  CHECK((*rt)->timer_rows(is_held)->empty());
+  REQUIRE_FALSE(import(*held));
+  CHECK((*rt)->timer_rows(is_held)->size() == 1);
+  // Let go, it fires once.
+  allow = true;
+  REQUIRE(test::eventually([&] { return journal_of(**rt, "sink/held").size() == 1; }));
+  CHECK((*rt)->timer_rows(is_held)->empty());
+  CHECK(journal_of(**rt, "sink/held") == std::vector<std::string>{"tick"});
   (*rt)->stop();
 }
 

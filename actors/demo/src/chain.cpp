@@ -24,7 +24,10 @@ public:
       auto end = std::min<uint64_t>(m.count, state.upto + m.batch);
       auto to = "hop_a/" + std::to_string(chain_);
       for (auto seq = state.upto; seq < end; ++seq)
-        ctx.send(to, chain_item{chain_, seq});
+        if (m.delay_ms && *m.delay_ms > 0)
+          ctx.schedule(std::chrono::milliseconds{*m.delay_ms}, to, chain_item{chain_, seq});
+        else
+          ctx.send(to, chain_item{chain_, seq});
       ctx.emit(chain_produced{end});
       if (end < m.count)
         ctx.send(ctx.self(), m); // the next batch, as its own step
@@ -104,7 +107,8 @@ void register_chain_workload(runtime& rt) {
   kind_options ko;
   ko.snapshot_every = 1000;
   // A chain starts from outside too (the node API, `cairn send`):
-  // {"type": "chain.produce/v1", "payload": {"count": N, "batch": B}}.
+  // {"type": "chain.produce/v1", "payload": {"count": N, "batch": B}}, and
+  // "delay_ms": D for items that reach hop_a through durable timers.
   auto source_opts = ko;
   source_opts.accepts = {json::codec_for<chain_produce>()};
   rt.register_kind(
@@ -122,7 +126,7 @@ void register_chain_workload(runtime& rt) {
 }
 
 caf::expected<std::string> start_chain(runtime& rt, uint32_t c, uint64_t count, uint32_t batch) {
-  return rt.tell("source/" + std::to_string(c), chain_produce{count, batch},
+  return rt.tell("source/" + std::to_string(c), chain_produce{count, batch, {}},
                  "chain-start-" + std::to_string(c) + "-" + std::to_string(count));
 }
 

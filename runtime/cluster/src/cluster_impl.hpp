@@ -218,6 +218,21 @@ struct cluster_node::impl {
   /// ("mailbox,journal,snapshot,dedupe") of those shards. Empty if so.
   std::string verify_import(const std::string& from, const std::string& csv,
                             const std::string& counts);
+
+  // Timers (docs/cluster.md, "Handoff"): a due timer fires on the node that
+  // holds it, through `place`, except while its shard is handed over from
+  // here (the shards of the handover record) or while this node, drained
+  // of shards, sends its timers to their receivers' owners.
+  std::shared_ptr<const std::set<uint32_t>> held_shards; ///< std::atomic_load / atomic_store
+  std::atomic<bool> timers_ready{false};                 ///< the record was read once
+  std::atomic<bool> timers_leaving{false};               ///< draining and no shard owned
+  std::atomic<uint64_t> timers_moved{0};
+  bool fires(std::string_view to) const;
+  void publish_held(const std::map<std::string, std::set<uint32_t>>& record);
+  /// The receiving half: timer rows from `from`, each held once.
+  std::string take_timers(const std::string& from, std::vector<std::string>& rows);
+  /// A draining node that owns no shard sends its remaining timers away.
+  void send_timers_away(const cluster_view& v);
 };
 
 } // namespace cairn::cluster

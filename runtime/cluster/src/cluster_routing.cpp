@@ -123,6 +123,21 @@ std::function<bool(std::string_view)> cluster_node::admission() {
   return [d](std::string_view id) { return d->admit(id); };
 }
 
+std::function<bool(std::string_view)> cluster_node::timer_gate() {
+  auto* d = impl_.get();
+  return [d](std::string_view to) { return d->fires(to); };
+}
+
+bool cluster_node::impl::fires(std::string_view to) const {
+  if (!timers_ready.load() || timers_leaving.load())
+    return false;
+  auto v = current();
+  if (!v || v->shards == 0)
+    return false;
+  auto held = std::atomic_load(&held_shards);
+  return !held || held->count(shard_of(to, v->shards)) == 0;
+}
+
 bool cluster_node::impl::fence_valid() const {
   return steady_ms() < fence_until.load(std::memory_order_relaxed);
 }

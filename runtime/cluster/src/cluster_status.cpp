@@ -95,6 +95,7 @@ std::string cluster_node::status_json() const {
   o["moves_aborted"] = d.moves_aborted.load();
   o["rows_moved"] = d.rows_moved.load();
   o["rows_imported"] = d.rows_imported.load();
+  o["timers_moved"] = d.timers_moved.load();
   o["readdressed"] = d.readdressed.load();
   o["draining"] = v && v->draining.count(d.opts.node_id) != 0;
   auto left = d.fence_until.load()
@@ -170,6 +171,9 @@ std::string cluster_node::metrics_text() const {
         d.rows_moved.load());
   plain("cairn_cluster_rows_imported_total", "counter", "Rows taken over from other nodes.",
         d.rows_imported.load());
+  plain("cairn_cluster_timers_moved_total", "counter",
+        "Timers sent to the owners of their receivers' shards (handovers, drains).",
+        d.timers_moved.load());
   plain("cairn_cluster_readdressed_total", "counter",
         "Outbox rows sent on to their shard's new owner.", d.readdressed.load());
   return out;

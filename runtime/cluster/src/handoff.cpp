@@ -11,6 +11,8 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cairn/codec.hpp"
+#include "cairn/envelope.hpp"
 #include "cairn/error.hpp"
 #include "cairn/runtime.hpp"
 #include "cluster_impl.hpp"
@@ -85,10 +87,103 @@ caf::error write_record(runtime& rt, const std::map<std::string, std::set<uint32
   return rt.write_meta("cluster/handovers", json::serialize(o));
 }
 
+/// Rows as the wire carries them (family, key length, key, value).
+std::string parse_rows(std::vector<std::string>& rows, std::vector<runtime::actor_row>& out) {
+  out.reserve(rows.size());
+  for (auto& w : rows) {
+    if (w.size() < 9)
+      return "a malformed row";
+    auto family = static_cast<column>(static_cast<uint8_t>(w[0]));
+    auto klen = wire::get_be64(w, 1);
+    if (klen > w.size() - 9)
+      return "a malformed row";
+    out.push_back(runtime::actor_row{family, w.substr(9, klen), w.substr(9 + klen)});
+  }
+  return {};
+}
+
+/// Sends timer rows to the owners of their receivers' shards, then deletes
+/// them here. Empty if every one went, else why not.
+std::string ship_timers(cluster_node::impl& d, const cluster_view& v,
+                        std::vector<runtime::actor_row> rows) {
+  std::map<std::string, std::vector<runtime::actor_row>> by_owner;
+  for (auto& r : rows) {
+    auto env = decode<envelope>(r.value);
+    if (!env)
+      continue; // timer_rows gives decodable rows only
+    auto& owner = v.shard[shard_of(env->to, v.shards)].owner;
+    if (owner.empty() || owner == d.opts.node_id)
+      return "timer for " + env->to + ": its shard has no other owner to take it";
+    by_owner[owner].push_back(std::move(r));
+  }
+  for (auto& [owner, mine] : by_owner) {
+    if (auto err = d.net->send_timers(owner, mine))
+      return detail_of(err);
+    // Sent: deleted here. A crash before this sends them again, and the
+    // owner holds each once.
+    if (auto err = d.rt->erase_rows(mine))
+      return "cannot delete the timers sent to " + owner + ": " + detail_of(err);
+    d.timers_moved.fetch_add(mine.size());
+    spdlog::info("cluster: {} timers sent to {}, their receivers' owner", mine.size(), owner);
+  }
+  return {};
+}
+
 } // namespace
 
+void cluster_node::impl::publish_held(const std::map<std::string, std::set<uint32_t>>& record) {
+  auto held = std::make_shared<std::set<uint32_t>>();
+  for (auto& [target, shards] : record)
+    held->insert(shards.begin(), shards.end());
+  std::atomic_store(&held_shards, std::shared_ptr<const std::set<uint32_t>>{std::move(held)});
+}
+
+std::string cluster_node::impl::take_timers(const std::string& from,
+                                            std::vector<std::string>& rows) {
+  std::vector<runtime::actor_row> out;
+  if (auto why = parse_rows(rows, out); !why.empty())
+    return why;
+  for (auto& r : out)
+    if (r.family != column::timer)
+      return "only timer rows are sent this way";
+  auto done = std::make_shared<std::promise<caf::error>>();
+  auto result = done->get_future();
+  rt->import_actor_rows(std::move(out), [done](caf::error err) { done->set_value(err); });
+  if (auto err = result.get())
+    return "cannot write the timers from " + from + ": " + detail_of(err);
+  return {};
+}
+
+void cluster_node::impl::send_timers_away(const cluster_view& v) {
+  bool owns_any = false;
+  for (auto& x : v.shard)
+    owns_any = owns_any || x.owner == opts.node_id;
+  bool leaving = v.draining.count(opts.node_id) != 0 && !owns_any;
+  if (!leaving) {
+    timers_leaving.store(false);
+    return;
+  }
+  if (!timers_leaving.exchange(true)) {
+    // A barrier: a timer firing admitted before the flag is on disk (and
+    // its row gone) before the timers are read; any later one is refused.
+    if (auto err = rt->write_meta("cluster/timers_leaving", "1"))
+      return timers_leaving.store(false);
+  }
+  auto rows = rt->timer_rows([](std::string_view) { return true; });
+  if (!rows || rows->empty())
+    return;
+  auto n = rows->size();
+  if (auto why = ship_timers(*this, v, std::move(*rows)); !why.empty())
+    spdlog::warn("cluster: {} timers wait here to be sent away: {}", n, why);
+}
+
 void cluster_node::impl::hand_over(const cluster_view& v) {
+  if (!timers_ready.load()) {
+    publish_held(read_record(*rt));
+    timers_ready.store(true);
+  }
   settle_handovers(v);
+  send_timers_away(v);
   std::map<std::string, std::set<uint32_t>> wanted;
   for (uint32_t s = 0; s < v.shard.size(); ++s) {
     auto& x = v.shard[s];
@@ -125,6 +220,7 @@ void cluster_node::impl::hand_over_to(const cluster_view& v, handover& h) {
   // their rows change no more.
   auto record = read_record(*rt);
   record[h.target].insert(h.shards.begin(), h.shards.end());
+  publish_held(record); // their timers fire no more here: the write below is the barrier
   if (auto err = write_record(*rt, record))
     return wait("cannot write this node's handover record: " + detail_of(err));
   rt->evict_actors(owns);
@@ -226,6 +322,16 @@ void cluster_node::impl::settle_handovers(const cluster_view& v) {
       changed = true;
     }
     if (!gone.empty()) {
+      // Their timers go to the new owners first (held back here since the
+      // record named the shards), then every row of theirs is deleted.
+      auto timers = rt->timer_rows(
+        [&](std::string_view to) { return gone.count(shard_of(to, v.shards)) != 0; });
+      auto why = timers ? ship_timers(*this, v, std::move(*timers)) : detail_of(timers.error());
+      if (!why.empty()) {
+        spdlog::warn("cluster: timers of shards {} handed over stay here for now: {}", to_csv(gone),
+                     why);
+        return; // the record stays; the next round tries again
+      }
       auto deleted = rt->delete_actor_rows(
         [&](std::string_view id) { return gone.count(shard_of(id, v.shards)) != 0; });
       if (!deleted) {
@@ -238,8 +344,8 @@ void cluster_node::impl::settle_handovers(const cluster_view& v) {
     }
     it = it->second.empty() ? record.erase(it) : std::next(it);
   }
-  if (changed)
-    ignore_error(write_record(*rt, record));
+  if (changed && !write_record(*rt, record))
+    publish_held(record);
 }
 
 void cluster_node::impl::after_round(const cluster_view& v) {
@@ -271,9 +377,14 @@ void cluster_node::impl::after_round(const cluster_view& v) {
   auto depths = rt->outbox_depths();
   if (!depths || !depths->empty() || !read_record(*rt).empty())
     return;
+  // Its timers went to their receivers' owners (the handover thread).
+  if (auto timers = rt->timer_rows([](std::string_view) { return true; });
+      !timers || !timers->empty())
+    return;
   if (auto del = etcd->erase("/cairn/drain/" + opts.node_id); !del)
     return;
-  spdlog::info("cluster: drained (no shard owned here, every message forwarded); stopping");
+  spdlog::info("cluster: drained (no shard owned here, every message forwarded, every timer "
+               "sent away); stopping");
   drained.store(true);
 }
 
@@ -299,16 +410,11 @@ std::string cluster_node::impl::take_chunk(const std::string& from, const std::s
     rt->evict_actors(owns);
   }
   std::vector<runtime::actor_row> out;
-  out.reserve(rows.size());
-  for (auto& w : rows) {
-    if (w.size() < 9)
-      return "a malformed row";
-    auto family = static_cast<column>(static_cast<uint8_t>(w[0]));
-    auto klen = wire::get_be64(w, 1);
-    if (klen > w.size() - 9)
-      return "a malformed row";
-    out.push_back(runtime::actor_row{family, w.substr(9, klen), w.substr(9 + klen)});
-  }
+  if (auto why = parse_rows(rows, out); !why.empty())
+    return why;
+  for (auto& r : out)
+    if (r.family == column::timer)
+      return "timers come after the flip, not in a chunk";
   auto count = out.size();
   auto done = std::make_shared<std::promise<caf::error>>();
   auto result = done->get_future();

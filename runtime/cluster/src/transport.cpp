@@ -118,6 +118,13 @@ caf::expected<uint16_t> transport::start(const std::string& host, uint16_t port)
           return make_error(errc::conflict, why);
         return n;
       },
+      [&](timers_atom, const std::string& from,
+          std::vector<std::string>& rows) -> caf::result<uint64_t> {
+        auto why = node.take_timers(from, rows);
+        if (!why.empty())
+          return make_error(errc::conflict, why);
+        return uint64_t{rows.size()};
+      },
       [&](verify_atom, const std::string& from, const std::string& csv,
           const std::string& counts) -> caf::result<uint64_t> {
         auto why = node.verify_import(from, csv, counts);

@@ -42,6 +42,9 @@ public:
   /// rows. Blocking (the cluster loop's thread).
   caf::error hand_over(const std::string& peer, const std::string& shards_csv,
                        std::vector<runtime::actor_row> rows);
+  /// Carries timer rows to `peer`, which holds each once however often it
+  /// is sent. Blocking.
+  caf::error send_timers(const std::string& peer, const std::vector<runtime::actor_row>& rows);
 
   /// Asks the node at host:port how long ago it last reached etcd (ms);
   /// nothing if it does not answer within a second. Blocking.
@@ -55,6 +58,8 @@ public:
   struct ingress_state;
 
 private:
+  /// The handoff actor of `peer` (a member now). Blocking.
+  caf::expected<caf::actor> handoff_of(const std::string& peer);
   void forward_loop(forwarder& f);
   /// Takes the next batches of sender `key` in turn (the ingress actor only).
   void next_batch(ingress_state& st, const std::string& key);

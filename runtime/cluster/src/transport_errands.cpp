@@ -73,8 +73,21 @@ std::optional<int64_t> transport::probe(const std::string& host, uint16_t port) 
   return since;
 }
 
-caf::error transport::hand_over(const std::string& peer, const std::string& shards_csv,
-                                std::vector<runtime::actor_row> rows) {
+namespace {
+
+/// One row as a handover carries it: family, key length, key, value.
+std::string wire_row(const runtime::actor_row& r) {
+  std::string w;
+  w.push_back(static_cast<char>(r.family));
+  put_be64(w, r.key.size());
+  w += r.key;
+  w += r.value;
+  return w;
+}
+
+} // namespace
+
+caf::expected<caf::actor> transport::handoff_of(const std::string& peer) {
   auto v = node_.current();
   auto m = v ? v->members.find(peer) : decltype(v->members.end()){};
   if (!v || m == v->members.end())
@@ -92,6 +105,42 @@ caf::error transport::hand_over(const std::string& peer, const std::string& shar
   if (failed || !target)
     return make_error(errc::unavailable, "node " + peer + " does not take handovers: "
                                            + (failed ? sys_->render(failed) : "no answer"));
+  return target;
+}
+
+caf::error transport::send_timers(const std::string& peer,
+                                  const std::vector<runtime::actor_row>& rows) {
+  auto target = handoff_of(peer);
+  if (!target)
+    return std::move(target.error());
+  caf::scoped_actor self{*sys_};
+  caf::error failed;
+  for (size_t i = 0; i < rows.size() && !failed;) {
+    std::vector<std::string> wire;
+    size_t bytes = 0;
+    for (; i < rows.size() && (wire.empty() || bytes < batch_bytes); ++i) {
+      wire.push_back(wire_row(rows[i]));
+      bytes += wire.back().size();
+    }
+    self
+      ->request(*target, std::chrono::seconds{30}, timers_atom::value, node_.opts.node_id,
+                std::move(wire))
+      .receive([](uint64_t) {}, [&](caf::error& err) { failed = std::move(err); });
+  }
+  if (!failed)
+    return {};
+  auto why = code_of(failed) != errc::none ? detail_of(failed) : sys_->render(failed);
+  return make_error(errc::unavailable, "node " + peer + ": " + why);
+}
+
+caf::error transport::hand_over(const std::string& peer, const std::string& shards_csv,
+                                std::vector<runtime::actor_row> rows) {
+  auto handoff = handoff_of(peer);
+  if (!handoff)
+    return std::move(handoff.error());
+  auto target = *handoff;
+  caf::scoped_actor self{*sys_};
+  caf::error failed;
   auto fail = [&](const caf::error& err) {
     auto why = code_of(err) != errc::none ? detail_of(err) : sys_->render(err);
     return make_error(errc::unavailable, "node " + peer + ": " + why);
@@ -104,13 +153,8 @@ caf::error transport::hand_over(const std::string& peer, const std::string& shar
     size_t bytes = 0;
     for (; i < rows.size() && (wire.empty() || bytes < batch_bytes); ++i) {
       auto& r = rows[i];
-      std::string w;
-      w.push_back(static_cast<char>(r.family));
-      put_be64(w, r.key.size());
-      w += r.key;
-      w += r.value;
-      bytes += w.size();
-      wire.push_back(std::move(w));
+      wire.push_back(wire_row(r));
+      bytes += wire.back().size();
       counts[r.family == column::mailbox    ? 0
              : r.family == column::journal  ? 1
              : r.family == column::snapshot ? 2

@@ -18,6 +18,7 @@ using persisted_atom = caf::atom_constant<caf::atom("cfwddone")>;
 using handoff_atom = caf::atom_constant<caf::atom("chandoff")>; ///< -> the handoff actor
 using chunk_atom = caf::atom_constant<caf::atom("cchunk")>;
 using verify_atom = caf::atom_constant<caf::atom("cverify")>;
+using timers_atom = caf::atom_constant<caf::atom("ctimers")>;
 using probe_atom = caf::atom_constant<caf::atom("cprobe")>;
 
 constexpr size_t batch_rows = 512;

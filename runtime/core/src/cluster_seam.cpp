@@ -160,11 +160,62 @@ runtime::export_actor_rows(const std::function<bool(std::string_view)>& owns) {
   return out;
 }
 
+caf::expected<std::vector<runtime::actor_row>>
+runtime::timer_rows(const std::function<bool(std::string_view)>& to) {
+  std::vector<actor_row> out;
+  auto err = impl_->store->scan(column::timer, "", "", [&](std::string_view k, std::string_view v) {
+    auto env = decode<envelope>(v);
+    if (k.size() == 16 && env && to(env->to))
+      out.push_back(actor_row{column::timer, std::string{k}, std::string{v}});
+    return true;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::error runtime::erase_rows(const std::vector<actor_row>& rows) {
+  auto& d = *impl_;
+  constexpr size_t per_commit = 2048;
+  for (size_t i = 0; i < rows.size(); i += per_commit) {
+    internal::commit_request req;
+    int64_t mail = 0, timers = 0;
+    for (size_t j = i; j < std::min(rows.size(), i + per_commit); ++j) {
+      req.ops.erase(rows[j].family, rows[j].key);
+      mail += rows[j].family == column::mailbox ? 1 : 0;
+      timers += rows[j].family == column::timer ? 1 : 0;
+    }
+    if (auto err = d.commit_and_wait(req))
+      return err;
+    d.pending.fetch_sub(mail);
+    d.timers.fetch_sub(timers);
+  }
+  return {};
+}
+
 void runtime::import_actor_rows(std::vector<actor_row> rows, std::function<void(caf::error)> done) {
   auto& d = *impl_;
   internal::commit_request req;
   int64_t mail = 0;
   for (auto& r : rows) {
+    if (r.family == column::timer) {
+      auto env = decode<envelope>(r.value);
+      if (r.key.size() != 16 || !env)
+        return done(make_error(errc::corrupt_record, "a handed-over timer is malformed"));
+      // Sent twice (the sender stopped before deleting its copy): held once.
+      bool held = false;
+      auto due = r.key.substr(0, 8);
+      if (auto err =
+            d.store->scan(column::timer, due, "", [&](std::string_view, std::string_view v) {
+              auto mine = decode<envelope>(v);
+              held = mine && mine->id == env->id;
+              return !held;
+            }))
+        return done(std::move(err));
+      if (!held)
+        req.timers.emplace_back(static_cast<int64_t>(keys::read_be64(r.key)), std::move(*env));
+      continue;
+    }
     if (r.family == column::mailbox) {
       std::string_view actor;
       uint64_t seq = 0;
@@ -177,11 +228,11 @@ void runtime::import_actor_rows(std::vector<actor_row> rows, std::function<void(
       req.ops.put(r.family, std::move(r.key), std::move(r.value));
     } else {
       return done(make_error(errc::invalid_argument, "a handover carries only mailbox, journal, "
-                                                     "snapshot and idempotency rows"));
+                                                     "snapshot, idempotency and timer rows"));
     }
   }
   auto cb = std::make_shared<std::function<void(caf::error)>>(std::move(done));
-  req.done = [&d, cb, mail](internal::commit_result& r) {
+  req.done = [&d, cb, mail](internal::commit_result& r) { // timers: counted by on_committed
     if (!r.err)
       d.pending.fetch_add(mail);
     (*cb)(std::move(r.err));

@@ -158,6 +158,12 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
         continue;
       }
     }
+    if (req.fires_timer && settings_.fires && !req.enqueue.empty()
+        && !settings_.fires(req.enqueue.front().to)) {
+      refused[i] = true;
+      res.err = make_error(errc::busy, "this timer is held here now (its shard is handed over)");
+      continue;
+    }
     // The placement seam, asked once per envelope before anything of the
     // request is written: a peer whose outbox is at its cap refuses the
     // whole request (`busy`), other peers and local actors are unaffected.

@@ -183,6 +183,7 @@ caf::error runtime::start() {
   cs.max_queued = d.opts.max_queued_commits;
   cs.place = d.opts.place;
   cs.admit = d.opts.admit;
+  cs.fires = d.opts.fires;
   cs.dedupe_window_ms = d.opts.dedupe_window.count();
   d.coord = std::make_unique<internal::commit_coordinator>(
     *d.store, cs, next_seq, [p = &d](commit_result& r) { p->on_committed(r); });

@@ -14,6 +14,9 @@ void runtime::impl::fire_timers() {
   ignore_error(store->scan(column::timer, "", "", [&](std::string_view k, std::string_view v) {
     if (k.size() != 16 || keys::read_be64(k) > now || due.size() >= 1024)
       return false;
+    if (opts.fires) // held back (its shard is handed over): not even tried
+      if (auto env = decode<envelope>(v); env && !opts.fires(env->to))
+        return true;
     due.emplace_back(std::string{k}, std::string{v});
     return true;
   }));
@@ -35,6 +38,7 @@ void runtime::impl::fire_timers() {
     req.ops.erase(column::timer, key);
     auto env = decode<envelope>(value);
     if (env) {
+      req.fires_timer = true;
       req.enqueue.push_back(std::move(*env));
     } else {
       dead_letter dl;

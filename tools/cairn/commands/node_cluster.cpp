@@ -26,6 +26,7 @@ std::unique_ptr<cluster::cluster_node> cluster_member(const node_settings& ns,
   opts.place = member->placement();
   opts.on_forwarded = member->forwarded_hook();
   opts.admit = member->admission();
+  opts.fires = member->timer_gate();
   return member;
 }
 

@@ -61,6 +61,12 @@ struct runtime_options {
   /// refused request writes nothing and fails with `shard_not_owned`. Must
   /// be fast and never block. Empty: every actor is admitted.
   std::function<bool(std::string_view actor_id)> admit;
+  /// Whether a due timer for `to` may fire here now (the cluster layer:
+  /// not while its shard is handed over from here, or while a drained node
+  /// ships its timers away). Asked on the commit thread, so a refusal is
+  /// ordered with every other commit; a held timer stays and fires later.
+  /// Must be fast and never block. Empty: every timer fires when due.
+  std::function<bool(std::string_view to)> fires;
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
@@ -439,14 +445,23 @@ public:
     std::string value;
   };
   /// Every mailbox, journal, snapshot and idempotency row of the actors
-  /// `owns` selects, by family in key order. Timers, dead letters, topics
-  /// and spans stay where they were written (docs/cluster.md, "Handoff").
+  /// `owns` selects, by family in key order. Timers go separately
+  /// (`timer_rows`); dead letters, topics and spans stay where they were
+  /// written (docs/cluster.md, "Handoff").
   caf::expected<std::vector<actor_row>>
   export_actor_rows(const std::function<bool(std::string_view actor_id)>& owns);
-  /// Writes rows from another node's `export_actor_rows` in one commit
-  /// (mailbox rows under this node's sequence numbers, in their order);
-  /// nothing is routed until `wake_stored`. `done` runs on the commit thread.
+  /// The timers whose receiver `to` selects (family `timer`, key order).
+  caf::expected<std::vector<actor_row>>
+  timer_rows(const std::function<bool(std::string_view to)>& to);
+  /// Writes rows from another node's `export_actor_rows` or `timer_rows` in
+  /// one commit (mailbox and timer rows under this node's sequence numbers,
+  /// in their order); nothing is routed until `wake_stored`. A timer already
+  /// held here (same due time, same envelope id: sent twice) is skipped.
+  /// `done` runs on the commit thread.
   void import_actor_rows(std::vector<actor_row> rows, std::function<void(caf::error)> done);
+  /// Deletes exactly these rows (as `export_actor_rows` or `timer_rows`
+  /// gave them), in commits of bounded size.
+  caf::error erase_rows(const std::vector<actor_row>& rows);
   /// Deletes every row `export_actor_rows` would give for `owns`, in commits
   /// of bounded size; the number of rows deleted.
   caf::expected<size_t> delete_actor_rows(const std::function<bool(std::string_view)>& owns);

@@ -89,6 +89,9 @@ struct commit_request {
   /// Every envelope of `enqueue` goes to this node's mailbox, and only if
   /// its receiver is admitted (forwarded imports: never relayed).
   bool local_admitted = false;
+  /// A due timer firing: refused (`busy`, nothing written) if `fires` holds
+  /// its receiver back.
+  bool fires_timer = false;
   /// Every envelope of `enqueue` goes to the outbox toward this peer, not
   /// asking the placement (an outbox re-addressed to a shard's new owner).
   std::string to_peer;
@@ -113,6 +116,7 @@ public:
     int64_t dedupe_window_ms = 0;
     placement_fn place;                          ///< empty: every receiver is local
     std::function<bool(std::string_view)> admit; ///< empty: every actor is admitted
+    std::function<bool(std::string_view)> fires; ///< empty: every due timer fires
   };
 
   commit_coordinator(storage& store, settings s, uint64_t next_seq,

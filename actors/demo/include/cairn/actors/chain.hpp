@@ -5,6 +5,7 @@
 #include <string>
 
 #include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
 
 #include "cairn/runtime.hpp"
 
@@ -16,11 +17,15 @@ namespace cairn::actors {
 struct chain_produce {
   uint64_t count = 0;  ///< items this source produces in total
   uint32_t batch = 64; ///< items per step
+  /// Set: each item reaches `hop_a` after this many ms, through a durable
+  /// timer (`context::schedule`) instead of a send.
+  caf::optional<uint64_t> delay_ms;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chain_produce& x) {
-  return f(caf::meta::type_name("chain.produce"), field{"count"}, x.count, field{"batch"}, x.batch);
+  return f(caf::meta::type_name("chain.produce"), field{"count"}, x.count, field{"batch"}, x.batch,
+           field{"delay_ms"}, x.delay_ms);
 }
 
 /// One item (also the event each hop journals).

@@ -59,6 +59,9 @@ public:
   /// The runtime's `admit`: this node owns the actor's shard and is not
   /// handing it over.
   std::function<bool(std::string_view)> admission();
+  /// The runtime's `fires`: a due timer is held back while its shard is
+  /// handed over from here, or while a drained node sends its timers away.
+  std::function<bool(std::string_view)> timer_gate();
 
   /// Joins (or creates) the cluster etcd describes: checks this data
   /// directory's node id, publishes the CAF ingress, registers under a
