@@ -381,10 +381,19 @@ void cluster_node::impl::after_round(const cluster_view& v) {
   if (auto timers = rt->timer_rows([](std::string_view) { return true; });
       !timers || !timers->empty())
     return;
+  // Topic events published here were delivered (their deliveries went
+  // through `place`, so they are forwarded by now).
+  auto topics = rt->topics(100'000);
+  if (!topics)
+    return;
+  for (auto& t : *topics)
+    for (auto& [subscriber, offset] : t.subscriptions)
+      if (offset < t.events)
+        return;
   if (auto del = etcd->erase("/cairn/drain/" + opts.node_id); !del)
     return;
-  spdlog::info("cluster: drained (no shard owned here, every message forwarded, every timer "
-               "sent away); stopping");
+  spdlog::info("cluster: drained (no shard owned here, every message forwarded and topic event "
+               "delivered, every timer sent away); stopping");
   drained.store(true);
 }
 
