@@ -11,6 +11,7 @@
 // the ratio is a lower bound of what separate machines give.
 //
 //   cairn_cluster_bench [--tokens N] [--seconds S] [--durability os,fsync] [--threads N]
+//   (--threads: scheduler threads per node, 1 by default; 0: the node's default)
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -38,7 +39,10 @@ struct options {
   int tokens = 512;
   int seconds = 10;
   std::vector<std::string> modes{"os", "fsync"};
-  int threads = 0; ///< runtime scheduler threads per node (0: the node's default)
+  /// Runtime scheduler threads per node, the same for the local node and
+  /// the three: on one machine the three share its cores, and more threads
+  /// than cores per node only add task switches (0: the node's default).
+  int threads = 1;
 };
 
 int64_t metric_sum(uint16_t port, const std::string& name) {

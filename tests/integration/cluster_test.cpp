@@ -530,3 +530,38 @@ TEST_CASE("a plan submitted to any node is waited for and streamed there", "[clu
     },
     std::chrono::seconds{30}));
 }
+
+TEST_CASE("a message sent with one key through every node is taken once by its owner",
+          "[cluster]") {
+  test::local_cluster c{3, shards};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
+  auto id = actor_owned_by(c, "source", "n3");
+  auto path = "/api/v1/actors/source%2F" + id.substr(id.find('/') + 1);
+  auto send = [&](size_t via, const std::string& key) {
+    return test::http_call(c.http_port(via), "POST", path + "/messages",
+                           R"({"type":"chain.produce/v1","payload":{"count":0,"batch":1},)"
+                           R"("idempotency_key":")"
+                             + key + R"("})")
+      .status;
+  };
+  // The same key through n1, n2 and n3 (each claims it as it accepts; the
+  // owner claims it as the rows arrive), then another key.
+  for (size_t via : {0, 1, 2, 1, 0}) {
+    auto status = send(via, "same");
+    CHECK((status == 202 || status == 200));
+  }
+  CHECK(send(0, "other") == 202);
+  auto settled = [&] {
+    for (size_t i = 0; i < 3; ++i)
+      if (c.metric(i, "cairn_cluster_outbox_depth") != 0)
+        return false;
+    auto r = test::http_call(c.http_port(2), "GET", path);
+    return r.body.find("\"mailbox_depth\":0,") != std::string::npos
+           && r.body.find("\"journal_length\":0,") == std::string::npos;
+  };
+  REQUIRE(test::eventually(settled, std::chrono::seconds{60}));
+  auto r = test::http_call(c.http_port(2), "GET", path);
+  INFO(r.body);
+  CHECK(r.body.find("\"journal_length\":2,") != std::string::npos);
+}

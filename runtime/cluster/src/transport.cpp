@@ -29,26 +29,29 @@ namespace {
 using namespace wire;
 
 /// One row on the wire: be64(seq) be64(size of to) to record.
+/// seq, receiver length, receiver, claim flag (0 or 1), record.
 std::string wire_row(const runtime::outbox_row& r) {
   std::string out;
-  out.reserve(16 + r.to.size() + r.record.size());
+  out.reserve(17 + r.to.size() + r.record.size());
   put_be64(out, r.seq);
   put_be64(out, r.to.size());
   out += r.to;
+  out.push_back(r.claim ? '\1' : '\0');
   out += r.record;
   return out;
 }
 
-bool parse_wire_row(std::string_view s, uint64_t& seq, std::string_view& to,
+bool parse_wire_row(std::string_view s, uint64_t& seq, std::string_view& to, bool& claim,
                     std::string_view& record) {
-  if (s.size() < 16)
+  if (s.size() < 17)
     return false;
   seq = get_be64(s, 0);
   auto n = get_be64(s, 8);
-  if (n > s.size() - 16)
+  if (n > s.size() - 17)
     return false;
   to = s.substr(16, n);
-  record = s.substr(16 + n);
+  claim = s[16 + n] != '\0';
+  record = s.substr(17 + n);
   return true;
 }
 
@@ -214,12 +217,14 @@ void transport::next_batch(ingress_state& st, const std::string& key) {
       continue;
     }
     std::vector<std::string> records;
+    std::vector<bool> claims;
     uint64_t done_below = snd.done_below;
     bool wait = false, malformed = false;
     for (auto& row : b.rows) {
       uint64_t seq = 0;
       std::string_view to, record;
-      if (!parse_wire_row(row, seq, to, record)) {
+      bool claim = false;
+      if (!parse_wire_row(row, seq, to, claim, record)) {
         malformed = true;
         break;
       }
@@ -232,6 +237,7 @@ void transport::next_batch(ingress_state& st, const std::string& key) {
         break;       // and sends it on once its map names another owner
       }
       records.emplace_back(record);
+      claims.push_back(claim);
       done_below = seq + 1;
     }
     if (malformed)
@@ -248,13 +254,13 @@ void transport::next_batch(ingress_state& st, const std::string& key) {
     put_be64(hw, done_below);
     snd.in_flight = true;
     auto n = records.size();
-    rt->import_forwarded(std::move(records), {{"cluster/in/" + key, std::move(hw)}},
-                         [h = st.handle, key, n](caf::error err) {
-                           caf::anon_send(h, persisted_atom::value, key, !err, uint64_t{n});
-                           if (err && code_of(err) != errc::shard_not_owned)
-                             spdlog::warn("cluster: forwarded batch not persisted: {}",
-                                          render(err));
-                         });
+    rt->import_forwarded(
+      std::move(records), std::move(claims), {{"cluster/in/" + key, std::move(hw)}},
+      [h = st.handle, key, n](caf::error err) {
+        caf::anon_send(h, persisted_atom::value, key, !err, uint64_t{n});
+        if (err && code_of(err) != errc::shard_not_owned)
+          spdlog::warn("cluster: forwarded batch not persisted: {}", render(err));
+      });
   }
 }
 

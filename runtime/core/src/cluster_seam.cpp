@@ -24,7 +24,12 @@ runtime::read_outbox(std::string_view peer, uint64_t from_seq, size_t max_rows, 
       // An undecodable row still travels: the owner refuses it loudly
       // rather than this node dropping it silently.
       out.push_back(outbox_row{seq, rec ? rec->env.to : std::string{},
-                               rec ? rec->env.from : std::string{}, std::string{v}});
+                               rec ? rec->env.from : std::string{}, std::string{v}, false});
+      if (rec && !rec->env.idempotency_key.empty()) {
+        auto claimed =
+          impl_->store->get(column::dedupe, rec->env.to + '\0' + rec->env.idempotency_key);
+        out.back().claim = !claimed || *claimed; // unreadable: claim, to be safe
+      }
       bytes += v.size();
       return true;
     });
@@ -55,11 +60,12 @@ void runtime::drop_outbox(std::string peer, std::vector<uint64_t> seqs,
   impl_->commit_async(req, std::move(done));
 }
 
-void runtime::import_forwarded(std::vector<std::string> records,
+void runtime::import_forwarded(std::vector<std::string> records, std::vector<bool> claims,
                                std::vector<std::pair<std::string, std::string>> meta_rows,
                                std::function<void(caf::error)> done) {
   auto& d = *impl_;
   internal::commit_request req;
+  req.dedupe_each = std::move(claims);
   for (auto& r : records) {
     auto rec = decode<internal::mailbox_record>(r);
     if (!rec)
@@ -69,7 +75,6 @@ void runtime::import_forwarded(std::vector<std::string> records,
   }
   for (auto& [k, v] : meta_rows)
     req.ops.put(column::meta, std::move(k), std::move(v));
-  req.dedupe = true;
   req.local_admitted = true;
   auto cb = std::make_shared<std::function<void(caf::error)>>(std::move(done));
   req.done = [cb](internal::commit_result& r) { (*cb)(std::move(r.err)); };

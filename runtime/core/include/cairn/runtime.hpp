@@ -410,6 +410,12 @@ public:
     std::string to;     ///< its receiver
     std::string from;   ///< its sender (an actor id, or empty)
     std::string record; ///< opaque: what `import_forwarded` takes on the owner
+    /// Its idempotency key was claimed here (an accepted message with a key,
+    /// a send with a key its handler chose), so the owner claims it too. A
+    /// key derived from the handled message is not: the sender's commit
+    /// made the send exactly once, and the transport's high-water mark
+    /// drops a resent row.
+    bool claim = false;
   };
   /// Outbox rows toward `peer` from sequence `from_seq` on, in order, at
   /// most `max_rows` and (past the first row) `max_bytes` of records.
@@ -422,13 +428,14 @@ public:
   void drop_outbox(std::string peer, std::vector<uint64_t> seqs,
                    std::function<void(caf::error)> done);
   /// Persists forwarded records (from `read_outbox` on another node) in one
-  /// commit together with `meta` rows, exactly like accepted messages:
-  /// idempotency keys are claimed here. Every receiver must be admitted
+  /// commit together with `meta` rows, exactly like accepted messages: the
+  /// idempotency key of a record whose `claims` entry is set is claimed
+  /// here (a duplicate is dropped). Every receiver must be admitted
   /// (`runtime_options::admit`) when the commit is built, else nothing is
   /// written (`shard_not_owned`): a forwarded envelope is never relayed. A
   /// record that does not decode is refused (`invalid_payload`). `done`
   /// runs on the commit thread.
-  void import_forwarded(std::vector<std::string> records,
+  void import_forwarded(std::vector<std::string> records, std::vector<bool> claims,
                         std::vector<std::pair<std::string, std::string>> meta_rows,
                         std::function<void(caf::error)> done);
   /// Moves outbox rows toward `peer` (their sequences and records, from
