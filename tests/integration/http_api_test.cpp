@@ -123,6 +123,90 @@ TEST_CASE("a JSON order posted over HTTP gets 202 and flows through every worker
   CHECK(node.journal_length("notify%2Fc7") == 1);
 }
 
+namespace {
+
+/// One message of a batch: `order_json` for `to`, with a key if given.
+std::string batch_order(const std::string& to, const std::string& key = {}) {
+  auto m = json::parse(order_json).as_object();
+  m["to"] = to;
+  if (!key.empty())
+    m["idempotency_key"] = key;
+  return json::serialize(m);
+}
+
+} // namespace
+
+TEST_CASE("a batch is persisted in one answer with an id or a problem for each message",
+          "[http][batch]") {
+  live_node node;
+  auto body = "[" + batch_order("order/b1") + "," + batch_order("order/b2", "same") + ","
+              + R"({"to":"order/b3","type":"no.such/v1","payload":{}},)"
+              + R"({"to":"not-an-actor","type":"demo.place_order/v1","payload":{}},)"
+              + batch_order("order/b2", "same") + "," + R"(7)" + "]";
+  auto r = node.post("/api/v1/messages:batch", body);
+  auto o = json_of(r);
+  CHECK(r.status == 202);
+  CHECK(o.at("accepted") == json::value(3));
+  CHECK(o.at("refused") == json::value(3));
+  auto& results = o.at("results").as_array();
+  REQUIRE(results.size() == 6);
+  CHECK(results[0].as_object().contains("id"));
+  CHECK(results[0].at("duplicate") == json::value(false));
+  CHECK(results[2].at("status") == json::value(400));
+  CHECK(results[2].at("code") == json::value("unknown_message_type"));
+  CHECK(results[3].at("code") == json::value("invalid_argument"));
+  // The same key twice in one batch: stored once, both answered with its id.
+  CHECK(results[4].at("duplicate") == json::value(true));
+  CHECK(results[4].at("id") == results[1].at("id"));
+  CHECK(results[5].at("code") == json::value("invalid_body"));
+  // Every message the answer took went its way: both orders complete, and
+  // the repeated one ran once.
+  REQUIRE(test::eventually([&] { return node.order_completed("order%2Fb1"); }));
+  REQUIRE(test::eventually([&] { return node.order_completed("order%2Fb2"); }));
+  CHECK(node.journal_length("order%2Fb2") == 5);
+  CHECK(node.get("/api/v1/actors/order%2Fb3").status == 404);
+  // Sent again later: the key is still claimed.
+  auto again =
+    json_of(node.post("/api/v1/messages:batch", "[" + batch_order("order/b2", "same") + "]"));
+  CHECK(again.at("results").at(0).at("duplicate") == json::value(true));
+  CHECK(again.at("results").at(0).at("id") == results[1].at("id"));
+}
+
+TEST_CASE("a batch as NDJSON answers per line, and a batch nothing of which is taken is refused",
+          "[http][batch]") {
+  live_node node;
+  auto r = node.post("/api/v1/messages:batch",
+                     batch_order("order/n1") + "\n{not json\n\n" + batch_order("order/n2") + "\n",
+                     {"Content-Type: application/x-ndjson"});
+  auto o = json_of(r);
+  CHECK(r.status == 202);
+  auto& results = o.at("results").as_array();
+  REQUIRE(results.size() == 3);
+  CHECK(results[0].as_object().contains("id"));
+  CHECK(results[1].at("code") == json::value("malformed_json"));
+  CHECK(results[1].at("detail").as_string().find("line 2") != json::string::npos);
+  CHECK(results[2].as_object().contains("id"));
+  REQUIRE(test::eventually([&] { return node.order_completed("order%2Fn2"); }));
+  // Nothing taken: the first refusal's status, with the results.
+  auto none = node.post("/api/v1/messages:batch", R"([{"to":"order/x","type":"no.such/v1"}])");
+  CHECK(none.status == 400);
+  CHECK(json_of(none).at("accepted") == json::value(0));
+  // The batch itself malformed: one problem, nothing persisted.
+  CHECK(node.post("/api/v1/messages:batch", "[").status == 400);
+  CHECK(node.post("/api/v1/messages:batch", R"({"to":"order/x"})").status == 400);
+  CHECK(node.post("/api/v1/messages:batch", "[]").status == 400);
+  CHECK(node.post("/api/v1/messages:batch", "[]", {"Content-Type: text/plain"}).status == 415);
+  CHECK(node.get("/api/v1/messages:batch").status == 405);
+  std::string many = "[";
+  for (int k = 0; k < 1001; ++k)
+    many += (k ? "," : "") + batch_order("order/m" + std::to_string(k));
+  many += "]";
+  auto big = node.post("/api/v1/messages:batch", many);
+  CHECK(big.status == 413);
+  CHECK(big.body.find("too_many_messages") != std::string::npos);
+  CHECK(node.get("/api/v1/actors/order%2Fm0").status == 404);
+}
+
 TEST_CASE("malformed requests get the specified problem and the node keeps serving",
           "[http][malformed]") {
   live_node node;

@@ -52,6 +52,13 @@ void node_api::handle(const http_request& req, const http_responder& respond) {
       return respond(bad_encoding(path));
     return post_message(req, *id, respond);
   }
+  if (path == "/api/v1/messages:batch") {
+    if (req.method != "POST")
+      return respond(not_allowed("POST"));
+    if (auto denied = authorize(req, path))
+      return respond(*denied);
+    return post_batch(req, respond);
+  }
   // Redrive and discard answer from the commit callback, like a message.
   const std::string dead_prefix = "/api/v1/dead-letters/", redrive_suffix = "/redrive";
   bool redrive = req.method == "POST" && path.rfind(dead_prefix, 0) == 0

@@ -27,7 +27,13 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   auto body = parser.release();
   if (!body.is_object())
     return problem(400, "invalid_body", "body must be a JSON object with \"type\" and \"payload\"");
-  auto& obj = body.as_object();
+  auto bad = envelope_of(body.as_object(), id, env);
+  env.traceparent = req.header("traceparent");
+  return bad;
+}
+
+std::optional<http_response> node_api::envelope_of(const json::object& obj, const std::string& id,
+                                                   envelope& env) {
   auto* type = obj.if_contains("type");
   if (type == nullptr || !type->is_string() || type->as_string().empty())
     return problem(400, "invalid_body", "\"type\" must be a non-empty string");
@@ -43,7 +49,6 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   env.payload = payload != nullptr ? serialize_plain(*payload) : "null";
   if (key != nullptr)
     env.idempotency_key = std::string{key->as_string()};
-  env.traceparent = req.header("traceparent");
   // A kind that declares its message types gets only those, decoded here:
   // a bad one is refused before anything is persisted.
   auto codec = rt_.edge_codec(kind_of(id), env.type);
@@ -82,6 +87,135 @@ void node_api::post_message(const http_request& req, const std::string& id,
                      o["id"] = *r;
                      respond(json_response(202, o));
                    });
+}
+
+namespace {
+
+constexpr size_t max_batch = 1000;
+
+/// A refusal as one entry of a batch's results.
+json::object result_of(const http_response& p) {
+  boost::system::error_code ec;
+  auto v = json::parse(p.body, ec);
+  json::object o;
+  o["status"] = p.status;
+  if (!ec && v.is_object()) {
+    if (auto* c = v.as_object().if_contains("code"))
+      o["code"] = *c;
+    if (auto* d = v.as_object().if_contains("detail"))
+      o["detail"] = *d;
+  }
+  return o;
+}
+
+} // namespace
+
+void node_api::post_batch(const http_request& req, const http_responder& respond) {
+  auto ctype = req.header("content-type");
+  bool ndjson =
+    ctype.rfind("application/x-ndjson", 0) == 0 || ctype.rfind("application/jsonl", 0) == 0;
+  if (!ndjson && ctype.rfind("application/json", 0) != 0)
+    return respond(problem(415, "unsupported_media_type",
+                           "send the batch as application/json (an array) or application/x-ndjson "
+                           "(one message per line), not '"
+                             + ctype + "'"));
+  // The messages, or for a line that is not JSON, why not.
+  std::vector<json::value> items;
+  std::vector<std::optional<http_response>> problems;
+  if (ndjson) {
+    size_t at = 0, line = 0;
+    while (at < req.body.size()) {
+      auto end = req.body.find('\n', at);
+      if (end == std::string::npos)
+        end = req.body.size();
+      auto text = std::string_view{req.body}.substr(at, end - at);
+      at = end + 1;
+      ++line;
+      if (text.find_first_not_of(" \t\r") == std::string_view::npos)
+        continue; // a blank line
+      boost::system::error_code ec;
+      auto v = json::parse(text, ec);
+      problems.push_back(ec ? std::optional<http_response>{problem(
+                           400, "malformed_json",
+                           "line " + std::to_string(line) + " is not valid JSON: " + ec.message())}
+                            : std::nullopt);
+      items.push_back(ec ? json::value{} : std::move(v));
+    }
+  } else {
+    boost::system::error_code ec;
+    auto v = json::parse(req.body, ec);
+    if (ec)
+      return respond(problem(400, "malformed_json", "body is not valid JSON: " + ec.message()));
+    if (!v.is_array())
+      return respond(problem(400, "invalid_body",
+                             "body must be a JSON array of messages, each {\"to\", \"type\", "
+                             "\"payload\"}"));
+    for (auto& m : v.as_array()) {
+      items.push_back(std::move(m));
+      problems.emplace_back();
+    }
+  }
+  if (items.empty())
+    return respond(problem(400, "invalid_body", "the batch has no message"));
+  if (items.size() > max_batch)
+    return respond(problem(413, "too_many_messages",
+                           std::to_string(items.size()) + " messages in one batch; at most "
+                             + std::to_string(max_batch)));
+  std::vector<envelope> envs;
+  std::vector<size_t> slot; // envs -> item
+  auto header_trace = req.header("traceparent");
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (problems[i])
+      continue;
+    if (!items[i].is_object()) {
+      problems[i] = problem(400, "invalid_body", "a message must be a JSON object");
+      continue;
+    }
+    auto& obj = items[i].as_object();
+    auto* to = obj.if_contains("to");
+    if (to == nullptr || !to->is_string() || !valid_actor_id(std::string{to->as_string()})) {
+      problems[i] = problem(400, "invalid_argument", "\"to\" must name an actor as kind/key");
+      continue;
+    }
+    envelope env;
+    if (auto bad = envelope_of(obj, std::string{to->as_string()}, env)) {
+      problems[i] = std::move(bad);
+      continue;
+    }
+    auto* tp = obj.if_contains("traceparent");
+    env.traceparent = tp && tp->is_string() ? std::string{tp->as_string()} : header_trace;
+    envs.push_back(std::move(env));
+    slot.push_back(i);
+  }
+  auto answer = [respond, problems = std::move(problems), slot,
+                 starting = opts_.starting](std::vector<runtime::batch_result> rs) {
+    json::array results(problems.size());
+    size_t accepted = 0, refused = 0;
+    unsigned first_refusal = 0;
+    for (size_t i = 0; i < problems.size(); ++i)
+      if (problems[i]) {
+        results[i] = result_of(*problems[i]);
+        ++refused;
+        first_refusal = first_refusal ? first_refusal : problems[i]->status;
+      }
+    for (size_t k = 0; k < slot.size() && k < rs.size(); ++k) {
+      if (!rs[k].id) {
+        auto p = from_error(rs[k].id.error(), starting && starting());
+        results[slot[k]] = result_of(p);
+        ++refused;
+        first_refusal = first_refusal ? first_refusal : p.status;
+        continue;
+      }
+      results[slot[k]] = json::object{{"id", *rs[k].id}, {"duplicate", rs[k].duplicate}};
+      ++accepted;
+    }
+    json::object o{{"accepted", accepted}, {"refused", refused}, {"results", std::move(results)}};
+    // Some persisted: 202, the results say which. None: the first refusal's status.
+    respond(json_response(accepted > 0 ? 202 : first_refusal, o));
+  };
+  if (envs.empty())
+    return answer({});
+  rt_.accept_batch(std::move(envs), std::move(answer));
 }
 
 http_response node_api::redrive(const std::string& id) {

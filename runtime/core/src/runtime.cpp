@@ -222,32 +222,32 @@ void runtime::stop() {
   impl_->stop();
 }
 
-void runtime::accept_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
-  auto& d = *impl_;
+namespace {
+
+caf::error not_accepting(runtime::impl& d) {
   if (!d.accepting.load())
-    return done(make_error(errc::shutting_down, "the node is not accepting messages"));
-  if (!valid_actor_id(env.to))
-    return done(
-      make_error(errc::invalid_argument, "invalid actor id '" + env.to + "': expected kind/key"));
-  if (!d.find_kind(env.to))
-    return done(make_error(errc::unknown_actor_kind, "no actor kind '"
-                                                       + std::string{kind_of(env.to)}
-                                                       + "' is registered on this node"));
-  if (env.type.empty())
-    return done(make_error(errc::invalid_argument, "message type is empty"));
-  // Refused at once while storage is unwritable; the services thread retries it.
+    return make_error(errc::shutting_down, "the node is not accepting messages");
+  return {};
+}
+
+/// Refused at once while storage is unwritable; the services thread retries it.
+caf::error unwritable(runtime::impl& d) {
   if (auto health = d.store->health(); !health.writable)
-    return done(make_error(errc::storage_write_failed,
-                           "storage is not writable (" + health.reason + "); retry after 1 s"));
-  // Reserve a place first, so concurrent accepts can never overshoot the cap.
-  auto load = d.reserved.fetch_add(1) + d.pending.load();
-  if (load >= static_cast<int64_t>(d.opts.max_pending)) {
-    d.reserved.fetch_sub(1);
-    d.busy.fetch_add(1);
-    return done(
-      make_error(errc::busy, "node holds " + std::to_string(load) + " pending messages (cap "
-                               + std::to_string(d.opts.max_pending) + "); retry after 100 ms"));
-  }
+    return make_error(errc::storage_write_failed,
+                      "storage is not writable (" + health.reason + "); retry after 1 s");
+  return {};
+}
+
+/// Checks one envelope from outside and fills in what it lacks.
+caf::error check_incoming(runtime::impl& d, envelope& env) {
+  if (!valid_actor_id(env.to))
+    return make_error(errc::invalid_argument,
+                      "invalid actor id '" + env.to + "': expected kind/key");
+  if (!d.find_kind(env.to))
+    return make_error(errc::unknown_actor_kind, "no actor kind '" + std::string{kind_of(env.to)}
+                                                  + "' is registered on this node");
+  if (env.type.empty())
+    return make_error(errc::invalid_argument, "message type is empty");
   if (env.id.empty())
     env.id = next_envelope_id();
   if (env.from.empty())
@@ -257,6 +257,100 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
   trace_context tc;
   if (!parse_traceparent(env.traceparent, tc))
     env.traceparent = format_traceparent(new_trace());
+  return {};
+}
+
+/// Reserves room for `n` more pending messages, so concurrent accepts can
+/// never overshoot the cap; `busy` if there is none.
+caf::error reserve(runtime::impl& d, int64_t n) {
+  auto load = d.reserved.fetch_add(n) + d.pending.load();
+  if (load + n > static_cast<int64_t>(d.opts.max_pending)) {
+    d.reserved.fetch_sub(n);
+    d.busy.fetch_add(1);
+    return make_error(errc::busy, "node holds " + std::to_string(load) + " pending messages (cap "
+                                    + std::to_string(d.opts.max_pending) + "); retry after 100 ms");
+  }
+  return {};
+}
+
+} // namespace
+
+void runtime::accept_batch(std::vector<envelope> envs,
+                           std::function<void(std::vector<batch_result>)> done) {
+  auto& d = *impl_;
+  auto results = std::make_shared<std::vector<batch_result>>(envs.size());
+  if (auto err = not_accepting(d)) {
+    for (auto& r : *results)
+      r.id = err;
+    return done(std::move(*results));
+  }
+  commit_request req;
+  std::vector<size_t> slot; // envelope of req.enqueue -> result
+  std::vector<std::shared_ptr<kind_counters>> counters;
+  for (size_t i = 0; i < envs.size(); ++i) {
+    if (auto err = check_incoming(d, envs[i])) {
+      (*results)[i].id = std::move(err);
+      continue;
+    }
+    counters.push_back(d.find_kind(envs[i].to)->counters);
+    slot.push_back(i);
+    req.enqueue.push_back(std::move(envs[i]));
+  }
+  auto n = static_cast<int64_t>(slot.size());
+  if (n == 0)
+    return done(std::move(*results));
+  auto err = unwritable(d);
+  if (!err)
+    err = reserve(d, n);
+  if (err) {
+    for (auto i : slot)
+      (*results)[i].id = err;
+    return done(std::move(*results));
+  }
+  std::vector<std::string> own_ids;
+  for (auto& env : req.enqueue)
+    own_ids.push_back(env.id);
+  req.dedupe = true;
+  auto cb = std::make_shared<std::function<void(std::vector<batch_result>)>>(std::move(done));
+  req.done = [p = &d, cb, results, slot, counters, own_ids, n](commit_result& r) {
+    p->reserved.fetch_sub(n);
+    for (size_t k = 0; k < slot.size(); ++k) {
+      auto& out = (*results)[slot[k]];
+      if (r.err || k >= r.ids.size()) {
+        out.id = r.err ? r.err : make_error(errc::storage_write_failed, "no id for this message");
+        continue;
+      }
+      out.id = r.ids[k];
+      out.duplicate = r.ids[k] != own_ids[k];
+      if (out.duplicate) {
+        p->duplicates.fetch_add(1);
+      } else {
+        p->accepted.fetch_add(1);
+        counters[k]->accepted.fetch_add(1);
+      }
+    }
+    (*cb)(std::move(*results));
+  };
+  if (!d.coord->submit(req, false)) {
+    d.reserved.fetch_sub(n);
+    d.busy.fetch_add(1);
+    auto full = make_error(errc::busy, "commit queue full; retry after 100 ms");
+    for (auto i : slot)
+      (*results)[i].id = full;
+    (*cb)(std::move(*results));
+  }
+}
+
+void runtime::accept_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
+  auto& d = *impl_;
+  if (auto err = not_accepting(d))
+    return done(std::move(err));
+  if (auto err = check_incoming(d, env))
+    return done(std::move(err));
+  if (auto err = unwritable(d))
+    return done(std::move(err));
+  if (auto err = reserve(d, 1))
+    return done(std::move(err));
   commit_request req;
   req.enqueue.push_back(std::move(env));
   req.dedupe = true;

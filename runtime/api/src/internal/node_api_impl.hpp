@@ -74,7 +74,13 @@ private:
   // Write endpoints.
   std::optional<http_response> message_envelope(const http_request& req, const std::string& id,
                                                 envelope& env);
+  /// One message object (`type`, `payload`, `idempotency_key`) for `id`.
+  std::optional<http_response> envelope_of(const boost::json::object& obj, const std::string& id,
+                                           envelope& env);
   void post_message(const http_request& req, const std::string& id, const http_responder& respond);
+  /// POST /api/v1/messages:batch: a JSON array or NDJSON of messages, each
+  /// with its `to`; one commit; one answer with a result per message.
+  void post_batch(const http_request& req, const http_responder& respond);
   http_response redrive(const std::string& id);
   http_response discard(const std::string& id);
   void redrive_async(const std::string& id, const http_responder& respond);

@@ -255,6 +255,21 @@ public:
   /// Like `accept`, answering on the commit thread through `done`.
   void accept_async(envelope env, std::function<void(caf::expected<std::string>)> done);
 
+  /// One message of `accept_batch`'s answer: its id (for a repeated key, the
+  /// first envelope's, with `duplicate` set), or why it was refused.
+  struct batch_result {
+    caf::expected<std::string> id{std::string{}};
+    bool duplicate = false;
+  };
+  /// Accepts several messages in one commit (one write, one fsync): each is
+  /// checked as `accept` checks one, the refused ones are answered with
+  /// their error and the rest are persisted together, so either all of them
+  /// or none are durable (a failed write refuses them all). `done` gets one
+  /// result per envelope, in order, on the commit thread (or at once if
+  /// none was taken).
+  void accept_batch(std::vector<envelope> envs,
+                    std::function<void(std::vector<batch_result>)> done);
+
   /// Builds and accepts a typed message from outside.
   template <class M>
   caf::expected<std::string> tell(std::string to, const M& m, std::string idempotency_key = {}) {
