@@ -8,8 +8,11 @@
 // internal effect happened once, and every external call of a step carried
 // the step's key `<plan id>/<step id>`, whatever the number of attempts.
 #include <algorithm>
+#include <cctype>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <random>
@@ -30,6 +33,28 @@ using namespace cairn;
 namespace json = boost::json;
 
 namespace {
+
+/// Kills every process whose command line mentions `text` (a tool process a
+/// SIGKILLed node left behind; nothing of a test may outlive it).
+void kill_processes_mentioning(const std::string& text) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it{"/proc", ec}, end; !ec && it != end;
+       it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
+      continue;
+    std::ifstream in{it->path() / "cmdline", std::ios::binary};
+    std::string cmdline{std::istreambuf_iterator<char>{in}, {}};
+    if (cmdline.find(text) != std::string::npos)
+      ::kill(static_cast<pid_t>(std::stol(name)), SIGKILL);
+  }
+}
+
+/// Runs `kill_processes_mentioning(text)` when the test ends, failed or not.
+struct reap_on_exit {
+  std::string text;
+  ~reap_on_exit() { kill_processes_mentioning(text); }
+};
 
 size_t lines_in(const std::string& path) {
   std::ifstream in{path};
@@ -225,6 +250,7 @@ TEST_CASE("a SIGKILL in the middle of compensating: each undo runs to its end on
           "order",
           "[plan][crash]") {
   test::temp_dir dir;
+  reap_on_exit reap{dir.path()}; // declared after dir: runs before it is removed
   auto log = dir.sub("undo.log");
   auto gate = dir.sub("gate");
   // `do_x` succeeds; `fail` fails (a tool error); `undo_x` logs its key and
@@ -240,8 +266,10 @@ TEST_CASE("a SIGKILL in the middle of compensating: each undo runs to its end on
       t[k] = v;
     return t;
   };
+  // The wait is bounded (30 s), so even an undo the reaper misses ends.
   auto undo_script = "/bin/cat >/dev/null; echo \"$CAIRN_IDEMPOTENCY_KEY\" >> " + log
-                     + "; while [ ! -e " + gate + " ]; do /bin/sleep 0.05; done; echo '{}'";
+                     + "; i=0; while [ ! -e " + gate
+                     + " ] && [ $i -lt 600 ]; do /bin/sleep 0.05; i=$((i+1)); done; echo '{}'";
   json::array tools{
     tool("do_a", "/bin/cat >/dev/null; echo '{\"id\":\"a1\"}'",
          {{"compensation",
