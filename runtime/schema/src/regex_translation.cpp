@@ -3,6 +3,7 @@
 // \u{} and surrogate pairs decoded, named groups numbered, syntax checked on the way.
 #include "internal/regex_translation.hpp"
 
+#include "internal/code_point_sets.hpp"
 #include "internal/unicode_tables.hpp"
 #include "internal/utf8.hpp"
 
@@ -16,52 +17,7 @@ namespace cairn::schema::internal {
 
 namespace {
 
-constexpr char32_t max_code_point = 0x10FFFF;
 constexpr unsigned max_repetition = 1000;
-
-using range_set = std::vector<code_range>;
-
-const range_set& digit_ranges() {
-  static const range_set r{{'0', '9'}};
-  return r;
-}
-const range_set& word_ranges() {
-  static const range_set r{{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}};
-  return r;
-}
-// ECMA-262 WhiteSpace and LineTerminator.
-const range_set& space_ranges() {
-  static const range_set r{{0x09, 0x0D},     {0x20, 0x20},     {0xA0, 0xA0},     {0x1680, 0x1680},
-                           {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F},
-                           {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
-  return r;
-}
-
-range_set normalize(range_set r) {
-  std::sort(r.begin(), r.end(), [](auto a, auto b) { return a.first < b.first; });
-  range_set out;
-  for (auto x : r) {
-    if (!out.empty() && x.first <= out.back().last + 1)
-      out.back().last = std::max(out.back().last, x.last);
-    else
-      out.push_back(x);
-  }
-  return out;
-}
-
-range_set complement(const range_set& in) {
-  range_set sorted = normalize(in);
-  range_set out;
-  char32_t next = 0;
-  for (auto x : sorted) {
-    if (x.first > next)
-      out.push_back({next, x.first - 1});
-    next = x.last + 1;
-  }
-  if (next <= max_code_point)
-    out.push_back({next, max_code_point});
-  return out;
-}
 
 bool is_hex(char32_t c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
