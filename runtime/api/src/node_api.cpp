@@ -120,6 +120,15 @@ http_response node_api::operator()(const http_request& req) {
                        "this node runs alone (no cluster_etcd setting): it has no cluster");
       return http_response{200, "application/json", opts_.cluster_status(), {}, nullptr};
     });
+  if (path.rfind("/api/v1/bench/", 0) == 0)
+    return only(req, "GET", [&] {
+      auto run = path.substr(std::string_view{"/api/v1/bench/"}.size());
+      auto text = opts_.bench_report ? opts_.bench_report(run) : std::string{};
+      if (text.empty())
+        return problem(404, "not_found",
+                       "no message of bench run '" + run + "' has been handled on this node");
+      return http_response{200, "application/json", std::move(text), {}, nullptr};
+    });
   if (path == "/api/v1/cluster/drain" || path == "/api/v1/cluster/forget")
     return only(req, "POST", [&] {
       bool drain = path == "/api/v1/cluster/drain";

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -190,6 +191,7 @@ http_response node_api::status() {
   t["passivations"] = s.passivations;
   t["timers"] = s.timers;
   t["commits"] = s.commits;
+  t["commit_requests"] = s.commit_ops;
   o["totals"] = std::move(t);
   // What storage holds, kept across restarts (the totals above count since
   // this process started).
@@ -199,6 +201,11 @@ http_response node_api::status() {
   stored["dead_letters"] = s.dead_letters;
   o["stored"] = std::move(stored);
   o["pid"] = static_cast<int64_t>(getpid());
+  // The node process's CPU time (user and system) since it started.
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](const timeval& tv) { return tv.tv_sec * 1000 + tv.tv_usec / 1000; };
+  o["cpu_ms"] = static_cast<int64_t>(ms(ru.ru_utime) + ms(ru.ru_stime));
   o["address"] = opts_.address ? json::value(opts_.address()) : json::value(nullptr);
   json::array kinds;
   for (const auto& [kind, counters] : s.by_kind)

@@ -58,5 +58,6 @@ void add_approvals_decide(CLI::App& approvals, int& exit_code); ///< approve, de
 void add_cluster_status(CLI::App& cluster, int& exit_code);     ///< cairn cluster status
 void add_cluster_drain(CLI::App& cluster, int& exit_code);      ///< cairn cluster drain
 void add_cluster_forget(CLI::App& cluster, int& exit_code);     ///< cairn cluster forget
+void add_bench_run(CLI::App& app, int& exit_code);              ///< cairn bench
 
 } // namespace cairn::cli

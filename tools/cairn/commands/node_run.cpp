@@ -16,6 +16,7 @@
 #include <caf/message.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cairn/actors/bench.hpp"
 #include "cairn/actors/chain.hpp"
 #include "cairn/actors/delivery.hpp"
 #include "cairn/actors/demo_tools.hpp"
@@ -217,6 +218,7 @@ int run_node(const node_settings& ns) {
   demo_opts.payment_failure_rate = ns.flaky_rate;
   actors::register_delivery_demo(**rt, demo_opts);
   actors::register_chain_workload(**rt);
+  actors::register_bench_workload(**rt);
   // One token model: --token guards the node API and, unless --mcp-token
   // gives /mcp tokens of its own, /mcp too.
   mcp::server_options mcp_opts;
@@ -279,6 +281,10 @@ int run_node(const node_settings& ns) {
     };
     if (member)
       wire_cluster_api(*member, api);
+    api.bench_report = [](const std::string& run) {
+      auto r = actors::bench_report_of(run);
+      return r ? actors::bench_report_json(*r) : std::string{};
+    };
     api.extra_metrics = [address, &mcp_server, cm = member.get()] {
       std::string out = cm != nullptr ? cm->metrics_text() : std::string{};
       auto add = [&out](const char* name, const char* type, const char* help, uint64_t v) {

@@ -113,6 +113,7 @@ int run(int argc, char** argv) {
   add_cluster_status(*cluster, exit_code);
   add_cluster_drain(*cluster, exit_code);
   add_cluster_forget(*cluster, exit_code);
+  add_bench_run(app, exit_code);
   auto help_path = std::make_shared<std::vector<std::string>>();
   auto* help = app.add_subcommand("help", "Show the commands, or one command's options");
   help->add_option("COMMAND", *help_path, "A command, e.g. `journal` or `dlq list`");

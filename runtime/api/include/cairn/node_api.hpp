@@ -46,6 +46,10 @@ struct node_api_options {
   /// member's shards to the others, empty; empty if taken, else why not
   /// (answered 409).
   std::function<std::string(const std::string& node_id)> cluster_forget;
+  /// `GET /api/v1/bench/{run}`: what the `bench` actors counted of a run of
+  /// `cairn bench`, as JSON text, or "" for a run they never saw (404).
+  /// Empty: the node has no bench workload (404).
+  std::function<std::string(const std::string& run)> bench_report;
   /// Reads that may replay state or scan (actor lists and summaries, dead
   /// letters) run on this many threads of their own, never on an HTTP I/O
   /// thread; with every thread busy and `read_queue` more waiting, such a

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <boost/json.hpp>
+
+#include "cairn/actors/bench.hpp"
+#include "cairn/json_codec.hpp"
+
+namespace cairn::actors {
+
+namespace {
+
+constexpr uint64_t exact_below = 2048; // values below are their own bucket
+constexpr int sub_bits = 10;           // 1024 buckets per power of two above
+
+size_t index_of(uint64_t v) {
+  if (v < exact_below)
+    return static_cast<size_t>(v);
+  int mag = 63 - __builtin_clzll(v);    // >= 11
+  uint64_t top = v >> (mag - sub_bits); // in [1024, 2048)
+  return static_cast<size_t>(exact_below + static_cast<uint64_t>(mag - 11) * (1u << sub_bits)
+                             + (top - (1u << sub_bits)));
+}
+
+/// The highest value that falls into bucket `i`.
+uint64_t high_of(size_t i) {
+  if (i < exact_below)
+    return i;
+  uint64_t k = i - exact_below;
+  int mag = 11 + static_cast<int>(k >> sub_bits);
+  uint64_t top = (1u << sub_bits) + (k & ((1u << sub_bits) - 1));
+  int shift = mag - sub_bits;
+  return (top << shift) + ((uint64_t{1} << shift) - 1);
+}
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// The counts of one run, shared by its actors (on any CAF worker).
+struct run_counts {
+  std::mutex mu;
+  std::vector<uint64_t> seen; ///< one bit per message number
+  bench_report report;
+};
+
+class registry {
+public:
+  std::shared_ptr<run_counts> find(const std::string& run, bool create) {
+    std::lock_guard lock{mu_};
+    auto it = runs_.find(run);
+    if (it != runs_.end() || !create)
+      return it == runs_.end() ? nullptr : it->second;
+    if (order_.size() >= 32) {
+      runs_.erase(order_.front());
+      order_.pop_front();
+    }
+    auto counts = std::make_shared<run_counts>();
+    counts->report.run = run;
+    order_.push_back(run);
+    return runs_[run] = std::move(counts);
+  }
+
+private:
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<run_counts>> runs_;
+  std::deque<std::string> order_;
+};
+
+registry& runs() {
+  static registry r;
+  return r;
+}
+
+void count(const std::string& run, uint64_t seq, int64_t sent_us) {
+  auto counts = runs().find(run, true);
+  auto now = now_us();
+  std::lock_guard lock{counts->mu};
+  auto& r = counts->report;
+  // A run numbers at most 2^32 messages here (512 MiB of bits would be
+  // the most); a larger number is counted, never checked for repeats.
+  if (seq < (uint64_t{1} << 32)) {
+    auto word = static_cast<size_t>(seq / 64);
+    if (counts->seen.size() <= word)
+      counts->seen.resize(std::max(word + 1, counts->seen.size() * 2));
+    uint64_t bit = uint64_t{1} << (seq % 64);
+    if (counts->seen[word] & bit)
+      ++r.duplicates;
+    counts->seen[word] |= bit;
+  }
+  if (r.received++ == 0)
+    r.first_us = now;
+  r.last_us = now;
+  r.end_to_end_us.record(static_cast<uint64_t>(std::max<int64_t>(0, now - sent_us)));
+}
+
+/// `bench/<run>-<i>`: passes a message on to `bench/<run>-<i+1 mod actors>`
+/// while it has hops left, else counts it once its step commits. Keeps no
+/// state and journals nothing: one step is one mailbox row taken and, for
+/// a hop, one written.
+class bench_actor : public durable_actor {
+public:
+  explicit bench_actor(std::string_view id) {
+    auto dash = id.rfind('-');
+    if (dash != std::string_view::npos)
+      index_ = std::strtoull(std::string{id.substr(dash + 1)}.c_str(), nullptr, 10);
+  }
+
+  caf::error handle(context& ctx, const envelope& env) override {
+    auto m = decode<bench_msg>(env.payload);
+    if (!m)
+      return std::move(m.error());
+    if (m->hops > 0) {
+      --m->hops;
+      auto next = (index_ + 1) % std::max<uint32_t>(1, m->actors);
+      ctx.send("bench/" + m->run + "-" + std::to_string(next), *m);
+      return {};
+    }
+    ctx.after_commit(
+      [run = std::move(m->run), seq = m->seq, sent = m->sent_us] { count(run, seq, sent); });
+    return {};
+  }
+
+  caf::error apply(std::string_view, std::string_view) override { return {}; }
+
+private:
+  uint64_t index_ = 0;
+};
+
+} // namespace
+
+void latency_histogram::record(uint64_t value, uint64_t n) {
+  auto i = index_of(value);
+  if (counts_.size() <= i)
+    counts_.resize(i + 1);
+  counts_[i] += n;
+  count_ += n;
+  max_ = std::max(max_, value);
+}
+
+void latency_histogram::merge(const latency_histogram& other) {
+  if (counts_.size() < other.counts_.size())
+    counts_.resize(other.counts_.size());
+  for (size_t i = 0; i < other.counts_.size(); ++i)
+    counts_[i] += other.counts_[i];
+  count_ += other.count_;
+  max_ = std::max(max_, other.max_);
+}
+
+uint64_t latency_histogram::quantile(double q) const {
+  if (count_ == 0)
+    return 0;
+  auto rank = static_cast<uint64_t>(std::clamp(q, 0.0, 1.0) * static_cast<double>(count_ - 1));
+  uint64_t seen = 0;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    seen += counts_[i];
+    if (seen > rank)
+      return std::min(high_of(i), max_);
+  }
+  return max_;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> latency_histogram::buckets() const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (size_t i = 0; i < counts_.size(); ++i)
+    if (counts_[i] != 0)
+      out.emplace_back(std::min(high_of(i), max_), counts_[i]);
+  return out;
+}
+
+std::optional<bench_report> bench_report_of(const std::string& run) {
+  auto counts = runs().find(run, false);
+  if (!counts)
+    return std::nullopt;
+  std::lock_guard lock{counts->mu};
+  return counts->report;
+}
+
+std::string bench_report_json(const bench_report& r) {
+  namespace json = boost::json;
+  json::array buckets;
+  for (const auto& [value, n] : r.end_to_end_us.buckets())
+    buckets.push_back(json::array{value, n});
+  return json::serialize(json::object{{"run", r.run},
+                                      {"received", r.received},
+                                      {"duplicates", r.duplicates},
+                                      {"first_us", r.first_us},
+                                      {"last_us", r.last_us},
+                                      {"end_to_end_us", std::move(buckets)}});
+}
+
+std::optional<bench_report> parse_bench_report(const std::string& text) {
+  namespace json = boost::json;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object())
+    return std::nullopt;
+  const auto& o = v.as_object();
+  bench_report r;
+  try {
+    r.run = json::value_to<std::string>(o.at("run"));
+    r.received = json::value_to<uint64_t>(o.at("received"));
+    r.duplicates = json::value_to<uint64_t>(o.at("duplicates"));
+    r.first_us = json::value_to<int64_t>(o.at("first_us"));
+    r.last_us = json::value_to<int64_t>(o.at("last_us"));
+    for (const auto& b : o.at("end_to_end_us").as_array()) {
+      const auto& pair = b.as_array();
+      r.end_to_end_us.record(json::value_to<uint64_t>(pair.at(0)),
+                             json::value_to<uint64_t>(pair.at(1)));
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return r;
+}
+
+void register_bench_workload(runtime& rt) {
+  kind_options ko;
+  ko.accepts = {json::codec_for<bench_msg>()};
+  rt.register_kind(
+    "bench", [](std::string_view id) { return std::make_unique<bench_actor>(id); }, ko);
+}
+
+} // namespace cairn::actors

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+// `cairn bench` from the user's side: every message it sends is accounted
+// for (checked against the node's own counters, not only the bench's), in
+// each of its modes, and it fails loudly when messages go missing.
+#include <random>
+#include <regex>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "cairn/actors/bench.hpp"
+#include "http_client.hpp"
+#include "node_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace cairn;
+namespace json = boost::json;
+
+namespace {
+
+struct cli_result {
+  int code;
+  std::string out;
+};
+
+cli_result cairn_cli(std::vector<std::string> args) {
+  test::node_process p{std::move(args)};
+  int code = p.wait(std::chrono::seconds{120});
+  return {code, p.output()};
+}
+
+/// The one JSON line of a `--json` run.
+json::object report_of(const std::string& out) {
+  auto at = out.find("{\"run\"");
+  REQUIRE(at != std::string::npos);
+  return json::parse(out.substr(at, out.find('\n', at) - at)).as_object();
+}
+
+uint64_t num(const json::object& o, const char* name) {
+  return o.at(name).to_number<uint64_t>();
+}
+
+/// `cairn_kind_processed_total{kind="bench"}` of the node on `port`.
+uint64_t bench_steps(uint16_t port) {
+  auto m = test::http_call(port, "GET", "/metrics").body;
+  std::smatch match;
+  if (!std::regex_search(m, match,
+                         std::regex{R"re(cairn_kind_processed_total\{kind="bench"\} (\d+))re"}))
+    return 0;
+  return std::stoull(match[1]);
+}
+
+struct node_fixture {
+  test::temp_dir dir;
+  std::unique_ptr<test::node_process> node;
+  uint16_t port = 0;
+  std::string url;
+
+  explicit node_fixture(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"node",        "--data",        dir.sub("data"), "--http",
+                                  "127.0.0.1:0", "--no-progress", "--log-level",   "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    node = std::make_unique<test::node_process>(args);
+    REQUIRE(node->wait_for_output("cairn node ready"));
+    port = test::port_from_banner(node->output());
+    url = "http://127.0.0.1:" + std::to_string(port);
+  }
+
+  cli_result bench(std::vector<std::string> args) {
+    args.insert(args.begin(), "bench");
+    args.insert(args.end(), {"--node", url});
+    return cairn_cli(std::move(args));
+  }
+};
+
+} // namespace
+
+TEST_CASE("cairn bench over HTTP batches accounts for every message: each handled once, "
+          "through every hop",
+          "[bench][cli]") {
+  node_fixture f;
+  auto before = bench_steps(f.port);
+  auto r = f.bench({"--messages", "3000", "--batch", "50", "--producers", "3", "--actors", "16",
+                    "--hops", "2", "--size", "300", "--json", "--quiet"});
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  auto o = report_of(r.out);
+  CHECK(num(o, "sent") == 3000);
+  CHECK(num(o, "accepted") == 3000);
+  CHECK(num(o, "handled") == 3000);
+  CHECK(num(o, "duplicates") == 0);
+  CHECK(num(o, "missing") == 0);
+  CHECK(num(o.at("accept_latency_ms").as_object(), "count") == 3000);
+  CHECK(num(o.at("end_to_end_latency_ms").as_object(), "count") == 3000);
+  CHECK(num(o, "storage_writes") > 0);
+  // The node's own count: three steps per message (the delivery and two hops).
+  CHECK(bench_steps(f.port) - before == 9000);
+  // The run's counts as the node reports them.
+  auto run = std::string{o.at("run").as_string()};
+  auto counted =
+    actors::parse_bench_report(test::http_call(f.port, "GET", "/api/v1/bench/" + run).body);
+  REQUIRE(counted);
+  CHECK(counted->received == 3000);
+  CHECK(counted->end_to_end_us.count() == 3000);
+  CHECK(test::http_call(f.port, "GET", "/api/v1/bench/no-such-run").status == 404);
+}
+
+TEST_CASE("cairn bench sends one message per request and prints its table", "[bench][cli]") {
+  node_fixture f;
+  auto before = bench_steps(f.port);
+  auto r = f.bench({"--messages", "800", "--producers", "2", "--actors", "4"});
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("800 accepted, 0 refused") != std::string::npos);
+  CHECK(r.out.find("800 handled, 0 duplicates, 0 missing") != std::string::npos);
+  CHECK(r.out.find("one message per request") != std::string::npos);
+  CHECK(r.out.find("end to end") != std::string::npos);
+  CHECK(r.out.find("us per message on the node") != std::string::npos);
+  CHECK(bench_steps(f.port) - before == 800);
+}
+
+TEST_CASE("cairn bench --embedded runs its own node and accounts for every message",
+          "[bench][cli]") {
+  test::temp_dir dir;
+  for (const char* batch : {"1", "40"}) {
+    auto r = cairn_cli({"bench", "--embedded", "--data", dir.sub(std::string{"data"} + batch),
+                        "--messages", "1200", "--batch", batch, "--hops", "1", "--durability",
+                        "fsync", "--json", "--quiet"});
+    INFO(r.out);
+    REQUIRE(r.code == 0);
+    auto o = report_of(r.out);
+    CHECK(o.at("durability").as_string() == "fsync");
+    CHECK(num(o, "accepted") == 1200);
+    CHECK(num(o, "handled") == 1200);
+    CHECK(num(o, "duplicates") == 0);
+  }
+}
+
+TEST_CASE("cairn bench fails when accepted messages are not handled, and says how many",
+          "[bench][cli][errors]") {
+  // Nothing runs (max-active 0): every message stays in its mailbox.
+  node_fixture f{{"--max-active", "0"}};
+  auto r =
+    f.bench({"--messages", "200", "--batch", "20", "--drain-timeout", "1", "--json", "--quiet"});
+  INFO(r.out);
+  CHECK(r.code == 1);
+  auto o = report_of(r.out);
+  CHECK(num(o, "accepted") == 200);
+  CHECK(num(o, "handled") == 0);
+  CHECK(num(o, "missing") == 200);
+  CHECK(r.out.find("200 accepted messages were not handled") != std::string::npos);
+}
+
+TEST_CASE("cairn bench refuses a durability the node does not run, and an unreachable node",
+          "[bench][cli][errors]") {
+  node_fixture f;
+  auto r = f.bench({"--messages", "10", "--durability", "fsync"});
+  CHECK(r.code == 2);
+  CHECK(r.out.find("the node runs with durability os, not fsync") != std::string::npos);
+  auto gone = cairn_cli({"bench", "--messages", "10", "--node", "http://127.0.0.1:1"});
+  CHECK(gone.code == 3);
+  CHECK(gone.out.find("cannot reach the node") != std::string::npos);
+}
+
+TEST_CASE("the bench's histogram keeps three significant digits", "[bench]") {
+  std::mt19937_64 rng{20261202};
+  std::vector<uint64_t> values;
+  actors::latency_histogram h;
+  for (int i = 0; i < 20000; ++i) {
+    auto v = rng() % (uint64_t{1} << (rng() % 40));
+    values.push_back(v);
+    h.record(v);
+  }
+  std::sort(values.begin(), values.end());
+  for (double q : {0.0, 0.5, 0.9, 0.99, 0.999, 1.0}) {
+    auto exact = values[static_cast<size_t>(q * static_cast<double>(values.size() - 1))];
+    auto got = h.quantile(q);
+    INFO("q " << q << " exact " << exact << " got " << got);
+    CHECK(got >= exact);
+    CHECK(static_cast<double>(got - exact) <= static_cast<double>(exact) / 1000.0 + 1.0);
+  }
+  CHECK(h.max() == values.back());
+  // Its buckets, recorded again, give the same quantiles (how a report crosses HTTP).
+  actors::latency_histogram copy;
+  for (const auto& [v, n] : h.buckets())
+    copy.record(v, n);
+  CHECK(copy.quantile(0.99) == h.quantile(0.99));
+  CHECK(copy.count() == h.count());
+}
