@@ -94,6 +94,8 @@ public:
         return {};
       }
       ctx.emit(m);
+      if (t == "emit-then-fail")
+        return make_error(errc::handler_failed, "failed after emitting");
       if (starts_with(t, "fwd:")) { // fwd:<actor>:<text>
         auto rest = t.substr(4);
         auto colon = rest.find(':');
@@ -652,4 +654,35 @@ TEST_CASE_METHOD(fixture, "the node API answers 409 for a dead letter that canno
   CHECK(res.content_type == "application/problem+json");
   CHECK(res.body.find("\"code\":\"conflict\"") != std::string::npos);
   CHECK(res.body.find("corrupt record") != std::string::npos);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "messages waiting for an actor run back to back in one commit; one failing "
+                 "among them leaves nothing behind and fails alone",
+                 "[step][batch]") {
+  kind_options ko;
+  ko.retry.max_attempts = 1; // the failing one is dead-lettered at once
+  auto rt = start_runtime(options_for(dir), ko);
+  the_hooks.close_gate();
+  REQUIRE(rt->tell("rec/b", note{"gate"}));
+  for (const char* t : {"a", "b", "emit-then-fail", "c", "d"})
+    REQUIRE(rt->tell("rec/b", note{t}));
+  auto requests = rt->stats().commit_ops;
+  the_hooks.open_gate();
+  REQUIRE(test::eventually([&] {
+    auto s = rt->stats();
+    return s.pending == 0 && s.dead_letters == 1;
+  }));
+  // One request for the gate (or the gate with what followed it), one for
+  // a and b, one for the failure alone, one for c and d: each alone would
+  // take six.
+  CHECK(rt->stats().commit_ops - requests <= 4);
+  // The failed handler's event is neither journaled nor in the state.
+  CHECK(journal(*rt, "rec/b") == std::vector<std::string>{"gate", "a", "b", "c", "d"});
+  REQUIRE(rt->tell("rec/b", note{"report"}));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/b").back() == "count=5"; }));
+  auto dead = rt->dead_letters(10);
+  REQUIRE(dead);
+  REQUIRE(dead->size() == 1);
+  CHECK(decode<note>(dead->front().env.payload)->text == "emit-then-fail");
 }

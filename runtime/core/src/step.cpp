@@ -27,45 +27,68 @@ void runtime::impl::run_next(activation_actor* self) {
     }
     return;
   }
-  auto head = st.queue.begin();
-  auto seq = head->first;
-  auto& rec = head->second;
-  const auto& env = rec.env;
   auto start = now_ms();
-  if (env.not_before_ms > start) {
+  if (auto due = st.queue.begin()->second.env.not_before_ms; due > start) {
     // One tick per backoff, however many deliveries arrive meanwhile.
-    if (st.tick_due == 0 || st.tick_due > env.not_before_ms) {
-      st.tick_due = env.not_before_ms;
-      self->delayed_send(self, std::chrono::milliseconds{env.not_before_ms - start},
-                         tick_atom::value);
+    if (st.tick_due == 0 || st.tick_due > due) {
+      st.tick_due = due;
+      self->delayed_send(self, std::chrono::milliseconds{due - start}, tick_atom::value);
     }
     return;
   }
   st.last_activity = start;
-  step_effects fx;
-  fx.span_id = child_of(env.traceparent).span_id;
-  caf::error failure;
-  if (env.deadline_ms > 0 && start > env.deadline_ms) {
-    failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
-  } else {
-    try {
-      context ctx{*st.impl, env, fx, &stopping};
-      failure = st.impl->handle(ctx, env);
-      if (!failure && fx.apply_failure)
-        failure = std::move(fx.apply_failure);
-    } catch (const std::exception& e) {
-      failure = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
-    } catch (...) {
-      failure = make_error(errc::handler_failed, "handler threw a non-standard exception");
+  // The head runs, then the messages after it while they succeed, each on
+  // the state the one before left: one commit request for all of them.
+  commit_request req;
+  req.home = st.id;
+  st.batch.clear();
+  for (auto it = st.queue.begin(); it != st.queue.end() && st.batch.size() < max_steps_per_commit;
+       ++it) {
+    auto seq = it->first;
+    const auto& env = it->second.env;
+    bool first = st.batch.empty();
+    auto now = first ? start : now_ms();
+    bool late = env.deadline_ms > 0 && now > env.deadline_ms;
+    if (!first && (late || env.not_before_ms > now))
+      break; // a step of its own, after these commit
+    step_effects fx;
+    fx.span_id = child_of(env.traceparent).span_id;
+    caf::error failure;
+    if (late) {
+      failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
+    } else {
+      try {
+        context ctx{*st.impl, env, fx, &stopping};
+        failure = st.impl->handle(ctx, env);
+        if (!failure && fx.apply_failure)
+          failure = std::move(fx.apply_failure);
+      } catch (const std::exception& e) {
+        failure = make_error(errc::handler_failed, std::string{"handler threw: "} + e.what());
+      } catch (...) {
+        failure = make_error(errc::handler_failed, "handler threw a non-standard exception");
+      }
     }
-    if (!failure && fx.deferred) {
-      if (defer_step(self, seq, start, std::move(fx)))
-        return;
-      fx = step_effects{};
-      failure = make_error(errc::busy, "too much blocking work in flight; will retry");
+    if (!failure && !fx.deferred)
+      failure = check_sends(fx);
+    if (!first && (failure || fx.deferred)) {
+      // It runs again, alone, once the steps before it have committed and
+      // the state is rebuilt without what it changed.
+      st.reload = true;
+      break;
     }
+    if (failure || fx.deferred) {
+      if (!failure) {
+        if (defer_step(self, seq, now, std::move(fx)))
+          return;
+        fx = step_effects{};
+        failure = make_error(errc::busy, "too much blocking work in flight; will retry");
+      }
+      finish_step(self, seq, now, fx, std::move(failure));
+      return;
+    }
+    add_done_step(st, req, seq, now, fx);
   }
-  finish_step(self, seq, start, fx, std::move(failure));
+  submit_steps(self, req, st.batch.front());
 }
 
 bool runtime::impl::defer_step(activation_actor* self, uint64_t seq, int64_t start,
@@ -123,124 +146,159 @@ void runtime::impl::on_resumed(activation_actor* self, caf::error err) {
   finish_step(self, open->seq, open->start, open->fx, std::move(err));
 }
 
-void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t start,
-                                step_effects& fx, caf::error failure) {
-  auto& st = self->state;
-  auto& rec = st.queue.begin()->second;
-  const auto& env = rec.env;
-  const auto& kopts = st.kind->opts;
-  if (!failure) {
-    for (auto& out : fx.sends) {
-      if (!valid_actor_id(out.env.to))
-        failure = make_error(errc::invalid_argument, "invalid receiver id '" + out.env.to + "'");
-      else if (!find_kind(out.env.to))
-        failure =
-          make_error(errc::unknown_actor_kind,
-                     "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
-      if (failure)
-        break;
-    }
+caf::error runtime::impl::check_sends(const step_effects& fx) {
+  for (const auto& out : fx.sends) {
+    if (!valid_actor_id(out.env.to))
+      return make_error(errc::invalid_argument, "invalid receiver id '" + out.env.to + "'");
+    if (!find_kind(out.env.to))
+      return make_error(errc::unknown_actor_kind,
+                        "no actor kind '" + std::string{kind_of(out.env.to)} + "' is registered");
   }
-  commit_request req;
-  req.home = st.id;
-  auto mkey = keys::actor_seq(st.id, seq);
+  return {};
+}
+
+namespace {
+
+/// The span of the step that handled `env` (its status is set by the caller).
+span_record span_of(const activation_state& st, const envelope& env, const trace_context& parent,
+                    int64_t start, const step_effects& fx) {
+  span_record span;
+  auto me = child_of(env.traceparent);
+  span.trace_id = me.trace_id;
+  span.span_id = fx.span_id.empty() ? me.span_id : fx.span_id;
+  span.parent_span_id = parent.span_id;
+  span.actor = st.id;
+  span.type = env.type;
+  span.envelope_id = env.id;
+  span.attempt = env.attempt;
+  span.start_ms = start;
+  span.end_ms = now_ms();
+  return span;
+}
+
+} // namespace
+
+void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
+                                  int64_t start, step_effects& fx) {
+  const auto& env = st.queue.at(seq).env;
+  const auto& kopts = st.kind->opts;
   trace_context parent;
   parse_traceparent(env.traceparent, parent);
   span_record span;
-  if (opts.record_spans) {
-    auto me = child_of(env.traceparent);
-    span.trace_id = me.trace_id;
-    span.span_id = fx.span_id.empty() ? me.span_id : fx.span_id;
-    span.parent_span_id = parent.span_id;
-    span.actor = st.id;
-    span.type = env.type;
-    span.envelope_id = env.id;
-    span.attempt = env.attempt;
-    span.start_ms = start;
-    span.end_ms = now_ms();
+  if (opts.record_spans)
+    span = span_of(st, env, parent, start, fx);
+  req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
+  auto committed_ms = now_ms();
+  span.first_event = fx.events.empty() ? 0 : st.next_journal_seq;
+  span.events = static_cast<uint32_t>(fx.events.size());
+  for (auto& ev : fx.events) {
+    journal_record jr{std::move(ev.type), std::move(ev.payload), committed_ms, env.id,
+                      parent.trace_id};
+    req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(jr));
+    ++st.events_since_snapshot;
   }
-  if (!failure) {
-    req.ops.erase(column::mailbox, mkey);
-    auto committed_ms = now_ms();
-    span.first_event = fx.events.empty() ? 0 : st.next_journal_seq;
-    span.events = static_cast<uint32_t>(fx.events.size());
-    for (auto& ev : fx.events) {
-      journal_record jr{std::move(ev.type), std::move(ev.payload), committed_ms, env.id,
-                        parent.trace_id};
-      req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(jr));
-      ++st.events_since_snapshot;
+  if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every) {
+    if (auto snap = st.impl->snapshot()) {
+      std::string value;
+      keys::append_be64(value, st.next_journal_seq - 1);
+      value += *snap;
+      req.ops.put(column::snapshot, st.id, std::move(value));
+      st.events_since_snapshot = 0;
     }
-    if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every) {
-      if (auto snap = st.impl->snapshot()) {
-        std::string value;
-        keys::append_be64(value, st.next_journal_seq - 1);
-        value += *snap;
-        req.ops.put(column::snapshot, st.id, std::move(value));
-        st.events_since_snapshot = 0;
-      }
-    }
-    for (auto& out : fx.sends) {
-      if (opts.record_spans)
-        span.sent.push_back(out.env.id + " " + out.env.to + " " + out.env.type);
-      if (out.due_ms > 0)
-        req.timers.emplace_back(out.due_ms, std::move(out.env));
-      else {
-        req.dedupe_each.push_back(out.keyed);
-        req.enqueue.push_back(std::move(out.env));
-      }
-    }
-    req.publish = std::move(fx.published);
-    st.after_commit = std::move(fx.after_commit);
-    st.pending = outcome::done;
-    span.status = "ok";
-  } else {
-    failed.fetch_add(1);
-    st.kind->counters->failed.fetch_add(1);
-    auto failures = env.attempt + 1;
-    auto why = render(failure);
-    span.status = why;
-    // Malformed input fails the same way every time: no retry.
-    bool permanent = !retryable(failure);
-    if (permanent || failures >= kopts.retry.max_attempts) {
-      dead_letter dl;
-      dl.env = env;
-      dl.env.attempt = failures;
-      dl.error = why;
-      dl.attempts = failures;
-      dl.failed_ms = now_ms();
-      dl.attempt_ms = rec.attempt_ms;
-      dl.attempt_ms.push_back(start);
-      req.ops.erase(column::mailbox, mkey);
-      req.ops.put(column::dead, env.id, encode(dl));
-      if (st.kind->opts.on_dead_letter)
-        st.dead = dl;
-      st.pending = outcome::dead;
-      spdlog::warn("trace={} actor={} message {} ({}) dead-lettered after {} attempts: {}",
-                   parent.trace_id, st.id, env.id, env.type, failures, why);
-    } else {
-      st.updated = rec;
-      st.updated.env.attempt = failures;
-      st.updated.attempt_ms.push_back(start);
-      st.updated.last_error = why;
-      st.updated.env.not_before_ms = now_ms() + kopts.retry.delay(failures, unit_random()).count();
-      req.ops.put(column::mailbox, mkey, encode(st.updated));
-      st.pending = outcome::retry;
-      spdlog::debug("trace={} actor={} attempt {} of {} failed: {}", parent.trace_id, st.id,
-                    failures, env.id, why);
-    }
-    // The handler may have applied events before failing: rebuild the state
-    // from storage, as a supervisor restarting the actor would.
-    if (auto err = load_state(st))
-      st.broken = std::move(err);
   }
+  for (auto& out : fx.sends) {
+    if (opts.record_spans)
+      span.sent.push_back(out.env.id + " " + out.env.to + " " + out.env.type);
+    if (out.due_ms > 0)
+      req.timers.emplace_back(out.due_ms, std::move(out.env));
+    else {
+      req.dedupe_each.push_back(out.keyed);
+      req.enqueue.push_back(std::move(out.env));
+    }
+  }
+  for (auto& p : fx.published)
+    req.publish.push_back(std::move(p));
+  for (auto& fn : fx.after_commit)
+    st.after_commit.push_back(std::move(fn));
+  st.pending = outcome::done;
+  span.status = "ok";
   if (opts.record_spans && !span.trace_id.empty())
     req.ops.put(column::trace, span.trace_id + span.span_id, encode(span));
+  st.batch.push_back(seq);
+}
+
+void runtime::impl::submit_steps(activation_actor* self, commit_request& req, uint64_t seq) {
+  auto& st = self->state;
   st.in_flight = true;
   steps_in_flight.fetch_add(1);
   req.done = [handle = caf::actor{self}, seq](commit_result& r) {
     caf::anon_send(handle, committed_atom::value, seq, r.err);
   };
   coord->submit(req, true);
+}
+
+void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t start,
+                                step_effects& fx, caf::error failure) {
+  auto& st = self->state;
+  if (!failure)
+    failure = check_sends(fx);
+  commit_request req;
+  req.home = st.id;
+  st.batch.clear();
+  if (!failure) {
+    add_done_step(st, req, seq, start, fx);
+    return submit_steps(self, req, seq);
+  }
+  auto& rec = st.queue.begin()->second;
+  const auto& env = rec.env;
+  const auto& kopts = st.kind->opts;
+  auto mkey = keys::actor_seq(st.id, seq);
+  trace_context parent;
+  parse_traceparent(env.traceparent, parent);
+  span_record span;
+  if (opts.record_spans)
+    span = span_of(st, env, parent, start, fx);
+  failed.fetch_add(1);
+  st.kind->counters->failed.fetch_add(1);
+  auto failures = env.attempt + 1;
+  auto why = render(failure);
+  span.status = why;
+  // Malformed input fails the same way every time: no retry.
+  bool permanent = !retryable(failure);
+  if (permanent || failures >= kopts.retry.max_attempts) {
+    dead_letter dl;
+    dl.env = env;
+    dl.env.attempt = failures;
+    dl.error = why;
+    dl.attempts = failures;
+    dl.failed_ms = now_ms();
+    dl.attempt_ms = rec.attempt_ms;
+    dl.attempt_ms.push_back(start);
+    req.ops.erase(column::mailbox, mkey);
+    req.ops.put(column::dead, env.id, encode(dl));
+    if (st.kind->opts.on_dead_letter)
+      st.dead = dl;
+    st.pending = outcome::dead;
+    spdlog::warn("trace={} actor={} message {} ({}) dead-lettered after {} attempts: {}",
+                 parent.trace_id, st.id, env.id, env.type, failures, why);
+  } else {
+    st.updated = rec;
+    st.updated.env.attempt = failures;
+    st.updated.attempt_ms.push_back(start);
+    st.updated.last_error = why;
+    st.updated.env.not_before_ms = now_ms() + kopts.retry.delay(failures, unit_random()).count();
+    req.ops.put(column::mailbox, mkey, encode(st.updated));
+    st.pending = outcome::retry;
+    spdlog::debug("trace={} actor={} attempt {} of {} failed: {}", parent.trace_id, st.id, failures,
+                  env.id, why);
+  }
+  // The handler may have applied events before failing: rebuild the state
+  // from storage, as a supervisor restarting the actor would.
+  if (auto err = load_state(st))
+    st.broken = std::move(err);
+  if (opts.record_spans && !span.trace_id.empty())
+    req.ops.put(column::trace, span.trace_id + span.span_id, encode(span));
+  submit_steps(self, req, seq);
 }
 
 void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::error& err) {
@@ -251,6 +309,9 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
   st.pending = outcome::none;
   auto after = std::move(st.after_commit);
   st.after_commit.clear();
+  auto batch = std::move(st.batch);
+  st.batch.clear();
+  bool reload = std::exchange(st.reload, false);
   auto dead = std::move(st.dead);
   st.dead.reset();
   if (code_of(err) == errc::shard_not_owned) {
@@ -289,14 +350,16 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
   }
   switch (what) {
     case outcome::done:
-      st.queue.erase(seq);
-      pending.fetch_sub(1);
-      processed.fetch_add(1);
-      st.kind->counters->processed.fetch_add(1);
+      for (auto done : batch) {
+        st.queue.erase(done);
+        for (const auto& observe : step_observers)
+          observe(st.id);
+      }
+      pending.fetch_sub(static_cast<int64_t>(batch.size()));
+      processed.fetch_add(batch.size());
+      st.kind->counters->processed.fetch_add(batch.size());
       for (auto& fn : after)
         fn();
-      for (const auto& observe : step_observers)
-        observe(st.id);
       break;
     case outcome::retry:
       st.queue[seq] = std::move(st.updated);
@@ -314,6 +377,11 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
       break;
     case outcome::none: break;
   }
+  // A handler that ran after the committed steps changed the state in
+  // memory only: rebuild it from storage before it runs again.
+  if (reload && !st.broken)
+    if (auto lerr = load_state(st))
+      st.broken = std::move(lerr);
   if (st.broken)
     return end_activation(self, std::move(st.broken));
   run_next(self);

@@ -70,6 +70,11 @@ struct kind_entry {
 // What the step in flight will do to the head of the queue once committed.
 enum class outcome { none, done, retry, dead };
 
+// Steps an activation runs back to back and commits in one request: while
+// they commit, it does not run more (its state would be ahead of storage by
+// more than one request).
+constexpr size_t max_steps_per_commit = 64;
+
 struct activation_state {
   runtime::impl* rt = nullptr;
   std::string id;
@@ -89,10 +94,14 @@ struct activation_state {
   bool in_flight = false;
   outcome pending = outcome::none;
   mailbox_record updated;                          // the head's new record for outcome::retry
-  std::vector<std::function<void()>> after_commit; // of the step in flight
-  std::optional<dead_letter> dead;                 // of the step in flight
-  uint64_t received = 0; // deliveries received, for the passivation handshake
-  caf::error broken;     // state could not be rebuilt: the activation ends after this commit
+  std::vector<uint64_t> batch;                     // the seqs of the steps in flight (done)
+  std::vector<std::function<void()>> after_commit; // of the steps in flight
+  // A handler ran after the steps in flight and was not committed (it failed
+  // or deferred): its changes to the state are rebuilt away after the commit.
+  bool reload = false;
+  std::optional<dead_letter> dead; // of the step in flight
+  uint64_t received = 0;           // deliveries received, for the passivation handshake
+  caf::error broken; // state could not be rebuilt: the activation ends after this commit
   int64_t last_activity = 0;
   bool idle_armed = false;
   static inline const char* name = "cairn.activation";
@@ -363,6 +372,10 @@ struct runtime::impl {
   void on_resumed(activation_actor* self, caf::error err);
   void finish_step(activation_actor* self, uint64_t seq, int64_t start, step_effects& fx,
                    caf::error failure);
+  caf::error check_sends(const step_effects& fx);
+  void add_done_step(activation_state& st, commit_request& req, uint64_t seq, int64_t start,
+                     step_effects& fx);
+  void submit_steps(activation_actor* self, commit_request& req, uint64_t seq);
   void on_commit(activation_actor* self, uint64_t seq, const caf::error& err);
   void end_activation(activation_actor* self, caf::error why);
   void dead_letter_corrupt(const std::string& actor, uint64_t seq, std::string raw,
