@@ -12,6 +12,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -89,11 +90,31 @@ rocksdb::Options db_options() {
   return options;
 }
 
+/// The actor (or topic, or peer) of an `actor_seq` key: all but its last 8
+/// bytes. Rows of one actor are written in ascending order, so the memtable
+/// can insert each next to the previous one of its actor (an insert hint)
+/// instead of searching the whole skip list from the top.
+class actor_of_key final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "cairn.actor_of_key"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 9; }
+};
+
 std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Options& options) {
+  static const std::shared_ptr<const rocksdb::SliceTransform> by_actor =
+    std::make_shared<actor_of_key>();
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{options});
-  for (size_t i = 0; i < column_count; ++i)
-    cfs.emplace_back(to_string(static_cast<column>(i)), rocksdb::ColumnFamilyOptions{options});
+  for (size_t i = 0; i < column_count; ++i) {
+    rocksdb::ColumnFamilyOptions cf{options};
+    auto c = static_cast<column>(i);
+    if (c == column::mailbox || c == column::journal || c == column::outbox || c == column::topic)
+      cf.memtable_insert_with_hint_prefix_extractor = by_actor;
+    cfs.emplace_back(to_string(c), cf);
+  }
   return cfs;
 }
 
