@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The peers benchmark: one durable produce -> consume -> ack workload (256-byte messages,
+# 4 producers, 4 consumers, batches of 64 and 512) on Redis Streams, PostgreSQL 15, RabbitMQ
+# quorum queues and NATS JetStream, each from Debian's packages on loopback with a temporary
+# data directory, then on cairn (a node over HTTP batches, and embedded), in one run.
+# Prints one table with cairn's ratio to each peer; the raw JSON lines go to a file.
+#
+# Usage: bash bench/peers/run.sh [--messages N] [--build DIR] [--no-build]
+#   --messages N   messages per run (default 200000)
+#   --build DIR    the CMake build directory (default build); configured (Release) if it is not
+#   --no-build     use the binaries already in DIR
+# Run as root on Debian bookworm: it installs the peers' packages if missing and runs each server
+# as its own system user. CAIRN_PEERS_ONLY=1 leaves cairn out (and does not build it).
+# Progress and build output go to stderr; the table to stdout.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+
+messages=200000
+build=$repo/build
+do_build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --messages) messages=${2:?--messages needs a value}; shift 2 ;;
+    --build) build=$(realpath -m "${2:?--build needs a value}"); shift 2 ;;
+    --no-build) do_build=0; shift ;;
+    -h | --help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ $messages =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --messages must be a positive integer" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "run.sh: run it as root (servers run as their system users)" >&2; exit 1; }
+cd "$repo"
+peers_only=${CAIRN_PEERS_ONLY:-0}
+batches=(64 512)
+pgbin=/usr/lib/postgresql/15/bin
+
+say() { echo "peers: $*" >&2; }
+
+# --- packages and build ----------------------------------------------------------------------
+pkgs=(redis-server libhiredis-dev postgresql-15 libpq-dev rabbitmq-server librabbitmq-dev
+      nats-server libnats-dev pkg-config)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  # The packages would start their system-wide services; this benchmark starts its own, so a
+  # policy-rc.d (the Debian mechanism for this) refuses service starts during the install.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  status=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+    status=$?
+  if [ "$own_policy" -eq 1 ]; then
+    rm -f "$policy"
+    trap - EXIT
+  fi
+  [ "$status" -eq 0 ] || { echo "run.sh: installing ${missing[*]} failed" >&2; exit 1; }
+fi
+
+targets=(cairn_peer_redis cairn_peer_pg cairn_peer_rabbitmq cairn_peer_nats)
+[ "$peers_only" = 1 ] || targets=(cairn "${targets[@]}")
+if [ "$do_build" -eq 1 ]; then
+  if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+  elif [ ${#missing[@]} -gt 0 ]; then
+    cmake -S . -B "$build" >&2 # finds the client libraries just installed
+  fi
+  cmake --build "$build" --target "${targets[@]}" >&2
+fi
+peers_bin=$build/bench/peers
+cairn_bin=$build/tools/cairn/cairn
+
+# --- servers -----------------------------------------------------------------------------------
+tmp_root=$(mktemp -d /tmp/cairn-peers.XXXXXX)
+chmod 711 "$tmp_root" # the postgres and rabbitmq users reach their own directories inside
+redis_pid="" nats_pid="" rabbit_pid="" epmd_pid="" node_pid="" pg_data=""
+
+# Stops a child: SIGTERM, SIGKILL after the grace period.
+stop_pid() {
+  local pid=$1 grace=${2:-30} i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_postgres() {
+  [ -n "$pg_data" ] || return 0
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pg_data" -m "${1:-fast}" -w stop >/dev/null 2>&1 || true
+  pg_data=""
+}
+
+stop_rabbitmq() {
+  # The start script turns SIGTERM into a clean broker stop; the group kill catches what is left.
+  if [ -n "$rabbit_pid" ]; then
+    stop_pid "$rabbit_pid" 60
+    kill -KILL -- "-$rabbit_pid" 2>/dev/null || true
+    rabbit_pid=""
+  fi
+  if [ -n "$epmd_pid" ]; then stop_pid "$epmd_pid" 5; epmd_pid=""; fi
+}
+
+cleanup() {
+  [ -z "$redis_pid" ] || stop_pid "$redis_pid"
+  [ -z "$nats_pid" ] || stop_pid "$nats_pid"
+  [ -z "$node_pid" ] || stop_pid "$node_pid" 60
+  stop_rabbitmq
+  stop_postgres immediate
+  rm -rf "$tmp_root"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Picks a free loopback port outside Linux's ephemeral range, never the same twice in a run;
+# sets the variable named $1.
+used_ports=" "
+pick_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    case "$used_ports" in *" $p "*) continue ;; esac
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      used_ports+="$p "
+      printf -v "$1" '%s' "$p"
+      return
+    fi
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for SECONDS PID LOG COMMAND...: until COMMAND succeeds; fails early if PID has exited.
+wait_for() {
+  local secs=$1 pid=$2 log=$3 i
+  shift 3
+  for ((i = 0; i < secs * 10; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  say "the server did not become ready; the end of $log:"
+  tail -n 20 "$log" >&2 || true
+  return 1
+}
+
+redis_ping() { [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; }
+
+# --- results -----------------------------------------------------------------------------------
+stamp=$(date +%Y%m%d-%H%M%S)
+mkdir -p "$peers_bin"
+results=$(cd "$peers_bin" && pwd)/results-$stamp.jsonl
+: > "$results"
+rows=() # "system|durability|batch|msgs/s|p99 ms|kind" with kind peer, cairn or failed
+failed=0
+declare -A cairn_http
+
+json_num() { sed -n "s/.*\"$2\": *\([-0-9.eE+]*\).*/\1/p" <<< "$1" | head -n 1; }
+json_str() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" <<< "$1" | head -n 1; }
+
+# run_peer DRIVER LABEL PORT: both batch sizes against a running server.
+run_peer() {
+  local driver=$1 label=$2 port=$3 b out
+  for b in "${batches[@]}"; do
+    say "$label, batch $b"
+    if out=$("$peers_bin/$driver" --host 127.0.0.1 --port "$port" --messages "$messages" \
+      --batch "$b" --size 256 --producers 4 --consumers 4 --label "$label"); then
+      echo "$out" >> "$results"
+      rows+=("$label|$(json_str "$out" durability)|$b|$(json_num "$out" msgs_per_s)|$(json_num "$out" p99_ms)|peer")
+    else
+      say "$label, batch $b: the driver failed (exit $?)"
+      rows+=("$label|-|$b|-|-|failed")
+      failed=1
+    fi
+  done
+}
+
+peer_failed() { # LABEL: the server did not start
+  local b
+  for b in "${batches[@]}"; do rows+=("$1|server did not start|$b|-|-|failed"); done
+  failed=1
+}
+
+# Redis Streams, AOF on, with fsync before every reply, then once a second.
+for fsync in always everysec; do
+  dir=$(mktemp -d "$tmp_root/redis.XXXXXX")
+  pick_port port
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes \
+    --appendfsync "$fsync" --save "" --daemonize no --logfile "$dir/redis.log" &
+  redis_pid=$!
+  if wait_for 30 "$redis_pid" "$dir/redis.log" redis_ping "$port"; then
+    run_peer cairn_peer_redis "redis (appendfsync $fsync)" "$port"
+  else
+    peer_failed "redis (appendfsync $fsync)"
+  fi
+  stop_pid "$redis_pid"
+  redis_pid=""
+  rm -rf "$dir"
+done
+
+# PostgreSQL 15; postgres refuses to run as root. fsync and synchronous_commit keep their
+# defaults (on). initdb --no-sync only skips syncing the freshly created, empty cluster.
+dir=$(mktemp -d "$tmp_root/postgresql.XXXXXX")
+chown postgres: "$dir"
+pick_port port
+if (cd "$dir" && runuser -u postgres -- "$pgbin/initdb" -D "$dir/data" -A trust -U postgres \
+      --no-locale -E UTF8 --no-sync > "$dir/initdb.log" 2>&1) &&
+   pg_data=$dir/data &&
+   (cd "$dir" && runuser -u postgres -- "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w \
+      -t 60 -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" start > /dev/null); then
+  run_peer cairn_peer_pg "postgresql 15" "$port"
+else
+  say "postgresql did not start:"
+  tail -n 20 "$dir/initdb.log" "$dir/postgres.log" >&2 2>/dev/null || true
+  peer_failed "postgresql 15"
+fi
+stop_postgres fast
+rm -rf "$dir"
+
+# RabbitMQ 3.10 with a quorum queue, as the rabbitmq user, its own epmd on a free port, and no
+# configuration from /etc (the defaults let guest/guest in from loopback).
+dir=$(mktemp -d "$tmp_root/rabbitmq.XXXXXX")
+chown rabbitmq: "$dir"
+pick_port port
+pick_port dist_port
+pick_port epmd_port
+epmd -address 127.0.0.1 -port "$epmd_port" &
+epmd_pid=$!
+(cd "$dir" && exec setsid setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups env \
+   HOME="$dir" RABBITMQ_NODENAME="cairn-peers-$$@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+   RABBITMQ_NODE_PORT="$port" RABBITMQ_DIST_PORT="$dist_port" ERL_EPMD_PORT="$epmd_port" \
+   ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+   RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" RABBITMQ_CONFIG_FILE="$dir/rabbitmq" \
+   RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" \
+   RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
+   /usr/lib/rabbitmq/bin/rabbitmq-server) > "$dir/rabbitmq.log" 2>&1 &
+rabbit_pid=$!
+# The AMQP listener opens at the end of the boot, once the default user exists.
+if wait_for 120 "$rabbit_pid" "$dir/rabbitmq.log" port_open "$port"; then
+  run_peer cairn_peer_rabbitmq "rabbitmq 3.10 (quorum)" "$port"
+else
+  peer_failed "rabbitmq 3.10 (quorum)"
+fi
+stop_rabbitmq
+rm -rf "$dir"
+
+# NATS 2.9 JetStream, file storage.
+dir=$(mktemp -d "$tmp_root/nats.XXXXXX")
+pick_port port
+nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir" > "$dir/nats.log" 2>&1 &
+nats_pid=$!
+if wait_for 30 "$nats_pid" "$dir/nats.log" port_open "$port"; then
+  run_peer cairn_peer_nats "nats 2.9 (JetStream)" "$port"
+else
+  peer_failed "nats 2.9 (JetStream)"
+fi
+stop_pid "$nats_pid"
+nats_pid=""
+rm -rf "$dir"
+
+# --- cairn -------------------------------------------------------------------------------------
+# cairn_row SYSTEM BATCH JSON: records a cairn bench result.
+cairn_row() {
+  local flat p99 msgs durability
+  flat=$(tr -d '\n' <<< "$3")
+  durability=$(json_str "$flat" durability)
+  case "$durability" in
+    fsync) durability="fsync: WAL fsynced before accept and ack" ;;
+    os) durability="os: RocksDB WAL written, no fsync" ;;
+  esac
+  msgs=$(json_num "$flat" end_to_end_per_s)
+  p99=$(sed -n 's/.*"end_to_end_latency_ms": *{[^}]*"p99": *\([-0-9.eE+]*\).*/\1/p' <<< "$flat")
+  echo "{\"system\": \"$1\", \"batch\": $2, \"cairn_bench\": $flat}" >> "$results"
+  if [ "$(json_num "$flat" handled)" != "$messages" ] || [ "$(json_num "$flat" missing)" != 0 ]; then
+    say "$1, batch $2: not every message was handled once"
+    rows+=("$1|$durability|$2|-|-|failed")
+    failed=1
+    return
+  fi
+  rows+=("$1|$durability|$2|$msgs|$p99|cairn")
+  [ "$1" != "cairn (HTTP batches)" ] || cairn_http[$2]=$msgs
+}
+
+if [ "$peers_only" != 1 ]; then
+  dir=$(mktemp -d "$tmp_root/cairn.XXXXXX")
+  "$cairn_bin" node --data "$dir/node" --http 127.0.0.1:0 --durability fsync --no-progress \
+    --log-level warn > "$dir/node.log" 2>&1 &
+  node_pid=$!
+  if wait_for 60 "$node_pid" "$dir/node.log" grep -q "ready: http://127.0.0.1:[0-9]" "$dir/node.log"; then
+    url=$(grep -o "http://127.0.0.1:[0-9]*" "$dir/node.log" | head -n 1)
+    for b in "${batches[@]}"; do
+      say "cairn (HTTP batches), batch $b"
+      if out=$("$cairn_bin" bench --node "$url" --messages "$messages" --batch "$b" --producers 4 \
+        --actors 64 --durability fsync --quiet --json); then
+        cairn_row "cairn (HTTP batches)" "$b" "$out"
+      else
+        say "cairn bench over HTTP, batch $b, failed (exit $?)"
+        rows+=("cairn (HTTP batches)|-|$b|-|-|failed")
+        failed=1
+      fi
+    done
+  else
+    for b in "${batches[@]}"; do rows+=("cairn (HTTP batches)|node did not start|$b|-|-|failed"); done
+    failed=1
+  fi
+  stop_pid "$node_pid" 60
+  node_pid=""
+  for b in "${batches[@]}"; do
+    say "cairn (embedded), batch $b"
+    if out=$("$cairn_bin" bench --embedded --data "$dir/embedded-$b" --durability fsync \
+      --messages "$messages" --batch "$b" --producers 4 --quiet --json); then
+      cairn_row "cairn (embedded)" "$b" "$out"
+    else
+      say "cairn bench embedded, batch $b, failed (exit $?)"
+      rows+=("cairn (embedded)|-|$b|-|-|failed")
+      failed=1
+    fi
+  done
+  rm -rf "$dir"
+fi
+
+# --- table -------------------------------------------------------------------------------------
+echo
+echo "$messages messages of 256 B, 4 producers; peers with 4 consumers, cairn with 64 actors."
+echo "msgs/s: acked (peers) or handled (cairn) messages over first send to last ack."
+echo "p99: send to durable ack (peers), send to handled (cairn)."
+format="%-28s %-57s %5s %9s %9s %18s\n"
+printf "$format" system durability batch msgs/s "p99 ms" "cairn HTTP / this"
+for row in "${rows[@]}"; do
+  IFS='|' read -r system durability batch msgs p99 kind <<< "$row"
+  ratio=-
+  if [ "$kind" = peer ]; then
+    ratio=$(awk -v a="${cairn_http[$batch]:-}" -v b="$msgs" \
+      'BEGIN { if (a == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }')
+  fi
+  [ "$kind" != failed ] || msgs=FAILED
+  printf "$format" "$system" "$durability" "$batch" "$msgs" "$p99" "$ratio"
+done
+echo
+echo "raw results: $results"
+exit "$failed"
