@@ -80,4 +80,7 @@ std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std:
 /// The JSON text of `m`'s payload (what the HTTP API takes).
 std::string bench_payload_json(const actors::bench_msg& m);
 
+/// The actor `m` goes to first: `bench/<run>-<seq mod actors>`.
+std::string bench_actor_of(const actors::bench_msg& m);
+
 } // namespace cairn::cli
