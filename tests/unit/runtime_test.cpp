@@ -657,7 +657,7 @@ TEST_CASE_METHOD(fixture, "the node API answers 409 for a dead letter that canno
 }
 
 TEST_CASE_METHOD(fixture,
-                 "messages waiting for an actor run back to back in one commit; one failing "
+                 "messages waiting for an actor run back to back in one commit and one failing "
                  "among them leaves nothing behind and fails alone",
                  "[step][batch]") {
   kind_options ko;
