@@ -8,6 +8,8 @@
 //   (d) RSS after N distinct actors each got one message and were passivated
 //   (e) recovery: start -> ready with N pending messages; journal replay speed
 //
+// Spans are recorded, as on every node, unless --spans off.
+//
 // Not a test: it asserts nothing. Run: cairn_core_bench [--scale 1.0] [--dir D]
 #include <algorithm>
 #include <atomic>
@@ -39,6 +41,7 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t msg_size = 256;
+bool record_spans = true; // --spans off: what tracing costs
 
 struct blob {
   std::string bytes;
@@ -141,7 +144,7 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, durability mode,
   o.mode = mode;
   o.max_pending = 2'000'000;
   o.max_active = max_active;
-  o.record_spans = false;
+  o.record_spans = record_spans;
   auto rt = runtime::open(o);
   if (!rt) {
     std::fprintf(stderr, "cannot open %s: %s\n", dir.c_str(), render(rt.error()).c_str());
@@ -327,12 +330,13 @@ int main(int argc, char** argv) {
   std::string only = "abcde"; // sections to run
   auto usage = [&](std::FILE* to) {
     std::fprintf(to,
-                 "usage: %s [--scale X] [--dir D] [--only SECTIONS]\n"
+                 "usage: %s [--scale X] [--dir D] [--only SECTIONS] [--spans on|off]\n"
                  "  --scale X        multiply every message count by X (default 1.0)\n"
                  "  --dir D          data directory, removed afterwards (default bench-data)\n"
                  "  --only SECTIONS  run only these sections of abcde (default abcde):\n"
                  "                   a raw RocksDB cycle, b cairn end to end, c CAF in memory,\n"
-                 "                   d memory of passivated actors, e recovery\n",
+                 "                   d memory of passivated actors, e recovery\n"
+                 "  --spans on|off   record a span per step, as a node does (default on)\n",
                  argv[0]);
   };
   for (int i = 1; i < argc; ++i) {
@@ -341,7 +345,7 @@ int main(int argc, char** argv) {
       usage(stdout);
       return 0;
     }
-    bool known = a == "--scale" || a == "--dir" || a == "--only";
+    bool known = a == "--scale" || a == "--dir" || a == "--only" || a == "--spans";
     if (!known || i + 1 >= argc) {
       std::fprintf(stderr, "%s: %s\n", argv[0],
                    known ? ("missing value after " + a).c_str()
@@ -360,14 +364,20 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--dir") {
       dir = v;
+    } else if (a == "--spans") {
+      if (v != "on" && v != "off") {
+        std::fprintf(stderr, "%s: --spans must be on or off, not '%s'\n", argv[0], v.c_str());
+        return 2;
+      }
+      record_spans = v == "on";
     } else {
       only = v;
     }
   }
   spdlog::set_level(spdlog::level::warn);
   auto n = [&](double x) { return static_cast<uint64_t>(x * scale); };
-  std::printf("cairn core benchmark — message size %zu B, scale %.2f, %u cores\n\n", msg_size,
-              scale, std::thread::hardware_concurrency());
+  std::printf("cairn core benchmark — message size %zu B, scale %.2f, %u cores, spans %s\n\n",
+              msg_size, scale, std::thread::hardware_concurrency(), record_spans ? "on" : "off");
 
   auto want = [&](char c) { return only.find(c) != std::string::npos; };
   // (a) is the baseline of (b)'s ratios, so (b) runs it too.

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "cairn/actors/bench.hpp"
+#include "cairn/storage.hpp"
 #include "http_client.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
@@ -38,6 +39,18 @@ json::object report_of(const std::string& out) {
 
 uint64_t num(const json::object& o, const char* name) {
   return o.at(name).to_number<uint64_t>();
+}
+
+/// Rows of `cf` in the data directory `dir` (opened read-only).
+size_t rows_in(const std::string& dir, column cf) {
+  auto st = open_rocksdb(storage_options{dir, true});
+  REQUIRE(st);
+  size_t n = 0;
+  REQUIRE_FALSE((*st)->scan(cf, "", "", [&](auto, auto) {
+    ++n;
+    return true;
+  }));
+  return n;
 }
 
 /// `cairn_kind_processed_total{kind="bench"}` of the node on `port`.
@@ -133,7 +146,20 @@ TEST_CASE("cairn bench --embedded runs its own node and accounts for every messa
     CHECK(num(o, "accepted") == 1200);
     CHECK(num(o, "handled") == 1200);
     CHECK(num(o, "duplicates") == 0);
+    // A node records a span per step: 1200 messages, each handled twice.
+    CHECK(rows_in(dir.sub(std::string{"data"} + batch), column::trace) == 2400);
   }
+  // --no-spans: the same work and nothing in `trace` (what tracing costs is
+  // measured this way).
+  auto r = cairn_cli({"bench", "--embedded", "--no-spans", "--data", dir.sub("nospans"),
+                      "--messages", "300", "--batch", "30", "--json", "--quiet"});
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  auto o = report_of(r.out);
+  CHECK(num(o, "handled") == 300);
+  CHECK(o.at("target").as_string().find("no spans") != std::string::npos);
+  CHECK(rows_in(dir.sub("nospans"), column::trace) == 0);
+  CHECK(rows_in(dir.sub("nospans"), column::trace_index) == 0);
 }
 
 TEST_CASE("cairn bench fails when accepted messages are not handled, and says how many",
@@ -157,6 +183,9 @@ TEST_CASE("cairn bench refuses a durability the node does not run, and an unreac
   auto r = f.bench({"--messages", "10", "--durability", "fsync"});
   CHECK(r.code == 2);
   CHECK(r.out.find("the node runs with durability os, not fsync") != std::string::npos);
+  auto spans = f.bench({"--messages", "10", "--no-spans"});
+  CHECK(spans.code == 2);
+  CHECK(spans.out.find("--no-spans needs --embedded") != std::string::npos);
   auto gone = cairn_cli({"bench", "--messages", "10", "--node", "http://127.0.0.1:1"});
   CHECK(gone.code == 3);
   CHECK(gone.out.find("cannot reach the node") != std::string::npos);

@@ -212,6 +212,14 @@ void write_layout_1(const std::string& path, const std::string& text) {
   // A journal event as layouts 1 and 2 stored it: type and payload only.
   step_effects::event old{type_tag<memo>::value, encode(memo{"journaled by layout 1"})};
   batch.Put(handles[2], keys::actor_seq("sink/old", 1), encode(old));
+  // A span as layouts 1 to 3 stored it: keyed by trace id and span id.
+  span_record span;
+  span.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  span.span_id = "00f067aa0ba902b7";
+  span.actor = "sink/old";
+  span.status = "ok";
+  span.start_ms = span.end_ms = now_ms();
+  batch.Put(handles[7], span.trace_id + span.span_id, encode(span));
   batch.Put(handles[10], "layout", "1");
   batch.Put(handles[10], "seq", seq);
   REQUIRE(db->Write(rocksdb::WriteOptions{}, &batch).ok());
@@ -258,6 +266,18 @@ TEST_CASE("a data directory of layout 1 is migrated to the current layout and ke
   REQUIRE(new_events.size() == 2);
   CHECK(new_events[1].time_ms > 0);
   CHECK_FALSE(new_events[1].cause.empty());
+  // The old span moved to its place in time order (layout 4) and is found
+  // by its trace id; nothing is left under the old key.
+  auto steps = (*rt)->trace_steps("4bf92f3577b34da6a3ce929d0e0e4736");
+  REQUIRE(steps);
+  REQUIRE(steps->size() == 1);
+  CHECK((*steps)[0].actor == "sink/old");
+  size_t old_keys = 0;
+  ignore_error((*rt)->store().scan(column::trace, "4bf92f", "", [&](auto, auto) {
+    ++old_keys;
+    return true;
+  }));
+  CHECK(old_keys == 0);
   CHECK(new_events[1].trace_id.size() == 32);
   (*rt)->stop();
   rt->reset();

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The execution layer against real RocksDB on disk: one case per invariant
 // of DESIGN.md, and the failure cases around them.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <sys/resource.h>
@@ -367,13 +369,30 @@ TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step r
   REQUIRE(test::eventually([&] { return rt->idle(); }));
   CHECK(journal(*rt, "rec/t2") == std::vector<std::string>{"hello"});
   std::vector<span_record> spans;
-  ignore_error(rt->store().scan(column::trace, "4bf92f3577b34da6a3ce929d0e0e4736", "",
-                                [&](auto, std::string_view v) {
-                                  auto s = decode<span_record>(v);
-                                  REQUIRE(s);
-                                  spans.push_back(*s);
+  // Found by trace id through the index; the rows themselves are in the
+  // order the steps ended.
+  std::vector<std::string> index;
+  ignore_error(rt->store().scan(column::trace_index, "4bf92f3577b34da6a3ce929d0e0e4736", "",
+                                [&](std::string_view k, auto) {
+                                  index.emplace_back(k);
                                   return true;
                                 }));
+  REQUIRE(index.size() == 2);
+  std::vector<std::string> rows;
+  ignore_error(rt->store().scan(column::trace, "", "", [&](std::string_view k, std::string_view v) {
+    rows.emplace_back(k);
+    auto s = decode<span_record>(v);
+    REQUIRE(s);
+    spans.push_back(*s);
+    return true;
+  }));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0] < rows[1]);
+  for (const auto& k : index)
+    CHECK(std::find(rows.begin(), rows.end(), keys::span_from_index(k)) != rows.end());
+  auto steps = rt->trace_steps("4bf92f3577b34da6a3ce929d0e0e4736");
+  REQUIRE(steps);
+  CHECK(steps->size() == 2);
   REQUIRE(spans.size() == 2);
   std::map<std::string, span_record> by_actor;
   for (auto& s : spans)
@@ -588,6 +607,50 @@ TEST_CASE_METHOD(fixture, "expired dedupe claims and spans are deleted, keeping 
   REQUIRE(again);
   CHECK(*again != *first);
   REQUIRE(test::eventually([&] { return journal(*rt, "rec/e").size() == 2; }));
+}
+
+TEST_CASE_METHOD(fixture,
+                 "span retention deletes expired spans and their index rows from the front, "
+                 "many writes a pass, and keeps the rest findable",
+                 "[trace][retention]") {
+  auto o = options_for(dir);
+  o.span_retention = std::chrono::hours{1};
+  auto rt = start_runtime(o);
+  // 20,000 spans of an old trace that ended two hours ago (more than one
+  // delete write of the pass holds), then 3 of a recent one.
+  const std::string old_trace(32, 'a'), new_trace(32, 'b');
+  auto span_of = [](const std::string& trace, size_t i, int64_t end_ms) {
+    span_record s;
+    s.trace_id = trace;
+    char id[17];
+    std::snprintf(id, sizeof id, "%016zx", i);
+    s.span_id = id;
+    s.actor = "rec/x";
+    s.status = "ok";
+    s.start_ms = s.end_ms = end_ms;
+    return s;
+  };
+  auto put = [](write_set& ws, const span_record& s) {
+    auto us = static_cast<uint64_t>(s.end_ms) * 1000;
+    ws.put(column::trace, keys::span(us, s.trace_id, s.span_id), encode(s));
+    ws.put(column::trace_index, keys::span_index(s.trace_id, us, s.span_id), {});
+  };
+  write_set ws;
+  auto old_ms = now_ms() - 2 * 3600 * 1000;
+  for (size_t i = 0; i < 20'000; ++i)
+    put(ws, span_of(old_trace, i, old_ms + static_cast<int64_t>(i)));
+  for (size_t i = 0; i < 3; ++i)
+    put(ws, span_of(new_trace, i, now_ms()));
+  REQUIRE_FALSE(rt->store().write(ws, false));
+  REQUIRE(test::eventually([&] { return rt->stats().expired == 20'000; }));
+  CHECK(count_rows(*rt, column::trace) == 3);
+  CHECK(count_rows(*rt, column::trace_index) == 3);
+  auto kept = rt->trace_steps(new_trace);
+  REQUIRE(kept);
+  CHECK(kept->size() == 3);
+  auto gone = rt->trace_steps(old_trace);
+  REQUIRE(gone);
+  CHECK(gone->empty());
 }
 
 TEST_CASE_METHOD(fixture,

@@ -145,16 +145,25 @@ caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view tr
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
       return make_error(errc::invalid_argument, "invalid trace id '" + std::string{trace_id}
                                                   + "': expected 32 lowercase hex digits");
-  auto err =
-    impl_->store->scan(column::trace, trace_id, "", [&](std::string_view, std::string_view v) {
-      // Spans written by an older build do not
-      // decode; they expire like the others.
-      if (auto s = decode<span_record>(v))
-        out.push_back(std::move(*s));
-      return true;
-    });
+  // The index names the trace's spans; a span retention already deleted
+  // leaves an index row that finds nothing (it expires later).
+  std::vector<std::string> found;
+  auto err = impl_->store->scan(column::trace_index, trace_id, "",
+                                [&](std::string_view k, std::string_view) {
+                                  found.push_back(keys::span_from_index(k));
+                                  return true;
+                                });
   if (err)
     return err;
+  for (const auto& key : found) {
+    auto row = impl_->store->get(column::trace, key);
+    if (!row)
+      return std::move(row.error());
+    // Spans written by an older build may not decode; they expire like the others.
+    if (*row)
+      if (auto s = decode<span_record>(**row))
+        out.push_back(std::move(*s));
+  }
   // In the order they ran: a step caused by another starts after it, but
   // within the same millisecond the depth in the causal tree decides.
   std::unordered_map<std::string, const span_record*> by_id;

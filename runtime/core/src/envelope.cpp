@@ -43,6 +43,11 @@ int64_t now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+int64_t now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 std::string next_envelope_id() {
   // 48 bits of milliseconds, then a 16-bit sequence within the millisecond,
   // then 64 bits fixed per process (random) so two processes never collide.

@@ -3,11 +3,15 @@
 // never a silent reinterpretation: it gets a version and a step here.
 #include "internal/layout.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "cairn/codec.hpp"
 #include "cairn/error.hpp"
+#include "cairn/runtime.hpp"
 #include "internal/commit_coordinator.hpp"
+#include "internal/keys.hpp"
 
 namespace cairn::internal {
 
@@ -42,9 +46,41 @@ caf::error journal_audit(storage& store, write_set& ws) {
   return err ? err : bad;
 }
 
+// 3 -> 4: spans were keyed by trace id and span id (a random insert per
+// step); now they are keyed by the time they ended, with an index row by
+// trace id. Rows are rewritten a few thousand at a time, so a day of spans
+// needs no day of memory; a migration cut short resumes (rewritten rows
+// start with a zero byte, old ones with a hex digit).
+caf::error time_ordered_spans(storage& store, write_set&) {
+  constexpr size_t rows_per_write = 4096;
+  for (;;) {
+    write_set chunk;
+    size_t rows = 0;
+    auto err = store.scan(column::trace, "", "0", [&](std::string_view k, std::string_view v) {
+      chunk.erase(column::trace, std::string{k});
+      auto span = decode<span_record>(v);
+      if (span && k.size() > keys::trace_id_size) {
+        auto end_us = static_cast<uint64_t>(std::max<int64_t>(span->end_ms, 0)) * 1000;
+        auto trace_id = k.substr(0, keys::trace_id_size);
+        auto span_id = k.substr(keys::trace_id_size);
+        chunk.put(column::trace, keys::span(end_us, trace_id, span_id), std::string{v});
+        chunk.put(column::trace_index, keys::span_index(trace_id, end_us, span_id), {});
+      }
+      return ++rows < rows_per_write;
+    });
+    if (err)
+      return err;
+    if (rows == 0)
+      return {};
+    if (auto werr = store.write(chunk, true))
+      return werr;
+  }
+}
+
 constexpr migration migrations[] = {
   {1, "adds the outbox column family", add_outbox},
   {2, "journal events record their time, cause and trace", journal_audit},
+  {3, "spans are kept in time order, found by trace id through an index", time_ordered_spans},
 };
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -40,6 +41,7 @@ const char* to_string(column c) {
     case column::subscription: return "subscription";
     case column::meta: return "meta";
     case column::outbox: return "outbox";
+    case column::trace_index: return "trace_index";
   }
   return "?";
 }
@@ -86,6 +88,9 @@ rocksdb::Options db_options() {
   options.write_buffer_size = 32ull << 20;
   options.max_total_wal_size = 256ull << 20;
   options.IncreaseParallelism(2);
+  // Writes are serialized here anyway (see `write`), and the vector memtable
+  // of `trace_index` requires it.
+  options.allow_concurrent_memtable_write = false;
   options.info_log = std::make_shared<rocksdb_log_bridge>();
   return options;
 }
@@ -113,6 +118,14 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
     auto c = static_cast<column>(i);
     if (c == column::mailbox || c == column::journal || c == column::outbox || c == column::topic)
       cf.memtable_insert_with_hint_prefix_extractor = by_actor;
+    // Every step adds an index row with a random key (its trace id). In a
+    // skip list that insert was the node's largest single cost; a vector
+    // memtable appends and sorts once, at flush. Reads (a trace looked up
+    // by id) sort a copy of the memtable, so it is kept small.
+    if (c == column::trace_index) {
+      cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+      cf.write_buffer_size = 8ull << 20;
+    }
     cfs.emplace_back(to_string(c), cf);
   }
   return cfs;

@@ -197,9 +197,9 @@ void runtime::impl::return_memory() {
 }
 
 void runtime::impl::collect_expired() {
-  // Dedupe claims and spans expire; a few thousand rows per second are
-  // examined, resuming where the last pass stopped, so the cost stays flat
-  // and the two families stay bounded by their retention.
+  // Dedupe claims and spans expire. A few thousand dedupe claims per second
+  // are examined, resuming where the last pass stopped, so the cost stays
+  // flat and the family stays bounded by its retention.
   auto now = std::chrono::steady_clock::now();
   if (now - last_gc < std::chrono::seconds{1})
     return;
@@ -229,26 +229,49 @@ void runtime::impl::collect_expired() {
     };
     coord->submit(req, true);
   }
-  write_set spans;
-  seen = 0;
-  auto horizon = wall - opts.span_retention.count();
-  ignore_error(
-    store->scan(column::trace, "", gc_trace_cursor, [&](std::string_view k, std::string_view v) {
-      if (++seen > rows_per_pass)
-        return false;
-      last_key = std::string{k};
-      auto span = decode<span_record>(v);
-      if (!span || span->end_ms < horizon)
-        spans.erase(column::trace, std::string{k});
-      return true;
-    }));
-  gc_trace_cursor = seen > rows_per_pass ? last_key : std::string{};
-  if (!spans.empty()) {
-    auto n = spans.size();
-    if (!store->write(spans, false))
-      expired.fetch_add(n);
-  }
+  expire_spans(wall);
   prune_journals(wall);
+}
+
+// Span retention: spans are in the order they ended, so the expired ones are
+// the first rows; a pass deletes them from the front (and their index rows)
+// and stops at the first one still kept. Up to `rows_per_pass` per second,
+// more than a node writes: a busy node never falls behind. The next pass
+// starts after the last row deleted instead of stepping over its tombstones
+// again; once an hour it starts from the first row (a clock set back may
+// have written a span before that point).
+void runtime::impl::expire_spans(int64_t wall) {
+  constexpr size_t rows_per_pass = 1u << 18;
+  constexpr size_t rows_per_write = 8192;
+  auto horizon_us = static_cast<uint64_t>(wall - opts.span_retention.count()) * 1000;
+  if (wall - gc_span_reset_ms > 3600 * 1000) {
+    gc_span_cursor.clear();
+    gc_span_reset_ms = wall;
+  }
+  size_t total = 0;
+  bool more = true;
+  while (more && total < rows_per_pass) {
+    more = false;
+    write_set spans;
+    size_t rows = 0;
+    std::string last;
+    ignore_error(
+      store->scan(column::trace, "", gc_span_cursor, [&](std::string_view k, std::string_view) {
+        if (k.size() >= 8 && keys::read_be64(k) >= horizon_us)
+          return false;
+        spans.erase(column::trace, std::string{k});
+        if (auto index = keys::index_from_span(k); !index.empty())
+          spans.erase(column::trace_index, std::move(index));
+        last = std::string{k};
+        more = ++rows == rows_per_write;
+        return !more;
+      }));
+    if (rows == 0 || store->write(spans, false))
+      return;
+    expired.fetch_add(rows);
+    total += rows;
+    gc_span_cursor = std::move(last);
+  }
 }
 
 // Journal retention: events a snapshot covers, of kinds that keep them for

@@ -176,6 +176,16 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
   return span;
 }
 
+/// Adds a step's span to its commit: the row in time order and its index
+/// row by trace id (keys.hpp, `span` and `span_index`).
+void put_span(write_set& ops, const span_record& span) {
+  if (span.trace_id.size() != keys::trace_id_size)
+    return;
+  auto end_us = static_cast<uint64_t>(now_us());
+  ops.put(column::trace, keys::span(end_us, span.trace_id, span.span_id), encode(span));
+  ops.put(column::trace_index, keys::span_index(span.trace_id, end_us, span.span_id), {});
+}
+
 } // namespace
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
@@ -222,8 +232,8 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     st.after_commit.push_back(std::move(fn));
   st.pending = outcome::done;
   span.status = "ok";
-  if (opts.record_spans && !span.trace_id.empty())
-    req.ops.put(column::trace, span.trace_id + span.span_id, encode(span));
+  if (opts.record_spans)
+    put_span(req.ops, span);
   st.batch.push_back(seq);
 }
 
@@ -296,8 +306,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   // from storage, as a supervisor restarting the actor would.
   if (auto err = load_state(st))
     st.broken = std::move(err);
-  if (opts.record_spans && !span.trace_id.empty())
-    req.ops.put(column::trace, span.trace_id + span.span_id, encode(span));
+  if (opts.record_spans)
+    put_span(req.ops, span);
   submit_steps(self, req, seq);
 }
 

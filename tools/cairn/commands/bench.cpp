@@ -261,6 +261,11 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
 }
 
 int run_bench(const bench_settings& s, const client_options& co, bool progress) {
+  if (!s.spans && !s.embedded) {
+    std::fprintf(stderr, "cairn bench: --no-spans needs --embedded (a running node always records "
+                         "spans)\n");
+    return exit_usage;
+  }
   std::string why;
   int code = exit_usage;
   auto target = s.embedded ? open_embedded_target(s, why) : open_http_target(co, why, code);
@@ -395,6 +400,10 @@ void add_bench_run(CLI::App& app, int& exit_code) {
                   "one, removed afterwards)");
   cmd->add_option("--threads", s->threads,
                   "The embedded node's scheduler threads (default: its own)");
+  cmd->add_flag_function(
+    "--no-spans", [s](int64_t) { s->spans = false; },
+    "The embedded node records no spans (to measure what tracing costs; a node always records "
+    "them)");
   cmd
     ->add_option("--drain-timeout", s->drain_timeout_s,
                  "Seconds without progress before accepted but unhandled messages count as "

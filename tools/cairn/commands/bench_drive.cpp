@@ -97,7 +97,9 @@ public:
     }
   }
 
-  std::string where() const override { return "embedded node (data in " + dir_ + ")"; }
+  std::string where() const override {
+    return "embedded node (data in " + dir_ + (rt_->options().record_spans ? ")" : ", no spans)");
+  }
   std::string durability() const override { return mode_; }
   bool in_process() const override { return true; }
   std::unique_ptr<bench_producer> producer() override {
@@ -149,6 +151,7 @@ std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std:
   opts.mode = mode == "fsync" ? durability::fsync : durability::os;
   if (s.threads > 0)
     opts.threads = s.threads;
+  opts.record_spans = s.spans;
   auto rt = runtime::open(opts);
   if (!rt) {
     why = "cannot open an embedded node in " + dir + ": " + render(rt.error());

@@ -47,6 +47,9 @@ std::string next_envelope_id();
 /// Returns the current Unix time in milliseconds.
 int64_t now_ms();
 
+/// Microseconds since the Unix epoch (system clock).
+int64_t now_us();
+
 /// A parsed W3C `traceparent`.
 struct trace_context {
   std::string trace_id; ///< 32 lowercase hex digits

@@ -23,13 +23,14 @@ enum class column : uint8_t {
   timer,        ///< due time, seq -> envelope
   dead,         ///< envelope id -> dead letter
   dedupe,       ///< receiver + idempotency key -> envelope id + expiry
-  trace,        ///< trace id + span id -> span
+  trace,        ///< be64(end µs) + trace id + span id -> span (time order)
   topic,        ///< topic \0 seq -> event
   subscription, ///< topic \0 subscriber -> next offset
   meta,         ///< layout version, sequence high-water mark
   outbox,       ///< peer node, seq -> envelope for an actor that peer owns (layout 2)
+  trace_index,  ///< trace id + be64(end µs) + span id -> nothing: finds a trace's spans (layout 4)
 };
-inline constexpr size_t column_count = 11;
+inline constexpr size_t column_count = 12;
 
 /// Returns the column family's name on disk.
 const char* to_string(column c);
@@ -40,7 +41,10 @@ const char* to_string(column c);
 ///   1: mailbox, journal, snapshot, timer, dead, dedupe, trace, topic,
 ///      subscription, meta
 ///   2: adds `outbox` (envelopes for actors another node owns)
-inline constexpr uint32_t layout_version = 3;
+///   3: journal rows record their time, cause and trace
+///   4: spans are keyed by time in `trace` and found by trace id through
+///      `trace_index`
+inline constexpr uint32_t layout_version = 4;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {

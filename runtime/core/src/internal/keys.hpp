@@ -53,4 +53,43 @@ inline std::string timer(uint64_t due_ms, uint64_t seq) {
   return out;
 }
 
+/// `be64(end_us) trace_id span_id` — a span in `trace`: rows are in the
+/// order steps ended, so the writer appends them and retention deletes from
+/// the front.
+inline std::string span(uint64_t end_us, std::string_view trace_id, std::string_view span_id) {
+  std::string out;
+  out.reserve(8 + trace_id.size() + span_id.size());
+  append_be64(out, end_us);
+  out.append(trace_id);
+  out.append(span_id);
+  return out;
+}
+
+/// The length of a trace id in span keys (32 lowercase hex digits).
+inline constexpr size_t trace_id_size = 32;
+
+/// `trace_id be64(end_us) span_id` — the `trace_index` row of a span.
+inline std::string span_index(std::string_view trace_id, uint64_t end_us,
+                              std::string_view span_id) {
+  std::string out{trace_id};
+  append_be64(out, end_us);
+  out.append(span_id);
+  return out;
+}
+
+/// The `trace` key of a span from its `trace_index` key, or its index key
+/// from its `trace` key (the same three parts, in the other order); empty if
+/// `key` is too short to be either.
+inline std::string span_from_index(std::string_view key) {
+  if (key.size() < trace_id_size + 8)
+    return {};
+  return span(read_be64(key, trace_id_size), key.substr(0, trace_id_size),
+              key.substr(trace_id_size + 8));
+}
+inline std::string index_from_span(std::string_view key) {
+  if (key.size() < trace_id_size + 8)
+    return {};
+  return span_index(key.substr(8, trace_id_size), read_be64(key), key.substr(8 + trace_id_size));
+}
+
 } // namespace cairn::keys

@@ -356,9 +356,11 @@ struct runtime::impl {
   void collect_expired();
   std::chrono::steady_clock::time_point last_gc{};
   std::string gc_dedupe_cursor; // only the services thread touches these
-  std::string gc_trace_cursor;
   std::string gc_journal_cursor;
+  std::string gc_span_cursor; ///< the last span deleted: the next pass starts after it
+  int64_t gc_span_reset_ms = 0;
   std::atomic<uint64_t> journal_pruned{0};
+  void expire_spans(int64_t wall);
   void prune_journals(int64_t wall);
   std::chrono::steady_clock::time_point last_trim{};
   uint64_t passivations_at_trim = 0;
