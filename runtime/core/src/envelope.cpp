@@ -84,7 +84,8 @@ bool parse_traceparent(std::string_view t, trace_context& out) {
     return false;
   out.trace_id = std::string{trace};
   out.span_id = std::string{span};
-  out.flags = static_cast<uint8_t>(std::stoul(std::string{flags}, nullptr, 16));
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  out.flags = static_cast<uint8_t>(nibble(flags[0]) * 16 + nibble(flags[1]));
   return true;
 }
 

@@ -163,8 +163,10 @@ namespace {
 span_record span_of(const activation_state& st, const envelope& env, const trace_context& parent,
                     int64_t start, const step_effects& fx) {
   span_record span;
-  auto me = child_of(env.traceparent);
-  span.trace_id = me.trace_id;
+  // The step's own span id was drawn when it started (`fx.span_id`); the
+  // envelope's trace context was parsed into `parent` by the caller.
+  auto me = parent.trace_id.empty() || fx.span_id.empty() ? new_trace() : trace_context{};
+  span.trace_id = parent.trace_id.empty() ? me.trace_id : parent.trace_id;
   span.span_id = fx.span_id.empty() ? me.span_id : fx.span_id;
   span.parent_span_id = parent.span_id;
   span.actor = st.id;
