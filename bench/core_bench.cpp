@@ -252,7 +252,12 @@ void flood(runtime& rt, uint64_t count, const std::function<std::string(uint64_t
     t.join();
 }
 
-std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors) {
+struct memory_result {
+  long before_kib = 0, after_kib = 0;
+  uint64_t memtables = 0; // bytes in RocksDB's memtables at the end (part of `after`)
+};
+
+memory_result passivated_memory(const std::string& dir, uint64_t actors) {
   std::filesystem::remove_all(dir);
   auto rt = open_runtime(dir, durability::os, std::chrono::milliseconds{200});
   if (rt->start())
@@ -263,10 +268,13 @@ std::pair<long, long> passivated_memory(const std::string& dir, uint64_t actors)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   // Give the runtime's once-a-second memory return a chance to run.
   std::this_thread::sleep_for(std::chrono::milliseconds{1500});
-  auto after = rss_kib();
+  memory_result m{before, rss_kib(), 0};
+  for (const auto& [name, value] : rt->store().properties())
+    if (name == "rocksdb.cur-size-all-mem-tables")
+      m.memtables = value;
   rt.reset();
   std::filesystem::remove_all(dir);
-  return {before, after};
+  return m;
 }
 
 // -- (e) recovery --------------------------------------------------------------------------
@@ -415,10 +423,11 @@ int main(int argc, char** argv) {
   }
   if (want('d')) {
     auto actors = n(1'000'000);
-    auto [before, after] = passivated_memory(dir + "/mem", actors);
-    std::printf(
-      "(d) RSS before %ld MiB, after %llu actors got one message and were passivated: %ld MiB\n\n",
-      before / 1024, static_cast<unsigned long long>(actors), after / 1024);
+    auto m = passivated_memory(dir + "/mem", actors);
+    std::printf("(d) RSS before %ld MiB, after %llu actors got one message and were passivated: "
+                "%ld MiB (RocksDB memtables: %llu MiB of it)\n\n",
+                m.before_kib / 1024, static_cast<unsigned long long>(actors), m.after_kib / 1024,
+                static_cast<unsigned long long>(m.memtables >> 20));
   }
   if (want('e')) {
     auto rec = recovery(dir + "/rec", n(1'000'000), n(1'000'000));

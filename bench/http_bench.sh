@@ -29,8 +29,21 @@ request = function()
                     {["Content-Type"] = "application/json"}, body)
 end
 LUA
-wrk -t2 -c64 -d"${secs}s" --latency -s "$tmp/post.lua" "$url" | tee "$tmp/wrk.txt"
+# CPU of the node (from /proc, in clock ticks) and of wrk (the subshell's children, from `times`)
+# over the run: both share this machine's cores.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+node_t0=$(ticks "$node")
+(
+  wrk -t2 -c64 -d"${secs}s" --latency -s "$tmp/post.lua" "$url" | tee "$tmp/wrk.txt"
+  times > "$tmp/times.txt"
+)
+node_t1=$(ticks "$node")
 http_rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt")
+requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
+# `times` prints "XmY.Ys XmY.Ys" (user, system) for the shell, then for its children.
+wrk_s=$(awk 'NR == 2 {n = 0; for (i = 1; i <= 2; ++i) {split($i, a, /[ms]/); n += a[1] * 60 + a[2]}; print n}' "$tmp/times.txt")
+tck=$(getconf CLK_TCK)
+echo "CPU per request: node $(awk -v d=$((node_t1 - node_t0)) -v t="$tck" -v r="$requests" 'BEGIN {printf "%.1f", d / t * 1e6 / r}') us, wrk $(awk -v s="$wrk_s" -v r="$requests" 'BEGIN {printf "%.1f", s * 1e6 / r}') us ($(nproc) cores)"
 inproc_rps=$(grep -o '[0-9]* msgs/s' "$tmp/inproc.txt" | awk '{print $1}')
 non2xx=$(awk '/Non-2xx/ {print $4}' "$tmp/wrk.txt")
 echo "HTTP ${http_rps} req/s vs in-process ${inproc_rps} msgs/s: ratio $(awk -v a="$http_rps" -v b="$inproc_rps" 'BEGIN {printf "%.2f", a/b}') (non-2xx: ${non2xx:-0})"
