@@ -263,9 +263,36 @@ memory_result passivated_memory(const std::string& dir, uint64_t actors) {
   if (rt->start())
     std::exit(1);
   auto before = rss_kib();
+  // A run past 30 s says where it stands (on stderr, every 10 s), so one that
+  // does not end shows why.
+  std::atomic<bool> done{false};
+  std::thread watch{[&] {
+    auto start = clk::now();
+    auto next_line = start + std::chrono::seconds{30};
+    while (!done) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      if (clk::now() < next_line)
+        continue;
+      next_line += std::chrono::seconds{10};
+      auto st = rt->stats();
+      std::fprintf(
+        stderr,
+        "(d) after %.0f s: %llu accepted, %llu busy, %llu passivated of %llu; %llu "
+        "active, %llu activations, %llu pending, %llu processed\n",
+        secs_since(start), static_cast<unsigned long long>(st.accepted),
+        static_cast<unsigned long long>(st.busy), static_cast<unsigned long long>(st.passivations),
+        static_cast<unsigned long long>(actors), static_cast<unsigned long long>(st.active),
+        static_cast<unsigned long long>(st.activations),
+        static_cast<unsigned long long>(st.pending), static_cast<unsigned long long>(st.processed));
+      for (const auto& [name, value] : rt->store().properties())
+        std::fprintf(stderr, "    %s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+    }
+  }};
   flood(*rt, actors, [](uint64_t i) { return "sink/a" + std::to_string(i); });
   while (rt->stats().passivations < actors)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  done = true;
+  watch.join();
   // Give the runtime's once-a-second memory return a chance to run.
   std::this_thread::sleep_for(std::chrono::milliseconds{1500});
   memory_result m{before, rss_kib(), 0};
