@@ -145,8 +145,8 @@ caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view tr
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
       return make_error(errc::invalid_argument, "invalid trace id '" + std::string{trace_id}
                                                   + "': expected 32 lowercase hex digits");
-  // The index names the trace's spans; a span retention already deleted
-  // leaves an index row that finds nothing (it expires later).
+  // The index names the trace's spans (retention deletes a span and its
+  // index row together, so a row that finds nothing is one being deleted).
   std::vector<std::string> found;
   auto err = impl_->store->scan(column::trace_index, trace_id, "",
                                 [&](std::string_view k, std::string_view) {
