@@ -63,7 +63,8 @@ bool finished(local_cluster& c, uint32_t chains, uint64_t per_chain) {
 std::string progress_report(local_cluster& c, uint32_t chains) {
   std::string out;
   for (size_t i = 0; i < c.size(); ++i)
-    out += c.node_id(i) + " pending " + std::to_string(c.metric(i, "cairn_mailbox_depth")) + "; ";
+    out += c.node_id(i) + " pending " + std::to_string(c.metric(i, "cairn_mailbox_depth"))
+           + ", outbox " + std::to_string(c.metric(i, "cairn_cluster_outbox_depth")) + "; ";
   for (uint32_t ch = 0; ch < chains; ++ch)
     for (std::string kind : {"source", "hop_a", "hop_b", "hop_c"})
       for (size_t i = 0; i < c.size(); ++i) {

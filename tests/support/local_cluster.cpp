@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <regex>
 
 #include <boost/json.hpp>
@@ -16,8 +17,13 @@ local_cluster::local_cluster(size_t nodes, uint32_t shards, std::vector<std::str
     nodes_(nodes) {}
 
 local_cluster::~local_cluster() {
-  for (auto& n : nodes_)
-    n.proc.reset(); // SIGKILL if still running
+  // CAIRN_TEST_KEEP (see temp_dir): each node's output stays beside its data.
+  bool keep = std::getenv("CAIRN_TEST_KEEP") != nullptr;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (keep && nodes_[i].proc)
+      std::ofstream{dir_.path() + "/" + node_id(i) + ".log"} << nodes_[i].proc->output();
+    nodes_[i].proc.reset(); // SIGKILL if still running
+  }
   etcd_.reset();
 }
 
@@ -26,12 +32,22 @@ std::string local_cluster::data_dir(size_t i) const {
 }
 
 std::vector<std::string> local_cluster::args(size_t i) const {
-  std::vector<std::string> a{"node",        "--cluster-etcd", etcd_->url(),
-                             "--node-id",   node_id(i),       "--cluster-listen",
-                             "127.0.0.1:0", "--shards",       std::to_string(shards_),
-                             "--data",      data_dir(i),      "--http",
-                             "127.0.0.1:0", "--no-progress",  "--log-level",
-                             "warn"};
+  std::vector<std::string> a{"node",
+                             "--cluster-etcd",
+                             etcd_->url(),
+                             "--node-id",
+                             node_id(i),
+                             "--cluster-listen",
+                             "127.0.0.1:0",
+                             "--shards",
+                             std::to_string(shards_),
+                             "--data",
+                             data_dir(i),
+                             "--http",
+                             "127.0.0.1:0",
+                             "--no-progress",
+                             "--log-level",
+                             std::getenv("CAIRN_TEST_KEEP") != nullptr ? "info" : "warn"};
   a.insert(a.end(), extra_.begin(), extra_.end());
   return a;
 }

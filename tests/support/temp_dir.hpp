@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 namespace cairn::test {
 
-/// A fresh directory under the system temp dir, removed on destruction.
+/// A fresh directory under the system temp dir, removed on destruction
+/// unless CAIRN_TEST_KEEP is set (then its path goes to stderr, to inspect
+/// a failed run's data).
 class temp_dir {
 public:
   temp_dir() {
@@ -17,6 +20,10 @@ public:
     path_ = tmpl;
   }
   ~temp_dir() {
+    if (std::getenv("CAIRN_TEST_KEEP") != nullptr) {
+      std::fprintf(stderr, "kept %s\n", path_.c_str());
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }

@@ -91,6 +91,7 @@ std::vector<planned_move> plan_moves(const cluster_view& v, size_t limit);
 /// One peer's counters (the forwarder writes them, status reads them).
 struct peer_stats {
   std::atomic<int64_t> depth{0};     ///< outbox rows toward the peer
+  std::atomic<uint64_t> added{0};    ///< rows ever put in that outbox (counted after their commit)
   std::atomic<int64_t> oldest_ms{0}; ///< when the oldest unacknowledged batch was read (0: none)
   std::atomic<uint64_t> forwarded{0};
   std::atomic<uint64_t> batches{0};

@@ -109,7 +109,9 @@ cluster_node::forwarded_hook() {
   return [d](const std::vector<std::pair<std::string, std::string>>& rows) {
     std::string last;
     for (auto& [p, to] : rows) {
-      d->peer(p)->depth.fetch_add(1);
+      auto stats = d->peer(p);
+      stats->depth.fetch_add(1);
+      stats->added.fetch_add(1);
       d->count_outbox(p, to, 1);
       if (p != last && d->net)
         d->net->wake(p);

@@ -337,12 +337,17 @@ void transport::forward_loop(forwarder& f) {
       rewind();
       // Rows for shards it gave away go to their owners: again whenever
       // the map changed or rows were added (the sticky rule keeps sending a
-      // shard's new mail here while older rows of it wait here).
-      auto depth = f.stats->depth.load();
-      if (view && (view->revision != f.readdressed_at || depth != f.depth_at_readdress)) {
-        readdress(f);
-        f.readdressed_at = view->revision;
-        f.depth_at_readdress = f.stats->depth.load();
+      // shard's new mail here while older rows of it wait here). `added` is
+      // read before the pass: a row committed during it counts as new, and
+      // is moved by the next pass (read after the pass, it would be taken
+      // as seen and wait for a change of the map that may never come).
+      auto added = f.stats->added.load();
+      if (view && (view->revision != f.readdressed_at || added != f.added_at_readdress)) {
+        // Done only when every row that has another owner went: rows
+        // refused now (say, while this node's fence lapsed) go next pass.
+        bool all = readdress(f);
+        f.readdressed_at = all ? view->revision : -1;
+        f.added_at_readdress = added;
       }
       pause(std::chrono::milliseconds{500}); // no member key: not dialled
       continue;
@@ -476,7 +481,7 @@ void transport::forward_loop(forwarder& f) {
       rewind();
       auto v = node_.current();
       if (v && !refused_to.empty() && node_.destination(*v, f.peer, refused_to) != f.peer)
-        readdress(f);
+        (void)readdress(f); // what stays goes with the next refusal
       pause(std::chrono::milliseconds{std::max<uint64_t>(retry, 50)});
     }
   }

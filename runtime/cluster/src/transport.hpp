@@ -64,8 +64,10 @@ private:
   /// Takes the next batches of sender `key` in turn (the ingress actor only).
   void next_batch(ingress_state& st, const std::string& key);
   /// Sends outbox rows toward `f`'s peer whose shard has another owner now
-  /// on to that owner (or into this node's mailbox), in order.
-  void readdress(forwarder& f);
+  /// on to that owner (or into this node's mailbox), in order. False if
+  /// some could not go now (refused, say while this node's fence lapsed, or
+  /// more than one pass takes): the caller tries again soon.
+  bool readdress(forwarder& f);
 
   cluster_node::impl& node_;
   std::unique_ptr<caf::actor_system_config> cfg_;
@@ -89,7 +91,7 @@ struct transport::forwarder {
   std::condition_variable cv;
   bool woken = false;
   int64_t readdressed_at = -1;     ///< the map revision its outbox was last re-addressed at
-  int64_t depth_at_readdress = -1; ///< and its depth after that
+  uint64_t added_at_readdress = 0; ///< and `peer_stats::added` read before that pass
   std::thread thread;
 };
 

@@ -17,17 +17,24 @@ namespace cairn::cluster {
 
 using namespace wire;
 
-void transport::readdress(forwarder& f) {
+bool transport::readdress(forwarder& f) {
   auto v = node_.current();
   if (!v)
-    return;
+    return false;
   std::map<std::string, std::vector<runtime::outbox_row>> moved; // destination -> rows, in order
   size_t total = 0;
   uint64_t from = 0;
-  while (total < 65'536) {
-    auto rows = node_.rt->read_outbox(f.peer, from, 4096, 16 << 20);
-    if (!rows || rows->empty())
+  bool all = true;
+  for (;;) {
+    if (total >= 65'536) {
+      all = false; // the rest in the next pass
       break;
+    }
+    auto rows = node_.rt->read_outbox(f.peer, from, 4096, 16 << 20);
+    if (!rows || rows->empty()) {
+      all = all && rows;
+      break;
+    }
     from = rows->back().seq + 1;
     for (auto& r : *rows) {
       auto dest = node_.destination(*v, f.peer, r.to);
@@ -48,9 +55,12 @@ void transport::readdress(forwarder& f) {
     node_.rt->readdress_outbox(f.peer, std::move(rows), dest,
                                [done](caf::error err) { done->set_value(std::move(err)); });
     if (auto err = result.get()) {
+      // Refused (into this node's mailbox while its fence lapsed, a shard
+      // that moved on again) or not written: they stay, and go next pass.
       if (code_of(err) != errc::shard_not_owned)
         spdlog::warn("cluster: outbox rows toward {} not sent on to {}: {}", f.peer,
                      dest.empty() ? node_.opts.node_id : dest, render(err));
+      all = false;
       continue;
     }
     f.stats->depth.fetch_sub(n);
@@ -60,6 +70,7 @@ void transport::readdress(forwarder& f) {
     spdlog::info("cluster: {} outbox rows toward {} sent on to {} (their shards' owner now)", n,
                  f.peer, dest.empty() ? "this node" : dest);
   }
+  return all;
 }
 
 std::optional<int64_t> transport::probe(const std::string& host, uint16_t port) {
