@@ -30,6 +30,24 @@ typename Inspector::result_type inspect(Inspector& f, memo& x) {
   return f(caf::meta::type_name("test.memo"), x.text);
 }
 
+/// A span as layouts 1 to 4 stored it.
+struct old_span {
+  std::string trace_id, span_id, parent_span_id, actor, type, envelope_id;
+  uint32_t attempt = 0;
+  int64_t start_ms = 0, end_ms = 0;
+  std::string status;
+  uint64_t first_event = 0;
+  uint32_t events = 0;
+  std::vector<std::string> sent;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, old_span& x) {
+  return f(caf::meta::type_name("cairn.span"), x.trace_id, x.span_id, x.parent_span_id, x.actor,
+           x.type, x.envelope_id, x.attempt, x.start_ms, x.end_ms, x.status, x.first_event,
+           x.events, x.sent);
+}
+
 } // namespace
 
 CAIRN_MESSAGE_TYPE(memo, "test.memo/v1");
@@ -212,13 +230,16 @@ void write_layout_1(const std::string& path, const std::string& text) {
   // A journal event as layouts 1 and 2 stored it: type and payload only.
   step_effects::event old{type_tag<memo>::value, encode(memo{"journaled by layout 1"})};
   batch.Put(handles[2], keys::actor_seq("sink/old", 1), encode(old));
-  // A span as layouts 1 to 3 stored it: keyed by trace id and span id.
-  span_record span;
+  // A span as layouts 1 to 3 stored it: keyed by trace id and span id,
+  // CAF-serialized, in milliseconds.
+  old_span span;
   span.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   span.span_id = "00f067aa0ba902b7";
   span.actor = "sink/old";
   span.status = "ok";
-  span.start_ms = span.end_ms = now_ms();
+  span.start_ms = now_ms() - 5;
+  span.end_ms = span.start_ms + 3;
+  span.sent = {"0123abcd sink/a test.memo/v1"};
   batch.Put(handles[7], span.trace_id + span.span_id, encode(span));
   batch.Put(handles[10], "layout", "1");
   batch.Put(handles[10], "seq", seq);
@@ -271,7 +292,16 @@ TEST_CASE("a data directory of layout 1 is migrated to the current layout and ke
   auto steps = (*rt)->trace_steps("4bf92f3577b34da6a3ce929d0e0e4736");
   REQUIRE(steps);
   REQUIRE(steps->size() == 1);
-  CHECK((*steps)[0].actor == "sink/old");
+  // Its value has the compact encoding of layout 5, in microseconds.
+  auto& moved = (*steps)[0];
+  CHECK(moved.actor == "sink/old");
+  CHECK(moved.status == span_status::ok);
+  CHECK(moved.kind == span_kind::consumer);
+  CHECK(moved.end_us - moved.start_us == 3000);
+  REQUIRE(moved.sent.size() == 1);
+  CHECK(moved.sent[0].id == "0123abcd");
+  CHECK(moved.sent[0].to == "sink/a");
+  CHECK(moved.sent[0].type == "test.memo/v1");
   size_t old_keys = 0;
   ignore_error((*rt)->store().scan(column::trace, "4bf92f", "", [&](auto, auto) {
     ++old_keys;

@@ -17,6 +17,7 @@
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
 
@@ -381,7 +382,7 @@ TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step r
   std::vector<std::string> rows;
   ignore_error(rt->store().scan(column::trace, "", "", [&](std::string_view k, std::string_view v) {
     rows.emplace_back(k);
-    auto s = decode<span_record>(v);
+    auto s = internal::decode_span(k, v);
     REQUIRE(s);
     spans.push_back(*s);
     return true;
@@ -400,7 +401,14 @@ TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step r
   REQUIRE(by_actor.count("rec/t1") == 1);
   REQUIRE(by_actor.count("rec/t2") == 1);
   CHECK(by_actor["rec/t1"].parent_span_id == "00f067aa0ba902b7");
-  CHECK(by_actor["rec/t1"].status == "ok");
+  CHECK(by_actor["rec/t1"].status == span_status::ok);
+  CHECK(by_actor["rec/t1"].kind == span_kind::consumer);
+  CHECK(by_actor["rec/t1"].name == "process test.note/v1");
+  CHECK(by_actor["rec/t1"].start_us <= by_actor["rec/t1"].end_us);
+  // t1 sent one message, to t2: the span names it.
+  REQUIRE(by_actor["rec/t1"].sent.size() == 1);
+  CHECK(by_actor["rec/t1"].sent[0].to == "rec/t2");
+  CHECK(by_actor["rec/t1"].sent[0].id.size() == 32);
   // The hop's span descends from the envelope t1 sent, not from the caller.
   CHECK(by_actor["rec/t2"].parent_span_id != "00f067aa0ba902b7");
   CHECK(by_actor["rec/t2"].trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -626,13 +634,15 @@ TEST_CASE_METHOD(fixture,
     std::snprintf(id, sizeof id, "%016zx", i);
     s.span_id = id;
     s.actor = "rec/x";
-    s.status = "ok";
-    s.start_ms = s.end_ms = end_ms;
+    s.status = span_status::ok;
+    s.start_us = s.end_us = end_ms * 1000;
     return s;
   };
   auto put = [](write_set& ws, const span_record& s) {
-    auto us = static_cast<uint64_t>(s.end_ms) * 1000;
-    ws.put(column::trace, keys::span(us, s.trace_id, s.span_id), encode(s));
+    auto us = static_cast<uint64_t>(s.end_us);
+    std::string value;
+    internal::encode_span(value, s);
+    ws.put(column::trace, keys::span(us, s.trace_id, s.span_id), std::move(value));
     ws.put(column::trace_index, keys::span_index(s.trace_id, us, s.span_id), {});
   };
   write_set ws;

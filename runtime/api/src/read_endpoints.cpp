@@ -416,10 +416,12 @@ http_response node_api::trace(const std::string& trace_id, json::object head) {
     o["type"] = sp.type;
     o["envelope_id"] = sp.envelope_id;
     o["attempt"] = sp.attempt + 1;
-    o["start"] = iso_time(sp.start_ms);
-    o["start_ms"] = sp.start_ms;
-    o["duration_ms"] = sp.end_ms - sp.start_ms;
-    o["status"] = sp.status;
+    o["start"] = iso_time(sp.start_ms());
+    o["start_ms"] = sp.start_ms();
+    o["start_us"] = sp.start_us;
+    o["duration_ms"] = sp.end_ms() - sp.start_ms();
+    o["duration_us"] = sp.end_us - sp.start_us;
+    o["status"] = sp.status_text();
     o["span_id"] = sp.span_id;
     o["parent_span_id"] = sp.parent_span_id;
     json::array events;
@@ -430,16 +432,8 @@ http_response node_api::trace(const std::string& trace_id, json::object head) {
     }
     o["events"] = std::move(events);
     json::array sent;
-    for (const auto& s : sp.sent) {
-      // "id to type"
-      auto a = s.find(' ');
-      auto b = s.find(' ', a == std::string::npos ? a : a + 1);
-      json::object m;
-      m["id"] = s.substr(0, a);
-      m["to"] = a == std::string::npos ? "" : s.substr(a + 1, b - a - 1);
-      m["type"] = b == std::string::npos ? "" : s.substr(b + 1);
-      sent.push_back(std::move(m));
-    }
+    for (const auto& m : sp.sent)
+      sent.push_back(json::object{{"id", m.id}, {"to", m.to}, {"type", m.type}});
     o["sent"] = std::move(sent);
     arr.push_back(std::move(o));
   }

@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "internal/runtime_impl.hpp"
+#include "internal/span_codec.hpp"
 
 namespace cairn {
 
@@ -159,13 +160,13 @@ caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view tr
     auto row = impl_->store->get(column::trace, key);
     if (!row)
       return std::move(row.error());
-    // Spans written by an older build may not decode; they expire like the others.
+    // A span that does not decode is skipped; it expires like the others.
     if (*row)
-      if (auto s = decode<span_record>(**row))
+      if (auto s = internal::decode_span(key, **row))
         out.push_back(std::move(*s));
   }
   // In the order they ran: a step caused by another starts after it, but
-  // within the same millisecond the depth in the causal tree decides.
+  // within the same microsecond the depth in the causal tree decides.
   std::unordered_map<std::string, const span_record*> by_id;
   for (const auto& s : out)
     by_id.emplace(s.span_id, &s);
@@ -181,8 +182,8 @@ caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view tr
     depth[s.span_id] = d;
   }
   std::stable_sort(out.begin(), out.end(), [&](const span_record& a, const span_record& b) {
-    return std::make_tuple(a.start_ms, depth[a.span_id], a.end_ms)
-           < std::make_tuple(b.start_ms, depth[b.span_id], b.end_ms);
+    return std::make_tuple(a.start_us, depth[a.span_id], a.end_us)
+           < std::make_tuple(b.start_us, depth[b.span_id], b.end_us);
   });
   return out;
 }

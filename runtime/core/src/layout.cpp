@@ -12,10 +12,35 @@
 #include "cairn/runtime.hpp"
 #include "internal/commit_coordinator.hpp"
 #include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
 
 namespace cairn::internal {
 
 namespace {
+
+/// A span as layouts 1 to 4 stored it (CAF binary, milliseconds).
+struct legacy_span {
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;
+  std::string actor;
+  std::string type;
+  std::string envelope_id;
+  uint32_t attempt = 0;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string status; ///< "ok", or the error
+  uint64_t first_event = 0;
+  uint32_t events = 0;
+  std::vector<std::string> sent; ///< "id to type"
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, legacy_span& x) {
+  return f(caf::meta::type_name("cairn.span"), x.trace_id, x.span_id, x.parent_span_id, x.actor,
+           x.type, x.envelope_id, x.attempt, x.start_ms, x.end_ms, x.status, x.first_event,
+           x.events, x.sent);
+}
 
 struct migration {
   uint32_t from;
@@ -58,7 +83,7 @@ caf::error time_ordered_spans(storage& store, write_set&) {
     size_t rows = 0;
     auto err = store.scan(column::trace, "", "0", [&](std::string_view k, std::string_view v) {
       chunk.erase(column::trace, std::string{k});
-      auto span = decode<span_record>(v);
+      auto span = decode<legacy_span>(v);
       if (span && k.size() > keys::trace_id_size) {
         auto end_us = static_cast<uint64_t>(std::max<int64_t>(span->end_ms, 0)) * 1000;
         auto trace_id = k.substr(0, keys::trace_id_size);
@@ -77,10 +102,75 @@ caf::error time_ordered_spans(storage& store, write_set&) {
   }
 }
 
+// 4 -> 5: span values get the compact encoding (internal/span_codec.hpp),
+// their times in microseconds. In chunks, as 3 -> 4; a rewritten value
+// starts with `span_format`, so a migration cut short skips what it did.
+// A row that does not decode is deleted with its index row: it was
+// unreadable before too.
+caf::error compact_spans(storage& store, write_set&) {
+  constexpr size_t rows_per_write = 4096;
+  std::string from;
+  for (;;) {
+    write_set chunk;
+    size_t rows = 0;
+    std::string last;
+    auto err = store.scan(column::trace, "", from, [&](std::string_view k, std::string_view v) {
+      last.assign(k);
+      if (!v.empty() && static_cast<uint8_t>(v[0]) == span_format)
+        return ++rows < rows_per_write;
+      auto old = decode<legacy_span>(v);
+      if (!old || k.size() <= 8 + keys::trace_id_size) {
+        chunk.erase(column::trace, std::string{k});
+        chunk.erase(column::trace_index, keys::index_from_span(k));
+        return ++rows < rows_per_write;
+      }
+      span_record s;
+      s.trace_id = old->trace_id;
+      s.span_id = old->span_id;
+      s.parent_span_id = old->parent_span_id;
+      s.kind = span_kind::consumer;
+      s.start_us = old->start_ms * 1000;
+      s.end_us = old->end_ms * 1000;
+      if (old->status == "ok") {
+        s.status = span_status::ok;
+      } else {
+        s.status = span_status::error;
+        s.status_message = old->status;
+      }
+      s.actor = std::move(old->actor);
+      s.type = std::move(old->type);
+      s.envelope_id = std::move(old->envelope_id);
+      s.attempt = old->attempt;
+      s.first_event = old->first_event;
+      s.events = old->events;
+      for (auto& line : old->sent) {
+        auto a = line.find(' ');
+        auto b = a == std::string::npos ? a : line.find(' ', a + 1);
+        s.sent.push_back(sent_message{line.substr(0, a),
+                                      a == std::string::npos ? "" : line.substr(a + 1, b - a - 1),
+                                      b == std::string::npos ? "" : line.substr(b + 1)});
+      }
+      std::string value;
+      encode_span(value, s);
+      chunk.put(column::trace, std::string{k}, std::move(value));
+      return ++rows < rows_per_write;
+    });
+    if (err)
+      return err;
+    if (rows == 0)
+      return {};
+    if (auto werr = store.write(chunk, true))
+      return werr;
+    from = last;
+    from.push_back('\0'); // the next row after it
+  }
+}
+
 constexpr migration migrations[] = {
   {1, "adds the outbox column family", add_outbox},
   {2, "journal events record their time, cause and trace", journal_audit},
   {3, "spans are kept in time order, found by trace id through an index", time_ordered_spans},
+  {4, "spans have a compact encoding, with microsecond times", compact_spans},
 };
 
 } // namespace

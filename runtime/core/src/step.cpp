@@ -3,6 +3,7 @@
 // turn its effects or its failure into one commit request, and act on the
 // commit's outcome (retry, dead letter, next message).
 #include "internal/runtime_impl.hpp"
+#include "internal/span_codec.hpp"
 
 namespace cairn {
 
@@ -53,6 +54,7 @@ void runtime::impl::run_next(activation_actor* self) {
       break; // a step of its own, after these commit
     step_effects fx;
     fx.span_id = child_of(env.traceparent).span_id;
+    fx.start_us = now_us();
     caf::error failure;
     if (late) {
       failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
@@ -169,12 +171,13 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
   span.trace_id = parent.trace_id.empty() ? me.trace_id : parent.trace_id;
   span.span_id = fx.span_id.empty() ? me.span_id : fx.span_id;
   span.parent_span_id = parent.span_id;
+  span.kind = span_kind::consumer;
   span.actor = st.id;
   span.type = env.type;
   span.envelope_id = env.id;
   span.attempt = env.attempt;
-  span.start_ms = start;
-  span.end_ms = now_ms();
+  span.start_us = fx.start_us > 0 ? fx.start_us : start * 1000;
+  span.end_us = now_us();
   return span;
 }
 
@@ -183,8 +186,12 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
 void put_span(write_set& ops, const span_record& span) {
   if (span.trace_id.size() != keys::trace_id_size)
     return;
-  auto end_us = static_cast<uint64_t>(now_us());
-  ops.put(column::trace, keys::span(end_us, span.trace_id, span.span_id), encode(span));
+  auto end_us = static_cast<uint64_t>(span.end_us);
+  std::string value;
+  value.reserve(96 + span.actor.size() + span.type.size() + span.status_message.size()
+                + span.sent.size() * 48);
+  internal::encode_span(value, span);
+  ops.put(column::trace, keys::span(end_us, span.trace_id, span.span_id), std::move(value));
   ops.put(column::trace_index, keys::span_index(span.trace_id, end_us, span.span_id), {});
 }
 
@@ -220,7 +227,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   }
   for (auto& out : fx.sends) {
     if (opts.record_spans)
-      span.sent.push_back(out.env.id + " " + out.env.to + " " + out.env.type);
+      span.sent.push_back(sent_message{out.env.id, out.env.to, out.env.type});
     if (out.due_ms > 0)
       req.timers.emplace_back(out.due_ms, std::move(out.env));
     else {
@@ -233,7 +240,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   for (auto& fn : fx.after_commit)
     st.after_commit.push_back(std::move(fn));
   st.pending = outcome::done;
-  span.status = "ok";
+  span.status = span_status::ok;
   if (opts.record_spans)
     put_span(req.ops, span);
   st.batch.push_back(seq);
@@ -274,7 +281,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   st.kind->counters->failed.fetch_add(1);
   auto failures = env.attempt + 1;
   auto why = render(failure);
-  span.status = why;
+  span.status = span_status::error;
+  span.status_message = why;
   // Malformed input fails the same way every time: no retry.
   bool permanent = !retryable(failure);
   if (permanent || failures >= kopts.retry.max_attempts) {

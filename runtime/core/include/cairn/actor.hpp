@@ -53,6 +53,7 @@ struct step_effects {
   /// This step's span id: the parent span of every message it sends, so a
   /// trace links each step to the step that caused it.
   std::string span_id;
+  int64_t start_us = 0; ///< when the step started (its span's start)
   std::vector<std::pair<std::string, event>> published; ///< topic, event
   /// Run after the step committed, never if it did not (not stored).
   std::vector<std::function<void()>> after_commit;

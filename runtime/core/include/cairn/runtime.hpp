@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <caf/error.hpp>
@@ -194,29 +195,66 @@ struct journal_entry {
   std::string trace_id; ///< that envelope's trace
 };
 
-/// One step as recorded in the `trace` column family (invariant 5).
-struct span_record {
-  std::string trace_id;
-  std::string span_id;
-  std::string parent_span_id;
-  std::string actor;
-  std::string type;
-  std::string envelope_id;
-  uint32_t attempt = 0;
-  int64_t start_ms = 0;
-  int64_t end_ms = 0;
-  std::string status;            ///< "ok", or the error
-  uint64_t first_event = 0;      ///< journal seq of its first event (0: none)
-  uint32_t events = 0;           ///< events it journaled
-  std::vector<std::string> sent; ///< "id to type" of each message it sent
+/// How a span relates to its neighbours (OpenTelemetry's SpanKind, same numbers).
+enum class span_kind : uint8_t { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+
+/// How a span ended (OpenTelemetry's status codes, same numbers).
+enum class span_status : uint8_t { unset = 0, ok = 1, error = 2 };
+
+/// A typed attribute of a span (OpenTelemetry's attribute model).
+struct span_attribute {
+  std::string key;
+  std::variant<std::string, int64_t, double, bool> value;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, span_record& x) {
-  return f(caf::meta::type_name("cairn.span"), x.trace_id, x.span_id, x.parent_span_id, x.actor,
-           x.type, x.envelope_id, x.attempt, x.start_ms, x.end_ms, x.status, x.first_event,
-           x.events, x.sent);
-}
+/// A link from a span to another one; `type` says why (`retry_of`, `resumed_from`).
+struct span_link {
+  std::string trace_id;
+  std::string span_id;
+  std::string type;
+};
+
+/// A message a step sent.
+struct sent_message {
+  std::string id;
+  std::string to;
+  std::string type;
+};
+
+/// One span as the `trace` column family keeps it (invariant 5;
+/// docs/observability.md, "Span model"). A step's span fills the step
+/// fields; other spans leave them empty and say what they are in `name`
+/// and `attributes`.
+struct span_record {
+  std::string trace_id;       ///< 32 lowercase hex digits
+  std::string span_id;        ///< 16 lowercase hex digits
+  std::string parent_span_id; ///< empty for a root
+  std::string name;           ///< low cardinality; a step's is "process {type}"
+  span_kind kind = span_kind::internal;
+  int64_t start_us = 0; ///< Unix microseconds
+  int64_t end_us = 0;
+  span_status status = span_status::unset;
+  std::string status_message; ///< the error, when `status` is error
+  // A step's own:
+  std::string actor;
+  std::string type; ///< the message type it handled
+  std::string envelope_id;
+  uint32_t attempt = 0;     ///< 0 for the first
+  uint64_t first_event = 0; ///< journal seq of its first event (0: none)
+  uint32_t events = 0;      ///< events it journaled
+  std::vector<sent_message> sent;
+  std::vector<span_attribute> attributes;
+  std::vector<span_link> links;
+
+  int64_t start_ms() const { return start_us / 1000; }
+  int64_t end_ms() const { return end_us / 1000; }
+  /// "ok", the error, or "unset".
+  std::string status_text() const {
+    return status == span_status::ok      ? "ok"
+           : status == span_status::error ? status_message
+                                          : "unset";
+  }
+};
 
 /// A cairn node's execution layer: durable mailboxes, atomic steps, group
 /// commit, virtual actors, retries, dead letters, timers and topics over one

@@ -44,7 +44,9 @@ const char* to_string(column c);
 ///   3: journal rows record their time, cause and trace
 ///   4: spans are keyed by time in `trace` and found by trace id through
 ///      `trace_index`
-inline constexpr uint32_t layout_version = 4;
+///   5: span values have a compact encoding of their own, with microsecond
+///      times, kind, status, attributes and links
+inline constexpr uint32_t layout_version = 5;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+// The span value of layout 5 (internal/span_codec.hpp): written by every
+// step, so it is built by hand into one string rather than serialized.
+#include "internal/span_codec.hpp"
+
+#include <cstring>
+
+#include "cairn/error.hpp"
+#include "internal/keys.hpp"
+
+namespace cairn::internal {
+
+namespace {
+
+enum flag : uint8_t {
+  has_parent = 1,
+  has_name = 2,
+  has_message = 4,
+  has_step = 8,
+  has_attributes = 16,
+  has_links = 32,
+};
+
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_str(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/// An id: lowercase hex of even length goes as bytes (half the size),
+/// anything else as it is. `varint(length << 1 | packed)`, then the bytes.
+void put_id(std::string& out, std::string_view id) {
+  bool packed = !id.empty() && id.size() % 2 == 0;
+  for (size_t i = 0; packed && i < id.size(); ++i)
+    packed = hex_value(id[i]) >= 0;
+  if (!packed) {
+    put_varint(out, id.size() << 1);
+    out.append(id);
+    return;
+  }
+  put_varint(out, (id.size() / 2) << 1 | 1);
+  for (size_t i = 0; i < id.size(); i += 2)
+    out.push_back(static_cast<char>(hex_value(id[i]) << 4 | hex_value(id[i + 1])));
+}
+
+class reader {
+public:
+  explicit reader(std::string_view in) : in_(in) {}
+
+  bool ok() const { return ok_; }
+
+  uint8_t byte() {
+    if (pos_ >= in_.size())
+      return fail(), 0;
+    return static_cast<uint8_t>(in_[pos_++]);
+  }
+
+  uint64_t varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      auto b = byte();
+      if (!ok_)
+        return 0;
+      v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0)
+        return v;
+    }
+    return fail(), 0;
+  }
+
+  std::string str() {
+    auto n = varint();
+    if (!ok_ || n > in_.size() - pos_)
+      return fail(), std::string{};
+    std::string s{in_.substr(pos_, n)};
+    pos_ += n;
+    return s;
+  }
+
+  std::string id() {
+    auto v = varint();
+    auto n = v >> 1;
+    if (!ok_ || n > in_.size() - pos_)
+      return fail(), std::string{};
+    auto raw = in_.substr(pos_, n);
+    pos_ += n;
+    if ((v & 1) == 0)
+      return std::string{raw};
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(n * 2);
+    for (unsigned char c : raw) {
+      s.push_back(digits[c >> 4]);
+      s.push_back(digits[c & 15]);
+    }
+    return s;
+  }
+
+  double f64() {
+    if (in_.size() - pos_ < 8)
+      return fail(), 0.0;
+    uint64_t bits = keys::read_be64(in_, pos_);
+    pos_ += 8;
+    double d = 0;
+    std::memcpy(&d, &bits, sizeof d);
+    return d;
+  }
+
+  bool at_end() const { return pos_ == in_.size(); }
+
+private:
+  void fail() { ok_ = false; }
+
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+} // namespace
+
+void encode_span(std::string& out, const span_record& s) {
+  uint8_t flags = 0;
+  flags |= s.parent_span_id.empty() ? 0 : has_parent;
+  // A step's name is "process {type}": it is not stored twice.
+  bool derived_name = !s.type.empty() && s.name == "process " + s.type;
+  flags |= s.name.empty() || derived_name ? 0 : has_name;
+  flags |= s.status_message.empty() ? 0 : has_message;
+  flags |= s.actor.empty() && s.type.empty() && s.envelope_id.empty() ? 0 : has_step;
+  flags |= s.attributes.empty() ? 0 : has_attributes;
+  flags |= s.links.empty() ? 0 : has_links;
+  out.push_back(static_cast<char>(span_format));
+  out.push_back(static_cast<char>(flags));
+  out.push_back(static_cast<char>(s.kind));
+  out.push_back(static_cast<char>(s.status));
+  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(s.start_us, 0)));
+  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(s.end_us - s.start_us, 0)));
+  if (flags & has_parent)
+    put_id(out, s.parent_span_id);
+  if (flags & has_name)
+    put_str(out, s.name);
+  if (flags & has_message)
+    put_str(out, s.status_message);
+  if (flags & has_step) {
+    put_str(out, s.actor);
+    put_str(out, s.type);
+    put_id(out, s.envelope_id);
+    put_varint(out, s.attempt);
+    put_varint(out, s.first_event);
+    put_varint(out, s.events);
+    put_varint(out, s.sent.size());
+    for (const auto& m : s.sent) {
+      put_id(out, m.id);
+      put_str(out, m.to);
+      put_str(out, m.type);
+    }
+  }
+  if (flags & has_attributes) {
+    put_varint(out, s.attributes.size());
+    for (const auto& a : s.attributes) {
+      put_str(out, a.key);
+      out.push_back(static_cast<char>(a.value.index()));
+      if (auto* str = std::get_if<std::string>(&a.value)) {
+        put_str(out, *str);
+      } else if (auto* i = std::get_if<int64_t>(&a.value)) {
+        // zigzag: small negative numbers stay short
+        put_varint(out, (static_cast<uint64_t>(*i) << 1) ^ static_cast<uint64_t>(*i >> 63));
+      } else if (auto* d = std::get_if<double>(&a.value)) {
+        uint64_t bits = 0;
+        std::memcpy(&bits, d, sizeof bits);
+        keys::append_be64(out, bits);
+      } else {
+        out.push_back(std::get<bool>(a.value) ? 1 : 0);
+      }
+    }
+  }
+  if (flags & has_links) {
+    put_varint(out, s.links.size());
+    for (const auto& l : s.links) {
+      put_id(out, l.trace_id);
+      put_id(out, l.span_id);
+      put_str(out, l.type);
+    }
+  }
+}
+
+caf::expected<span_record> decode_span(std::string_view key, std::string_view value) {
+  auto bad = [&](const char* what) {
+    return make_error(errc::corrupt_record, std::string{"span row does not decode: "} + what);
+  };
+  if (key.size() <= 8 + keys::trace_id_size)
+    return bad("its key is too short");
+  if (value.empty() || static_cast<uint8_t>(value[0]) != span_format)
+    return bad("not a layout-5 span (written by an older build?)");
+  span_record s;
+  s.trace_id = key.substr(8, keys::trace_id_size);
+  s.span_id = key.substr(8 + keys::trace_id_size);
+  reader in{value.substr(1)};
+  auto flags = in.byte();
+  auto kind = in.byte();
+  auto status = in.byte();
+  if (kind < 1 || kind > 5 || status > 2)
+    return bad("unknown kind or status");
+  s.kind = static_cast<span_kind>(kind);
+  s.status = static_cast<span_status>(status);
+  s.start_us = static_cast<int64_t>(in.varint());
+  s.end_us = s.start_us + static_cast<int64_t>(in.varint());
+  if (flags & has_parent)
+    s.parent_span_id = in.id();
+  if (flags & has_name)
+    s.name = in.str();
+  if (flags & has_message)
+    s.status_message = in.str();
+  if (flags & has_step) {
+    s.actor = in.str();
+    s.type = in.str();
+    s.envelope_id = in.id();
+    s.attempt = static_cast<uint32_t>(in.varint());
+    s.first_event = in.varint();
+    s.events = static_cast<uint32_t>(in.varint());
+    auto n = in.varint();
+    for (uint64_t i = 0; in.ok() && i < n; ++i) {
+      sent_message m;
+      m.id = in.id();
+      m.to = in.str();
+      m.type = in.str();
+      s.sent.push_back(std::move(m));
+    }
+    if (s.name.empty() && !s.type.empty())
+      s.name = "process " + s.type;
+  }
+  if (flags & has_attributes) {
+    auto n = in.varint();
+    for (uint64_t i = 0; in.ok() && i < n; ++i) {
+      span_attribute a;
+      a.key = in.str();
+      switch (in.byte()) {
+        case 0: a.value = in.str(); break;
+        case 1: {
+          auto z = in.varint();
+          a.value = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+          break;
+        }
+        case 2: a.value = in.f64(); break;
+        case 3: a.value = in.byte() != 0; break;
+        default: return bad("an attribute of unknown type");
+      }
+      s.attributes.push_back(std::move(a));
+    }
+  }
+  if (flags & has_links) {
+    auto n = in.varint();
+    for (uint64_t i = 0; in.ok() && i < n; ++i) {
+      span_link l;
+      l.trace_id = in.id();
+      l.span_id = in.id();
+      l.type = in.str();
+      s.links.push_back(std::move(l));
+    }
+  }
+  if (!in.ok())
+    return bad("it ends early");
+  return s;
+}
+
+} // namespace cairn::internal

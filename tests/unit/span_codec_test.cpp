@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+// The span value of layout 5 (internal/span_codec.hpp): what goes in comes
+// back, and a damaged row is an error, never a crash or a wrong span.
+#include <catch2/catch.hpp>
+
+#include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
+
+using namespace cairn;
+
+namespace {
+
+span_record full_span() {
+  span_record s;
+  s.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  s.span_id = "00f067aa0ba902b7";
+  s.parent_span_id = "b7ad6b7169203331";
+  s.name = "tools/call charge_payment";
+  s.kind = span_kind::server;
+  s.start_us = 1'796'228'825'214'123;
+  s.end_us = s.start_us + 48'211;
+  s.status = span_status::error;
+  s.status_message = "payment declined: <script>alert(1)</script>";
+  s.actor = "payment/42";
+  s.type = "payment.charge/v1";
+  s.envelope_id = "01a23794c06b0000f479fd0a8e6a1777";
+  s.attempt = 2;
+  s.first_event = 17;
+  s.events = 3;
+  s.sent = {{"01a23794c06b0000f479fd0a8e6a1778", "ledger/7", "ledger.post/v1"},
+            {"not-hex id", "notify/x", "notify.send/v1"}};
+  s.attributes = {{"mcp.method.name", std::string{"tools/call"}},
+                  {"jsonrpc.request.id", int64_t{-7}},
+                  {"cairn.attempt", int64_t{1} << 40},
+                  {"cairn.ratio", 0.25},
+                  {"cairn.resumed", true}};
+  s.links = {{"4bf92f3577b34da6a3ce929d0e0e4736", "1111111111111111", "retry_of"}};
+  return s;
+}
+
+std::string key_of(const span_record& s) {
+  return keys::span(static_cast<uint64_t>(s.end_us), s.trace_id, s.span_id);
+}
+
+} // namespace
+
+TEST_CASE("a span with every part comes back as it went in", "[trace][codec]") {
+  auto s = full_span();
+  std::string v;
+  internal::encode_span(v, s);
+  auto back = internal::decode_span(key_of(s), v);
+  REQUIRE(back);
+  CHECK(back->trace_id == s.trace_id);
+  CHECK(back->span_id == s.span_id);
+  CHECK(back->parent_span_id == s.parent_span_id);
+  CHECK(back->name == s.name);
+  CHECK(back->kind == span_kind::server);
+  CHECK(back->start_us == s.start_us);
+  CHECK(back->end_us == s.end_us);
+  CHECK(back->status == span_status::error);
+  CHECK(back->status_message == s.status_message);
+  CHECK(back->status_text() == s.status_message);
+  CHECK(back->actor == s.actor);
+  CHECK(back->type == s.type);
+  CHECK(back->envelope_id == s.envelope_id);
+  CHECK(back->attempt == 2);
+  CHECK(back->first_event == 17);
+  CHECK(back->events == 3);
+  REQUIRE(back->sent.size() == 2);
+  CHECK(back->sent[0].id == s.sent[0].id);
+  CHECK(back->sent[1].id == "not-hex id");
+  CHECK(back->sent[1].to == "notify/x");
+  CHECK(back->sent[1].type == "notify.send/v1");
+  REQUIRE(back->attributes.size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(back->attributes[i].key == s.attributes[i].key);
+    CHECK(back->attributes[i].value == s.attributes[i].value);
+  }
+  REQUIRE(back->links.size() == 1);
+  CHECK(back->links[0].span_id == "1111111111111111");
+  CHECK(back->links[0].type == "retry_of");
+}
+
+TEST_CASE("a step's span stores its name once and hex ids as bytes", "[trace][codec]") {
+  span_record s;
+  s.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  s.span_id = "00f067aa0ba902b7";
+  s.parent_span_id = "b7ad6b7169203331";
+  s.kind = span_kind::consumer;
+  s.status = span_status::ok;
+  s.start_us = 1'796'228'825'214'123;
+  s.end_us = s.start_us + 12;
+  s.actor = "hop_a/3";
+  s.type = "chain.item/v1";
+  s.name = "process chain.item/v1";
+  s.envelope_id = "01a23794c06b0000f479fd0a8e6a1777";
+  s.sent = {{"01a23794c06b0000f479fd0a8e6a1778", "hop_b/3", "chain.item/v1"}};
+  std::string v;
+  internal::encode_span(v, s);
+  // format, flags, kind, status, start (8), duration (1), parent (1 + 8),
+  // actor (1 + 7), type (1 + 13), envelope (1 + 16), attempt, first event,
+  // events, count, then the sent message (1 + 16, 1 + 7, 1 + 13).
+  CHECK(v.size() == 4 + 8 + 1 + 9 + 8 + 14 + 17 + 4 + 17 + 8 + 14);
+  auto back = internal::decode_span(key_of(s), v);
+  REQUIRE(back);
+  CHECK(back->name == "process chain.item/v1");
+  CHECK(back->status_text() == "ok");
+  CHECK(back->sent[0].id == s.sent[0].id);
+}
+
+TEST_CASE("a damaged span row is an error, at every length", "[trace][codec]") {
+  auto s = full_span();
+  std::string v;
+  internal::encode_span(v, s);
+  auto key = key_of(s);
+  for (size_t n = 0; n < v.size(); ++n) {
+    INFO(n);
+    CHECK_FALSE(internal::decode_span(key, v.substr(0, n)));
+  }
+  // An older layout's value (CAF binary starts with the trace id's length).
+  CHECK_FALSE(internal::decode_span(key, std::string{"\x20"} + s.trace_id));
+  // A key too short to hold the ids.
+  CHECK_FALSE(internal::decode_span("short", v));
+  // An unknown kind.
+  auto bad = v;
+  bad[2] = 9;
+  CHECK_FALSE(internal::decode_span(key, bad));
+}
