@@ -189,6 +189,15 @@ const std::map<std::string, sample>& samples() {
     {"shards", {"16", "32", "64", "16", "32", "64"}},
     {"cluster_lease_ttl", {"7", "8", "9", "7", "8", "9"}},
     {"cluster_outbox_cap", {"10", "20", "30", "10", "20", "30"}},
+    {"otlp_endpoint",
+     {R"("http://127.0.0.1:1")", "http://127.0.0.1:2", "http://127.0.0.1:3",
+      R"("http://127.0.0.1:1")", R"("http://127.0.0.1:2")", R"("http://127.0.0.1:3")"}},
+    // Printed with the values redacted: they may hold an API key.
+    {"otlp_headers",
+     {R"("A=f")", "B=e", "C=x", R"x("A=(redacted)")x", R"x("B=(redacted)")x",
+      R"x("C=(redacted)")x"}},
+    {"otlp_batch", {"10", "20", "30", "10", "20", "30"}},
+    {"otlp_queue", {"100", "200", "300", "100", "200", "300"}},
   };
   return table;
 }

@@ -188,6 +188,44 @@ caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view tr
   return out;
 }
 
+caf::expected<runtime::span_page> runtime::read_spans(std::string_view after, int64_t until_us,
+                                                      size_t max, bool decode) {
+  span_page page;
+  if (max == 0)
+    return page;
+  std::string from{after};
+  if (!from.empty())
+    from.push_back('\0'); // strictly after it
+  auto until = static_cast<uint64_t>(std::max<int64_t>(until_us, 0));
+  auto err =
+    impl_->store->scan(column::trace, "", from, [&](std::string_view k, std::string_view v) {
+      if (k.size() < 8 || keys::read_be64(k) >= until)
+        return false;
+      page.next.assign(k);
+      ++page.rows;
+      if (decode) {
+        if (auto s = internal::decode_span(k, v))
+          page.spans.push_back(std::move(*s));
+        else
+          ++page.undecodable;
+      }
+      return page.rows < max;
+    });
+  if (err)
+    return err;
+  return page;
+}
+
+std::string runtime::span_cursor_at(int64_t us) {
+  // Every key of a span that ended at `us` is longer than this prefix, so
+  // greater: "after it" starts there. One microsecond earlier, to keep
+  // the spans of `us` itself.
+  std::string key;
+  keys::append_be64(key, static_cast<uint64_t>(std::max<int64_t>(us - 1, 0)));
+  key.append(keys::trace_id_size + 16, '\xff');
+  return key;
+}
+
 caf::expected<runtime::keyed_message>
 runtime::find_by_idempotency_key(std::string_view idempotency_key, std::string_view to) {
   if (idempotency_key.empty())

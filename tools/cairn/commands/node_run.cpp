@@ -25,6 +25,7 @@
 #include "cairn/http.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
+#include "cairn/otlp.hpp"
 #include "cairn/plain_json.hpp"
 #include "cairn/runtime.hpp"
 #include "cairn/tools/external_tools.hpp"
@@ -123,6 +124,7 @@ struct checked_settings {
   std::vector<auth::token> api_tokens;
   std::vector<auth::token> tool_tokens;
   std::vector<mcp::tool_spec> declared;
+  std::vector<std::pair<std::string, std::string>> otlp_headers;
 };
 
 /// Checks `ns` the one way both start and `--print-config` do: "" or why
@@ -137,6 +139,23 @@ std::string check_settings(const node_settings& ns, checked_settings& out) {
   if (out.serve_http && !split_host_port(ns.http, out.http_opts.host, out.http_opts.port))
     return "--http '" + ns.http + "' is not HOST:PORT (or off)";
   out.loopback = is_loopback(out.http_opts.host);
+  if (!ns.otlp_endpoint.empty()) {
+    std::string host, port, target;
+    if (auto why = parse_otlp_endpoint(ns.otlp_endpoint, host, port, target); !why.empty())
+      return "--otlp-endpoint '" + ns.otlp_endpoint + "' " + why;
+  }
+  // "Name=value,Name=value", as OTEL_EXPORTER_OTLP_HEADERS has them.
+  std::string_view rest{ns.otlp_headers};
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return "--otlp-headers: '" + std::string{item} + "' is not Name=value";
+    out.otlp_headers.emplace_back(std::string{item.substr(0, eq)},
+                                  std::string{item.substr(eq + 1)});
+  }
   if (auto err = parse_tokens(ns.mcp_tokens, auth::parse_tool_token, out.tool_tokens); !err.empty())
     return err;
   if (out.serve_http) {
@@ -214,6 +233,24 @@ int run_node(const node_settings& ns) {
     std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
     return code_of(rt.error()) == errc::storage_in_use ? 3 : 1;
   }
+  // Span export (docs/observability.md, "Export"): it follows the spans on
+  // disk, so it may start before recovery and outlives the HTTP server.
+  std::unique_ptr<otlp_exporter> exporter;
+  if (!ns.otlp_endpoint.empty()) {
+    otlp_options oo;
+    oo.endpoint = ns.otlp_endpoint;
+    oo.headers = checked.otlp_headers;
+    oo.batch = static_cast<size_t>(ns.otlp_batch);
+    oo.queue = static_cast<size_t>(ns.otlp_queue);
+    oo.service_instance = ns.node_id.empty() ? std::string{"local"} : ns.node_id;
+    oo.version = CAIRN_VERSION;
+    auto started = otlp_exporter::start(**rt, std::move(oo));
+    if (!started) {
+      std::fprintf(stderr, "cairn: %s\n", detail_of(started.error()).c_str());
+      return 2;
+    }
+    exporter = std::move(*started);
+  }
   actors::delivery_options demo_opts;
   demo_opts.payment_failure_rate = ns.flaky_rate;
   actors::register_delivery_demo(**rt, demo_opts);
@@ -285,8 +322,10 @@ int run_node(const node_settings& ns) {
       auto r = actors::bench_report_of(run);
       return r ? actors::bench_report_json(*r) : std::string{};
     };
-    api.extra_metrics = [address, &mcp_server, cm = member.get()] {
+    api.extra_metrics = [address, &mcp_server, cm = member.get(), ex = exporter.get()] {
       std::string out = cm != nullptr ? cm->metrics_text() : std::string{};
+      if (ex != nullptr)
+        out += ex->metrics_text();
       auto add = [&out](const char* name, const char* type, const char* help, uint64_t v) {
         out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
                + name + " " + std::to_string(v) + "\n";
@@ -524,6 +563,17 @@ void add_node_run(CLI::App& app, int& exit_code) {
   cmd
     ->add_option("--cluster-outbox-cap", ns->cluster_outbox_cap,
                  "Outbox rows toward one peer before new messages to it are refused as busy")
+    ->capture_default_str();
+  cmd->add_option("--otlp-endpoint", ns->otlp_endpoint,
+                  "Export spans over OTLP/HTTP (JSON) to this URL, http://HOST:PORT[/PATH] "
+                  "(/v1/traces if no path); empty: no export");
+  cmd->add_option("--otlp-headers", ns->otlp_headers,
+                  "Headers sent with every export, Name=value,Name=value");
+  cmd->add_option("--otlp-batch", ns->otlp_batch, "Spans per export request at most")
+    ->capture_default_str();
+  cmd
+    ->add_option("--otlp-queue", ns->otlp_queue,
+                 "Spans waiting for export at most; past it the oldest are dropped (counted)")
     ->capture_default_str();
   cmd->add_option("--hold-start", ns->hold_start,
                   "Tests: serve HTTP but hold recovery until this file exists");

@@ -185,6 +185,26 @@ const std::vector<setting>& settings_table() {
      [](const node_settings& ns) { return json::value(ns.shards); }},
     number_setting("cluster_lease_ttl", &node_settings::cluster_lease_ttl, 2, 60),
     number_setting("cluster_outbox_cap", &node_settings::cluster_outbox_cap, 1, 1e12),
+    text_setting("otlp_endpoint", &node_settings::otlp_endpoint),
+    {"otlp_headers", // may carry an API key: printed with its values redacted
+     [](node_settings& ns, const json::value& v) -> std::string {
+       if (!v.is_string())
+         return "must be a string, Name=value,Name=value";
+       ns.otlp_headers = std::string{v.as_string()};
+       return {};
+     },
+     [](const node_settings& ns) {
+       std::string out, rest = ns.otlp_headers;
+       while (!rest.empty()) {
+         auto comma = rest.find(',');
+         auto item = rest.substr(0, comma);
+         rest = comma == std::string::npos ? std::string{} : rest.substr(comma + 1);
+         out += (out.empty() ? "" : ",") + item.substr(0, item.find('=')) + "=(redacted)";
+       }
+       return json::value(out);
+     }},
+    number_setting("otlp_batch", &node_settings::otlp_batch, 1, 100'000),
+    number_setting("otlp_queue", &node_settings::otlp_queue, 1, 1e9),
     flag_setting("demo", &node_settings::demo),
     number_setting("demo_rate", &node_settings::demo_rate, 0.001, 1e6),
     number_setting("flaky_rate", &node_settings::flaky_rate, 0, 1),
@@ -246,8 +266,10 @@ std::string apply_config_file(node_settings& ns, const CLI::App* cmd) {
     std::string name = st.name;
     auto* opt = cmd->get_option_no_throw(flag_of(name));
     if (opt == nullptr || opt->count() == 0 || name == "tokens" || name == "mcp_tokens"
-        || name == "mcp_tools" || name == "policies" || name == "workflows")
-      continue; // tokens are checked when parsed; mcp_tools above
+        || name == "mcp_tools" || name == "policies" || name == "workflows"
+        || name == "otlp_headers")
+      continue; // tokens are checked when parsed, mcp_tools above; otlp_headers prints
+                // redacted (its values are checked when the node starts)
     if (auto err = st.from_json(ns, st.to_json(ns)); !err.empty())
       return "setting '" + name + "' (" + flag_of(name) + " or " + variable_of(name) + ") " + err;
   }

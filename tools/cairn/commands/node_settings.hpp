@@ -58,6 +58,11 @@ struct node_settings {
   bool shards_given = false;                  ///< set explicitly (flag, variable or file)
   int64_t cluster_lease_ttl = 6;              ///< seconds
   int64_t cluster_outbox_cap = 100'000;       ///< rows per peer before messages to it are busy
+  // Span export over OTLP/HTTP (docs/observability.md); off while empty.
+  std::string otlp_endpoint;
+  std::string otlp_headers; ///< "Name=value,Name=value" (OTEL_EXPORTER_OTLP_HEADERS' format)
+  int64_t otlp_batch = 512;
+  int64_t otlp_queue = 65'536;
 };
 
 /// One setting: its name in files (`max_pending`), flag (`--max-pending`)

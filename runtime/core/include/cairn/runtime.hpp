@@ -353,6 +353,23 @@ public:
   /// (spans expire after `span_retention`).
   caf::expected<std::vector<span_record>> trace_steps(std::string_view trace_id);
 
+  /// A page of spans in the order they ended (the `trace` family's order).
+  struct span_page {
+    std::vector<span_record> spans; ///< empty when read without decoding
+    std::string next;               ///< the cursor after the last row read ("" if none was)
+    size_t rows = 0;                ///< rows read
+    size_t undecodable = 0;         ///< rows read that did not decode (not in `spans`)
+  };
+
+  /// Spans after cursor `after` (a `span_page::next`, or "" for the first)
+  /// that ended before `until_us`, at most `max`; with `decode` false only
+  /// counted, to skip or measure a backlog cheaply.
+  caf::expected<span_page> read_spans(std::string_view after, int64_t until_us, size_t max,
+                                      bool decode = true);
+
+  /// The cursor before every span that ended at `us` or later.
+  static std::string span_cursor_at(int64_t us);
+
   /// The envelope id and trace id a message accepted with `idempotency_key`
   /// got (within the dedupe window). With `to` empty every receiver is
   /// searched. `not_found` if none.
