@@ -458,7 +458,7 @@ TEST_CASE("cairn trace follows one order through every hop, by idempotency key o
   REQUIRE(test::eventually([&] {
     return f.run({"actor", "show", "order/o21"}).out.find("completed") != std::string::npos;
   }));
-  auto by_key = f.run({"trace", "--key", "o21"});
+  auto by_key = f.run({"trace", "--key", "o21", "--steps"});
   INFO(by_key.out);
   REQUIRE(by_key.code == 0);
   CHECK(by_key.out.find("idempotency key o21") != std::string::npos);
@@ -474,15 +474,49 @@ TEST_CASE("cairn trace follows one order through every hop, by idempotency key o
   CHECK(by_key.out.find("journaled") != std::string::npos);
   CHECK(by_key.out.find("\"stage\":\"payment\"") != std::string::npos);
 
-  auto js = f.run({"trace", "--key", "o21", "--actor", "order/o21", "--json"});
+  auto js = f.run({"trace", "--key", "o21", "--actor", "order/o21", "--json", "--steps"});
   REQUIRE(js.code == 0);
   auto body = json::parse(js.out);
   auto trace_id = std::string{body.at("trace_id").as_string()};
   CHECK(body.at("steps").as_array().size() >= 5);
   // The same steps by trace id.
-  auto by_id = f.run({"trace", trace_id, "--json"});
+  auto by_id = f.run({"trace", trace_id, "--json", "--steps"});
   REQUIRE(by_id.code == 0);
   CHECK(json::parse(by_id.out).at("steps") == body.at("steps"));
+
+  // The waterfall: a row per span, each actor's step indented under the
+  // step that caused it, a bar on the trace's time line, by id or by key.
+  auto fall = f.run({"trace", trace_id});
+  INFO(fall.out);
+  REQUIRE(fall.code == 0);
+  CHECK(fall.out.find("trace " + trace_id) != std::string::npos);
+  CHECK(fall.out.find("process demo.place_order/v1") != std::string::npos);
+  CHECK(fall.out.find("\u2588") != std::string::npos);
+  at = 0;
+  for (std::string actor : {"order/o21", "inventory/", "payment/o21", "dispatch/west"}) {
+    auto pos = fall.out.find(actor, at);
+    CHECK(pos != std::string::npos);
+    if (pos != std::string::npos)
+      at = pos;
+  }
+  auto count_steps = [](const json::value& node, auto& self) -> size_t {
+    size_t n = 1;
+    for (const auto& c : node.at("children").as_array())
+      n += self(c, self);
+    return n;
+  };
+  auto tree = f.run({"trace", "--key", "o21", "--json"});
+  REQUIRE(tree.code == 0);
+  auto t = json::parse(tree.out);
+  CHECK(t.at("trace_id") == json::value(trace_id));
+  size_t spans = 0;
+  for (const auto& r : t.at("roots").as_array())
+    spans += count_steps(r, count_steps);
+  CHECK(spans == body.at("steps").as_array().size());
+  CHECK(t.at("span_count").to_number<size_t>() == spans);
+  // The first step is the only root: every later one descends from it.
+  CHECK(t.at("roots").as_array().size() == 1);
+  CHECK(f.run({"trace", "--key", "o21"}).out == fall.out);
 
   auto unknown = f.run({"trace", "ffffffffffffffffffffffffffffffff"});
   CHECK(unknown.code == 1);

@@ -374,7 +374,49 @@ TEST_CASE("one request is followed across actors by its trace id or its idempote
   n.get_json("/api/v1/traces?idempotency_key=order-42&actor=shop%2Fz", 404);
   n.get_json("/api/v1/traces/ffffffffffffffffffffffffffffffff/steps", 404);
   n.get_json("/api/v1/traces/not-a-trace/steps", 400);
-  n.get_json("/api/v1/traces", 400);
+  n.get_json("/api/v1/traces?idempotency_key=", 400);
+
+  // The span tree: one root under the caller's span, the hop its child.
+  auto tree = n.get_json("/api/v1/traces/" + trace);
+  CHECK(tree.at("span_count") == 2);
+  CHECK(tree.at("errors") == 0);
+  auto& roots = tree.at("roots").as_array();
+  REQUIRE(roots.size() == 1);
+  auto& root = roots[0].as_object();
+  CHECK(root.at("parent_span_id") == "b7ad6b7169203331");
+  CHECK(root.at("name") == "process test.order/v1");
+  CHECK(root.at("kind") == "consumer");
+  CHECK(root.at("status") == "ok");
+  CHECK(root.at("offset_us") == 0);
+  CHECK(root.at("actor") == "shop/a");
+  REQUIRE(root.at("children").as_array().size() == 1);
+  auto& child = root.at("children").as_array()[0].as_object();
+  CHECK(child.at("actor") == "ship/c1");
+  CHECK(child.at("envelope_id") == sent_id);
+  CHECK(child.at("offset_us").as_int64() >= 0);
+  CHECK(child.at("offset_us").as_int64() + child.at("duration_us").as_int64()
+        <= tree.at("duration_us").as_int64());
+  n.get_json("/api/v1/traces/ffffffffffffffffffffffffffffffff", 404);
+  n.get_json("/api/v1/traces/not-a-trace", 400);
+
+  // The list: both requests' traces, newest first; filters narrow it.
+  auto list = n.get_json("/api/v1/traces");
+  CHECK(list.at("complete") == true);
+  auto& all = list.at("traces").as_array();
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].at("start_us").as_int64() >= all[1].at("start_us").as_int64());
+  auto only_a = n.get_json("/api/v1/traces?actor=ship%2Fc1");
+  bool found = false;
+  for (auto& x : only_a.at("traces").as_array())
+    found = found || x.at("trace_id") == bj::value(trace);
+  CHECK(found);
+  CHECK(n.get_json("/api/v1/traces?actor=nobody%2Fx").at("traces").as_array().empty());
+  CHECK(n.get_json("/api/v1/traces?status=error").at("traces").as_array().empty());
+  CHECK(n.get_json("/api/v1/traces?min_duration_ms=3600000").at("traces").as_array().empty());
+  CHECK(n.get_json("/api/v1/traces?limit=1").at("traces").as_array().size() == 1);
+  n.get_json("/api/v1/traces?limit=0", 400);
+  n.get_json("/api/v1/traces?since_ms=yesterday", 400);
+  n.get_json("/api/v1/traces?status=maybe", 400);
 }
 
 TEST_CASE("the stored dead-letter total survives a restart and follows redrive and discard",

@@ -164,14 +164,18 @@ http_response node_api::operator()(const http_request& req) {
   if (path == "/api/v1/topics")
     return only(req, "GET", [&] { return topics(); });
   if (path == "/api/v1/traces")
-    return only(req, "GET", [&] { return trace_by_key(params); });
+    return only(req, "GET", [&] {
+      return params.count("idempotency_key") != 0 ? trace_by_key(params) : trace_list(params);
+    });
   const std::string traces_prefix = "/api/v1/traces/";
   if (path.rfind(traces_prefix, 0) == 0) {
     auto rest = path.substr(traces_prefix.size());
     const std::string steps_suffix = "/steps";
-    if (ends_with(rest, steps_suffix))
+    if (ends_with(rest, steps_suffix)) {
       rest.resize(rest.size() - steps_suffix.size());
-    return only(req, "GET", [&] { return trace(rest, {}); });
+      return only(req, "GET", [&] { return trace(rest, {}); });
+    }
+    return only(req, "GET", [&] { return trace_tree(rest); });
   }
   const std::string topics_prefix = "/api/v1/topics/";
   const std::string subs_suffix = "/subscriptions";

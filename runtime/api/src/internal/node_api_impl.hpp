@@ -70,6 +70,10 @@ private:
   http_response journal(const std::string& id, const query& q);
   http_response trace(const std::string& trace_id, boost::json::object head);
   http_response trace_by_key(const query& q);
+  /// `GET /api/v1/traces/{id}`: the span tree.
+  http_response trace_tree(const std::string& trace_id);
+  /// `GET /api/v1/traces` without an idempotency key: recent traces, filtered.
+  http_response trace_list(const query& q);
 
   // Write endpoints.
   std::optional<http_response> message_envelope(const http_request& req, const std::string& id,
