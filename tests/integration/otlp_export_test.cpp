@@ -259,7 +259,7 @@ TEST_CASE("a node exports its spans as OTLP JSON, one trace per request with eve
   CHECK(rx.trace(trace_a).size() >= 10);
 }
 
-TEST_CASE("spans an OTLP receiver refuses are counted and dropped; export goes on",
+TEST_CASE("spans an OTLP receiver refuses are counted and dropped, and export goes on",
           "[trace][otlp]") {
   test::temp_dir dir;
   receiver rx;

@@ -317,14 +317,49 @@ TEST_CASE("a deterministic failure goes straight to dead letters, a transient on
   CHECK(dl.at("payload").at("customer") == "c2");
   CHECK(n.rt->stats().retried == 0);
 
+  const std::string trace = "5af7651916cd43dd8448eb211c80319d";
   auto flaky = n.call("POST", "/api/v1/actors/shop/c/messages",
                       post_body("test.order/v1", R"({"customer":"c3","qty":13,"skus":[],)"
-                                                 R"("ship_to":{"city":"x"},"how":0})"));
+                                                 R"("ship_to":{"city":"x"},"how":0})"),
+                      {{"traceparent", "00-" + trace + "-b7ad6b7169203331-01"}});
   REQUIRE(flaky.status == 202);
   auto flaky_id = std::string{bj::parse(flaky.body).at("id").as_string()};
   REQUIRE(test::eventually([&] { return n.rt->stats().dead_lettered == 2; }));
   CHECK(n.get_json("/api/v1/dead-letters/" + flaky_id).at("attempts") == 3);
   CHECK(n.rt->stats().retried == 2);
+
+  // Its trace: three attempts, each retry linked to the attempt before it,
+  // and the dead-lettering as a span under the last one.
+  auto tree = n.get_json("/api/v1/traces/" + trace);
+  CHECK(tree.at("span_count") == 4);
+  CHECK(tree.at("errors") == 4);
+  auto& roots = tree.at("roots").as_array();
+  REQUIRE(roots.size() == 3); // each attempt handles the caller's message
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < 3; ++i) {
+    auto& a = roots[i].as_object();
+    INFO(bj::serialize(a));
+    CHECK(a.at("attempt") == static_cast<int64_t>(i + 1));
+    CHECK(a.at("status") == "error");
+    CHECK(a.at("parent_span_id") == "b7ad6b7169203331");
+    ids.emplace_back(a.at("span_id").as_string());
+    auto& links = a.at("links").as_array();
+    if (i == 0) {
+      CHECK(links.empty());
+    } else {
+      REQUIRE(links.size() == 1);
+      CHECK(links[0].at("type") == "retry_of");
+      CHECK(links[0].at("span_id") == bj::value(ids[i - 1]));
+      CHECK(links[0].at("local") == true);
+    }
+  }
+  auto& last = roots[2].as_object();
+  REQUIRE(last.at("children").as_array().size() == 1);
+  auto& dead = last.at("children").as_array()[0].as_object();
+  CHECK(dead.at("name") == "dead-letter test.order/v1");
+  CHECK(dead.at("kind") == "internal");
+  CHECK(dead.at("attributes").at("cairn.dead_letter.id") == bj::value(flaky_id));
+  CHECK(dead.at("attributes").at("cairn.attempt") == 3);
 }
 
 TEST_CASE("one request is followed across actors by its trace id or its idempotency key",

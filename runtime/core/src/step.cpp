@@ -53,7 +53,7 @@ void runtime::impl::run_next(activation_actor* self) {
     if (!first && (late || env.not_before_ms > now))
       break; // a step of its own, after these commit
     step_effects fx;
-    fx.span_id = child_of(env.traceparent).span_id;
+    fx.span_id = step_span_id(env.id, env.attempt);
     fx.start_us = now_us();
     caf::error failure;
     if (late) {
@@ -178,6 +178,9 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
   span.attempt = env.attempt;
   span.start_us = fx.start_us > 0 ? fx.start_us : start * 1000;
   span.end_us = now_us();
+  if (env.attempt > 0) // a retry: it follows the attempt before it
+    span.links.push_back(
+      span_link{span.trace_id, step_span_id(env.id, env.attempt - 1), "retry_of"});
   return span;
 }
 
@@ -316,8 +319,27 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   // from storage, as a supervisor restarting the actor would.
   if (auto err = load_state(st))
     st.broken = std::move(err);
-  if (opts.record_spans)
+  if (opts.record_spans) {
     put_span(req.ops, span);
+    if (st.pending == outcome::dead) {
+      // Dead-lettering is a span of its own, under the last attempt's.
+      span_record dead;
+      dead.trace_id = span.trace_id;
+      dead.span_id = step_span_id(env.id, UINT32_MAX);
+      dead.parent_span_id = span.span_id;
+      dead.name = "dead-letter " + env.type;
+      dead.kind = span_kind::internal;
+      dead.start_us = dead.end_us = std::max(now_us(), span.end_us);
+      dead.status = span_status::error;
+      dead.status_message = why;
+      dead.attributes = {{"cairn.actor.id", st.id},
+                         {"cairn.message.type", env.type},
+                         {"cairn.dead_letter.id", env.id},
+                         {"cairn.dead_letter.error", why},
+                         {"cairn.attempt", static_cast<int64_t>(failures)}};
+      put_span(req.ops, dead);
+    }
+  }
   submit_steps(self, req, seq);
 }
 

@@ -70,6 +70,11 @@ trace_context new_trace();
 /// parent starts a new trace, so every envelope carries trace context.
 trace_context child_of(std::string_view parent_traceparent);
 
+/// The span id of the step that handles envelope `envelope_id` at attempt
+/// `attempt` (0 for the first): derived, not drawn, so a retry's span can
+/// link the previous attempt's without storing it. 16 hex digits, not all zero.
+std::string step_span_id(std::string_view envelope_id, uint32_t attempt);
+
 /// Returns `"kind"` of an actor id `"kind/key"` (the whole id if it has no `/`).
 std::string_view kind_of(std::string_view actor_id);
 
