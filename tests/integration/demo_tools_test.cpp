@@ -2,6 +2,7 @@
 // The delivery demo's MCP tools against a real `cairn node`: MCP over HTTP
 // (2026-07-28, stateless) for the calls, the node API for what the actors
 // journaled.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,14 @@ struct demo_node {
 
   /// One stateless JSON-RPC request to /mcp; the parsed response message.
   json::object mcp(const std::string& method, json::object params, const std::string& name = {}) {
-    params["_meta"] =
-      json::object{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
-                   {"io.modelcontextprotocol/clientInfo",
-                    json::object{{"name", "demo-tools-test"}, {"version", "1.0.0"}}},
-                   {"io.modelcontextprotocol/clientCapabilities", json::object{}}};
+    json::object meta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                      {"io.modelcontextprotocol/clientInfo",
+                       json::object{{"name", "demo-tools-test"}, {"version", "1.0.0"}}},
+                      {"io.modelcontextprotocol/clientCapabilities", json::object{}}};
+    if (auto* given = params.if_contains("_meta"); given && given->is_object())
+      for (auto& [k, v] : given->as_object())
+        meta[k] = v; // the caller's (a traceparent, say) beside the revision's
+    params["_meta"] = std::move(meta);
     json::object req{
       {"jsonrpc", "2.0"}, {"id", next_id++}, {"method", method}, {"params", std::move(params)}};
     std::vector<std::string> headers{"Content-Type: application/json",
@@ -201,4 +205,55 @@ TEST_CASE("place_order takes the demo's regions north, south, east and west and 
     INFO(json::serialize(placed));
     CHECK(placed.contains("result"));
   }
+}
+
+TEST_CASE("an MCP tool call with a traceparent is one trace: the request's span under the "
+          "agent's, the tool's step under it, and every hop of the order below",
+          "[mcp][trace]") {
+  demo_node n{"0"};
+  const std::string trace = "3ad7651916cd43dd8448eb211c80319e";
+  const std::string agent_span = "a1b2c3d4e5f60718";
+  auto m =
+    n.mcp("tools/call",
+          json::object{
+            {"name", "place_order"},
+            {"arguments", order("t1", "c9", "west")},
+            {"_meta", json::object{{"traceparent", "00-" + trace + "-" + agent_span + "-01"}}}},
+          "place_order");
+  REQUIRE(m.contains("result"));
+  REQUIRE(test::eventually([&] { return n.quiet(); }));
+  // The request's span is recorded when it is answered, without waiting for
+  // the disk: wait for it too.
+  json::value tree;
+  REQUIRE(test::eventually([&] {
+    auto r = test::http_call(n.port, "GET", "/api/v1/traces/" + trace);
+    if (r.status != 200)
+      return false;
+    tree = json::parse(r.body);
+    auto& roots = tree.at("roots").as_array();
+    return roots.size() == 1 && roots[0].at("kind") == "server";
+  }));
+  INFO(json::serialize(tree));
+  auto& root = tree.at("roots").as_array()[0].as_object();
+  CHECK(root.at("name") == "tools/call place_order");
+  CHECK(root.at("parent_span_id") == json::value(agent_span));
+  CHECK(root.at("attributes").at("mcp.method.name") == "tools/call");
+  CHECK(root.at("attributes").at("gen_ai.tool.name") == "place_order");
+  CHECK(root.at("attributes").at("mcp.protocol.version") == "2026-07-28");
+  CHECK(root.at("attributes").at("jsonrpc.request.id") == "1");
+  CHECK(root.at("status") != "error");
+  // Below it: the tool's call actor, then the order's actors.
+  std::vector<std::string> actors;
+  std::function<void(const json::value&)> walk = [&](const json::value& s) {
+    if (auto* a = s.as_object().if_contains("actor"))
+      actors.emplace_back(a->as_string());
+    for (const auto& c : s.at("children").as_array())
+      walk(c);
+  };
+  walk(root);
+  REQUIRE_FALSE(actors.empty());
+  CHECK(actors[0].rfind("tool.place_order/", 0) == 0);
+  for (std::string a : {"order/t1", "payment/t1", "dispatch/west", "notify/c9"})
+    CHECK(std::find(actors.begin(), actors.end(), a) != actors.end());
+  CHECK(tree.at("span_count").to_number<size_t>() == actors.size() + 1);
 }

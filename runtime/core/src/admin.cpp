@@ -216,6 +216,23 @@ caf::expected<runtime::span_page> runtime::read_spans(std::string_view after, in
   return page;
 }
 
+void runtime::record_spans(std::vector<span_record> spans) {
+  auto& d = *impl_;
+  if (!d.opts.record_spans || spans.empty())
+    return;
+  internal::commit_request req;
+  for (const auto& s : spans) {
+    if (s.trace_id.size() != keys::trace_id_size || s.span_id.empty())
+      continue;
+    auto end_us = static_cast<uint64_t>(std::max<int64_t>(s.end_us, 0));
+    std::string value;
+    internal::encode_span(value, s);
+    req.ops.put(column::trace, keys::span(end_us, s.trace_id, s.span_id), std::move(value));
+    req.ops.put(column::trace_index, keys::span_index(s.trace_id, end_us, s.span_id), {});
+  }
+  d.commit_async(req, [](caf::error) {}); // lost only with the node: a span, not a step
+}
+
 std::string runtime::span_cursor_at(int64_t us) {
   // Every key of a span that ended at `us` is longer than this prefix, so
   // greater: "after it" starts there. One microsecond earlier, to keep

@@ -90,6 +90,8 @@ parsed classify(json::value v) {
 void exchange::reply(json::value result) {
   if (done.exchange(true))
     return;
+  if (on_done)
+    on_done(*this);
   if (stateless() && result.is_object() && !result.as_object().contains("resultType"))
     result.as_object()["resultType"] = "complete";
   sink(rpc_result(id, std::move(result)), true);
@@ -99,12 +101,16 @@ void exchange::fail(int code, std::string_view message, const json::value& data)
   if (done.exchange(true))
     return;
   error_code.store(code);
+  if (on_done)
+    on_done(*this);
   sink(rpc_error(id, code, message, data), true);
 }
 
 void exchange::abandon() {
   if (done.exchange(true))
     return;
+  if (on_done)
+    on_done(*this);
   sink({}, true);
 }
 

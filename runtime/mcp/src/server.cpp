@@ -12,8 +12,59 @@ namespace cairn::mcp {
 
 // --- dispatch ----------------------------------------------------------------
 
+void server::impl::trace_request(const std::shared_ptr<exchange>& ex) {
+  // A span for every tools/call, and for any request that carries a
+  // traceparent (the agent asked for it): server kind, a child of the
+  // caller's span, and the parent of the work the request starts.
+  std::string parent;
+  if (auto* meta = ex->params.if_contains("_meta"); meta && meta->is_object())
+    if (auto* tp = meta->as_object().if_contains("traceparent"); tp && tp->is_string())
+      parent = std::string{tp->as_string()};
+  if (ex->method != "tools/call" && parent.empty())
+    return;
+  trace_context caller;
+  bool has_caller = parse_traceparent(parent, caller);
+  auto mine = child_of(parent); // a new trace if there is no valid caller
+  ex->traceparent = format_traceparent(mine);
+  std::string tool;
+  if (ex->method == "tools/call")
+    if (auto* n = ex->params.if_contains("name"); n && n->is_string())
+      tool = std::string{n->as_string()};
+  auto start = now_us();
+  auto* runtime = &rt;
+  ex->on_done = [runtime, mine, caller, has_caller, tool, start](const exchange& e) {
+    span_record s;
+    s.trace_id = mine.trace_id;
+    s.span_id = mine.span_id;
+    if (has_caller)
+      s.parent_span_id = caller.span_id;
+    s.name = e.method + (tool.empty() ? "" : " " + tool);
+    s.kind = span_kind::server;
+    s.start_us = start;
+    s.end_us = std::max(now_us(), start);
+    auto code = e.error_code.load();
+    s.status = code != 0 ? span_status::error : span_status::unset;
+    if (code != 0)
+      s.status_message = "JSON-RPC error " + std::to_string(code);
+    s.attributes.push_back({"mcp.method.name", e.method});
+    s.attributes.push_back({"mcp.protocol.version", e.revision});
+    if (e.sess)
+      s.attributes.push_back({"mcp.session.id", e.sess->id});
+    s.attributes.push_back({"jsonrpc.request.id", e.id.is_string() ? std::string{e.id.as_string()}
+                                                                   : json::serialize(e.id)});
+    if (!tool.empty()) {
+      s.attributes.push_back({"gen_ai.tool.name", tool});
+      s.attributes.push_back({"gen_ai.operation.name", std::string{"execute_tool"}});
+    }
+    if (code != 0)
+      s.attributes.push_back({"rpc.jsonrpc.error_code", static_cast<int64_t>(code)});
+    runtime->record_spans({std::move(s)});
+  };
+}
+
 void server::impl::dispatch(std::shared_ptr<exchange> ex) {
   const auto& m = ex->method;
+  trace_request(ex);
   try {
     if (m == "ping")
       return ex->reply(json::object{});

@@ -141,7 +141,9 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   env.type = call_type;
   env.format = static_cast<uint8_t>(payload_format::json);
   env.payload = json::serialize(payload);
-  if (meta.is_object())
+  // The call descends from this request's span (server.cpp, trace_request).
+  env.traceparent = ex->traceparent;
+  if (env.traceparent.empty() && meta.is_object())
     if (auto tp = meta.as_object().if_contains("traceparent"); tp && tp->is_string())
       env.traceparent = std::string{tp->as_string()};
   rt.accept_async(std::move(env), [this, ex, id, task, grace, live,

@@ -370,6 +370,12 @@ public:
   /// The cursor before every span that ended at `us` or later.
   static std::string span_cursor_at(int64_t us);
 
+  /// Stores spans that are not steps (an MCP request, say) in `trace`,
+  /// asynchronously and without waiting for the disk: a crash may lose the
+  /// last of them, never a step's. Nothing when spans are off; a span
+  /// without a valid trace id is ignored.
+  void record_spans(std::vector<span_record> spans);
+
   /// The envelope id and trace id a message accepted with `idempotency_key`
   /// got (within the dedupe window). With `to` empty every receiver is
   /// searched. `not_found` if none.

@@ -76,6 +76,12 @@ struct exchange : std::enable_shared_from_this<exchange> {
   /// The JSON-RPC error code of the response, once `fail` sent one (0: none),
   /// for transports whose status follows it; set before the sink runs.
   std::atomic<int> error_code{0};
+  /// The traceparent of this request's own span (set by the server when it
+  /// records one): what the work it starts descends from.
+  std::string traceparent;
+  /// Called once when the request ends (answered, failed or abandoned),
+  /// before the answer goes out; set by the server.
+  std::function<void(const exchange&)> on_done;
 
   bool stateless() const { return revision >= std::string{"2026"}; }
   void reply(json::value result);

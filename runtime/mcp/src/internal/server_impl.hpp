@@ -153,6 +153,9 @@ struct server::impl {
 
   // the request model
   void dispatch(std::shared_ptr<exchange> ex);
+  /// Gives `ex` a span of its own when it is a tools/call or carries a
+  /// traceparent (recorded when it ends).
+  void trace_request(const std::shared_ptr<exchange>& ex);
   template <class Map, class F>
   void reply_page(const std::shared_ptr<exchange>& ex, const Map& items, const char* field,
                   F&& render);
