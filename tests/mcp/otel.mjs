@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+// One trace from an agent's decision to the last worker (docs/observability.md):
+// a scripted agent instrumented with the official OpenTelemetry JS SDK
+// (@opentelemetry/sdk-node, exporting OTLP/HTTP JSON) opens the span "agent
+// decides" and, inside it, calls cairn's place_order tool with the official
+// MCP SDK, passing its trace context in params._meta.traceparent. The order
+// crosses five actors; its payment fails once and is retried (order id
+// otel-2 at --flaky-rate 0.5: the demo's gateway fails attempt 1 of that
+// order's charge and not attempt 2, a fixed function of the id). An OTLP
+// receiver here takes the agent's spans and cairn's, checking the JSON's
+// shape, and the test asserts:
+//   - one trace, whose only root is the agent's span;
+//   - cairn's MCP request span is the agent span's child, the tool's call
+//     actor its child, and every hop of the order is below;
+//   - the payment's second attempt links retry_of its first;
+//   - GET /api/v1/traces/{id} and `cairn trace` give the same tree, also
+//     after the node was SIGKILLed and started again.
+//
+// Usage: node otel.mjs --cairn BIN [--modules DIR] [--verbose]
+// Exit: 0 all passed, 1 a step failed.
+
+import http from 'node:http';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+import { CairnHttpNode, Steps, check, makeWorkspace, parseOptions, pollUntil, sdkLoader } from './lib/harness.mjs';
+
+const USAGE = 'usage: otel.mjs --cairn BIN [--modules DIR] [--verbose]';
+const options = parseOptions(process.argv.slice(2), USAGE);
+const load = sdkLoader(options.modulesDir);
+const otel = load('@opentelemetry/api');
+const { NodeSDK } = load('@opentelemetry/sdk-node');
+const { OTLPTraceExporter } = load('@opentelemetry/exporter-trace-otlp-http');
+const { Client } = load('@modelcontextprotocol/sdk/client/index.js');
+const { StreamableHTTPClientTransport } = load('@modelcontextprotocol/sdk/client/streamableHttp.js');
+
+const ORDER = 'otel-2';
+const workspace = makeWorkspace('cairn-otel');
+const steps = new Steps({ logs: () => (node ? [node.output] : []) });
+let node;
+
+// --- the OTLP receiver -------------------------------------------------------
+
+const hex = (v, n) => typeof v === 'string' && v.length === n && /^[0-9a-f]+$/.test(v);
+const received = new Map(); // span id -> { service, span }
+const malformed = [];
+
+function take(body) {
+  let doc;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return 'not JSON (is the exporter sending protobuf?)';
+  }
+  if (!Array.isArray(doc.resourceSpans)) return 'no resourceSpans';
+  for (const rs of doc.resourceSpans) {
+    const attrs = rs.resource?.attributes ?? [];
+    const service = attrs.find((a) => a.key === 'service.name')?.value?.stringValue;
+    if (!service) return 'a resource without service.name';
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const s of ss.spans ?? []) {
+        if (!hex(s.traceId, 32) || !hex(s.spanId, 16)) return `ids are not hex: ${JSON.stringify(s)}`;
+        if (s.parentSpanId && !hex(s.parentSpanId, 16)) return 'parentSpanId is not hex';
+        if (!/^\d+$/.test(String(s.startTimeUnixNano)) || !/^\d+$/.test(String(s.endTimeUnixNano)))
+          return 'times are not nanoseconds';
+        if (BigInt(s.startTimeUnixNano) > BigInt(s.endTimeUnixNano)) return 'a span ends before it starts';
+        received.set(s.spanId, { service, span: s });
+      }
+    }
+  }
+  return '';
+}
+
+const receiver = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    if (req.method !== 'POST' || req.url !== '/v1/traces') {
+      malformed.push(`${req.method} ${req.url}`);
+      res.writeHead(404).end();
+      return;
+    }
+    const why = take(body);
+    if (why) malformed.push(why);
+    res.writeHead(why ? 400 : 200, { 'Content-Type': 'application/json' }).end('{}');
+  });
+});
+await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const receiverUrl = `http://127.0.0.1:${receiver.address().port}`;
+
+const attr = (span, key) => {
+  const v = (span.attributes ?? []).find((a) => a.key === key)?.value;
+  return v?.stringValue ?? v?.intValue ?? v?.boolValue;
+};
+const cairnSpans = () => [...received.values()].filter((r) => r.service === 'cairn').map((r) => r.span);
+
+// --- the run -----------------------------------------------------------------
+
+let traceId;
+let agentSpanId;
+
+try {
+  await steps.run('a node exporting to the receiver, and an agent instrumented with @opentelemetry/sdk-node', async () => {
+    node = new CairnHttpNode({
+      cairn: options.cairn,
+      dataDir: workspace.dataDir,
+      profile: null,
+      extraArgs: ['--otlp-endpoint', receiverUrl, '--flaky-rate', '0.5', '--log-level', 'warn'],
+      verbose: options.verbose,
+    });
+    await node.start();
+  });
+
+  await steps.run('the agent decides, inside its span, to call place_order over MCP', async () => {
+    const sdk = new NodeSDK({
+      serviceName: 'test-agent',
+      traceExporter: new OTLPTraceExporter({ url: `${receiverUrl}/v1/traces` }),
+    });
+    sdk.start();
+    const tracer = otel.trace.getTracer('test-agent');
+    await tracer.startActiveSpan('agent decides', async (span) => {
+      traceId = span.spanContext().traceId;
+      agentSpanId = span.spanContext().spanId;
+      const carrier = {};
+      otel.propagation.inject(otel.context.active(), carrier);
+      check(hex(carrier.traceparent?.split('-')[1], 32), `the SDK's propagator gave no traceparent: ${JSON.stringify(carrier)}`);
+      const client = new Client({ name: 'otel-agent', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(node.mcpUrl)));
+      const result = await client.callTool({
+        name: 'place_order',
+        arguments: { order_id: ORDER, customer: 'c7', sku: 'sku-kettle', region: 'north', quantity: 1, amount_cents: 1900 },
+        _meta: { traceparent: carrier.traceparent },
+      });
+      check(!result.isError, `place_order failed: ${JSON.stringify(result)}`);
+      await client.close();
+      span.end();
+    });
+    await sdk.shutdown(); // the agent's span goes to the receiver now
+  });
+
+  await steps.run('the receiver holds one trace: the agent span its only root, every hop below', async () => {
+    await pollUntil(
+      () => {
+        const mine = cairnSpans().filter((s) => s.traceId === traceId);
+        const done = mine.some((s) => attr(s, 'cairn.actor.id') === 'notify/c7') && mine.some((s) => attr(s, 'cairn.attempt') === '2');
+        return { done, value: mine.length };
+      },
+      { timeoutMs: 30000, what: "cairn's spans of the order, retry and last hop included" },
+    ).catch((error) => {
+      const seen = [...received.values()].map((r) => `${r.span.traceId}/${r.span.parentSpanId ?? '-'}/${r.span.spanId} ${r.service}:${r.span.name}:${attr(r.span, 'cairn.actor.id') ?? ''}#${attr(r.span, 'cairn.attempt') ?? ''}`);
+      throw new Error(`${error.message}\nreceived: ${seen.join(', ')}\nmalformed: ${malformed.join('; ')}`);
+    });
+    check(malformed.length === 0, `malformed exports: ${malformed.join('; ')}`);
+    const all = [...received.values()].map((r) => r.span);
+    const spans = all.filter((s) => s.traceId === traceId);
+    check(spans.length === all.length, `spans of other traces arrived: ${all.length - spans.length}`);
+    const ids = new Set(spans.map((s) => s.spanId));
+    const roots = spans.filter((s) => !s.parentSpanId);
+    check(roots.length === 1 && roots[0].spanId === agentSpanId && roots[0].name === 'agent decides',
+      `the only root must be the agent's span, got ${JSON.stringify(roots.map((s) => s.name))}`);
+    for (const s of spans)
+      check(!s.parentSpanId || ids.has(s.parentSpanId), `span ${s.name} (${attr(s, 'cairn.actor.id')}) has a parent outside the trace`);
+    const request = spans.filter((s) => s.name === 'tools/call place_order');
+    check(request.length === 1 && request[0].parentSpanId === agentSpanId && request[0].kind === 2,
+      "cairn's MCP request span must be a server span under the agent's");
+    check(attr(request[0], 'gen_ai.tool.name') === 'place_order' && attr(request[0], 'mcp.method.name') === 'tools/call',
+      'the request span names the tool and the method');
+    const call = spans.filter((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith('tool.place_order/'));
+    check(call.length >= 1 && call[0].parentSpanId === request[0].spanId, "the tool's call actor runs under the request's span");
+    for (const actor of [`order/${ORDER}`, 'inventory/sku-kettle', `payment/${ORDER}`, 'dispatch/north', 'notify/c7'])
+      check(spans.some((s) => attr(s, 'cairn.actor.id') === actor), `no span of ${actor}`);
+    const payments = spans.filter((s) => attr(s, 'cairn.actor.id') === `payment/${ORDER}`);
+    const first = payments.find((s) => attr(s, 'cairn.attempt') === '1');
+    const second = payments.find((s) => attr(s, 'cairn.attempt') === '2');
+    check(first && first.status?.code === 2, 'the first payment attempt failed (status error)');
+    check(second && second.status?.code === 1, 'the second payment attempt succeeded');
+    const link = (second.links ?? [])[0];
+    check(link && link.spanId === first.spanId && link.traceId === traceId, 'the retry links the attempt before it');
+  });
+
+  const treeOf = async () => {
+    const r = await fetch(`${node.baseUrl}/api/v1/traces/${traceId}`);
+    check(r.status === 200, `GET /api/v1/traces/${traceId} answered ${r.status}`);
+    return r.json();
+  };
+  const flatten = (tree) => {
+    const out = [];
+    const walk = (s, depth) => {
+      out.push({ id: s.span_id, parent: s.parent_span_id, name: s.name, actor: s.actor ?? '', depth });
+      for (const c of s.children) walk(c, depth + 1);
+    };
+    for (const r of tree.roots) walk(r, 0);
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+  };
+  let before;
+
+  await steps.run('the node API gives the same tree, and cairn trace draws it', async () => {
+    const exported = cairnSpans().filter((s) => s.traceId === traceId);
+    const tree = await treeOf();
+    before = flatten(tree);
+    check(tree.span_count === exported.length, `the API has ${tree.span_count} spans, the receiver ${exported.length}`);
+    check(tree.roots.length === 1 && tree.roots[0].parent_span_id === agentSpanId, "the API's root is the request span under the agent's");
+    for (const s of exported) {
+      const mine = before.find((x) => x.id === s.spanId);
+      check(mine && mine.parent === (s.parentSpanId ?? ''), `span ${s.name} differs between the API and the export`);
+    }
+    const out = execFileSync(options.cairn, ['trace', traceId, '--node', node.baseUrl], { encoding: 'utf8' });
+    check(out.includes('tools/call place_order') && out.includes(`payment/${ORDER}`) && out.includes('#2'),
+      `cairn trace did not draw the request, the payment and its retry:\n${out}`);
+  });
+
+  await steps.run('after a SIGKILL and a restart, the same tree', async () => {
+    await node.kill('SIGKILL');
+    await node.start();
+    const after = flatten(await treeOf());
+    check(JSON.stringify(after) === JSON.stringify(before), 'the tree changed across the restart');
+    const out = execFileSync(options.cairn, ['trace', traceId, '--node', node.baseUrl], { encoding: 'utf8' });
+    check(out.includes('tools/call place_order') && out.includes('#2'), `cairn trace after the restart:\n${out}`);
+  });
+} finally {
+  await node?.stop();
+  receiver.close();
+}
+process.exit(steps.finish());
