@@ -362,15 +362,16 @@ recovery_result recovery(const std::string& dir, uint64_t pending, uint64_t even
 int main(int argc, char** argv) {
   double scale = 1.0;
   std::string dir = "bench-data";
-  std::string only = "abcde"; // sections to run
+  std::string only = "abcdef"; // sections to run
   auto usage = [&](std::FILE* to) {
     std::fprintf(to,
                  "usage: %s [--scale X] [--dir D] [--only SECTIONS] [--spans on|off]\n"
                  "  --scale X        multiply every message count by X (default 1.0)\n"
                  "  --dir D          data directory, removed afterwards (default bench-data)\n"
-                 "  --only SECTIONS  run only these sections of abcde (default abcde):\n"
+                 "  --only SECTIONS  run only these sections of abcdef (default abcdef):\n"
                  "                   a raw RocksDB cycle, b cairn end to end, c CAF in memory,\n"
-                 "                   d memory of passivated actors, e recovery\n"
+                 "                   d memory of passivated actors, e recovery,\n"
+                 "                   f spans on vs off (tracing's cost), whatever --spans says\n"
                  "  --spans on|off   record a span per step, as a node does (default on)\n",
                  argv[0]);
   };
@@ -442,6 +443,31 @@ int main(int argc, char** argv) {
                     r.accept_p99_ms, r.batch, r.rate / base);
       }
     }
+    std::printf("\n");
+  }
+  if (want('f')) {
+    // What tracing costs: the same runs with spans on and off, alternating
+    // (so drift on the machine hits both), medians of three each.
+    std::printf("(f) tracing's cost: spans on vs off in this run, 256 producers, alternating, "
+                "median of 3\n");
+    std::printf("    %-6s %12s %12s %9s\n", "mode", "spans on", "spans off", "on/off");
+    auto keep = record_spans;
+    for (auto mode : {durability::os, durability::fsync}) {
+      std::vector<double> on, off;
+      uint64_t total = mode == durability::os ? n(400'000) : n(200'000);
+      for (int round = 0; round < 3; ++round)
+        for (bool spans : {true, false}) {
+          record_spans = spans;
+          (spans ? on : off).push_back(cairn_e2e(dir + "/e2e", mode, 256, total).rate);
+        }
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      std::printf("    %-6s %12.0f %12.0f %8.2fx\n", mode == durability::os ? "os" : "fsync",
+                  median(on), median(off), median(on) / median(off));
+    }
+    record_spans = keep;
     std::printf("\n");
   }
   if (want('c')) {

@@ -450,5 +450,27 @@ TEST_CASE("JSON log format writes one object a line, with trace and actor ids", 
   CHECK(line.back() == '}');
   CHECK(line.find("\"level\":\"warning\"") != std::string::npos);
   CHECK(line.find("\"trace_id\":\"") != std::string::npos);
+  CHECK(line.find("\"span_id\":\"") != std::string::npos);
   CHECK(line.find("dead-lettered after 4 attempts") != std::string::npos);
+  // Fields, not a prefix parsed back out of the message.
+  auto v = boost::json::parse(line).as_object();
+  CHECK(std::string{v.at("msg").as_string()}.rfind("message ", 0) == 0);
+  CHECK(v.at("trace_id").as_string().size() == 32);
+  CHECK(v.at("span_id").as_string().size() == 16);
+}
+
+TEST_CASE("text logs end a line about a message with its trace, span and actor", "[config][logs]") {
+  test::temp_dir dir;
+  test::node_process node{{"node", "--data", dir.sub("data"), "--http", "127.0.0.1:0", "--demo",
+                           "--flaky-rate", "1.0", "--no-progress"}};
+  REQUIRE(node.wait_for_output("dead-lettered after 4 attempts"));
+  auto out = node.output();
+  auto at = out.find("dead-lettered after 4 attempts");
+  auto line_start = out.rfind('\n', at) + 1;
+  auto line = out.substr(line_start, out.find('\n', at) - line_start);
+  INFO(line);
+  std::smatch m;
+  CHECK(std::regex_search(
+    line, m,
+    std::regex{"attempts: .* trace_id=[0-9a-f]{32} span_id=[0-9a-f]{16} actor=payment/\\S+$"}));
 }

@@ -2,6 +2,7 @@
 // One step: run the handler (or hand the rest of it to the blocking pool),
 // turn its effects or its failure into one commit request, and act on the
 // commit's outcome (retry, dead letter, next message).
+#include "cairn/log_context.hpp"
 #include "internal/runtime_impl.hpp"
 #include "internal/span_codec.hpp"
 
@@ -59,6 +60,8 @@ void runtime::impl::run_next(activation_actor* self) {
     if (late) {
       failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
     } else {
+      // Lines the handler logs name this step (cairn/log_context.hpp).
+      log_scope scope{trace_id_of(env.traceparent), fx.span_id, st.id};
       try {
         context ctx{*st.impl, env, fx, &stopping};
         failure = st.impl->handle(ctx, env);
@@ -302,8 +305,9 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     if (st.kind->opts.on_dead_letter)
       st.dead = dl;
     st.pending = outcome::dead;
-    spdlog::warn("trace={} actor={} message {} ({}) dead-lettered after {} attempts: {}",
-                 parent.trace_id, st.id, env.id, env.type, failures, why);
+    log_scope scope{parent.trace_id, fx.span_id, st.id};
+    spdlog::warn("message {} ({}) dead-lettered after {} attempts: {}", env.id, env.type, failures,
+                 why);
   } else {
     st.updated = rec;
     st.updated.env.attempt = failures;
@@ -312,8 +316,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     st.updated.env.not_before_ms = now_ms() + kopts.retry.delay(failures, unit_random()).count();
     req.ops.put(column::mailbox, mkey, encode(st.updated));
     st.pending = outcome::retry;
-    spdlog::debug("trace={} actor={} attempt {} of {} failed: {}", parent.trace_id, st.id, failures,
-                  env.id, why);
+    log_scope scope{parent.trace_id, fx.span_id, st.id};
+    spdlog::debug("attempt {} of {} failed: {}", failures, env.id, why);
   }
   // The handler may have applied events before failing: rebuild the state
   // from storage, as a supervisor restarting the actor would.
@@ -372,12 +376,11 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
       parse_traceparent(st.queue.begin()->second.env.traceparent, tc);
     // An unwritable storage logs once itself, and a full outbox toward a
     // peer is counted there; per-step lines would flood.
+    log_scope scope{tc.trace_id, {}, st.id};
     if (store->health().writable && code_of(err) != errc::busy)
-      spdlog::error("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
-                    render(err));
+      spdlog::error("step commit failed, will retry: {}", render(err));
     else
-      spdlog::debug("trace={} actor={} step commit failed, will retry: {}", tc.trace_id, st.id,
-                    render(err));
+      spdlog::debug("step commit failed, will retry: {}", render(err));
     // The failed write may still have reached the log (a write error after
     // the append): the mailbox on disk is the truth, so the window is
     // dropped and re-read, never re-run from memory.

@@ -6,10 +6,12 @@
 #include <mutex>
 
 #include <boost/json.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cairn/log_context.hpp"
 #include "cairn/runtime.hpp"
 #include "commands/node_run.hpp"
 
@@ -19,9 +21,9 @@ namespace {
 
 namespace json = boost::json;
 
-/// Writes each log record as one JSON object per line on stderr. Records
-/// about a message carry `trace=<id> actor=<id>` at their start; those become
-/// the `trace_id` and `actor` fields. Called by spdlog under its mutex.
+/// Writes each log record as one JSON object per line on stderr, with the
+/// trace, span and actor the line is about as fields (cairn/log_context.hpp).
+/// Called by spdlog under its mutex, on the thread that logged.
 class json_log_sink final : public spdlog::sinks::base_sink<std::mutex> {
 protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -30,21 +32,40 @@ protected:
     o["ts_ms"] = ms.count();
     o["level"] = std::string{spdlog::level::to_string_view(msg.level).data(),
                              spdlog::level::to_string_view(msg.level).size()};
-    std::string_view text{msg.payload.data(), msg.payload.size()};
-    for (const char* field : {"trace=", "actor="}) {
-      if (text.rfind(field, 0) != 0)
-        break;
-      auto end = text.find(' ');
-      auto value = text.substr(std::strlen(field), end - std::strlen(field));
-      o[std::string{field}.substr(0, std::strlen(field) - 1) == "trace" ? "trace_id" : "actor"] =
-        value;
-      text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
-    }
-    o["msg"] = text;
+    o["msg"] = std::string_view{msg.payload.data(), msg.payload.size()};
+    const auto& ctx = current_log_context();
+    if (!ctx.trace_id.empty())
+      o["trace_id"] = ctx.trace_id;
+    if (!ctx.span_id.empty())
+      o["span_id"] = ctx.span_id;
+    if (!ctx.actor.empty())
+      o["actor"] = ctx.actor;
     auto line = json::serialize(o) + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   void flush_() override { std::fflush(stderr); }
+};
+
+/// `%&` in a text pattern: " trace_id=... span_id=... actor=..." for a line
+/// about a message, nothing otherwise.
+class context_flag final : public spdlog::custom_flag_formatter {
+public:
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const auto& ctx = current_log_context();
+    auto add = [&dest](std::string_view key, std::string_view value) {
+      if (value.empty())
+        return;
+      dest.append(key.data(), key.data() + key.size());
+      dest.append(value.data(), value.data() + value.size());
+    };
+    add(" trace_id=", ctx.trace_id);
+    add(" span_id=", ctx.span_id);
+    add(" actor=", ctx.actor);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<context_flag>();
+  }
 };
 
 } // namespace
@@ -53,8 +74,12 @@ void install_logger(const node_settings& ns) {
   std::shared_ptr<spdlog::logger> logger;
   if (ns.log_format == "json")
     logger = std::make_shared<spdlog::logger>("cairn", std::make_shared<json_log_sink>());
-  else
+  else {
     logger = spdlog::stderr_color_mt("cairn");
+    auto f = std::make_unique<spdlog::pattern_formatter>();
+    f->add_flag<context_flag>('&').set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%n] [%^%l%$] %v%&");
+    logger->set_formatter(std::move(f));
+  }
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(ns.log_level));
 }
