@@ -7,6 +7,7 @@
 // leaves a marker file proves when nothing ran at all.
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -214,6 +215,57 @@ TEST_CASE("a plan runs its steps with references resolved and succeeds", "[plan]
   // The external idempotency key of a step is `<plan id>/<step id>`.
   auto keys = n.ledger("payments").at("keys").as_object();
   CHECK(keys.contains(id + "/charge"));
+}
+
+TEST_CASE("a plan submitted with a traceparent is one trace: its validation, a verdict per "
+          "step and every step's tool call below",
+          "[plan][trace]") {
+  plan_node n;
+  const std::string trace = "2bd7651916cd43dd8448eb211c80319f";
+  auto r = test::http_call(
+    n.port, "POST", "/api/v1/plans", json::serialize(delivery("t1", 4990, "north")),
+    {"Content-Type: application/json", "traceparent: 00-" + trace + "-c1c2c3c4c5c6c7c8-01"});
+  INFO(r.body);
+  REQUIRE((r.status == 201 || r.status == 202));
+  auto id = str(n.body_of(r), "id");
+  CHECK(str(n.wait_plan(id), "state") == "succeeded");
+  json::value tree;
+  REQUIRE(test::eventually([&] {
+    auto t = test::http_call(n.port, "GET", "/api/v1/traces/" + trace);
+    if (t.status != 200)
+      return false;
+    tree = json::parse(t.body);
+    return tree.at("roots").as_array().size() == 1
+           && tree.at("roots").as_array()[0].at("name") == "plan validate";
+  }));
+  INFO(json::serialize(tree));
+  auto& root = tree.at("roots").as_array()[0].as_object();
+  CHECK(root.at("parent_span_id") == "c1c2c3c4c5c6c7c8");
+  CHECK(root.at("status") == "ok");
+  CHECK(root.at("attributes").at("cairn.plan.id") == json::value(id));
+  // One verdict per step, and the plan actor's first step, under it.
+  size_t verdicts = 0;
+  bool plan_step = false;
+  for (auto& c : root.at("children").as_array()) {
+    auto name = std::string{c.at("name").as_string()};
+    verdicts += name.rfind("policy ", 0) == 0 ? 1 : 0;
+    plan_step = plan_step || (c.as_object().contains("actor") && c.at("actor") == json::value(id));
+  }
+  CHECK(verdicts == n.plan(id).at("order").as_array().size());
+  CHECK(plan_step);
+  // Every step's tool ran in the same trace.
+  std::set<std::string> tools;
+  std::function<void(const json::value&)> walk = [&](const json::value& s) {
+    if (auto* a = s.as_object().if_contains("actor"))
+      if (a->as_string().starts_with("tool."))
+        tools.insert(std::string{a->as_string()}.substr(5, a->as_string().find('/') - 5));
+    for (auto& c : s.at("children").as_array())
+      walk(c);
+  };
+  walk(root);
+  auto done = n.plan(id);
+  for (auto& step : done.at("steps").as_object())
+    CHECK(tools.count(std::string{step.value().at("tool").as_string()}) == 1);
 }
 
 TEST_CASE("a rejected plan lists every problem with its path and runs nothing", "[plan]") {

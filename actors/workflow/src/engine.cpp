@@ -127,8 +127,10 @@ caf::expected<json::object> engine::impl::read_plan(const std::string& id) {
 }
 
 void engine::impl::tell(const std::string& plan_id, const char* type, const json::object& payload,
-                        std::string idempotency_key, std::function<void(caf::error)> done) {
+                        std::string idempotency_key, std::function<void(caf::error)> done,
+                        std::string traceparent) {
   envelope env;
+  env.traceparent = std::move(traceparent); // empty: a trace of its own
   env.from = "orchestrator";
   env.to = plan_id;
   env.type = type;
@@ -259,6 +261,13 @@ void engine::submit_async(const json::value& document, const caller& who,
   validation_options vo;
   vo.bounds = d.opts.bounds;
   vo.argument_risk = risk_seam(*pol, who.name);
+  // Its trace: the validation is a span under the submitter's, its
+  // verdicts spans under that, and the plan's steps descend from it.
+  auto validate_ctx = child_of(who.traceparent);
+  trace_context submitter;
+  bool has_submitter = parse_traceparent(who.traceparent, submitter);
+  auto validate_start = now_us();
+  std::vector<span_record> spans;
   auto report = validate_plan(document, catalog, vo);
   submission out;
   // Policy: a verdict per step, from the arguments as submitted.
@@ -269,7 +278,26 @@ void engine::submit_async(const json::value& document, const caller& who,
     for (size_t i = 0; i < report.parsed.steps.size(); ++i) {
       const auto& s = report.parsed.steps[i];
       const auto& a = report.steps[i];
+      auto decide_start = now_us();
       auto dec = pol->decide(s.tool, who.name, s.arguments, cat->catalog.find(s.tool)->risk);
+      {
+        span_record v;
+        v.trace_id = validate_ctx.trace_id;
+        v.span_id = new_trace().span_id;
+        v.parent_span_id = validate_ctx.span_id;
+        v.name = std::string{"policy "} + to_string(dec.v);
+        v.kind = span_kind::internal;
+        v.start_us = decide_start;
+        v.end_us = std::max(now_us(), decide_start);
+        v.status = dec.v == verdict::deny ? span_status::error : span_status::ok;
+        if (dec.v == verdict::deny)
+          v.status_message = "denied by " + (dec.rule.empty() ? dec.source : "rule " + dec.rule);
+        v.attributes = {{"cairn.step.id", s.id},
+                        {"gen_ai.tool.name", s.tool},
+                        {"cairn.policy.verdict", std::string{to_string(dec.v)}},
+                        {"cairn.policy.rule", dec.rule.empty() ? dec.source : dec.rule}};
+        spans.push_back(std::move(v));
+      }
       if (dec.v == verdict::deny) {
         report.problems.push_back(plan_problem{
           s.id, "$.steps[" + std::to_string(s.index) + "]", "denied",
@@ -306,6 +334,29 @@ void engine::submit_async(const json::value& document, const caller& who,
   // with the same key.
   out.id = new_plan_id(impl_->rt, who, report.ok() ? report.parsed.idempotency_key : std::nullopt);
   out.report = report;
+  {
+    span_record v;
+    v.trace_id = validate_ctx.trace_id;
+    v.span_id = validate_ctx.span_id;
+    if (has_submitter)
+      v.parent_span_id = submitter.span_id;
+    v.name = "plan validate";
+    v.kind = span_kind::internal;
+    v.start_us = validate_start;
+    v.end_us = std::max(now_us(), validate_start);
+    v.status = report.ok() ? span_status::ok : span_status::error;
+    if (!report.ok())
+      v.status_message = std::to_string(report.problems.size()) + " problems";
+    v.attributes = {{"cairn.plan.id", out.id},
+                    {"cairn.plan.steps", static_cast<int64_t>(report.parsed.steps.size())},
+                    {"cairn.plan.risk", std::string{to_string(report.risk)}},
+                    {"cairn.caller", who.name}};
+    for (auto& x : spans)
+      x.attributes.push_back({"cairn.plan.id", out.id});
+    spans.push_back(std::move(v));
+    d.rt.record_spans(std::move(spans));
+  }
+  auto plan_traceparent = format_traceparent(validate_ctx);
   if (!report.ok()) {
     // The one trace a rejected plan leaves: its rejection, journaled.
     json::object rej{{"id", out.id},
@@ -313,11 +364,14 @@ void engine::submit_async(const json::value& document, const caller& who,
                      {"submitted_ms", now},
                      {"problems", problems_json(report.problems)},
                      {"at_ms", now}};
-    d.tell(out.id, reject_type, rej, {}, [out, done](caf::error err) mutable {
-      if (err)
-        return done(std::move(err));
-      done(std::move(out));
-    });
+    d.tell(
+      out.id, reject_type, rej, {},
+      [out, done](caf::error err) mutable {
+        if (err)
+          return done(std::move(err));
+        done(std::move(out));
+      },
+      plan_traceparent);
     return;
   }
   out.sync = all_allowed && report.risk == risk_level::low;
@@ -346,11 +400,14 @@ void engine::submit_async(const json::value& document, const caller& who,
       out.duplicate = true;
   }
   out.view = st;
-  d.tell(out.id, submit_type, st, key, [out, done](caf::error err) mutable {
-    if (err)
-      return done(std::move(err));
-    done(std::move(out));
-  });
+  d.tell(
+    out.id, submit_type, st, key,
+    [out, done](caf::error err) mutable {
+      if (err)
+        return done(std::move(err));
+      done(std::move(out));
+    },
+    plan_traceparent);
 }
 
 caf::expected<json::object> engine::plan(const std::string& id) {

@@ -85,6 +85,7 @@ public:
       return next_(req, respond);
     auto scope = req.method == "GET" ? "read" : is_approvals ? "approve" : "write";
     caller who;
+    who.traceparent = req.header("traceparent");
     if (auto denied = authorize(req, scope, who))
       return respond(*denied);
     if (is_approvals)

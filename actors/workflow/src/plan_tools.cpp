@@ -26,6 +26,7 @@ caller caller_of(const mcp::call& c) {
   who.name = str(info, "name");
   if (who.name.empty())
     who.name = "actor";
+  who.traceparent = c.traceparent();
   if (auto t = info.if_contains("tools"); t && t->is_array()) {
     who.tools.emplace();
     for (const auto& g : t->as_array())

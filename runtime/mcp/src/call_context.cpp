@@ -202,4 +202,14 @@ caf::expected<json::value> call_context::ask_live(const std::string& method, jso
   return make_error(errc::handler_failed, "the client's answer has no result");
 }
 
+std::string call_context::traceparent() const {
+  // The step's own span id is derived from its envelope (step_span_id).
+  const auto& m = ctx_.message();
+  trace_context tc;
+  if (!parse_traceparent(m.traceparent, tc))
+    return {};
+  tc.span_id = step_span_id(m.id, m.attempt);
+  return format_traceparent(tc);
+}
+
 } // namespace cairn::mcp

@@ -121,7 +121,8 @@ struct engine::impl {
   /// Accepts a JSON message for a plan actor; `done` runs on the commit
   /// thread once it is durable (or refused).
   void tell(const std::string& plan_id, const char* type, const json::object& payload,
-            std::string idempotency_key, std::function<void(caf::error)> done);
+            std::string idempotency_key, std::function<void(caf::error)> done,
+            std::string traceparent = {});
 };
 
 /// Registers the `plan` kind.

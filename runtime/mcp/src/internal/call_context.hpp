@@ -30,6 +30,7 @@ public:
 
   const json::object& arguments() const override { return args_; }
   const std::string& idempotency_key() const override { return key_; }
+  std::string traceparent() const override;
   const json::object& client_capabilities() const override { return caps_; }
   bool cancelled() const override;
   void set_stopping(const std::atomic<bool>* flag) { stopping_ = flag; }

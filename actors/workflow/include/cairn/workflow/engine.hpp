@@ -37,6 +37,9 @@ namespace cairn::workflow {
 struct caller {
   std::string name = "anonymous";
   std::optional<std::vector<std::string>> tools;
+  /// The submitter's trace context (W3C traceparent), if any: the plan's
+  /// validation, verdicts and steps join that trace.
+  std::string traceparent;
 };
 
 /// The orchestrator's settings. A plain value.

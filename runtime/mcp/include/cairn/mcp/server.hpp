@@ -66,6 +66,10 @@ public:
   /// Stable across retries and restarts of this call: pass it to the
   /// systems the tool changes so they can drop duplicates.
   virtual const std::string& idempotency_key() const = 0;
+  /// The trace context of the call's current step (its span as the
+  /// parent): work the handler starts elsewhere joins the caller's trace.
+  /// Empty if there is none.
+  virtual std::string traceparent() const { return {}; }
   /// Reports progress, if the client asked for it (else does nothing).
   virtual void progress(double done, std::optional<double> total, std::string message = {}) = 0;
   /// Sends a log message to the client, subject to its `logging/setLevel`.
