@@ -5,6 +5,7 @@
 // reload. The demo's tools record each effect in a durable ledger
 // (`ledger/<domain>`), which is what these tests count; an `exec` tool that
 // leaves a marker file proves when nothing ran at all.
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <functional>
@@ -371,6 +372,65 @@ json::value pending_approval(plan_node& n, const std::string& id) {
 }
 
 } // namespace
+
+TEST_CASE("an approval decided in another trace lets the plan go on in its own, with the wait "
+          "as a span",
+          "[plan][trace]") {
+  plan_node n{big_charges};
+  const std::string trace = "7cd7651916cd43dd8448eb211c8031a0";
+  auto r = test::http_call(
+    n.port, "POST", "/api/v1/plans", json::serialize(delivery("t5", 75000, "south")),
+    {"Content-Type: application/json", "traceparent: 00-" + trace + "-d1d2d3d4d5d6d7d8-01"});
+  REQUIRE(r.status == 202);
+  auto id = str(n.body_of(r), "id");
+  auto a = pending_approval(n, id);
+  const std::string decider_trace = "8cd7651916cd43dd8448eb211c8031a1";
+  auto decided =
+    test::http_call(n.port, "POST", "/api/v1/approvals/" + id + "%2Fcharge",
+                    json::serialize(json::object{{"decision", "approve"},
+                                                 {"arguments_sha256", str(a, "arguments_sha256")}}),
+                    {"Content-Type: application/json",
+                     "traceparent: 00-" + decider_trace + "-e1e2e3e4e5e6e7e8-01"});
+  REQUIRE(decided.status == 202);
+  CHECK(str(n.wait_plan(id), "state") == "succeeded");
+  // The plan's trace holds the wait and the tools that ran after it.
+  json::value tree;
+  std::vector<json::object> spans;
+  REQUIRE(test::eventually([&] {
+    auto t = test::http_call(n.port, "GET", "/api/v1/traces/" + trace);
+    if (t.status != 200)
+      return false;
+    tree = json::parse(t.body);
+    spans.clear();
+    std::function<void(const json::value&)> walk = [&](const json::value& s) {
+      spans.push_back(s.as_object());
+      for (auto& c : s.at("children").as_array())
+        walk(c);
+    };
+    for (auto& root : tree.at("roots").as_array())
+      walk(root);
+    return std::any_of(spans.begin(), spans.end(),
+                       [](auto& s) { return s.at("name") == "approval wait"; });
+  }));
+  INFO(json::serialize(tree));
+  CHECK(tree.at("roots").as_array().size() == 1);
+  auto wait = *std::find_if(spans.begin(), spans.end(),
+                            [](auto& s) { return s.at("name") == "approval wait"; });
+  CHECK(wait.at("status") == "ok");
+  CHECK(wait.at("attributes").at("cairn.approval.decision") == "approve");
+  CHECK(wait.at("attributes").at("cairn.step.id") == "charge");
+  REQUIRE(wait.at("links").as_array().size() == 1);
+  CHECK(wait.at("links").as_array()[0].at("type") == "decided_by");
+  CHECK(wait.at("links").as_array()[0].at("trace_id") == json::value(decider_trace));
+  CHECK(wait.at("links").as_array()[0].at("local") == false);
+  // The steps after the approval ran in the plan's trace.
+  for (std::string tool :
+       {"tool.charge_payment/", "tool.dispatch_driver/", "tool.notify_customer/"})
+    CHECK(std::any_of(spans.begin(), spans.end(), [&](auto& s) {
+      auto* actor = s.if_contains("actor");
+      return actor && actor->as_string().starts_with(tool);
+    }));
+}
 
 TEST_CASE("an approval must quote the hash of the arguments that will run", "[plan]") {
   plan_node n{big_charges};

@@ -389,6 +389,8 @@ void engine::submit_async(const json::value& document, const caller& who,
                   {"at_ms", now}};
   if (report.parsed.idempotency_key)
     st["idempotency_key"] = *report.parsed.idempotency_key;
+  // The plan's trace: what an approval or a cancel lets go on joins it.
+  st["traceparent"] = plan_traceparent;
   auto deadline = report.parsed.deadline.value_or(std::chrono::system_clock::now()
                                                   + d.opts.bounds.default_deadline);
   st["deadline_ms"] =
@@ -430,7 +432,8 @@ void engine::cancel_async(const std::string& plan_id, const std::string& by, std
 
 void engine::decide_async(const std::string& approval_id, const std::string& decision,
                           const std::string& arguments_sha256, const std::string& by,
-                          std::string comment, std::function<void(caf::error)> done) {
+                          std::string comment, std::function<void(caf::error)> done,
+                          std::string traceparent) {
   if (decision != "approve" && decision != "deny")
     return done(make_error(errc::invalid_argument, "decision must be approve or deny"));
   auto a = approval(approval_id);
@@ -450,7 +453,7 @@ void engine::decide_async(const std::string& approval_id, const std::string& dec
                    {"by", by}};
   if (!comment.empty())
     msg["comment"] = comment;
-  impl_->tell(str(*a, "plan"), decide_type, msg, {}, std::move(done));
+  impl_->tell(str(*a, "plan"), decide_type, msg, {}, std::move(done), std::move(traceparent));
 }
 
 uint64_t engine::watch(const std::string& plan_id, std::function<void()> changed) {

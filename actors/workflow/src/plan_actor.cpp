@@ -13,6 +13,7 @@
 #include "cairn/actor.hpp"
 #include "cairn/error.hpp"
 #include "cairn/json_codec.hpp"
+#include "cairn/log_context.hpp"
 #include "cairn/mcp/outcome.hpp"
 #include "cairn/workflow/canonical_json.hpp"
 #include "cairn/workflow/plan.hpp"
@@ -69,6 +70,12 @@ public:
     }
     if (st_.empty())
       return {}; // nothing to decide, cancel or expire
+    // A decision or a cancel comes in its sender's trace; what it lets the
+    // plan do belongs to the plan's.
+    auto plan_trace = member_string(st_, "traceparent");
+    if ((msg.type == decide_type || msg.type == cancel_type) && !plan_trace.empty()
+        && trace_id_of(plan_trace) != trace_id_of(msg.traceparent))
+      ctx.descend_from(plan_trace);
     if (msg.type == decide_type)
       on_decision(ctx, p);
     else if (msg.type == cancel_type)
@@ -390,7 +397,44 @@ private:
                     {"at_ms", wall_ms()}};
     if (auto c = p.if_contains("comment"))
       ev["comment"] = *c;
+    auto requested = requested_ms(a); // read before the event changes the state
     ctx.emit_raw(approval_decided_event, json::serialize(ev));
+    record_wait(ctx, id, requested, member_string(ev, "decision"), member_string(p, "by"));
+  }
+
+  /// The approval wait as a span of the plan's trace, however long it
+  /// lasted, linked to the decider's span; recorded once the decision is
+  /// durable.
+  static int64_t requested_ms(const json::object& approval) {
+    auto r = approval.if_contains("requested_ms");
+    return r && r->is_int64() ? r->as_int64() : 0;
+  }
+
+  void record_wait(context& ctx, const std::string& step_id, int64_t requested,
+                   const std::string& decision, const std::string& by) {
+    trace_context plan;
+    if (!parse_traceparent(member_string(st_, "traceparent"), plan))
+      return;
+    span_record s;
+    s.trace_id = plan.trace_id;
+    s.span_id = step_span_id(member_string(st_, "id") + "/" + step_id + "/approval", 0);
+    s.parent_span_id = plan.span_id;
+    s.name = "approval wait";
+    s.kind = span_kind::internal;
+    s.end_us = now_us();
+    s.start_us = requested > 0 ? std::min(requested * 1000, s.end_us) : s.end_us;
+    s.status = decision == "approve" ? span_status::ok : span_status::error;
+    if (decision != "approve")
+      s.status_message = decision == "expire" ? "the approval expired" : "denied by " + by;
+    s.attributes = {{"cairn.plan.id", member_string(st_, "id")},
+                    {"cairn.step.id", step_id},
+                    {"cairn.approval.decision", decision},
+                    {"cairn.approval.by", by}};
+    trace_context decider;
+    if (parse_traceparent(ctx.message().traceparent, decider) && decider.trace_id != plan.trace_id)
+      s.links.push_back(span_link{decider.trace_id, decider.span_id, "decided_by"});
+    auto* rt = &eng_.rt;
+    ctx.after_commit([rt, s] { rt->record_spans({s}); });
   }
 
   void on_expiry(context& ctx, const json::object& p) {
@@ -401,9 +445,11 @@ private:
     auto& a = sv->as_object()["approval"].as_object();
     if (member_string(a, "arguments_sha256") != member_string(p, "arguments_sha256"))
       return;
+    auto requested = requested_ms(a); // read before the event changes the state
     ctx.emit_raw(approval_decided_event,
                  json::serialize(json::object{
                    {"step", id}, {"decision", "expire"}, {"by", "expiry"}, {"at_ms", wall_ms()}}));
+    record_wait(ctx, id, requested, "expire", "expiry");
   }
 
   void on_cancel(context& ctx, const json::object& p) {

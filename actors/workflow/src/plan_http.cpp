@@ -311,13 +311,15 @@ private:
       return respond(problem(400, "invalid_argument",
                              "decision must be approve or deny, with the arguments_sha256 "
                              "of the arguments shown"));
-    e_.decide_async(*id, decision, sha, who.name, get("comment"),
-                    [e = &e_, id = *id, respond](caf::error err) {
-                      if (err)
-                        return respond(error_response(err));
-                      auto a = e->approval(id);
-                      respond(a ? ok(202, *a) : error_response(a.error()));
-                    });
+    e_.decide_async(
+      *id, decision, sha, who.name, get("comment"),
+      [e = &e_, id = *id, respond](caf::error err) {
+        if (err)
+          return respond(error_response(err));
+        auto a = e->approval(id);
+        respond(a ? ok(202, *a) : error_response(a.error()));
+      },
+      who.traceparent);
   }
 
   engine& e_;

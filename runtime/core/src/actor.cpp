@@ -15,9 +15,12 @@ void context::send_raw(std::string to, std::string type, std::string payload, pa
   env.type = std::move(type);
   env.format = static_cast<uint8_t>(fmt);
   env.payload = std::move(payload);
-  auto tc = child_of(msg_.traceparent);
-  if (!out_.span_id.empty())
-    tc.span_id = out_.span_id;
+  trace_context tc;
+  if (out_.descend_from.empty() || !parse_traceparent(out_.descend_from, tc)) {
+    tc = child_of(msg_.traceparent);
+    if (!out_.span_id.empty())
+      tc.span_id = out_.span_id;
+  }
   env.traceparent = format_traceparent(tc);
   // Derived from the handled envelope, so a re-run of this step (after a
   // crash or a retry) produces the same keys for the same sends.

@@ -54,6 +54,9 @@ struct step_effects {
   /// trace links each step to the step that caused it.
   std::string span_id;
   int64_t start_us = 0; ///< when the step started (its span's start)
+  /// Set by `context::descend_from`: the traceparent this step's sends
+  /// descend from instead of the step itself.
+  std::string descend_from;
   std::vector<std::pair<std::string, event>> published; ///< topic, event
   /// Run after the step committed, never if it did not (not stored).
   std::vector<std::function<void()>> after_commit;
@@ -142,6 +145,13 @@ public:
 
   /// Untyped emit.
   void emit_raw(std::string type, std::string payload);
+
+  /// The messages this step sends from now on descend from `traceparent`
+  /// (a W3C value: their parent is its span) instead of from this step:
+  /// for work that belongs to another trace than the message that woke the
+  /// actor (a plan that an approval, decided in the decider's own trace,
+  /// lets go on). An invalid value is ignored.
+  void descend_from(std::string traceparent) { out_.descend_from = std::move(traceparent); }
 
   /// Runs `fn` once this step is durably committed (to answer a waiting
   /// caller, say); never if the step fails. Not durable itself: after a

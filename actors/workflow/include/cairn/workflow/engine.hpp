@@ -132,7 +132,7 @@ public:
                     std::string comment);
   void decide_async(const std::string& approval_id, const std::string& decision,
                     const std::string& arguments_sha256, const std::string& by, std::string comment,
-                    std::function<void(caf::error)> done);
+                    std::function<void(caf::error)> done, std::string traceparent = {});
 
   /// Calls `changed` (from an actor thread; keep it cheap) after every
   /// committed step of the plan; returns a handle for `unwatch`.
