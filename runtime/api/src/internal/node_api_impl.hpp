@@ -8,6 +8,7 @@
 #include <string>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
@@ -24,8 +25,16 @@ struct disk_figures {
 
 disk_figures disk_usage(const std::string& dir);
 
+// Shared by the read endpoints and the trace endpoints (read_endpoints.cpp).
+/// "2026-12-01T18:09:13.410Z"; null for 0 (not recorded).
+boost::json::value iso_time(int64_t ms);
+/// One journal event as the API shows it.
+boost::json::object journal_json(runtime& rt, const journal_entry& j);
+/// The 400 answer for a malformed actor id.
+http_response invalid_actor_id(const std::string& id);
+
 /// The node API over one runtime: the router and authorization
-/// (node_api.cpp), the read endpoints (read_endpoints.cpp), the write
+/// (node_api.cpp), the read endpoints (read_endpoints.cpp, trace_endpoints.cpp), the write
 /// endpoints (write_endpoints.cpp) and `/metrics` (metrics.cpp). Called
 /// from the HTTP I/O threads, several at once, and from its read pool: it
 /// holds no mutable state of its own, and the runtime's members are
