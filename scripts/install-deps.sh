@@ -11,6 +11,7 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(prometheus)  # promtool, for the metrics format test
   pkgs+=(etcd-server)  # the cluster's coordination, started by the cluster tests
   pkgs+=(clang-14 libclang-rt-14-dev)  # libFuzzer, for the MCP fuzz target
+  pkgs+=(chromium)  # the browser the console test drives (playwright-core, from npm)
   # npm fetches the pinned MCP conformance suite, Node 22 and the official SDKs.
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

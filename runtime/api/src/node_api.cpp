@@ -120,6 +120,12 @@ http_response node_api::operator()(const http_request& req) {
                        "this node runs alone (no cluster_etcd setting): it has no cluster");
       return http_response{200, "application/json", opts_.cluster_status(), {}, nullptr};
     });
+  if (path == "/api/v1/tools")
+    return only(req, "GET", [&] {
+      if (!opts_.tools)
+        return problem(404, "not_found", "this node serves no MCP tools");
+      return http_response{200, "application/json", opts_.tools(), {}, nullptr};
+    });
   if (path.rfind("/api/v1/bench/", 0) == 0)
     return only(req, "GET", [&] {
       auto run = path.substr(std::string_view{"/api/v1/bench/"}.size());

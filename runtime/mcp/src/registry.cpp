@@ -145,6 +145,19 @@ std::vector<tool_contract> server::contracts() const {
   return out;
 }
 
+json::array server::tool_listing() const {
+  std::shared_lock lock{impl_->mu};
+  json::array out;
+  out.reserve(impl_->tool_order.size());
+  for (const auto& [seq, t] : impl_->tool_order) {
+    auto l = t->listing;
+    l["compensation"] = t->spec.compensation;
+    l["max_attempts"] = t->spec.max_attempts;
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 uint64_t server::tools_generation() const {
   std::shared_lock lock{impl_->mu};
   return impl_->generation;

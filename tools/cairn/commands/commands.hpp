@@ -7,6 +7,10 @@
 
 #include <CLI/CLI.hpp>
 
+namespace cairn {
+class runtime;
+}
+
 namespace cairn::mcp {
 class server;
 }
@@ -16,12 +20,13 @@ class server;
 // main thread.
 namespace cairn::cli {
 
-/// A named set of extra MCP tools, resources and prompts a node can serve
-/// (`--profile NAME`). The production binary has only "default"; a test
-/// binary adds its fixture. Add profiles in `main`, before the commands.
+/// A named set of extra MCP tools, resources, prompts and actor kinds a
+/// node can serve (`--profile NAME`). The production binary has only
+/// "default"; a test binary adds its fixtures. Add profiles in `main`,
+/// before the commands.
 struct profile {
   std::string description;
-  std::function<void(mcp::server&)> install;
+  std::function<void(mcp::server&, runtime&)> install;
 };
 
 void add_profile(std::string name, profile p);

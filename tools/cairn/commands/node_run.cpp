@@ -22,6 +22,7 @@
 #include "cairn/actors/demo_tools.hpp"
 #include "cairn/auth.hpp"
 #include "cairn/cluster/cluster_node.hpp"
+#include "cairn/console.hpp"
 #include "cairn/http.hpp"
 #include "cairn/mcp/server.hpp"
 #include "cairn/node_api.hpp"
@@ -266,7 +267,7 @@ int run_node(const node_settings& ns) {
   mcp::server mcp_server{**rt, mcp_opts};
   // The suite calls the first listed tool with no arguments: fixture first.
   if (auto it = profiles().find(ns.profile); it != profiles().end())
-    it->second.install(mcp_server);
+    it->second.install(mcp_server, **rt);
   actors::register_demo_tools(mcp_server, **rt);
   actors::register_orchestration_demo(mcp_server, **rt, ns.demo ? ns.flaky_rate : 0.0);
   for (auto& t : checked.declared)
@@ -322,6 +323,9 @@ int run_node(const node_settings& ns) {
       auto r = actors::bench_report_of(run);
       return r ? actors::bench_report_json(*r) : std::string{};
     };
+    api.tools = [&mcp_server] {
+      return boost::json::serialize(boost::json::object{{"tools", mcp_server.tool_listing()}});
+    };
     api.extra_metrics = [address, &mcp_server, cm = member.get(), ex = exporter.get()] {
       std::string out = cm != nullptr ? cm->metrics_text() : std::string{};
       if (ex != nullptr)
@@ -350,8 +354,11 @@ int run_node(const node_settings& ns) {
       add("cairn_mcp_live_calls", "gauge", "MCP tool calls in flight.", m.live_calls);
       return out;
     };
-    auto handler = workflow::route_plans(orchestrator, checked.api_tokens,
-                                         mcp::route_mcp(mcp_server, make_node_api(**rt, api)));
+    auto handler = route_console(workflow::route_plans(
+      orchestrator, checked.api_tokens, mcp::route_mcp(mcp_server, make_node_api(**rt, api))));
+    // On loopback, only loopback names: no DNS rebinding into the API.
+    if (checked.loopback)
+      handler = refuse_foreign_hosts(std::move(handler));
     // In a cluster, reads about an actor are answered by its owner.
     if (member)
       handler = cluster::route_reads(*member, std::move(handler));
@@ -398,6 +405,10 @@ int run_node(const node_settings& ns) {
   }
   std::fprintf(human, "cairn node ready: %s, data %s, durability %s, pid %d\n", url.c_str(),
                ns.data.c_str(), ns.durability.c_str(), static_cast<int>(getpid()));
+  if (serve_http)
+    std::fprintf(human, "cairn console: %s/ui/%s\n", url.c_str(),
+                 checked.api_tokens.empty() ? ""
+                                            : " (sign in with a token that has the read scope)");
   std::fflush(human);
   std::atomic<bool> stdin_open{ns.stdio};
   if (ns.stdio)

@@ -46,6 +46,9 @@ struct node_api_options {
   /// member's shards to the others, empty; empty if taken, else why not
   /// (answered 409).
   std::function<std::string(const std::string& node_id)> cluster_forget;
+  /// `GET /api/v1/tools`: every MCP tool with its contract, as JSON text
+  /// (`{"tools": [...]}`). Empty: the node serves no tools (404).
+  std::function<std::string()> tools;
   /// `GET /api/v1/bench/{run}`: what the `bench` actors counted of a run of
   /// `cairn bench`, as JSON text, or "" for a run they never saw (404).
   /// Empty: the node has no bench workload (404).

@@ -304,6 +304,12 @@ public:
   std::vector<tool_contract> contracts() const;
   uint64_t tools_generation() const;
 
+  /// Every tool as `tools/list` shows it to a client allowed every tool,
+  /// in listing order, plus what operators see of its contract:
+  /// `compensation` (the undo call, `{}` if none) and `max_attempts`. For
+  /// the node API's `GET /api/v1/tools`. Any thread.
+  boost::json::array tool_listing() const;
+
   /// Before the runtime stops: running handlers see `cancelled()` and their
   /// steps fail without a record, so the calls run again after a restart.
   void shutdown();
