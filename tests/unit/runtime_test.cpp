@@ -358,6 +358,65 @@ TEST_CASE_METHOD(fixture, "a handler that throws fails its message, not the node
   CHECK(code_of(rt->discard(*id)) == errc::not_found);
 }
 
+TEST_CASE_METHOD(fixture, "work accepted before a restart resumes in its trace, linked",
+                 "[invariant5][trace][restart]") {
+  // The first attempt fails; its retry waits long enough for the node to
+  // stop first, and runs after the restart.
+  kind_options ko;
+  ko.retry.initial_backoff = std::chrono::milliseconds{1500};
+  ko.retry.full_jitter = false;
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  std::string id;
+  {
+    auto rt = start_runtime(options_for(dir), ko);
+    envelope env;
+    env.to = "rec/r1";
+    env.type = type_tag<note>::value;
+    env.payload = encode(note{"poison"});
+    env.traceparent = "00-" + trace + "-b7ad6b7169203331-01";
+    auto accepted = rt->accept(env);
+    REQUIRE(accepted);
+    id = *accepted;
+    REQUIRE(test::eventually([&] { return rt->stats().retried == 1; }));
+    rt->stop();
+  }
+  the_hooks.poison_fails = false;
+  auto rt = start_runtime(options_for(dir), ko);
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/r1").size() == 1; }));
+  REQUIRE(test::eventually([&] {
+    auto steps = rt->trace_steps(trace);
+    return steps && steps->size() == 2;
+  }));
+  auto steps = rt->trace_steps(trace);
+  REQUIRE(steps);
+  const span_record* before = nullptr;
+  const span_record* after = nullptr;
+  for (const auto& s : *steps)
+    (s.attempt == 0 ? before : after) = &s;
+  REQUIRE(before != nullptr);
+  REQUIRE(after != nullptr);
+  auto resumed = [](const span_record& s) {
+    for (const auto& a : s.attributes)
+      if (a.key == "cairn.resumed")
+        return std::get<bool>(a.value);
+    return false;
+  };
+  // The attempt before the stop is not a resumption; the one after is, and
+  // links both the attempt it retries and the accept it resumes from.
+  CHECK_FALSE(resumed(*before));
+  CHECK(before->links.empty());
+  CHECK(resumed(*after));
+  std::map<std::string, std::string> links;
+  for (const auto& l : after->links) {
+    CHECK(l.trace_id == trace);
+    links[l.type] = l.span_id;
+  }
+  CHECK(links.size() == 2);
+  CHECK(links["retry_of"] == before->span_id);
+  CHECK(links["resumed_from"] == "b7ad6b7169203331");
+  CHECK(after->parent_span_id == "b7ad6b7169203331");
+}
+
 TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step records a span",
                  "[invariant5][trace]") {
   auto rt = start_runtime(options_for(dir));

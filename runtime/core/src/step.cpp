@@ -166,7 +166,7 @@ namespace {
 
 /// The span of the step that handled `env` (its status is set by the caller).
 span_record span_of(const activation_state& st, const envelope& env, const trace_context& parent,
-                    int64_t start, const step_effects& fx) {
+                    int64_t start, const step_effects& fx, int64_t started_ms) {
   span_record span;
   // The step's own span id was drawn when it started (`fx.span_id`); the
   // envelope's trace context was parsed into `parent` by the caller.
@@ -184,6 +184,13 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
   if (env.attempt > 0) // a retry: it follows the attempt before it
     span.links.push_back(
       span_link{span.trace_id, step_span_id(env.id, env.attempt - 1), "retry_of"});
+  // Accepted by an earlier run of this node: the work resumes after a
+  // restart, linked to the span that sent it (the accept).
+  if (env.created_ms > 0 && env.created_ms < started_ms) {
+    span.attributes.push_back(span_attribute{"cairn.resumed", true});
+    if (!parent.span_id.empty())
+      span.links.push_back(span_link{span.trace_id, parent.span_id, "resumed_from"});
+  }
   return span;
 }
 
@@ -211,7 +218,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   parse_traceparent(env.traceparent, parent);
   span_record span;
   if (opts.record_spans)
-    span = span_of(st, env, parent, start, fx);
+    span = span_of(st, env, parent, start, fx, started_ms);
   req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
   auto committed_ms = now_ms();
   span.first_event = fx.events.empty() ? 0 : st.next_journal_seq;
@@ -282,7 +289,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   parse_traceparent(env.traceparent, parent);
   span_record span;
   if (opts.record_spans)
-    span = span_of(st, env, parent, start, fx);
+    span = span_of(st, env, parent, start, fx, started_ms);
   failed.fetch_add(1);
   st.kind->counters->failed.fetch_add(1);
   auto failures = env.attempt + 1;

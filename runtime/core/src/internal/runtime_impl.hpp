@@ -133,6 +133,10 @@ struct runtime::impl {
   };
 
   runtime_options opts;
+  /// When this process's runtime was made (Unix ms): a message accepted
+  /// before it was accepted by an earlier run of the node, and its first
+  /// step here is a resumption (`cairn.resumed`, `resumed_from`).
+  int64_t started_ms = now_ms();
   std::unique_ptr<storage> store;
   // Kinds may be added while the node runs (MCP tools); an entry is never
   // replaced or removed after start, so pointers from find_kind stay valid.
