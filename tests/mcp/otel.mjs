@@ -16,12 +16,23 @@
 //   - the payment's second attempt links retry_of its first;
 //   - GET /api/v1/traces/{id} and `cairn trace` give the same tree, also
 //     after the node was SIGKILLed and started again.
+// Then a plan as the tool, killed mid-plan: inside the span "agent plans"
+// the agent calls submit_plan (reserve -> charge 750.00 -> notify; a rule
+// gives charges of 500.00 or more to an operator). While charge waits for
+// approval the node is SIGKILLed and restarted; the operator approves over
+// HTTP; the plan succeeds. The receiver holds one trace rooted at the agent's
+// span with the plan's validation, the policy verdicts, the approval wait
+// and every step's call; the submit_plan call that ran again after the
+// restart is marked cairn.resumed and links resumed_from its accept. The
+// only span missing is the MCP request the kill cut (never answered, so never
+// recorded): its children are the only spans whose parent is absent.
 //
 // Usage: node otel.mjs --cairn BIN [--modules DIR] [--verbose]
 // Exit: 0 all passed, 1 a step failed.
 
 import http from 'node:http';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 import { CairnHttpNode, Steps, check, makeWorkspace, parseOptions, pollUntil, sdkLoader } from './lib/harness.mjs';
@@ -37,6 +48,22 @@ const { StreamableHTTPClientTransport } = load('@modelcontextprotocol/sdk/client
 
 const ORDER = 'otel-2';
 const workspace = makeWorkspace('cairn-otel');
+const policyConfig = path.join(workspace.dir, 'policies.json');
+writeFileSync(
+  policyConfig,
+  `${JSON.stringify({
+    policies: [
+      {
+        name: 'big-charges',
+        tools: ['charge_payment'],
+        when: { type: 'object', properties: { amount_cents: { minimum: 50000 } }, required: ['amount_cents'] },
+        verdict: 'approve',
+        approver: 'operator',
+        reason: 'charges of 500.00 or more need an operator',
+      },
+    ],
+  })}\n`,
+);
 const steps = new Steps({ logs: () => (node ? [node.output] : []) });
 let node;
 
@@ -105,6 +132,7 @@ try {
     node = new CairnHttpNode({
       cairn: options.cairn,
       dataDir: workspace.dataDir,
+      configPath: policyConfig,
       profile: null,
       extraArgs: ['--otlp-endpoint', receiverUrl, '--flaky-rate', '0.5', '--log-level', 'warn'],
       verbose: options.verbose,
@@ -217,6 +245,158 @@ try {
     check(JSON.stringify(after) === JSON.stringify(before), 'the tree changed across the restart');
     const out = execFileSync(options.cairn, ['trace', traceId, '--node', node.baseUrl], { encoding: 'utf8' });
     check(out.includes('tools/call place_order') && out.includes('#2'), `cairn trace after the restart:\n${out}`);
+  });
+
+  // --- a plan as the tool, killed while it waits for approval ---------------
+
+  let planTrace;
+  let planAgentSpan;
+  let planId;
+  let pendingCall;
+  let planClient;
+  const planSdk = new NodeSDK({
+    serviceName: 'test-agent',
+    traceExporter: new OTLPTraceExporter({ url: `${receiverUrl}/v1/traces` }),
+  });
+  const apiJson = async (method, target, body) => {
+    const r = await fetch(`${node.baseUrl}${target}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: r.status, json: await r.json().catch(() => undefined) };
+  };
+
+  await steps.run('plan: inside "agent plans", submit_plan runs reserve -> charge -> notify; charge waits for an operator', async () => {
+    // The first agent's SDK was shut down: free the API's globals for this one.
+    otel.trace.disable();
+    otel.context.disable();
+    otel.propagation.disable();
+    planSdk.start();
+    const tracer = otel.trace.getTracer('test-agent');
+    const span = tracer.startSpan('agent plans');
+    planTrace = span.spanContext().traceId;
+    planAgentSpan = span;
+    const carrier = {};
+    otel.propagation.inject(otel.trace.setSpan(otel.context.active(), span), carrier);
+    const client = new Client({ name: 'otel-planner', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(node.mcpUrl)));
+    planClient = client;
+    const order = 'otel-plan-1';
+    // The call waits for the plan to end; the kill cuts it, so its promise
+    // is kept and its rejection expected.
+    pendingCall = client
+      .callTool({
+        name: 'submit_plan',
+        arguments: {
+          plan: {
+            steps: [
+              { id: 'reserve', tool: 'reserve_stock', arguments: { order_id: order, sku: 'A-1', qty: 1 } },
+              { id: 'charge', tool: 'charge_payment', after: ['reserve'], arguments: { order_id: order, amount_cents: 75000, reservation_id: { $from: 'reserve', pointer: '/reservation_id' } } },
+              { id: 'notify', tool: 'notify_customer', after: ['charge'], arguments: { order_id: order, message: 'on its way' } },
+            ],
+          },
+        },
+        _meta: { traceparent: carrier.traceparent },
+      })
+      .then(
+        (result) => ({ result }),
+        (error) => ({ error }),
+      );
+    const approval = await pollUntil(
+      async () => {
+        const r = await apiJson('GET', '/api/v1/approvals');
+        const a = (r.json?.approvals ?? []).find((x) => x.state === 'pending' && x.step === 'charge');
+        return { done: Boolean(a), value: a ?? r.json };
+      },
+      { timeoutMs: 30000, what: 'the charge awaiting approval' },
+    );
+    planId = approval.plan;
+    // Kill by observed progress: once the plan's validation and the reserve
+    // step are in the trace (written before the kill).
+    await pollUntil(
+      async () => {
+        const r = await apiJson('GET', `/api/v1/traces/${planTrace}`);
+        const names = [];
+        const walk = (ss) => ss.forEach((x) => (names.push(x.name), walk(x.children)));
+        if (r.status === 200) walk(r.json.roots);
+        return { done: names.includes('plan validate') && names.some((n) => n.startsWith('policy approve')), value: names };
+      },
+      { timeoutMs: 20000, what: 'the plan validation and verdicts in the trace' },
+    );
+    return `${planId}, charge awaiting approval`;
+  });
+
+  await steps.run('plan: SIGKILL mid-plan, restart, the operator approves, the plan succeeds', async () => {
+    await node.kill('SIGKILL');
+    await planClient.close().catch(() => {});
+    const cut = await pendingCall;
+    check(cut.error, `submit_plan answered although the node was killed: ${JSON.stringify(cut.result)}`);
+    await node.start();
+    const approval = (await apiJson('GET', '/api/v1/approvals')).json.approvals.find((x) => x.plan === planId);
+    check(approval?.state === 'pending', `after the restart the approval is ${approval?.state}`);
+    const decided = await apiJson('POST', `/api/v1/approvals/${encodeURIComponent(approval.id)}`, {
+      decision: 'approve',
+      arguments_sha256: approval.arguments_sha256,
+      comment: 'approved after the restart',
+    });
+    check(decided.status === 200 || decided.status === 202, `approving answered ${decided.status}: ${JSON.stringify(decided.json)}`);
+    const plan = await pollUntil(
+      async () => {
+        const r = await apiJson('GET', `/api/v1/plans/${encodeURIComponent(planId)}`);
+        return { done: r.json?.state === 'succeeded', value: r.json?.state };
+      },
+      { timeoutMs: 30000, what: 'the plan succeeded' },
+    );
+    planAgentSpan.end();
+    await planSdk.shutdown();
+    return `plan ${plan ? 'succeeded' : ''}`;
+  });
+
+  await steps.run('plan: one trace from the agent through validation, verdicts, the approval wait and every step; the resumed call linked', async () => {
+    const spansOf = () => cairnSpans().filter((s) => s.traceId === planTrace);
+    await pollUntil(
+      () => {
+        const mine = spansOf();
+        const done =
+          mine.some((s) => s.name === 'approval wait') &&
+          mine.some((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith('tool.notify_customer/')) &&
+          mine.some((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith('tool.submit_plan/') && attr(s, 'cairn.resumed') === true) &&
+          received.has(planAgentSpan.spanContext().spanId);
+        return {
+          done,
+          value: mine.map((s) => `${s.name} ${attr(s, 'cairn.actor.id') ?? ''} ${JSON.stringify((s.attributes ?? []).filter((a) => a.key === 'cairn.resumed'))}`),
+        };
+      },
+      { timeoutMs: 30000, what: 'the plan trace exported, the approval wait, the last step and the resumed call included' },
+    );
+    check(malformed.length === 0, `malformed exports: ${malformed.join('; ')}`);
+    const spans = [...received.values()].map((r) => r.span).filter((s) => s.traceId === planTrace);
+    const ids = new Set(spans.map((s) => s.spanId));
+    const roots = spans.filter((s) => !s.parentSpanId);
+    check(roots.length === 1 && roots[0].name === 'agent plans', `roots: ${JSON.stringify(roots.map((s) => s.name))}`);
+    const calls = spans.filter((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith('tool.submit_plan/'));
+    check(calls.length >= 1, 'no span of the submit_plan call actor');
+    const cutRequest = calls[0].parentSpanId;
+    // The one span absent: the MCP request the kill cut.
+    const orphans = spans.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId));
+    check(orphans.every((s) => s.parentSpanId === cutRequest), `spans with a parent outside the trace: ${orphans.map((s) => s.name).join(', ')}`);
+    check(!ids.has(cutRequest), 'the cut request was recorded after all: the orphan check is moot');
+    for (const name of ['plan validate', 'policy allow', 'policy approve', 'approval wait'])
+      check(spans.some((s) => s.name === name), `no span "${name}" in ${JSON.stringify(spans.map((s) => s.name))}`);
+    const wait = spans.find((s) => s.name === 'approval wait');
+    check(attr(wait, 'cairn.approval.decision') === 'approve', `the approval wait says ${attr(wait, 'cairn.approval.decision')}`);
+    for (const tool of ['reserve_stock', 'charge_payment', 'notify_customer'])
+      check(spans.some((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith(`tool.${tool}/`)), `no step of ${tool}'s call`);
+    const resumed = calls.find((s) => attr(s, 'cairn.resumed') === true);
+    const link = (resumed.links ?? []).find((l) => (l.attributes ?? []).some((a) => a.key === 'cairn.link.type' && a.value?.stringValue === 'resumed_from'));
+    check(link && link.spanId === cutRequest && link.traceId === planTrace, `the resumed call's links: ${JSON.stringify(resumed.links)}`);
+    const r = await apiJson('GET', `/api/v1/traces/${planTrace}`);
+    const cairnCount = spans.filter((s) => received.get(s.spanId)?.service === 'cairn').length;
+    check(r.json.span_count === cairnCount, `the API has ${r.json.span_count} spans, the receiver ${cairnCount}`);
+    const out = execFileSync(options.cairn, ['trace', planTrace, '--node', node.baseUrl], { encoding: 'utf8' });
+    check(out.includes('approval wait') && out.includes('plan validate') && out.includes('notify_customer'), `cairn trace:\n${out}`);
+    return `${spans.length} spans, ${orphans.length} under the cut request`;
   });
 } finally {
   await node?.stop();
