@@ -348,6 +348,44 @@ TEST_CASE("any node answers reads about any actor: the owner serves them", "[clu
   CHECK(cli.find("n2 did not answer") != std::string::npos);
 }
 
+TEST_CASE("a message forwarded to its owner leaves a forward span in its trace",
+          "[cluster][trace]") {
+  test::local_cluster c{2, shards};
+  c.start_all();
+  REQUIRE(test::eventually([&] { return c.balanced(); }, std::chrono::seconds{60}));
+  auto remote = actor_owned_by(c, "source", "n2");
+  auto path = "/api/v1/actors/" + remote.substr(0, remote.find('/')) + "%2F"
+              + remote.substr(remote.find('/') + 1) + "/messages";
+  const std::string trace = "6e0c63257de34c92bf9efcd03927272e";
+  auto sent = test::http_call(
+    c.http_port(0), "POST", path,
+    R"({"type": "chain.produce/v1", "payload": {"count": 0, "batch": 1}})",
+    {"Content-Type: application/json", "traceparent: 00-" + trace + "-a2fb4a1d1a96d312-01"});
+  REQUIRE(sent.status == 202);
+  // The sender's node records the hop when its owner acknowledges it.
+  boost::json::value tree;
+  REQUIRE(test::eventually(
+    [&] {
+      auto r = test::http_call(c.http_port(0), "GET", "/api/v1/traces/" + trace);
+      if (r.status != 200 || r.body.find("forward n2") == std::string::npos)
+        return false;
+      tree = boost::json::parse(r.body);
+      return true;
+    },
+    std::chrono::seconds{30}));
+  const boost::json::object* forward = nullptr;
+  for (const auto& root : tree.at("roots").as_array())
+    if (root.at("name") == "forward n2")
+      forward = &root.as_object();
+  REQUIRE(forward != nullptr);
+  INFO(boost::json::serialize(*forward));
+  CHECK(forward->at("parent_span_id") == "a2fb4a1d1a96d312");
+  CHECK(forward->at("kind") == "producer");
+  CHECK(forward->at("status") == "ok");
+  CHECK(forward->at("attributes").at("cairn.peer.node") == "n2");
+  CHECK(forward->at("attributes").at("cairn.outbox.envelopes") == 1);
+}
+
 TEST_CASE("an MCP tool called on any node of a cluster answers there", "[cluster][mcp]") {
   test::local_cluster c{3, shards};
   c.start_all();

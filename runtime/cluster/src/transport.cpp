@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <deque>
 #include <future>
+#include <map>
 #include <pthread.h>
 #include <random>
 
@@ -66,6 +67,47 @@ int kill_point() {
   if (at == std::string::npos)
     return 0;
   return std::atoi(s.c_str() + at + key.size());
+}
+
+// At most this many `forward {peer}` spans per batch: one per trace, so a
+// batch of many traces does not cost a span per message.
+constexpr size_t max_forward_spans = 64;
+
+/// The spans of one acknowledged batch toward `peer`: one per trace among
+/// the messages' trace contexts `tps`, a producer span under the step that
+/// sent the first of them, from the batch's send to its acknowledgement.
+std::vector<span_record> forward_spans(const std::string& peer, const std::vector<std::string>& tps,
+                                       int64_t start_us, int64_t end_us) {
+  std::map<std::string, std::pair<std::string, int64_t>> traces; // trace -> (parent, count)
+  for (const auto& tp : tps) {
+    trace_context ctx;
+    if (!parse_traceparent(tp, ctx))
+      continue;
+    auto it = traces.find(ctx.trace_id);
+    if (it != traces.end()) {
+      ++it->second.second;
+    } else if (traces.size() < max_forward_spans) {
+      traces.emplace(ctx.trace_id, std::make_pair(ctx.span_id, int64_t{1}));
+    }
+  }
+  std::vector<span_record> out;
+  out.reserve(traces.size());
+  for (auto& [trace, parent] : traces) {
+    span_record s;
+    s.trace_id = trace;
+    s.span_id = new_trace().span_id;
+    s.parent_span_id = parent.first;
+    s.name = "forward " + peer;
+    s.kind = span_kind::producer;
+    s.start_us = start_us;
+    s.end_us = std::max(end_us, start_us);
+    s.status = span_status::ok;
+    s.attributes = {{"cairn.peer.node", peer},
+                    {"cairn.outbox.envelopes", parent.second},
+                    {"cairn.outbox.batch", static_cast<int64_t>(tps.size())}};
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 } // namespace
@@ -301,6 +343,8 @@ void transport::forward_loop(forwarder& f) {
     std::vector<uint64_t> seqs;
     std::vector<std::string> tos; ///< the receiver of each row
     std::chrono::steady_clock::time_point t0;
+    std::vector<std::string> tps; ///< the trace context of each row
+    int64_t t0_us = 0;            ///< when it was sent (Unix µs)
   };
   std::deque<in_flight> window; ///< batches sent and not yet answered, oldest first
   // Never under mtx_: `wake` takes mtx_ and then a forwarder's lock.
@@ -388,11 +432,12 @@ void transport::forward_loop(forwarder& f) {
         f.stats->oldest_ms.store(now_ms());
       std::vector<std::string> wire;
       wire.reserve(rows->size());
-      in_flight b{++sent, {}, {}, std::chrono::steady_clock::now()};
+      in_flight b{++sent, {}, {}, std::chrono::steady_clock::now(), {}, now_us()};
       for (auto& r : *rows) {
         wire.push_back(wire_row(r));
         b.seqs.push_back(r.seq);
         b.tos.push_back(r.to);
+        b.tps.push_back(std::move(r.traceparent));
       }
       // A plain send: the ingress's answer comes back as a message, so one
       // receive also sees the peer's down message (a killed peer answers
@@ -444,11 +489,13 @@ void transport::forward_loop(forwarder& f) {
     f.stats->batches.fetch_add(1);
     std::vector<uint64_t> acked;
     std::vector<std::string> acked_to;
+    std::vector<std::string> acked_tps;
     std::string refused_to; ///< the receiver of the first row not taken
     for (size_t k = 0; k < front.seqs.size(); ++k) {
       if (front.seqs[k] < below) {
         acked.push_back(front.seqs[k]);
         acked_to.push_back(std::move(front.tos[k]));
+        acked_tps.push_back(std::move(front.tps[k]));
       } else if (refused_to.empty()) {
         refused_to = front.tos[k];
       }
@@ -458,6 +505,7 @@ void transport::forward_loop(forwarder& f) {
     // a rewind must still send them (they come back as duplicates, and go).
     from = std::max(from, std::min(below, front.seqs.back() + 1));
     if (!acked.empty()) {
+      node_.rt->record_spans(forward_spans(f.peer, acked_tps, front.t0_us, now_us()));
       auto n = static_cast<int64_t>(acked.size());
       f.stats->forwarded.fetch_add(acked.size());
       f.stats->oldest_ms.store(now_ms());

@@ -24,7 +24,8 @@ runtime::read_outbox(std::string_view peer, uint64_t from_seq, size_t max_rows, 
       // An undecodable row still travels: the owner refuses it loudly
       // rather than this node dropping it silently.
       out.push_back(outbox_row{seq, rec ? rec->env.to : std::string{},
-                               rec ? rec->env.from : std::string{}, std::string{v}, false});
+                               rec ? rec->env.from : std::string{}, std::string{v},
+                               rec ? std::move(rec->env.traceparent) : std::string{}, false});
       if (rec && !rec->env.idempotency_key.empty()) {
         auto claimed =
           impl_->store->get(column::dedupe, rec->env.to + '\0' + rec->env.idempotency_key);

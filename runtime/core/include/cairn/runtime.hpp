@@ -482,10 +482,11 @@ public:
   /// One outbox row: an envelope waiting to be shipped to the peer node that
   /// owns its receiver.
   struct outbox_row {
-    uint64_t seq = 0;   ///< the node-wide commit sequence it was written at
-    std::string to;     ///< its receiver
-    std::string from;   ///< its sender (an actor id, or empty)
-    std::string record; ///< opaque: what `import_forwarded` takes on the owner
+    uint64_t seq = 0;        ///< the node-wide commit sequence it was written at
+    std::string to;          ///< its receiver
+    std::string from;        ///< its sender (an actor id, or empty)
+    std::string record;      ///< opaque: what `import_forwarded` takes on the owner
+    std::string traceparent; ///< the message's trace context (for the forward span)
     /// Its idempotency key was claimed here (an accepted message with a key,
     /// a send with a key its handler chose), so the owner claims it too. A
     /// key derived from the handled message is not: the sender's commit
