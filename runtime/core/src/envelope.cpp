@@ -74,7 +74,7 @@ std::string next_envelope_id() {
   return hex(static_cast<uint64_t>(ms), 12) + hex(s, 4) + hex(process_tag, 16);
 }
 
-bool parse_traceparent(std::string_view t, trace_context& out) {
+bool traceparent_ids(std::string_view t, std::string_view& trace_id, std::string_view& span_id) {
   if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-')
     return false;
   auto version = t.substr(0, 2), trace = t.substr(3, 32), span = t.substr(36, 16),
@@ -82,8 +82,18 @@ bool parse_traceparent(std::string_view t, trace_context& out) {
   if (!is_hex(version) || version == "ff" || !is_hex(trace) || !is_hex(span) || !is_hex(flags)
       || all_zero(trace) || all_zero(span))
     return false;
+  trace_id = trace;
+  span_id = span;
+  return true;
+}
+
+bool parse_traceparent(std::string_view t, trace_context& out) {
+  std::string_view trace, span;
+  if (!traceparent_ids(t, trace, span))
+    return false;
   out.trace_id = std::string{trace};
   out.span_id = std::string{span};
+  auto flags = t.substr(53, 2);
   auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
   out.flags = static_cast<uint8_t>(nibble(flags[0]) * 16 + nibble(flags[1]));
   return true;

@@ -198,6 +198,54 @@ void encode_span(std::string& out, const span_record& s) {
   }
 }
 
+void encode_step_span(std::string& out, const step_span_view& v) {
+  uint8_t flags = has_step;
+  flags |= v.parent_span_id.empty() ? 0 : has_parent;
+  flags |= v.resumed ? has_attributes : 0;
+  flags |= v.retry_of.empty() && v.resumed_from.empty() ? 0 : has_links;
+  out.push_back(static_cast<char>(span_format));
+  out.push_back(static_cast<char>(flags));
+  out.push_back(static_cast<char>(span_kind::consumer));
+  out.push_back(static_cast<char>(span_status::ok));
+  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(v.start_us, 0)));
+  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(v.end_us - v.start_us, 0)));
+  if (flags & has_parent)
+    put_id(out, v.parent_span_id);
+  put_str(out, v.actor);
+  put_str(out, v.type);
+  put_id(out, v.envelope_id);
+  put_varint(out, v.attempt);
+  put_varint(out, v.first_event);
+  put_varint(out, v.events);
+  auto n = v.sent != nullptr ? v.sent->size() : 0;
+  put_varint(out, n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& m = (*v.sent)[i];
+    put_id(out, m.id);
+    put_str(out, m.to);
+    put_str(out, m.type);
+  }
+  if (flags & has_attributes) {
+    put_varint(out, 1);
+    put_str(out, "cairn.resumed");
+    out.push_back(3); // the variant's index of bool
+    out.push_back(1);
+  }
+  if (flags & has_links) {
+    put_varint(out, (v.retry_of.empty() ? 0 : 1) + (v.resumed_from.empty() ? 0 : 1));
+    if (!v.retry_of.empty()) {
+      put_id(out, v.trace_id);
+      put_id(out, v.retry_of);
+      put_str(out, "retry_of");
+    }
+    if (!v.resumed_from.empty()) {
+      put_id(out, v.trace_id);
+      put_id(out, v.resumed_from);
+      put_str(out, "resumed_from");
+    }
+  }
+}
+
 caf::expected<span_record> decode_span(std::string_view key, std::string_view value) {
   auto bad = [&](const char* what) {
     return make_error(errc::corrupt_record, std::string{"span row does not decode: "} + what);

@@ -210,22 +210,71 @@ void put_span(write_set& ops, const span_record& span) {
 
 } // namespace
 
+void runtime::impl::put_step_span(write_set& ops, const activation_state& st, const envelope& env,
+                                  std::string_view trace_id, std::string_view parent_span,
+                                  int64_t start, const step_effects& fx, uint64_t first_event,
+                                  uint32_t events) const {
+  std::vector<internal::sent_view> messages;
+  messages.reserve(fx.sends.size());
+  for (const auto& out : fx.sends)
+    messages.push_back(internal::sent_view{out.env.id, out.env.to, out.env.type});
+  internal::step_span_view v;
+  v.trace_id = trace_id;
+  v.parent_span_id = parent_span;
+  v.actor = st.id;
+  v.type = env.type;
+  v.envelope_id = env.id;
+  v.start_us = fx.start_us > 0 ? fx.start_us : start * 1000;
+  v.end_us = now_us();
+  v.attempt = env.attempt;
+  v.first_event = first_event;
+  v.events = events;
+  v.sent = &messages;
+  std::string retry_of;
+  if (env.attempt > 0) { // a retry: it follows the attempt before it
+    retry_of = step_span_id(env.id, env.attempt - 1);
+    v.retry_of = retry_of;
+  }
+  // Accepted by an earlier run of this node: it resumes after a restart.
+  v.resumed = env.created_ms > 0 && env.created_ms < started_ms;
+  if (v.resumed)
+    v.resumed_from = parent_span;
+  std::string value;
+  value.reserve(64 + st.id.size() + env.type.size() + messages.size() * 48);
+  internal::encode_step_span(value, v);
+  auto end_us = static_cast<uint64_t>(v.end_us);
+  ops.put(column::trace, keys::span(end_us, trace_id, fx.span_id), std::move(value));
+  ops.put(column::trace_index, keys::span_index(trace_id, end_us, fx.span_id), {});
+}
+
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
                                   int64_t start, step_effects& fx) {
   const auto& env = st.queue.at(seq).env;
   const auto& kopts = st.kind->opts;
-  trace_context parent;
-  parse_traceparent(env.traceparent, parent);
+  std::string_view trace_id, parent_span;
+  bool traced = traceparent_ids(env.traceparent, trace_id, parent_span);
+  // Every commit writes its step's span: the common case is encoded
+  // straight from the step's own values, before its sends move away (no
+  // span_record, no copies). A step without trace context starts a trace
+  // of its own, the long way.
+  bool direct = opts.record_spans && traced && !fx.span_id.empty();
   span_record span;
-  if (opts.record_spans)
+  if (opts.record_spans && !direct) {
+    trace_context parent;
+    parse_traceparent(env.traceparent, parent);
     span = span_of(st, env, parent, start, fx, started_ms);
+  }
+  uint64_t first_event = fx.events.empty() ? 0 : st.next_journal_seq;
+  auto events = static_cast<uint32_t>(fx.events.size());
+  if (direct)
+    put_step_span(req.ops, st, env, trace_id, parent_span, start, fx, first_event, events);
   req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
   auto committed_ms = now_ms();
-  span.first_event = fx.events.empty() ? 0 : st.next_journal_seq;
-  span.events = static_cast<uint32_t>(fx.events.size());
+  span.first_event = first_event;
+  span.events = events;
   for (auto& ev : fx.events) {
     journal_record jr{std::move(ev.type), std::move(ev.payload), committed_ms, env.id,
-                      parent.trace_id};
+                      std::string{trace_id}};
     req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(jr));
     ++st.events_since_snapshot;
   }
@@ -239,7 +288,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     }
   }
   for (auto& out : fx.sends) {
-    if (opts.record_spans)
+    if (opts.record_spans && !direct)
       span.sent.push_back(sent_message{out.env.id, out.env.to, out.env.type});
     if (out.due_ms > 0)
       req.timers.emplace_back(out.due_ms, std::move(out.env));
@@ -254,7 +303,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     st.after_commit.push_back(std::move(fn));
   st.pending = outcome::done;
   span.status = span_status::ok;
-  if (opts.record_spans)
+  if (opts.record_spans && !direct)
     put_span(req.ops, span);
   st.batch.push_back(seq);
 }

@@ -60,6 +60,10 @@ struct trace_context {
 /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; returns false for anything else.
 bool parse_traceparent(std::string_view text, trace_context& out);
 
+/// The trace id and span id of a traceparent `parse_traceparent` accepts, as
+/// views into `t` (no copies); false for anything it refuses.
+bool traceparent_ids(std::string_view t, std::string_view& trace_id, std::string_view& span_id);
+
 /// Formats a trace context as a `traceparent` header value.
 std::string format_traceparent(const trace_context& ctx);
 

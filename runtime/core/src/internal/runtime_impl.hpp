@@ -379,6 +379,11 @@ struct runtime::impl {
   void finish_step(activation_actor* self, uint64_t seq, int64_t start, step_effects& fx,
                    caf::error failure);
   caf::error check_sends(const step_effects& fx);
+  /// Adds the span of a step that succeeded to `ops`, encoded from the
+  /// step's own values (`internal::encode_step_span`).
+  void put_step_span(write_set& ops, const activation_state& st, const envelope& env,
+                     std::string_view trace_id, std::string_view parent_span, int64_t start,
+                     const step_effects& fx, uint64_t first_event, uint32_t events) const;
   void add_done_step(activation_state& st, commit_request& req, uint64_t seq, int64_t start,
                      step_effects& fx);
   void submit_steps(activation_actor* self, commit_request& req, uint64_t seq);

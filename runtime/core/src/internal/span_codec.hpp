@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -19,6 +20,32 @@ inline constexpr uint8_t span_format = 0xC5;
 /// varints, hex ids packed to bytes, strings with varint lengths, and only
 /// the parts a span has. Its trace and span ids are in the row's key.
 void encode_span(std::string& out, const span_record& s);
+
+/// A message a step sent, as views (for `encode_step_span`).
+struct sent_view {
+  std::string_view id, to, type;
+};
+
+/// A step that succeeded, as views of the step's own values. Every commit
+/// writes one of these, so it is encoded straight from them, without the
+/// copies a `span_record` would make. Its name is "process {type}", its
+/// kind consumer, its status ok.
+struct step_span_view {
+  std::string_view trace_id; ///< for its links
+  std::string_view parent_span_id;
+  std::string_view actor, type, envelope_id;
+  int64_t start_us = 0, end_us = 0;
+  uint32_t attempt = 0;
+  uint64_t first_event = 0;
+  uint32_t events = 0;
+  const std::vector<sent_view>* sent = nullptr;
+  bool resumed = false;          ///< adds `cairn.resumed=true`
+  std::string_view retry_of;     ///< the attempt before it, or empty
+  std::string_view resumed_from; ///< the accept it resumes from, or empty
+};
+
+/// Appends what `encode_span` would for the equivalent `span_record`.
+void encode_step_span(std::string& out, const step_span_view& v);
 
 /// A span from its `trace` key (`keys::span`) and value.
 caf::expected<span_record> decode_span(std::string_view key, std::string_view value);
