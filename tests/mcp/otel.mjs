@@ -386,8 +386,12 @@ try {
       check(spans.some((s) => s.name === name), `no span "${name}" in ${JSON.stringify(spans.map((s) => s.name))}`);
     const wait = spans.find((s) => s.name === 'approval wait');
     check(attr(wait, 'cairn.approval.decision') === 'approve', `the approval wait says ${attr(wait, 'cairn.approval.decision')}`);
-    for (const tool of ['reserve_stock', 'charge_payment', 'notify_customer'])
-      check(spans.some((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith(`tool.${tool}/`)), `no step of ${tool}'s call`);
+    for (const tool of ['reserve_stock', 'charge_payment', 'notify_customer']) {
+      const step = spans.find((s) => String(attr(s, 'cairn.actor.id') ?? '').startsWith(`tool.${tool}/`) && s.name === 'process mcp.call/v1');
+      check(step, `no step of ${tool}'s call`);
+      check(attr(step, 'gen_ai.operation.name') === 'execute_tool' && attr(step, 'gen_ai.tool.name') === tool,
+        `${tool}'s call step is not marked execute_tool: ${JSON.stringify(step.attributes)}`);
+    }
     const resumed = calls.find((s) => attr(s, 'cairn.resumed') === true);
     const link = (resumed.links ?? []).find((l) => (l.attributes ?? []).some((a) => a.key === 'cairn.link.type' && a.value?.stringValue === 'resumed_from'));
     check(link && link.spanId === cutRequest && link.traceId === planTrace, `the resumed call's links: ${JSON.stringify(resumed.links)}`);

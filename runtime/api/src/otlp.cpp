@@ -13,6 +13,7 @@
 
 #include "cairn/error.hpp"
 #include "cairn/http_client.hpp"
+#include "internal/step_tool.hpp"
 
 namespace cairn {
 
@@ -73,6 +74,10 @@ json::object span_json(const span_record& s) {
     attrs.push_back(attribute("cairn.attempt", int_value(s.attempt + 1)));
     attrs.push_back(attribute("cairn.events", int_value(s.events)));
     attrs.push_back(attribute("cairn.sent", int_value(static_cast<int64_t>(s.sent.size()))));
+    if (auto tool = api::step_tool(s); !tool.empty()) {
+      attrs.push_back(attribute("gen_ai.operation.name", string_value("execute_tool")));
+      attrs.push_back(attribute("gen_ai.tool.name", string_value(tool)));
+    }
   }
   for (const auto& a : s.attributes)
     attrs.push_back(attribute(a.key, any_value(a)));

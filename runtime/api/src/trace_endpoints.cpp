@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "internal/node_api_impl.hpp"
+#include "internal/step_tool.hpp"
 
 namespace cairn::api {
 
@@ -162,6 +163,10 @@ http_response node_api::trace_tree(const std::string& trace_id) {
       o["sent"] = std::move(sent);
     }
     json::object attrs;
+    if (auto tool = step_tool(sp); !tool.empty()) {
+      attrs["gen_ai.operation.name"] = "execute_tool";
+      attrs["gen_ai.tool.name"] = tool;
+    }
     for (const auto& a : sp.attributes)
       attrs[a.key] = attribute_json(a);
     o["attributes"] = std::move(attrs);
