@@ -78,11 +78,11 @@ TEST_CASE("every file the console's pages load is built in, with its type", "[co
   fixture f;
   // Follow the imports from the page: each must be served as JavaScript.
   std::set<std::string> seen;
-  std::vector<std::string> todo{"app.js"};
+  std::vector<std::string> to_visit{"app.js"};
   const std::regex import_re{R"re(from '\.\.?/([a-z_/]+\.js)')re"};
-  while (!todo.empty()) {
-    auto name = todo.back();
-    todo.pop_back();
+  while (!to_visit.empty()) {
+    auto name = to_visit.back();
+    to_visit.pop_back();
     if (!seen.insert(name).second)
       continue;
     auto r = f.get("/ui/" + name);
@@ -94,7 +94,7 @@ TEST_CASE("every file the console's pages load is built in, with its type", "[co
     for (std::sregex_iterator it{r.body.begin(), r.body.end(), import_re}, end; it != end; ++it) {
       auto m = (*it)[0].str();
       auto target = (*it)[1].str();
-      todo.push_back(m.find("'../") != std::string::npos ? target : dir + target);
+      to_visit.push_back(m.find("'../") != std::string::npos ? target : dir + target);
     }
   }
   CHECK(seen.size() >= 11); // the shell, its two helpers, eight pages

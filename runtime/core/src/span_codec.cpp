@@ -131,6 +131,45 @@ private:
   bool ok_ = true;
 };
 
+/// What every span value starts with: format, flags, kind, status, start
+/// and duration.
+void put_head(std::string& out, uint8_t flags, span_kind kind, span_status status, int64_t start_us,
+              int64_t end_us) {
+  out.push_back(static_cast<char>(span_format));
+  out.push_back(static_cast<char>(flags));
+  out.push_back(static_cast<char>(kind));
+  out.push_back(static_cast<char>(status));
+  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(start_us, 0)));
+  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(end_us - start_us, 0)));
+}
+
+/// A step's own part: actor, type, envelope, attempt, events, messages sent
+/// (`sent_message`s or `sent_view`s).
+template <class Sent>
+void put_step(std::string& out, std::string_view actor, std::string_view type,
+              std::string_view envelope_id, uint32_t attempt, uint64_t first_event, uint32_t events,
+              const std::vector<Sent>& sent) {
+  put_str(out, actor);
+  put_str(out, type);
+  put_id(out, envelope_id);
+  put_varint(out, attempt);
+  put_varint(out, first_event);
+  put_varint(out, events);
+  put_varint(out, sent.size());
+  for (const auto& m : sent) {
+    put_id(out, m.id);
+    put_str(out, m.to);
+    put_str(out, m.type);
+  }
+}
+
+void put_link(std::string& out, std::string_view trace_id, std::string_view span_id,
+              std::string_view type) {
+  put_id(out, trace_id);
+  put_id(out, span_id);
+  put_str(out, type);
+}
+
 } // namespace
 
 void encode_span(std::string& out, const span_record& s) {
@@ -143,32 +182,15 @@ void encode_span(std::string& out, const span_record& s) {
   flags |= s.actor.empty() && s.type.empty() && s.envelope_id.empty() ? 0 : has_step;
   flags |= s.attributes.empty() ? 0 : has_attributes;
   flags |= s.links.empty() ? 0 : has_links;
-  out.push_back(static_cast<char>(span_format));
-  out.push_back(static_cast<char>(flags));
-  out.push_back(static_cast<char>(s.kind));
-  out.push_back(static_cast<char>(s.status));
-  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(s.start_us, 0)));
-  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(s.end_us - s.start_us, 0)));
+  put_head(out, flags, s.kind, s.status, s.start_us, s.end_us);
   if (flags & has_parent)
     put_id(out, s.parent_span_id);
   if (flags & has_name)
     put_str(out, s.name);
   if (flags & has_message)
     put_str(out, s.status_message);
-  if (flags & has_step) {
-    put_str(out, s.actor);
-    put_str(out, s.type);
-    put_id(out, s.envelope_id);
-    put_varint(out, s.attempt);
-    put_varint(out, s.first_event);
-    put_varint(out, s.events);
-    put_varint(out, s.sent.size());
-    for (const auto& m : s.sent) {
-      put_id(out, m.id);
-      put_str(out, m.to);
-      put_str(out, m.type);
-    }
-  }
+  if (flags & has_step)
+    put_step(out, s.actor, s.type, s.envelope_id, s.attempt, s.first_event, s.events, s.sent);
   if (flags & has_attributes) {
     put_varint(out, s.attributes.size());
     for (const auto& a : s.attributes) {
@@ -190,11 +212,8 @@ void encode_span(std::string& out, const span_record& s) {
   }
   if (flags & has_links) {
     put_varint(out, s.links.size());
-    for (const auto& l : s.links) {
-      put_id(out, l.trace_id);
-      put_id(out, l.span_id);
-      put_str(out, l.type);
-    }
+    for (const auto& l : s.links)
+      put_link(out, l.trace_id, l.span_id, l.type);
   }
 }
 
@@ -203,28 +222,12 @@ void encode_step_span(std::string& out, const step_span_view& v) {
   flags |= v.parent_span_id.empty() ? 0 : has_parent;
   flags |= v.resumed ? has_attributes : 0;
   flags |= v.retry_of.empty() && v.resumed_from.empty() ? 0 : has_links;
-  out.push_back(static_cast<char>(span_format));
-  out.push_back(static_cast<char>(flags));
-  out.push_back(static_cast<char>(span_kind::consumer));
-  out.push_back(static_cast<char>(span_status::ok));
-  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(v.start_us, 0)));
-  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(v.end_us - v.start_us, 0)));
+  put_head(out, flags, span_kind::consumer, span_status::ok, v.start_us, v.end_us);
   if (flags & has_parent)
     put_id(out, v.parent_span_id);
-  put_str(out, v.actor);
-  put_str(out, v.type);
-  put_id(out, v.envelope_id);
-  put_varint(out, v.attempt);
-  put_varint(out, v.first_event);
-  put_varint(out, v.events);
-  auto n = v.sent != nullptr ? v.sent->size() : 0;
-  put_varint(out, n);
-  for (size_t i = 0; i < n; ++i) {
-    const auto& m = (*v.sent)[i];
-    put_id(out, m.id);
-    put_str(out, m.to);
-    put_str(out, m.type);
-  }
+  static const std::vector<sent_view> none;
+  put_step(out, v.actor, v.type, v.envelope_id, v.attempt, v.first_event, v.events,
+           v.sent != nullptr ? *v.sent : none);
   if (flags & has_attributes) {
     put_varint(out, 1);
     put_str(out, "cairn.resumed");
@@ -233,16 +236,10 @@ void encode_step_span(std::string& out, const step_span_view& v) {
   }
   if (flags & has_links) {
     put_varint(out, (v.retry_of.empty() ? 0 : 1) + (v.resumed_from.empty() ? 0 : 1));
-    if (!v.retry_of.empty()) {
-      put_id(out, v.trace_id);
-      put_id(out, v.retry_of);
-      put_str(out, "retry_of");
-    }
-    if (!v.resumed_from.empty()) {
-      put_id(out, v.trace_id);
-      put_id(out, v.resumed_from);
-      put_str(out, "resumed_from");
-    }
+    if (!v.retry_of.empty())
+      put_link(out, v.trace_id, v.retry_of, "retry_of");
+    if (!v.resumed_from.empty())
+      put_link(out, v.trace_id, v.resumed_from, "resumed_from");
   }
 }
 
