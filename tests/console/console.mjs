@@ -314,10 +314,11 @@ await steps.run('an MCP client calls echo in its own trace; the console finds it
   const names = await page.locator('#waterfall .row .name').allTextContents();
   check(names.some((n) => /tools\/call/.test(n)), `no MCP request span among ${JSON.stringify(names)}`);
   check(names.length >= 2, `the waterfall has ${names.length} spans: ${JSON.stringify(names)}`);
+  // The second row is the tool's call step: its details name the tool it executes.
   await page.locator('#waterfall .row').nth(1).click();
-  await page.locator('#span-details table').waitFor();
+  await page.locator('#span-details table').first().waitFor();
   const details = await page.textContent('#span-details');
-  check(details.includes(traceId) || /tool\.echo/.test(details) || /span_id/.test(details), `span details: ${details}`);
+  check(/tool\.echo\//.test(details) && /execute_tool/.test(details) && /gen_ai\.tool\.name\s*echo/.test(details), `span details: ${details}`);
   await shot('trace');
   return `${names.length} spans: ${names.join(' | ')}`;
 });
