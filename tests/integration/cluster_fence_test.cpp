@@ -69,8 +69,12 @@ TEST_CASE("a node frozen past its lease whose shards were forgotten commits noth
              && c.metric(2, "cairn_mailbox_depth") > 0;
     },
     std::chrono::minutes{2}));
-  auto frozen_at = now_ms();
   c.process(2).signal(SIGSTOP);
+  // The freeze's time is read once the kernel shows the node stopped: a
+  // clock read before could precede a step the node still stamped and
+  // committed, rightly, while it owned its shards.
+  REQUIRE(eventually([&] { return c.process(2).stopped(); }, std::chrono::seconds{10}));
+  auto frozen_at = now_ms();
   // Its lease runs out: the others see it gone.
   REQUIRE(
     eventually([&] { return member_state(c, 0, "n3") == "absent"; }, std::chrono::seconds{30}));

@@ -3,6 +3,8 @@
 
 #include <csignal>
 #include <fcntl.h>
+#include <fstream>
+#include <iterator>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -87,6 +89,17 @@ bool node_process::wait_for_output(const std::string& text, std::chrono::millise
 void node_process::signal(int sig) {
   if (!exited_)
     ::kill(pid_, sig);
+}
+
+bool node_process::stopped() const {
+  if (exited_)
+    return false;
+  std::ifstream in{"/proc/" + std::to_string(pid_) + "/stat"};
+  std::string stat{std::istreambuf_iterator<char>{in}, {}};
+  // "pid (comm) S ...": the state follows the last ')' (comm may hold one).
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size()
+         && (stat[close + 2] == 'T' || stat[close + 2] == 't');
 }
 
 int node_process::wait(std::chrono::milliseconds limit) {

@@ -33,6 +33,9 @@ public:
   int wait(std::chrono::milliseconds limit = std::chrono::seconds{120});
 
   bool running();
+  /// True once the kernel reports the process stopped (SIGSTOP took effect):
+  /// from then on it runs no instruction until SIGCONT.
+  bool stopped() const;
   int pid() const { return pid_; }
   /// Everything the process printed so far (stdout and stderr interleaved).
   std::string output();
