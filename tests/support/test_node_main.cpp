@@ -11,6 +11,7 @@
 
 #include "cairn/actor.hpp"
 #include "cairn/json_codec.hpp"
+#include "cairn/node.hpp"
 #include "cairn/runtime.hpp"
 #include "commands/commands.hpp"
 #include "mcp_fixture.hpp"
@@ -74,5 +75,5 @@ int main(int argc, char** argv) {
   cairn::cli::add_profile("console",
                           {"also run the console test's `gate` kind (tests only)",
                            [](cairn::mcp::server&, cairn::runtime& rt) { register_gate(rt); }});
-  return cairn::cli::run(argc, argv);
+  return cairn::node_main(argc, argv, [](cairn::node_builder& b) { b.demo(); });
 }

@@ -9,7 +9,8 @@
 
 namespace cairn {
 class runtime;
-}
+class node_builder;
+} // namespace cairn
 
 namespace cairn::mcp {
 class server;
@@ -31,6 +32,12 @@ struct profile {
 
 void add_profile(std::string name, profile p);
 std::map<std::string, profile>& profiles();
+
+/// What `node_main`'s builder registered, applied by every node this
+/// process runs (after the profile, before cairn's configured tools).
+/// Empty (no kinds, no tools, no demo) unless `node_main` set it.
+const node_builder& node_additions();
+void set_node_additions(node_builder b);
 
 /// Parses the command line and runs the command; returns the exit code.
 int run(int argc, char** argv);

@@ -25,6 +25,7 @@
 #include "cairn/console.hpp"
 #include "cairn/http.hpp"
 #include "cairn/mcp/server.hpp"
+#include "cairn/node.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/otlp.hpp"
 #include "cairn/plain_json.hpp"
@@ -179,6 +180,9 @@ std::string check_settings(const node_settings& ns, checked_settings& out) {
   if (!declared)
     return render(declared.error());
   out.declared = std::move(*declared);
+  if (ns.demo && !node_additions().has_demo())
+    return "--demo: this program was built without cairn's delivery demo "
+           "(node_builder::demo() adds it)";
   if (out.serve_http && !out.loopback) {
     // One token model: without --mcp-token, the --token tokens guard /mcp
     // too, so a public bind with neither leaves nothing open.
@@ -252,9 +256,12 @@ int run_node(const node_settings& ns) {
     }
     exporter = std::move(*started);
   }
-  actors::delivery_options demo_opts;
-  demo_opts.payment_failure_rate = ns.flaky_rate;
-  actors::register_delivery_demo(**rt, demo_opts);
+  const auto& additions = node_additions();
+  if (additions.has_demo()) {
+    actors::delivery_options demo_opts;
+    demo_opts.payment_failure_rate = ns.flaky_rate;
+    actors::register_delivery_demo(**rt, demo_opts);
+  }
   actors::register_chain_workload(**rt);
   actors::register_bench_workload(**rt);
   // One token model: --token guards the node API and, unless --mcp-token
@@ -268,8 +275,17 @@ int run_node(const node_settings& ns) {
   // The suite calls the first listed tool with no arguments: fixture first.
   if (auto it = profiles().find(ns.profile); it != profiles().end())
     it->second.install(mcp_server, **rt);
-  actors::register_demo_tools(mcp_server, **rt);
-  actors::register_orchestration_demo(mcp_server, **rt, ns.demo ? ns.flaky_rate : 0.0);
+  // The program's own kinds and tools (`node_main`), then the demo's.
+  for (const auto& step : additions.steps()) {
+    if (auto err = step(**rt, mcp_server)) {
+      std::fprintf(stderr, "cairn: %s\n", detail_of(err).c_str());
+      return 2;
+    }
+  }
+  if (additions.has_demo()) {
+    actors::register_demo_tools(mcp_server, **rt);
+    actors::register_orchestration_demo(mcp_server, **rt, ns.demo ? ns.flaky_rate : 0.0);
+  }
   for (auto& t : checked.declared)
     mcp_server.add_tool(std::move(t));
   // The orchestrator: plans over the tools above. With --demo and nothing

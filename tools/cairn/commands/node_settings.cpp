@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cairn/node.hpp"
 #include "commands/commands.hpp"
 
 namespace cairn::cli {
@@ -21,6 +22,21 @@ namespace json = boost::json;
 std::map<std::string, profile>& profiles() {
   static std::map<std::string, profile> table;
   return table;
+}
+
+namespace {
+node_builder& additions() {
+  static node_builder b;
+  return b;
+}
+} // namespace
+
+const node_builder& node_additions() {
+  return additions();
+}
+
+void set_node_additions(node_builder b) {
+  additions() = std::move(b);
 }
 
 void add_profile(std::string name, profile p) {
