@@ -16,6 +16,7 @@
 // Usage: node examples.mjs --counter BIN --trip BIN --tool BIN [--verbose]
 // Exit: 0 all passed, 1 a step failed.
 
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import {
@@ -82,6 +83,22 @@ const stateOf = (node, id, done, what) =>
     const a = await actor(node, id);
     return { done: Boolean(a.state) && done(a.state), value: a.state ?? a };
   }, { timeoutMs: 20000, what });
+
+// --- the README ----------------------------------------------------------------
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+await steps.run("the README's code from an example is that example's text", async () => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const marker = /<!-- from (tools\/examples\/[^ ]+) -->\n```cpp\n([\s\S]*?)```/g;
+  let blocks = 0;
+  for (const [, file, code] of readme.matchAll(marker)) {
+    const source = readFileSync(path.join(root, file), 'utf8');
+    check(source.includes(code), `a README block marked as from ${file} is not in it:\n${code.slice(0, 300)}`);
+    blocks++;
+  }
+  check(blocks >= 2, `README blocks from the examples: ${blocks}`);
+  return `${blocks} blocks`;
+});
 
 // --- counter -----------------------------------------------------------------
 const counter = await startNode('counter', bins.counter);

@@ -26,6 +26,7 @@ class durable_actor;
 /// `actor_ref` is a compile error.
 template <class... Ms>
 struct interface {
+  /// True if `M` is one of the interface's message types `Ms`.
   template <class M>
   static constexpr bool accepts = (std::is_same_v<M, Ms> || ...);
 };
@@ -33,23 +34,25 @@ struct interface {
 /// An address of a virtual actor with a typed interface.
 template <class Interface>
 struct actor_ref {
-  std::string id;
+  std::string id; ///< the receiving actor's id (`kind/key`)
 };
 
 /// What one step did, collected by `context` and committed atomically with
 /// the removal of the handled message. A plain value.
 struct step_effects {
+  /// A message the step sends: now, or later as a durable timer.
   struct outgoing {
-    envelope env;
+    envelope env; ///< the message, addressed and with its id set
     int64_t due_ms = 0; ///< > 0: a durable timer, else an immediate send
     bool keyed = false; ///< the sender chose its idempotency key: deduplicated
   };
+  /// An event: journaled by `emit`, or published on a topic.
   struct event {
-    std::string type;
-    std::string payload;
+    std::string type;    ///< the event's type tag
+    std::string payload; ///< the encoded event
   };
-  std::vector<outgoing> sends;
-  std::vector<event> events;
+  std::vector<outgoing> sends; ///< messages and timers, in the order the handler made them
+  std::vector<event> events;   ///< events for this actor's journal, in emit order
   /// This step's span id: the parent span of every message it sends, so a
   /// trace links each step to the step that caused it.
   std::string span_id;
@@ -76,6 +79,9 @@ typename Inspector::result_type inspect(Inspector& f, step_effects::event& x) {
 /// takes effect unless the step commits, and then all of it does.
 class context {
 public:
+  /// Made by the runtime for one step: `self` handles `msg`, and what the
+  /// handler does is recorded into `out`. `stopping` is the node's stop flag
+  /// (null: never stopping).
   context(durable_actor& self, const envelope& msg, step_effects& out,
           const std::atomic<bool>* stopping = nullptr)
     : self_(self), msg_(msg), out_(out), stopping_(stopping) {}
@@ -218,7 +224,7 @@ public:
 template <class State>
 class stateful_actor : public durable_actor {
 public:
-  State state;
+  State state; ///< the actor's state: changed only by `on_event` handlers, snapshotted whole
 
   caf::error handle(context& ctx, const envelope& msg) override {
     auto& table =
@@ -249,6 +255,8 @@ public:
   }
 
 protected:
+  /// Handles messages of type `M` (binary payload): `f(context&, const M&)`
+  /// returns a `caf::error`. A payload that does not decode fails the step.
   template <class M, class F>
   void on(F f) {
     handlers_[type_tag<M>::value] = [f](context& ctx, const envelope& e) -> caf::error {
@@ -268,6 +276,8 @@ protected:
     };
   }
 
+  /// Applies journaled events of type `E`: `f(const E&)` changes `state`,
+  /// both when the event is emitted and when the journal is replayed.
   template <class E, class F>
   void on_event(F f) {
     appliers_[type_tag<E>::value] = [f](std::string_view bytes) -> caf::error {
