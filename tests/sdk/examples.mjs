@@ -16,6 +16,7 @@
 // Usage: node examples.mjs --counter BIN --trip BIN --tool BIN [--verbose]
 // Exit: 0 all passed, 1 a step failed.
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -40,6 +41,7 @@ const modulesDir = path.resolve(path.dirname(new URL(import.meta.url).pathname),
 const load = sdkLoader(modulesDir);
 const { Client } = load('@modelcontextprotocol/sdk/client/index.js');
 const { StreamableHTTPClientTransport } = load('@modelcontextprotocol/sdk/client/streamableHttp.js');
+const { StdioClientTransport } = load('@modelcontextprotocol/sdk/client/stdio.js');
 
 const nodes = [];
 const steps = new Steps({ logs: () => nodes.map((n) => n.output) });
@@ -225,5 +227,27 @@ await steps.run('tool: word_stats answers structured content; input outside its 
   }
 });
 await tool.stop();
+
+await steps.run('tool: the same program serves MCP on stdio (`mcp stdio`), as cairn does', async () => {
+  const ws = makeWorkspace('cairn-example-stdio');
+  const client = new Client({ name: 'cairn-examples-test', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({
+    command: bins.tool, args: ['mcp', 'stdio', '--data', ws.dataDir], stderr: 'pipe',
+  }));
+  try {
+    const r = await client.callTool({ name: 'word_stats', arguments: { text: 'one two' } });
+    check(r.structuredContent?.words === 2, `result: ${JSON.stringify(r)}`);
+  } finally {
+    await client.close();
+  }
+});
+
+await steps.run('tool: --demo in a program built without the demo is refused (exit 2, one line)', async () => {
+  const ws = makeWorkspace('cairn-example-demo');
+  const r = spawnSync(bins.tool, ['node', '--demo', '--http', 'off', '--data', ws.dataDir],
+    { encoding: 'utf8', timeout: 20000 });
+  check(r.status === 2 && /built without cairn's delivery demo/.test(r.stderr),
+    `exit ${r.status}, stderr ${JSON.stringify(r.stderr)}`);
+});
 
 steps.finish();
