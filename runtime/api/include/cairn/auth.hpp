@@ -19,9 +19,9 @@ namespace cairn::auth {
 /// implies `write`, which implies `read`) and the MCP tools it may list and
 /// call (`*` and `?` globs; empty: none). A plain value.
 struct token {
-  std::string secret;
-  std::set<std::string> scopes;
-  std::vector<std::string> tools;
+  std::string secret;             ///< what the client presents as `Bearer SECRET`
+  std::set<std::string> scopes;   ///< node API scopes as written (see `grants`)
+  std::vector<std::string> tools; ///< MCP tool name globs it may list and call
 };
 
 /// Parses a node API token, `SECRET:scope[,scope...]` (scopes `read`,

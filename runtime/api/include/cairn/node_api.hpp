@@ -19,9 +19,9 @@ using api_token = auth::token;
 
 /// What the node API reports about the node itself, and who may use it.
 struct node_api_options {
-  std::string node_id = "local";
-  std::string version = "0.1.0";
-  std::string durability = "os";
+  std::string node_id = "local"; ///< the node's id in `/api/v1/status`
+  std::string version = "0.1.0"; ///< the cairn version `/api/v1/status` reports
+  std::string durability = "os"; ///< the durability mode reported (`os` or `fsync`)
   /// Empty: no authentication (only allowed on a loopback address). Else
   /// every request but /healthz and /readyz needs one of these tokens.
   std::vector<api_token> tokens;
@@ -32,7 +32,7 @@ struct node_api_options {
   /// Shown by `/api/v1/status`: where the data lives (its size and the free
   /// space of its file system are measured there) and the node's address.
   std::string data_dir;
-  std::function<std::string()> address;
+  std::function<std::string()> address; ///< the node's URL now (null in the status if unset)
   /// More Prometheus text for `/metrics` (what the node's HTTP server and
   /// MCP server hold); called from the HTTP I/O threads.
   std::function<std::string()> extra_metrics;
@@ -58,7 +58,7 @@ struct node_api_options {
   /// thread; with every thread busy and `read_queue` more waiting, such a
   /// request gets 503 `busy` with `Retry-After`.
   size_t read_threads = 2;
-  size_t read_queue = 32;
+  size_t read_queue = 32; ///< such reads that may wait for a thread before `busy`
 };
 
 /// The node's HTTP API over `rt`: `/healthz`, `/readyz`, `/metrics`

@@ -57,6 +57,7 @@ public:
   otlp_exporter(const otlp_exporter&) = delete;
   otlp_exporter& operator=(const otlp_exporter&) = delete;
 
+  /// What the exporter has done since it started, and what waits now.
   struct counters {
     uint64_t exported = 0; ///< spans the endpoint accepted
     uint64_t dropped = 0;  ///< spans skipped because the queue was full
@@ -64,6 +65,7 @@ public:
     uint64_t failures = 0; ///< requests that failed and were tried again
     uint64_t queued = 0;   ///< spans waiting now (up to twice `queue`: counted no further)
   };
+  /// The counters now (any thread).
   counters stats() const;
 
   /// The counters in Prometheus text format.

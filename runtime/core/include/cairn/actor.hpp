@@ -42,7 +42,7 @@ struct actor_ref {
 struct step_effects {
   /// A message the step sends: now, or later as a durable timer.
   struct outgoing {
-    envelope env; ///< the message, addressed and with its id set
+    envelope env;       ///< the message, addressed and with its id set
     int64_t due_ms = 0; ///< > 0: a durable timer, else an immediate send
     bool keyed = false; ///< the sender chose its idempotency key: deduplicated
   };
@@ -217,14 +217,19 @@ public:
 ///
 ///     struct counter : stateful_actor<counter_state> {
 ///       counter() {
-///         on<add>([this](context& ctx, const add& m) { ctx.emit(added{m.n}); return caf::error{};
-///         }); on_event<added>([this](const added& e) { state.total += e.n; });
+///         on<add>([this](context& ctx, const add& m) {
+///           ctx.emit(added{m.n});
+///           return caf::error{};
+///         });
+///         on_event<added>([this](const added& e) { state.total += e.n; });
 ///       }
 ///     };
 template <class State>
 class stateful_actor : public durable_actor {
 public:
-  State state; ///< the actor's state: changed only by `on_event` handlers, snapshotted whole
+  /// The actor's state. Change it only in `on_event` handlers, so that
+  /// replaying the journal rebuilds it; it is snapshotted whole.
+  State state;
 
   caf::error handle(context& ctx, const envelope& msg) override {
     auto& table =

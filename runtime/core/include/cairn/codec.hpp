@@ -48,8 +48,9 @@ caf::expected<T> decode(std::string_view bytes) {
 /// CAF's binary inspectors skip annotations: adding names never changes the
 /// stored bytes.
 struct field : caf::meta::annotation {
+  /// Names the next value `n` (a string literal: it is not copied).
   constexpr explicit field(const char* n) : name(n) {}
-  const char* name;
+  const char* name; ///< the JSON member name of the value that follows
 };
 
 /// Associates a C++ message or event type with its versioned type tag.

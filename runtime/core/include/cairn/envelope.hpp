@@ -54,7 +54,7 @@ int64_t now_us();
 struct trace_context {
   std::string trace_id; ///< 32 lowercase hex digits
   std::string span_id;  ///< 16 lowercase hex digits
-  uint8_t flags = 1;
+  uint8_t flags = 1;    ///< W3C trace flags; bit 0 set (the default): sampled
 };
 
 /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; returns false for anything else.

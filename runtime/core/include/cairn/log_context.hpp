@@ -12,10 +12,11 @@ namespace cairn {
 /// The trace, span and actor of the calling thread's current work. Views:
 /// valid while the `log_scope` that set them lives. Empty: none.
 struct log_context {
-  std::string_view trace_id;
-  std::string_view span_id;
-  std::string_view actor;
+  std::string_view trace_id; ///< 32 hex digits; empty: no trace
+  std::string_view span_id;  ///< 16 hex digits of the step's span; empty: none
+  std::string_view actor;    ///< the id of the actor the work is for; empty: none
 
+  /// True if no field is set: the thread is doing no traced work.
   bool empty() const { return trace_id.empty() && span_id.empty() && actor.empty(); }
 };
 
@@ -26,6 +27,7 @@ const log_context& current_log_context();
 /// one before. The strings must outlive it.
 class log_scope {
 public:
+  /// Makes `trace_id`, `span_id` and `actor` the calling thread's context.
   log_scope(std::string_view trace_id, std::string_view span_id, std::string_view actor);
   ~log_scope();
   log_scope(const log_scope&) = delete;

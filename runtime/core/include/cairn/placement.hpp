@@ -15,8 +15,11 @@ struct placement {
   std::string peer;  ///< empty: local
   bool full = false; ///< the outbox toward `peer` is at its cap: refuse as `busy`
 
+  /// True if the actor is on this node (its messages go to the mailbox).
   bool local() const noexcept { return peer.empty(); }
+  /// The actor is on this node.
   static placement here() { return {}; }
+  /// The actor is on `peer_node`: its messages go to the outbox toward it.
   static placement at(std::string peer_node) { return placement{std::move(peer_node), false}; }
   /// Backpressure: the commit that would add this envelope fails with
   /// `busy` and writes nothing (accepts answer 503; a step is tried again).

@@ -32,14 +32,16 @@ enum class durability {
 
 /// Node-wide settings of the execution layer.
 struct runtime_options {
-  std::string data_dir = "cairn-data";
-  durability mode = durability::os;
+  std::string data_dir = "cairn-data";   ///< the RocksDB database directory
+  durability mode = durability::os;      ///< when a commit counts as durable
   size_t max_batch = 1024;               ///< commit requests per RocksDB write
   std::chrono::microseconds max_wait{0}; ///< linger for a fuller batch (0 = never)
   size_t max_pending = 1'000'000;        ///< accepted but unprocessed messages before "busy"
   size_t max_queued_commits = 65'536;    ///< commit requests waiting for the writer
   size_t activation_queue = 256;         ///< envelopes an activation holds in memory
   size_t max_active = 200'000;           ///< activations alive at once (recovery pacing)
+  /// How long an idempotency key is remembered: a repeat within it is a
+  /// duplicate (default 24 h).
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
   std::chrono::milliseconds span_retention{24 * 3600 * 1000}; ///< then spans are deleted
   size_t threads = 0; ///< actor scheduler threads (0 = one per core)
@@ -47,8 +49,8 @@ struct runtime_options {
   /// handlers, child processes, network calls), and how many such steps may
   /// wait for one before new ones are refused as `busy` (and retried).
   size_t blocking_threads = 64;
-  size_t blocking_queue = 4096;
-  bool record_spans = true; ///< store one span per step in `trace`
+  size_t blocking_queue = 4096; ///< deferred steps that may wait for a blocking thread
+  bool record_spans = true;     ///< store one span per step in `trace`
   /// Local mailbox or outbox, per receiver (see placement.hpp). Empty: all local.
   placement_fn place;
   /// Called on the commit thread after a commit put envelopes into the
@@ -75,9 +77,9 @@ struct runtime_options {
 
 /// A message that exhausted its retries, with why.
 struct dead_letter {
-  envelope env;
-  std::string error;
-  uint32_t attempts = 0;
+  envelope env;                    ///< the message; its id is the dead letter's id
+  std::string error;               ///< the last attempt's error, or why the record is corrupt
+  uint32_t attempts = 0;           ///< attempts made (0 for a corrupt record never handled)
   int64_t failed_ms = 0;           ///< when it was dead-lettered
   std::vector<int64_t> attempt_ms; ///< when each attempt started
   std::string raw;                 ///< the undecodable bytes, for corrupt records
@@ -118,8 +120,8 @@ struct kind_options {
   /// Codecs for the events this kind journals (and messages it sends), so
   /// operators see them as JSON instead of bytes.
   std::vector<message_codec> events;
-  retry_policy retry;
-  std::chrono::milliseconds idle_timeout{10'000}; ///< passivate after this much idleness
+  retry_policy retry;                             ///< how failing messages of this kind are retried
+  std::chrono::milliseconds idle_timeout{10'000}; ///< an actor's idle time before passivation
   uint32_t snapshot_every = 100;                  ///< events between snapshots (0 = never)
   /// Journal retention: how long events that the actor's latest snapshot
   /// already covers are kept. Nothing (the default) keeps every event: the
@@ -131,23 +133,25 @@ struct kind_options {
   std::function<void(const dead_letter&)> on_dead_letter;
 };
 
+/// Builds a fresh activation for the actor `id` (its state is then restored
+/// from storage).
 using actor_factory = std::function<std::unique_ptr<durable_actor>(std::string_view id)>;
 
 /// Totals of one actor kind.
 struct kind_stats {
-  uint64_t accepted = 0;
-  uint64_t processed = 0;
-  uint64_t failed = 0;
-  uint64_t retried = 0;
-  uint64_t dead_lettered = 0;
+  uint64_t accepted = 0;      ///< messages accepted from outside (duplicates excluded)
+  uint64_t processed = 0;     ///< steps committed
+  uint64_t failed = 0;        ///< handler failures (each attempt)
+  uint64_t retried = 0;       ///< failures scheduled for another attempt
+  uint64_t dead_lettered = 0; ///< messages moved to dead letters
 };
 
 /// A cumulative histogram: `counts[i]` observations <= `bounds[i]`, plus all.
 struct histogram {
-  std::vector<double> bounds;
+  std::vector<double> bounds;   ///< bucket upper bounds, ascending
   std::vector<uint64_t> counts; ///< cumulative, one per bound
-  uint64_t count = 0;
-  double sum = 0;
+  uint64_t count = 0;           ///< all observations (the implicit +Inf bucket)
+  double sum = 0;               ///< sum of all observed values
 };
 
 /// The commit coordinator's histograms.
@@ -178,17 +182,17 @@ struct runtime_stats {
   uint64_t journal_pruned = 0;  ///< journal events deleted under their kind's retention
   uint64_t stopped_actors = 0;  ///< gauge: actors stopped because their state cannot be rebuilt
   bool storage_writable = true; ///< gauge: storage takes writes (false: disk full, ...)
-  std::string storage_unwritable_reason; ///< why not, while not writable
-  uint64_t storage_write_failures = 0;   ///< writes refused or failed by storage
-  uint64_t storage_outages = 0;          ///< times storage became unwritable
-  std::map<std::string, kind_stats> by_kind;
-  commit_histograms commit;
+  std::string storage_unwritable_reason;     ///< why not, while not writable
+  uint64_t storage_write_failures = 0;       ///< writes refused or failed by storage
+  uint64_t storage_outages = 0;              ///< times storage became unwritable
+  std::map<std::string, kind_stats> by_kind; ///< totals per registered kind, by kind name
+  commit_histograms commit; ///< commit coordinator histograms (empty before `start()`)
 };
 
 /// One journaled event with where it came from (the audit trail).
 struct journal_entry {
-  uint64_t seq = 0;
-  std::string type;
+  uint64_t seq = 0;     ///< its position in the actor's journal, from 1
+  std::string type;     ///< the event's type tag
   std::string payload;  ///< as the actor emitted it (CAF binary)
   int64_t time_ms = 0;  ///< when its step committed (0: written before layout 3)
   std::string cause;    ///< id of the envelope whose step emitted it
@@ -203,22 +207,22 @@ enum class span_status : uint8_t { unset = 0, ok = 1, error = 2 };
 
 /// A typed attribute of a span (OpenTelemetry's attribute model).
 struct span_attribute {
-  std::string key;
-  std::variant<std::string, int64_t, double, bool> value;
+  std::string key;                                        ///< e.g. `mcp.method.name`
+  std::variant<std::string, int64_t, double, bool> value; ///< the attribute's typed value
 };
 
 /// A link from a span to another one; `type` says why (`retry_of`, `resumed_from`).
 struct span_link {
-  std::string trace_id;
-  std::string span_id;
-  std::string type;
+  std::string trace_id; ///< the linked span's trace (32 hex digits)
+  std::string span_id;  ///< the linked span (16 hex digits)
+  std::string type;     ///< the relation, e.g. `retry_of`
 };
 
 /// A message a step sent.
 struct sent_message {
-  std::string id;
-  std::string to;
-  std::string type;
+  std::string id;   ///< its envelope id
+  std::string to;   ///< its receiver's actor id
+  std::string type; ///< its message type tag
 };
 
 /// One span as the `trace` column family keeps it (invariant 5;
@@ -226,27 +230,29 @@ struct sent_message {
 /// fields; other spans leave them empty and say what they are in `name`
 /// and `attributes`.
 struct span_record {
-  std::string trace_id;       ///< 32 lowercase hex digits
-  std::string span_id;        ///< 16 lowercase hex digits
-  std::string parent_span_id; ///< empty for a root
-  std::string name;           ///< low cardinality; a step's is "process {type}"
-  span_kind kind = span_kind::internal;
-  int64_t start_us = 0; ///< Unix microseconds
-  int64_t end_us = 0;
-  span_status status = span_status::unset;
-  std::string status_message; ///< the error, when `status` is error
+  std::string trace_id;                    ///< 32 lowercase hex digits
+  std::string span_id;                     ///< 16 lowercase hex digits
+  std::string parent_span_id;              ///< empty for a root
+  std::string name;                        ///< low cardinality; a step's is "process {type}"
+  span_kind kind = span_kind::internal;    ///< a step's is `consumer`
+  int64_t start_us = 0;                    ///< Unix microseconds
+  int64_t end_us = 0;                      ///< Unix microseconds
+  span_status status = span_status::unset; ///< how it ended
+  std::string status_message;              ///< the error, when `status` is error
   // A step's own:
-  std::string actor;
-  std::string type; ///< the message type it handled
-  std::string envelope_id;
-  uint32_t attempt = 0;     ///< 0 for the first
-  uint64_t first_event = 0; ///< journal seq of its first event (0: none)
-  uint32_t events = 0;      ///< events it journaled
-  std::vector<sent_message> sent;
-  std::vector<span_attribute> attributes;
-  std::vector<span_link> links;
+  std::string actor;                      ///< the id of the actor that ran the step
+  std::string type;                       ///< the message type it handled
+  std::string envelope_id;                ///< the id of the message it handled
+  uint32_t attempt = 0;                   ///< 0 for the first
+  uint64_t first_event = 0;               ///< journal seq of its first event (0: none)
+  uint32_t events = 0;                    ///< events it journaled
+  std::vector<sent_message> sent;         ///< messages the step sent, in order
+  std::vector<span_attribute> attributes; ///< any span's extra attributes
+  std::vector<span_link> links;           ///< related spans (the attempt a retry follows, ...)
 
+  /// `start_us` in Unix milliseconds.
   int64_t start_ms() const { return start_us / 1000; }
+  /// `end_us` in Unix milliseconds.
   int64_t end_ms() const { return end_us / 1000; }
   /// "ok", the error, or "unset".
   std::string status_text() const {
@@ -296,8 +302,8 @@ public:
   /// One message of `accept_batch`'s answer: its id (for a repeated key, the
   /// first envelope's, with `duplicate` set), or why it was refused.
   struct batch_result {
-    caf::expected<std::string> id{std::string{}};
-    bool duplicate = false;
+    caf::expected<std::string> id{std::string{}}; ///< the envelope id, or the refusal
+    bool duplicate = false; ///< a repeated key: nothing stored, `id` is the first one's
   };
   /// Accepts several messages in one commit (one write, one fsync): each is
   /// checked as `accept` checks one, the refused ones are answered with
@@ -327,6 +333,7 @@ public:
   /// Dead letters, oldest first, after `after_id` (exclusive), at most `limit`.
   caf::expected<std::vector<dead_letter>> dead_letters(size_t limit,
                                                        std::string_view after_id = {});
+  /// The dead letter with (envelope) id `id`; `not_found` if none.
   caf::expected<dead_letter> find_dead_letter(std::string_view id);
   /// Moves a dead letter back into its actor's mailbox with a fresh attempt
   /// count. Atomic against concurrent redrives and discards of the same id:
@@ -337,6 +344,7 @@ public:
   /// `redrive` and `discard` answering from the commit callback (the commit
   /// thread): no thread waits for the disk meanwhile.
   void redrive_async(std::string_view id, std::function<void(caf::error)> done);
+  /// `discard` answering through `done` on the commit thread.
   void discard_async(std::string_view id, std::function<void(caf::error)> done);
 
   /// Visits an actor's journal from `from_seq`, in order, at most `limit` events.
@@ -380,10 +388,11 @@ public:
   /// got (within the dedupe window). With `to` empty every receiver is
   /// searched. `not_found` if none.
   struct keyed_message {
-    std::string to;
-    std::string envelope_id;
-    std::string trace_id;
+    std::string to;          ///< the receiver the key was claimed for
+    std::string envelope_id; ///< the id of the message accepted with the key
+    std::string trace_id;    ///< its trace id (empty if it had none)
   };
+  /// Looks up `idempotency_key` (see `keyed_message`).
   caf::expected<keyed_message> find_by_idempotency_key(std::string_view idempotency_key,
                                                        std::string_view to = {});
 
@@ -400,10 +409,10 @@ public:
 
   /// A durable timer not yet fired.
   struct timer_info {
-    int64_t due_ms = 0;
-    std::string to;
-    std::string type;
-    std::string envelope_id;
+    int64_t due_ms = 0;      ///< when it fires, Unix milliseconds
+    std::string to;          ///< the receiver of its message
+    std::string type;        ///< its message type ("(corrupt)" if the row does not decode)
+    std::string envelope_id; ///< its message's envelope id
   };
 
   /// Pending timers, earliest first, at most `limit`.
@@ -411,7 +420,7 @@ public:
 
   /// What the node knows about one actor.
   struct actor_summary {
-    std::string id;
+    std::string id;              ///< the actor's id (`kind/key`)
     bool active = false;         ///< an activation is in memory
     uint64_t mailbox_depth = 0;  ///< messages waiting
     uint64_t journal_length = 0; ///< last journal sequence number
@@ -434,8 +443,9 @@ public:
 
   /// A topic, its length and its subscriptions' next offsets.
   struct topic_info {
-    std::string name;
-    uint64_t events = 0;
+    std::string name;    ///< the topic's name
+    uint64_t events = 0; ///< events published on it (the next event's offset)
+    /// (subscriber actor id, offset of the next event to deliver to it)
     std::vector<std::pair<std::string, uint64_t>> subscriptions;
   };
 
@@ -450,11 +460,13 @@ public:
   /// True once recovery finished and the node accepts messages.
   bool ready() const;
 
+  /// A snapshot of the node's counters and gauges.
   runtime_stats stats() const;
 
   /// True when no message is pending, no step in flight and no timer armed.
   bool idle() const;
 
+  /// The options the runtime was opened with.
   const runtime_options& options() const;
 
   /// Spawns a supervision tree (see supervisor.hpp) on this node's actor
@@ -525,8 +537,8 @@ public:
   /// One stored row of an actor, as a shard handover carries it.
   struct actor_row {
     column family = column::mailbox; ///< mailbox, journal, snapshot or dedupe
-    std::string key;
-    std::string value;
+    std::string key;                 ///< the row's storage key in `family`, as stored
+    std::string value;               ///< the row's stored bytes
   };
   /// Every mailbox, journal, snapshot and idempotency row of the actors
   /// `owns` selects, by family in key order. Timers go separately

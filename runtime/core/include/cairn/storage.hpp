@@ -51,20 +51,25 @@ inline constexpr uint32_t layout_version = 5;
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {
 public:
+  /// One write: a put or an erase of one key.
   struct op {
-    column cf;
-    bool erase;
-    std::string key;
-    std::string value;
+    column cf;         ///< the column family written
+    bool erase;        ///< true: delete `key`; false: set it to `value`
+    std::string key;   ///< the row's key
+    std::string value; ///< the new value (empty for an erase)
   };
 
+  /// Adds a write of `value` at `key` in `cf`.
   void put(column cf, std::string key, std::string value) {
     ops_.push_back(op{cf, false, std::move(key), std::move(value)});
   }
+  /// Adds a deletion of `key` in `cf`.
   void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}}); }
+  /// Adds a copy of every write of `other`, after those already here.
   void append(const write_set& other) {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
   }
+  /// Moves every write of `other` here, after those already here.
   void append(write_set&& other) {
     if (ops_.empty()) {
       ops_ = std::move(other.ops_);
@@ -73,9 +78,13 @@ public:
     ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
                 std::make_move_iterator(other.ops_.end()));
   }
+  /// True if the set holds no write.
   bool empty() const noexcept { return ops_.empty(); }
+  /// The number of writes in the set.
   size_t size() const noexcept { return ops_.size(); }
+  /// The writes, in the order they are applied.
   const std::vector<op>& ops() const noexcept { return ops_; }
+  /// Removes every write.
   void clear() { ops_.clear(); }
 
 private:
@@ -87,7 +96,7 @@ using scan_fn = std::function<bool(std::string_view key, std::string_view value)
 
 /// Whether a storage takes writes now, and why not. A plain value.
 struct storage_health {
-  bool writable = true;
+  bool writable = true;        ///< false: writes fail until `storage::recover()` succeeds
   std::string reason;          ///< why not, while not writable
   uint64_t write_failures = 0; ///< writes refused or failed since open
   uint64_t outages = 0;        ///< times the storage became unwritable
@@ -131,7 +140,9 @@ public:
 
 /// How to open a node's database.
 struct storage_options {
-  std::string dir;
+  std::string dir; ///< the database directory (created if missing, unless read-only)
+  /// Open for reading only: nothing is created, written or migrated (a
+  /// database without the current layout version is refused).
   bool read_only = false;
 };
 

@@ -20,12 +20,12 @@ enum class restart_strategy {
 
 /// How a supervisor restarts, and when it gives up. Data, not code.
 struct supervisor_spec {
-  restart_strategy strategy = restart_strategy::one_for_one;
-  uint32_t max_restarts = 3;               ///< restart intensity: at most this many ...
-  std::chrono::milliseconds within{5'000}; ///< ... restarts in this window, else escalate
-  std::chrono::milliseconds backoff{10};   ///< delay before the first restart in a window
-  double backoff_multiplier = 2.0;         ///< growth per further restart in the window
-  std::chrono::milliseconds max_backoff{2'000};
+  restart_strategy strategy = restart_strategy::one_for_one; ///< which children restart
+  uint32_t max_restarts = 3;                    ///< restart intensity: at most this many ...
+  std::chrono::milliseconds within{5'000};      ///< ... restarts in this window, else escalate
+  std::chrono::milliseconds backoff{10};        ///< delay before the first restart in a window
+  double backoff_multiplier = 2.0;              ///< growth per further restart in the window
+  std::chrono::milliseconds max_backoff{2'000}; ///< upper bound of the restart delay
   /// Called on the supervisor's thread after each (re)start of a child with
   /// its name and how many times it has been started; for logs and tests.
   std::function<void(const std::string& child, uint32_t starts)> on_start;
@@ -34,7 +34,8 @@ struct supervisor_spec {
 /// One supervised child: a name and how to start it. `start` must spawn a
 /// fresh actor each time it is called.
 struct child_spec {
-  std::string name;
+  std::string name; ///< for logs and `supervisor_spec::on_start`
+  /// Spawns the child in the given actor system and returns it.
   std::function<caf::actor(caf::actor_system&)> start;
 };
 

@@ -96,10 +96,12 @@ caf::error from_value(const boost::json::value& v, T& out, const std::string& pa
 /// are named, else an array).
 class writer {
 public:
-  using result_type = caf::error;
-  static constexpr bool reads_state = true;
-  static constexpr bool writes_state = false;
+  using result_type = caf::error;             ///< what `inspect()` returns to CAF
+  static constexpr bool reads_state = true;   ///< CAF trait: reads the inspected value
+  static constexpr bool writes_state = false; ///< CAF trait: never changes it
 
+  /// Writes each of `xs` in turn (a `field` names the value after it); stops
+  /// at the first error.
   template <class... Ts>
   caf::error operator()(Ts&&... xs) {
     caf::error err;
@@ -135,12 +137,18 @@ private:
 /// A CAF inspector that reads a value from JSON, strictly.
 class reader {
 public:
-  using result_type = caf::error;
-  static constexpr bool reads_state = false;
-  static constexpr bool writes_state = true;
+  using result_type = caf::error;            ///< what `inspect()` returns to CAF
+  static constexpr bool reads_state = false; ///< CAF trait: does not read the value
+  static constexpr bool writes_state = true; ///< CAF trait: overwrites the inspected value
 
+  /// Reads from `in` (an object or an array, kept by reference: it must
+  /// outlive the reader); errors name `path` and the field below it.
   reader(const boost::json::value& in, std::string path) : in_(in), path_(std::move(path)) {}
 
+  /// Reads each of `xs` in turn: from an object, the member its `field`
+  /// names (`_N` for the N-th value when unnamed); from an array, by
+  /// position. A missing one is an error unless the value is optional.
+  /// Stops at the first error.
   template <class... Ts>
   caf::error operator()(Ts&&... xs) {
     if (!in_.is_object() && !in_.is_array())

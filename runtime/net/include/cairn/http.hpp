@@ -19,7 +19,7 @@ struct http_request {
   std::string method;                                       ///< "GET", "POST", ...
   std::string target;                                       ///< path and query, as sent
   std::vector<std::pair<std::string, std::string>> headers; ///< names in lower case
-  std::string body;
+  std::string body; ///< the request body (at most the server's `body_limit`)
 
   /// The value of header `name` (lower case), or "" if absent.
   std::string header(std::string_view name) const;
@@ -41,8 +41,9 @@ struct http_request {
 /// stream tells it to reconnect (and resume, where the protocol allows).
 class http_stream {
 public:
-  static constexpr size_t default_max_queued_bytes = 1 << 20;
+  static constexpr size_t default_max_queued_bytes = 1 << 20; ///< 1 MiB
 
+  /// A stream that ends once more than `max_queued_bytes` wait for the client.
   explicit http_stream(size_t max_queued_bytes = default_max_queued_bytes);
   ~http_stream();
   http_stream(const http_stream&) = delete;
@@ -64,15 +65,16 @@ public:
   void on_end(std::function<void()> fn);
 
   struct state;
+  /// The queue and flags shared with the connection that sends the stream.
   std::shared_ptr<state> state_;
 };
 
 /// What a handler answers.
 struct http_response {
-  unsigned status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+  unsigned status = 200;                                    ///< the HTTP status code
+  std::string content_type = "application/json";            ///< the Content-Type header
+  std::string body;                                         ///< the whole body, unless streamed
+  std::vector<std::pair<std::string, std::string>> headers; ///< more headers, sent as given
   /// Set: the body is streamed (chunked) from here and `body` is ignored.
   std::shared_ptr<http_stream> stream;
 };
@@ -86,7 +88,7 @@ using http_handler = std::function<void(const http_request&, http_responder resp
 
 /// Limits and address of an `http_server`.
 struct http_server_options {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";        ///< the IP address to listen on (not a host name)
   uint16_t port = 7070;                  ///< 0 picks a free port
   size_t body_limit = 1 << 20;           ///< larger bodies get 413
   size_t header_limit = 16 * 1024;       ///< larger headers get 431
@@ -107,6 +109,8 @@ struct http_server_options {
 /// threads at once. `stop` (or the destructor) closes every connection.
 class http_server {
 public:
+  /// Listens on `opts.host`:`opts.port` and serves with `handler` on
+  /// `opts.threads` I/O threads; `invalid_argument` if it cannot listen.
   static caf::expected<std::unique_ptr<http_server>> start(http_server_options opts,
                                                            http_handler handler);
   ~http_server();
@@ -121,6 +125,8 @@ public:
   /// Connections refused so far because `max_connections` were open.
   uint64_t refused_connections() const;
 
+  /// Stops the I/O threads and waits for them; open connections are
+  /// dropped. Idempotent; the destructor calls it.
   void stop();
 
   struct impl;

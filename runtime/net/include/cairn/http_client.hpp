@@ -16,12 +16,12 @@ struct http_client_response;
 
 /// One outgoing HTTP/1.1 request (plain `http://`, no TLS). A plain value.
 struct http_client_request {
-  std::string method = "GET";
-  std::string host;
-  std::string port = "80";
+  std::string method = "GET";                               ///< "GET", "POST", ...
+  std::string host;                                         ///< a host name or IP address
+  std::string port = "80";                                  ///< the TCP port, as text
   std::string target = "/";                                 ///< path and query
   std::vector<std::pair<std::string, std::string>> headers; ///< sent as given (Host is added)
-  std::string body;
+  std::string body;                                         ///< the request body (empty: none)
   /// One deadline for resolving, connecting, writing and reading.
   std::chrono::milliseconds timeout{30'000};
   /// Larger response bodies fail the read; nothing: no limit.
@@ -50,11 +50,11 @@ enum class http_client_failure {
 /// The answer to an `http_client_request`, or where and why it failed. A
 /// plain value.
 struct http_client_response {
-  http_client_failure failure = http_client_failure::none;
+  http_client_failure failure = http_client_failure::none; ///< `none`: an answer came
   std::string error; ///< the transport's message when `failure` is set
-  int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  int status = 0;    ///< the HTTP status code (0 if none came)
+  std::vector<std::pair<std::string, std::string>> headers; ///< as received, in order
+  std::string body; ///< the body (not collected when streamed through `on_body`)
 
   /// The value of header `name` (case-insensitive), or "".
   std::string header(std::string_view name) const;

@@ -39,9 +39,13 @@ typename Inspector::result_type inspect(Inspector& f, bench_msg& x) {
 /// digits). A plain value; not thread-safe.
 class latency_histogram {
 public:
+  /// Counts `value` `n` times.
   void record(uint64_t value, uint64_t n = 1);
+  /// Adds every count of `other` to this histogram.
   void merge(const latency_histogram& other);
+  /// Values recorded, in all.
   uint64_t count() const noexcept { return count_; }
+  /// The largest value recorded, exactly (0 when empty).
   uint64_t max() const noexcept { return max_; }
   /// The value at quantile `q` (0..1): the highest value of its bucket; 0
   /// when empty.
@@ -57,11 +61,11 @@ private:
 
 /// What the actors of one run counted so far.
 struct bench_report {
-  std::string run;
-  uint64_t received = 0;   ///< messages whose last step committed
-  uint64_t duplicates = 0; ///< of those, numbers counted before (a message handled twice)
-  int64_t first_us = 0;    ///< system clock at the first and the latest count
-  int64_t last_us = 0;
+  std::string run;                 ///< the run's id
+  uint64_t received = 0;           ///< messages whose last step committed
+  uint64_t duplicates = 0;         ///< of those, numbers counted before (a message handled twice)
+  int64_t first_us = 0;            ///< system clock at the first count (Unix microseconds)
+  int64_t last_us = 0;             ///< system clock at the latest count (Unix microseconds)
   latency_histogram end_to_end_us; ///< from `sent_us` to the commit of the last step
 };
 

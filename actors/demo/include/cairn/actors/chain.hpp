@@ -30,8 +30,8 @@ typename Inspector::result_type inspect(Inspector& f, chain_produce& x) {
 
 /// One item (also the event each hop journals).
 struct chain_item {
-  uint32_t chain = 0;
-  uint64_t seq = 0;
+  uint32_t chain = 0; ///< the chain it belongs to (`c` in `source/<c>`)
+  uint64_t seq = 0;   ///< its number in the chain, from 0
 };
 
 template <class Inspector>
@@ -41,7 +41,7 @@ typename Inspector::result_type inspect(Inspector& f, chain_item& x) {
 
 /// The source's journaled progress: items [0, upto) have been sent.
 struct chain_produced {
-  uint64_t upto = 0;
+  uint64_t upto = 0; ///< items sent so far (the next item's number)
 };
 
 template <class Inspector>
@@ -53,10 +53,10 @@ typename Inspector::result_type inspect(Inspector& f, chain_produced& x) {
 /// actors pass on around a ring of actor ids (`route`, comma-separated),
 /// `hops_left` times. A relay keeps no state: one step, one send.
 struct relay_token {
-  std::string route;
-  uint32_t at = 0; ///< index of the current holder in `route`
-  uint64_t hops_left = 0;
-  std::string pad; ///< payload ballast (the benchmark sends 256 bytes)
+  std::string route;      ///< the ring's actor ids, comma-separated
+  uint32_t at = 0;        ///< index of the current holder in `route`
+  uint64_t hops_left = 0; ///< passes still to make; a holder that gets 0 keeps the token
+  std::string pad;        ///< payload ballast (the benchmark sends 256 bytes)
 };
 
 template <class Inspector>

@@ -14,13 +14,13 @@ namespace cairn::actors {
 /// An order as it travels through the delivery workflow:
 /// `order` -> `inventory` -> `payment` -> `dispatch` -> `notify`.
 struct order_msg {
-  std::string order_id;
-  std::string customer;
-  std::string sku;
-  std::string region;
-  uint32_t quantity = 1;
-  uint64_t amount_cents = 0;
-  std::string driver; ///< filled in by dispatch
+  std::string order_id;      ///< the order's id: the key of `order/<id>`
+  std::string customer;      ///< who ordered (a customer id such as `c1`)
+  std::string sku;           ///< the item; the stock of `inventory/<sku>` is reserved
+  std::string region;        ///< where to deliver: north, south, east or west
+  uint32_t quantity = 1;     ///< how many of the item (0 is refused)
+  uint64_t amount_cents = 0; ///< what payment charges, in cents
+  std::string driver;        ///< filled in by dispatch
 };
 
 template <class Inspector>
@@ -39,9 +39,9 @@ struct notify_customer : order_msg {};
 
 /// The journaled fact each stage records.
 struct stage_done {
-  std::string order_id;
-  std::string stage;
-  std::string detail;
+  std::string order_id; ///< the order the stage worked on
+  std::string stage;    ///< the stage: inventory, payment, dispatch or notify
+  std::string detail;   ///< what it did, in words
 };
 
 template <class Inspector>
@@ -55,11 +55,11 @@ typename Inspector::result_type inspect(Inspector& f, stage_done& x) {
 /// is `ok` or `failed` (the hop's message was dead-lettered: `attempts` is
 /// how many attempts it had and `detail` the last error).
 struct hop_report {
-  std::string order_id;
-  std::string stage; ///< intake, inventory, payment, dispatch or notify
-  std::string status;
-  std::string detail;
-  uint32_t attempts = 1;
+  std::string order_id;  ///< the order it reports on
+  std::string stage;     ///< intake, inventory, payment, dispatch or notify
+  std::string status;    ///< `ok` or `failed`
+  std::string detail;    ///< what the hop did, or its last error
+  uint32_t attempts = 1; ///< attempts the hop's message had, this one included
 };
 
 template <class Inspector>
@@ -95,6 +95,7 @@ CAIRN_DEMO_INSPECT(notify_customer)
 /// Settings of the delivery demo.
 struct delivery_options {
   double payment_failure_rate = 0.2; ///< chance that one payment attempt fails
+  /// Retries of `payment` (4 attempts, 50 ms doubling up to 2 s, full jitter).
   retry_policy payment_retry{4, std::chrono::milliseconds{50}, 2.0,
                              std::chrono::milliseconds{2'000}, true};
 };

@@ -35,7 +35,8 @@ namespace cairn::workflow {
 /// Who submits or decides: a name for the journal (a token's tag, never its
 /// secret) and the tools it may call (none: every tool). A plain value.
 struct caller {
-  std::string name = "anonymous";
+  std::string name = "anonymous"; ///< who, as journaled (a token's tag, never its secret)
+  /// Tool name globs it may call; unset: every tool (an empty list: none).
   std::optional<std::vector<std::string>> tools;
   /// The submitter's trace context (W3C traceparent), if any: the plan's
   /// validation, verdicts and steps join that trace.
@@ -44,7 +45,7 @@ struct caller {
 
 /// The orchestrator's settings. A plain value.
 struct engine_options {
-  plan_bounds bounds;
+  plan_bounds bounds; ///< the limits every submitted plan is validated against
   /// How long a submission that may finish synchronously (every step
   /// allowed, the plan's risk low) waits for the plan's end before it
   /// answers with a handle instead.
@@ -61,6 +62,8 @@ bool final_state(std::string_view state);
 /// `srv` must outlive it.
 class engine {
 public:
+  /// An orchestrator running plans on `rt` with the tools of `srv`; nothing
+  /// is registered until `attach()`.
   engine(runtime& rt, mcp::server& srv, engine_options opts = {});
   ~engine();
   engine(const engine&) = delete;
@@ -86,9 +89,9 @@ public:
   /// rejection is journaled there), the validation report (problems empty:
   /// accepted) and whether the plan may finish synchronously.
   struct submission {
-    std::string id;
-    plan_report report;
-    bool sync = false;
+    std::string id;           ///< the plan's actor id, `plan/<key>`
+    plan_report report;       ///< the validation report (problems empty: accepted)
+    bool sync = false;        ///< every step allowed and the plan's risk low: it may finish at once
     bool duplicate = false;   ///< the idempotency key named an earlier plan
     boost::json::object view; ///< the plan as accepted (steps, verdicts), if it was
   };
@@ -121,6 +124,8 @@ public:
   /// Cancels a plan: running steps are asked to stop, pending ones skipped,
   /// completed ones compensated. `not_found`; `conflict` if it has ended.
   caf::error cancel(const std::string& plan_id, const std::string& by, std::string reason);
+  /// `cancel`, answering through `done` on the commit thread (or at once
+  /// for an error found before).
   void cancel_async(const std::string& plan_id, const std::string& by, std::string reason,
                     std::function<void(caf::error)> done);
 
@@ -130,6 +135,9 @@ public:
   caf::error decide(const std::string& approval_id, const std::string& decision,
                     const std::string& arguments_sha256, const std::string& by,
                     std::string comment);
+  /// `decide`, answering through `done` on the commit thread (or at once
+  /// for an error found before); the decision message joins `traceparent`
+  /// (empty: a trace of its own).
   void decide_async(const std::string& approval_id, const std::string& decision,
                     const std::string& arguments_sha256, const std::string& by, std::string comment,
                     std::function<void(caf::error)> done, std::string traceparent = {});
@@ -137,6 +145,7 @@ public:
   /// Calls `changed` (from an actor thread; keep it cheap) after every
   /// committed step of the plan; returns a handle for `unwatch`.
   uint64_t watch(const std::string& plan_id, std::function<void()> changed);
+  /// Stops the `watch` that returned `handle` (an unknown handle: nothing).
   void unwatch(uint64_t handle);
 
   /// Waits until the plan is final or `timeout` passed (or `stop()` says
@@ -162,7 +171,7 @@ public:
   /// submission, an event stream): null when `max_waiters` are taken or the
   /// engine is stopping. Hold it while waiting; `shutdown` waits for all.
   std::shared_ptr<void> hold_waiter();
-  static constexpr int max_waiters = 64;
+  static constexpr int max_waiters = 64; ///< threads that may wait for plans at once
   /// True once `shutdown` began: waiters should return.
   bool stopping() const;
   /// Tells waiters to return and waits until they have. Idempotent; also

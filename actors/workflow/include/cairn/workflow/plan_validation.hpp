@@ -18,7 +18,7 @@ namespace cairn::workflow {
 
 /// Limits a plan must stay within (node configuration). A plain value.
 struct plan_bounds {
-  std::size_t max_steps = 64;
+  std::size_t max_steps = 64; ///< most steps in a plan (more skip the graph checks)
   /// Most steps that may run at once: the maximum antichain of the `after` order.
   std::size_t max_width = 16;
   /// Most steps on one `after` chain.
@@ -34,7 +34,9 @@ struct plan_bounds {
 /// How to validate: the bounds, the time the deadline is checked against, and the seam for
 /// policy rules that raise a step's risk from its arguments. A plain value.
 struct validation_options {
-  plan_bounds bounds;
+  plan_bounds bounds; ///< the limits to check
+  /// The time a deadline is checked against (passed, or too far); default: when the options
+  /// were made.
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
   /// Optional: a risk for the step from its arguments (policy rules, later). A step's risk is
   /// the higher of this and the tool's declared risk; it is never lowered.
@@ -43,8 +45,8 @@ struct validation_options {
 
 /// What validation concluded about one step. A plain value.
 struct step_assessment {
-  std::string id;
-  std::string tool;
+  std::string id;                    ///< the step's id
+  std::string tool;                  ///< the tool it calls
   risk_level risk = risk_level::low; ///< low for an unknown tool
   std::uint64_t cost = 0;            ///< 0 for an unknown tool
 };
@@ -53,14 +55,15 @@ struct step_assessment {
 /// would be: per-step risk and cost, the plan's risk (the highest step risk), total cost, depth
 /// and width (0 when the graph has a cycle or too many steps). A plain value.
 struct plan_report {
-  std::vector<plan_problem> problems;
-  std::vector<step_assessment> steps;
-  risk_level risk = risk_level::low;
-  std::uint64_t cost = 0;
-  std::size_t depth = 0;
-  std::size_t width = 0;
-  plan parsed;
+  std::vector<plan_problem> problems; ///< every problem found; empty: the plan may run
+  std::vector<step_assessment> steps; ///< one per step, in document order
+  risk_level risk = risk_level::low;  ///< the highest step risk
+  std::uint64_t cost = 0;             ///< the steps' summed cost units
+  std::size_t depth = 0;              ///< steps on the longest `after` chain
+  std::size_t width = 0;              ///< most steps that may run at once
+  plan parsed;                        ///< the plan as parsed (what a submission starts)
 
+  /// True if no problem was found.
   bool ok() const { return problems.empty(); }
   /// One `plan_problem::to_string()` per line.
   std::string to_string() const;

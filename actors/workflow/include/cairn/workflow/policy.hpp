@@ -39,11 +39,11 @@ struct policy_rule {
   std::vector<std::string> tools{"*"};     ///< `fnmatch` globs over the tool name
   std::vector<std::string> callers{"*"};   ///< `fnmatch` globs over the caller's token name
   std::optional<boost::json::object> when; ///< JSON Schema the step's arguments must satisfy
-  verdict v = verdict::allow;
-  std::string reason;
-  std::string approver;            ///< `operator` or `client`; empty unless `approve`
-  std::chrono::seconds expires{0}; ///< how long an approval may wait; 0 unless `approve`
-  std::optional<risk_level> risk;  ///< raises the step's risk when the rule matches
+  verdict v = verdict::allow;              ///< what the rule says about a step it matches
+  std::string reason;                      ///< why, as the decision states it
+  std::string approver;                    ///< `operator` or `client`; empty unless `approve`
+  std::chrono::seconds expires{0};         ///< how long an approval may wait; 0 unless `approve`
+  std::optional<risk_level> risk;          ///< raises the step's risk when the rule matches
 
   /// True when `tool`, `caller` and `arguments` all match this rule.
   bool matches(const std::string& tool, const std::string& caller,
@@ -58,13 +58,14 @@ private:
 
 /// What applies when no rule matches a step: a verdict per risk class. A plain value.
 struct policy_defaults {
-  verdict low = verdict::allow;
-  verdict medium = verdict::allow;
-  verdict high = verdict::approve;
+  verdict low = verdict::allow;    ///< for low-risk steps
+  verdict medium = verdict::allow; ///< for medium-risk steps
+  verdict high = verdict::approve; ///< for high-risk steps
   /// Approver and expiry of a default `approve` (not configurable yet).
   std::string approver = "operator";
-  std::chrono::seconds expires = std::chrono::hours(24);
+  std::chrono::seconds expires = std::chrono::hours(24); ///< how long such an approval may wait
 
+  /// The default verdict for a step of risk `r`.
   verdict for_risk(risk_level r) const;
 };
 
@@ -73,13 +74,13 @@ struct policy_defaults {
 /// who approves and for how long (empty and 0 unless `approve`), and the step's risk after the
 /// rule raised it. A plain value, journaled with the step.
 struct policy_decision {
-  verdict v = verdict::allow;
-  std::string rule;
-  std::string source;
-  std::string reason;
-  std::string approver;
-  std::chrono::seconds expires{0};
-  risk_level risk = risk_level::low;
+  verdict v = verdict::allow;        ///< the verdict
+  std::string rule;                  ///< the matching rule's name; empty: none matched
+  std::string source;                ///< `rule:<name>` or `default:<risk>`
+  std::string reason;                ///< the rule's reason, or why the default applied
+  std::string approver;              ///< `operator` or `client`; empty unless `approve`
+  std::chrono::seconds expires{0};   ///< how long the approval may wait; 0 unless `approve`
+  risk_level risk = risk_level::low; ///< the step's risk, after the rule raised it
 };
 
 /// The rules of one configuration, in order, and the defaults. Made by `parse_policies`; the
@@ -89,7 +90,9 @@ class policy_set {
 public:
   policy_set() = default;
 
+  /// The rules, in the order they are tried.
   const std::vector<policy_rule>& rules() const { return rules_; }
+  /// What applies when no rule matches.
   const policy_defaults& defaults() const { return defaults_; }
 
   /// The first rule matching `tool`, `caller` and `arguments`, or null.
@@ -112,9 +115,10 @@ private:
 /// Each error names where and which field: `policies[2].verdict (rule big-charges): must be
 /// allow, approve or deny`. A plain value.
 struct policy_parse_result {
-  policy_set value;
-  std::vector<std::string> errors;
+  policy_set value;                ///< the parsed set; empty if there are errors
+  std::vector<std::string> errors; ///< every problem found; empty: the config is valid
 
+  /// True if the config parsed without errors.
   bool ok() const { return errors.empty(); }
 };
 

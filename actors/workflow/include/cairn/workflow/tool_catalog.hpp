@@ -21,9 +21,10 @@ const char* to_string(risk_level x);
 
 /// What plan validation needs to know about one tool. A plain value.
 struct catalog_tool {
+  /// JSON Schema literal arguments are checked against (default: any object).
   boost::json::object input_schema = boost::json::object{{"type", "object"}};
   std::optional<boost::json::object> output_schema; ///< none: references into it are unchecked
-  risk_level risk = risk_level::low;
+  risk_level risk = risk_level::low;                ///< the tool's declared risk class
   std::uint64_t cost = 1; ///< cost units one call of the tool counts against a plan's budget
   bool allowed = true;    ///< whether the caller may call it (its token's scope)
 };
@@ -33,7 +34,7 @@ struct catalog_tool {
 /// server's registry and the caller's token). A plain value; any thread may read a catalog no
 /// thread is changing.
 struct tool_catalog {
-  std::map<std::string, catalog_tool> tools;
+  std::map<std::string, catalog_tool> tools; ///< by tool name
 
   /// The tool named `name`, or null.
   const catalog_tool* find(const std::string& name) const;

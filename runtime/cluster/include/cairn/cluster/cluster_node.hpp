@@ -25,6 +25,7 @@ class runtime;
 // JSON documents stay behind this header.
 namespace cairn::cluster {
 
+/// How a node takes part in a cluster. A plain value.
 struct cluster_options {
   std::string etcd;                    ///< etcd client URLs, comma-separated
   std::string node_id;                 ///< [a-z0-9-]{1,32}
@@ -45,6 +46,7 @@ std::string check_node_id(const std::string& id);
 /// stop: `stop()` before the runtime stops.
 class cluster_node {
 public:
+  /// Keeps `opts`; nothing is checked or contacted until `join`.
   explicit cluster_node(cluster_options opts);
   ~cluster_node();
   cluster_node(const cluster_node&) = delete;
@@ -99,9 +101,10 @@ public:
   /// clustered yet), else the owner's node id and its API URL (empty URL:
   /// the owner is not a member now).
   struct remote_owner {
-    std::string node_id;
-    std::string http;
+    std::string node_id; ///< the owning node's id
+    std::string http;    ///< its node API URL; empty while it is not a member
   };
+  /// See `remote_owner`.
   std::optional<remote_owner> owner_of(std::string_view actor_id) const;
   /// The other nodes holding data: the members with their API URLs (for
   /// reads asked of everyone), then owners of shards that are not members

@@ -19,25 +19,27 @@ namespace cairn::cluster {
 
 /// One key-value pair as etcd holds it. A plain value.
 struct etcd_kv {
-  std::string key;
-  std::string value;
-  int64_t create_revision = 0;
-  int64_t mod_revision = 0;
-  int64_t version = 0; ///< 0: the key does not exist
-  int64_t lease = 0;
+  std::string key;             ///< the key, decoded from the gateway's base64
+  std::string value;           ///< the value, decoded from the gateway's base64
+  int64_t create_revision = 0; ///< the store revision that created the key
+  int64_t mod_revision = 0;    ///< the store revision that last wrote it
+  int64_t version = 0;         ///< 0: the key does not exist
+  int64_t lease = 0;           ///< the lease it is attached to (0: none)
 };
 
 /// A condition of a transaction on one key: its `version`,
 /// `mod_revision` or `create_revision` compared with a number, or its
 /// `value` with a string. A plain value.
 struct etcd_compare {
+  /// What of the key is compared (see `etcd_kv`).
   enum class target { version, mod_revision, create_revision, value };
+  /// How the key's side relates to ours: `greater` means the key's is greater.
   enum class result { equal, not_equal, greater, less };
-  std::string key;
-  target what = target::version;
-  result op = result::equal;
-  int64_t number = 0;
-  std::string text;
+  std::string key;               ///< the key compared
+  target what = target::version; ///< what of it is compared
+  result op = result::equal;     ///< the relation that must hold
+  int64_t number = 0;            ///< the operand for a version or revision
+  std::string text;              ///< the operand for `target::value`
 
   /// The key exists not (`version == 0`).
   static etcd_compare absent(std::string key);
@@ -50,19 +52,21 @@ struct etcd_compare {
 /// One write of a transaction: put `key` = `value` (under `lease`, 0: none)
 /// or delete `key`. A plain value.
 struct etcd_op {
-  bool remove = false;
-  std::string key;
-  std::string value;
-  int64_t lease = 0;
+  bool remove = false; ///< true: delete `key`; false: put `value`
+  std::string key;     ///< the key written
+  std::string value;   ///< the value put (unused by a delete)
+  int64_t lease = 0;   ///< the lease to attach the put key to (0: none)
 
+  /// Puts `key` = `value`, under `lease` (0: none).
   static etcd_op put(std::string key, std::string value, int64_t lease = 0);
+  /// Deletes `key`.
   static etcd_op erase(std::string key);
 };
 
 /// A lease: its id and the TTL etcd granted (it may round up: 2 s at least).
 struct etcd_lease {
-  int64_t id = 0;
-  int64_t ttl = 0;
+  int64_t id = 0;  ///< the lease id etcd assigned
+  int64_t ttl = 0; ///< granted time to live, seconds
 };
 
 /// A client of one etcd cluster. Endpoints (`http://HOST:PORT`) are tried
@@ -72,6 +76,8 @@ struct etcd_lease {
 /// both naming the request.
 class etcd_client {
 public:
+  /// A client of `endpoints` (`http://HOST[:PORT]`, port 2379 if none), not
+  /// checked (`from_urls` checks); `timeout` bounds each HTTP request.
   explicit etcd_client(std::vector<std::string> endpoints,
                        std::chrono::milliseconds timeout = std::chrono::seconds{5});
 
@@ -106,6 +112,7 @@ public:
   /// Revokes a lease: every key under it is deleted.
   caf::error revoke(int64_t lease);
 
+  /// The endpoint URLs, as given.
   const std::vector<std::string>& endpoints() const { return urls_; }
 
 private:

@@ -30,10 +30,10 @@ inline constexpr const char* session_revision = "2025-11-25"; ///< newest with s
 
 /// MCP tool annotations (hints for clients, not enforced).
 struct tool_annotations {
-  std::optional<bool> read_only;
-  std::optional<bool> destructive;
-  std::optional<bool> idempotent;
-  std::optional<bool> open_world;
+  std::optional<bool> read_only;   ///< `readOnlyHint`: changes nothing (unset: not said)
+  std::optional<bool> destructive; ///< `destructiveHint`: may delete or overwrite
+  std::optional<bool> idempotent;  ///< `idempotentHint`: repeating a call does nothing more
+  std::optional<bool> open_world;  ///< `openWorldHint`: reaches outside systems
 };
 
 /// How much harm a tool can do; shown in `tools/list` under `_meta` and
@@ -47,11 +47,13 @@ enum class task_support { forbidden, optional, required };
 /// image, audio, resource, resource_link); `structured` is checked against
 /// the tool's output schema.
 struct tool_result {
-  json::array content;
-  std::optional<json::value> structured;
-  bool is_error = false;
+  json::array content; ///< content blocks; if empty, `structured` is sent as one text block
+  std::optional<json::value> structured; ///< `structuredContent`; required by an output schema
+  bool is_error = false;                 ///< a tool error the client sees (`isError`)
 
+  /// A result of one text block.
   static tool_result text(std::string text);
+  /// A tool error (`is_error`) with `message` as its one text block.
   static tool_result error(std::string message);
 };
 
@@ -107,15 +109,19 @@ using tool_handler = std::function<caf::expected<tool_result>(call&)>;
 
 /// A tool: its contract and its handler.
 struct tool_spec {
-  std::string name; ///< [A-Za-z0-9_.-]{1,128}
-  std::string title;
-  std::string description;
+  std::string name;        ///< [A-Za-z0-9_.-]{1,128}
+  std::string title;       ///< a human-readable name (empty: none)
+  std::string description; ///< what the tool does, for the model (empty: none)
+  /// JSON Schema of the arguments, checked before the handler runs (the
+  /// default: any object).
   json::object input_schema = json::object{{"type", "object"}};
+  /// JSON Schema of `tool_result::structured`; when set, a successful result
+  /// without it, or not matching it, fails the call.
   std::optional<json::object> output_schema;
-  tool_annotations annotations;
-  risk_class risk = risk_class::low;
-  task_support tasks = task_support::optional;
-  uint32_t max_attempts = 3; ///< attempts before the call fails for good
+  tool_annotations annotations;                ///< hints shown in `tools/list`
+  risk_class risk = risk_class::low;           ///< shown as `_meta` `io.cairn/risk`
+  task_support tasks = task_support::optional; ///< whether calls may or must run as tasks
+  uint32_t max_attempts = 3;                   ///< attempts before the call fails for good
   /// The handler never waits (no I/O, no sleep, no `ask`, no long CPU work):
   /// it may run on the actor thread, saving the blocking pool's two thread
   /// handoffs. A handler that might wait must leave this false.
@@ -134,18 +140,18 @@ struct tool_spec {
   /// | "result", "pointer": RFC6901}` (the original call's arguments or
   /// structured result). Empty: nothing to undo.
   json::object compensation;
-  tool_handler handler;
+  tool_handler handler; ///< runs the call (see `call` for where and how often)
 };
 
 /// A tool's contract as plans see it: what `tools/list` shows plus cost and
 /// compensation. A plain value.
 struct tool_contract {
-  std::string name;
-  json::object input_schema;
-  std::optional<json::object> output_schema;
-  risk_class risk = risk_class::low;
-  uint64_t cost = 1;
-  json::object compensation;
+  std::string name;                          ///< the tool's name
+  json::object input_schema;                 ///< as in `tool_spec`
+  std::optional<json::object> output_schema; ///< as in `tool_spec`
+  risk_class risk = risk_class::low;         ///< as in `tool_spec`
+  uint64_t cost = 1;                         ///< cost units per call (`tool_spec::cost`)
+  json::object compensation;                 ///< the undo call; empty: none
 };
 
 /// A resource read answers `contents` (MCP resource contents objects).
@@ -153,22 +159,22 @@ using resource_reader = std::function<caf::expected<json::array>(const std::stri
 
 /// A concrete resource.
 struct resource_spec {
-  std::string uri;
-  std::string name;
-  std::string title;
-  std::string description;
-  std::string mime_type;
-  resource_reader read;
+  std::string uri;         ///< its URI; one added later with the same URI replaces it
+  std::string name;        ///< its name in `resources/list`
+  std::string title;       ///< a human-readable name (empty: none)
+  std::string description; ///< what it holds (empty: none)
+  std::string mime_type;   ///< `mimeType` in listings (empty: none)
+  resource_reader read;    ///< answers `resources/read` of `uri`
 };
 
 /// A family of resources under an RFC 6570 template (`{var}` only).
 struct resource_template_spec {
-  std::string uri_template;
-  std::string name;
-  std::string title;
-  std::string description;
-  std::string mime_type;
-  resource_reader read; ///< gets the concrete URI; not_found if none
+  std::string uri_template; ///< e.g. `cairn://actors/{id}`; the same template replaces it
+  std::string name;         ///< its name in `resources/templates/list`
+  std::string title;        ///< a human-readable name (empty: none)
+  std::string description;  ///< what its resources hold (empty: none)
+  std::string mime_type;    ///< `mimeType` of its resources (empty: none)
+  resource_reader read;     ///< gets the concrete URI; not_found if none
   /// Completion values for a template variable given its partial value.
   std::function<std::vector<std::string>(const std::string& var, const std::string& value)>
     complete;
@@ -176,20 +182,24 @@ struct resource_template_spec {
 
 /// A prompt argument.
 struct prompt_argument {
-  std::string name;
-  std::string description;
-  bool required = false;
+  std::string name;        ///< the argument's name (its value is always a string)
+  std::string description; ///< what to pass (empty: none)
+  bool required = false;   ///< `prompts/get` without it is refused
 };
 
 /// A prompt: returns `messages` for the given arguments and, if it has
 /// `inputs`, the client's answers to them.
 struct prompt_spec {
-  std::string name;
-  std::string title;
-  std::string description;
-  std::vector<prompt_argument> arguments;
+  std::string name;                       ///< its name; the same name replaces it
+  std::string title;                      ///< a human-readable name (empty: none)
+  std::string description;                ///< shown in listings and `prompts/get` (empty: none)
+  std::vector<prompt_argument> arguments; ///< the arguments it takes
+  /// Builds the MCP prompt messages from the (string) arguments and the
+  /// answers to `inputs`; an error is answered as an internal error.
   std::function<caf::expected<json::array>(const json::object& args, const json::object& answers)>
     get;
+  /// Completion values for argument `arg` given its partial `value` (empty:
+  /// no completions).
   std::function<std::vector<std::string>(const std::string& arg, const std::string& value)>
     complete;
   /// Questions (`key -> {method, params}`) the client answers first
@@ -199,15 +209,15 @@ struct prompt_spec {
 
 /// A bearer token and the tools it may list and call (`*` and `?` globs).
 struct mcp_token {
-  std::string secret;
-  std::vector<std::string> tools;
+  std::string secret;             ///< what the client presents as `Bearer SECRET`
+  std::vector<std::string> tools; ///< tool name globs it may list and call
 };
 
 /// Server-wide settings.
 struct server_options {
-  std::string name = "cairn";
-  std::string version = "0.1.0";
-  std::string instructions;
+  std::string name = "cairn";    ///< `serverInfo.name` in the `initialize` answer
+  std::string version = "0.1.0"; ///< `serverInfo.version`
+  std::string instructions;      ///< `instructions` for the client's model (empty: none)
   /// Empty: no authentication. Else every request needs one of these.
   std::vector<mcp_token> tokens;
   /// Refuse requests whose Host is not a loopback name (DNS rebinding);
@@ -222,7 +232,8 @@ struct server_options {
   /// a tool result with `isError` and the call is cancelled. Also bounds
   /// how long tasks/result and tasks/update requests wait.
   std::chrono::milliseconds call_timeout{300'000};
-  std::string state_secret; ///< signs requestState (random if empty)
+  /// Signs requestState (random if empty).
+  std::string state_secret;
   /// Serve actors as resources: `cairn://actors/{id}` (the state, as the
   /// node API shows it) and `cairn://actors/{id}/journal`, ids percent-encoded.
   bool actor_resources = true;
@@ -247,14 +258,20 @@ struct server_stats {
 /// before `rt.start()` (it registers the actor kinds).
 class server {
 public:
+  /// A server whose tools run as actors of `rt` (which must outlive it).
   server(runtime& rt, server_options opts);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
+  /// Adds a tool, or replaces the one of the same name. Throws
+  /// `std::invalid_argument` for a schema that does not compile.
   void add_tool(tool_spec spec);
+  /// Adds a resource, or replaces the one with the same URI.
   void add_resource(resource_spec spec);
+  /// Adds a resource template, or replaces the one with the same template.
   void add_resource_template(resource_template_spec spec);
+  /// Adds a prompt, or replaces the one of the same name.
   void add_prompt(prompt_spec spec);
   /// Tells listening clients that the `tools`, `prompts` or `resources` list changed.
   void notify_list_changed(const std::string& what);
@@ -280,8 +297,8 @@ public:
 
   /// The durable command `call` accepts, for an actor to send from its own
   /// step (committed atomically with it, keyed by `idempotency_key`): the
-  /// call actor is `tool.<tool>/<call_key>`, and the tool sees
-  /// `idempotency_key` as its `call::idempotency_key()` on every attempt.
+  /// call actor is `tool.TOOL/CALL_KEY` (`tool`, `call_key`), and the tool
+  /// sees `idempotency_key` as its `call::idempotency_key()` on every attempt.
   /// Arguments are checked first (`invalid_argument`); `not_found` for an
   /// unknown tool. Any thread.
   /// With `dead_letter_on_failure`, a call that fails for good is not
@@ -302,6 +319,7 @@ public:
   /// Every tool's contract, and a number that changes whenever tools are
   /// added or removed (to cache what is derived from the contracts). Any thread.
   std::vector<tool_contract> contracts() const;
+  /// The number `contracts` goes with; it changes with every tool added or removed.
   uint64_t tools_generation() const;
 
   /// Every tool as `tools/list` shows it to a client allowed every tool,

@@ -26,6 +26,7 @@ public:
   /// The document registered under `uri`, or nullptr.
   const boost::json::value* find(std::string_view uri) const;
 
+  /// The number of documents registered.
   std::size_t size() const { return documents_.size(); }
 
 private:

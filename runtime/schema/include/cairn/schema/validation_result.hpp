@@ -27,10 +27,12 @@ struct validation_error {
 class validation_result {
 public:
   validation_result() = default;
+  /// A result with `errors`: invalid unless the list is empty.
   explicit validation_result(std::vector<validation_error> errors) : errors_(std::move(errors)) {}
 
   /// True when the instance satisfies the schema (then `errors()` is empty).
   bool valid() const { return errors_.empty(); }
+  /// The errors found, in the order the checks ran; empty when valid.
   const std::vector<validation_error>& errors() const { return errors_; }
 
   /// All errors, one `to_string()` per line.

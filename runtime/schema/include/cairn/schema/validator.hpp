@@ -33,6 +33,7 @@ public:
   /// `compile_error` naming the JSON path in the schema.
   static compile_result compile(const boost::json::value& schema,
                                 const compile_options& options = {});
+  /// Compiles `schema` as above; its remote references may also name documents of `known`.
   static compile_result compile(const boost::json::value& schema, const compile_options& options,
                                 const registry& known);
 
@@ -55,16 +56,23 @@ private:
 /// schema (an `expected`-like value). A plain value; any thread.
 class compile_result {
 public:
+  /// A success holding `v`.
   compile_result(validator v) : value_(std::move(v)) {}
+  /// A failure holding `e`.
   compile_result(compile_error e) : error_(std::move(e)) {}
 
+  /// True if the schema compiled (a validator is held).
   bool has_value() const { return value_.has_value(); }
+  /// Same as `has_value()`.
   explicit operator bool() const { return has_value(); }
 
   /// Precondition: `has_value()`.
   const validator& value() const& { return *value_; }
+  /// Moves the validator out. Precondition: `has_value()`.
   validator&& value() && { return std::move(*value_); }
+  /// The validator. Precondition: `has_value()`.
   const validator& operator*() const& { return *value_; }
+  /// Member access to the validator. Precondition: `has_value()`.
   const validator* operator->() const { return &*value_; }
 
   /// Precondition: `!has_value()`.
