@@ -11,7 +11,9 @@
 //   - trip: a workflow calls two tools; a charge the card declines is
 //     compensated (the room released), one within the limit completes;
 //   - tool: word_stats is listed with its schemas and answers structured
-//     content; a call outside its input schema never reaches it.
+//     content; a call outside its input schema never reaches it; a plan
+//     posted over the HTTP API runs it; `mcp stdio` serves it; `--demo` is
+//     refused in a program built without the demo.
 //
 // Usage: node examples.mjs --counter BIN --trip BIN --tool BIN [--verbose]
 // Exit: 0 all passed, 1 a step failed.
@@ -225,6 +227,36 @@ await steps.run('tool: word_stats answers structured content; input outside its 
   } finally {
     await client.close();
   }
+});
+await steps.run('tool: a plan posted over the HTTP API runs it twice, the second on the first result', async () => {
+  const plan = {
+    idempotency_key: 'words-1',
+    steps: [
+      { id: 'a', tool: 'word_stats', arguments: { text: 'agents think, events execute' } },
+      { id: 'b', tool: 'word_stats', after: ['a'], arguments: { text: { $from: 'a', pointer: '/longest' } } },
+    ],
+  };
+  const res = await fetch(`${tool.baseUrl}/api/v1/plans`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(plan),
+  });
+  const submitted = await res.json();
+  check(res.status < 300 && typeof submitted.id === 'string', `POST /api/v1/plans: ${res.status} ${JSON.stringify(submitted).slice(0, 300)}`);
+  const done = await pollUntil(async () => {
+    const r = await fetch(`${tool.baseUrl}/api/v1/plans/${encodeURIComponent(submitted.id)}`);
+    const p = await r.json();
+    return { done: ['succeeded', 'failed', 'compensated', 'rejected'].includes(p.state), value: p };
+  }, { timeoutMs: 20000, what: 'the plan finished' });
+  check(done.state === 'succeeded' && done.steps.b.output?.words === 1
+    && done.steps.b.resolved_arguments?.text === 'execute', `plan: ${JSON.stringify(done).slice(0, 600)}`);
+  // Arguments outside the tool's schema: the whole plan is refused, naming the path.
+  const bad = await fetch(`${tool.baseUrl}/api/v1/plans`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ idempotency_key: 'words-2', steps: [{ id: 'a', tool: 'word_stats', arguments: { words: 1 } }] }),
+  });
+  const problem = await bad.json();
+  check(bad.status === 422 && problem.code === 'plan_invalid'
+    && problem.problems.some((x) => x.path === '$.steps[0].arguments.text'), `refusal: ${bad.status} ${JSON.stringify(problem)}`);
+  return `${done.id} ${done.state}`;
 });
 await tool.stop();
 
