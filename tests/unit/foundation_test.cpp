@@ -308,6 +308,21 @@ TEST_CASE("a data directory of layout 1 is migrated to the current layout and ke
     return true;
   }));
   CHECK(old_keys == 0);
+  // Layout 6: the index rows of layouts 4 and 5 are gone, and the indexer,
+  // starting with no cursor, indexes the row; it is found through it.
+  size_t old_index = 0;
+  ignore_error((*rt)->store().scan(column::trace_index, "4bf92f", "", [&](auto, auto) {
+    ++old_index;
+    return true;
+  }));
+  CHECK(old_index == 0);
+  CHECK(test::eventually([&] {
+    auto at = (*rt)->store().get(column::trace_index, keys::span_index_cursor);
+    return at && *at;
+  }));
+  auto indexed = (*rt)->trace_steps("4bf92f3577b34da6a3ce929d0e0e4736");
+  REQUIRE(indexed);
+  CHECK(indexed->size() == 1);
   CHECK(new_events[1].trace_id.size() == 32);
   (*rt)->stop();
   rt->reset();

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <sys/resource.h>
 #include <thread>
@@ -428,31 +429,32 @@ TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step r
   REQUIRE(rt->accept(env));
   REQUIRE(test::eventually([&] { return rt->idle(); }));
   CHECK(journal(*rt, "rec/t2") == std::vector<std::string>{"hello"});
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  // Both steps' spans are in `trace` rows (one per commit, in commit order),
+  // found by trace id at once (the rows after the index's cursor are read
+  // whole) and, once the indexer has run, through the index.
   std::vector<span_record> spans;
-  // Found by trace id through the index; the rows themselves are in the
-  // order the steps ended.
-  std::vector<std::string> index;
-  ignore_error(rt->store().scan(column::trace_index, "4bf92f3577b34da6a3ce929d0e0e4736", "",
-                                [&](std::string_view k, auto) {
-                                  index.emplace_back(k);
-                                  return true;
-                                }));
-  REQUIRE(index.size() == 2);
   std::vector<std::string> rows;
   ignore_error(rt->store().scan(column::trace, "", "", [&](std::string_view k, std::string_view v) {
     rows.emplace_back(k);
-    auto s = internal::decode_span(k, v);
-    REQUIRE(s);
-    spans.push_back(*s);
+    internal::for_each_span(k, v, [&](std::string_view key, std::string_view span) {
+      auto s = internal::decode_span(key, span);
+      REQUIRE(s);
+      spans.push_back(*s);
+    });
     return true;
   }));
-  REQUIRE(rows.size() == 2);
-  CHECK(rows[0] < rows[1]);
-  for (const auto& k : index)
-    CHECK(std::find(rows.begin(), rows.end(), keys::span_from_index(k)) != rows.end());
-  auto steps = rt->trace_steps("4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(std::is_sorted(rows.begin(), rows.end()));
+  auto steps = rt->trace_steps(trace);
   REQUIRE(steps);
   CHECK(steps->size() == 2);
+  REQUIRE(test::eventually([&] {
+    return count_rows(*rt, column::trace_index, "i") >= 1
+           && count_rows(*rt, column::trace_index, std::string{keys::span_index_cursor}) == 1;
+  }));
+  auto indexed = rt->trace_steps(trace);
+  REQUIRE(indexed);
+  CHECK(indexed->size() == 2);
   REQUIRE(spans.size() == 2);
   std::map<std::string, span_record> by_actor;
   for (auto& s : spans)
@@ -654,6 +656,77 @@ TEST_CASE_METHOD(fixture, "accepting refuses unknown kinds and malformed ids wit
   CHECK(code_of(stopped.error()) == errc::shutting_down);
 }
 
+TEST_CASE_METHOD(fixture,
+                 "the spans of one commit share a trace row, and every span is found by its "
+                 "trace id before the index has it, through the index, and after a restart",
+                 "[trace][index]") {
+  auto o = options_for(dir);
+  o.max_wait = std::chrono::milliseconds{20}; // commits gather the steps ready meanwhile
+  constexpr size_t n = 200;
+  auto trace_of = [](size_t i) {
+    char id[33];
+    std::snprintf(id, sizeof id, "%032zx", i + 1);
+    return std::string{id};
+  };
+  auto spans_stored = [](runtime& rt, size_t& rows) {
+    size_t spans = 0;
+    rows = 0;
+    ignore_error(rt.store().scan(column::trace, "", "", [&](std::string_view k, auto v) {
+      ++rows;
+      CHECK(internal::for_each_span(k, v, [&](auto, auto) { ++spans; }));
+      return true;
+    }));
+    return spans;
+  };
+  auto found = [&](runtime& rt) {
+    size_t all = 0;
+    for (size_t i = 0; i < n; i += 7) {
+      auto steps = rt.trace_steps(trace_of(i));
+      REQUIRE(steps);
+      CHECK(steps->size() == 1);
+      all += steps->size();
+    }
+    return all;
+  };
+  {
+    auto rt = start_runtime(o);
+    std::vector<envelope> envs;
+    for (size_t i = 0; i < n; ++i) {
+      envelope env;
+      env.to = "rec/g" + std::to_string(i % 40);
+      env.type = type_tag<note>::value;
+      env.payload = encode(note{"m" + std::to_string(i)});
+      env.traceparent = "00-" + trace_of(i) + "-00f067aa0ba902b7-01";
+      envs.push_back(std::move(env));
+    }
+    std::promise<void> accepted;
+    rt->accept_batch(std::move(envs), [&](auto) { accepted.set_value(); });
+    accepted.get_future().wait();
+    REQUIRE(test::eventually([&] { return rt->idle() && rt->stats().processed >= n; }));
+    size_t rows = 0;
+    CHECK(spans_stored(*rt, rows) == n);
+    CHECK(rows < n); // steps that committed together share a row
+    CHECK(found(*rt) == (n + 6) / 7);
+    // The indexer (once a second) catches up: its cursor is the last row.
+    std::string last_row;
+    ignore_error(rt->store().last(column::trace, "", [&](std::string_view k, auto) {
+      last_row = k;
+      return false;
+    }));
+    REQUIRE(test::eventually([&] {
+      auto at = rt->store().get(column::trace_index, keys::span_index_cursor);
+      return at && *at && **at == last_row;
+    }));
+    CHECK(count_rows(*rt, column::trace_index, "i") >= rows);
+    CHECK(found(*rt) == (n + 6) / 7);
+    rt->stop();
+  }
+  auto again = start_runtime(o);
+  size_t rows = 0;
+  CHECK(spans_stored(*again, rows) == n);
+  CHECK(found(*again) == (n + 6) / 7);
+}
+
 TEST_CASE_METHOD(fixture, "expired dedupe claims and spans are deleted, keeping storage bounded",
                  "[dedupe][trace][retention]") {
   auto o = options_for(dir);
@@ -677,8 +750,8 @@ TEST_CASE_METHOD(fixture, "expired dedupe claims and spans are deleted, keeping 
 }
 
 TEST_CASE_METHOD(fixture,
-                 "span retention deletes expired spans and their index rows from the front, "
-                 "many writes a pass, and keeps the rest findable",
+                 "span retention deletes expired spans from the front, many writes a pass, and "
+                 "the index's expired hours, and the rest stay findable",
                  "[trace][retention]") {
   auto o = options_for(dir);
   o.span_retention = std::chrono::hours{1};
@@ -702,7 +775,6 @@ TEST_CASE_METHOD(fixture,
     std::string value;
     internal::encode_span(value, s);
     ws.put(column::trace, keys::span(us, s.trace_id, s.span_id), std::move(value));
-    ws.put(column::trace_index, keys::span_index(s.trace_id, us, s.span_id), {});
   };
   write_set ws;
   auto old_ms = now_ms() - 2 * 3600 * 1000;
@@ -710,10 +782,23 @@ TEST_CASE_METHOD(fixture,
     put(ws, span_of(old_trace, i, old_ms + static_cast<int64_t>(i)));
   for (size_t i = 0; i < 3; ++i)
     put(ws, span_of(new_trace, i, now_ms()));
+  // Index rows of the old trace's hour, as the indexer would have written
+  // them: retention drops that hour whole.
+  auto old_hour =
+    static_cast<uint32_t>(static_cast<uint64_t>(old_ms) * 1000 / keys::span_bucket_us);
+  std::vector<std::pair<std::string, std::string>> index;
+  for (size_t i = 0; i < 5; ++i) {
+    auto row_us = static_cast<uint64_t>(old_ms + static_cast<int64_t>(i)) * 1000;
+    index.emplace_back(keys::span_index_row(old_trace, keys::span(row_us, old_trace, "00")), "");
+  }
+  REQUIRE_FALSE(rt->store().ingest(column::trace_index, index));
+  CHECK(count_rows(*rt, column::trace_index, keys::span_index_prefix(old_hour, old_trace)) == 5);
   REQUIRE_FALSE(rt->store().write(ws, false));
   REQUIRE(test::eventually([&] { return rt->stats().expired == 20'000; }));
   CHECK(count_rows(*rt, column::trace) == 3);
-  CHECK(count_rows(*rt, column::trace_index) == 3);
+  REQUIRE(test::eventually([&] {
+    return count_rows(*rt, column::trace_index, keys::span_index_prefix(old_hour, old_trace)) == 0;
+  }));
   auto kept = rt->trace_steps(new_trace);
   REQUIRE(kept);
   CHECK(kept->size() == 3);

@@ -192,3 +192,51 @@ TEST_CASE("a step's span encoded from its views is byte for byte the span_record
     CHECK(back->sent.size() == s.sent.size());
   }
 }
+
+TEST_CASE("a commit's row holds its spans, each coming back with its own key and value",
+          "[trace][codec]") {
+  // Three spans of two traces, one with a span id that is not hex.
+  std::vector<span_record> in;
+  for (int i = 0; i < 3; ++i) {
+    auto s = full_span();
+    s.trace_id = i == 1 ? "0af7651916cd43dd8448eb211c80319c" : s.trace_id;
+    s.span_id = i == 2 ? "not-a-hex-id" : "00f067aa0ba902b" + std::to_string(i);
+    s.end_us += i;
+    in.push_back(s);
+  }
+  std::string group;
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const auto& s : in) {
+    std::string v;
+    internal::encode_span(v, s);
+    internal::append_to_group(group, key_of(s), v);
+    rows.emplace_back(key_of(s), v);
+  }
+  CHECK(static_cast<uint8_t>(group[0]) == internal::span_group_format);
+  std::vector<std::pair<std::string, std::string>> out;
+  auto row_key = keys::span(1, in[0].trace_id, in[0].span_id);
+  CHECK(internal::for_each_span(
+    row_key, group, [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); }));
+  CHECK(out == rows);
+  auto back = internal::decode_span(out[2].first, out[2].second);
+  REQUIRE(back);
+  CHECK(back->span_id == "not-a-hex-id");
+  CHECK(back->trace_id == in[2].trace_id);
+  // A row of one span is that span.
+  out.clear();
+  CHECK(internal::for_each_span(
+    rows[1].first, rows[1].second,
+    [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); }));
+  CHECK(out == std::vector<std::pair<std::string, std::string>>{rows[1]});
+  // Cut anywhere inside a member, a group reports the damage after visiting
+  // the whole members before it, never a partial one.
+  for (size_t n = 1; n < group.size(); ++n) {
+    INFO(n);
+    size_t seen = 0;
+    bool whole = internal::for_each_span(row_key, std::string_view{group}.substr(0, n),
+                                         [&](auto, auto) { ++seen; });
+    CHECK(seen < 3);
+    if (whole && n > 1) // cut exactly between members
+      CHECK(seen >= 1);
+  }
+}

@@ -146,24 +146,55 @@ caf::expected<std::vector<span_record>> runtime::trace_steps(std::string_view tr
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
       return make_error(errc::invalid_argument, "invalid trace id '" + std::string{trace_id}
                                                   + "': expected 32 lowercase hex digits");
-  // The index names the trace's spans (retention deletes a span and its
-  // index row together, so a row that finds nothing is one being deleted).
-  std::vector<std::string> found;
-  auto err = impl_->store->scan(column::trace_index, trace_id, "",
-                                [&](std::string_view k, std::string_view) {
-                                  found.push_back(keys::span_from_index(k));
-                                  return true;
-                                });
+  // The rows after the index's cursor are read whole (a second's worth:
+  // the index follows every second), then the rows the index names, hour by
+  // hour of retention. Reading the cursor first means a row indexed
+  // meanwhile is found either way; a row named twice is read once, and one
+  // the index names that retention deleted is skipped.
+  auto& store = *impl_->store;
+  auto at = store.get(column::trace_index, keys::span_index_cursor);
+  if (!at)
+    return std::move(at.error());
+  std::unordered_set<std::string> read;
+  auto take = [&](std::string_view row, std::string_view value) {
+    read.emplace(row);
+    // A span that does not decode is skipped; it expires like the others.
+    internal::for_each_span(row, value, [&](std::string_view key, std::string_view span) {
+      if (key.size() > 8 + keys::trace_id_size && key.substr(8, keys::trace_id_size) == trace_id)
+        if (auto s = internal::decode_span(key, span))
+          out.push_back(std::move(*s));
+    });
+  };
+  std::string from = at->value_or(std::string{});
+  if (!from.empty())
+    from.push_back('\0');
+  auto err = store.scan(column::trace, "", from, [&](std::string_view k, std::string_view v) {
+    take(k, v);
+    return true;
+  });
   if (err)
     return err;
-  for (const auto& key : found) {
-    auto row = impl_->store->get(column::trace, key);
+  auto now = static_cast<uint64_t>(std::max<int64_t>(now_us(), 0));
+  auto span = static_cast<uint64_t>(impl_->opts.span_retention.count()) * 1000;
+  auto first = (now > span ? now - span : 0) / keys::span_bucket_us;
+  std::vector<std::string> named;
+  for (auto hour = first == 0 ? 0 : first - 1; hour <= now / keys::span_bucket_us + 1; ++hour) {
+    auto prefix = keys::span_index_prefix(static_cast<uint32_t>(hour), trace_id);
+    err = store.scan(column::trace_index, prefix, "", [&](std::string_view k, std::string_view) {
+      named.emplace_back(k.substr(prefix.size()));
+      return true;
+    });
+    if (err)
+      return err;
+  }
+  for (const auto& key : named) {
+    if (read.count(key) != 0)
+      continue;
+    auto row = store.get(column::trace, key);
     if (!row)
       return std::move(row.error());
-    // A span that does not decode is skipped; it expires like the others.
     if (*row)
-      if (auto s = internal::decode_span(key, **row))
-        out.push_back(std::move(*s));
+      take(key, **row);
   }
   // In the order they ran: a step caused by another starts after it, but
   // within the same microsecond the depth in the causal tree decides.
@@ -202,13 +233,17 @@ caf::expected<runtime::span_page> runtime::read_spans(std::string_view after, in
       if (k.size() < 8 || keys::read_be64(k) >= until)
         return false;
       page.next.assign(k);
-      ++page.rows;
-      if (decode) {
-        if (auto s = internal::decode_span(k, v))
+      bool whole = internal::for_each_span(k, v, [&](std::string_view key, std::string_view span) {
+        ++page.rows;
+        if (!decode)
+          return;
+        if (auto s = internal::decode_span(key, span))
           page.spans.push_back(std::move(*s));
         else
           ++page.undecodable;
-      }
+      });
+      if (!whole)
+        ++page.undecodable;
       return page.rows < max;
     });
   if (err)
@@ -227,8 +262,7 @@ void runtime::record_spans(std::vector<span_record> spans) {
     auto end_us = static_cast<uint64_t>(std::max<int64_t>(s.end_us, 0));
     std::string value;
     internal::encode_span(value, s);
-    req.ops.put(column::trace, keys::span(end_us, s.trace_id, s.span_id), std::move(value));
-    req.ops.put(column::trace_index, keys::span_index(s.trace_id, end_us, s.span_id), {});
+    req.spans.emplace_back(keys::span(end_us, s.trace_id, s.span_id), std::move(value));
   }
   d.commit_async(req, [](caf::error) {}); // lost only with the node: a span, not a step
 }

@@ -7,6 +7,7 @@
 
 #include "cairn/codec.hpp"
 #include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
 
 namespace cairn::internal {
 
@@ -88,6 +89,12 @@ void commit_coordinator::stop() {
 
 void commit_coordinator::run() {
   pthread_setname_np(pthread_self(), "cairn.commit");
+  // Rows written from now on sort after the last one there is.
+  ignore_error(store_.last(column::trace, "", [&](std::string_view k, std::string_view) {
+    if (k.size() >= 8)
+      last_span_us_ = keys::read_be64(k);
+    return false;
+  }));
   std::vector<commit_request> batch;
   for (;;) {
     {
@@ -114,6 +121,31 @@ void commit_coordinator::run() {
   }
 }
 
+// The spans of a batch share one `trace` row (span_codec.hpp): one key and
+// value in the log, the memtable and the flush instead of one per step. Its
+// key is the batch's time, later than every row before it, with the ids of
+// its first span.
+void commit_coordinator::put_spans(write_set& ws, span_rows& spans) {
+  auto at = std::max(static_cast<uint64_t>(now_us()), last_span_us_ + 1);
+  auto& [first, value] = spans.front();
+  if (first.size() < 8)
+    return;
+  auto key = keys::span(at, std::string_view{first}.substr(8), {});
+  if (spans.size() == 1) {
+    ws.put(column::trace, std::move(key), std::move(value));
+  } else {
+    size_t bytes = 0;
+    for (const auto& [k, v] : spans)
+      bytes += v.size() + 48;
+    std::string group;
+    group.reserve(bytes);
+    for (const auto& [k, v] : spans)
+      internal::append_to_group(group, k, v);
+    ws.put(column::trace, std::move(key), std::move(group));
+  }
+  last_span_us_ = at;
+}
+
 void commit_coordinator::commit(std::vector<commit_request>& batch) {
   write_set ws;
   std::vector<commit_result> results(batch.size());
@@ -125,6 +157,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   std::unordered_map<std::string, placement> placed; // actor -> where this batch put it
   auto now = now_ms();
   auto first_seq = next_seq_;
+  span_rows spans;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
@@ -195,6 +228,11 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
         placed.emplace(req.enqueue[e].to, where[e]);
     }
     ws.append(std::move(req.ops));
+    if (spans.empty())
+      spans = std::move(req.spans);
+    else
+      for (auto& row : req.spans)
+        spans.push_back(std::move(row));
     for (auto& [actor, record] : req.import_mailbox)
       ws.put(column::mailbox, keys::actor_seq(actor, next_seq_++), std::move(record));
     for (auto& key : req.expire_dedupe) {
@@ -265,6 +303,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
       res.topics.push_back(topic);
     }
   }
+  if (!spans.empty())
+    put_spans(ws, spans);
   if (next_seq_ != first_seq) {
     std::string hw;
     keys::append_be64(hw, next_seq_);

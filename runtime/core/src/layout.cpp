@@ -166,11 +166,23 @@ caf::error compact_spans(storage& store, write_set&) {
   }
 }
 
+// 5 -> 6: the spans of one commit share a `trace` row (rows already there
+// hold one span each and stay as they are), and the index is rebuilt off the
+// commit path in sorted files (services.cpp, `index_spans`): its rows of
+// layouts 4 and 5 (keys starting with a hex digit) go, and the indexer, with
+// no cursor yet, indexes every row from the first.
+caf::error span_rows_by_commit(storage&, write_set& ws) {
+  ws.erase_range(column::trace_index, std::string{}, std::string{"i"});
+  return {};
+}
+
 constexpr migration migrations[] = {
   {1, "adds the outbox column family", add_outbox},
   {2, "journal events record their time, cause and trace", journal_audit},
   {3, "spans are kept in time order, found by trace id through an index", time_ordered_spans},
   {4, "spans have a compact encoding, with microsecond times", compact_spans},
+  {5, "the spans of a commit share a row; the index is built off the commit path",
+   span_rows_by_commit},
 };
 
 } // namespace

@@ -11,9 +11,9 @@
 #include <cstdio>
 
 #include <rocksdb/db.h>
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +27,14 @@
 namespace cairn {
 
 storage::~storage() = default;
+
+caf::error storage::ingest(column cf,
+                           const std::vector<std::pair<std::string, std::string>>& rows) {
+  write_set ws;
+  for (const auto& [k, v] : rows)
+    ws.put(cf, k, v);
+  return write(ws, true);
+}
 
 const char* to_string(column c) {
   switch (c) {
@@ -88,10 +96,13 @@ rocksdb::Options db_options() {
   options.write_buffer_size = 32ull << 20;
   options.max_total_wal_size = 256ull << 20;
   options.IncreaseParallelism(2);
-  // Writes are serialized here anyway (see `write`), and the vector memtable
-  // of `trace_index` requires it.
+  // Writes are serialized here anyway (see `write`).
   options.allow_concurrent_memtable_write = false;
   options.info_log = std::make_shared<rocksdb_log_bridge>();
+  // The span index's table files are written outside the database
+  // (`ingest`) and so carry no unique id to check against the manifest;
+  // every open of one would log a warning.
+  options.verify_sst_unique_id_in_manifest = false;
   return options;
 }
 
@@ -118,14 +129,11 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
     auto c = static_cast<column>(i);
     if (c == column::mailbox || c == column::journal || c == column::outbox || c == column::topic)
       cf.memtable_insert_with_hint_prefix_extractor = by_actor;
-    // Every step adds an index row with a random key (its trace id). In a
-    // skip list that insert was the node's largest single cost; a vector
-    // memtable appends and sorts once, at flush. Reads (a trace looked up
-    // by id) sort a copy of the memtable, so it is kept small.
-    if (c == column::trace_index) {
-      cf.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
-      cf.write_buffer_size = 8ull << 20;
-    }
+    // The index of spans by trace id arrives as sorted, ingested files
+    // (`ingest`), a few a minute; its memtable holds only the migration's
+    // and retention's deletions.
+    if (c == column::trace_index)
+      cf.write_buffer_size = 4ull << 20;
     cfs.emplace_back(to_string(c), cf);
   }
   return cfs;
@@ -172,7 +180,9 @@ public:
     rocksdb::WriteBatch batch;
     for (const auto& op : ops.ops()) {
       auto* cf = handle(op.cf);
-      auto st = op.erase ? batch.Delete(cf, op.key) : batch.Put(cf, op.key, op.value);
+      auto st = !op.erase              ? batch.Put(cf, op.key, op.value)
+                : op.range_end.empty() ? batch.Delete(cf, op.key)
+                                       : batch.DeleteRange(cf, op.key, op.range_end);
       if (!st.ok())
         return from_status(st, errc::storage_write_failed, "cannot build write batch");
     }
@@ -185,6 +195,42 @@ public:
     }
     return {};
   }
+
+  // The rows become one table file beside the database, which RocksDB then
+  // moves in (one manifest write: all of them or none, durable once done).
+  caf::error ingest(column c,
+                    const std::vector<std::pair<std::string, std::string>>& rows) override {
+    if (rows.empty())
+      return {};
+    if (failed_.load() && !recover())
+      return refused();
+    std::shared_lock<std::shared_mutex> guard{mtx_};
+    if (db_ == nullptr || failed_.load() || read_only_)
+      return refused();
+    auto* cf = handle(c);
+    rocksdb::Options options{rocksdb::DBOptions{}, db_->GetOptions(cf)};
+    options.compression = rocksdb::kNoCompression;
+    auto path = dir_ + "/" + ingest_prefix + std::to_string(ingests_.fetch_add(1) + 1) + ".sst";
+    rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, options, cf};
+    auto st = writer.Open(path);
+    for (size_t i = 0; st.ok() && i < rows.size(); ++i)
+      st = writer.Put(rows[i].first, rows[i].second);
+    if (st.ok())
+      st = writer.Finish();
+    if (st.ok()) {
+      rocksdb::IngestExternalFileOptions io;
+      io.move_files = true;
+      st = db_->IngestExternalFile(cf, {path}, io);
+    }
+    std::error_code ec;
+    std::filesystem::remove(path, ec); // moved in (a link), or failed: not needed either way
+    if (!st.ok())
+      return from_status(st, errc::storage_write_failed, "cannot ingest table file");
+    return {};
+  }
+
+  /// Names of table files being ingested; one left by a crash is removed at open.
+  static constexpr const char* ingest_prefix = "ingest-";
 
   storage_health health() const override {
     std::lock_guard<std::mutex> guard{state_mtx_};
@@ -420,6 +466,7 @@ private:
   bool read_only_ = false; // opened read-only while the reopen fails (guarded by mtx_)
   std::atomic<bool> failed_{false};
   std::mutex write_mtx_; ///< serialises `write`
+  std::atomic<uint64_t> ingests_{0};
   // Guarded by state_mtx_ (never held while waiting for mtx_).
   mutable std::mutex state_mtx_;
   std::string reason_;
@@ -461,6 +508,10 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
                             + ") does not know; use the cairn release that wrote it");
     }
   }
+  if (!opts.read_only && !fresh) // table files a crash left before they were ingested
+    for (const auto& entry : fs::directory_iterator(opts.dir, ec))
+      if (entry.path().filename().string().rfind(rocksdb_storage::ingest_prefix, 0) == 0)
+        fs::remove(entry.path(), ec);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   st = open_db(opts.dir, opts.read_only, db, handles);

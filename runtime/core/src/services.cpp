@@ -4,6 +4,11 @@
 // storage after a failed write.
 #include "internal/runtime_impl.hpp"
 
+#include <algorithm>
+#include <cstring>
+
+#include "internal/span_codec.hpp"
+
 namespace cairn {
 
 // -- services --------------------------------------------------------------------
@@ -233,10 +238,12 @@ void runtime::impl::collect_expired() {
   prune_journals(wall);
 }
 
-// Span retention: spans are in the order they ended, so the expired ones are
-// the first rows; a pass deletes them from the front (and their index rows)
-// and stops at the first one still kept. Up to `rows_per_pass` per second,
-// more than a node writes: a busy node never falls behind. The next pass
+// Span retention: rows are in the order they were written, so the expired
+// ones are the first; a pass deletes them from the front and stops at the
+// first one still kept, and drops the index's hours before the horizon in
+// one range (a lookup skips an index row whose span is gone). Up to
+// `rows_per_pass` per second, more than a node writes: a busy node never
+// falls behind. The next pass
 // starts after the last row deleted instead of stepping over its tombstones
 // again; once an hour it starts from the first row (a clock set back may
 // have written a span before that point).
@@ -247,6 +254,20 @@ void runtime::impl::expire_spans(int64_t wall) {
   if (wall - gc_span_reset_ms > 3600 * 1000) {
     gc_span_cursor.clear();
     gc_span_reset_ms = wall;
+  }
+  // The index's first row says whether an hour before the horizon is left
+  // (the indexer may write one late, after a restart): one seek a pass.
+  auto hour = static_cast<uint32_t>(horizon_us / keys::span_bucket_us);
+  bool old_hours = false;
+  ignore_error(store->scan(column::trace_index, "i", "", [&](std::string_view k, std::string_view) {
+    old_hours = k.size() >= 5 && keys::span_index_prefix(hour, {}) > k.substr(0, 5);
+    return false;
+  }));
+  if (old_hours) {
+    write_set drop;
+    drop.erase_range(column::trace_index, keys::span_index_prefix(0, {}),
+                     keys::span_index_prefix(hour, {}));
+    ignore_error(store->write(drop, false));
   }
   size_t total = 0;
   bool more = true;
@@ -260,8 +281,6 @@ void runtime::impl::expire_spans(int64_t wall) {
         if (k.size() >= 8 && keys::read_be64(k) >= horizon_us)
           return false;
         spans.erase(column::trace, std::string{k});
-        if (auto index = keys::index_from_span(k); !index.empty())
-          spans.erase(column::trace_index, std::move(index));
         last = std::string{k};
         more = ++rows == rows_per_write;
         return !more;
@@ -272,6 +291,77 @@ void runtime::impl::expire_spans(int64_t wall) {
     total += rows;
     gc_span_cursor = std::move(last);
   }
+}
+
+// The span index: every second, the `trace` rows written since the last
+// pass become index rows ("this row holds spans of that trace"), sorted here
+// and added as one table file with the cursor (so the index and its cursor
+// are durable together, and the step's commit never touches the index). A
+// lookup reads the index, then the rows after the cursor.
+void runtime::impl::index_spans() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_index < std::chrono::seconds{1})
+    return;
+  last_index = now;
+  if (!span_index_at) {
+    auto at = store->get(column::trace_index, keys::span_index_cursor);
+    if (!at)
+      return;
+    span_index_at = at->value_or(std::string{});
+  }
+  // (hour, trace id, row) as plain values: sorting them needs no pointer
+  // chasing, and only the sorted result becomes keys.
+  struct entry {
+    uint32_t hour;
+    char trace_id[keys::trace_id_size];
+    uint32_t row;
+  };
+  constexpr size_t max_spans = 1u << 18;
+  std::vector<entry> entries;
+  std::vector<std::string> rows;
+  std::string from = *span_index_at;
+  if (!from.empty())
+    from.push_back('\0'); // strictly after it
+  auto err = store->scan(column::trace, "", from, [&](std::string_view k, std::string_view v) {
+    if (k.size() < 8)
+      return true;
+    auto hour = static_cast<uint32_t>(keys::read_be64(k) / keys::span_bucket_us);
+    auto row = static_cast<uint32_t>(rows.size());
+    rows.emplace_back(k);
+    internal::for_each_span(k, v, [&](std::string_view span_key, std::string_view) {
+      if (span_key.size() < 8 + keys::trace_id_size)
+        return;
+      entry e{hour, {}, row};
+      std::memcpy(e.trace_id, span_key.data() + 8, keys::trace_id_size);
+      entries.push_back(e);
+    });
+    return entries.size() < max_spans;
+  });
+  if (err || rows.empty())
+    return;
+  std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) {
+    if (a.hour != b.hour)
+      return a.hour < b.hour;
+    if (int c = std::memcmp(a.trace_id, b.trace_id, sizeof a.trace_id); c != 0)
+      return c < 0;
+    return a.row < b.row; // rows were read in key order
+  });
+  std::vector<std::pair<std::string, std::string>> index;
+  index.reserve(entries.size() + 1);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    if (i > 0 && e.row == entries[i - 1].row && e.hour == entries[i - 1].hour
+        && std::memcmp(e.trace_id, entries[i - 1].trace_id, sizeof e.trace_id) == 0)
+      continue; // two spans of one trace in one row: one index row
+    index.emplace_back(
+      keys::span_index_row(std::string_view{e.trace_id, sizeof e.trace_id}, rows[e.row]),
+      std::string{});
+  }
+  index.emplace_back(std::string{keys::span_index_cursor}, rows.back());
+  if (store->ingest(column::trace_index, index))
+    return; // the next pass tries again; lookups read the rows after the cursor
+  span_index_at = rows.back();
+  spans_indexed.fetch_add(entries.size(), std::memory_order_relaxed);
 }
 
 // Journal retention: events a snapshot covers, of kinds that keep them for
@@ -345,6 +435,7 @@ void runtime::impl::run_services() {
       pump_topics();
       sweep();
       collect_expired();
+      index_spans();
       wake_due();
     }
     return_memory();

@@ -122,6 +122,7 @@ public:
   }
 
   bool at_end() const { return pos_ == in_.size(); }
+  size_t remaining() const { return in_.size() - pos_; }
 
 private:
   void fail() { ok_ = false; }
@@ -241,6 +242,37 @@ void encode_step_span(std::string& out, const step_span_view& v) {
     if (!v.resumed_from.empty())
       put_link(out, v.trace_id, v.resumed_from, "resumed_from");
   }
+}
+
+void append_to_group(std::string& out, std::string_view span_key, std::string_view value) {
+  if (out.empty())
+    out.push_back(static_cast<char>(span_group_format));
+  if (span_key.size() < 8 + keys::trace_id_size)
+    return;
+  put_varint(out, keys::read_be64(span_key));
+  put_id(out, span_key.substr(8, keys::trace_id_size));
+  put_id(out, span_key.substr(8 + keys::trace_id_size));
+  put_str(out, value);
+}
+
+bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
+                   bool& ok) {
+  if (pos >= value.size())
+    return false;
+  reader in{value.substr(pos)};
+  auto end_us = in.varint();
+  auto trace_id = in.id();
+  auto span_id = in.id();
+  auto n = in.varint();
+  size_t used = value.size() - pos - in.remaining();
+  if (!in.ok() || n > in.remaining() || trace_id.size() != keys::trace_id_size) {
+    ok = false;
+    return false;
+  }
+  key = keys::span(end_us, trace_id, span_id);
+  span = value.substr(pos + used, n);
+  pos += used + n;
+  return true;
 }
 
 caf::expected<span_record> decode_span(std::string_view key, std::string_view value) {

@@ -194,9 +194,9 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
   return span;
 }
 
-/// Adds a step's span to its commit: the row in time order and its index
-/// row by trace id (keys.hpp, `span` and `span_index`).
-void put_span(write_set& ops, const span_record& span) {
+/// Adds a step's span to its commit (which writes the spans of all its
+/// steps in one `trace` row).
+void put_span(internal::span_rows& spans, const span_record& span) {
   if (span.trace_id.size() != keys::trace_id_size)
     return;
   auto end_us = static_cast<uint64_t>(span.end_us);
@@ -204,15 +204,15 @@ void put_span(write_set& ops, const span_record& span) {
   value.reserve(96 + span.actor.size() + span.type.size() + span.status_message.size()
                 + span.sent.size() * 48);
   internal::encode_span(value, span);
-  ops.put(column::trace, keys::span(end_us, span.trace_id, span.span_id), std::move(value));
-  ops.put(column::trace_index, keys::span_index(span.trace_id, end_us, span.span_id), {});
+  spans.emplace_back(keys::span(end_us, span.trace_id, span.span_id), std::move(value));
 }
 
 } // namespace
 
-void runtime::impl::put_step_span(write_set& ops, const activation_state& st, const envelope& env,
-                                  std::string_view trace_id, std::string_view parent_span,
-                                  int64_t start, const step_effects& fx, uint64_t first_event,
+void runtime::impl::put_step_span(internal::span_rows& spans, const activation_state& st,
+                                  const envelope& env, std::string_view trace_id,
+                                  std::string_view parent_span, int64_t start,
+                                  const step_effects& fx, uint64_t first_event,
                                   uint32_t events) const {
   std::vector<internal::sent_view> messages;
   messages.reserve(fx.sends.size());
@@ -243,8 +243,7 @@ void runtime::impl::put_step_span(write_set& ops, const activation_state& st, co
   value.reserve(64 + st.id.size() + env.type.size() + messages.size() * 48);
   internal::encode_step_span(value, v);
   auto end_us = static_cast<uint64_t>(v.end_us);
-  ops.put(column::trace, keys::span(end_us, trace_id, fx.span_id), std::move(value));
-  ops.put(column::trace_index, keys::span_index(trace_id, end_us, fx.span_id), {});
+  spans.emplace_back(keys::span(end_us, trace_id, fx.span_id), std::move(value));
 }
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
@@ -267,7 +266,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   uint64_t first_event = fx.events.empty() ? 0 : st.next_journal_seq;
   auto events = static_cast<uint32_t>(fx.events.size());
   if (direct)
-    put_step_span(req.ops, st, env, trace_id, parent_span, start, fx, first_event, events);
+    put_step_span(req.spans, st, env, trace_id, parent_span, start, fx, first_event, events);
   req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
   auto committed_ms = now_ms();
   span.first_event = first_event;
@@ -304,7 +303,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   st.pending = outcome::done;
   span.status = span_status::ok;
   if (opts.record_spans && !direct)
-    put_span(req.ops, span);
+    put_span(req.spans, span);
   st.batch.push_back(seq);
 }
 
@@ -380,7 +379,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   if (auto err = load_state(st))
     st.broken = std::move(err);
   if (opts.record_spans) {
-    put_span(req.ops, span);
+    put_span(req.spans, span);
     if (st.pending == outcome::dead) {
       // Dead-lettering is a span of its own, under the last attempt's.
       span_record dead;
@@ -397,7 +396,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
                          {"cairn.dead_letter.id", env.id},
                          {"cairn.dead_letter.error", why},
                          {"cairn.attempt", static_cast<int64_t>(failures)}};
-      put_span(req.ops, dead);
+      put_span(req.spans, dead);
     }
   }
   submit_steps(self, req, seq);

@@ -365,8 +365,8 @@ public:
   struct span_page {
     std::vector<span_record> spans; ///< empty when read without decoding
     std::string next;               ///< the cursor after the last row read ("" if none was)
-    size_t rows = 0;                ///< rows read
-    size_t undecodable = 0;         ///< rows read that did not decode (not in `spans`)
+    size_t rows = 0;                ///< spans read (a row holds the spans of one commit)
+    size_t undecodable = 0;         ///< spans read that did not decode (not in `spans`)
   };
 
   /// Spans after cursor `after` (a `span_page::next`, or "" for the first)

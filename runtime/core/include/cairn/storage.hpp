@@ -23,12 +23,12 @@ enum class column : uint8_t {
   timer,        ///< due time, seq -> envelope
   dead,         ///< envelope id -> dead letter
   dedupe,       ///< receiver + idempotency key -> envelope id + expiry
-  trace,        ///< be64(end µs) + trace id + span id -> span (time order)
+  trace,        ///< be64(µs) + trace id + span id -> the spans of one commit (time order)
   topic,        ///< topic \0 seq -> event
   subscription, ///< topic \0 subscriber -> next offset
   meta,         ///< layout version, sequence high-water mark
   outbox,       ///< peer node, seq -> envelope for an actor that peer owns (layout 2)
-  trace_index,  ///< trace id + be64(end µs) + span id -> nothing: finds a trace's spans (layout 4)
+  trace_index,  ///< 'i' + be32(hour) + trace id + `trace` key -> nothing: finds a trace's rows
 };
 inline constexpr size_t column_count = 12;
 
@@ -46,7 +46,10 @@ const char* to_string(column c);
 ///      `trace_index`
 ///   5: span values have a compact encoding of their own, with microsecond
 ///      times, kind, status, attributes and links
-inline constexpr uint32_t layout_version = 5;
+///   6: the spans of one commit share one `trace` row, keyed by the commit's
+///      time; `trace_index` is written in sorted files, off the commit path,
+///      and bucketed by hour so retention drops whole ranges
+inline constexpr uint32_t layout_version = 6;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {
@@ -57,14 +60,20 @@ public:
     bool erase;        ///< true: delete `key`; false: set it to `value`
     std::string key;   ///< the row's key
     std::string value; ///< the new value (empty for an erase)
+    /// With `erase`: if not empty, every key in [`key`, `range_end`) is deleted.
+    std::string range_end;
   };
 
   /// Adds a write of `value` at `key` in `cf`.
   void put(column cf, std::string key, std::string value) {
-    ops_.push_back(op{cf, false, std::move(key), std::move(value)});
+    ops_.push_back(op{cf, false, std::move(key), std::move(value), {}});
   }
   /// Adds a deletion of `key` in `cf`.
-  void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}}); }
+  void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}, {}}); }
+  /// Adds a deletion of every key from `from` (included) to `to` (excluded) in `cf`.
+  void erase_range(column cf, std::string from, std::string to) {
+    ops_.push_back(op{cf, true, std::move(from), {}, std::move(to)});
+  }
   /// Adds a copy of every write of `other`, after those already here.
   void append(const write_set& other) {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
@@ -119,6 +128,13 @@ public:
 
   /// Applies `ops` in one atomic write; with `sync`, fsyncs the log first.
   virtual caf::error write(const write_set& ops, bool sync) = 0;
+
+  /// Adds `rows`, sorted by key with no key twice, to `cf` as a whole: at
+  /// once and durably, without passing through the log and the memtable
+  /// (RocksDB: one table file, ingested). For large sorted sets written off
+  /// the commit path. The default writes them as one synced `write`.
+  virtual caf::error ingest(column cf,
+                            const std::vector<std::pair<std::string, std::string>>& rows);
 
   /// Reads one value; `std::nullopt` if absent.
   virtual caf::expected<std::optional<std::string>> get(column cf, std::string_view key) = 0;

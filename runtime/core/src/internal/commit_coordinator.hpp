@@ -66,9 +66,15 @@ struct commit_result {
   size_t timers_added = 0;
 };
 
+/// Spans of a commit: (`keys::span` key, `span_codec` value).
+using span_rows = std::vector<std::pair<std::string, std::string>>;
+
 /// One unit of atomic work: a step, an accept, a timer firing, a redrive.
 struct commit_request {
   write_set ops;
+  /// Its spans: the writer puts those of all requests of one batch into a
+  /// single `trace` row keyed by the batch's time (span_codec.hpp).
+  span_rows spans;
   std::vector<envelope> enqueue;
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
@@ -137,12 +143,16 @@ public:
 private:
   void run();
   void commit(std::vector<commit_request>& batch);
+  void put_spans(write_set& ws, span_rows& spans);
 
   storage& store_;
   settings settings_;
   uint64_t next_seq_;
   std::function<void(commit_result&)> on_delivered_;
   std::unordered_map<std::string, uint64_t> topic_seq_;
+  /// The time of the last `trace` row written (µs): each batch's row gets a
+  /// later one, so rows are in commit order even if the clock steps back.
+  uint64_t last_span_us_ = 0;
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<commit_request> queue_;

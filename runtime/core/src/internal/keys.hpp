@@ -53,9 +53,10 @@ inline std::string timer(uint64_t due_ms, uint64_t seq) {
   return out;
 }
 
-/// `be64(end_us) trace_id span_id` — a span in `trace`: rows are in the
-/// order steps ended, so the writer appends them and retention deletes from
-/// the front.
+/// `be64(us) trace_id span_id` — a row of `trace`. Layout 6: `us` is the
+/// time of the commit that wrote the row (ascending: the writer appends and
+/// retention deletes from the front), the ids those of the row's first span.
+/// Before: the row held one span, `us` its end.
 inline std::string span(uint64_t end_us, std::string_view trace_id, std::string_view span_id) {
   std::string out;
   out.reserve(8 + trace_id.size() + span_id.size());
@@ -68,7 +69,8 @@ inline std::string span(uint64_t end_us, std::string_view trace_id, std::string_
 /// The length of a trace id in span keys (32 lowercase hex digits).
 inline constexpr size_t trace_id_size = 32;
 
-/// `trace_id be64(end_us) span_id` — the `trace_index` row of a span.
+/// `trace_id be64(end_us) span_id` — the `trace_index` row of a span in
+/// layouts 4 and 5 (the migration to 6 deletes them).
 inline std::string span_index(std::string_view trace_id, uint64_t end_us,
                               std::string_view span_id) {
   std::string out{trace_id};
@@ -91,5 +93,32 @@ inline std::string index_from_span(std::string_view key) {
     return {};
   return span_index(key.substr(8, trace_id_size), read_be64(key), key.substr(8 + trace_id_size));
 }
+
+/// The span index of layout 6 groups its rows by the hour of the `trace`
+/// row they point to, so retention deletes whole hours at once.
+inline constexpr uint64_t span_bucket_us = 3600ull * 1000 * 1000;
+
+/// `'i' be32(hour) trace_id` — the prefix of a trace's index rows in one hour.
+inline std::string span_index_prefix(uint32_t hour, std::string_view trace_id) {
+  std::string out{"i"};
+  out.reserve(5 + trace_id.size() + 8 + trace_id_size + 16);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((hour >> shift) & 0xff));
+  out.append(trace_id);
+  return out;
+}
+
+/// `'i' be32(hour) trace_id trace_key` — "the `trace` row `trace_key` holds
+/// spans of `trace_id`" (layout 6). Its hour is the row's.
+inline std::string span_index_row(std::string_view trace_id, std::string_view trace_key) {
+  auto out =
+    span_index_prefix(static_cast<uint32_t>(read_be64(trace_key) / span_bucket_us), trace_id);
+  out.append(trace_key);
+  return out;
+}
+
+/// The `trace_index` row holding the last `trace` key indexed; it sorts
+/// after every index row.
+inline constexpr std::string_view span_index_cursor = "z";
 
 } // namespace cairn::keys

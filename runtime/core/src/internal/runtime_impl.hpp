@@ -16,6 +16,7 @@
 #include <malloc.h>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <random>
 #include <set>
@@ -366,6 +367,11 @@ struct runtime::impl {
   std::atomic<uint64_t> journal_pruned{0};
   void expire_spans(int64_t wall);
   void prune_journals(int64_t wall);
+  // The span index (services.cpp, `index_spans`): the last `trace` key indexed.
+  void index_spans();
+  std::chrono::steady_clock::time_point last_index{};
+  std::optional<std::string> span_index_at;
+  std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
   uint64_t passivations_at_trim = 0;
 
@@ -379,9 +385,9 @@ struct runtime::impl {
   void finish_step(activation_actor* self, uint64_t seq, int64_t start, step_effects& fx,
                    caf::error failure);
   caf::error check_sends(const step_effects& fx);
-  /// Adds the span of a step that succeeded to `ops`, encoded from the
+  /// Adds the span of a step that succeeded to `spans`, encoded from the
   /// step's own values (`internal::encode_step_span`).
-  void put_step_span(write_set& ops, const activation_state& st, const envelope& env,
+  void put_step_span(internal::span_rows& spans, const activation_state& st, const envelope& env,
                      std::string_view trace_id, std::string_view parent_span, int64_t start,
                      const step_effects& fx, uint64_t first_event, uint32_t events) const;
   void add_done_step(activation_state& st, commit_request& req, uint64_t seq, int64_t start,

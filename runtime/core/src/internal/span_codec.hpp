@@ -15,6 +15,21 @@ namespace cairn::internal {
 /// an older layout starts with its trace id's length (32), never this.
 inline constexpr uint8_t span_format = 0xC5;
 
+/// The first byte of a `trace` row holding the spans of one commit (layout
+/// 6): then, per span, its end time, trace id and span id (the three parts
+/// of its own key) and its value, each with its length.
+inline constexpr uint8_t span_group_format = 0xC6;
+
+/// Appends one span (its `keys::span` key and value) to a group row's value;
+/// `out` starts empty, and gets the format byte first.
+void append_to_group(std::string& out, std::string_view span_key, std::string_view value);
+
+/// Calls `fn(span_key, span_value)` for each span of a `trace` row: a group
+/// row's members, or the row itself if it holds one span. False if a group
+/// does not parse (the spans before the damage were visited).
+template <class F>
+bool for_each_span(std::string_view key, std::string_view value, F&& fn);
+
 /// Appends the value of `s`'s `trace` row (docs/observability.md, "Span
 /// model"): the format byte, flags, kind, status, start and duration as
 /// varints, hex ids packed to bytes, strings with varint lengths, and only
@@ -49,5 +64,24 @@ void encode_step_span(std::string& out, const step_span_view& v);
 
 /// A span from its `trace` key (`keys::span`) and value.
 caf::expected<span_record> decode_span(std::string_view key, std::string_view value);
+
+/// One member of a group row, or false at its end or on damage (`ok` false).
+bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
+                   bool& ok);
+
+template <class F>
+bool for_each_span(std::string_view key, std::string_view value, F&& fn) {
+  if (value.empty() || static_cast<uint8_t>(value[0]) != span_group_format) {
+    fn(key, value);
+    return true;
+  }
+  size_t pos = 1;
+  std::string member;
+  std::string_view span;
+  bool ok = true;
+  while (next_in_group(value, pos, member, span, ok))
+    fn(std::string_view{member}, span);
+  return ok;
+}
 
 } // namespace cairn::internal
