@@ -16,7 +16,10 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "cairn/storage.hpp"
 #include "http_client.hpp"
+#include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -687,4 +690,94 @@ TEST_CASE("metrics show the HTTP server's connections and refusals and the MCP s
   CHECK(metrics.find("\ncairn_http_stream_overflows_total 0\n") != std::string::npos);
   CHECK(metrics.find("\ncairn_mcp_sessions ") != std::string::npos);
   CHECK(metrics.find("# TYPE cairn_mcp_live_calls gauge") != std::string::npos);
+}
+
+namespace {
+
+/// `cairn_spans_indexed_total` of the node on `port`.
+uint64_t spans_indexed(uint16_t port) {
+  auto m = test::http_call(port, "GET", "/metrics").body;
+  std::smatch match;
+  if (!std::regex_search(m, match, std::regex{R"re(cairn_spans_indexed_total (\d+))re"}))
+    return 0;
+  return std::stoull(match[1]);
+}
+
+/// The number of steps `GET /api/v1/traces/{id}/steps` lists (0 if none).
+size_t trace_step_count(live_node& node, const std::string& trace) {
+  auto r = node.get("/api/v1/traces/" + trace + "/steps");
+  if (r.status != 200)
+    return 0;
+  return json::parse(r.body).at("steps").as_array().size();
+}
+
+} // namespace
+
+TEST_CASE("every span a node committed is found by its trace id after a SIGKILL, once, whether "
+          "the span index had it or not, and the index matches its cursor",
+          "[http][trace][index][crash]") {
+  live_node node;
+  auto trace_of = [](size_t i) {
+    char id[33];
+    std::snprintf(id, sizeof id, "%032zx", 0xc0ffee000 + i);
+    return std::string{id};
+  };
+  auto send = [&](size_t from, size_t to) {
+    std::string body = "[";
+    for (size_t i = from; i < to; ++i) {
+      auto m = json::parse(order_json).as_object();
+      m["to"] = "order/t" + std::to_string(i);
+      m["traceparent"] = "00-" + trace_of(i) + "-00f067aa0ba902b7-01";
+      body += (i == from ? "" : ",") + json::serialize(m);
+    }
+    REQUIRE(node.post("/api/v1/messages:batch", body + "]").status == 202);
+    for (size_t i = from; i < to; ++i)
+      REQUIRE(
+        test::eventually([&] { return node.order_completed("order%2Ft" + std::to_string(i)); }));
+  };
+  // Orders whose spans the indexer has had time to take, then orders sent
+  // right before the kill (most likely still after the index's cursor).
+  constexpr size_t n = 40;
+  send(0, n / 2);
+  REQUIRE(test::eventually([&] { return spans_indexed(node.port) > 0; }));
+  send(n / 2, n);
+  std::vector<size_t> steps(n);
+  for (size_t i = 0; i < n; ++i) {
+    steps[i] = trace_step_count(node, trace_of(i));
+    REQUIRE(steps[i] >= 5); // the order and every hop of it
+  }
+  node.proc->signal(SIGKILL);
+  REQUIRE(node.proc->wait() == 128 + SIGKILL);
+  node.start();
+  for (size_t i = 0; i < n; ++i) {
+    INFO("order " << i);
+    CHECK(trace_step_count(node, trace_of(i)) == steps[i]);
+  }
+  // Stopped cleanly, the index has taken every row (its last pass runs at
+  // the stop), and every span of every row is named by it.
+  node.proc->signal(SIGTERM);
+  REQUIRE(node.proc->wait() == 0);
+  auto st = open_rocksdb(storage_options{node.dir.sub("data"), true});
+  REQUIRE(st);
+  auto at = (*st)->get(column::trace_index, keys::span_index_cursor);
+  REQUIRE(at);
+  REQUIRE(*at);
+  size_t checked = 0;
+  std::string last;
+  REQUIRE_FALSE((*st)->scan(column::trace, "", "", [&](std::string_view k, std::string_view v) {
+    last = k;
+    CHECK(internal::for_each_span(k, v, [&](std::string_view key, auto) {
+      auto named = (*st)->get(column::trace_index,
+                              keys::span_index_row(key.substr(8, keys::trace_id_size), k));
+      REQUIRE(named);
+      CHECK(named->has_value());
+      ++checked;
+    }));
+    return true;
+  }));
+  CHECK(last == **at);
+  size_t all = 0;
+  for (auto s : steps)
+    all += s;
+  CHECK(checked >= all);
 }

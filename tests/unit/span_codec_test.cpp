@@ -185,6 +185,12 @@ TEST_CASE("a step's span encoded from its views is byte for byte the span_record
     std::string direct;
     internal::encode_step_span(direct, v);
     CHECK(direct == expected);
+    // As a group row's member, too.
+    v.span_id = s.span_id;
+    std::string member, expected_member;
+    internal::append_step_span_member(member, v);
+    internal::append_span_member(expected_member, s);
+    CHECK(member == expected_member);
     auto back = internal::decode_span(key_of(s), direct);
     REQUIRE(back);
     CHECK(back->name == s.name);
@@ -204,20 +210,32 @@ TEST_CASE("a commit's row holds its spans, each coming back with its own key and
     s.end_us += i;
     in.push_back(s);
   }
-  std::string group;
+  std::string group(1, static_cast<char>(internal::span_group_format));
+  std::string members; // as steps append them: encoded in place
   std::vector<std::pair<std::string, std::string>> rows;
   for (const auto& s : in) {
     std::string v;
     internal::encode_span(v, s);
     internal::append_to_group(group, key_of(s), v);
+    internal::append_span_member(members, s);
     rows.emplace_back(key_of(s), v);
   }
+  CHECK(group.substr(1) == members);
   CHECK(static_cast<uint8_t>(group[0]) == internal::span_group_format);
   std::vector<std::pair<std::string, std::string>> out;
   auto row_key = keys::span(1, in[0].trace_id, in[0].span_id);
   CHECK(internal::for_each_span(
     row_key, group, [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); }));
   CHECK(out == rows);
+  // The indexer's walk reads the same trace ids, without decoding.
+  std::vector<std::string> traces;
+  size_t pos = 1;
+  bool ok = true;
+  char id[32];
+  while (internal::next_trace_in_group(group, pos, id, ok))
+    traces.emplace_back(id, sizeof id);
+  CHECK(ok);
+  CHECK(traces == std::vector<std::string>{in[0].trace_id, in[1].trace_id, in[2].trace_id});
   auto back = internal::decode_span(out[2].first, out[2].second);
   REQUIRE(back);
   CHECK(back->span_id == "not-a-hex-id");
@@ -228,6 +246,21 @@ TEST_CASE("a commit's row holds its spans, each coming back with its own key and
     rows[1].first, rows[1].second,
     [&](std::string_view k, std::string_view v) { out.emplace_back(k, v); }));
   CHECK(out == std::vector<std::pair<std::string, std::string>>{rows[1]});
+  // A value too long for the two bytes a member's length takes in place.
+  auto big = in[0];
+  big.status_message.assign(20'000, 'x');
+  std::string big_group(1, static_cast<char>(internal::span_group_format));
+  internal::append_span_member(big_group, big);
+  internal::append_span_member(big_group, in[1]);
+  std::vector<span_record> decoded;
+  CHECK(internal::for_each_span(row_key, big_group, [&](std::string_view k, std::string_view v) {
+    auto d = internal::decode_span(k, v);
+    REQUIRE(d);
+    decoded.push_back(*d);
+  }));
+  REQUIRE(decoded.size() == 2);
+  CHECK(decoded[0].status_message == big.status_message);
+  CHECK(decoded[1].trace_id == in[1].trace_id);
   // Cut anywhere inside a member, a group reports the damage after visiting
   // the whole members before it, never a partial one.
   for (size_t n = 1; n < group.size(); ++n) {
@@ -238,5 +271,12 @@ TEST_CASE("a commit's row holds its spans, each coming back with its own key and
     CHECK(seen < 3);
     if (whole && n > 1) // cut exactly between members
       CHECK(seen >= 1);
+    size_t walked = 0, at = 1;
+    bool fine = true;
+    char trace[32];
+    while (internal::next_trace_in_group(std::string_view{group}.substr(0, n), at, trace, fine))
+      ++walked;
+    CHECK(walked == seen);
+    CHECK(fine == whole);
   }
 }

@@ -48,6 +48,9 @@ http_response node_api::metrics() {
          "Journal events deleted under their kind's retention.", s.journal_pruned);
   metric("cairn_expired_total", "counter", "Dedupe claims and spans deleted after their retention.",
          s.expired);
+  metric("cairn_spans_indexed_total", "counter",
+         "Spans the trace index took (it follows the stored spans once a second).",
+         s.spans_indexed);
   metric("cairn_mailbox_depth", "gauge", "Envelopes waiting in mailboxes.", s.pending);
   metric("cairn_active_actors", "gauge", "Activations in memory.", s.active);
   metric("cairn_timers_pending", "gauge", "Durable timers not yet fired.", s.timers);

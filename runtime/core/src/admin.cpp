@@ -259,10 +259,7 @@ void runtime::record_spans(std::vector<span_record> spans) {
   for (const auto& s : spans) {
     if (s.trace_id.size() != keys::trace_id_size || s.span_id.empty())
       continue;
-    auto end_us = static_cast<uint64_t>(std::max<int64_t>(s.end_us, 0));
-    std::string value;
-    internal::encode_span(value, s);
-    req.spans.emplace_back(keys::span(end_us, s.trace_id, s.span_id), std::move(value));
+    internal::append_span_member(req.spans, s);
   }
   d.commit_async(req, [](caf::error) {}); // lost only with the node: a span, not a step
 }

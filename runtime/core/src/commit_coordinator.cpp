@@ -122,27 +122,19 @@ void commit_coordinator::run() {
 }
 
 // The spans of a batch share one `trace` row (span_codec.hpp): one key and
-// value in the log, the memtable and the flush instead of one per step. Its
-// key is the batch's time, later than every row before it, with the ids of
-// its first span.
-void commit_coordinator::put_spans(write_set& ws, span_rows& spans) {
+// value in the log, the memtable and the flush instead of one per step. The
+// steps encoded them as members already; here they are only concatenated.
+// The row's key is the batch's time, later than every row before it, with
+// the ids of its first span.
+void commit_coordinator::put_spans(write_set& ws, std::string& group) {
   auto at = std::max(static_cast<uint64_t>(now_us()), last_span_us_ + 1);
-  auto& [first, value] = spans.front();
-  if (first.size() < 8)
-    return;
-  auto key = keys::span(at, std::string_view{first}.substr(8), {});
-  if (spans.size() == 1) {
-    ws.put(column::trace, std::move(key), std::move(value));
-  } else {
-    size_t bytes = 0;
-    for (const auto& [k, v] : spans)
-      bytes += v.size() + 48;
-    std::string group;
-    group.reserve(bytes);
-    for (const auto& [k, v] : spans)
-      internal::append_to_group(group, k, v);
-    ws.put(column::trace, std::move(key), std::move(group));
-  }
+  size_t pos = 1;
+  std::string first;
+  std::string_view value;
+  bool ok = true;
+  if (!internal::next_in_group(group, pos, first, value, ok))
+    return; // not written by this build's steps: nothing to keep
+  ws.put(column::trace, keys::span(at, std::string_view{first}.substr(8), {}), std::move(group));
   last_span_us_ = at;
 }
 
@@ -157,7 +149,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   std::unordered_map<std::string, placement> placed; // actor -> where this batch put it
   auto now = now_ms();
   auto first_seq = next_seq_;
-  span_rows spans;
+  std::string spans; // the batch's group row: the format byte, then members
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
@@ -228,11 +220,13 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
         placed.emplace(req.enqueue[e].to, where[e]);
     }
     ws.append(std::move(req.ops));
-    if (spans.empty())
-      spans = std::move(req.spans);
-    else
-      for (auto& row : req.spans)
-        spans.push_back(std::move(row));
+    if (!req.spans.empty()) {
+      if (spans.empty()) {
+        spans.reserve(req.spans.size() * batch.size() + 1);
+        spans.push_back(static_cast<char>(internal::span_group_format));
+      }
+      spans.append(req.spans);
+    }
     for (auto& [actor, record] : req.import_mailbox)
       ws.put(column::mailbox, keys::actor_seq(actor, next_seq_++), std::move(record));
     for (auto& key : req.expire_dedupe) {

@@ -21,7 +21,8 @@ void runtime::impl::stop() {
     return;
   accepting.store(false);
   stopping.store(true);
-  if (services.joinable()) {
+  bool started_services = services.joinable();
+  if (started_services) {
     {
       std::lock_guard<std::mutex> g{svc_mtx};
       svc_stop = true;
@@ -49,6 +50,10 @@ void runtime::impl::stop() {
   }
   if (coord)
     coord->stop();
+  // Nothing writes spans any more: the index takes the last ones, so the
+  // next start has no tail to read.
+  if (started_services)
+    index_spans(true);
   if (auto err = store->flush())
     spdlog::error("flush at shutdown failed: {}", render(err));
   // Storage stays open (read-only use by the API) until the runtime is
@@ -440,6 +445,7 @@ runtime_stats runtime::stats() const {
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
   s.dead_letters = static_cast<uint64_t>(std::max<int64_t>(0, d.dead_stored.load()));
   s.expired = d.expired.load();
+  s.spans_indexed = d.spans_indexed.load(std::memory_order_relaxed);
   s.journal_pruned = d.journal_pruned.load();
   {
     std::shared_lock<std::shared_mutex> guard{d.kinds_mtx};

@@ -298,11 +298,11 @@ void runtime::impl::expire_spans(int64_t wall) {
 // and added as one table file with the cursor (so the index and its cursor
 // are durable together, and the step's commit never touches the index). A
 // lookup reads the index, then the rows after the cursor.
-void runtime::impl::index_spans() {
-  auto now = std::chrono::steady_clock::now();
-  if (now - last_index < std::chrono::seconds{1})
+void runtime::impl::index_spans(bool now) {
+  auto time = std::chrono::steady_clock::now();
+  if (!now && time - last_index < std::chrono::seconds{1})
     return;
-  last_index = now;
+  last_index = time;
   if (!span_index_at) {
     auto at = store->get(column::trace_index, keys::span_index_cursor);
     if (!at)
@@ -328,13 +328,18 @@ void runtime::impl::index_spans() {
     auto hour = static_cast<uint32_t>(keys::read_be64(k) / keys::span_bucket_us);
     auto row = static_cast<uint32_t>(rows.size());
     rows.emplace_back(k);
-    internal::for_each_span(k, v, [&](std::string_view span_key, std::string_view) {
-      if (span_key.size() < 8 + keys::trace_id_size)
-        return;
-      entry e{hour, {}, row};
-      std::memcpy(e.trace_id, span_key.data() + 8, keys::trace_id_size);
+    entry e{hour, {}, row};
+    if (v.empty() || static_cast<uint8_t>(v[0]) != internal::span_group_format) {
+      if (k.size() >= 8 + keys::trace_id_size) { // a row of one span (layout 5)
+        std::memcpy(e.trace_id, k.data() + 8, keys::trace_id_size);
+        entries.push_back(e);
+      }
+      return entries.size() < max_spans;
+    }
+    size_t pos = 1;
+    bool ok = true;
+    while (internal::next_trace_in_group(v, pos, e.trace_id, ok))
       entries.push_back(e);
-    });
     return entries.size() < max_spans;
   });
   if (err || rows.empty())

@@ -123,6 +123,11 @@ public:
 
   bool at_end() const { return pos_ == in_.size(); }
   size_t remaining() const { return in_.size() - pos_; }
+  void skip(uint64_t n) {
+    if (!ok_ || n > in_.size() - pos_)
+      return fail();
+    pos_ += n;
+  }
 
 private:
   void fail() { ok_ = false; }
@@ -244,15 +249,48 @@ void encode_step_span(std::string& out, const step_span_view& v) {
   }
 }
 
+namespace {
+
+/// Appends a member: end time, ids, then the value `write` appends, behind
+/// its length. The length takes two bytes (a varint may be written long)
+/// unless the value needs more, so the value is written in place.
+template <class Write>
+void append_member(std::string& out, uint64_t end_us, std::string_view trace_id,
+                   std::string_view span_id, Write&& write) {
+  put_varint(out, end_us);
+  put_id(out, trace_id);
+  put_id(out, span_id);
+  auto at = out.size();
+  out.append(2, '\0');
+  write(out);
+  auto n = out.size() - at - 2;
+  if (n < (1u << 14)) {
+    out[at] = static_cast<char>(0x80 | (n & 0x7f));
+    out[at + 1] = static_cast<char>(n >> 7);
+    return;
+  }
+  std::string value = out.substr(at + 2);
+  out.resize(at);
+  put_str(out, value);
+}
+
+} // namespace
+
 void append_to_group(std::string& out, std::string_view span_key, std::string_view value) {
-  if (out.empty())
-    out.push_back(static_cast<char>(span_group_format));
   if (span_key.size() < 8 + keys::trace_id_size)
     return;
-  put_varint(out, keys::read_be64(span_key));
-  put_id(out, span_key.substr(8, keys::trace_id_size));
-  put_id(out, span_key.substr(8 + keys::trace_id_size));
-  put_str(out, value);
+  append_member(out, keys::read_be64(span_key), span_key.substr(8, keys::trace_id_size),
+                span_key.substr(8 + keys::trace_id_size), [&](std::string& o) { o.append(value); });
+}
+
+void append_span_member(std::string& out, const span_record& s) {
+  append_member(out, static_cast<uint64_t>(std::max<int64_t>(s.end_us, 0)), s.trace_id, s.span_id,
+                [&](std::string& o) { encode_span(o, s); });
+}
+
+void append_step_span_member(std::string& out, const step_span_view& v) {
+  append_member(out, static_cast<uint64_t>(std::max<int64_t>(v.end_us, 0)), v.trace_id, v.span_id,
+                [&](std::string& o) { encode_step_span(o, v); });
 }
 
 bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
@@ -272,6 +310,44 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
   key = keys::span(end_us, trace_id, span_id);
   span = value.substr(pos + used, n);
   pos += used + n;
+  return true;
+}
+
+bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok) {
+  if (pos >= value.size())
+    return false;
+  reader in{value.substr(pos)};
+  in.varint(); // its end
+  auto id = in.varint();
+  auto n = id >> 1;
+  if (!in.ok() || n > in.remaining()) {
+    ok = false;
+    return false;
+  }
+  auto raw = value.substr(value.size() - in.remaining(), n);
+  static constexpr char digits[] = "0123456789abcdef";
+  if ((id & 1) != 0 && n == 16) {
+    for (size_t i = 0; i < 16; ++i) {
+      auto c = static_cast<uint8_t>(raw[i]);
+      trace_id[2 * i] = digits[c >> 4];
+      trace_id[2 * i + 1] = digits[c & 15];
+    }
+  } else if ((id & 1) == 0 && n == 32) {
+    std::memcpy(trace_id, raw.data(), 32);
+  } else {
+    ok = false;
+    return false;
+  }
+  in.skip(n);
+  auto span = in.varint();
+  in.skip(span >> 1);
+  auto len = in.varint();
+  in.skip(len);
+  if (!in.ok()) {
+    ok = false;
+    return false;
+  }
+  pos = value.size() - in.remaining();
   return true;
 }
 

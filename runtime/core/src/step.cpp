@@ -196,20 +196,15 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
 
 /// Adds a step's span to its commit (which writes the spans of all its
 /// steps in one `trace` row).
-void put_span(internal::span_rows& spans, const span_record& span) {
+void put_span(std::string& spans, const span_record& span) {
   if (span.trace_id.size() != keys::trace_id_size)
     return;
-  auto end_us = static_cast<uint64_t>(span.end_us);
-  std::string value;
-  value.reserve(96 + span.actor.size() + span.type.size() + span.status_message.size()
-                + span.sent.size() * 48);
-  internal::encode_span(value, span);
-  spans.emplace_back(keys::span(end_us, span.trace_id, span.span_id), std::move(value));
+  internal::append_span_member(spans, span);
 }
 
 } // namespace
 
-void runtime::impl::put_step_span(internal::span_rows& spans, const activation_state& st,
+void runtime::impl::put_step_span(std::string& spans, const activation_state& st,
                                   const envelope& env, std::string_view trace_id,
                                   std::string_view parent_span, int64_t start,
                                   const step_effects& fx, uint64_t first_event,
@@ -239,11 +234,9 @@ void runtime::impl::put_step_span(internal::span_rows& spans, const activation_s
   v.resumed = env.created_ms > 0 && env.created_ms < started_ms;
   if (v.resumed)
     v.resumed_from = parent_span;
-  std::string value;
-  value.reserve(64 + st.id.size() + env.type.size() + messages.size() * 48);
-  internal::encode_step_span(value, v);
-  auto end_us = static_cast<uint64_t>(v.end_us);
-  spans.emplace_back(keys::span(end_us, trace_id, fx.span_id), std::move(value));
+  v.span_id = fx.span_id;
+  spans.reserve(spans.size() + 96 + st.id.size() + env.type.size() + messages.size() * 48);
+  internal::append_step_span_member(spans, v);
 }
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,

@@ -180,6 +180,7 @@ struct runtime_stats {
   uint64_t dead_letters = 0;    ///< gauge: dead letters stored (kept across restarts)
   uint64_t expired = 0;         ///< dedupe rows and spans deleted after their retention
   uint64_t journal_pruned = 0;  ///< journal events deleted under their kind's retention
+  uint64_t spans_indexed = 0;   ///< spans the trace index took (since start)
   uint64_t stopped_actors = 0;  ///< gauge: actors stopped because their state cannot be rebuilt
   bool storage_writable = true; ///< gauge: storage takes writes (false: disk full, ...)
   std::string storage_unwritable_reason;     ///< why not, while not writable

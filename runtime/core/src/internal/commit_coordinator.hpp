@@ -66,15 +66,13 @@ struct commit_result {
   size_t timers_added = 0;
 };
 
-/// Spans of a commit: (`keys::span` key, `span_codec` value).
-using span_rows = std::vector<std::pair<std::string, std::string>>;
-
 /// One unit of atomic work: a step, an accept, a timer firing, a redrive.
 struct commit_request {
   write_set ops;
-  /// Its spans: the writer puts those of all requests of one batch into a
-  /// single `trace` row keyed by the batch's time (span_codec.hpp).
-  span_rows spans;
+  /// Its spans, as members of a group row (span_codec.hpp), one after the
+  /// other: the writer puts those of all requests of one batch into a
+  /// single `trace` row keyed by the batch's time.
+  std::string spans;
   std::vector<envelope> enqueue;
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
@@ -143,7 +141,7 @@ public:
 private:
   void run();
   void commit(std::vector<commit_request>& batch);
-  void put_spans(write_set& ws, span_rows& spans);
+  void put_spans(write_set& ws, std::string& group);
 
   storage& store_;
   settings settings_;

@@ -368,7 +368,7 @@ struct runtime::impl {
   void expire_spans(int64_t wall);
   void prune_journals(int64_t wall);
   // The span index (services.cpp, `index_spans`): the last `trace` key indexed.
-  void index_spans();
+  void index_spans(bool now = false); ///< `now`: whatever the time since the last pass
   std::chrono::steady_clock::time_point last_index{};
   std::optional<std::string> span_index_at;
   std::atomic<uint64_t> spans_indexed{0};
@@ -387,7 +387,7 @@ struct runtime::impl {
   caf::error check_sends(const step_effects& fx);
   /// Adds the span of a step that succeeded to `spans`, encoded from the
   /// step's own values (`internal::encode_step_span`).
-  void put_step_span(internal::span_rows& spans, const activation_state& st, const envelope& env,
+  void put_step_span(std::string& spans, const activation_state& st, const envelope& env,
                      std::string_view trace_id, std::string_view parent_span, int64_t start,
                      const step_effects& fx, uint64_t first_event, uint32_t events) const;
   void add_done_step(activation_state& st, commit_request& req, uint64_t seq, int64_t start,

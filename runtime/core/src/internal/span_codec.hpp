@@ -20,9 +20,12 @@ inline constexpr uint8_t span_format = 0xC5;
 /// of its own key) and its value, each with its length.
 inline constexpr uint8_t span_group_format = 0xC6;
 
-/// Appends one span (its `keys::span` key and value) to a group row's value;
-/// `out` starts empty, and gets the format byte first.
+/// Appends one span (its `keys::span` key and value) to a group row's
+/// members (the row's value is the format byte, then its members).
 void append_to_group(std::string& out, std::string_view span_key, std::string_view value);
+
+/// Appends `s` as a group row's member, encoded in place.
+void append_span_member(std::string& out, const span_record& s);
 
 /// Calls `fn(span_key, span_value)` for each span of a `trace` row: a group
 /// row's members, or the row itself if it holds one span. False if a group
@@ -46,7 +49,8 @@ struct sent_view {
 /// copies a `span_record` would make. Its name is "process {type}", its
 /// kind consumer, its status ok.
 struct step_span_view {
-  std::string_view trace_id; ///< for its links
+  std::string_view trace_id; ///< its trace, and its links
+  std::string_view span_id;
   std::string_view parent_span_id;
   std::string_view actor, type, envelope_id;
   int64_t start_us = 0, end_us = 0;
@@ -62,12 +66,21 @@ struct step_span_view {
 /// Appends what `encode_span` would for the equivalent `span_record`.
 void encode_step_span(std::string& out, const step_span_view& v);
 
+/// Appends `v` as a group row's member, encoded in place (what
+/// `append_span_member` would for the equivalent `span_record`).
+void append_step_span_member(std::string& out, const step_span_view& v);
+
 /// A span from its `trace` key (`keys::span`) and value.
 caf::expected<span_record> decode_span(std::string_view key, std::string_view value);
 
 /// One member of a group row, or false at its end or on damage (`ok` false).
 bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
                    bool& ok);
+
+/// The trace id (32 hex digits) of the group member at `pos`, which moves
+/// past it; false at the end or on damage (`ok` false). Nothing allocated:
+/// for the indexer, which reads every span once.
+bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok);
 
 template <class F>
 bool for_each_span(std::string_view key, std::string_view value, F&& fn) {
