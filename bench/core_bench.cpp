@@ -447,25 +447,35 @@ int main(int argc, char** argv) {
   }
   if (want('f')) {
     // What tracing costs: the same runs with spans on and off, alternating
-    // (so drift on the machine hits both), medians of three each.
+    // (so drift on the machine hits both). Each round's pair gives a ratio;
+    // the row shows the medians of the rates and of the rounds' ratios.
+    constexpr int rounds = 5;
     std::printf("(f) tracing's cost: spans on vs off in this run, 256 producers, alternating, "
-                "median of 3\n");
-    std::printf("    %-6s %12s %12s %9s\n", "mode", "spans on", "spans off", "on/off");
+                "%d rounds\n",
+                rounds);
+    std::printf("    %-6s %12s %12s %9s   %s\n", "mode", "spans on", "spans off", "on/off",
+                "each round's on/off");
     auto keep = record_spans;
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
     for (auto mode : {durability::os, durability::fsync}) {
-      std::vector<double> on, off;
+      std::vector<double> on, off, ratio;
       uint64_t total = mode == durability::os ? n(400'000) : n(200'000);
-      for (int round = 0; round < 3; ++round)
+      for (int round = 0; round < rounds; ++round) {
         for (bool spans : {true, false}) {
           record_spans = spans;
           (spans ? on : off).push_back(cairn_e2e(dir + "/e2e", mode, 256, total).rate);
         }
-      auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
-      };
-      std::printf("    %-6s %12.0f %12.0f %8.2fx\n", mode == durability::os ? "os" : "fsync",
-                  median(on), median(off), median(on) / median(off));
+        ratio.push_back(on.back() / off.back());
+      }
+      std::string each;
+      for (auto r : ratio)
+        each += fmt::format("{}{:.2f}", each.empty() ? "" : " ", r);
+      std::printf("    %-6s %12.0f %12.0f %8.2fx   %s (median %.2f)\n",
+                  mode == durability::os ? "os" : "fsync", median(on), median(off),
+                  median(on) / median(off), each.c_str(), median(ratio));
     }
     record_spans = keep;
     std::printf("\n");
