@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <caf/all.hpp>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -453,29 +455,42 @@ int main(int argc, char** argv) {
     std::printf("(f) tracing's cost: spans on vs off in this run, 256 producers, alternating, "
                 "%d rounds\n",
                 rounds);
-    std::printf("    %-6s %12s %12s %9s   %s\n", "mode", "spans on", "spans off", "on/off",
-                "each round's on/off");
+    std::printf("    %-6s %12s %12s %9s   %-40s %s\n", "mode", "spans on", "spans off", "on/off",
+                "each round's on/off", "CPU per message, on/off");
     auto keep = record_spans;
     auto median = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
       return v[v.size() / 2];
     };
     for (auto mode : {durability::os, durability::fsync}) {
-      std::vector<double> on, off, ratio;
+      std::vector<double> on, off, ratio, cpu_on, cpu_off;
       uint64_t total = mode == durability::os ? n(400'000) : n(200'000);
+      // The process's CPU time (every thread's) per message: steadier than
+      // the rate on a shared machine, and what spans add to each message.
+      auto cpu_s = [] {
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+               + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+      };
       for (int round = 0; round < rounds; ++round) {
         for (bool spans : {true, false}) {
           record_spans = spans;
+          auto before = cpu_s();
           (spans ? on : off).push_back(cairn_e2e(dir + "/e2e", mode, 256, total).rate);
+          (spans ? cpu_on : cpu_off)
+            .push_back((cpu_s() - before) * 1e6 / static_cast<double>(total));
         }
         ratio.push_back(on.back() / off.back());
       }
       std::string each;
       for (auto r : ratio)
         each += fmt::format("{}{:.2f}", each.empty() ? "" : " ", r);
-      std::printf("    %-6s %12.0f %12.0f %8.2fx   %s (median %.2f)\n",
+      each += fmt::format(" (median {:.2f})", median(ratio));
+      std::printf("    %-6s %12.0f %12.0f %8.2fx   %-40s %.1f / %.1f us (%+.0f %%)\n",
                   mode == durability::os ? "os" : "fsync", median(on), median(off),
-                  median(on) / median(off), each.c_str(), median(ratio));
+                  median(on) / median(off), each.c_str(), median(cpu_on), median(cpu_off),
+                  (median(cpu_on) / median(cpu_off) - 1) * 100);
     }
     record_spans = keep;
     std::printf("\n");
