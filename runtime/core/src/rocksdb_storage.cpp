@@ -204,23 +204,35 @@ public:
       return {};
     if (failed_.load() && !recover())
       return refused();
-    std::shared_lock<std::shared_mutex> guard{mtx_};
-    if (db_ == nullptr || failed_.load() || read_only_)
-      return refused();
-    auto* cf = handle(c);
-    rocksdb::Options options{rocksdb::DBOptions{}, db_->GetOptions(cf)};
-    options.compression = rocksdb::kNoCompression;
     auto path = dir_ + "/" + ingest_prefix + std::to_string(ingests_.fetch_add(1) + 1) + ".sst";
-    rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, options, cf};
-    auto st = writer.Open(path);
-    for (size_t i = 0; st.ok() && i < rows.size(); ++i)
-      st = writer.Put(rows[i].first, rows[i].second);
-    if (st.ok())
-      st = writer.Finish();
+    rocksdb::Status st;
+    {
+      // The file is written beside the database, writes going on meanwhile.
+      std::shared_lock<std::shared_mutex> guard{mtx_};
+      if (db_ == nullptr || failed_.load() || read_only_)
+        return refused();
+      auto* cf = handle(c);
+      rocksdb::Options options{rocksdb::DBOptions{}, db_->GetOptions(cf)};
+      options.compression = rocksdb::kNoCompression;
+      rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, options, cf};
+      st = writer.Open(path);
+      for (size_t i = 0; st.ok() && i < rows.size(); ++i)
+        st = writer.Put(rows[i].first, rows[i].second);
+      if (st.ok())
+        st = writer.Finish();
+    }
     if (st.ok()) {
-      rocksdb::IngestExternalFileOptions io;
-      io.move_files = true;
-      st = db_->IngestExternalFile(cf, {path}, io);
+      // Ingesting stops writes while it gives the file its sequence number:
+      // it takes its turn with them, in `write`'s lock order (see there).
+      std::lock_guard<std::mutex> serial{write_mtx_};
+      std::shared_lock<std::shared_mutex> guard{mtx_};
+      if (db_ == nullptr || failed_.load() || read_only_) {
+        st = rocksdb::Status::Aborted("storage is not writable");
+      } else {
+        rocksdb::IngestExternalFileOptions io;
+        io.move_files = true;
+        st = db_->IngestExternalFile(handle(c), {path}, io);
+      }
     }
     std::error_code ec;
     std::filesystem::remove(path, ec); // moved in (a link), or failed: not needed either way

@@ -243,10 +243,9 @@ void runtime::impl::collect_expired() {
 // first one still kept, and drops the index's hours before the horizon in
 // one range (a lookup skips an index row whose span is gone). Up to
 // `rows_per_pass` per second, more than a node writes: a busy node never
-// falls behind. The next pass
-// starts after the last row deleted instead of stepping over its tombstones
-// again; once an hour it starts from the first row (a clock set back may
-// have written a span before that point).
+// falls behind. The next pass starts after the last row deleted instead of
+// stepping over its tombstones again; once an hour it starts from the first
+// row (rows written by an older layout are in the order their spans ended).
 void runtime::impl::expire_spans(int64_t wall) {
   constexpr size_t rows_per_pass = 1u << 18;
   constexpr size_t rows_per_write = 8192;
