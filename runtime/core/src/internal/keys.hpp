@@ -79,15 +79,8 @@ inline std::string span_index(std::string_view trace_id, uint64_t end_us,
   return out;
 }
 
-/// The `trace` key of a span from its `trace_index` key, or its index key
-/// from its `trace` key (the same three parts, in the other order); empty if
-/// `key` is too short to be either.
-inline std::string span_from_index(std::string_view key) {
-  if (key.size() < trace_id_size + 8)
-    return {};
-  return span(read_be64(key, trace_id_size), key.substr(0, trace_id_size),
-              key.substr(trace_id_size + 8));
-}
+/// The layout-4/5 `trace_index` key of a span from its `trace` key (the
+/// same three parts, in the other order); empty if `key` is too short.
 inline std::string index_from_span(std::string_view key) {
   if (key.size() < trace_id_size + 8)
     return {};
