@@ -43,7 +43,8 @@ using clk = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t msg_size = 256;
-bool record_spans = true; // --spans off: what tracing costs
+bool record_spans = true;                           // --spans off: what tracing costs
+scheduling scheduler = runtime_options{}.scheduler; // --scheduler
 
 struct blob {
   std::string bytes;
@@ -147,6 +148,7 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, durability mode,
   o.max_pending = 2'000'000;
   o.max_active = max_active;
   o.record_spans = record_spans;
+  o.scheduler = scheduler;
   auto rt = runtime::open(o);
   if (!rt) {
     std::fprintf(stderr, "cannot open %s: %s\n", dir.c_str(), render(rt.error()).c_str());
@@ -368,13 +370,16 @@ int main(int argc, char** argv) {
   auto usage = [&](std::FILE* to) {
     std::fprintf(to,
                  "usage: %s [--scale X] [--dir D] [--only SECTIONS] [--spans on|off]\n"
+                 "       [--scheduler sharing|stealing]\n"
                  "  --scale X        multiply every message count by X (default 1.0)\n"
                  "  --dir D          data directory, removed afterwards (default bench-data)\n"
                  "  --only SECTIONS  run only these sections of abcdef (default abcdef):\n"
                  "                   a raw RocksDB cycle, b cairn end to end, c CAF in memory,\n"
                  "                   d memory of passivated actors, e recovery,\n"
                  "                   f spans on vs off (tracing's cost), whatever --spans says\n"
-                 "  --spans on|off   record a span per step, as a node does (default on)\n",
+                 "  --spans on|off   record a span per step, as a node does (default on)\n"
+                 "  --scheduler P    the scheduler's policy, sharing or stealing (default: the\n"
+                 "                   runtime's, sharing)\n",
                  argv[0]);
   };
   for (int i = 1; i < argc; ++i) {
@@ -383,7 +388,8 @@ int main(int argc, char** argv) {
       usage(stdout);
       return 0;
     }
-    bool known = a == "--scale" || a == "--dir" || a == "--only" || a == "--spans";
+    bool known =
+      a == "--scale" || a == "--dir" || a == "--only" || a == "--spans" || a == "--scheduler";
     if (!known || i + 1 >= argc) {
       std::fprintf(stderr, "%s: %s\n", argv[0],
                    known ? ("missing value after " + a).c_str()
@@ -408,14 +414,23 @@ int main(int argc, char** argv) {
         return 2;
       }
       record_spans = v == "on";
+    } else if (a == "--scheduler") {
+      if (v != "sharing" && v != "stealing") {
+        std::fprintf(stderr, "%s: --scheduler must be sharing or stealing, not '%s'\n", argv[0],
+                     v.c_str());
+        return 2;
+      }
+      scheduler = v == "stealing" ? scheduling::stealing : scheduling::sharing;
     } else {
       only = v;
     }
   }
   spdlog::set_level(spdlog::level::warn);
   auto n = [&](double x) { return static_cast<uint64_t>(x * scale); };
-  std::printf("cairn core benchmark — message size %zu B, scale %.2f, %u cores, spans %s\n\n",
-              msg_size, scale, std::thread::hardware_concurrency(), record_spans ? "on" : "off");
+  std::printf(
+    "cairn core benchmark — message size %zu B, scale %.2f, %u cores, spans %s, scheduler %s\n\n",
+    msg_size, scale, std::thread::hardware_concurrency(), record_spans ? "on" : "off",
+    scheduler == scheduling::stealing ? "stealing" : "sharing");
 
   auto want = [&](char c) { return only.find(c) != std::string::npos; };
   // (a) is the baseline of (b)'s ratios, so (b) runs it too.

@@ -2,8 +2,11 @@
 // `cairn bench` from the user's side: every message it sends is accounted
 // for (checked against the node's own counters, not only the bench's), in
 // each of its modes, and it fails loudly when messages go missing.
+#include <cstdio>
 #include <random>
 #include <regex>
+
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -173,6 +176,41 @@ TEST_CASE("cairn bench --embedded runs its own node and accounts for every messa
   CHECK(o.at("target").as_string().find("no spans") != std::string::npos);
   CHECK(rows_in(dir.sub("nospans"), column::trace) == 0);
   CHECK(rows_in(dir.sub("nospans"), column::trace_index) == 0);
+}
+
+TEST_CASE("cairn bench --embedded --json writes its report alone to stdout, and every message "
+          "is handled under either scheduler policy",
+          "[bench][cli]") {
+  test::temp_dir dir;
+  for (std::string policy : {"sharing", "stealing"}) {
+    // stdout alone (stderr dropped): the embedded node's log lines must not
+    // land in it, or the report is no longer JSON a script can parse.
+    std::string cmd = std::string{CAIRN_TEST_NODE} + " bench --embedded --data "
+                      + dir.sub("data-" + policy) + " --scheduler " + policy
+                      + " --messages 500 --batch 25 --actors 8 --json --quiet 2>/dev/null";
+    auto* pipe = ::popen(cmd.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string out;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;)
+      out.append(buf, n);
+    int status = ::pclose(pipe);
+    INFO(policy << ": " << out);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    REQUIRE(!out.empty());
+    CHECK(out.find('\n') == out.size() - 1); // one line
+    boost::system::error_code ec;
+    auto v = json::parse(out, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(num(v.as_object(), "accepted") == 500);
+    CHECK(num(v.as_object(), "handled") == 500);
+    CHECK(num(v.as_object(), "missing") == 0);
+  }
+  // An unknown policy is refused before anything runs.
+  auto r = cairn_cli({"bench", "--embedded", "--scheduler", "round-robin", "--messages", "1"});
+  CHECK(r.code != 0);
+  CHECK(r.out.find("--scheduler") != std::string::npos);
 }
 
 TEST_CASE("cairn bench fails when accepted messages are not handled, and says how many",

@@ -175,6 +175,8 @@ const std::map<std::string, sample>& samples() {
     {"batch", {"64", "128", "256", "64", "128", "256"}},
     {"max_wait_us", {"100", "200", "300", "100", "200", "300"}},
     {"threads", {"3", "5", "7", "3", "5", "7"}},
+    {"scheduler",
+     {R"("stealing")", "sharing", "stealing", R"("stealing")", R"("sharing")", R"("stealing")"}},
     {"max_active", {"10", "20", "30", "10", "20", "30"}},
     {"demo", {"true", "false", std::nullopt, "true", "false", "true"}},
     {"demo_rate", {"2.5", "3.5", "4.5", "2.5", "3.5", "4.5"}},

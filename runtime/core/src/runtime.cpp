@@ -176,6 +176,8 @@ caf::error runtime::start() {
   auto threads =
     d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency());
   d.cfg->set("scheduler.max-threads", threads);
+  d.cfg->set("scheduler.policy", d.opts.scheduler == scheduling::stealing ? caf::atom("stealing")
+                                                                          : caf::atom("sharing"));
   d.cfg->set("logger.console", caf::atom("none"));
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.pool = std::make_unique<internal::blocking_pool>(std::max<size_t>(1, d.opts.blocking_threads),

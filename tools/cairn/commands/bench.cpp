@@ -400,6 +400,10 @@ void add_bench_run(CLI::App& app, int& exit_code) {
                   "one, removed afterwards)");
   cmd->add_option("--threads", s->threads,
                   "The embedded node's scheduler threads (default: its own)");
+  cmd
+    ->add_option("--scheduler", s->scheduler,
+                 "The embedded node's scheduler: sharing (its default) or stealing")
+    ->check(CLI::IsMember({"sharing", "stealing"}));
   cmd->add_flag_function(
     "--no-spans", [s](int64_t) { s->spans = false; },
     "The embedded node records no spans (to measure what tracing costs; a node always records "

@@ -9,6 +9,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "cairn/runtime.hpp"
 
 namespace cairn::cli {
@@ -134,6 +137,9 @@ private:
 
 std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std::string& why) {
   namespace fs = std::filesystem;
+  // The embedded node logs to stderr: stdout carries the report (--json).
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+    "bench", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   std::string dir = s.data;
   bool remove = false;
   std::error_code ec;
@@ -151,6 +157,8 @@ std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std:
   opts.mode = mode == "fsync" ? durability::fsync : durability::os;
   if (s.threads > 0)
     opts.threads = s.threads;
+  if (!s.scheduler.empty())
+    opts.scheduler = s.scheduler == "stealing" ? scheduling::stealing : scheduling::sharing;
   opts.record_spans = s.spans;
   auto rt = runtime::open(opts);
   if (!rt) {

@@ -28,6 +28,7 @@ struct bench_settings {
   bool embedded = false;       ///< a node in this process instead of --node
   std::string data;            ///< embedded: its data directory ("": a temporary one)
   size_t threads = 0;          ///< embedded: scheduler threads (0: the runtime's default)
+  std::string scheduler;       ///< embedded: sharing or stealing (empty: the runtime's default)
   bool spans = true;           ///< embedded: record a span per step (false: what tracing costs)
   double drain_timeout_s = 60; ///< how long to wait for accepted messages to be handled
 };

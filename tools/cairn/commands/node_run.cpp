@@ -229,6 +229,7 @@ int run_node(const node_settings& ns) {
   // threads for the other actors.
   opts.threads = ns.threads ? ns.threads : std::max(4u, std::thread::hardware_concurrency());
   opts.max_active = ns.max_active;
+  opts.scheduler = ns.scheduler == "stealing" ? scheduling::stealing : scheduling::sharing;
   const auto& http_opts = checked.http_opts;
   bool serve_http = checked.serve_http;
   // A cluster member routes by the shard map from the first commit on.

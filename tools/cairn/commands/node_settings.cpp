@@ -184,6 +184,7 @@ const std::vector<setting>& settings_table() {
     number_setting("batch", &node_settings::max_batch, 1, 1e6),
     number_setting("max_wait_us", &node_settings::max_wait_us, 0, 1e6),
     number_setting("threads", &node_settings::threads, 0, 1024),
+    text_setting("scheduler", &node_settings::scheduler, {"sharing", "stealing"}),
     number_setting("max_active", &node_settings::max_active, 0, 1e9),
     text_setting("cluster_etcd", &node_settings::cluster_etcd),
     text_setting("node_id", &node_settings::node_id),

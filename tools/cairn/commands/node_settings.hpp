@@ -39,6 +39,7 @@ struct node_settings {
   size_t max_batch = 1024;
   int64_t max_wait_us = 0;
   size_t threads = 0;
+  std::string scheduler = "sharing";
   size_t max_active = 200'000;
   std::string http = "127.0.0.1:7070";
   int64_t http_read_timeout_s = 10;

@@ -30,6 +30,19 @@ enum class durability {
   fsync, ///< the log is fsynced before anyone is told "accepted" (group fsync)
 };
 
+/// How the actor scheduler's threads find work.
+enum class scheduling {
+  /// One queue all scheduler threads take from (CAF's work sharing). Its cost
+  /// stays the same however many actors wait to run.
+  sharing,
+  /// A queue per thread; an idle thread steals from another's (CAF's work
+  /// stealing). About 10 % more messages a second on an unloaded node, but a
+  /// steal walks the victim's whole queue under its lock: with a backlog of
+  /// 10^5 ready actors (a million actors woken at once) the threads spend
+  /// their time stealing and the node crawls (bench/RESULTS.md).
+  stealing,
+};
+
 /// Node-wide settings of the execution layer.
 struct runtime_options {
   std::string data_dir = "cairn-data";   ///< the RocksDB database directory
@@ -44,7 +57,8 @@ struct runtime_options {
   /// duplicate (default 24 h).
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
   std::chrono::milliseconds span_retention{24 * 3600 * 1000}; ///< then spans are deleted
-  size_t threads = 0; ///< actor scheduler threads (0 = one per core)
+  size_t threads = 0;                         ///< actor scheduler threads (0 = one per core)
+  scheduling scheduler = scheduling::sharing; ///< how those threads find work
   /// Threads for blocking work of deferred steps (`context::defer`: tool
   /// handlers, child processes, network calls), and how many such steps may
   /// wait for one before new ones are refused as `busy` (and retried).
