@@ -6,7 +6,8 @@ set -euo pipefail
 # Usage: install-deps.sh [--test]   (--test adds what only the tests need)
 pkgs=(g++ cmake ninja-build ccache clang-format libvalijson-dev
       libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
-      libcli11-dev libspdlog-dev libfmt-dev catch2 pkg-config)
+      libcli11-dev libspdlog-dev libfmt-dev catch2 pkg-config
+      libjemalloc-dev)  # the node's allocator (CMake option CAIRN_JEMALLOC)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(prometheus)  # promtool, for the metrics format test
   pkgs+=(etcd-server)  # the cluster's coordination, started by the cluster tests

@@ -9,6 +9,11 @@
 
 #include "internal/span_codec.hpp"
 
+// jemalloc's control call, when the executable links it (CMake option
+// CAIRN_JEMALLOC) or preloads it; null with glibc's malloc alone.
+extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen)
+  __attribute__((weak));
+
 namespace cairn {
 
 // -- services --------------------------------------------------------------------
@@ -197,7 +202,10 @@ void runtime::impl::return_memory() {
   auto passivated = passivations.load();
   if (passivated - passivations_at_trim >= 10'000) {
     passivations_at_trim = passivated;
-    malloc_trim(0);
+    if (mallctl != nullptr)
+      mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0); // 4096: all arenas
+    else
+      malloc_trim(0);
   }
 }
 
