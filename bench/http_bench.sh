@@ -4,11 +4,13 @@
 #   POST /api/v1/actors/{id}/messages with 64 keep-alive connections (wrk),
 #   beside runtime::accept from 64 threads (cairn_accept_bench).
 # Nothing is processed in either (max_active 0): both measure acceptance.
-# Usage: bash bench/http_bench.sh [build-dir] [seconds] [os|fsync]
+# Usage: bash bench/http_bench.sh [build-dir] [seconds] [os|fsync] [node flags...]
+#   e.g. bash bench/http_bench.sh build 10 os --scheduler stealing
 set -euo pipefail
 build=${1:-build}
 secs=${2:-10}
 mode=${3:-os}
+shift $(($# < 3 ? $# : 3))
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'kill $node 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -16,10 +18,10 @@ trap 'kill $node 2>/dev/null || true; rm -rf "$tmp"' EXIT
 "$build/bench/cairn_accept_bench" "$tmp/inproc" 64 "$secs" "$mode" | tee "$tmp/inproc.txt"
 
 "$build/tools/cairn/cairn" node --data "$tmp/node" --http 127.0.0.1:0 --durability "$mode" \
-  --max-active 0 --max-pending 100000000 --no-progress --log-level warn > "$tmp/node.log" 2>&1 &
+  --max-active 0 --max-pending 100000000 --no-progress --log-level warn "$@" > "$tmp/node.log" 2>&1 &
 node=$!
 for _ in $(seq 100); do grep -q "ready: http" "$tmp/node.log" && break; sleep 0.1; done
-url=$(grep -o "http://127.0.0.1:[0-9]*" "$tmp/node.log")
+url=$(grep -o "http://127.0.0.1:[0-9]*" "$tmp/node.log" | head -n 1)
 cat > "$tmp/post.lua" <<'LUA'
 local n = 0
 request = function()
