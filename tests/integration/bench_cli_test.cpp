@@ -211,6 +211,18 @@ TEST_CASE("cairn bench --embedded --json writes its report alone to stdout, and 
   auto r = cairn_cli({"bench", "--embedded", "--scheduler", "round-robin", "--messages", "1"});
   CHECK(r.code != 0);
   CHECK(r.out.find("--scheduler") != std::string::npos);
+  // The embedded node's settings without --embedded are refused, not ignored.
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--scheduler", "stealing"},
+                                         {"--threads", "2"},
+                                         {"--data", dir.sub("unused")}}) {
+    std::vector<std::string> args{"bench", "--messages", "1", "--node", "http://127.0.0.1:9"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto refused = cairn_cli(args);
+    INFO(refused.out);
+    CHECK(refused.code == 2);
+    CHECK(refused.out.find(extra[0] + " sets the embedded node's; add --embedded")
+          != std::string::npos);
+  }
 }
 
 TEST_CASE("cairn bench fails when accepted messages are not handled, and says how many",

@@ -266,6 +266,18 @@ int run_bench(const bench_settings& s, const client_options& co, bool progress) 
                          "spans)\n");
     return exit_usage;
   }
+  // The embedded node's settings mean nothing to a running one: say so
+  // rather than measure something else than was asked.
+  for (auto [given, flag] : {std::pair{!s.data.empty(), "--data"},
+                             {s.threads > 0, "--threads"},
+                             {!s.scheduler.empty(), "--scheduler"}})
+    if (given && !s.embedded) {
+      std::fprintf(stderr,
+                   "cairn bench: %s sets the embedded node's; add --embedded, or set it where "
+                   "the node at --node starts (cairn node %s)\n",
+                   flag, flag);
+      return exit_usage;
+    }
   std::string why;
   int code = exit_usage;
   auto target = s.embedded ? open_embedded_target(s, why) : open_http_target(co, why, code);
