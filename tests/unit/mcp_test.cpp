@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "cairn/tools/external_tools.hpp"
 #include "internal/request_state.hpp"
 #include "internal/schema.hpp"
+#include "internal/secure_random.hpp"
 #include "internal/server_impl.hpp"
 
 using namespace cairn::mcp;
@@ -28,6 +30,29 @@ TEST_CASE("HMAC-SHA1 matches RFC 2202", "[mcp]") {
         == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
   CHECK(hmac_hex(std::string(80, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")
         == "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+}
+
+TEST_CASE("capability ids are lowercase hex of the length asked, and do not repeat", "[mcp]") {
+  std::set<std::string> seen;
+  for (size_t n : {1, 12, 31, 32}) {
+    for (int i = 0; i < 2000; ++i) {
+      auto id = secure_random_hex(n);
+      REQUIRE(id.size() == n);
+      REQUIRE(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+      if (n >= 12)
+        CHECK(seen.insert(id).second);
+    }
+  }
+  // Every digit turns up in both halves of a byte (a shifted or masked-off
+  // nibble would leave some out).
+  std::set<char> even, odd;
+  for (int i = 0; i < 200; ++i) {
+    auto id = secure_random_hex(32);
+    for (size_t k = 0; k < id.size(); ++k)
+      (k % 2 == 0 ? even : odd).insert(id[k]);
+  }
+  CHECK(even.size() == 16);
+  CHECK(odd.size() == 16);
 }
 
 TEST_CASE("schema errors name the failing path", "[mcp]") {

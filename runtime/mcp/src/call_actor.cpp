@@ -5,7 +5,6 @@
 #include "internal/call_actor.hpp"
 
 #include <limits>
-#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -14,6 +13,7 @@
 #include "cairn/mcp/outcome.hpp"
 #include "internal/call_context.hpp"
 #include "internal/call_record.hpp"
+#include "internal/secure_random.hpp"
 #include "internal/server_impl.hpp"
 
 namespace cairn::mcp {
@@ -26,7 +26,6 @@ int64_t wall_ms() {
 /// A time-ordered id with 120 unpredictable bits (task ids are capabilities:
 /// they must not be guessable).
 std::string new_call_id() {
-  static thread_local std::random_device rd; // /dev/urandom
   static const char* digits = "0123456789abcdefghijklmnopqrstuvwxyz";
   auto t = static_cast<uint64_t>(wall_ms());
   std::string id;
@@ -34,8 +33,9 @@ std::string new_call_id() {
     id.insert(id.begin(), digits[t % 36]);
     t /= 36;
   }
-  for (int part = 0; part < 2; ++part) {
-    uint64_t r = (static_cast<uint64_t>(rd()) << 32) | rd();
+  uint64_t random[2];
+  secure_random(random, sizeof random);
+  for (auto r : random) {
     for (int i = 0; i < 12; ++i) {
       id.push_back(digits[r % 36]);
       r /= 36;

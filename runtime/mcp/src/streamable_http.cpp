@@ -3,23 +3,14 @@
 // (the session's standalone stream), DELETE (ends a session), and the
 // checks every request passes first (Host, Origin, bearer token).
 #include <algorithm>
-#include <random>
 
 #include "internal/revisions.hpp"
+#include "internal/secure_random.hpp"
 #include "internal/server_impl.hpp"
 
 namespace cairn::mcp {
 
 namespace {
-
-std::string random_hex(size_t n) {
-  static thread_local std::random_device rd;
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i)
-    s.push_back(hex[rd() % 16]);
-  return s;
-}
 
 http_response json_response(unsigned status, std::string body) {
   http_response r;
@@ -264,7 +255,7 @@ void server::handle_http(const http_request& req, http_responder respond) {
 
   if (initializing) {
     auto ns = std::make_shared<session>();
-    ns->id = random_hex(32);
+    ns->id = secure_random_hex(32);
     ns->protocol = revision;
     ns->client_capabilities = caps;
     if (auto ci = p.params.if_contains("clientInfo"); ci && ci->is_object())
@@ -321,7 +312,7 @@ void server::handle_http(const http_request& req, http_responder respond) {
   }
   auto writer = std::make_shared<sse_writer>();
   writer->stream = std::make_shared<http_stream>();
-  writer->stream_id = random_hex(12);
+  writer->stream_id = secure_random_hex(12);
   ex->can_stream = true;
   ex->sink = [writer](std::string msg, bool final) {
     if (!msg.empty())
