@@ -225,9 +225,11 @@ int run_node(const node_settings& ns) {
   opts.max_pending = ns.max_pending;
   opts.max_batch = ns.max_batch;
   opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
-  // Tool handlers may wait (on a child process, a client's answer): keep
-  // threads for the other actors.
-  opts.threads = ns.threads ? ns.threads : std::max(4u, std::thread::hardware_concurrency());
+  // One scheduler thread per core (the runtime's default): tool handlers and
+  // other waits run on the blocking pool, never on these threads, and more
+  // threads than cores only add switches between them (HTTP batches on 2
+  // cores: 4 threads 69-74k msgs/s, 2 threads 94-97k; bench/RESULTS.md).
+  opts.threads = ns.threads;
   opts.max_active = ns.max_active;
   opts.scheduler = ns.scheduler == "stealing" ? scheduling::stealing : scheduling::sharing;
   const auto& http_opts = checked.http_opts;
