@@ -573,6 +573,30 @@ TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage 
 }
 
 TEST_CASE_METHOD(fixture,
+                 "a kind without idle time passivates each actor once its mailbox is empty and "
+                 "loses nothing sent meanwhile",
+                 "[invariant6][passivation]") {
+  kind_options ko;
+  ko.idle_timeout = 0ms;
+  auto rt = start_runtime(options_for(dir), ko);
+  for (int i = 0; i < 50; ++i)
+    REQUIRE(rt->tell("rec/z" + std::to_string(i), note{"one"}));
+  REQUIRE(test::eventually([&] { return rt->stats().passivations >= 50 && rt->idle(); }));
+  CHECK(rt->stats().active == 0);
+  // Messages racing the passivation of their actor: each is handled once, in order.
+  for (int i = 0; i < 200; ++i)
+    REQUIRE(rt->tell("rec/z7", note{"m" + std::to_string(i)}));
+  REQUIRE(rt->tell("rec/z7", note{"report"}));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/z7").size() == 202 && rt->idle(); }));
+  auto j = journal(*rt, "rec/z7");
+  CHECK(j.front() == "one");
+  CHECK(j[1] == "m0");
+  CHECK(j[200] == "m199");
+  CHECK(j.back() == "count=201");
+  REQUIRE(test::eventually([&] { return rt->stats().active == 0; }));
+}
+
+TEST_CASE_METHOD(fixture,
                  "a corrupt mailbox record goes to dead letters with a clear reason and the node "
                  "keeps running",
                  "[corrupt][dlq]") {

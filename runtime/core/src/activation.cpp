@@ -278,6 +278,9 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
       }
       s.idle_armed = true;
       auto wait = idle_for >= timeout ? timeout : timeout - idle_for;
+      // A kind without idle time that could not passivate (a message is on
+      // its way) looks again later, not in a loop.
+      wait = std::max<int64_t>(wait, timeout > 0 ? 0 : 100);
       self->delayed_send(self, std::chrono::milliseconds{wait}, idle_atom::value);
     },
   };

@@ -25,7 +25,12 @@ void runtime::impl::run_next(activation_actor* self) {
   if (st.queue.empty()) {
     if (!st.idle_armed) {
       st.idle_armed = true;
-      self->delayed_send(self, st.kind->opts.idle_timeout, idle_atom::value);
+      // No idle time: straight to the mailbox, not through the clock (whose
+      // thread each timer wakes: one per activation of a one-shot kind).
+      if (st.kind->opts.idle_timeout.count() <= 0)
+        self->send(self, idle_atom::value);
+      else
+        self->delayed_send(self, st.kind->opts.idle_timeout, idle_atom::value);
     }
     return;
   }

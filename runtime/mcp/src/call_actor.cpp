@@ -460,7 +460,10 @@ void server::impl::answer_dead_letter(const dead_letter& dl, const json::object&
 
 void server::impl::register_tool_kind(const tool_entry& t) {
   kind_options k;
-  k.idle_timeout = std::chrono::milliseconds{2000};
+  // One actor per call: once its call is answered nothing more comes to it
+  // (a late poll reads its stored record), so it passivates at once instead
+  // of holding memory and a timer for each call.
+  k.idle_timeout = std::chrono::milliseconds{0};
   // The typed record is snapshotted with every event, in the step's own
   // write: a task poll reads that one row (tasks.cpp), never the journal.
   // A tool that never runs as a task is never polled: no snapshot row (its
