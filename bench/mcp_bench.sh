@@ -72,22 +72,38 @@ check_echo() {
   echo "$1: tools/call echo answers \"$text\" ($2)" >&2
 }
 
-# run_wrk NAME URL: warm up, then measure; leaves the RESULT line in $tmp/NAME.result.
+# run_wrk NAME URL PID: warm up, then measure; leaves the RESULT line in $tmp/NAME.result, with
+# the CPU seconds of the server (PID, from /proc) and of wrk (from `times`) over the measured run:
+# both share this machine's cores.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run_wrk() {
+  local t0 t1 wrk_s
   wrk -t2 -c64 -d2s -s "$script" "$2" -- "$text" > /dev/null
-  wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "$2" -- "$text" | tee "$tmp/$1.wrk" >&2
-  grep '^RESULT ' "$tmp/$1.wrk" > "$tmp/$1.result"
+  t0=$(ticks "$3")
+  (
+    wrk -t2 -c64 -d"${secs}s" --latency -s "$script" "$2" -- "$text" > "$tmp/$1.wrk"
+    times > "$tmp/$1.times"
+  )
+  t1=$(ticks "$3")
+  cat "$tmp/$1.wrk" >&2
+  # `times` prints "XmY.Ys XmY.Ys" (user, system) for the shell, then for its children.
+  wrk_s=$(awk 'NR == 2 {n = 0; for (i = 1; i <= 2; ++i) {split($i, a, /[ms]/); n += a[1] * 60 + a[2]}; print n}' "$tmp/$1.times")
+  echo "$(grep '^RESULT ' "$tmp/$1.wrk") server_s=$(awk -v d=$((t1 - t0)) -v t="$(getconf CLK_TCK)" 'BEGIN {print d / t}') wrk_s=$wrk_s" > "$tmp/$1.result"
 }
 
 # field NAME KEY: one value from a RESULT line.
-field() { grep -o "$2=[0-9.]*" "$tmp/$1.result" | cut -d= -f2; }
+field() { grep -o "\<$2=[0-9.]*" "$tmp/$1.result" | cut -d= -f2; }
+# cpu NAME KEY: CPU microseconds per request of the server (server_s) or of wrk (wrk_s).
+cpu() { awk -v s="$(field "$1" "$2")" -v r="$(field "$1" requests)" 'BEGIN {printf "%.1f", (r > 0 ? s * 1e6 / r : 0)}'; }
 
 "$node" "$here/mcp/echo_server.mjs" 0 > "$tmp/ts.log" 2>&1 &
+ts_pid=$!
 pids+=($!)
 ts_url="$(wait_ready "$tmp/ts.log" "echo server ready")/mcp"
 
 "$cairn" node --data "$tmp/cairn-data" --http 127.0.0.1:0 --no-progress \
   --log-level warn > "$tmp/cairn.log" 2>&1 &
+cairn_pid=$!
 pids+=($!)
 cairn_url="$(wait_ready "$tmp/cairn.log" "cairn node ready")/mcp"
 
@@ -95,9 +111,9 @@ check_echo "TS SDK" "$ts_url"
 check_echo "cairn" "$cairn_url"
 
 echo "--- TS SDK 2.4 echo server, ${secs}s" >&2
-run_wrk ts "$ts_url"
+run_wrk ts "$ts_url" "$ts_pid"
 echo "--- cairn node, ${secs}s" >&2
-run_wrk cairn "$cairn_url"
+run_wrk cairn "$cairn_url" "$cairn_pid"
 
 for name in ts cairn; do
   if [ "$(field $name errors)" != 0 ] || [ "$(field $name non2xx)" != 0 ]; then
@@ -112,8 +128,8 @@ ts_version=$("$node" -p "require('$repo/tests/conformance/node_modules/@modelcon
 echo
 echo "MCP tools/call echo, 2026-07-28 stateless, wrk -t2 -c64 -d${secs}s, $(nproc) cores"
 echo
-echo "| server | requests/s | p50 ms | p99 ms | errors |"
-echo "|---|---:|---:|---:|---:|"
-echo "| TS SDK $ts_version (node $("$node" --version)) | $(field ts rps) | $(ms "$(field ts p50_us)") | $(ms "$(field ts p99_us)") | $(( $(field ts errors) + $(field ts non2xx) )) |"
-echo "| cairn | $(field cairn rps) | $(ms "$(field cairn p50_us)") | $(ms "$(field cairn p99_us)") | $(( $(field cairn errors) + $(field cairn non2xx) )) |"
-echo "| cairn / TS | $(ratio "$(field cairn rps)" "$(field ts rps)") | $(ratio "$(field cairn p50_us)" "$(field ts p50_us)") | $(ratio "$(field cairn p99_us)" "$(field ts p99_us)") | |"
+echo "| server | requests/s | p50 ms | p99 ms | errors | server CPU us/req | wrk CPU us/req |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| TS SDK $ts_version (node $("$node" --version)) | $(field ts rps) | $(ms "$(field ts p50_us)") | $(ms "$(field ts p99_us)") | $(( $(field ts errors) + $(field ts non2xx) )) | $(cpu ts server_s) | $(cpu ts wrk_s) |"
+echo "| cairn | $(field cairn rps) | $(ms "$(field cairn p50_us)") | $(ms "$(field cairn p99_us)") | $(( $(field cairn errors) + $(field cairn non2xx) )) | $(cpu cairn server_s) | $(cpu cairn wrk_s) |"
+echo "| cairn / TS | $(ratio "$(field cairn rps)" "$(field ts rps)") | $(ratio "$(field cairn p50_us)" "$(field ts p50_us)") | $(ratio "$(field cairn p99_us)" "$(field ts p99_us)") | | $(ratio "$(cpu cairn server_s)" "$(cpu ts server_s)") | |"

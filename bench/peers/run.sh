@@ -165,6 +165,18 @@ rows=() # "system|durability|batch|msgs/s|p99 ms|kind" with kind peer, cairn or 
 failed=0
 declare -A cairn_http
 
+# The whole machine's CPU over one run (every process: server, client, kernel), from /proc/stat.
+# cpu_begin before a run; cpu_end sets cpu_cols to "µs per message|cores busy".
+cpu_begin() { read -r _ cpu_u cpu_n cpu_s cpu_i cpu_w cpu_q cpu_sq cpu_st _ < /proc/stat; }
+cpu_end() {
+  local u n s i w q sq st
+  read -r _ u n s i w q sq st _ < /proc/stat
+  cpu_cols=$(awk -v busy=$((u + n + s + q + sq + st - cpu_u - cpu_n - cpu_s - cpu_q - cpu_sq - cpu_st)) \
+    -v idle=$((i + w - cpu_i - cpu_w)) -v hz="$(getconf CLK_TCK)" -v m="$messages" -v ncpu="$(nproc)" \
+    'BEGIN { if (busy + idle == 0) { print "-|-"; exit }
+             printf "%.1f|%.2f", busy / hz * 1e6 / m, busy / ((busy + idle) / ncpu) }')
+}
+
 json_num() { sed -n "s/.*\"$2\": *\([-0-9.eE+]*\).*/\1/p" <<< "$1" | head -n 1; }
 json_str() { sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" <<< "$1" | head -n 1; }
 
@@ -173,10 +185,12 @@ run_peer() {
   local driver=$1 label=$2 port=$3 b out
   for b in "${batches[@]}"; do
     say "$label, batch $b"
+    cpu_begin
     if out=$("$peers_bin/$driver" --host 127.0.0.1 --port "$port" --messages "$messages" \
       --batch "$b" --size 256 --producers 4 --consumers 4 --label "$label"); then
+      cpu_end
       echo "$out" >> "$results"
-      rows+=("$label|$(json_str "$out" durability)|$b|$(json_num "$out" msgs_per_s)|$(json_num "$out" p99_ms)|peer")
+      rows+=("$label|$(json_str "$out" durability)|$b|$(json_num "$out" msgs_per_s)|$(json_num "$out" p99_ms)|peer|$cpu_cols")
     else
       say "$label, batch $b: the driver failed (exit $?)"
       rows+=("$label|-|$b|-|-|failed")
@@ -287,7 +301,7 @@ cairn_row() {
     failed=1
     return
   fi
-  rows+=("$1|$durability|$2|$msgs|$p99|cairn")
+  rows+=("$1|$durability|$2|$msgs|$p99|cairn|$cpu_cols")
   [ "$1" != "cairn (HTTP batches)" ] || cairn_http[$2]=$msgs
 }
 
@@ -300,8 +314,10 @@ if [ "$peers_only" != 1 ]; then
     url=$(grep -o "http://127.0.0.1:[0-9]*" "$dir/node.log" | head -n 1)
     for b in "${batches[@]}"; do
       say "cairn (HTTP batches), batch $b"
+      cpu_begin
       if out=$("$cairn_bin" bench --node "$url" --messages "$messages" --batch "$b" --producers 4 \
         --actors 64 --durability fsync --quiet --json); then
+        cpu_end
         cairn_row "cairn (HTTP batches)" "$b" "$out"
       else
         say "cairn bench over HTTP, batch $b, failed (exit $?)"
@@ -317,8 +333,10 @@ if [ "$peers_only" != 1 ]; then
   node_pid=""
   for b in "${batches[@]}"; do
     say "cairn (embedded), batch $b"
+    cpu_begin
     if out=$("$cairn_bin" bench --embedded --data "$dir/embedded-$b" --durability fsync \
       --messages "$messages" --batch "$b" --producers 4 --quiet --json); then
+      cpu_end
       cairn_row "cairn (embedded)" "$b" "$out"
     else
       say "cairn bench embedded, batch $b, failed (exit $?)"
@@ -334,17 +352,19 @@ echo
 echo "$messages messages of 256 B, 4 producers; peers with 4 consumers, cairn with 64 actors."
 echo "msgs/s: acked (peers) or handled (cairn) messages over first send to last ack."
 echo "p99: send to durable ack (peers), send to handled (cairn)."
-format="%-28s %-57s %5s %9s %9s %18s\n"
-printf "$format" system durability batch msgs/s "p99 ms" "cairn HTTP / this"
+echo "CPU: the whole machine's (server, client, kernel) per message, over the run; cores: busy"
+echo "cores of $(nproc) over the run (the rest idle or waiting for the disk)."
+format="%-28s %-57s %5s %9s %9s %11s %6s %18s\n"
+printf "$format" system durability batch msgs/s "p99 ms" "CPU us/msg" cores "cairn HTTP / this"
 for row in "${rows[@]}"; do
-  IFS='|' read -r system durability batch msgs p99 kind <<< "$row"
+  IFS='|' read -r system durability batch msgs p99 kind cpu cores <<< "$row"
   ratio=-
   if [ "$kind" = peer ]; then
     ratio=$(awk -v a="${cairn_http[$batch]:-}" -v b="$msgs" \
       'BEGIN { if (a == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }')
   fi
   [ "$kind" != failed ] || msgs=FAILED
-  printf "$format" "$system" "$durability" "$batch" "$msgs" "$p99" "$ratio"
+  printf "$format" "$system" "$durability" "$batch" "$msgs" "$p99" "${cpu:--}" "${cores:--}" "$ratio"
 done
 echo
 echo "raw results: $results"
