@@ -152,27 +152,48 @@ void runtime::impl::sweep() {
     std::lock_guard<std::mutex> guard{svc_mtx};
     if (!need_sweep)
       return;
+    // At the activation cap no actor can be woken: the sweep waits (asked
+    // again every few milliseconds) for an activation to end, instead of
+    // reading the whole backlog over and over to find that out.
+    if (active.load() >= static_cast<int64_t>(opts.max_active))
+      return;
     need_sweep = false;
     cursor = sweep_cursor;
   }
   // Collect a batch of actor ids first, then wake them outside the scan: a
   // wake takes a routing shard's lock, which must never be taken while a
   // storage lock is held (the commit writer takes them the other way round).
+  // An actor with a long backlog is stepped over by a new scan past its
+  // rows rather than read row by row.
   constexpr size_t batch = 1024;
+  constexpr size_t rows_before_skip = 16;
   std::vector<std::string> actors;
   bool more = false;
-  ignore_error(store->scan(column::mailbox, "", cursor, [&](std::string_view k, std::string_view) {
-    std::string_view actor;
-    uint64_t seq = 0;
-    if (!keys::split_actor_seq(k, actor, seq) || (!actors.empty() && actor == actors.back()))
+  std::string skip_to = std::move(cursor);
+  do {
+    auto from = std::move(skip_to);
+    skip_to.clear();
+    size_t same = 0;
+    ignore_error(store->scan(column::mailbox, "", from, [&](std::string_view k, std::string_view) {
+      std::string_view actor;
+      uint64_t seq = 0;
+      if (!keys::split_actor_seq(k, actor, seq))
+        return true;
+      if (!actors.empty() && actor == actors.back()) {
+        if (++same < rows_before_skip)
+          return true;
+        skip_to = keys::actor_prefix(actor) + std::string(9, '\xff');
+        return false;
+      }
+      if (actors.size() == batch) {
+        more = true;
+        return false;
+      }
+      actors.emplace_back(actor);
+      same = 0;
       return true;
-    if (actors.size() == batch) {
-      more = true;
-      return false;
-    }
-    actors.emplace_back(actor);
-    return true;
-  }));
+    }));
+  } while (!skip_to.empty() && !more);
   std::string resume_at; // the next sweep's first key, if there is one
   for (const auto& id : actors) {
     if (!wake(id)) {

@@ -342,11 +342,14 @@ struct runtime::impl {
   }
 
   void request_sweep() {
+    bool asked = false;
     {
       std::lock_guard<std::mutex> guard{svc_mtx};
+      asked = need_sweep;
       need_sweep = true;
     }
-    svc_cv.notify_one();
+    if (!asked) // asked already: the services thread will get to it
+      svc_cv.notify_one();
   }
 
   // -- services ---------------------------------------------------------------
