@@ -2,7 +2,8 @@
 // In-process acceptance: N threads call runtime::accept (blocking, one
 // message in flight each) for D seconds with nothing processing
 // (max_active = 0), so only acceptance is measured: validation, the commit
-// coordinator and RocksDB. The baseline for the HTTP benchmark.
+// coordinator and RocksDB. The baseline for the HTTP benchmark: spans on, as
+// in a node. Prints the process's CPU per message (getrusage) beside it.
 //
 //   cairn_accept_bench DIR THREADS SECONDS os|fsync
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 
@@ -43,7 +46,6 @@ int main(int argc, char** argv) {
   o.mode = std::string{argv[4]} == "fsync" ? cairn::durability::fsync : cairn::durability::os;
   o.max_active = 0;
   o.max_pending = 100'000'000;
-  o.record_spans = false;
   auto rt = cairn::runtime::open(o);
   if (!rt)
     return 1;
@@ -55,6 +57,13 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> lat(threads);
   std::vector<std::thread> ts;
+  auto cpu_s = [] {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+           + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  };
+  auto cpu0 = cpu_s();
   auto start = std::chrono::steady_clock::now();
   for (size_t t = 0; t < threads; ++t)
     ts.emplace_back([&, t] {
@@ -78,6 +87,7 @@ int main(int argc, char** argv) {
   for (auto& th : ts)
     th.join();
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto cpu = cpu_s() - cpu0;
   std::vector<double> all;
   for (auto& v : lat)
     all.insert(all.end(), v.begin(), v.end());
@@ -85,8 +95,10 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) {
     return all.empty() ? 0 : all[static_cast<size_t>(p * (all.size() - 1))];
   };
-  std::printf("in-process accept: %zu threads, %.0f msgs/s, p50 %.3f ms, p99 %.3f ms\n", threads,
-              static_cast<double>(all.size()) / elapsed, pct(0.5), pct(0.99));
+  std::printf("in-process accept: %zu threads, %.0f msgs/s, p50 %.3f ms, p99 %.3f ms, CPU %.1f us "
+              "per message (%.2f cores)\n",
+              threads, static_cast<double>(all.size()) / elapsed, pct(0.5), pct(0.99),
+              all.empty() ? 0.0 : cpu * 1e6 / static_cast<double>(all.size()), cpu / elapsed);
   (*rt).reset();
   std::filesystem::remove_all(dir);
   return 0;
