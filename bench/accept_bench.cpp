@@ -43,7 +43,12 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   cairn::runtime_options o;
   o.data_dir = dir;
-  o.mode = std::string{argv[4]} == "fsync" ? cairn::durability::fsync : cairn::durability::os;
+  auto mode = cairn::durability_named(argv[4]);
+  if (!mode) {
+    std::fprintf(stderr, "%s: durability must be os or fsync, not '%s'\n", argv[0], argv[4]);
+    return 2;
+  }
+  o.mode = *mode;
   o.max_active = 0;
   o.max_pending = 100'000'000;
   auto rt = cairn::runtime::open(o);

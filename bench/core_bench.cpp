@@ -415,12 +415,13 @@ int main(int argc, char** argv) {
       }
       record_spans = v == "on";
     } else if (a == "--scheduler") {
-      if (v != "sharing" && v != "stealing") {
+      auto named = scheduling_named(v);
+      if (!named) {
         std::fprintf(stderr, "%s: --scheduler must be sharing or stealing, not '%s'\n", argv[0],
                      v.c_str());
         return 2;
       }
-      scheduler = v == "stealing" ? scheduling::stealing : scheduling::sharing;
+      scheduler = *named;
     } else {
       only = v;
     }
@@ -430,7 +431,7 @@ int main(int argc, char** argv) {
   std::printf(
     "cairn core benchmark — message size %zu B, scale %.2f, %u cores, spans %s, scheduler %s\n\n",
     msg_size, scale, std::thread::hardware_concurrency(), record_spans ? "on" : "off",
-    scheduler == scheduling::stealing ? "stealing" : "sharing");
+    name_of(scheduler));
 
   auto want = [&](char c) { return only.find(c) != std::string::npos; };
   // (a) is the baseline of (b)'s ratios, so (b) runs it too.
@@ -455,9 +456,8 @@ int main(int argc, char** argv) {
                                                 : n(producers == 1 ? 5'000 : 200'000);
         auto r = cairn_e2e(dir + "/e2e", mode, producers, total);
         auto base = mode == durability::os ? raw_os : raw_sync;
-        std::printf("    %-6s %9zu %12.0f %8.3fms %8.3fms %9.1f %8.2fx\n",
-                    mode == durability::os ? "os" : "fsync", producers, r.rate, r.accept_p50_ms,
-                    r.accept_p99_ms, r.batch, r.rate / base);
+        std::printf("    %-6s %9zu %12.0f %8.3fms %8.3fms %9.1f %8.2fx\n", name_of(mode), producers,
+                    r.rate, r.accept_p50_ms, r.accept_p99_ms, r.batch, r.rate / base);
       }
     }
     std::printf("\n");
@@ -503,9 +503,8 @@ int main(int argc, char** argv) {
         each += fmt::format("{}{:.2f}", each.empty() ? "" : " ", r);
       each += fmt::format(" (median {:.2f})", median(ratio));
       std::printf("    %-6s %12.0f %12.0f %8.2fx   %-40s %.1f / %.1f us (%+.0f %%)\n",
-                  mode == durability::os ? "os" : "fsync", median(on), median(off),
-                  median(on) / median(off), each.c_str(), median(cpu_on), median(cpu_off),
-                  (median(cpu_on) / median(cpu_off) - 1) * 100);
+                  name_of(mode), median(on), median(off), median(on) / median(off), each.c_str(),
+                  median(cpu_on), median(cpu_off), (median(cpu_on) / median(cpu_off) - 1) * 100);
     }
     record_spans = keep;
     std::printf("\n");

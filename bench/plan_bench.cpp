@@ -127,7 +127,13 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   runtime_options opts;
   opts.data_dir = dir;
-  opts.mode = mode == "fsync" ? durability::fsync : durability::os;
+  auto named = durability_named(mode);
+  if (!named) {
+    std::fprintf(stderr, "cairn_plan_bench: --durability must be os or fsync, not '%s'\n",
+                 mode.c_str());
+    return 2;
+  }
+  opts.mode = *named;
   opts.threads = std::max(4u, std::thread::hardware_concurrency());
   auto rt = runtime::open(opts);
   if (!rt) {

@@ -616,6 +616,20 @@ TEST_CASE_METHOD(fixture, "a subscriber catches up on a topic in order across re
     CHECK(j[static_cast<size_t>(i)] == std::to_string(i));
 }
 
+TEST_CASE("the durability and scheduling settings are named as in the settings, and nothing else "
+          "names one",
+          "[settings]") {
+  for (auto d : {durability::os, durability::fsync})
+    CHECK(durability_named(name_of(d)) == d);
+  for (auto s : {scheduling::sharing, scheduling::stealing})
+    CHECK(scheduling_named(name_of(s)) == s);
+  CHECK(std::string{name_of(durability::fsync)} == "fsync");
+  CHECK(std::string{name_of(scheduling::sharing)} == "sharing");
+  CHECK_FALSE(durability_named("FSYNC"));
+  CHECK_FALSE(durability_named(""));
+  CHECK_FALSE(scheduling_named("steal"));
+}
+
 TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage on demand",
                  "[invariant6][passivation]") {
   kind_options ko;

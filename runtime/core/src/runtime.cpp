@@ -229,6 +229,28 @@ void runtime::stop() {
   impl_->stop();
 }
 
+const char* name_of(durability d) {
+  return d == durability::fsync ? "fsync" : "os";
+}
+
+const char* name_of(scheduling s) {
+  return s == scheduling::stealing ? "stealing" : "sharing";
+}
+
+std::optional<durability> durability_named(std::string_view name) {
+  for (auto d : {durability::os, durability::fsync})
+    if (name == name_of(d))
+      return d;
+  return std::nullopt;
+}
+
+std::optional<scheduling> scheduling_named(std::string_view name) {
+  for (auto s : {scheduling::sharing, scheduling::stealing})
+    if (name == name_of(s))
+      return s;
+  return std::nullopt;
+}
+
 namespace {
 
 caf::error not_accepting(runtime::impl& d) {

@@ -154,11 +154,11 @@ std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std:
   runtime_options opts;
   opts.data_dir = dir;
   std::string mode = s.durability.empty() ? "os" : s.durability;
-  opts.mode = mode == "fsync" ? durability::fsync : durability::os;
+  opts.mode = durability_named(mode).value_or(durability::os);
   if (s.threads > 0)
     opts.threads = s.threads;
   if (!s.scheduler.empty())
-    opts.scheduler = s.scheduler == "stealing" ? scheduling::stealing : scheduling::sharing;
+    opts.scheduler = scheduling_named(s.scheduler).value_or(scheduling::sharing);
   opts.record_spans = s.spans;
   auto rt = runtime::open(opts);
   if (!rt) {

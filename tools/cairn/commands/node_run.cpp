@@ -221,7 +221,7 @@ int run_node(const node_settings& ns) {
 
   runtime_options opts;
   opts.data_dir = ns.data;
-  opts.mode = ns.durability == "fsync" ? durability::fsync : durability::os;
+  opts.mode = durability_named(ns.durability).value_or(durability::os); // checked with the settings
   opts.max_pending = ns.max_pending;
   opts.max_batch = ns.max_batch;
   opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
@@ -231,7 +231,7 @@ int run_node(const node_settings& ns) {
   // cores: 4 threads 69-74k msgs/s, 2 threads 94-97k; bench/RESULTS.md).
   opts.threads = ns.threads;
   opts.max_active = ns.max_active;
-  opts.scheduler = ns.scheduler == "stealing" ? scheduling::stealing : scheduling::sharing;
+  opts.scheduler = scheduling_named(ns.scheduler).value_or(scheduling::sharing);
   const auto& http_opts = checked.http_opts;
   bool serve_http = checked.serve_http;
   // A cluster member routes by the shard map from the first commit on.

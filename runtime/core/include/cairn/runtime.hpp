@@ -43,6 +43,13 @@ enum class scheduling {
   stealing,
 };
 
+/// The settings' names of the two enums above ("os", "fsync"; "sharing",
+/// "stealing"), and back: nothing for any other text.
+const char* name_of(durability d);
+const char* name_of(scheduling s);
+std::optional<durability> durability_named(std::string_view name);
+std::optional<scheduling> scheduling_named(std::string_view name);
+
 /// Node-wide settings of the execution layer.
 struct runtime_options {
   std::string data_dir = "cairn-data";   ///< the RocksDB database directory
