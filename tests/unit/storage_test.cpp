@@ -48,9 +48,10 @@ TEST_CASE("a write set is atomic and scans run in key order within a prefix", "[
   REQUIRE(st);
   auto& s = **st;
   write_set ws;
-  ws.put(column::journal, std::string{"a\0\x02", 3}, "two");
-  ws.put(column::journal, std::string{"a\0\x01", 3}, "one");
-  ws.put(column::journal, std::string{"ab\0\x01", 4}, "other actor");
+  // Journal keys are `actor \0 be64(seq)` (keys::actor_seq).
+  ws.put(column::journal, std::string{"a\0\0\0\0\0\0\0\0\x02", 10}, "two");
+  ws.put(column::journal, std::string{"a\0\0\0\0\0\0\0\0\x01", 10}, "one");
+  ws.put(column::journal, std::string{"ab\0\0\0\0\0\0\0\0\x01", 11}, "other actor");
   ws.put(column::mailbox, "m", "mail");
   REQUIRE_FALSE(s.write(ws, true));
   std::vector<std::string> seen;
@@ -71,4 +72,87 @@ TEST_CASE("a write set is atomic and scans run in key order within a prefix", "[
   auto m = s.get(column::mailbox, "m");
   REQUIRE(m);
   CHECK_FALSE(*m);
+}
+
+namespace {
+
+std::string row(std::string_view actor, uint64_t seq) {
+  std::string k{actor};
+  k.push_back('\0');
+  for (int shift = 56; shift >= 0; shift -= 8)
+    k.push_back(static_cast<char>((seq >> shift) & 0xff));
+  return k;
+}
+
+std::string prefix_of(std::string_view actor) {
+  return std::string{actor} + std::string(1, '\0');
+}
+
+/// The values of the rows a scan visits, in order.
+std::vector<std::string> scanned(storage& st, column cf, std::string_view prefix,
+                                 std::string_view from = {}) {
+  std::vector<std::string> out;
+  REQUIRE_FALSE(st.scan(cf, prefix, from, [&](std::string_view, std::string_view v) {
+    out.emplace_back(v);
+    return true;
+  }));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("an actor's rows are found by its prefix in the memtable and in table files, and an "
+          "actor without rows finds none",
+          "[storage]") {
+  test::temp_dir dir;
+  using rows = std::vector<std::string>;
+  auto check = [](storage& st, column cf, bool all_written) {
+    CHECK(scanned(st, cf, prefix_of("k/a"))
+          == (all_written ? rows{"a1", "a2", "a3", "a4"} : rows{"a1", "a2", "a3"}));
+    CHECK(scanned(st, cf, prefix_of("k/a"), row("k/a", 2))
+          == (all_written ? rows{"a2", "a3", "a4"} : rows{"a2", "a3"}));
+    CHECK(scanned(st, cf, prefix_of("k/ab")) == rows{"ab1"});
+    CHECK(scanned(st, cf, prefix_of("k/b")) == rows{"b5"});
+    CHECK(scanned(st, cf, prefix_of("k/c")) == (all_written ? rows{"c1"} : rows{}));
+    CHECK(scanned(st, cf, prefix_of("k/none")).empty());
+    CHECK(scanned(st, cf, prefix_of("k")).empty()); // "k" is no actor of these rows
+    // A prefix that is not one actor's, and the whole family: key order.
+    CHECK(scanned(st, cf, "k/a")
+          == (all_written ? rows{"a1", "a2", "a3", "a4", "ab1"} : rows{"a1", "a2", "a3", "ab1"}));
+    CHECK(scanned(st, cf, "").size() == (all_written ? 7 : 5));
+    std::string last;
+    REQUIRE_FALSE(st.last(cf, prefix_of("k/a"), [&](std::string_view, std::string_view v) {
+      last = v;
+      return false;
+    }));
+    CHECK(last == (all_written ? "a4" : "a3"));
+  };
+  {
+    auto st = open_rocksdb({dir.path(), false});
+    REQUIRE(st);
+    for (auto cf : {column::mailbox, column::journal}) {
+      write_set ws;
+      ws.put(cf, row("k/a", 1), "a1");
+      ws.put(cf, row("k/a", 2), "a2");
+      ws.put(cf, row("k/a", 3), "a3");
+      ws.put(cf, row("k/ab", 1), "ab1");
+      ws.put(cf, row("k/b", 5), "b5");
+      REQUIRE_FALSE((*st)->write(ws, true));
+    }
+    REQUIRE_FALSE((*st)->flush()); // into table files
+    for (auto cf : {column::mailbox, column::journal})
+      check(**st, cf, false);
+    for (auto cf : {column::mailbox, column::journal}) {
+      write_set ws;
+      ws.put(cf, row("k/a", 4), "a4");
+      ws.put(cf, row("k/c", 1), "c1");
+      REQUIRE_FALSE((*st)->write(ws, true)); // in the memtable
+    }
+    for (auto cf : {column::mailbox, column::journal})
+      check(**st, cf, true);
+  }
+  auto st = open_rocksdb({dir.path(), false}); // the log replayed
+  REQUIRE(st);
+  for (auto cf : {column::mailbox, column::journal})
+    check(**st, cf, true);
 }

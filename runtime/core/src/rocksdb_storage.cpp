@@ -10,7 +10,9 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_writer.h>
@@ -106,29 +108,66 @@ rocksdb::Options db_options() {
   return options;
 }
 
-/// The actor (or topic, or peer) of an `actor_seq` key: all but its last 8
-/// bytes. Rows of one actor are written in ascending order, so the memtable
-/// can insert each next to the previous one of its actor (an insert hint)
-/// instead of searching the whole skip list from the top.
+/// The actor (or topic, or peer) of an `actor_seq` key (`id \0 be64(seq)`):
+/// all but its last 8 bytes. Any other key, such as a bare `id \0` prefix,
+/// has none (ids hold no `\0`, keys::actor_seq).
 class actor_of_key final : public rocksdb::SliceTransform {
 public:
   const char* Name() const override { return "cairn.actor_of_key"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
     return {key.data(), key.size() - 8};
   }
-  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 9; }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 9 && key[key.size() - 9] == '\0';
+  }
 };
 
+const std::shared_ptr<const rocksdb::SliceTransform>& by_actor() {
+  static const std::shared_ptr<const rocksdb::SliceTransform> t = std::make_shared<actor_of_key>();
+  return t;
+}
+
+/// The families read one actor at a time by prefix (`scan` with an `id \0`
+/// prefix): an activation reads its journal and its mailbox when it starts,
+/// and most actors that start (a new MCP call, a new order) have neither.
+bool read_by_actor(column c) {
+  return c == column::mailbox || c == column::journal;
+}
+
 std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Options& options) {
-  static const std::shared_ptr<const rocksdb::SliceTransform> by_actor =
-    std::make_shared<actor_of_key>();
+  // One block cache for every family (RocksDB's default size), whichever
+  // table factory reads it.
+  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(8 << 20);
+  static const std::shared_ptr<rocksdb::TableFactory> plain = [] {
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    return std::shared_ptr<rocksdb::TableFactory>{rocksdb::NewBlockBasedTableFactory(t)};
+  }();
+  // Bloom filters over whole keys and actor prefixes: an actor with no rows
+  // in a table file is answered by its filter, not by its index and blocks.
+  static const std::shared_ptr<rocksdb::TableFactory> filtered = [] {
+    rocksdb::BlockBasedTableOptions t;
+    t.block_cache = cache;
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    return std::shared_ptr<rocksdb::TableFactory>{rocksdb::NewBlockBasedTableFactory(t)};
+  }();
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{options});
+  rocksdb::ColumnFamilyOptions base{options};
+  base.table_factory = plain;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, base);
   for (size_t i = 0; i < column_count; ++i) {
-    rocksdb::ColumnFamilyOptions cf{options};
+    rocksdb::ColumnFamilyOptions cf{base};
     auto c = static_cast<column>(i);
+    // Rows of one actor are written in ascending order, so the memtable can
+    // insert each next to the previous one of its actor (an insert hint)
+    // instead of searching the whole skip list from the top.
     if (c == column::mailbox || c == column::journal || c == column::outbox || c == column::topic)
-      cf.memtable_insert_with_hint_prefix_extractor = by_actor;
+      cf.memtable_insert_with_hint_prefix_extractor = by_actor();
+    if (read_by_actor(c)) {
+      cf.prefix_extractor = by_actor();
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
+      cf.table_factory = filtered;
+    }
     // The index of spans by trace id arrives as sorted, ingested files
     // (`ingest`), a few a minute; its memtable holds only the migration's
     // and retention's deletions.
@@ -331,12 +370,23 @@ public:
     rocksdb::ReadOptions ro;
     std::string upper;
     rocksdb::Slice upper_slice;
+    std::string start{from.empty() || from < prefix ? prefix : from};
+    // One actor's rows (an `id \0` prefix) in a family with actor filters:
+    // a prefix seek, which the memtable's and each table file's bloom filter
+    // answer for an actor that has no rows there. It starts from a whole
+    // key (the bare prefix has no actor of its own). Anything else: a scan
+    // in key order.
+    if (read_by_actor(cf) && !prefix.empty() && prefix.back() == '\0') {
+      if (start.size() == prefix.size())
+        keys::append_be64(start, 0);
+      ro.prefix_same_as_start = by_actor()->InDomain(start);
+    }
+    ro.total_order_seek = !ro.prefix_same_as_start;
     if (!prefix.empty() && successor(prefix, upper)) {
       upper_slice = rocksdb::Slice{upper};
       ro.iterate_upper_bound = &upper_slice;
     }
     std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, handle(cf))};
-    auto start = from.empty() || from < prefix ? prefix : from;
     for (it->Seek(rocksdb::Slice{start.data(), start.size()}); it->Valid(); it->Next()) {
       auto k = it->key();
       std::string_view key{k.data(), k.size()};
@@ -355,7 +405,9 @@ public:
     std::shared_lock<std::shared_mutex> guard{mtx_};
     if (db_ == nullptr)
       return closed();
-    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(rocksdb::ReadOptions{}, handle(cf))};
+    rocksdb::ReadOptions ro;
+    ro.total_order_seek = true; // key order, whatever the family's prefix filters
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, handle(cf))};
     std::string upper;
     if (!prefix.empty() && successor(prefix, upper))
       it->SeekForPrev(upper);

@@ -17,8 +17,8 @@ namespace cairn {
 
 /// The column families of a node's database (DESIGN.md, "RocksDB layout").
 enum class column : uint8_t {
-  mailbox,      ///< actor id, seq -> envelope
-  journal,      ///< actor id, seq -> event
+  mailbox,      ///< actor id, seq -> envelope (keys: `id \0 be64(seq)`, see below)
+  journal,      ///< actor id, seq -> event (keys: `id \0 be64(seq)`, see below)
   snapshot,     ///< actor id -> state + seq
   timer,        ///< due time, seq -> envelope
   dead,         ///< envelope id -> dead letter
@@ -141,6 +141,9 @@ public:
 
   /// Visits rows whose key starts with `prefix` and is >= `from` (or all of
   /// the prefix if `from` is empty), in key order, on a consistent snapshot.
+  /// In `mailbox` and `journal` an `id \0` prefix reads one actor's rows
+  /// through its bloom filters: there, every key must be `id \0 be64(seq)`
+  /// (keys::actor_seq), as every writer in cairn makes them.
   virtual caf::error scan(column cf, std::string_view prefix, std::string_view from,
                           const scan_fn& fn) = 0;
 
