@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The RocksDB adapter: the only file that includes RocksDB and the only place
-// where rocksdb::Status becomes a cairn error.
+// The RocksDB adapter: with rocksdb_options.cpp (how the database and its
+// column families are configured and opened) the only files that include
+// RocksDB, and the only place where rocksdb::Status becomes a cairn error.
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -10,9 +11,7 @@
 #include <cstdarg>
 #include <cstdio>
 
-#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_writer.h>
@@ -25,6 +24,7 @@
 #include "cairn/storage.hpp"
 #include "internal/keys.hpp"
 #include "internal/layout.hpp"
+#include "internal/rocksdb_options.hpp"
 
 namespace cairn {
 
@@ -56,142 +56,16 @@ const char* to_string(column c) {
   return "?";
 }
 
+using internal::by_actor;
+using internal::column_families;
+using internal::db_options;
+using internal::open_db;
+using internal::read_by_actor;
+
 namespace {
 
 caf::error from_status(const rocksdb::Status& st, errc code, const std::string& what) {
   return make_error(code, what + ": " + st.ToString());
-}
-
-// RocksDB's own diagnostics go to our log, not to a LOG file in the data
-// directory: one log stream for operators, and no file whose failed write on
-// a full disk would leave RocksDB's log writer in an error state.
-class rocksdb_log_bridge final : public rocksdb::Logger {
-public:
-  rocksdb_log_bridge() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
-
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
-  }
-
-  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
-    if (level < GetInfoLogLevel())
-      return;
-    char buf[1024];
-    std::vsnprintf(buf, sizeof buf, format, ap);
-    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL)
-      spdlog::error("rocksdb: {}", buf);
-    else if (level >= rocksdb::InfoLogLevel::WARN_LEVEL)
-      spdlog::warn("rocksdb: {}", buf);
-    else
-      spdlog::debug("rocksdb: {}", buf);
-  }
-};
-
-rocksdb::Options db_options() {
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
-  // Memory: memtables of all column families share one budget, so a burst
-  // on one family cannot grow the node without bound (invariant 6).
-  options.db_write_buffer_size = 256ull << 20;
-  options.write_buffer_size = 32ull << 20;
-  options.max_total_wal_size = 256ull << 20;
-  options.IncreaseParallelism(2);
-  // Writes are serialized here anyway (see `write`).
-  options.allow_concurrent_memtable_write = false;
-  options.info_log = std::make_shared<rocksdb_log_bridge>();
-  // The span index's table files are written outside the database
-  // (`ingest`) and so carry no unique id to check against the manifest;
-  // every open of one would log a warning.
-  options.verify_sst_unique_id_in_manifest = false;
-  return options;
-}
-
-/// The actor (or topic, or peer) of an `actor_seq` key (`id \0 be64(seq)`):
-/// all but its last 8 bytes. Any other key, such as a bare `id \0` prefix,
-/// has none (ids hold no `\0`, keys::actor_seq).
-class actor_of_key final : public rocksdb::SliceTransform {
-public:
-  const char* Name() const override { return "cairn.actor_of_key"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return {key.data(), key.size() - 8};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return key.size() >= 9 && key[key.size() - 9] == '\0';
-  }
-};
-
-const std::shared_ptr<const rocksdb::SliceTransform>& by_actor() {
-  static const std::shared_ptr<const rocksdb::SliceTransform> t = std::make_shared<actor_of_key>();
-  return t;
-}
-
-/// The families read one actor at a time by prefix (`scan` with an `id \0`
-/// prefix): an activation reads its journal and its mailbox when it starts,
-/// and most actors that start (a new MCP call, a new order) have neither.
-bool read_by_actor(column c) {
-  return c == column::mailbox || c == column::journal;
-}
-
-std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Options& options) {
-  // One block cache for every family (RocksDB's default size), whichever
-  // table factory reads it.
-  static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(8 << 20);
-  static const std::shared_ptr<rocksdb::TableFactory> plain = [] {
-    rocksdb::BlockBasedTableOptions t;
-    t.block_cache = cache;
-    return std::shared_ptr<rocksdb::TableFactory>{rocksdb::NewBlockBasedTableFactory(t)};
-  }();
-  // Bloom filters over whole keys and actor prefixes: an actor with no rows
-  // in a table file is answered by its filter, not by its index and blocks.
-  static const std::shared_ptr<rocksdb::TableFactory> filtered = [] {
-    rocksdb::BlockBasedTableOptions t;
-    t.block_cache = cache;
-    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    return std::shared_ptr<rocksdb::TableFactory>{rocksdb::NewBlockBasedTableFactory(t)};
-  }();
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  rocksdb::ColumnFamilyOptions base{options};
-  base.table_factory = plain;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, base);
-  for (size_t i = 0; i < column_count; ++i) {
-    rocksdb::ColumnFamilyOptions cf{base};
-    auto c = static_cast<column>(i);
-    // Rows of one actor are written in ascending order, so the memtable can
-    // insert each next to the previous one of its actor (an insert hint)
-    // instead of searching the whole skip list from the top.
-    if (c == column::mailbox || c == column::journal || c == column::outbox || c == column::topic)
-      cf.memtable_insert_with_hint_prefix_extractor = by_actor();
-    if (read_by_actor(c)) {
-      cf.prefix_extractor = by_actor();
-      cf.memtable_prefix_bloom_size_ratio = 0.02;
-      cf.table_factory = filtered;
-    }
-    // The index of spans by trace id arrives as sorted, ingested files
-    // (`ingest`), a few a minute; its memtable holds only the migration's
-    // and retention's deletions.
-    if (c == column::trace_index)
-      cf.write_buffer_size = 4ull << 20;
-    cfs.emplace_back(to_string(c), cf);
-  }
-  return cfs;
-}
-
-// Opens the database with every column family; on success `handles` holds
-// ours in `column` order (the default family's handle is released).
-rocksdb::Status open_db(const std::string& dir, bool read_only, rocksdb::DB*& db,
-                        std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
-  auto options = db_options();
-  auto cfs = column_families(options);
-  handles.clear();
-  auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, cfs, &handles, &db)
-                      : rocksdb::DB::Open(options, dir, cfs, &handles, &db);
-  if (st.ok()) {
-    db->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
-    handles.erase(handles.begin());
-  }
-  return st;
 }
 
 class rocksdb_storage final : public storage {
