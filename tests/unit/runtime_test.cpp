@@ -669,6 +669,60 @@ TEST_CASE_METHOD(fixture,
 }
 
 TEST_CASE_METHOD(fixture,
+                 "the first message of a new actor runs without reading storage, and its next "
+                 "activation restores what it journaled",
+                 "[invariant6][activation]") {
+  // Reads of the actor's own rows: its snapshot, journal and mailbox.
+  std::atomic<int64_t> reads{0};
+  struct counting_storage : faulty_storage {
+    using faulty_storage::faulty_storage;
+    std::atomic<int64_t>* reads = nullptr;
+    bool mine(std::string_view key) const { return key.rfind("rec/new", 0) == 0; }
+    caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
+      if (mine(key))
+        reads->fetch_add(1);
+      return faulty_storage::get(cf, key);
+    }
+    caf::error scan(column cf, std::string_view prefix, std::string_view from,
+                    const scan_fn& fn) override {
+      if (mine(prefix))
+        reads->fetch_add(1);
+      return faulty_storage::scan(cf, prefix, from, fn);
+    }
+  };
+  auto o = options_for(dir);
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto c = std::make_unique<counting_storage>(std::move(inner));
+    c->reads = &reads;
+    return c;
+  };
+  kind_options ko;
+  ko.idle_timeout = 0ms;
+  auto rt = start_runtime(o, ko);
+  for (const auto& text : {"one", "two"}) {
+    envelope env;
+    env.from = "external";
+    env.to = "rec/new-" + std::string{text};
+    env.type = type_tag<note>::value;
+    env.payload = encode(note{text});
+    std::promise<caf::expected<std::string>> accepted;
+    rt->accept_new_async(std::move(env),
+                         [&](caf::expected<std::string> r) { accepted.set_value(std::move(r)); });
+    REQUIRE(accepted.get_future().get());
+  }
+  REQUIRE(test::eventually(
+    [&] { return rt->stats().processed == 2 && rt->idle() && rt->stats().active == 0; }));
+  CHECK(reads.load() == 0);
+  CHECK(journal(*rt, "rec/new-one") == std::vector<std::string>{"one"});
+  CHECK(journal(*rt, "rec/new-two") == std::vector<std::string>{"two"});
+  // Passivated, the actor is an ordinary one: its state comes back from storage.
+  REQUIRE(rt->tell("rec/new-one", note{"report"}));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/new-one").size() == 2; }));
+  CHECK(journal(*rt, "rec/new-one").back() == "count=1");
+  CHECK(reads.load() > 0);
+}
+
+TEST_CASE_METHOD(fixture,
                  "a corrupt mailbox record goes to dead letters with a clear reason and the node "
                  "keeps running",
                  "[corrupt][dlq]") {

@@ -208,7 +208,7 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
 }
 
 caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id,
-                            std::shared_ptr<std::atomic<bool>> full) {
+                            std::shared_ptr<std::atomic<bool>> full, bool fresh) {
   auto& st = self->state;
   st.rt = rt;
   st.window_full = std::move(full);
@@ -235,13 +235,19 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
       spdlog::error("actor={} activation failed outside its handler: {}", id, what);
       return make_error(errc::handler_failed, "activation failed outside its handler: " + what);
     });
-  if (auto err = rt->load_state(st)) {
-    spdlog::error("actor={} cannot restore state: {}", st.id, render(err));
-    rt->end_activation(self, std::move(err));
-    return {};
+  if (fresh) {
+    // A new actor (`accept_new_async`): no snapshot, journal or earlier
+    // mail to read; its first message is on its way from the route.
+    st.impl = st.kind->factory(st.id);
+  } else {
+    if (auto err = rt->load_state(st)) {
+      spdlog::error("actor={} cannot restore state: {}", st.id, render(err));
+      rt->end_activation(self, std::move(err));
+      return {};
+    }
+    rt->load_mailbox(self);
+    self->send(self, tick_atom::value); // run what the mailbox already holds
   }
-  rt->load_mailbox(self);
-  self->send(self, tick_atom::value); // run what the mailbox already holds
   return {
     [=](deliver_atom, uint64_t seq, envelope& env) {
       auto& s = self->state;
@@ -287,8 +293,8 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
 }
 
 caf::actor runtime::impl::spawn_activation(const std::string& id,
-                                           std::shared_ptr<std::atomic<bool>> full) {
-  return sys->spawn<caf::lazy_init>(activation_fn, this, id, std::move(full));
+                                           std::shared_ptr<std::atomic<bool>> full, bool fresh) {
+  return sys->spawn<caf::lazy_init>(activation_fn, this, id, std::move(full), fresh);
 }
 
 } // namespace cairn

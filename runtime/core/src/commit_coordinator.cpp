@@ -277,7 +277,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
         continue;
       }
       ws.put(column::mailbox, keys::actor_seq(env.to, seq), encode(rec));
-      res.delivered.push_back(routed{seq, std::move(env)});
+      res.delivered.push_back(routed{seq, std::move(env), req.fresh});
     }
     res.timers_added = req.timers.size();
     for (auto& [due, env] : req.timers)

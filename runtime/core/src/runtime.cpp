@@ -370,8 +370,10 @@ void runtime::accept_batch(std::vector<envelope> envs,
   }
 }
 
-void runtime::accept_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
-  auto& d = *impl_;
+namespace {
+
+void accept_one(runtime::impl& d, envelope env, bool fresh,
+                std::function<void(caf::expected<std::string>)> done) {
   if (auto err = not_accepting(d))
     return done(std::move(err));
   if (auto err = check_incoming(d, env))
@@ -383,6 +385,7 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
   commit_request req;
   req.enqueue.push_back(std::move(env));
   req.dedupe = true;
+  req.fresh = fresh;
   auto cb = std::make_shared<std::function<void(caf::expected<std::string>)>>(std::move(done));
   req.done = [p = &d, cb,
               counters = d.find_kind(req.enqueue.front().to)->counters](commit_result& r) {
@@ -402,6 +405,16 @@ void runtime::accept_async(envelope env, std::function<void(caf::expected<std::s
     d.busy.fetch_add(1);
     (*cb)(make_error(errc::busy, "commit queue full; retry after 100 ms"));
   }
+}
+
+} // namespace
+
+void runtime::accept_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
+  accept_one(*impl_, std::move(env), false, std::move(done));
+}
+
+void runtime::accept_new_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
+  accept_one(*impl_, std::move(env), true, std::move(done));
 }
 
 caf::expected<std::string> runtime::accept(envelope env) {

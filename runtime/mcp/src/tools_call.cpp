@@ -146,8 +146,9 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
   if (env.traceparent.empty() && meta.is_object())
     if (auto tp = meta.as_object().if_contains("traceparent"); tp && tp->is_string())
       env.traceparent = std::string{tp->as_string()};
-  rt.accept_async(std::move(env), [this, ex, id, task, grace, live,
-                                   name](caf::expected<std::string> r) {
+  // The id is new (120 random bits): its actor reads nothing from storage.
+  rt.accept_new_async(std::move(env), [this, ex, id, task, grace, live,
+                                       name](caf::expected<std::string> r) {
     if (r) {
       if (!task) {
         // A synchronous call answers within call_timeout: past it, the

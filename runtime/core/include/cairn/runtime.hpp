@@ -321,6 +321,13 @@ public:
   /// Like `accept`, answering on the commit thread through `done`.
   void accept_async(envelope env, std::function<void(caf::expected<std::string>)> done);
 
+  /// Like `accept_async`, for the first message of a new actor: `env.to` is
+  /// an id nothing was ever sent to, made unique by the caller (an MCP call's
+  /// id carries 120 random bits). Its activation reads neither state nor
+  /// earlier mail from storage, so a one-message actor costs no reads. Used
+  /// for an id that had messages, the actor would run from a blank state.
+  void accept_new_async(envelope env, std::function<void(caf::expected<std::string>)> done);
+
   /// One message of `accept_batch`'s answer: its id (for a repeated key, the
   /// first envelope's, with `duplicate` set), or why it was refused.
   struct batch_result {

@@ -52,6 +52,7 @@ typename Inspector::result_type inspect(Inspector& f, journal_record& x) {
 struct routed {
   uint64_t seq;
   envelope env;
+  bool fresh = false; ///< its receiver is a new actor (`commit_request::fresh`)
 };
 
 struct commit_result {
@@ -77,6 +78,10 @@ struct commit_request {
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
   bool dedupe = false; ///< check the idempotency keys of `enqueue`
+  /// Every receiver of `enqueue` is a new actor, with no state and no mail
+  /// in storage (`runtime::accept_new_async`): an activation started for it
+  /// reads nothing.
+  bool fresh = false;
   /// Per envelope of `enqueue` (if shorter: false): check its key anyway
   /// (a step's send with a key its handler chose).
   std::vector<bool> dedupe_each;

@@ -196,11 +196,14 @@ struct runtime::impl {
 
   // -- routing ----------------------------------------------------------------
 
-  caf::actor spawn_activation(const std::string& id, std::shared_ptr<std::atomic<bool>> full);
+  /// `fresh`: the actor is new (`commit_request::fresh`), its activation
+  /// reads neither state nor mail from storage.
+  caf::actor spawn_activation(const std::string& id, std::shared_ptr<std::atomic<bool>> full,
+                              bool fresh);
 
-  route new_route(const std::string& id) {
+  route new_route(const std::string& id, bool fresh = false) {
     auto full = std::make_shared<std::atomic<bool>>(false);
-    return route{spawn_activation(id, full), 0, full};
+    return route{spawn_activation(id, full, fresh), 0, full};
   }
 
   // Hands a freshly committed envelope to its activation, spawning one if
@@ -218,7 +221,7 @@ struct runtime::impl {
         request_sweep();
         return;
       }
-      it = sh.routes.emplace(r.env.to, new_route(r.env.to)).first;
+      it = sh.routes.emplace(r.env.to, new_route(r.env.to, r.fresh)).first;
     }
     // A full window reads this row from storage later: nothing to carry.
     if (it->second.window_full->load())
@@ -405,6 +408,6 @@ struct runtime::impl {
 };
 
 caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id,
-                            std::shared_ptr<std::atomic<bool>> full);
+                            std::shared_ptr<std::atomic<bool>> full, bool fresh);
 
 } // namespace cairn
