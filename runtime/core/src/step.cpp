@@ -309,7 +309,29 @@ void runtime::impl::submit_steps(activation_actor* self, commit_request& req, ui
   auto& st = self->state;
   st.in_flight = true;
   steps_in_flight.fetch_add(1);
-  req.done = [handle = caf::actor{self}, seq](commit_result& r) {
+  // Steps that succeeded are counted and answered (observers, after_commit:
+  // a waiting caller) on the commit thread as soon as they are durable, not
+  // after a trip through this actor's mailbox; the actor then drops them
+  // from its queue and runs on.
+  std::vector<std::function<void()>> after;
+  size_t done = 0;
+  if (st.pending == outcome::done) {
+    after = std::move(st.after_commit);
+    st.after_commit.clear();
+    done = st.batch.size();
+  }
+  req.done = [this, handle = caf::actor{self}, seq, done, after = std::move(after),
+              counters = st.kind->counters, id = st.id](commit_result& r) {
+    if (!r.err && done > 0) {
+      pending.fetch_sub(static_cast<int64_t>(done));
+      processed.fetch_add(done);
+      counters->processed.fetch_add(done);
+      for (size_t i = 0; i < done; ++i)
+        for (const auto& observe : step_observers)
+          observe(id);
+      for (const auto& fn : after)
+        fn();
+    }
     caf::anon_send(handle, committed_atom::value, seq, r.err);
   };
   coord->submit(req, true);
@@ -406,8 +428,7 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
   steps_in_flight.fetch_sub(1);
   auto what = st.pending;
   st.pending = outcome::none;
-  auto after = std::move(st.after_commit);
-  st.after_commit.clear();
+  st.after_commit.clear(); // a failed step's: never run
   auto batch = std::move(st.batch);
   st.batch.clear();
   bool reload = std::exchange(st.reload, false);
@@ -447,17 +468,9 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     return;
   }
   switch (what) {
-    case outcome::done:
-      for (auto done : batch) {
+    case outcome::done: // counted and answered on the commit thread (submit_steps)
+      for (auto done : batch)
         st.queue.erase(done);
-        for (const auto& observe : step_observers)
-          observe(st.id);
-      }
-      pending.fetch_sub(static_cast<int64_t>(batch.size()));
-      processed.fetch_add(batch.size());
-      st.kind->counters->processed.fetch_add(batch.size());
-      for (auto& fn : after)
-        fn();
       break;
     case outcome::retry:
       st.queue[seq] = std::move(st.updated);

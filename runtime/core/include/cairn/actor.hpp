@@ -160,8 +160,9 @@ public:
   void descend_from(std::string traceparent) { out_.descend_from = std::move(traceparent); }
 
   /// Runs `fn` once this step is durably committed (to answer a waiting
-  /// caller, say); never if the step fails. Not durable itself: after a
-  /// crash the re-run step registers it again.
+  /// caller, say); never if the step fails. It runs on the commit thread:
+  /// keep it short and never wait there. Not durable itself: after a crash
+  /// the re-run step registers it again.
   void after_commit(std::function<void()> fn) { out_.after_commit.push_back(std::move(fn)); }
 
   /// Finishes this step off the actor threads: once the handler returns,

@@ -481,9 +481,9 @@ public:
   /// Every topic with events or subscriptions, by name, at most `limit`.
   caf::expected<std::vector<topic_info>> topics(size_t limit);
 
-  /// Calls `fn` with the actor's id after each step that committed (from
-  /// the actor's thread; keep it cheap). Before `start()`; each call adds
-  /// one more observer.
+  /// Calls `fn` with the actor's id after each step that committed (on the
+  /// commit thread, once the step is durable: keep it cheap, never wait).
+  /// Before `start()`; each call adds one more observer.
   void observe_steps(std::function<void(const std::string& actor_id)> fn);
 
   /// True once recovery finished and the node accepts messages.
