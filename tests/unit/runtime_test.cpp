@@ -669,6 +669,43 @@ TEST_CASE_METHOD(fixture,
 }
 
 TEST_CASE_METHOD(fixture,
+                 "an actor that passivates while its last commit is in flight runs that message "
+                 "again if the commit fails, and nothing else runs it meanwhile",
+                 "[invariant6][passivation]") {
+  auto o = options_for(dir);
+  std::atomic<int> to_fail{3};
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto f = std::make_unique<faulty_storage>(std::move(inner));
+    // Fail the first three writes carrying a journal row of rec/retire.
+    f->fail_if = [&to_fail](const write_set& ws) {
+      for (const auto& op : ws.ops())
+        if (op.cf == column::journal && op.key.rfind(keys::actor_prefix("rec/retire"), 0) == 0)
+          return to_fail.fetch_sub(1) > 0;
+      return false;
+    };
+    return f;
+  };
+  kind_options ko;
+  ko.idle_timeout = 0ms;
+  auto rt = start_runtime(o, ko);
+  REQUIRE(rt->tell("rec/retire", note{"once"}));
+  // Sent while the failing commits are retried: each runs once, after it.
+  // (One that shares a failing write is refused with it, and sent again.)
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(test::eventually(
+      [&] { return bool(rt->tell("rec/retire", note{"m" + std::to_string(i)})); }));
+  REQUIRE(test::eventually([&] { return rt->stats().processed == 21 && rt->idle(); }));
+  auto j = journal(*rt, "rec/retire");
+  REQUIRE(j.size() == 21);
+  CHECK(j.front() == "once");
+  for (int i = 0; i < 20; ++i)
+    CHECK(j[static_cast<size_t>(i) + 1] == "m" + std::to_string(i));
+  CHECK(to_fail.load() <= 0);
+  CHECK(count_rows(*rt, column::mailbox, keys::actor_prefix("rec/retire")) == 0);
+  REQUIRE(test::eventually([&] { return rt->stats().active == 0; }));
+}
+
+TEST_CASE_METHOD(fixture,
                  "the first message of a new actor runs without reading storage, and its next "
                  "activation restores what it journaled",
                  "[invariant6][activation]") {

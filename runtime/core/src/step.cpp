@@ -320,7 +320,13 @@ void runtime::impl::submit_steps(activation_actor* self, commit_request& req, ui
     st.after_commit.clear();
     done = st.batch.size();
   }
-  req.done = [this, handle = caf::actor{self}, seq, done, after = std::move(after),
+  // A kind without idle time passivates once its queue is empty: if these
+  // steps empty it, the activation ends now, not after a round trip for the
+  // commit (`begin_retire`); the commit's callback ends its route.
+  bool retire = done > 0 && st.kind->opts.idle_timeout.count() <= 0 && st.queue.size() == done
+                && !st.overflow && !st.reload && !st.broken
+                && begin_retire(st.id, self->address(), st.received);
+  req.done = [this, handle = caf::actor{self}, seq, done, retire, after = std::move(after),
               counters = st.kind->counters, id = st.id](commit_result& r) {
     if (!r.err && done > 0) {
       pending.fetch_sub(static_cast<int64_t>(done));
@@ -332,9 +338,19 @@ void runtime::impl::submit_steps(activation_actor* self, commit_request& req, ui
       for (const auto& fn : after)
         fn();
     }
+    if (retire) {
+      steps_in_flight.fetch_sub(1);
+      // Refused because the shard moved: its mail went with it.
+      end_retire(id, r.err && code_of(r.err) != errc::shard_not_owned);
+      return;
+    }
     caf::anon_send(handle, committed_atom::value, seq, r.err);
   };
   coord->submit(req, true);
+  if (retire) {
+    passivations.fetch_add(1);
+    self->quit();
+  }
 }
 
 void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t start,

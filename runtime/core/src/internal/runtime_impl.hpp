@@ -125,6 +125,11 @@ struct runtime::impl {
     caf::actor handle;
     uint64_t sent = 0;
     std::shared_ptr<std::atomic<bool>> window_full; // see activation_state
+    /// Its activation ended with its last steps' commit in flight
+    /// (`begin_retire`): the route stays, so that nothing else runs the
+    /// actor on storage the commit has not reached, until `end_retire`.
+    bool retiring = false;
+    bool missed = false; ///< while retiring, a delivery or wake came: wake it after
   };
   struct shard {
     std::mutex mtx;
@@ -223,6 +228,10 @@ struct runtime::impl {
       }
       it = sh.routes.emplace(r.env.to, new_route(r.env.to, r.fresh)).first;
     }
+    if (it->second.retiring) {
+      it->second.missed = true; // read from storage once the last commit is in
+      return;
+    }
     // A full window reads this row from storage later: nothing to carry.
     if (it->second.window_full->load())
       return;
@@ -236,7 +245,12 @@ struct runtime::impl {
       return true;
     auto& sh = shard_for(id);
     std::lock_guard<std::mutex> guard{sh.mtx};
-    if (sh.routes.count(id) != 0 || sh.stopped.count(id) != 0)
+    if (auto it = sh.routes.find(id); it != sh.routes.end()) {
+      if (it->second.retiring)
+        it->second.missed = true;
+      return true;
+    }
+    if (sh.stopped.count(id) != 0)
       return true;
     if (active.load() >= static_cast<int64_t>(opts.max_active))
       return false;
@@ -260,13 +274,50 @@ struct runtime::impl {
   }
 
   // Removes the route of `id` if it still leads to the activation `addr`
-  // (a newer activation keeps its route).
+  // (a newer activation keeps its route; a retiring one waits for its commit).
   void forget(const std::string& id, const caf::actor_addr& addr) {
     auto& sh = shard_for(id);
     std::lock_guard<std::mutex> guard{sh.mtx};
     auto it = sh.routes.find(id);
-    if (it != sh.routes.end() && caf::actor_cast<caf::actor_addr>(it->second.handle) == addr)
+    if (it != sh.routes.end() && !it->second.retiring
+        && caf::actor_cast<caf::actor_addr>(it->second.handle) == addr)
       sh.routes.erase(it);
+  }
+
+  // Passivation at submit, for a kind without idle time: the activation
+  // `addr`, whose queue its steps in flight empty, ends now instead of
+  // waiting for their commit, if every delivery routed to it was received.
+  // Its route stays (retiring) until `end_retire`, after the commit.
+  bool begin_retire(const std::string& id, const caf::actor_addr& addr, uint64_t received) {
+    auto& sh = shard_for(id);
+    std::lock_guard<std::mutex> guard{sh.mtx};
+    auto it = sh.routes.find(id);
+    if (it == sh.routes.end() || it->second.sent != received
+        || caf::actor_cast<caf::actor_addr>(it->second.handle) != addr)
+      return false;
+    it->second.retiring = true;
+    return true;
+  }
+
+  // The retiring activation's last commit is in. Its route goes; mail that
+  // came meanwhile, or a failed commit (`commit_failed`: nothing written,
+  // the messages are still in the mailbox), gets a new activation that
+  // reads storage.
+  void end_retire(const std::string& id, bool commit_failed) {
+    bool missed = false;
+    {
+      auto& sh = shard_for(id);
+      std::lock_guard<std::mutex> guard{sh.mtx};
+      auto it = sh.routes.find(id);
+      if (it == sh.routes.end() || !it->second.retiring)
+        return;
+      missed = it->second.missed;
+      sh.routes.erase(it);
+    }
+    if (commit_failed)
+      wake_at(id, now_ms() + 200); // as a failed commit retries
+    else if (missed && !wake(id))
+      request_sweep(); // at the activation cap: the sweep finds its mail
   }
 
   // Stops `id` for good (until restart): its journal or snapshot cannot be
