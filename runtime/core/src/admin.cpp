@@ -255,13 +255,17 @@ void runtime::record_spans(std::vector<span_record> spans) {
   auto& d = *impl_;
   if (!d.opts.record_spans || spans.empty())
     return;
-  internal::commit_request req;
+  std::string members;
   for (const auto& s : spans) {
     if (s.trace_id.size() != keys::trace_id_size || s.span_id.empty())
       continue;
-    internal::append_span_member(req.spans, s);
+    internal::append_span_member(members, s);
   }
-  d.commit_async(req, [](caf::error) {}); // lost only with the node: a span, not a step
+  // Lost only with the node: a span, not a step. Written with the next
+  // batch (a request's span recorded as it is answered rides along with
+  // the commits under way).
+  if (!members.empty() && d.coord_live.load())
+    d.coord->add_spans(members);
 }
 
 std::string runtime::span_cursor_at(int64_t us) {

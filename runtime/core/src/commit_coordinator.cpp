@@ -96,13 +96,14 @@ void commit_coordinator::run() {
     return false;
   }));
   std::vector<commit_request> batch;
+  std::string loose;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock{mtx_};
       writer_idle_ = true;
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !loose_spans_.empty(); });
       writer_idle_ = false;
-      if (queue_.empty() && stopping_)
+      if (queue_.empty() && loose_spans_.empty() && stopping_)
         return;
       if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_) {
         // Linger for a fuller batch; new requests do not wake us (writer_idle_
@@ -115,8 +116,10 @@ void commit_coordinator::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      loose.swap(loose_spans_);
     }
-    commit(batch);
+    commit(batch, loose);
+    loose.clear();
     batch.clear();
   }
 }
@@ -138,7 +141,20 @@ void commit_coordinator::put_spans(write_set& ws, std::string& group) {
   last_span_us_ = at;
 }
 
-void commit_coordinator::commit(std::vector<commit_request>& batch) {
+void commit_coordinator::add_spans(std::string_view members) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_)
+      return; // as a request is refused then: a span, not a step
+    loose_spans_.append(members);
+    wake = writer_idle_;
+  }
+  if (wake)
+    cv_.notify_one();
+}
+
+void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_view loose) {
   write_set ws;
   std::vector<commit_result> results(batch.size());
   // Idempotency keys claimed earlier in this same batch: receiver \0 key -> id.
@@ -150,6 +166,10 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
   auto now = now_ms();
   auto first_seq = next_seq_;
   std::string spans; // the batch's group row: the format byte, then members
+  if (!loose.empty()) {
+    spans.push_back(static_cast<char>(internal::span_group_format));
+    spans.append(loose);
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
@@ -311,7 +331,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch) {
     latencies_.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  batch_sizes_.observe(static_cast<double>(batch.size()));
+  if (!batch.empty()) // not for loose spans alone
+    batch_sizes_.observe(static_cast<double>(batch.size()));
   commits_.fetch_add(1, std::memory_order_relaxed);
   requests_.fetch_add(batch.size(), std::memory_order_relaxed);
   if (err) {

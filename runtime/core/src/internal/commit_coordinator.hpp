@@ -135,6 +135,13 @@ public:
   /// Queues `r`; false (and `r` untouched) if the queue is full and not `force`.
   bool submit(commit_request& r, bool force);
 
+  /// Adds spans (members of a group row, span_codec.hpp) that belong to no
+  /// request: written with the next batch, in its group row. Wakes the
+  /// writer only if it waits for work, so spans recorded while it is busy
+  /// (an MCP request's, answered from a commit callback) cost no write of
+  /// their own.
+  void add_spans(std::string_view members);
+
   /// Commits what is queued, then stops the writer. Idempotent.
   void stop();
 
@@ -145,7 +152,7 @@ public:
 
 private:
   void run();
-  void commit(std::vector<commit_request>& batch);
+  void commit(std::vector<commit_request>& batch, std::string_view loose);
   void put_spans(write_set& ws, std::string& group);
 
   storage& store_;
@@ -159,6 +166,7 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::deque<commit_request> queue_;
+  std::string loose_spans_; ///< `add_spans`' members for the next batch
   bool stopping_ = false;
   bool writer_idle_ = false; ///< the writer waits for work (guarded by mtx_)
   // Fixed-bucket histograms, written by the writer thread only.
