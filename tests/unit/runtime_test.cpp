@@ -12,12 +12,14 @@
 #include <sys/resource.h>
 #include <thread>
 
+#include <caf/all.hpp>
 #include <catch2/catch.hpp>
 
 #include "cairn/codec.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
 #include "internal/keys.hpp"
+#include "internal/scheduler.hpp"
 #include "internal/span_codec.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -628,6 +630,48 @@ TEST_CASE("the durability and scheduling settings are named as in the settings, 
   CHECK_FALSE(durability_named("FSYNC"));
   CHECK_FALSE(durability_named(""));
   CHECK_FALSE(scheduling_named("steal"));
+}
+
+TEST_CASE("the runtime's scheduler runs receive timeouts, request timeouts and delayed "
+          "messages, and actors that end with a timeout set, under either policy",
+          "[scheduler]") {
+  using tick_atom = caf::atom_constant<caf::atom("tick")>;
+  for (auto policy : {scheduling::sharing, scheduling::stealing}) {
+    CAPTURE(name_of(policy));
+    caf::actor_system_config cfg;
+    cfg.set("scheduler.max-threads", 2);
+    cfg.set("logger.console", caf::atom("none"));
+    internal::install_scheduler(cfg, policy);
+    caf::actor_system sys{cfg};
+    std::atomic<int> timeouts{0}, ticks{0}, request_errors{0};
+    sys.spawn([&](caf::event_based_actor* self) -> caf::behavior {
+      return {caf::after(std::chrono::milliseconds{20}) >> [&, self] {
+        ++timeouts;
+        self->quit();
+      }};
+    });
+    sys.spawn([&](caf::event_based_actor* self) -> caf::behavior {
+      self->delayed_send(self, std::chrono::milliseconds{20}, tick_atom::value);
+      return {[&, self](tick_atom) {
+        ++ticks;
+        self->quit();
+      }};
+    });
+    // Never answers: the request times out.
+    auto silent = sys.spawn(
+      [](caf::event_based_actor*) -> caf::behavior { return {[](int) { return caf::skip(); }}; });
+    sys.spawn([&, silent](caf::event_based_actor* self) {
+      self->request(silent, std::chrono::milliseconds{20}, 1)
+        .then([](int) {}, [&](caf::error&) { ++request_errors; });
+    });
+    // Ends while its receive timeout is set (an hour away).
+    auto waiting = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {caf::after(std::chrono::seconds{3600}) >> [] {}};
+    });
+    caf::anon_send_exit(waiting, caf::exit_reason::user_shutdown);
+    CHECK(test::eventually([&] { return timeouts == 1 && ticks == 1 && request_errors == 1; }));
+    caf::anon_send_exit(silent, caf::exit_reason::user_shutdown);
+  }
 }
 
 TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage on demand",

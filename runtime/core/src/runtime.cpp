@@ -12,6 +12,7 @@
 // messages from outside, subscriptions and statistics. The activation, the
 // step, the services thread and the read model have files of their own.
 #include "internal/runtime_impl.hpp"
+#include "internal/scheduler.hpp"
 
 namespace cairn {
 
@@ -176,8 +177,7 @@ caf::error runtime::start() {
   auto threads =
     d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency());
   d.cfg->set("scheduler.max-threads", threads);
-  d.cfg->set("scheduler.policy", d.opts.scheduler == scheduling::stealing ? caf::atom("stealing")
-                                                                          : caf::atom("sharing"));
+  internal::install_scheduler(*d.cfg, d.opts.scheduler); // CAF's policies, a quieter clock
   d.cfg->set("logger.console", caf::atom("none"));
   d.sys = std::make_unique<caf::actor_system>(*d.cfg);
   d.pool = std::make_unique<internal::blocking_pool>(std::max<size_t>(1, d.opts.blocking_threads),
