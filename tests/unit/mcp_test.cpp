@@ -18,6 +18,7 @@
 #include "wait.hpp"
 
 #include "cairn/tools/external_tools.hpp"
+#include "internal/deadline_queue.hpp"
 #include "internal/request_state.hpp"
 #include "internal/schema.hpp"
 #include "internal/secure_random.hpp"
@@ -30,6 +31,32 @@ TEST_CASE("HMAC-SHA1 matches RFC 2202", "[mcp]") {
         == "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
   CHECK(hmac_hex(std::string(80, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")
         == "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+}
+
+TEST_CASE("a deadline queue runs a function scheduled earlier than the one it waits for, and "
+          "never a cancelled one",
+          "[mcp]") {
+  using clock = deadline_queue::clock;
+  deadline_queue q{16};
+  std::atomic<int> late{0}, early{0}, dropped{0};
+  // The thread waits for this one, a minute away ...
+  auto far = q.schedule(clock::now() + std::chrono::minutes{1}, [&] { ++late; });
+  REQUIRE(far != 0);
+  std::atomic<bool> ran{false};
+  REQUIRE(q.schedule(clock::now(), [&] { ran = true; }) != 0);
+  REQUIRE(cairn::test::eventually([&] { return ran.load(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds{50}); // back to waiting for `far`
+  // ... and must wake for these, scheduled after it but due first.
+  auto gone = q.schedule(clock::now() + std::chrono::milliseconds{20}, [&] { ++dropped; });
+  REQUIRE(q.cancel(gone));
+  REQUIRE(q.schedule(clock::now() + std::chrono::milliseconds{20}, [&] { ++early; }) != 0);
+  REQUIRE(q.schedule(clock::now() + std::chrono::milliseconds{30}, [&] { ++early; }) != 0);
+  CHECK(cairn::test::eventually([&] { return early.load() == 2; }));
+  CHECK(late.load() == 0);
+  CHECK(dropped.load() == 0);
+  CHECK(q.size() == 1);
+  CHECK(q.cancel(far));
+  CHECK(q.size() == 0);
 }
 
 TEST_CASE("capability ids are lowercase hex of the length asked, and do not repeat", "[mcp]") {

@@ -12,14 +12,21 @@ deadline_queue::~deadline_queue() {
 
 deadline_queue::ticket deadline_queue::schedule(clock::time_point when, std::function<void()> fn) {
   ticket t = 0;
+  bool earliest = false;
   {
     std::lock_guard lock{mu_};
     if (stopping_ || queue_.size() >= max_)
       return 0;
     t = next_++;
-    by_ticket_[t] = queue_.emplace(when, std::make_pair(t, std::move(fn)));
+    auto it = queue_.emplace(when, std::make_pair(t, std::move(fn)));
+    by_ticket_[t] = it;
+    earliest = it == queue_.begin();
   }
-  cv_.notify_one();
+  // The thread waits for the earliest deadline: only a new earliest one
+  // changes when it must wake (every MCP call schedules its timeout, later
+  // than those before it: no wake per call).
+  if (earliest)
+    cv_.notify_one();
   return t;
 }
 
