@@ -45,7 +45,10 @@ TEST_CASE("a deadline queue runs a function scheduled earlier than the one it wa
   std::atomic<bool> ran{false};
   REQUIRE(q.schedule(clock::now(), [&] { ran = true; }) != 0);
   REQUIRE(cairn::test::eventually([&] { return ran.load(); }));
-  std::this_thread::sleep_for(std::chrono::milliseconds{50}); // back to waiting for `far`
+  // Let the thread go back to waiting for `far`, so that what follows needs
+  // the wake. The verdict does not hang on it: without the wake the two
+  // functions below would wait for `far`, a minute away.
+  std::this_thread::sleep_for(std::chrono::milliseconds{50});
   // ... and must wake for these, scheduled after it but due first.
   auto gone = q.schedule(clock::now() + std::chrono::milliseconds{20}, [&] { ++dropped; });
   REQUIRE(q.cancel(gone));
