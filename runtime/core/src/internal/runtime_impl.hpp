@@ -375,8 +375,6 @@ struct runtime::impl {
     }
   }
 
-  // Submits `req` and waits for its commit. The writer answers every request
-  // it queued (stop() commits the queue first); a refused one fails at once.
   // Submits `req`; `done` gets its outcome on the commit thread (or at once
   // if the node is stopping).
   void commit_async(commit_request& req, std::function<void(caf::error)> done) {
@@ -386,6 +384,8 @@ struct runtime::impl {
       (*shared)(make_error(errc::shutting_down, "the node is stopping; retry after it restarted"));
   }
 
+  // Submits `req` and waits for its commit. The writer answers every request
+  // it queued (stop() commits the queue first); a refused one fails at once.
   caf::error commit_and_wait(commit_request& req) {
     auto promise = std::make_shared<std::promise<caf::error>>();
     auto future = promise->get_future();
