@@ -128,9 +128,19 @@ void check_data(local_cluster& c, uint32_t chains, uint64_t per_chain) {
       CHECK(holders[actor] == 1);
       auto& seqs = items[actor];
       CHECK(seqs.size() == per_chain);
+      // Where the order breaks, for a failure's message: the first few
+      // positions whose item is not the one expected there.
       bool in_order = true;
-      for (size_t k = 0; k < seqs.size(); ++k)
-        in_order = in_order && seqs[k] == k;
+      std::string breaks;
+      size_t shown = 0;
+      for (size_t k = 0; k < seqs.size(); ++k) {
+        if (seqs[k] == k)
+          continue;
+        in_order = false;
+        if (shown++ < 8)
+          breaks += " [" + std::to_string(k) + "]=" + std::to_string(seqs[k]);
+      }
+      INFO("positions out of order: " << shown << ";" << breaks);
       CHECK(in_order);
     }
   }
