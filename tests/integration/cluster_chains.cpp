@@ -2,6 +2,7 @@
 #include "cluster_chains.hpp"
 
 #include <map>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -87,7 +88,13 @@ bool outboxes_empty(local_cluster& c) {
 /// lives on one node and holds items 0..per_chain-1 in order; no outbox or
 /// mailbox row is left anywhere.
 void check_data(local_cluster& c, uint32_t chains, uint64_t per_chain) {
-  std::map<std::string, std::vector<uint64_t>> items; // actor -> seqs, over all nodes
+  // actor -> its items' seqs over all nodes, with where and when each was journaled
+  struct item_at {
+    uint64_t seq;
+    size_t node;
+    int64_t committed_ms;
+  };
+  std::map<std::string, std::vector<item_at>> items;
   std::map<std::string, int> holders;
   for (size_t i = 0; i < c.size(); ++i) {
     auto st = open_rocksdb({c.data_dir(i), false});
@@ -97,18 +104,18 @@ void check_data(local_cluster& c, uint32_t chains, uint64_t per_chain) {
       for (std::string kind : {"hop_a", "hop_b", "hop_c"}) {
         auto actor = kind + "/" + std::to_string(ch);
         bool any = false;
-        REQUIRE_FALSE(store.scan(column::journal, keys::actor_prefix(actor), "",
-                                 [&](std::string_view, std::string_view v) {
-                                   auto ev = decode<internal::journal_record>(v);
-                                   REQUIRE(ev);
-                                   auto item = decode<actors::chain_item>(ev->payload);
-                                   REQUIRE(item);
-                                   // Another chain's item: counted as out of order below.
-                                   items[actor].push_back(item->chain == ch ? item->seq
-                                                                            : UINT64_MAX);
-                                   any = true;
-                                   return true;
-                                 }));
+        REQUIRE_FALSE(store.scan(
+          column::journal, keys::actor_prefix(actor), "",
+          [&](std::string_view, std::string_view v) {
+            auto ev = decode<internal::journal_record>(v);
+            REQUIRE(ev);
+            auto item = decode<actors::chain_item>(ev->payload);
+            REQUIRE(item);
+            // Another chain's item: counted as out of order below.
+            items[actor].push_back({item->chain == ch ? item->seq : UINT64_MAX, i, ev->time_ms});
+            any = true;
+            return true;
+          }));
         holders[actor] += any ? 1 : 0;
       }
     }
@@ -121,6 +128,7 @@ void check_data(local_cluster& c, uint32_t chains, uint64_t per_chain) {
     CHECK(mailbox == 0);
     CHECK(dead == 0);
   }
+  bool all_in_order = true;
   for (uint32_t ch = 0; ch < chains; ++ch) {
     for (std::string kind : {"hop_a", "hop_b", "hop_c"}) {
       auto actor = kind + "/" + std::to_string(ch);
@@ -129,20 +137,37 @@ void check_data(local_cluster& c, uint32_t chains, uint64_t per_chain) {
       auto& seqs = items[actor];
       CHECK(seqs.size() == per_chain);
       // Where the order breaks, for a failure's message: the first few
-      // positions whose item is not the one expected there.
+      // positions whose item is not the one expected there, with the node
+      // and the time (ms) of its commit.
       bool in_order = true;
       std::string breaks;
       size_t shown = 0;
       for (size_t k = 0; k < seqs.size(); ++k) {
-        if (seqs[k] == k)
+        if (seqs[k].seq == k)
           continue;
         in_order = false;
         if (shown++ < 8)
-          breaks += " [" + std::to_string(k) + "]=" + std::to_string(seqs[k]);
+          breaks += " [" + std::to_string(k) + "]=" + std::to_string(seqs[k].seq) + " on "
+                    + c.node_id(seqs[k].node) + " at " + std::to_string(seqs[k].committed_ms);
       }
       INFO("positions out of order: " << shown << ";" << breaks);
       CHECK(in_order);
+      all_in_order = all_in_order && in_order;
     }
+  }
+  if (!all_in_order) {
+    // What the nodes did meanwhile: their cluster lines, each with its time
+    // (warnings; with CAIRN_TEST_KEEP set, the handovers and outboxes sent on
+    // too: the nodes log at info level then).
+    for (size_t i = 0; i < c.size(); ++i) {
+      std::string lines, line;
+      std::istringstream out{c.process(i).output()};
+      while (std::getline(out, line))
+        if (line.find("cluster:") != std::string::npos)
+          lines += line + "\n";
+      UNSCOPED_INFO(c.node_id(i) << "'s cluster lines:\n" << lines);
+    }
+    CHECK(all_in_order);
   }
 }
 
