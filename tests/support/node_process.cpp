@@ -40,6 +40,10 @@ node_process::node_process(std::vector<std::string> args, std::string binary) {
   close(fds[1]);
   fd_ = fds[0];
   fcntl(fd_, F_SETFL, O_NONBLOCK);
+  // The node's output waits in the pipe until read (`drain`): room for a
+  // chatty node between reads (info level, with CAIRN_TEST_KEEP), which a
+  // full pipe would stall.
+  fcntl(fd_, F_SETPIPE_SZ, 1 << 20);
 }
 
 node_process::~node_process() {

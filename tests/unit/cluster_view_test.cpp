@@ -90,6 +90,20 @@ TEST_CASE("a draining member gives every shard away, to the least loaded", "[clu
   CHECK(plan_moves(v, 64).empty());
 }
 
+TEST_CASE("a member that drained and is leaving takes no shard", "[cluster]") {
+  // n3 gave its shards away and deleted its drain key; its member key stays
+  // until it exits, saying it drained.
+  auto v = view_of(8, {"n1", "n2", "n3"}, "n1");
+  v.members["n3"].state = "drained";
+  auto moves = plan_moves(v, 64);
+  REQUIRE_FALSE(moves.empty());
+  for (auto& m : moves)
+    CHECK(m.to == "n2");
+  auto n = counts_after(v, moves);
+  CHECK(n["n1"] == 4);
+  CHECK(n["n2"] == 4);
+}
+
 TEST_CASE("member and shard documents read back what was written", "[cluster]") {
   member_info m{"n2", "127.0.0.1", 40123, "http://127.0.0.1:8082", "abc", "active", 42};
   auto back = parse_member("n2", member_json(m));

@@ -40,7 +40,7 @@ struct member_info {
   uint16_t caf_port = 0;
   std::string http;
   std::string incarnation;
-  std::string state = "active"; ///< active | draining
+  std::string state = "active"; ///< active, or drained (leaving: no shard goes to it)
   int64_t started_ms = 0;
 };
 

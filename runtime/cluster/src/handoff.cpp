@@ -390,7 +390,22 @@ void cluster_node::impl::after_round(const cluster_view& v) {
     for (auto& [subscriber, offset] : t.subscriptions)
       if (offset < t.events)
         return;
-  if (auto del = etcd->erase("/cairn/drain/" + opts.node_id); !del)
+  // Leaving: the member key says so in the same transaction that deletes the
+  // drain key. Until the lease is revoked at exit, the rebalancer would
+  // otherwise see a member that is neither draining nor loaded, the least
+  // loaded of all, and move shards toward a node that is about to go (their
+  // handover then waits 60 s for it, frozen, and is given up).
+  auto me = v.members.find(opts.node_id);
+  if (me == v.members.end())
+    return;
+  auto leaving = me->second;
+  leaving.state = "drained";
+  auto key = "/cairn/members/" + opts.node_id;
+  // (Under this node's lease: a lapsed lease fails the put, and the drain
+  // key stays for the next round.)
+  auto left = etcd->txn({}, {etcd_op::put(key, member_json(leaving), lease),
+                             etcd_op::erase("/cairn/drain/" + opts.node_id)});
+  if (!left || !*left)
     return;
   spdlog::info("cluster: drained (no shard owned here, every message forwarded and topic event "
                "delivered, every timer sent away); stopping");
