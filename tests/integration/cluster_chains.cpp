@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cluster_chains.hpp"
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -141,16 +142,27 @@ void check_data(local_cluster& c, uint32_t chains, uint64_t per_chain) {
       // and the time (ms) of its commit.
       bool in_order = true;
       std::string breaks;
-      size_t shown = 0;
+      size_t shown = 0, first = seqs.size();
       for (size_t k = 0; k < seqs.size(); ++k) {
         if (seqs[k].seq == k)
           continue;
         in_order = false;
+        first = std::min(first, k);
         if (shown++ < 8)
           breaks += " [" + std::to_string(k) + "]=" + std::to_string(seqs[k].seq) + " on "
                     + c.node_id(seqs[k].node) + " at " + std::to_string(seqs[k].committed_ms);
       }
-      INFO("positions out of order: " << shown << ";" << breaks);
+      // And where its sender journaled the first item overtaken and the
+      // first that overtook it: one commit on one node, or two places.
+      std::string sender;
+      if (!in_order && kind != "hop_a") {
+        auto& from = items[(kind == "hop_b" ? "hop_a/" : "hop_b/") + std::to_string(ch)];
+        for (auto item : {static_cast<uint64_t>(first), seqs[first].seq})
+          if (item < from.size())
+            sender += " item " + std::to_string(item) + " sent from " + c.node_id(from[item].node)
+                      + " at " + std::to_string(from[item].committed_ms) + ";";
+      }
+      INFO("positions out of order: " << shown << ";" << breaks << "; by its sender:" << sender);
       CHECK(in_order);
       all_in_order = all_in_order && in_order;
     }
