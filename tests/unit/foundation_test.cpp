@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
@@ -141,6 +142,50 @@ TEST_CASE("a message for an actor another node owns goes to the outbox with the 
   // An accepted message from outside takes the same decision.
   REQUIRE((*rt)->tell("remote/z", memo{"from outside"}));
   CHECK(rows((*rt)->store(), column::outbox, keys::actor_prefix("node-b")).size() == 2);
+  (*rt)->stop();
+}
+
+TEST_CASE("messages to one actor in one request take one path even if the placement changes "
+          "its answer between them",
+          "[placement][invariant2]") {
+  test::temp_dir dir;
+  runtime_options o;
+  o.data_dir = dir.sub("data");
+  // A placement whose answer changes every time it is asked (as a new map
+  // or a sticky count dropping to zero changes it between two asks).
+  auto asked = std::make_shared<std::atomic<int>>(0);
+  o.place = [asked](std::string_view id) {
+    if (id.rfind("remote/", 0) != 0)
+      return placement::here();
+    return asked->fetch_add(1) % 2 == 0 ? placement::at("node-b") : placement::at("node-c");
+  };
+  auto rt = runtime::open(std::move(o));
+  REQUIRE(rt);
+  register_sinks(**rt);
+  REQUIRE_FALSE((*rt)->start());
+  std::vector<envelope> envs;
+  for (int i = 0; i < 6; ++i) {
+    envelope e;
+    e.to = "remote/x";
+    e.type = "test.memo/v1";
+    e.payload = encode(memo{"m" + std::to_string(i)});
+    envs.push_back(std::move(e));
+  }
+  std::promise<std::vector<runtime::batch_result>> done;
+  auto f = done.get_future();
+  (*rt)->accept_batch(std::move(envs), [&](auto r) { done.set_value(std::move(r)); });
+  for (auto& r : f.get())
+    REQUIRE(r.id);
+  // All six sit in one outbox, in the order sent; the other holds none.
+  auto b = rows((*rt)->store(), column::outbox, keys::actor_prefix("node-b"));
+  auto c = rows((*rt)->store(), column::outbox, keys::actor_prefix("node-c"));
+  CHECK(b.size() + c.size() == 6);
+  CHECK((b.empty() || c.empty()));
+  std::vector<std::string> texts;
+  for (auto* out : {&b, &c})
+    for (auto& r : *out)
+      texts.push_back(decode<memo>(r.env.payload)->text);
+  CHECK(texts == std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "m5"});
   (*rt)->stop();
 }
 
