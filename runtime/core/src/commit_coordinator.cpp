@@ -3,7 +3,6 @@
 
 #include <pthread.h>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "cairn/codec.hpp"
@@ -213,23 +212,20 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     // The placement seam, asked once per receiver before anything of the
     // request is written: a peer whose outbox is at its cap refuses the
     // whole request (`busy`), other peers and local actors are unaffected.
-    // An actor placed earlier in this batch, or earlier in this request,
-    // keeps that placement, so two envelopes to one actor never take two
-    // paths (the answer may change between two asks: a new map, a sticky
-    // count dropping to zero).
+    // An actor keeps the placement it got first in this batch (in this
+    // request or an earlier one, even one refused), so two envelopes to one
+    // actor never take two paths: the answer may change between two asks (a
+    // new map, a sticky count dropping to zero).
     std::vector<placement> where;
     if (!req.to_peer.empty()) {
       where.assign(req.enqueue.size(), placement::at(req.to_peer));
     } else if (settings_.place && !req.local_admitted) {
       where.reserve(req.enqueue.size());
-      std::unordered_map<std::string_view, size_t> mine; // receiver -> its first in `where`
       for (auto& env : req.enqueue) {
         auto seen = placed.find(env.to);
-        auto earlier = mine.find(env.to);
-        where.push_back(seen != placed.end()    ? seen->second
-                        : earlier != mine.end() ? where[earlier->second]
-                                                : settings_.place(env.to));
-        mine.emplace(env.to, where.size() - 1);
+        if (seen == placed.end())
+          seen = placed.emplace(env.to, settings_.place(env.to)).first;
+        where.push_back(seen->second);
         if (where.back().full) {
           refused[i] = true;
           if (!req.claim_dead.empty())
@@ -244,8 +240,6 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       }
       if (refused[i])
         continue;
-      for (size_t e = 0; e < req.enqueue.size(); ++e)
-        placed.emplace(req.enqueue[e].to, where[e]);
     }
     ws.append(std::move(req.ops));
     if (!req.spans.empty()) {
