@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "cluster_impl.hpp"
+#include "transport.hpp"
 
 using namespace cairn::cluster;
 
@@ -125,4 +126,28 @@ TEST_CASE("member and shard documents read back what was written", "[cluster]") 
   CHECK(sb->target == "n3");
   CHECK_FALSE(parse_member("n2", "not json"));
   CHECK(shard_key(7) == "/cairn/shards/0007");
+}
+
+TEST_CASE("a map read earlier but published later does not replace a newer one",
+          "[cluster][view]") {
+  // The cluster loop and the handover thread both read the map from etcd and
+  // publish it; the older read may finish last, and a node acting on it
+  // would route by an owner that has since changed.
+  cluster_node::impl node;
+  cluster_view newer = view_of(4, {"n1", "n2"}, "n2");
+  newer.read_at = 9;
+  cluster_view older = view_of(4, {"n1", "n2"}, "n1");
+  older.read_at = 7;
+  CHECK(node.publish_view(newer));
+  CHECK_FALSE(node.publish_view(older));
+  REQUIRE(node.current());
+  CHECK(node.current()->read_at == 9);
+  CHECK(node.current()->shard[0].owner == "n2");
+  cluster_view same = view_of(4, {"n1", "n2"}, "n1");
+  same.read_at = 9; // two reads at one revision saw the same map
+  CHECK(node.publish_view(same));
+  cluster_view later = view_of(4, {"n1", "n2", "n3"}, "n3");
+  later.read_at = 12;
+  CHECK(node.publish_view(later));
+  CHECK(node.current()->shard[0].owner == "n3");
 }

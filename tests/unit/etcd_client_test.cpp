@@ -38,6 +38,30 @@ TEST_CASE("etcd: put, get and prefix round-trip any bytes, in key order", "[clus
   CHECK(c->prefix("/cairn/members/")->size() == 1);
 }
 
+TEST_CASE("etcd: a range says the revision it was read at, which grows with a delete too",
+          "[cluster][etcd]") {
+  test::etcd_process etcd;
+  auto c = etcd_client::from_urls(etcd.url());
+  REQUIRE(c);
+  REQUIRE(c->put("/cairn/members/a", "a"));
+  auto last = c->put("/cairn/members/b", "b");
+  REQUIRE(last);
+  int64_t before = 0;
+  auto all = c->prefix("/cairn/", 0, &before);
+  REQUIRE(all);
+  CHECK(before == *last);
+  // The newest key goes: the highest mod revision left is older than the
+  // read before, the read's own revision is not (cluster maps are ordered
+  // by it, not by their keys).
+  REQUIRE(*c->erase("/cairn/members/b") == 1);
+  int64_t after = 0;
+  auto left = c->prefix("/cairn/", 0, &after);
+  REQUIRE(left);
+  REQUIRE(left->size() == 1);
+  CHECK((*left)[0].mod_revision < before);
+  CHECK(after > before);
+}
+
 TEST_CASE("etcd: a transaction creates a key once, a stale revision loses", "[cluster][etcd]") {
   test::etcd_process etcd;
   auto c = etcd_client::from_urls(etcd.url());

@@ -63,6 +63,7 @@ struct cluster_view {
   std::string rebalancer;
   std::set<std::string> draining; ///< members asked to give their shards away
   int64_t revision = 0;
+  int64_t read_at = 0; ///< etcd's revision when the map was read (orders two reads)
 };
 
 std::string member_json(const member_info& m);
@@ -115,10 +116,19 @@ struct cluster_node::impl {
 
   std::shared_ptr<const cluster_view> view; ///< std::atomic_load / atomic_store
   std::shared_ptr<const cluster_view> current() const { return std::atomic_load(&view); }
-  void publish_view(cluster_view v) {
+  /// Publishes `v` unless a map read later was published already: the loop
+  /// and the handover thread both read the map, and the older of two reads
+  /// may finish last. False if `v` was older.
+  bool publish_view(cluster_view v) {
+    std::lock_guard<std::mutex> lock{view_mtx};
+    auto now = current();
+    if (now && v.read_at < now->read_at)
+      return false;
     std::atomic_store(
       &view, std::shared_ptr<const cluster_view>{std::make_shared<cluster_view>(std::move(v))});
+    return true;
   }
+  std::mutex view_mtx; ///< publishers only; readers take `current()`
 
   std::unique_ptr<transport> net;
 

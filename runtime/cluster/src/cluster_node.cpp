@@ -239,7 +239,8 @@ caf::error cluster_node::impl::register_member() {
 }
 
 caf::error cluster_node::impl::refresh() {
-  auto kvs = etcd->prefix("/cairn/");
+  int64_t read_at = 0;
+  auto kvs = etcd->prefix("/cairn/", 0, &read_at);
   if (!kvs) {
     etcd_failures.fetch_add(1);
     return wrap(kvs.error(), "cannot read the cluster from etcd");
@@ -247,7 +248,9 @@ caf::error cluster_node::impl::refresh() {
   int64_t rev = 0;
   for (auto& kv : *kvs)
     rev = std::max(rev, kv.mod_revision);
-  publish_view(make_view(*kvs, rev));
+  auto v = make_view(*kvs, rev);
+  v.read_at = read_at;
+  publish_view(std::move(v));
   etcd_ok_ms.store(now_ms());
   return {};
 }

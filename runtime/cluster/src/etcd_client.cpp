@@ -207,7 +207,8 @@ caf::expected<std::vector<etcd_kv>> etcd_client::get(const std::string& key) {
   return kvs_of(*a);
 }
 
-caf::expected<std::vector<etcd_kv>> etcd_client::prefix(const std::string& p, int64_t limit) {
+caf::expected<std::vector<etcd_kv>> etcd_client::prefix(const std::string& p, int64_t limit,
+                                                        int64_t* read_at) {
   json::object req{{"key", b64(p.empty() ? std::string(1, '\0') : p)},
                    {"range_end", b64(prefix_end(p))}};
   if (limit > 0)
@@ -215,6 +216,10 @@ caf::expected<std::vector<etcd_kv>> etcd_client::prefix(const std::string& p, in
   auto a = post("/v3/kv/range", json::serialize(req));
   if (!a)
     return std::move(a.error());
+  if (read_at) {
+    auto h = a->if_contains("header");
+    *read_at = h && h->is_object() ? number_field(h->as_object(), "revision") : 0;
+  }
   return kvs_of(*a);
 }
 

@@ -504,6 +504,7 @@ void transport::forward_loop(forwarder& f) {
     // batch too, but those are deleted only when that batch is answered, so
     // a rewind must still send them (they come back as duplicates, and go).
     from = std::max(from, std::min(below, front.seqs.back() + 1));
+    f.acked_below = std::max(f.acked_below, from);
     if (!acked.empty()) {
       node_.rt->record_spans(forward_spans(f.peer, acked_tps, front.t0_us, now_us()));
       auto n = static_cast<int64_t>(acked.size());

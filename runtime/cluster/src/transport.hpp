@@ -66,7 +66,9 @@ private:
   /// Sends outbox rows toward `f`'s peer whose shard has another owner now
   /// on to that owner (or into this node's mailbox), in order. False if
   /// some could not go now (refused, say while this node's fence lapsed, or
-  /// more than one pass takes): the caller tries again soon.
+  /// more than one pass takes): the caller tries again soon. Rows the peer
+  /// acknowledged (below `forwarder::acked_below`) are the peer's, whatever
+  /// the map says now: they are never sent on, only dropped.
   bool readdress(forwarder& f);
 
   cluster_node::impl& node_;
@@ -92,6 +94,9 @@ struct transport::forwarder {
   bool woken = false;
   int64_t readdressed_at = -1;     ///< the map revision its outbox was last re-addressed at
   uint64_t added_at_readdress = 0; ///< and `peer_stats::added` read before that pass
+  /// Every row below it was acknowledged by the peer (its drop may still be
+  /// on its way to the disk). Only grows; the forwarder thread's alone.
+  uint64_t acked_below = 0;
   std::thread thread;
 };
 

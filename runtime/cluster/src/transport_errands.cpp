@@ -23,7 +23,13 @@ bool transport::readdress(forwarder& f) {
     return false;
   std::map<std::string, std::vector<runtime::outbox_row>> moved; // destination -> rows, in order
   size_t total = 0;
+  // Rows below the acknowledged mark are in the peer's mailbox already (a
+  // handover may since have carried them to the shard's new owner): sent on
+  // as well, they would be handled twice. Their drop is usually still in
+  // the commit queue, right behind the ack; one that failed is asked again
+  // here (an erase is idempotent). The depth counters follow the first.
   uint64_t from = 0;
+  std::vector<uint64_t> acked;
   bool all = true;
   for (;;) {
     if (total >= 65'536) {
@@ -37,6 +43,10 @@ bool transport::readdress(forwarder& f) {
     }
     from = rows->back().seq + 1;
     for (auto& r : *rows) {
+      if (r.seq < f.acked_below) {
+        acked.push_back(r.seq);
+        continue;
+      }
       auto dest = node_.destination(*v, f.peer, r.to);
       if (dest == f.peer)
         continue;
@@ -44,6 +54,8 @@ bool transport::readdress(forwarder& f) {
       ++total;
     }
   }
+  if (!acked.empty())
+    node_.rt->drop_outbox(f.peer, std::move(acked), [](const caf::error&) {});
   for (auto& [dest, rows] : moved) {
     std::vector<std::string> tos;
     tos.reserve(rows.size());

@@ -91,8 +91,10 @@ public:
   /// The pair at `key`, if any (an empty list if not).
   caf::expected<std::vector<etcd_kv>> get(const std::string& key);
 
-  /// Every pair whose key starts with `prefix`, in key order, at most `limit` (0: all).
-  caf::expected<std::vector<etcd_kv>> prefix(const std::string& prefix, int64_t limit = 0);
+  /// Every pair whose key starts with `prefix`, in key order, at most `limit` (0: all);
+  /// `read_at`, if given, receives the store's revision the range was read at.
+  caf::expected<std::vector<etcd_kv>> prefix(const std::string& prefix, int64_t limit = 0,
+                                             int64_t* read_at = nullptr);
 
   /// Deletes `key`; how many keys were deleted (0 or 1).
   caf::expected<int64_t> erase(const std::string& key);
