@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
+#include <set>
 #include <sys/resource.h>
 #include <thread>
 
@@ -1133,4 +1135,74 @@ TEST_CASE_METHOD(fixture,
   REQUIRE(dead);
   REQUIRE(dead->size() == 1);
   CHECK(decode<note>(dead->front().env.payload)->text == "emit-then-fail");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "an actor's rows of one write reach it together, past its window too, in order "
+                 "and once, whatever other requests share the write",
+                 "[runtime][delivery]") {
+  auto o = options_for(dir);
+  o.activation_queue = 8; // one write carries far more rows per actor than this
+  auto rt = start_runtime(o);
+  const std::vector<std::string> actors{"rec/d0", "rec/d1", "rec/d2"};
+  // One request, interleaved: each actor's 200 rows go over in one hand-off.
+  {
+    std::vector<envelope> envs;
+    for (int i = 0; i < 200; ++i)
+      for (auto& a : actors) {
+        envelope env;
+        env.to = a;
+        env.type = type_tag<note>::value;
+        env.payload = encode(note{"one-" + std::to_string(i)});
+        envs.push_back(std::move(env));
+      }
+    std::promise<void> accepted;
+    rt->accept_batch(std::move(envs), [&](auto) { accepted.set_value(); });
+    accepted.get_future().wait();
+  }
+  // Then four producers at once: their requests share writes, and each
+  // actor's rows of a write come from several of them.
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 4; ++p)
+    producers.emplace_back([&, p] {
+      for (int b = 0; b < 25; ++b) {
+        std::vector<envelope> envs;
+        for (int i = 0; i < 6; ++i) {
+          envelope env;
+          env.to = actors[static_cast<size_t>(i) % actors.size()];
+          env.type = type_tag<note>::value;
+          env.payload = encode(note{"p" + std::to_string(p) + "-" + std::to_string(b * 6 + i)});
+          envs.push_back(std::move(env));
+        }
+        std::promise<void> accepted;
+        rt->accept_batch(std::move(envs), [&](auto) { accepted.set_value(); });
+        accepted.get_future().wait();
+      }
+    });
+  for (auto& t : producers)
+    t.join();
+  REQUIRE(test::eventually([&] { return rt->idle() && rt->stats().processed >= 600 + 600; }));
+  for (auto& a : actors) {
+    INFO(a);
+    auto got = journal(*rt, a);
+    CHECK(got.size() == 400);
+    std::vector<std::string> first(got.begin(), got.begin() + std::min<size_t>(200, got.size()));
+    std::vector<std::string> want;
+    for (int i = 0; i < 200; ++i)
+      want.push_back("one-" + std::to_string(i));
+    CHECK(first == want);
+    // Each producer's rows for this actor, in the order it sent them.
+    std::map<std::string, int> last;
+    std::set<std::string> seen;
+    for (size_t k = 200; k < got.size(); ++k) {
+      CHECK(seen.insert(got[k]).second);
+      auto dash = got[k].find('-');
+      auto producer = got[k].substr(0, dash);
+      auto n = std::stoi(got[k].substr(dash + 1));
+      auto it = last.find(producer);
+      CHECK((it == last.end() || it->second < n));
+      last[producer] = n;
+    }
+  }
+  CHECK(count_rows(*rt, column::mailbox) == 0);
 }

@@ -6,6 +6,51 @@
 
 namespace cairn {
 
+// -- routing ---------------------------------------------------------------------
+
+void runtime::impl::on_committed(std::vector<commit_result*>& written) {
+  size_t rows = 0;
+  for (auto* res : written) {
+    rows += res->delivered.size();
+    timers.fetch_add(static_cast<int64_t>(res->timers_added));
+    if (!res->forwarded_to.empty() && opts.on_forwarded)
+      opts.on_forwarded(res->forwarded_to);
+    if (!res->topics.empty()) {
+      {
+        std::lock_guard<std::mutex> guard{svc_mtx};
+        dirty_topics.insert(res->topics.begin(), res->topics.end());
+      }
+      svc_cv.notify_one();
+    }
+  }
+  pending.fetch_add(static_cast<int64_t>(rows));
+  if (rows == 0)
+    return;
+  // Each receiver's rows of this write, in seq order (requests are in
+  // commit order, and each request's rows in seq order): first which group
+  // each row joins, keyed by receivers not moved yet, then the moves.
+  std::vector<std::vector<internal::routed>> groups;
+  if (rows == 1) {
+    for (auto* res : written)
+      for (auto& r : res->delivered)
+        groups.emplace_back().push_back(std::move(r));
+  } else {
+    std::unordered_map<std::string_view, size_t> index;
+    std::vector<size_t> group_of;
+    group_of.reserve(rows);
+    for (auto* res : written)
+      for (auto& r : res->delivered)
+        group_of.push_back(index.try_emplace(r.env.to, index.size()).first->second);
+    groups.resize(index.size());
+    size_t k = 0;
+    for (auto* res : written)
+      for (auto& r : res->delivered)
+        groups[group_of[k++]].push_back(std::move(r));
+  }
+  for (auto& g : groups)
+    route_envelopes(g);
+}
+
 // -- activation ----------------------------------------------------------------
 
 caf::error runtime::impl::load_state(activation_state& st) {
@@ -207,6 +252,26 @@ void runtime::impl::fail_head(const std::string& id, const caf::actor_addr& addr
     forget(id, addr); // stopping: recovery after the restart retries it
 }
 
+namespace {
+
+/// One committed row handed over by the writer: into the window, unless it
+/// was read from storage already or the window is full (then storage keeps
+/// it, and it is read when the window drains).
+void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env) {
+  ++s.received;
+  if (seq <= s.max_seen)
+    return; // already loaded from storage
+  if (s.overflow || s.queue.size() >= window) {
+    s.overflow = true;
+    s.window_full->store(true);
+  } else {
+    s.max_seen = seq;
+    s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}});
+  }
+}
+
+} // namespace
+
 caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::string id,
                             std::shared_ptr<std::atomic<bool>> full, bool fresh) {
   auto& st = self->state;
@@ -250,17 +315,12 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
   }
   return {
     [=](deliver_atom, uint64_t seq, envelope& env) {
-      auto& s = self->state;
-      ++s.received;
-      if (seq <= s.max_seen)
-        return rt->run_next(self); // already loaded from storage
-      if (s.overflow || s.queue.size() >= rt->opts.activation_queue) {
-        s.overflow = true; // storage has it; read it when the window drains
-        s.window_full->store(true);
-      } else {
-        s.max_seen = seq;
-        s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}});
-      }
+      take_delivery(self->state, rt->opts.activation_queue, seq, env);
+      rt->run_next(self);
+    },
+    [=](deliver_atom, std::vector<internal::routed>& rows) {
+      for (auto& r : rows)
+        take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env);
       rt->run_next(self);
     },
     [=](committed_atom, uint64_t seq, const caf::error& err) { rt->on_commit(self, seq, err); },

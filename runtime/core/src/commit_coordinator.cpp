@@ -12,7 +12,7 @@
 namespace cairn::internal {
 
 commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
-                                       std::function<void(commit_result&)> on_batch_delivered)
+                                       delivered_fn on_batch_delivered)
   : store_(store), settings_(s), next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
     writer_([this] { run(); }) {}
 
@@ -289,16 +289,19 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       }
       auto seq = next_seq_++;
       res.ids.push_back(env.id);
-      mailbox_record rec{env, {}, {}};
+      // A new row's record: the envelope, no failed attempt, no error (the
+      // bytes `encode(mailbox_record{env, {}, {}})` would write, without
+      // copying the envelope first).
+      auto rec = encode_new_mailbox_record(env);
       // The placement seam: a remote receiver's envelope goes to the outbox
       // toward its owner, in the same batch as the step that sent it.
       if (!where.empty() && !where[e].local()) {
-        ws.put(column::outbox, keys::actor_seq(where[e].peer, seq), encode(rec));
+        ws.put(column::outbox, keys::actor_seq(where[e].peer, seq), std::move(rec));
         ++res.forwarded;
         res.forwarded_to.emplace_back(std::move(where[e].peer), env.to);
         continue;
       }
-      ws.put(column::mailbox, keys::actor_seq(env.to, seq), encode(rec));
+      ws.put(column::mailbox, keys::actor_seq(env.to, seq), std::move(rec));
       res.delivered.push_back(routed{seq, std::move(env), req.fresh});
     }
     res.timers_added = req.timers.size();
@@ -349,13 +352,18 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     }
     return;
   }
-  for (size_t i = 0; i < batch.size(); ++i) {
-    // Count and route first: a producer told "accepted" then sees it pending.
+  // Count and route first, the whole batch at once (an actor gets all of
+  // its new rows of this write in one hand-off): a producer told "accepted"
+  // then sees them pending.
+  std::vector<commit_result*> written;
+  written.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i)
     if (!refused[i])
-      on_delivered_(results[i]);
+      written.push_back(&results[i]);
+  on_delivered_(written);
+  for (size_t i = 0; i < batch.size(); ++i)
     if (batch[i].done)
       batch[i].done(results[i]);
-  }
 }
 
 } // namespace cairn::internal

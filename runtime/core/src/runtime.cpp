@@ -193,7 +193,7 @@ caf::error runtime::start() {
   cs.fires = d.opts.fires;
   cs.dedupe_window_ms = d.opts.dedupe_window.count();
   d.coord = std::make_unique<internal::commit_coordinator>(
-    *d.store, cs, next_seq, [p = &d](commit_result& r) { p->on_committed(r); });
+    *d.store, cs, next_seq, [p = &d](std::vector<commit_result*>& rs) { p->on_committed(rs); });
   d.coord_live.store(true);
   {
     // Every topic with subscriptions may have undelivered events. (Read

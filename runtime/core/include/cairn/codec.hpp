@@ -16,13 +16,31 @@ namespace cairn {
 
 /// Serializes any type with an `inspect()` overload using CAF's binary
 /// serializer: the one encoding for memory, disk and wire.
+namespace detail {
+/// The serializer's buffer, kept per thread between calls so a record is
+/// written without growing a fresh vector step by step. An `encode` inside
+/// an `inspect()` finds it taken (moved out) and uses a fresh one.
+inline thread_local std::vector<char> encode_buffer;
+} // namespace detail
+
+/// Serializes `values` one after the other, as an `inspect()` listing them
+/// in this order would (CAF's binary inspectors write no names).
+template <class... Ts>
+std::string encode_all(const Ts&... values) {
+  std::vector<char> buf = std::move(detail::encode_buffer);
+  buf.clear();
+  caf::binary_serializer sink{nullptr, buf};
+  auto err = sink(const_cast<Ts&>(values)...); // inspect() takes a mutable reference
+  static_cast<void>(err);                      // writing to a vector cannot fail
+  std::string out{buf.begin(), buf.end()};
+  if (buf.capacity() <= (64u << 10)) // a huge record does not stay behind
+    detail::encode_buffer = std::move(buf);
+  return out;
+}
+
 template <class T>
 std::string encode(const T& value) {
-  std::vector<char> buf;
-  caf::binary_serializer sink{nullptr, buf};
-  auto err = sink(const_cast<T&>(value)); // inspect() takes a mutable reference
-  static_cast<void>(err);                 // writing to a vector cannot fail
-  return std::string{buf.begin(), buf.end()};
+  return encode_all(value);
 }
 
 /// Decodes bytes written by `encode<T>`; trailing or missing bytes are a

@@ -32,6 +32,14 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
   return f(caf::meta::type_name("cairn.mailbox_record"), x.env, x.attempt_ms, x.last_error);
 }
 
+/// What `encode(mailbox_record{env, {}, {}})` writes, without the copy of
+/// `env` (the commit writer's record for every new mailbox row).
+inline std::string encode_new_mailbox_record(const envelope& env) {
+  static const std::vector<int64_t> no_attempts;
+  static const std::string no_error;
+  return encode_all(env, no_attempts, no_error);
+}
+
 /// What the journal column family stores for one event (layout 3 on): the
 /// event and the audit trail of where it came from.
 struct journal_record {
@@ -54,6 +62,11 @@ struct routed {
   envelope env;
   bool fresh = false; ///< its receiver is a new actor (`commit_request::fresh`)
 };
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, routed& x) {
+  return f(caf::meta::type_name("cairn.routed"), x.seq, x.env, x.fresh);
+}
 
 struct commit_result {
   caf::error err;
@@ -128,8 +141,13 @@ public:
     std::function<bool(std::string_view)> fires; ///< empty: every due timer fires
   };
 
+  /// Called once per write, on the writer thread, with the results of its
+  /// requests that were not refused (in request order), before any
+  /// request's `done`.
+  using delivered_fn = std::function<void(std::vector<commit_result*>&)>;
+
   commit_coordinator(storage& store, settings s, uint64_t next_seq,
-                     std::function<void(commit_result&)> on_batch_delivered);
+                     delivered_fn on_batch_delivered);
   ~commit_coordinator();
 
   /// Queues `r`; false (and `r` untouched) if the queue is full and not `force`.
@@ -158,7 +176,7 @@ private:
   storage& store_;
   settings settings_;
   uint64_t next_seq_;
-  std::function<void(commit_result&)> on_delivered_;
+  delivered_fn on_delivered_;
   std::unordered_map<std::string, uint64_t> topic_seq_;
   /// The time of the last `trace` row written (µs): each batch's row gets a
   /// later one, so rows are in commit order even if the clock steps back.

@@ -211,32 +211,40 @@ struct runtime::impl {
     return route{spawn_activation(id, full, fresh), 0, full};
   }
 
-  // Hands a freshly committed envelope to its activation, spawning one if
-  // needed. Called on the commit thread; never blocks on storage.
-  void route_envelope(internal::routed& r) {
-    if (stopping.load() || !find_kind(r.env.to))
+  // Hands one actor's freshly committed envelopes (in seq order) to its
+  // activation in one message, spawning one if needed. Called on the commit
+  // thread; never blocks on storage.
+  void route_envelopes(std::vector<internal::routed>& rs) {
+    const auto& to = rs.front().env.to;
+    if (stopping.load() || !find_kind(to))
       return; // stays in the mailbox; recovery picks it up
-    auto& sh = shard_for(r.env.to);
+    auto& sh = shard_for(to);
     std::lock_guard<std::mutex> guard{sh.mtx};
-    auto it = sh.routes.find(r.env.to);
+    auto it = sh.routes.find(to);
     if (it == sh.routes.end()) {
-      if (sh.stopped.count(r.env.to) != 0)
+      if (sh.stopped.count(to) != 0)
         return; // kept in its mailbox until an operator repairs the actor
       if (active.load() >= static_cast<int64_t>(opts.max_active)) {
         request_sweep();
         return;
       }
-      it = sh.routes.emplace(r.env.to, new_route(r.env.to, r.fresh)).first;
+      // New with nothing in storage only if every row says so.
+      bool fresh = std::all_of(rs.begin(), rs.end(), [](auto& r) { return r.fresh; });
+      it = sh.routes.emplace(to, new_route(to, fresh)).first;
     }
     if (it->second.retiring) {
       it->second.missed = true; // read from storage once the last commit is in
       return;
     }
-    // A full window reads this row from storage later: nothing to carry.
+    // A full window reads these rows from storage later: nothing to carry.
     if (it->second.window_full->load())
       return;
-    ++it->second.sent;
-    caf::anon_send(it->second.handle, deliver_atom::value, r.seq, std::move(r.env));
+    it->second.sent += rs.size(); // counted per envelope, as the activation does
+    if (rs.size() == 1)
+      caf::anon_send(it->second.handle, deliver_atom::value, rs.front().seq,
+                     std::move(rs.front().env));
+    else
+      caf::anon_send(it->second.handle, deliver_atom::value, std::move(rs));
   }
 
   // Makes sure `id` has an activation that reads its mailbox.
@@ -358,22 +366,9 @@ struct runtime::impl {
     svc_cv.notify_one();
   }
 
-  // Called once per committed request, on the commit thread.
-  void on_committed(commit_result& res) {
-    pending.fetch_add(static_cast<int64_t>(res.delivered.size()));
-    timers.fetch_add(static_cast<int64_t>(res.timers_added));
-    for (auto& r : res.delivered)
-      route_envelope(r);
-    if (!res.forwarded_to.empty() && opts.on_forwarded)
-      opts.on_forwarded(res.forwarded_to);
-    if (!res.topics.empty()) {
-      {
-        std::lock_guard<std::mutex> guard{svc_mtx};
-        dirty_topics.insert(res.topics.begin(), res.topics.end());
-      }
-      svc_cv.notify_one();
-    }
-  }
+  // Called once per write with its committed requests, on the commit
+  // thread: each receiver gets all its new rows of the write at once.
+  void on_committed(std::vector<commit_result*>& written);
 
   // Submits `req`; `done` gets its outcome on the commit thread (or at once
   // if the node is stopping).
