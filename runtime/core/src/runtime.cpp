@@ -337,11 +337,14 @@ void runtime::accept_batch(std::vector<envelope> envs,
     return done(std::move(*results));
   }
   std::vector<std::string> own_ids;
+  own_ids.reserve(req.enqueue.size());
   for (auto& env : req.enqueue)
     own_ids.push_back(env.id);
   req.dedupe = true;
   auto cb = std::make_shared<std::function<void(std::vector<batch_result>)>>(std::move(done));
-  req.done = [p = &d, cb, results, slot, counters, own_ids, n](commit_result& r) {
+  // `slot` is copied (the refusal below reads it), the rest moved.
+  req.done = [p = &d, cb, results, slot, counters = std::move(counters),
+              own_ids = std::move(own_ids), n](commit_result& r) {
     p->reserved.fetch_sub(n);
     for (size_t k = 0; k < slot.size(); ++k) {
       auto& out = (*results)[slot[k]];
