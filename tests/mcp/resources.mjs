@@ -122,9 +122,11 @@ async function readOrderState(node, orderId, { token, timeoutMs = 15000 } = {}) 
       const reply = await stateless(node, 'resources/read', { uri }, { token });
       if (!reply.message || !('result' in reply.message)) return { done: false, value: reply.message ?? reply.text };
       const actor = actorContents(reply.message.result, uri, `resources/read ${uri}`);
-      return { done: typeof actor.state?.stage === 'string', value: actor };
+      // A new order's stage is "" before its first step: wait for a step
+      // to have run (an event journaled), not just for the field.
+      return { done: typeof actor.state?.stage === 'string' && actor.journal_length >= 1, value: actor };
     },
-    { timeoutMs, intervalMs: 200, what: `state.stage in resources/read ${uri}` },
+    { timeoutMs, intervalMs: 200, what: `state.stage after a first step in resources/read ${uri}` },
   );
 }
 
