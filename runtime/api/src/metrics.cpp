@@ -44,6 +44,9 @@ http_response node_api::metrics() {
   metric("cairn_commit_requests_total", "counter", "Commit requests in those writes.",
          s.commit_ops);
   metric("cairn_passivations_total", "counter", "Activations passivated.", s.passivations);
+  metric("cairn_memory_returns_total", "counter",
+         "Times freed memory went back to the system after a wave of passivations.",
+         s.memory_returns);
   metric("cairn_journal_pruned_total", "counter",
          "Journal events deleted under their kind's retention.", s.journal_pruned);
   metric("cairn_expired_total", "counter", "Dedupe claims and spans deleted after their retention.",

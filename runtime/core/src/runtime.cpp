@@ -482,6 +482,7 @@ runtime_stats runtime::stats() const {
   s.active = static_cast<uint64_t>(std::max<int64_t>(0, d.active.load()));
   s.activations = d.activations.load();
   s.passivations = d.passivations.load();
+  s.memory_returns = d.memory_returns.load();
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));
   s.dead_letters = static_cast<uint64_t>(std::max<int64_t>(0, d.dead_stored.load()));
   s.expired = d.expired.load();

@@ -197,6 +197,7 @@ struct runtime_stats {
   uint64_t active = 0;          ///< gauge: activations in memory
   uint64_t activations = 0;     ///< activations started
   uint64_t passivations = 0;    ///< activations passivated
+  uint64_t memory_returns = 0;  ///< times freed pages went back to the OS (after passivation waves)
   uint64_t timers = 0;          ///< gauge: durable timers not yet fired
   uint64_t dead_letters = 0;    ///< gauge: dead letters stored (kept across restarts)
   uint64_t expired = 0;         ///< dedupe rows and spans deleted after their retention

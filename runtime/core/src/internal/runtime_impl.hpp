@@ -425,7 +425,8 @@ struct runtime::impl {
   std::optional<std::string> span_index_at;
   std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
-  uint64_t passivations_at_trim = 0;
+  int64_t active_peak = 0; // the most live activations seen since the last return
+  std::atomic<uint64_t> memory_returns{0};
 
   // -- activation -------------------------------------------------------------
 
