@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cairn/envelope.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <random>
 
 namespace cairn {
@@ -51,27 +51,26 @@ int64_t now_us() {
 std::string next_envelope_id() {
   // 48 bits of milliseconds, then a 16-bit sequence within the millisecond,
   // then 64 bits fixed per process (random) so two processes never collide.
+  // The first two are one 64-bit clock, `ms << 16 | seq`, advanced by one
+  // compare-and-swap: the next id is the later of "one after the last" and
+  // "this millisecond's first", so a full sequence borrows the next
+  // millisecond. (A mutex here cost every accepting thread a lock round.)
   static const uint64_t process_tag = random_u64();
-  static std::mutex mtx;
-  static int64_t last_ms = 0;
-  static uint32_t seq = 0;
-  int64_t ms = now_ms();
-  uint32_t s;
-  {
-    std::lock_guard<std::mutex> guard{mtx};
-    if (ms <= last_ms) {
-      ms = last_ms;
-      if (++seq > 0xffff) { // sequence exhausted: borrow the next millisecond
-        ++ms;
-        seq = 0;
-      }
-    } else {
-      seq = 0;
-    }
-    last_ms = ms;
-    s = seq;
-  }
-  return hex(static_cast<uint64_t>(ms), 12) + hex(s, 4) + hex(process_tag, 16);
+  static std::atomic<uint64_t> clock{0};
+  auto first = static_cast<uint64_t>(now_ms()) << 16;
+  auto last = clock.load(std::memory_order_relaxed);
+  uint64_t next;
+  do
+    next = std::max(last + 1, first);
+  while (!clock.compare_exchange_weak(last, next, std::memory_order_relaxed));
+  std::string out(32, '0');
+  constexpr const char* digits = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, next >>= 4)
+    out[static_cast<size_t>(i)] = digits[next & 0xf];
+  auto tag = process_tag;
+  for (int i = 31; i >= 16; --i, tag >>= 4)
+    out[static_cast<size_t>(i)] = digits[tag & 0xf];
+  return out;
 }
 
 bool traceparent_ids(std::string_view t, std::string_view& trace_id, std::string_view& span_id) {

@@ -122,6 +122,7 @@ caf::error runtime::register_kind(std::string kind, actor_factory factory, kind_
   auto it = d.kinds.find(kind);
   if (it == d.kinds.end()) {
     d.kinds.emplace(std::move(kind), std::move(entry));
+    d.kinds_version.fetch_add(1, std::memory_order_release);
     return {};
   }
   // Activations hold pointers to entries: a running node never replaces one.
@@ -130,7 +131,45 @@ caf::error runtime::register_kind(std::string kind, actor_factory factory, kind_
                                         + "' is already registered and the node is running; "
                                           "register each kind once, before start()");
   it->second = std::move(entry);
+  d.kinds_version.fetch_add(1, std::memory_order_release);
   return {};
+}
+
+uint64_t runtime::impl::next_instance() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1) + 1;
+}
+
+const kind_entry* runtime::impl::find_kind(std::string_view actor_id) const {
+  struct by_name {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  struct cache {
+    uint64_t instance = 0;
+    uint64_t version = 0;
+    std::unordered_map<std::string, const kind_entry*, by_name, std::equal_to<>> found;
+  };
+  thread_local cache mine;
+  auto version = kinds_version.load(std::memory_order_acquire);
+  if (mine.instance != instance || mine.version != version) {
+    mine.found.clear();
+    mine.instance = instance;
+    mine.version = version;
+  }
+  auto kind = kind_of(actor_id);
+  if (auto it = mine.found.find(kind); it != mine.found.end())
+    return it->second;
+  std::shared_lock<std::shared_mutex> guard{kinds_mtx};
+  auto it = kinds.find(std::string{kind});
+  if (it == kinds.end())
+    return nullptr;
+  // Taken under the lock: a registration after this read bumps the version.
+  if (kinds_version.load(std::memory_order_relaxed) == version)
+    mine.found.emplace(std::string{kind}, it->second.get());
+  return it->second.get();
 }
 
 caf::error runtime::start() {
