@@ -451,6 +451,26 @@ TEST_CASE("a new mailbox row's record is written as the record type would be, an
   env.created_ms = 13;
   auto direct = internal::encode_new_mailbox_record(env);
   CHECK(direct == encode(internal::mailbox_record{env, {}, {}}));
+  // Byte for byte as the record type's encoder writes it, for every field
+  // at the edges of its encoding: lengths around each 7-bit group, integers
+  // with all their bytes set, negative ones, empty strings.
+  for (size_t len : {0u, 1u, 127u, 128u, 129u, 16383u, 16384u, 70000u}) {
+    envelope e;
+    e.id = std::string(len % 200, 'i');
+    e.from = len % 2 ? "" : "order/7";
+    e.to = std::string(len, 't');
+    e.type = "demo.ticket/v1";
+    e.format = static_cast<uint8_t>(len & 0xff);
+    e.payload = std::string(len, '\xff');
+    e.traceparent = std::string(len % 60, '0');
+    e.idempotency_key = std::string(len / 2, 'k');
+    e.attempt = 0x01020304u + static_cast<uint32_t>(len);
+    e.not_before_ms = 0x0102030405060708 + static_cast<int64_t>(len);
+    e.deadline_ms = -5 - static_cast<int64_t>(len);
+    e.created_ms = INT64_MIN + static_cast<int64_t>(len);
+    INFO("length " << len);
+    CHECK(internal::encode_new_mailbox_record(e) == encode(internal::mailbox_record{e, {}, {}}));
+  }
   auto back = decode<internal::mailbox_record>(direct);
   REQUIRE(back);
   CHECK(back->env.payload == env.payload);
