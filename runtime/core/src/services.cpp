@@ -5,6 +5,7 @@
 #include "internal/runtime_impl.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "internal/span_codec.hpp"
@@ -350,6 +351,9 @@ void runtime::impl::index_spans(bool now) {
   };
   constexpr size_t max_spans = 1u << 18;
   std::vector<entry> entries;
+  // Sized from the last pass: growing it step by step copied it over and
+  // over (16 % of this function's samples in `cairn bench`).
+  entries.reserve(std::min(max_spans, spans_last_pass + spans_last_pass / 4 + 1024));
   std::vector<std::string> rows;
   std::string from = *span_index_at;
   if (!from.empty())
@@ -376,10 +380,22 @@ void runtime::impl::index_spans(bool now) {
   });
   if (err || rows.empty())
     return;
-  std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) {
+  spans_last_pass = entries.size();
+  // Trace ids compare by their first 8 bytes as one number (byte order
+  // kept), which almost always decides; memcmp only for the rest.
+  auto head = [](const entry& e) {
+    uint64_t v;
+    std::memcpy(&v, e.trace_id, sizeof v);
+    if constexpr (std::endian::native == std::endian::little)
+      v = __builtin_bswap64(v);
+    return v;
+  };
+  std::sort(entries.begin(), entries.end(), [&head](const entry& a, const entry& b) {
     if (a.hour != b.hour)
       return a.hour < b.hour;
-    if (int c = std::memcmp(a.trace_id, b.trace_id, sizeof a.trace_id); c != 0)
+    if (auto ha = head(a), hb = head(b); ha != hb)
+      return ha < hb;
+    if (int c = std::memcmp(a.trace_id + 8, b.trace_id + 8, sizeof a.trace_id - 8); c != 0)
       return c < 0;
     return a.row < b.row; // rows were read in key order
   });

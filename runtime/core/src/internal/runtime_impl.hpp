@@ -427,6 +427,7 @@ struct runtime::impl {
   void index_spans(bool now = false); ///< `now`: whatever the time since the last pass
   std::chrono::steady_clock::time_point last_index{};
   std::optional<std::string> span_index_at;
+  size_t spans_last_pass = 0; // entries the last pass took: the next reserves as many
   std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
   int64_t active_peak = 0; // the most live activations seen since the last return
