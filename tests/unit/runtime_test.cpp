@@ -365,6 +365,63 @@ TEST_CASE_METHOD(fixture, "state is the latest snapshot plus the journal replaye
 }
 
 TEST_CASE_METHOD(fixture,
+                 "a handled row is deleted with a single deletion, a retried (overwritten) one "
+                 "with a plain one, and neither comes back after a flush and a restart",
+                 "[invariant1][retry][single-delete]") {
+  auto o = options_for(dir);
+  std::mutex mtx;
+  std::map<std::string, bool> erased_once; // mailbox key -> erased with erase_once
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto f = std::make_unique<faulty_storage>(std::move(inner));
+    f->fail_if = [&](const write_set& ws) {
+      std::lock_guard<std::mutex> guard{mtx};
+      for (const auto& op : ws.ops())
+        if (op.cf == column::mailbox && op.erase && op.range_end.empty())
+          erased_once[op.key] = op.once;
+      return false;
+    };
+    return f;
+  };
+  kind_options ko;
+  ko.retry = retry_policy{1'000'000, 1ms, 2.0, 20ms, false}; // retried until it succeeds
+  {
+    auto rt = start_runtime(o, ko);
+    REQUIRE(rt->tell("rec/sd", note{"plain"}));
+    REQUIRE(rt->tell("rec/sd", note{"poison"}));
+    // Its first writes go to a table file, a later one stays in memory: a
+    // single deletion would meet (and drop with itself) the later one only.
+    REQUIRE(test::eventually([&] { return rt->stats().retried >= 1; }));
+    REQUIRE_FALSE(rt->store().flush());
+    auto retried = rt->stats().retried;
+    REQUIRE(test::eventually([&] { return rt->stats().retried >= retried + 2; }));
+    the_hooks.poison_fails = false;
+    REQUIRE(rt->tell("rec/sd", note{"report"}));
+    REQUIRE(test::eventually([&] { return journal(*rt, "rec/sd").size() == 3 && rt->idle(); }));
+    CHECK(journal(*rt, "rec/sd") == std::vector<std::string>{"plain", "poison", "count=2"});
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      REQUIRE(erased_once.size() == 3);
+      int once = 0, plain = 0;
+      for (const auto& [key, single] : erased_once)
+        (single ? once : plain) += 1;
+      CHECK(once == 2);  // "plain" and "report": written once
+      CHECK(plain == 1); // "poison": rewritten by each failed attempt
+    }
+    REQUIRE_FALSE(rt->store().flush());
+    rt->stop();
+  }
+  // Nothing comes back: a single deletion of the rewritten row would have
+  // hidden its newest write only, and the flush would have let the first
+  // one through.
+  auto again = start_runtime(o, ko);
+  CHECK(count_rows(*again, column::mailbox) == 0);
+  CHECK(again->stats().pending == 0);
+  REQUIRE(again->tell("rec/sd", note{"report"}));
+  REQUIRE(test::eventually([&] { return journal(*again, "rec/sd").size() == 4; }));
+  CHECK(journal(*again, "rec/sd").back() == "count=3");
+}
+
+TEST_CASE_METHOD(fixture,
                  "a poison message is retried with growing spacing, dead-lettered, and redriven "
                  "while other messages keep flowing",
                  "[invariant4][poison][dlq]") {

@@ -93,9 +93,10 @@ public:
     rocksdb::WriteBatch batch;
     for (const auto& op : ops.ops()) {
       auto* cf = handle(op.cf);
-      auto st = !op.erase              ? batch.Put(cf, op.key, op.value)
-                : op.range_end.empty() ? batch.Delete(cf, op.key)
-                                       : batch.DeleteRange(cf, op.key, op.range_end);
+      auto st = !op.erase               ? batch.Put(cf, op.key, op.value)
+                : !op.range_end.empty() ? batch.DeleteRange(cf, op.key, op.range_end)
+                : op.once               ? batch.SingleDelete(cf, op.key)
+                                        : batch.Delete(cf, op.key);
       if (!st.ok())
         return from_status(st, errc::storage_write_failed, "cannot build write batch");
     }

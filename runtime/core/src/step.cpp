@@ -246,7 +246,8 @@ void runtime::impl::put_step_span(std::string& spans, const activation_state& st
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
                                   int64_t start, step_effects& fx) {
-  const auto& env = st.queue.at(seq).env;
+  const auto& row = st.queue.at(seq);
+  const auto& env = row.env;
   const auto& kopts = st.kind->opts;
   std::string_view trace_id, parent_span;
   bool traced = traceparent_ids(env.traceparent, trace_id, parent_span);
@@ -265,7 +266,14 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   auto events = static_cast<uint32_t>(fx.events.size());
   if (direct)
     put_step_span(req.spans, st, env, trace_id, parent_span, start, fx, first_event, events);
-  req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
+  // A row never rewritten (no failed attempt: `attempt_ms` is empty) was
+  // written once, under a sequence number never used again: its write and
+  // its deletion can vanish together at the next flush. A retried row was
+  // overwritten, and takes a plain deletion (storage.hpp, `erase_once`).
+  if (row.attempt_ms.empty())
+    req.ops.erase_once(column::mailbox, keys::actor_seq(st.id, seq));
+  else
+    req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
   auto committed_ms = now_ms();
   span.first_event = first_event;
   span.events = events;

@@ -62,6 +62,9 @@ public:
     std::string value; ///< the new value (empty for an erase)
     /// With `erase`: if not empty, every key in [`key`, `range_end`) is deleted.
     std::string range_end;
+    /// With `erase` of one key: the key was written exactly once and never
+    /// deleted since (see `erase_once`).
+    bool once = false;
   };
 
   /// Adds a write of `value` at `key` in `cf`.
@@ -70,6 +73,14 @@ public:
   }
   /// Adds a deletion of `key` in `cf`.
   void erase(column cf, std::string key) { ops_.push_back(op{cf, true, std::move(key), {}, {}}); }
+  /// Adds a deletion of a key that was written exactly once and is deleted
+  /// by nothing else: RocksDB can then drop the write and its deletion
+  /// together (`SingleDelete`) instead of keeping a tombstone until the last
+  /// level. A key written twice (overwritten) must use `erase`: a single
+  /// deletion removes the newest write only and would bring the older back.
+  void erase_once(column cf, std::string key) {
+    ops_.push_back(op{cf, true, std::move(key), {}, {}, true});
+  }
   /// Adds a deletion of every key from `from` (included) to `to` (excluded) in `cf`.
   void erase_range(column cf, std::string from, std::string to) {
     ops_.push_back(op{cf, true, std::move(from), {}, std::move(to)});
