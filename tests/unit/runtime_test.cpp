@@ -537,6 +537,54 @@ TEST_CASE_METHOD(fixture, "work accepted before a restart resumes in its trace, 
   CHECK(after->parent_span_id == "b7ad6b7169203331");
 }
 
+TEST_CASE_METHOD(fixture,
+                 "an accepted envelope keeps a valid traceparent and gets a new trace for a "
+                 "malformed or missing one",
+                 "[invariant5][trace]") {
+  auto rt = start_runtime(options_for(dir));
+  const std::string given = "4bf92f3577b34da6a3ce929d0e0e4736";
+  std::vector<envelope> envs;
+  for (const auto& [to, tp] : std::vector<std::pair<std::string, std::string>>{
+         {"rec/tp-valid", "00-" + given + "-00f067aa0ba902b7-01"},
+         {"rec/tp-upper", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"},
+         {"rec/tp-zero", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"},
+         {"rec/tp-short", "00-" + given + "-00f067aa0ba902b7-1"},
+         {"rec/tp-none", ""}}) {
+    envelope env;
+    env.to = to;
+    env.type = type_tag<note>::value;
+    env.payload = encode(note{"x"});
+    env.traceparent = tp;
+    envs.push_back(std::move(env));
+  }
+  std::promise<std::vector<runtime::batch_result>> taken;
+  rt->accept_batch(std::move(envs), [&](auto r) { taken.set_value(std::move(r)); });
+  for (const auto& r : taken.get_future().get())
+    REQUIRE(r.id);
+  REQUIRE(test::eventually([&] { return rt->idle() && rt->stats().processed == 5; }));
+  std::map<std::string, std::string> trace_of; // actor -> trace id of its step's span
+  ignore_error(rt->store().scan(column::trace, "", "", [&](std::string_view k, std::string_view v) {
+    internal::for_each_span(k, v, [&](std::string_view key, std::string_view span) {
+      auto s = internal::decode_span(key, span);
+      REQUIRE(s);
+      trace_of[s->actor] = s->trace_id;
+    });
+    return true;
+  }));
+  REQUIRE(trace_of.size() == 5);
+  CHECK(trace_of["rec/tp-valid"] == given);
+  std::set<std::string> fresh;
+  for (const auto* actor : {"rec/tp-upper", "rec/tp-zero", "rec/tp-short", "rec/tp-none"}) {
+    const auto& t = trace_of[actor];
+    INFO(actor << ": " << t);
+    trace_context tc;
+    CHECK(parse_traceparent("00-" + t + "-00f067aa0ba902b7-01", tc));
+    CHECK(t != given);
+    fresh.insert(t);
+  }
+  CHECK(fresh.size() == 4); // a new trace each
+}
+
 TEST_CASE_METHOD(fixture, "every envelope carries trace context and every step records a span",
                  "[invariant5][trace]") {
   auto rt = start_runtime(options_for(dir));

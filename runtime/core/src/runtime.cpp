@@ -306,12 +306,14 @@ caf::error unwritable(runtime::impl& d) {
   return {};
 }
 
-/// Checks one envelope from outside and fills in what it lacks.
-caf::error check_incoming(runtime::impl& d, envelope& env) {
+/// Checks one envelope from outside and fills in what it lacks; `kind`
+/// gets its receiver's kind.
+caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& kind) {
   if (!valid_actor_id(env.to))
     return make_error(errc::invalid_argument,
                       "invalid actor id '" + env.to + "': expected kind/key");
-  if (!d.find_kind(env.to))
+  kind = d.find_kind(env.to);
+  if (!kind)
     return make_error(errc::unknown_actor_kind, "no actor kind '" + std::string{kind_of(env.to)}
                                                   + "' is registered on this node");
   if (env.type.empty())
@@ -322,8 +324,8 @@ caf::error check_incoming(runtime::impl& d, envelope& env) {
     env.from = "external";
   if (env.created_ms == 0)
     env.created_ms = now_ms();
-  trace_context tc;
-  if (!parse_traceparent(env.traceparent, tc))
+  std::string_view trace_id, span_id; // checked in place: no copies
+  if (!traceparent_ids(env.traceparent, trace_id, span_id))
     env.traceparent = format_traceparent(new_trace());
   return {};
 }
@@ -356,11 +358,12 @@ void runtime::accept_batch(std::vector<envelope> envs,
   std::vector<size_t> slot; // envelope of req.enqueue -> result
   std::vector<std::shared_ptr<kind_counters>> counters;
   for (size_t i = 0; i < envs.size(); ++i) {
-    if (auto err = check_incoming(d, envs[i])) {
+    const kind_entry* kind = nullptr;
+    if (auto err = check_incoming(d, envs[i], kind)) {
       (*results)[i].id = std::move(err);
       continue;
     }
-    counters.push_back(d.find_kind(envs[i].to)->counters);
+    counters.push_back(kind->counters);
     slot.push_back(i);
     req.enqueue.push_back(std::move(envs[i]));
   }
@@ -418,7 +421,8 @@ void accept_one(runtime::impl& d, envelope env, bool fresh,
                 std::function<void(caf::expected<std::string>)> done) {
   if (auto err = not_accepting(d))
     return done(std::move(err));
-  if (auto err = check_incoming(d, env))
+  const kind_entry* kind = nullptr;
+  if (auto err = check_incoming(d, env, kind))
     return done(std::move(err));
   if (auto err = unwritable(d))
     return done(std::move(err));
@@ -429,8 +433,7 @@ void accept_one(runtime::impl& d, envelope env, bool fresh,
   req.dedupe = true;
   req.fresh = fresh;
   auto cb = std::make_shared<std::function<void(caf::expected<std::string>)>>(std::move(done));
-  req.done = [p = &d, cb,
-              counters = d.find_kind(req.enqueue.front().to)->counters](commit_result& r) {
+  req.done = [p = &d, cb, counters = kind->counters](commit_result& r) {
     p->reserved.fetch_sub(1);
     if (r.err)
       return (*cb)(std::move(r.err));
