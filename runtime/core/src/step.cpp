@@ -274,7 +274,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     req.ops.erase_once(column::mailbox, keys::actor_seq(st.id, seq));
   else
     req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
-  auto committed_ms = now_ms();
+  auto committed_ms = fx.events.empty() ? 0 : now_ms(); // the clock only for events
   span.first_event = first_event;
   span.events = events;
   for (auto& ev : fx.events) {
