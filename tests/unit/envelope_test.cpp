@@ -133,6 +133,20 @@ TEST_CASE("traceparent parses, formats and refuses malformed values", "[envelope
   CHECK(fresh.trace_id.size() == 32);
 }
 
+TEST_CASE("a new traceparent is valid, sampled and starts a trace of its own",
+          "[envelope][trace]") {
+  std::set<std::string> traces;
+  for (int i = 0; i < 1000; ++i) {
+    auto tp = new_traceparent();
+    trace_context tc;
+    REQUIRE(parse_traceparent(tp, tc));
+    CHECK(tc.flags == 1);
+    CHECK(format_traceparent(tc) == tp);
+    traces.insert(tc.trace_id);
+  }
+  CHECK(traces.size() == 1000);
+}
+
 TEST_CASE("big-endian keys sort numerically within an actor's prefix", "[keys]") {
   auto a = keys::actor_seq("hop/1", 255);
   auto b = keys::actor_seq("hop/1", 256);

@@ -107,7 +107,25 @@ bool parse_traceparent(std::string_view t, trace_context& out) {
 }
 
 std::string format_traceparent(const trace_context& ctx) {
-  return "00-" + ctx.trace_id + "-" + ctx.span_id + "-" + hex(ctx.flags, 2);
+  std::string out;
+  out.reserve(6 + ctx.trace_id.size() + ctx.span_id.size() + 2);
+  out.append("00-").append(ctx.trace_id).append("-").append(ctx.span_id).append("-");
+  out.append(hex(ctx.flags, 2));
+  return out;
+}
+
+std::string new_traceparent() {
+  // As new_trace() draws its ids (the trace id's first half and the span
+  // id odd, so never zero), straight into the 55 characters.
+  std::string out = "00-00000000000000000000000000000000-0000000000000000-01";
+  auto put = [&out](size_t at, uint64_t v) {
+    for (size_t i = at + 16; i-- > at; v >>= 4)
+      out[i] = "0123456789abcdef"[v & 0xf];
+  };
+  put(3, random_u64() | 1);
+  put(19, random_u64());
+  put(36, random_u64() | 1);
+  return out;
 }
 
 trace_context new_trace() {

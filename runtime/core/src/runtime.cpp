@@ -326,7 +326,7 @@ caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& ki
     env.created_ms = now_ms();
   std::string_view trace_id, span_id; // checked in place: no copies
   if (!traceparent_ids(env.traceparent, trace_id, span_id))
-    env.traceparent = format_traceparent(new_trace());
+    env.traceparent = new_traceparent();
   return {};
 }
 

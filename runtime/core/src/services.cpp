@@ -122,7 +122,7 @@ void runtime::impl::pump_topics() {
                                  env.to = subscriber;
                                  env.type = ev->type;
                                  env.payload = std::move(ev->payload);
-                                 env.traceparent = format_traceparent(new_trace());
+                                 env.traceparent = new_traceparent();
                                  env.idempotency_key = topic + ":" + std::to_string(next - 1);
                                  env.created_ms = now_ms();
                                  req.enqueue.push_back(std::move(env));

@@ -70,6 +70,9 @@ std::string format_traceparent(const trace_context& ctx);
 /// Starts a new trace (random trace id and span id).
 trace_context new_trace();
 
+/// `format_traceparent(new_trace())`, written in one string.
+std::string new_traceparent();
+
 /// Returns a child of `parent`: same trace id, fresh span id. An invalid
 /// parent starts a new trace, so every envelope carries trace context.
 trace_context child_of(std::string_view parent_traceparent);
