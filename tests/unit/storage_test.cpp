@@ -42,9 +42,10 @@ TEST_CASE("a second open of the same directory is refused as in use", "[storage]
   CHECK(render(second.error()).find("in use by another cairn node") != std::string::npos);
 }
 
-TEST_CASE("a key written once and deleted once is gone, before and after a flush; one written "
-          "twice comes back after a single deletion, which is why overwritten rows take erase",
-          "[storage][single-delete]") {
+TEST_CASE(
+  "a key written once and deleted once is gone, before and after a flush, while one written "
+  "twice comes back after a single deletion (why overwritten rows take erase)",
+  "[storage][single-delete]") {
   test::temp_dir dir;
   auto st = open_rocksdb({dir.path(), false});
   REQUIRE(st);

@@ -266,7 +266,7 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
     s.window_full->store(true);
   } else {
     s.max_seen = seq;
-    s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}});
+    s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}, true});
   }
 }
 

@@ -387,8 +387,10 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   commits_.fetch_add(1, std::memory_order_relaxed);
   requests_.fetch_add(batch.size(), std::memory_order_relaxed);
   if (err) {
-    // Nothing of this batch exists on disk: every request learns it failed.
-    // Sequence numbers are not reused (a gap is harmless; reuse is not).
+    // Every request learns the batch failed. Part of it may still have
+    // reached the log (a write error after the append) and come back at
+    // the next open, so readers treat the disk as the truth and sequence
+    // numbers are not reused (a gap is harmless; reuse is not).
     topic_seq_.clear();
     for (size_t i = 0; i < batch.size(); ++i) {
       results[i] = commit_result{};

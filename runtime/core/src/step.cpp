@@ -266,11 +266,13 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   auto events = static_cast<uint32_t>(fx.events.size());
   if (direct)
     put_step_span(req.spans, st, env, trace_id, parent_span, start, fx, first_event, events);
-  // A row never rewritten (no failed attempt: `attempt_ms` is empty) was
-  // written once, under a sequence number never used again: its write and
-  // its deletion can vanish together at the next flush. A retried row was
-  // overwritten, and takes a plain deletion (storage.hpp, `erase_once`).
-  if (row.attempt_ms.empty())
+  // A row handed over by a write this process saw succeed, and never
+  // rewritten, exists once on disk: its write and its deletion can vanish
+  // together at the next flush. Any other row (retried, or read back from
+  // storage, where a failed write may have put it again) takes a plain
+  // deletion (storage.hpp, `erase_once`). Decided by where the row came
+  // from, never by its contents.
+  if (row.written_once)
     req.ops.erase_once(column::mailbox, keys::actor_seq(st.id, seq));
   else
     req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
@@ -409,6 +411,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
                  why);
   } else {
     st.updated = rec;
+    st.updated.written_once = false; // rewritten now
     st.updated.env.attempt = failures;
     st.updated.attempt_ms.push_back(start);
     st.updated.last_error = why;

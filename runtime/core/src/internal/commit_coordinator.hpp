@@ -25,6 +25,12 @@ struct mailbox_record {
   envelope env;
   std::vector<int64_t> attempt_ms; ///< start time of each failed attempt
   std::string last_error;
+  /// Memory only, never stored: the row came from a write this process saw
+  /// succeed, under a sequence number never used again, and was not
+  /// rewritten since, so one single deletion removes it (storage.hpp,
+  /// `erase_once`). Rows read back from storage never carry it: a failed
+  /// write may have reached the log and put the key a second time.
+  bool written_once = false;
 };
 
 template <class Inspector>
