@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -187,4 +190,57 @@ TEST_CASE("connections past max_connections get 503 and close, a client is serve
   auto served = test::http_call(port, "GET", "/work");
   CHECK(served.status == 200);
   CHECK(served.body == "served");
+}
+
+TEST_CASE("a handler answers from another thread, later, on a kept-alive connection, and one that "
+          "drops its responder or throws gets 500 instead of a connection that waits forever",
+          "[http][answers]") {
+  std::mutex mu;
+  std::vector<std::thread> answering;
+  http_server_options opts;
+  opts.port = 0;
+  auto srv = http_server::start(opts, [&](const http_request& req, http_responder respond) {
+    if (req.target == "/later") {
+      std::lock_guard<std::mutex> guard{mu};
+      answering.emplace_back([respond = std::move(respond)] {
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+        respond(http_response{200, "text/plain", "later", {}, nullptr});
+      });
+      return;
+    }
+    if (req.target == "/dropped")
+      return; // the responder goes out of scope unanswered
+    if (req.target == "/throws")
+      throw std::runtime_error("handler failed");
+    respond(http_response{200, "text/plain", "now", {}, nullptr});
+  });
+  REQUIRE(srv);
+  auto port = (*srv)->port();
+
+  // Three requests on one connection, the middle one answered by a thread.
+  raw_client c{port};
+  c.send_all("GET /now HTTP/1.1\r\nHost: x\r\n\r\nGET /later HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /now HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto all = c.read_to_end();
+  INFO(all);
+  auto first = all.find("\r\n\r\nnow");
+  auto second = all.find("\r\n\r\nlater");
+  auto third = all.find("\r\n\r\nnow", first + 1);
+  CHECK(first != std::string::npos);
+  CHECK(second != std::string::npos);
+  CHECK(third != std::string::npos);
+  CHECK(first < second);
+  CHECK(second < third);
+
+  for (const char* target : {"/dropped", "/throws"}) {
+    auto r = test::http_call(port, "GET", target);
+    INFO(target << ": " << r.body);
+    CHECK(r.status == 500);
+    CHECK(r.body.find("the node failed to answer this request") != std::string::npos);
+  }
+  // The connection is served again afterwards.
+  CHECK(test::http_call(port, "GET", "/now").body == "now");
+  (*srv)->stop();
+  for (auto& t : answering)
+    t.join();
 }

@@ -187,6 +187,42 @@ std::string problem(unsigned status, std::string_view code, std::string_view det
          + "\",\"detail\":\"" + escaped + "\"}";
 }
 
+/// A handler's answer on its way back to the session waiting for it. The
+/// responder may run on any thread: it posts the waiting coroutine's
+/// completion, with the response, to that coroutine's executor (the
+/// session's strand), one hand-off and no timer. A responder dropped
+/// without answering answers 500, so no connection waits for a lost answer.
+template <class Completion>
+class pending_answer {
+public:
+  explicit pending_answer(Completion c) : completion_(std::move(c)) {}
+  pending_answer(const pending_answer&) = delete;
+  pending_answer& operator=(const pending_answer&) = delete;
+
+  ~pending_answer() {
+    if (!answered_.load(std::memory_order_relaxed))
+      complete(http_response{500,
+                             "application/problem+json",
+                             problem(500, "internal", "the node failed to answer this request"),
+                             {},
+                             nullptr});
+  }
+
+  /// The first call answers; later ones are ignored.
+  void complete(http_response r) {
+    if (answered_.exchange(true))
+      return;
+    auto ex = asio::get_associated_executor(*completion_);
+    asio::post(ex, [c = std::move(*completion_), r = std::move(r)]() mutable {
+      std::move(c)(std::move(r));
+    });
+  }
+
+private:
+  std::atomic<bool> answered_{false};
+  std::optional<Completion> completion_;
+};
+
 } // namespace
 
 struct http_server::impl {
@@ -268,29 +304,24 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
       }
       req.body = std::move(msg.body());
       // The handler answers through a callback that may run on another
-      // thread: it hands the response to this session's strand and wakes
-      // the coroutine by cancelling a timer that waits forever.
-      auto exec = co_await asio::this_coro::executor;
-      auto wake = std::make_shared<asio::steady_timer>(exec, asio::steady_timer::time_point::max());
-      auto answer = std::make_shared<std::optional<http_response>>();
-      try {
-        handler(req, [exec, wake, answer](http_response r) {
-          asio::post(exec, [wake, answer, r = std::move(r)]() mutable {
-            *answer = std::move(r);
-            wake->cancel();
-          });
-        });
-      } catch (const std::exception& e) {
-        spdlog::error("http handler for {} {} threw: {}", req.method, req.target, e.what());
-        *answer = http_response{500,
-                                "application/problem+json",
-                                problem(500, "internal", "the node failed to answer this request"),
-                                {},
-                                nullptr};
-      }
-      while (!*answer)
-        co_await wake->async_wait(use_tuple);
-      res = std::move(**answer);
+      // thread; the coroutine waits for it (pending_answer).
+      res = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
+        [this, &req](auto completion) {
+          auto pending =
+            std::make_shared<pending_answer<decltype(completion)>>(std::move(completion));
+          try {
+            handler(req, [pending](http_response r) { pending->complete(std::move(r)); });
+          } catch (const std::exception& e) {
+            spdlog::error("http handler for {} {} threw: {}", req.method, req.target, e.what());
+            pending->complete(
+              http_response{500,
+                            "application/problem+json",
+                            problem(500, "internal", "the node failed to answer this request"),
+                            {},
+                            nullptr});
+          }
+        },
+        asio::use_awaitable);
     }
     if (res.stream) {
       if (!co_await stream_body(stream, buffer, res, version, keep_alive) || !keep_alive)
