@@ -8,8 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -241,6 +244,80 @@ TEST_CASE("a handler answers from another thread, later, on a kept-alive connect
   // The connection is served again afterwards.
   CHECK(test::http_call(port, "GET", "/now").body == "now");
   (*srv)->stop();
+  for (auto& t : answering)
+    t.join();
+}
+
+TEST_CASE("many kept-alive connections answered from other threads in random order each get their "
+          "own answers, in their own order",
+          "[http][answers]") {
+  // Connections are spread over the I/O threads; answers come from four
+  // other threads, each after a seeded random delay, so answers for
+  // different connections race into each thread's context.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<std::string, http_responder>> work;
+  bool done = false;
+  std::vector<std::thread> answering;
+  for (unsigned t = 0; t < 4; ++t)
+    answering.emplace_back([&, t] {
+      std::mt19937 rng{t + 7};
+      for (;;) {
+        std::pair<std::string, http_responder> job;
+        {
+          std::unique_lock<std::mutex> lock{mu};
+          cv.wait(lock, [&] { return done || !work.empty(); });
+          if (work.empty())
+            return;
+          job = std::move(work.front());
+          work.pop_front();
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds{rng() % 500});
+        job.second(http_response{200, "text/plain", "answer " + job.first, {}, nullptr});
+      }
+    });
+  http_server_options opts;
+  opts.port = 0;
+  opts.threads = 2;
+  auto srv = http_server::start(opts, [&](const http_request& req, http_responder respond) {
+    {
+      std::lock_guard<std::mutex> lock{mu};
+      work.emplace_back(req.target.substr(1), std::move(respond));
+    }
+    cv.notify_one();
+  });
+  REQUIRE(srv);
+  constexpr int connections = 12, requests = 40;
+  std::vector<std::string> got(connections);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < connections; ++c)
+    clients.emplace_back([&, c] {
+      raw_client client{(*srv)->port()};
+      std::string all;
+      for (int r = 0; r < requests; ++r)
+        all += "GET /" + std::to_string(c) + "-" + std::to_string(r) + " HTTP/1.1\r\nHost: x\r\n"
+               + (r + 1 == requests ? "Connection: close\r\n" : "") + "\r\n";
+      client.send_all(all);
+      got[c] = client.read_to_end();
+    });
+  for (auto& t : clients)
+    t.join();
+  for (int c = 0; c < connections; ++c) {
+    size_t at = 0;
+    for (int r = 0; r < requests; ++r) {
+      auto want = "\r\n\r\nanswer " + std::to_string(c) + "-" + std::to_string(r);
+      auto pos = got[c].find(want, at);
+      INFO("connection " << c << ", request " << r);
+      REQUIRE(pos != std::string::npos);
+      at = pos + want.size();
+    }
+  }
+  (*srv)->stop();
+  {
+    std::lock_guard<std::mutex> lock{mu};
+    done = true;
+  }
+  cv.notify_all();
   for (auto& t : answering)
     t.join();
 }

@@ -95,7 +95,10 @@ struct http_server_options {
   size_t max_header_count = 100;         ///< more header fields get 431
   std::chrono::seconds read_timeout{10}; ///< a request must arrive within this
   std::chrono::seconds idle_timeout{60}; ///< keep-alive connections close after this
-  size_t threads = 2;                    ///< I/O threads (handlers run on them)
+  /// I/O threads (handlers run on them). Each connection stays on one
+  /// thread, given out in turn as connections arrive: a handler that
+  /// blocks holds up the other connections of its thread only.
+  size_t threads = 2;
   /// Open connections at most; past it a new connection is answered 503
   /// (`Retry-After: 1`) and closed, so idle clients cannot use up the
   /// node's file descriptors and memory.
