@@ -321,3 +321,56 @@ TEST_CASE("many kept-alive connections answered from other threads in random ord
   for (auto& t : answering)
     t.join();
 }
+
+TEST_CASE("deadlines cut off a slow request and an idle kept-alive connection, never a request "
+          "whose handler is still working",
+          "[http][timeouts]") {
+  std::mutex mu;
+  std::vector<std::thread> answering;
+  http_server_options opts;
+  opts.port = 0;
+  opts.read_timeout = std::chrono::seconds{1};
+  opts.idle_timeout = std::chrono::seconds{1};
+  auto srv = http_server::start(opts, [&](const http_request& req, http_responder respond) {
+    if (req.target == "/slow") { // answered after twice the read timeout
+      std::lock_guard<std::mutex> guard{mu};
+      answering.emplace_back([respond = std::move(respond)] {
+        std::this_thread::sleep_for(std::chrono::milliseconds{2'500});
+        respond(http_response{200, "text/plain", "slow but here", {}, nullptr});
+      });
+      return;
+    }
+    respond(http_response{200, "text/plain", "fast", {}, nullptr});
+  });
+  REQUIRE(srv);
+  auto port = (*srv)->port();
+
+  // A read that ends by the server closing returns 0; one that ends by the
+  // client's own bound (30 s) returns -1.
+  auto closed_by_server = [](raw_client& c) {
+    char b;
+    return ::recv(c.fd, &b, 1, 0) == 0;
+  };
+  // Half a request, then silence: closed by the server, unanswered.
+  raw_client half{port};
+  half.send_all("GET /x HTTP/1.1\r\nHost: x\r\n");
+  CHECK(half.read_to_end().empty());
+  CHECK(closed_by_server(half));
+
+  // One answer, then an idle keep-alive connection: closed by the server.
+  raw_client idle{port};
+  idle.send_all("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto once = idle.read_to_end();
+  CHECK(once.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(once.find("fast") != std::string::npos);
+  CHECK(closed_by_server(idle));
+
+  // A handler slower than the read timeout still answers.
+  auto slow = test::http_call(port, "GET", "/slow");
+  CHECK(slow.status == 200);
+  CHECK(slow.body == "slow but here");
+  CHECK((*srv)->connections() <= 1);
+  (*srv)->stop();
+  for (auto& t : answering)
+    t.join();
+}

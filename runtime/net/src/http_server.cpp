@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -223,6 +224,69 @@ private:
   std::optional<Completion> completion_;
 };
 
+using steady = std::chrono::steady_clock;
+
+/// A connection's deadline for the operation it waits on. Its context's
+/// sweeper cancels the socket's operations once the deadline passes: one
+/// timer per thread instead of one armed and cancelled per read and write.
+/// Set before an operation, cleared after it (a handler's work has no
+/// deadline here).
+struct deadline {
+  tcp::socket* socket = nullptr;
+  steady::time_point due = steady::time_point::max();
+
+  void expires_after(steady::duration d) { due = steady::now() + d; }
+  void expires_never() { due = steady::time_point::max(); }
+};
+
+/// One I/O context and its thread's connections' deadlines. Declared
+/// before the context, the list outlives it: connections destroyed with
+/// the context still unregister.
+struct context_slot {
+  std::list<deadline*> watched;
+  asio::io_context ioc{1}; // one thread runs it
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running{
+    asio::make_work_guard(ioc)};
+
+  /// Cancels the operations of connections whose deadline passed; checks
+  /// four times a second, so a timeout ends up to 250 ms late.
+  asio::awaitable<void> sweep() {
+    asio::steady_timer tick{ioc};
+    for (;;) {
+      tick.expires_after(std::chrono::milliseconds{250});
+      auto [ec] = co_await tick.async_wait(use_tuple);
+      if (ec)
+        co_return;
+      auto now = steady::now();
+      for (auto* d : watched)
+        if (d->due <= now) {
+          d->due = steady::time_point::max();
+          beast::error_code ignored;
+          d->socket->cancel(ignored);
+        }
+    }
+  }
+};
+
+/// Registers a connection's deadline with its context for its lifetime
+/// (both on that context's thread).
+class watched_socket {
+public:
+  watched_socket(context_slot& slot, tcp::socket& socket) : slot_(slot) {
+    d_.socket = &socket;
+    at_ = slot_.watched.insert(slot_.watched.end(), &d_);
+  }
+  ~watched_socket() { slot_.watched.erase(at_); }
+  watched_socket(const watched_socket&) = delete;
+  watched_socket& operator=(const watched_socket&) = delete;
+  deadline& get() { return d_; }
+
+private:
+  context_slot& slot_;
+  deadline d_;
+  std::list<deadline*>::iterator at_;
+};
+
 } // namespace
 
 struct http_server::impl {
@@ -231,8 +295,7 @@ struct http_server::impl {
   // connection lives on one of them, so its coroutine and the answers
   // posted to it never run at the same time without a strand (a strand's
   // type-erased hand-offs were 8 % of the I/O threads' time under MCP load).
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::vector<std::unique_ptr<context_slot>> contexts;
   size_t next_context = 0; // round robin, touched by the accepting coroutine only
   // After `contexts`, so destroyed before them: a handler that answers from
   // threads of its own (and joins them when destroyed) never posts to a dead
@@ -249,16 +312,19 @@ struct http_server::impl {
   static constexpr size_t max_refusing = 64;
   std::atomic<size_t> refusing{0};
 
-  asio::awaitable<void> refuse(tcp::socket socket);
+  asio::awaitable<void> refuse(tcp::socket socket, context_slot& slot);
 
-  asio::awaitable<void> session(tcp::socket socket);
-  asio::awaitable<bool> stream_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                    const http_response& res, unsigned version, bool keep_alive);
+  asio::awaitable<void> session(tcp::socket socket, context_slot& slot);
+  asio::awaitable<bool> stream_body(tcp::socket& stream, deadline& timer,
+                                    beast::flat_buffer& buffer, const http_response& res,
+                                    unsigned version, bool keep_alive);
   asio::awaitable<void> listen();
 };
 
-asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
-  beast::tcp_stream stream{std::move(socket)};
+asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slot& slot) {
+  auto& stream = socket;
+  watched_socket watch{slot, socket};
+  auto& timer = watch.get();
   beast::flat_buffer buffer;
   bool first = true;
   bool linger = false;
@@ -266,16 +332,17 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(opts.body_limit);
     parser.header_limit(static_cast<uint32_t>(opts.header_limit));
-    stream.expires_after(first ? opts.read_timeout : opts.idle_timeout);
+    timer.expires_after(first ? opts.read_timeout : opts.idle_timeout);
     first = false;
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+    timer.expires_never();
     http_response res;
     bool keep_alive = false;
     bool refused_read = ec && ec != http::error::end_of_stream; // body or headers refused
     unsigned version = 11;
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout
-        || ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-      break; // the client left, or sent nothing in time (slow headers included)
+    if (ec == http::error::end_of_stream || ec == asio::error::connection_reset
+        || ec == asio::error::operation_aborted) {
+      break; // the client left, or sent nothing in time (its deadline cancelled the read)
     } else if (ec == http::error::body_limit) {
       res.status = 413;
       res.content_type = "application/problem+json";
@@ -331,7 +398,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
         asio::use_awaitable);
     }
     if (res.stream) {
-      if (!co_await stream_body(stream, buffer, res, version, keep_alive) || !keep_alive)
+      if (!co_await stream_body(stream, timer, buffer, res, version, keep_alive) || !keep_alive)
         break;
       continue;
     }
@@ -343,20 +410,21 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
     out.keep_alive(keep_alive);
     out.body() = std::move(res.body);
     out.prepare_payload();
-    stream.expires_after(opts.read_timeout);
+    timer.expires_after(opts.read_timeout);
     auto [wec, wn] = co_await http::async_write(stream, out, use_tuple);
+    timer.expires_never();
     if (wec || !keep_alive) {
       linger = !wec && refused_read;
       break;
     }
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.shutdown(tcp::socket::shutdown_send, ignored);
   if (linger) {
     // A client still sending a refused body (413) would get a reset on close
     // and lose the answer with it: drain what it sends, bounded in time and
     // bytes, before closing (a lingering close).
-    stream.expires_after(std::chrono::seconds{2});
+    timer.expires_after(std::chrono::seconds{2});
     std::array<char, 16384> sink;
     size_t drained = 0;
     while (drained < 4 * opts.body_limit + (1 << 20)) {
@@ -370,7 +438,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket) {
 
 // Writes a streamed body as chunks as the handler queues them. While
 // nothing is queued, a comment line every 15 s finds clients that left.
-asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
+asio::awaitable<bool> http_server::impl::stream_body(tcp::socket& stream, deadline& timer,
                                                      beast::flat_buffer& buffer,
                                                      const http_response& res, unsigned version,
                                                      bool keep_alive) {
@@ -386,8 +454,9 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
     st->wake = [exec, wake] { asio::post(exec, [wake] { wake->cancel(); }); };
     st->abort = [exec, wake, alive, s = &stream] {
       asio::post(exec, [wake, alive, s] {
+        beast::error_code ignored;
         if (*alive)
-          s->cancel();
+          s->cancel(ignored);
         wake->cancel();
       });
     };
@@ -401,8 +470,9 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
   head.keep_alive(keep_alive);
   head.chunked(true);
   http::response_serializer<http::empty_body> sr{head};
-  stream.expires_after(opts.read_timeout);
+  timer.expires_after(opts.read_timeout);
   auto [hec, hn] = co_await http::async_write_header(stream, sr, use_tuple);
+  timer.expires_never();
   bool ok = !hec;
   while (ok) {
     std::deque<std::string> batch;
@@ -419,9 +489,10 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
         break;
       if (chunk.empty())
         continue;
-      stream.expires_after(opts.read_timeout);
+      timer.expires_after(opts.read_timeout);
       auto [wec, wn] =
         co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)), use_tuple);
+      timer.expires_never();
       {
         std::lock_guard lock{st->mu};
         st->queued -= std::min(st->queued, chunk.size());
@@ -439,9 +510,8 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
     // closes its connection ends the stream at once (its request is
     // cancelled by the handler's on_end).
     wake->expires_after(std::chrono::seconds{15});
-    stream.expires_never();
     auto got = co_await (wake->async_wait(use_tuple)
-                         || stream.socket().async_read_some(buffer.prepare(4096), use_tuple));
+                         || stream.async_read_some(buffer.prepare(4096), use_tuple));
     if (got.index() == 1) {
       auto [rec, rn] = std::get<1>(got);
       if (rec) {
@@ -458,15 +528,17 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
     auto [tec] = std::get<0>(got);
     if (!tec) { // no news for a while: is the client still there?
       static const std::string ping = ": keep-alive\n\n";
-      stream.expires_after(opts.read_timeout);
+      timer.expires_after(opts.read_timeout);
       auto [pec, pn] =
         co_await asio::async_write(stream, http::make_chunk(asio::buffer(ping)), use_tuple);
+      timer.expires_never();
       ok = !pec;
     }
   }
   if (ok) {
-    stream.expires_after(opts.read_timeout);
+    timer.expires_after(opts.read_timeout);
     auto [lec, ln] = co_await asio::async_write(stream, http::make_chunk_last(), use_tuple);
+    timer.expires_never();
     ok = !lec;
   }
   {
@@ -482,9 +554,9 @@ asio::awaitable<bool> http_server::impl::stream_body(beast::tcp_stream& stream,
 asio::awaitable<void> http_server::impl::listen() {
   for (;;) {
     // Each connection goes to the next context, its thread's alone.
-    auto& ctx = *contexts[next_context];
+    auto& slot = *contexts[next_context];
     next_context = (next_context + 1) % contexts.size();
-    auto [ec, socket] = co_await acceptor->async_accept(ctx.get_executor(), use_tuple);
+    auto [ec, socket] = co_await acceptor->async_accept(slot.ioc.get_executor(), use_tuple);
     if (ec == asio::error::operation_aborted)
       co_return;
     if (ec)
@@ -502,14 +574,14 @@ asio::awaitable<void> http_server::impl::listen() {
         continue;
       }
       refusing.fetch_add(1);
-      asio::co_spawn(exec, refuse(std::move(socket)),
+      asio::co_spawn(exec, refuse(std::move(socket), slot),
                      [this](std::exception_ptr) { refusing.fetch_sub(1); });
       continue;
     }
     at_cap.store(false);
     // Counted here, before the next accept, so the cap is exact.
     open.fetch_add(1);
-    asio::co_spawn(exec, session(std::move(socket)),
+    asio::co_spawn(exec, session(std::move(socket), slot),
                    [this](std::exception_ptr) { open.fetch_sub(1); });
   }
 }
@@ -517,28 +589,30 @@ asio::awaitable<void> http_server::impl::listen() {
 // A connection past `max_connections`: a short 503, then close. Why not
 // leave it in the kernel's backlog until one closes: a client would wait
 // without knowing why, and the backlog is bounded and shared by every client.
-asio::awaitable<void> http_server::impl::refuse(tcp::socket socket) {
+asio::awaitable<void> http_server::impl::refuse(tcp::socket socket, context_slot& slot) {
   static const std::string body =
     problem(503, "too_many_connections", "the node has too many open connections; retry later");
   static const std::string answer =
     "HTTP/1.1 503 Service Unavailable\r\nServer: cairn\r\nContent-Type: "
     "application/problem+json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
     + std::to_string(body.size()) + "\r\n\r\n" + body;
-  beast::tcp_stream stream{std::move(socket)};
-  stream.expires_after(opts.read_timeout);
+  auto& stream = socket;
+  watched_socket watch{slot, socket};
+  auto& timer = watch.get();
+  timer.expires_after(opts.read_timeout);
   co_await asio::async_write(stream, asio::buffer(answer), use_tuple);
   // A lingering close, short and bounded: a client whose request we did not
   // read would otherwise get a reset instead of the answer.
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.expires_after(std::chrono::seconds{1});
+  stream.shutdown(tcp::socket::shutdown_send, ignored);
+  timer.expires_after(std::chrono::seconds{1});
   std::array<char, 4096> sink;
   for (int i = 0; i < 16; ++i) {
     auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
     if (rec)
       break;
   }
-  stream.socket().close(ignored);
+  stream.close(ignored);
 }
 
 http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -559,11 +633,9 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_optio
                       "invalid HTTP host '" + opts.host + "': " + ec.message());
   tcp::endpoint ep{address, opts.port};
   auto n = std::max<size_t>(1, opts.threads);
-  for (size_t i = 0; i < n; ++i) {
-    p->contexts.push_back(std::make_unique<asio::io_context>(1)); // one thread runs it
-    p->keep_running.push_back(asio::make_work_guard(*p->contexts.back()));
-  }
-  p->acceptor.emplace(*p->contexts.front());
+  for (size_t i = 0; i < n; ++i)
+    p->contexts.push_back(std::make_unique<context_slot>());
+  p->acceptor.emplace(p->contexts.front()->ioc);
   auto& acceptor = *p->acceptor;
   acceptor.open(ep.protocol(), ec);
   if (!ec)
@@ -576,9 +648,11 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_optio
     return make_error(errc::invalid_argument, "cannot listen on " + opts.host + ":"
                                                 + std::to_string(opts.port) + ": " + ec.message());
   p->port = acceptor.local_endpoint().port();
-  asio::co_spawn(*p->contexts.front(), p->listen(), asio::detached);
-  for (auto& ctx : p->contexts)
-    p->threads.emplace_back([ioc = ctx.get()] { ioc->run(); });
+  asio::co_spawn(p->contexts.front()->ioc, p->listen(), asio::detached);
+  for (auto& slot : p->contexts) {
+    asio::co_spawn(slot->ioc, slot->sweep(), asio::detached);
+    p->threads.emplace_back([ioc = &slot->ioc] { ioc->run(); });
+  }
   return std::unique_ptr<http_server>{new http_server(std::move(p))};
 }
 
@@ -597,8 +671,8 @@ uint64_t http_server::refused_connections() const {
 void http_server::stop() {
   if (!impl_ || impl_->threads.empty())
     return;
-  for (auto& ctx : impl_->contexts)
-    ctx->stop();
+  for (auto& slot : impl_->contexts)
+    slot->ioc.stop();
   for (auto& t : impl_->threads)
     t.join();
   impl_->threads.clear();
