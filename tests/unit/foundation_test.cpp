@@ -14,6 +14,7 @@
 #include "cairn/codec.hpp"
 #include "cairn/runtime.hpp"
 #include "internal/commit_coordinator.hpp"
+#include "internal/insert_hints.hpp"
 #include "internal/keys.hpp"
 #include "temp_dir.hpp"
 #include "wait.hpp"
@@ -486,4 +487,34 @@ TEST_CASE("a new mailbox row's record is written as the record type would be, an
   CHECK(again->id == "x");
   CHECK(again->payload.empty());
   CHECK(encode(small).size() < 64);
+}
+
+TEST_CASE("actors of a kind that passivates at once get no memtable insert hints, others keep "
+          "theirs, and the rows of both are stored and read back alike",
+          "[storage][hints]") {
+  test::temp_dir dir;
+  runtime_options o;
+  o.data_dir = dir.sub("data");
+  auto rt = runtime::open(o);
+  REQUIRE(rt);
+  kind_options once;
+  once.idle_timeout = std::chrono::milliseconds{0};
+  REQUIRE_FALSE((*rt)->register_kind(
+    "sinkonce", [](std::string_view) { return std::make_unique<sink>(); }, once));
+  register_sinks(**rt);
+  CHECK_FALSE(internal::insert_hinted("sinkonce/a"));
+  CHECK_FALSE(internal::insert_hinted("sinkonce/b-with/slashes"));
+  CHECK(internal::insert_hinted("sink/a"));
+  CHECK(internal::insert_hinted("sinkonc/a"));   // a prefix of the kind's name
+  CHECK(internal::insert_hinted("sinkoncee/a")); // the name and more
+  REQUIRE_FALSE((*rt)->start());
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE((*rt)->tell("sinkonce/a", memo{"m" + std::to_string(i)}));
+    REQUIRE((*rt)->tell("sink/a", memo{"m" + std::to_string(i)}));
+  }
+  REQUIRE(test::eventually([&] { return (*rt)->idle(); }));
+  REQUIRE_FALSE((*rt)->store().flush());
+  auto a = journal_of(**rt, "sinkonce/a");
+  CHECK(a.size() == 20);
+  CHECK(a == journal_of(**rt, "sink/a"));
 }

@@ -3,7 +3,10 @@
 // opened: memory budgets, the log bridge, insert hints, bloom filters by
 // actor, the shared block cache.
 #include "internal/rocksdb_options.hpp"
+#include "internal/insert_hints.hpp"
 
+#include <array>
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 
@@ -80,10 +83,84 @@ public:
   }
 };
 
+/// 64-bit FNV-1a of a kind's name; never 0 (0 marks a free slot).
+uint64_t kind_hash(std::string_view kind) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : kind) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
+// The kinds without insert hints: an open-addressing table of name hashes,
+// filled by registrations (rare) and read by every memtable insert, so
+// without a lock. Two kinds whose hashes collide share the choice; it only
+// changes how fast a row is placed.
+constexpr size_t unhinted_slots = 2048;
+std::array<std::atomic<uint64_t>, unhinted_slots> unhinted{};
+std::atomic<size_t> unhinted_count{0};
+
+/// `by_actor`, but actors of kinds without insert hints are outside its
+/// domain, so RocksDB inserts their rows without one.
+class hinted_actor_of_key final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "cairn.hinted_actor_of_key"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 9 && key[key.size() - 9] == '\0'
+           && insert_hinted({key.data(), key.size() - 9});
+  }
+};
+
 } // namespace
+
+void skip_insert_hints(std::string_view kind) {
+  auto h = kind_hash(kind);
+  if (unhinted_count.load(std::memory_order_relaxed) >= unhinted_slots / 2)
+    return; // full enough: the kind keeps its hints
+  for (size_t i = h % unhinted_slots;; i = (i + 1) % unhinted_slots) {
+    auto seen = unhinted[i].load(std::memory_order_acquire);
+    if (seen == h)
+      return;
+    if (seen == 0) {
+      uint64_t expected = 0;
+      if (unhinted[i].compare_exchange_strong(expected, h, std::memory_order_acq_rel)) {
+        unhinted_count.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (expected == h)
+        return;
+    }
+  }
+}
+
+bool insert_hinted(std::string_view actor) {
+  if (unhinted_count.load(std::memory_order_relaxed) == 0)
+    return true;
+  auto slash = actor.find('/');
+  auto h = kind_hash(actor.substr(0, slash));
+  for (size_t i = h % unhinted_slots;; i = (i + 1) % unhinted_slots) {
+    auto seen = unhinted[i].load(std::memory_order_acquire);
+    if (seen == h)
+      return false;
+    if (seen == 0)
+      return true;
+  }
+}
 
 const std::shared_ptr<const rocksdb::SliceTransform>& by_actor() {
   static const std::shared_ptr<const rocksdb::SliceTransform> t = std::make_shared<actor_of_key>();
+  return t;
+}
+
+/// `by_actor` for the memtable's insert hints of the actor-keyed families:
+/// actors of kinds registered with `skip_insert_hints` get none.
+static const std::shared_ptr<const rocksdb::SliceTransform>& hinted_by_actor() {
+  static const std::shared_ptr<const rocksdb::SliceTransform> t =
+    std::make_shared<hinted_actor_of_key>();
   return t;
 }
 
@@ -121,7 +198,9 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
     // Rows of one actor are written in ascending order, so the memtable can
     // insert each next to the previous one of its actor (an insert hint)
     // instead of searching the whole skip list from the top.
-    if (c == column::mailbox || c == column::journal || c == column::outbox || c == column::topic)
+    if (c == column::mailbox || c == column::journal)
+      cf.memtable_insert_with_hint_prefix_extractor = hinted_by_actor();
+    else if (c == column::outbox || c == column::topic)
       cf.memtable_insert_with_hint_prefix_extractor = by_actor();
     if (read_by_actor(c)) {
       cf.prefix_extractor = by_actor();

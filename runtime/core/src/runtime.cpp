@@ -11,6 +11,7 @@
 // This file: the lifecycle (open, recovery at start, stop), accepting
 // messages from outside, subscriptions and statistics. The activation, the
 // step, the services thread and the read model have files of their own.
+#include "internal/insert_hints.hpp"
 #include "internal/runtime_impl.hpp"
 #include "internal/scheduler.hpp"
 
@@ -114,6 +115,10 @@ caf::error runtime::register_kind(std::string kind, actor_factory factory, kind_
         return make_error(errc::invalid_argument, "actor kind '" + kind
                                                     + "' declares a message type without a name or "
                                                     + "JSON rendering");
+  // An actor that passivates at once writes a row or two per activation:
+  // a memtable insert hint would not pay for its entry (insert_hints.hpp).
+  if (opts.idle_timeout.count() == 0)
+    internal::skip_insert_hints(kind);
   std::unique_lock<std::shared_mutex> guard{d.kinds_mtx};
   for (const auto* list : {&opts.accepts, &opts.events})
     for (const auto& c : *list)
