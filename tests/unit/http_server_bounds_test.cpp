@@ -374,3 +374,35 @@ TEST_CASE("deadlines cut off a slow request and an idle kept-alive connection, n
   for (auto& t : answering)
     t.join();
 }
+
+TEST_CASE("an answer given, or a responder dropped, after the server was stopped and destroyed "
+          "goes nowhere, harmlessly",
+          "[http][answers]") {
+  // A node stops its HTTP server before the parts that may still hold a
+  // request's responder (an MCP call in flight, its timeout).
+  std::mutex mu;
+  std::vector<http_responder> kept;
+  http_server_options opts;
+  opts.port = 0;
+  auto srv = http_server::start(opts, [&](const http_request&, http_responder respond) {
+    std::lock_guard<std::mutex> guard{mu};
+    kept.push_back(std::move(respond));
+  });
+  REQUIRE(srv);
+  std::vector<std::unique_ptr<raw_client>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<raw_client>((*srv)->port()));
+    clients.back()->send_all("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  REQUIRE(test::eventually([&] {
+    std::lock_guard<std::mutex> guard{mu};
+    return kept.size() == 4;
+  }));
+  srv->reset(); // stopped and destroyed, four requests unanswered
+  for (auto* c : {clients[0].get(), clients[1].get()})
+    CHECK(c->read_to_end().empty()); // their connections closed
+  kept[0](http_response{200, "text/plain", "too late", {}, nullptr});
+  kept[1](http_response{200, "text/plain", "too late", {}, nullptr});
+  kept.clear(); // the other two dropped unanswered
+  CHECK(kept.empty());
+}

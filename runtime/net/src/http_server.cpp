@@ -196,7 +196,11 @@ std::string problem(unsigned status, std::string_view code, std::string_view det
 template <class Completion>
 class pending_answer {
 public:
-  explicit pending_answer(Completion c) : completion_(std::move(c)) {}
+  /// `keep` holds the connection's I/O context alive: an answer that comes
+  /// (or a responder dropped) after the server stopped still posts to a
+  /// live, stopped context, and the coroutine is destroyed with it.
+  pending_answer(Completion c, std::shared_ptr<void> keep)
+    : keep_(std::move(keep)), completion_(std::move(c)) {}
   pending_answer(const pending_answer&) = delete;
   pending_answer& operator=(const pending_answer&) = delete;
 
@@ -221,6 +225,7 @@ public:
 
 private:
   std::atomic<bool> answered_{false};
+  std::shared_ptr<void> keep_; // destroyed after the completion
   std::optional<Completion> completion_;
 };
 
@@ -243,6 +248,7 @@ struct deadline {
 /// before the context, the list outlives it: connections destroyed with
 /// the context still unregister.
 struct context_slot {
+  std::weak_ptr<context_slot> self; // what answers in flight hold (pending_answer)
   std::list<deadline*> watched;
   asio::io_context ioc{1}; // one thread runs it
   asio::executor_work_guard<asio::io_context::executor_type> keep_running{
@@ -295,7 +301,8 @@ struct http_server::impl {
   // connection lives on one of them, so its coroutine and the answers
   // posted to it never run at the same time without a strand (a strand's
   // type-erased hand-offs were 8 % of the I/O threads' time under MCP load).
-  std::vector<std::unique_ptr<context_slot>> contexts;
+  // Shared with the answers in flight, which may outlive the server.
+  std::vector<std::shared_ptr<context_slot>> contexts;
   size_t next_context = 0; // round robin, touched by the accepting coroutine only
   // After `contexts`, so destroyed before them: a handler that answers from
   // threads of its own (and joins them when destroyed) never posts to a dead
@@ -380,9 +387,9 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
       // The handler answers through a callback that may run on another
       // thread; the coroutine waits for it (pending_answer).
       res = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
-        [this, &req](auto completion) {
-          auto pending =
-            std::make_shared<pending_answer<decltype(completion)>>(std::move(completion));
+        [this, &req, &slot](auto completion) {
+          auto pending = std::make_shared<pending_answer<decltype(completion)>>(
+            std::move(completion), slot.self.lock());
           try {
             handler(req, [pending](http_response r) { pending->complete(std::move(r)); });
           } catch (const std::exception& e) {
@@ -633,8 +640,10 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(http_server_optio
                       "invalid HTTP host '" + opts.host + "': " + ec.message());
   tcp::endpoint ep{address, opts.port};
   auto n = std::max<size_t>(1, opts.threads);
-  for (size_t i = 0; i < n; ++i)
-    p->contexts.push_back(std::make_unique<context_slot>());
+  for (size_t i = 0; i < n; ++i) {
+    p->contexts.push_back(std::make_shared<context_slot>());
+    p->contexts.back()->self = p->contexts.back();
+  }
   p->acceptor.emplace(p->contexts.front()->ioc);
   auto& acceptor = *p->acceptor;
   acceptor.open(ep.protocol(), ec);
