@@ -406,3 +406,38 @@ TEST_CASE("an answer given, or a responder dropped, after the server was stopped
   kept.clear(); // the other two dropped unanswered
   CHECK(kept.empty());
 }
+
+TEST_CASE("an event stream written to or closed after the server was stopped and destroyed goes "
+          "nowhere, harmlessly",
+          "[http][sse]") {
+  std::mutex mu;
+  std::shared_ptr<http_stream> events;
+  http_server_options opts;
+  opts.port = 0;
+  auto srv = http_server::start(opts, [&](const http_request&, http_responder respond) {
+    auto s = std::make_shared<http_stream>();
+    {
+      std::lock_guard<std::mutex> guard{mu};
+      events = s;
+    }
+    http_response r{200, "text/event-stream", {}, {}, nullptr};
+    r.stream = s;
+    respond(std::move(r));
+  });
+  REQUIRE(srv);
+  raw_client client{(*srv)->port()};
+  client.send_all("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  REQUIRE(test::eventually([&] {
+    std::lock_guard<std::mutex> guard{mu};
+    return events != nullptr;
+  }));
+  CHECK(events->write("data: before\n\n"));
+  srv->reset(); // the stream still open and held here
+  events->write("data: after\n\n");
+  events->close();
+  events.reset();
+  auto got = client.read_to_end();
+  INFO(got);
+  CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(got.find("after") == std::string::npos);
+}

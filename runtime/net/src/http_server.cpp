@@ -322,7 +322,7 @@ struct http_server::impl {
   asio::awaitable<void> refuse(tcp::socket socket, context_slot& slot);
 
   asio::awaitable<void> session(tcp::socket socket, context_slot& slot);
-  asio::awaitable<bool> stream_body(tcp::socket& stream, deadline& timer,
+  asio::awaitable<bool> stream_body(tcp::socket& stream, deadline& timer, context_slot& slot,
                                     beast::flat_buffer& buffer, const http_response& res,
                                     unsigned version, bool keep_alive);
   asio::awaitable<void> listen();
@@ -405,7 +405,8 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
         asio::use_awaitable);
     }
     if (res.stream) {
-      if (!co_await stream_body(stream, timer, buffer, res, version, keep_alive) || !keep_alive)
+      if (!co_await stream_body(stream, timer, slot, buffer, res, version, keep_alive)
+          || !keep_alive)
         break;
       continue;
     }
@@ -446,7 +447,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
 // Writes a streamed body as chunks as the handler queues them. While
 // nothing is queued, a comment line every 15 s finds clients that left.
 asio::awaitable<bool> http_server::impl::stream_body(tcp::socket& stream, deadline& timer,
-                                                     beast::flat_buffer& buffer,
+                                                     context_slot& slot, beast::flat_buffer& buffer,
                                                      const http_response& res, unsigned version,
                                                      bool keep_alive) {
   using namespace asio::experimental::awaitable_operators;
@@ -457,15 +458,28 @@ asio::awaitable<bool> http_server::impl::stream_body(tcp::socket& stream, deadli
   // later must not touch a connection that moved on.
   auto alive = std::make_shared<bool>(true);
   {
+    // The handler may hold the stream after the server is gone (a node
+    // stops its HTTP server first): these reach the context and the timer
+    // through weak references, so a late write or close posts nowhere.
+    std::weak_ptr<context_slot> where = slot.self;
+    std::weak_ptr<asio::steady_timer> timer_of_wake = wake;
     std::lock_guard lock{st->mu};
-    st->wake = [exec, wake] { asio::post(exec, [wake] { wake->cancel(); }); };
-    st->abort = [exec, wake, alive, s = &stream] {
-      asio::post(exec, [wake, alive, s] {
-        beast::error_code ignored;
-        if (*alive)
-          s->cancel(ignored);
-        wake->cancel();
-      });
+    st->wake = [where, timer_of_wake] {
+      if (auto keep = where.lock())
+        asio::post(keep->ioc, [timer_of_wake] {
+          if (auto w = timer_of_wake.lock())
+            w->cancel();
+        });
+    };
+    st->abort = [where, timer_of_wake, alive, s = &stream] {
+      if (auto keep = where.lock())
+        asio::post(keep->ioc, [timer_of_wake, alive, s] {
+          beast::error_code ignored;
+          if (*alive)
+            s->cancel(ignored);
+          if (auto w = timer_of_wake.lock())
+            w->cancel();
+        });
     };
   }
   http::response<http::empty_body> head{static_cast<http::status>(res.status), version};
