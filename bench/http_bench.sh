@@ -4,6 +4,9 @@
 #   POST /api/v1/actors/{id}/messages with 64 keep-alive connections (wrk),
 #   beside runtime::accept from 64 threads (cairn_accept_bench).
 # Nothing is processed in either (max_active 0): both measure acceptance.
+# Then the same node's HTTP floor: GET /healthz, answered from memory on the
+# I/O thread through the same server and routes, with nothing stored: what
+# this machine's loopback TCP and wrk leave for any HTTP request.
 # Usage: bash bench/http_bench.sh [build-dir] [seconds] [os|fsync] [node flags...]
 #   e.g. bash bench/http_bench.sh build 10 os --scheduler stealing
 set -euo pipefail
@@ -49,3 +52,9 @@ echo "CPU per request: node $(awk -v d=$((node_t1 - node_t0)) -v t="$tck" -v r="
 inproc_rps=$(grep -o '[0-9]* msgs/s' "$tmp/inproc.txt" | awk '{print $1}')
 non2xx=$(awk '/Non-2xx/ {print $4}' "$tmp/wrk.txt")
 echo "HTTP ${http_rps} req/s vs in-process ${inproc_rps} msgs/s: ratio $(awk -v a="$http_rps" -v b="$inproc_rps" 'BEGIN {printf "%.2f", a/b}') (non-2xx: ${non2xx:-0})"
+floor_t0=$(ticks "$node")
+wrk -t2 -c64 -d"${secs}s" "$url/healthz" > "$tmp/floor.txt"
+floor_t1=$(ticks "$node")
+floor_rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/floor.txt")
+floor_n=$(awk '/requests in/ {print $1}' "$tmp/floor.txt")
+echo "HTTP floor (GET /healthz, nothing stored): ${floor_rps} req/s, node $(awk -v d=$((floor_t1 - floor_t0)) -v t="$tck" -v r="$floor_n" 'BEGIN {printf "%.1f", d / t * 1e6 / r}') us CPU per request: $(awk -v a="$floor_rps" -v b="$inproc_rps" 'BEGIN {printf "%.2f", a/b}') of in-process acceptance"

@@ -218,8 +218,11 @@ caf::error runtime::start() {
   d.timers.store(timers);
   d.dead_stored.store(dead);
   d.cfg = std::make_unique<caf::actor_system_config>();
-  auto threads =
-    d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency());
+  // By default one thread per core but the one the commit thread keeps busy:
+  // a step never waits (handlers that block run on the blocking pool), so a
+  // thread more than the cores left only adds switches (bench/RESULTS.md).
+  size_t threads =
+    d.opts.threads > 0 ? d.opts.threads : std::max(2u, std::thread::hardware_concurrency()) - 1;
   d.cfg->set("scheduler.max-threads", threads);
   internal::install_scheduler(*d.cfg, d.opts.scheduler); // CAF's policies, a quieter clock
   d.cfg->set("logger.console", caf::atom("none"));

@@ -57,7 +57,9 @@ void add_node_run(CLI::App& app, int& exit_code) {
                  "Linger for a fuller commit batch (microseconds)")
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
-  cmd->add_option("--threads", ns->threads, "Actor scheduler threads (0: one per core)")
+  cmd
+    ->add_option("--threads", ns->threads,
+                 "Actor scheduler threads (0: one per core, less one for the commit thread)")
     ->capture_default_str();
   cmd
     ->add_option("--scheduler", ns->scheduler,

@@ -64,7 +64,8 @@ struct runtime_options {
   /// duplicate (default 24 h).
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
   std::chrono::milliseconds span_retention{24 * 3600 * 1000}; ///< then spans are deleted
-  size_t threads = 0;                         ///< actor scheduler threads (0 = one per core)
+  /// Actor scheduler threads (0: one per core, less one for the commit thread).
+  size_t threads = 0;
   scheduling scheduler = scheduling::sharing; ///< how those threads find work
   /// Threads for blocking work of deferred steps (`context::defer`: tool
   /// handlers, child processes, network calls), and how many such steps may
