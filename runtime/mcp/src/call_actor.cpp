@@ -360,12 +360,14 @@ private:
 
   void finish(context& ctx, call_status status, json::object result, std::string message,
               json::object error = {}) {
-    json::object ev{{"status", to_string(status)}, {"result", result}, {"updated_ms", wall_ms()}};
+    json::object ev{
+      {"status", to_string(status)}, {"result", std::move(result)}, {"updated_ms", wall_ms()}};
     if (!message.empty())
       ev["message"] = message;
     if (!error.empty())
-      ev["error"] = error;
+      ev["error"] = std::move(error);
     ctx.emit_raw(finished_type, json::serialize(ev)); // applied: rec_ is the outcome now
+    result = std::move(ev["result"].as_object());     // serialized: taken back, not copied
     // The durable reply: committed with the outcome's journal event, so the
     // asking actor hears of it exactly once.
     if (!reply_to_.empty() && terminal(status))
@@ -373,8 +375,8 @@ private:
                                        json::serialize(result), correlation_});
     auto self = ctx.self();
     auto* srv = &srv_;
-    ctx.after_commit([srv, self, rec = rec_, result = std::move(result)] {
-      srv->call_finished(self, rec, result);
+    ctx.after_commit([srv, self, rec = rec_, result = std::move(result)]() mutable {
+      srv->call_finished(self, rec, std::move(result));
     });
   }
 

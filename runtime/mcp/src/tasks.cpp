@@ -396,7 +396,7 @@ void server::impl::session_task_method(const std::shared_ptr<exchange>& ex) {
 }
 
 void server::impl::call_finished(const std::string& id, const call_record& rec,
-                                 const json::object& result) {
+                                 json::object result) {
   std::shared_ptr<live_call> live;
   {
     std::lock_guard lock{calls_mu};
@@ -409,7 +409,7 @@ void server::impl::call_finished(const std::string& id, const call_record& rec,
     if (auto t = live->timeout.exchange(0))
       timers.cancel(t); // answered: its deadline holds no room
   if (live && live->finish)
-    live->finish(rec, result);
+    live->finish(rec, std::move(result));
   if (live && live->on_status)
     live->on_status(rec);
   if (terminal(rec.state()))

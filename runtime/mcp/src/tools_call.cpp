@@ -106,17 +106,17 @@ void server::impl::call_tool(const std::shared_ptr<exchange>& ex) {
                && opts.task_grace.count() > 0;
   if (grace) {
     live->ex = ex;
-    live->finish = [ex](const call_record& rec, const json::object& result) {
+    live->finish = [ex](const call_record& rec, json::object result) {
       if (rec.state() == call_status::completed)
-        ex->reply(result);
+        ex->reply(std::move(result));
     };
   }
   if (!task) {
     live->ex = ex;
-    live->finish = [ex](const call_record& rec, const json::object& result) {
+    live->finish = [ex](const call_record& rec, json::object result) {
       if (rec.state() == call_status::cancelled) // the client asked for no answer
         return ex->abandon();
-      ex->reply(result);
+      ex->reply(std::move(result));
     };
   }
   if (task && ex->sess) {

@@ -379,8 +379,8 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
       req.target = std::string{msg.target()};
       for (const auto& field : msg) {
         std::string name{field.name_string()};
-        for (auto& c : name)
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (auto& c : name) // ASCII only: field names are tokens (RFC 9110)
+          c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
         req.headers.emplace_back(std::move(name), std::string{field.value()});
       }
       req.body = std::move(msg.body());

@@ -40,7 +40,7 @@ struct live_call {
   std::shared_ptr<exchange> ex; ///< null for a task whose caller is gone
   std::string progress_token_json;
   /// With the outcome: its record and its result.
-  std::function<void(const call_record& rec, const json::object& result)> finish;
+  std::function<void(const call_record& rec, json::object result)> finish;
   std::function<void(const call_record& rec)> on_status; ///< tells task subscribers
   std::atomic<bool> cancelled{false};
   /// The `timers` ticket of a synchronous call's call_timeout (0: none).
@@ -118,7 +118,7 @@ struct server::impl {
 
   /// After call `id`'s outcome committed: answers its caller and everyone
   /// waiting for it.
-  void call_finished(const std::string& id, const call_record& rec, const json::object& result);
+  void call_finished(const std::string& id, const call_record& rec, json::object result);
   /// Answers the tasks/result requests waiting for `id` with `rec`.
   void wake_waiters(const std::string& id, const call_record& rec);
   /// Takes `w` out of the waiters; false if it is gone (answered already).
