@@ -1255,11 +1255,14 @@ TEST_CASE_METHOD(fixture,
   // them: retention drops that hour whole.
   auto old_hour =
     static_cast<uint32_t>(static_cast<uint64_t>(old_ms) * 1000 / keys::span_bucket_us);
-  std::vector<std::pair<std::string, std::string>> index;
+  std::vector<std::string> keys_held;
   for (size_t i = 0; i < 5; ++i) {
     auto row_us = static_cast<uint64_t>(old_ms + static_cast<int64_t>(i)) * 1000;
-    index.emplace_back(keys::span_index_row(old_trace, keys::span(row_us, old_trace, "00")), "");
+    keys_held.push_back(keys::span_index_row(old_trace, keys::span(row_us, old_trace, "00")));
   }
+  std::vector<std::pair<std::string_view, std::string_view>> index;
+  for (const auto& k : keys_held)
+    index.emplace_back(k, "");
   REQUIRE_FALSE(rt->store().ingest(column::trace_index, index));
   CHECK(count_rows(*rt, column::trace_index, keys::span_index_prefix(old_hour, old_trace)) == 5);
   REQUIRE_FALSE(rt->store().write(ws, false));

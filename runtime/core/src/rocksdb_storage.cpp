@@ -31,10 +31,10 @@ namespace cairn {
 storage::~storage() = default;
 
 caf::error storage::ingest(column cf,
-                           const std::vector<std::pair<std::string, std::string>>& rows) {
+                           const std::vector<std::pair<std::string_view, std::string_view>>& rows) {
   write_set ws;
   for (const auto& [k, v] : rows)
-    ws.put(cf, k, v);
+    ws.put(cf, std::string{k}, std::string{v});
   return write(ws, true);
 }
 
@@ -112,8 +112,9 @@ public:
 
   // The rows become one table file beside the database, which RocksDB then
   // moves in (one manifest write: all of them or none, durable once done).
-  caf::error ingest(column c,
-                    const std::vector<std::pair<std::string, std::string>>& rows) override {
+  caf::error
+  ingest(column c,
+         const std::vector<std::pair<std::string_view, std::string_view>>& rows) override {
     if (rows.empty())
       return {};
     if (failed_.load() && !recover())
@@ -131,7 +132,8 @@ public:
       rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, options, cf};
       st = writer.Open(path);
       for (size_t i = 0; st.ok() && i < rows.size(); ++i)
-        st = writer.Put(rows[i].first, rows[i].second);
+        st = writer.Put(rocksdb::Slice{rows[i].first.data(), rows[i].first.size()},
+                        rocksdb::Slice{rows[i].second.data(), rows[i].second.size()});
       if (st.ok())
         st = writer.Finish();
     }

@@ -342,19 +342,12 @@ void runtime::impl::index_spans(bool now) {
       return;
     span_index_at = at->value_or(std::string{});
   }
-  // (hour, trace id, row) as plain values: sorting them needs no pointer
-  // chasing, and only the sorted result becomes keys.
-  struct entry {
-    uint32_t hour;
-    char trace_id[keys::trace_id_size];
-    uint32_t row;
-  };
   constexpr size_t max_spans = 1u << 18;
-  std::vector<entry> entries;
-  // Sized from the last pass: growing it step by step copied it over and
-  // over (16 % of this function's samples in `cairn bench`).
-  entries.reserve(std::min(max_spans, spans_last_pass + spans_last_pass / 4 + 1024));
-  std::vector<std::string> rows;
+  auto& entries = span_entries;
+  auto& rows = span_rows; // the `trace` keys, back to back; row i at span_row_at[i]
+  entries.clear();
+  rows.clear();
+  span_row_at.clear();
   std::string from = *span_index_at;
   if (!from.empty())
     from.push_back('\0'); // strictly after it
@@ -362,9 +355,10 @@ void runtime::impl::index_spans(bool now) {
     if (k.size() < 8)
       return true;
     auto hour = static_cast<uint32_t>(keys::read_be64(k) / keys::span_bucket_us);
-    auto row = static_cast<uint32_t>(rows.size());
-    rows.emplace_back(k);
-    entry e{hour, {}, row};
+    auto row = static_cast<uint32_t>(span_row_at.size());
+    span_row_at.push_back(static_cast<uint32_t>(rows.size()));
+    rows.append(k);
+    span_index_entry e{hour, {}, row};
     if (v.empty() || static_cast<uint8_t>(v[0]) != internal::span_group_format) {
       if (k.size() >= 8 + keys::trace_id_size) { // a row of one span (layout 5)
         std::memcpy(e.trace_id, k.data() + 8, keys::trace_id_size);
@@ -378,43 +372,73 @@ void runtime::impl::index_spans(bool now) {
       entries.push_back(e);
     return entries.size() < max_spans;
   });
-  if (err || rows.empty())
+  // A pass far smaller than the memory kept gives the rest back.
+  auto release_if_small = [&] {
+    if (entries.size() >= entries.capacity() / 4 && rows.size() >= rows.capacity() / 4)
+      return;
+    std::vector<span_index_entry>{}.swap(entries);
+    std::string{}.swap(rows);
+    std::vector<uint32_t>{}.swap(span_row_at);
+    std::string{}.swap(span_index_keys);
+    std::vector<uint32_t>{}.swap(span_index_end);
+  };
+  if (err || span_row_at.empty()) {
+    release_if_small();
     return;
-  spans_last_pass = entries.size();
+  }
+  span_row_at.push_back(static_cast<uint32_t>(rows.size()));
+  auto row_key = [&](uint32_t row) {
+    return std::string_view{rows}.substr(span_row_at[row], span_row_at[row + 1] - span_row_at[row]);
+  };
   // Trace ids compare by their first 8 bytes as one number (byte order
   // kept), which almost always decides; memcmp only for the rest.
-  auto head = [](const entry& e) {
+  auto head = [](const span_index_entry& e) {
     uint64_t v;
     std::memcpy(&v, e.trace_id, sizeof v);
     if constexpr (std::endian::native == std::endian::little)
       v = __builtin_bswap64(v);
     return v;
   };
-  std::sort(entries.begin(), entries.end(), [&head](const entry& a, const entry& b) {
-    if (a.hour != b.hour)
-      return a.hour < b.hour;
-    if (auto ha = head(a), hb = head(b); ha != hb)
-      return ha < hb;
-    if (int c = std::memcmp(a.trace_id + 8, b.trace_id + 8, sizeof a.trace_id - 8); c != 0)
-      return c < 0;
-    return a.row < b.row; // rows were read in key order
-  });
-  std::vector<std::pair<std::string, std::string>> index;
-  index.reserve(entries.size() + 1);
+  std::sort(
+    entries.begin(), entries.end(), [&head](const span_index_entry& a, const span_index_entry& b) {
+      if (a.hour != b.hour)
+        return a.hour < b.hour;
+      if (auto ha = head(a), hb = head(b); ha != hb)
+        return ha < hb;
+      if (int c = std::memcmp(a.trace_id + 8, b.trace_id + 8, sizeof a.trace_id - 8); c != 0)
+        return c < 0;
+      return a.row < b.row; // rows were read in key order
+    });
+  // The keys are built into one buffer first and viewed once it no longer
+  // grows: no string of its own per index row.
+  auto& keys_out = span_index_keys;
+  keys_out.clear();
+  span_index_end.clear();
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     if (i > 0 && e.row == entries[i - 1].row && e.hour == entries[i - 1].hour
         && std::memcmp(e.trace_id, entries[i - 1].trace_id, sizeof e.trace_id) == 0)
       continue; // two spans of one trace in one row: one index row
-    index.emplace_back(
-      keys::span_index_row(std::string_view{e.trace_id, sizeof e.trace_id}, rows[e.row]),
-      std::string{});
+    keys::append_span_index_row(keys_out, std::string_view{e.trace_id, sizeof e.trace_id},
+                                row_key(e.row));
+    span_index_end.push_back(static_cast<uint32_t>(keys_out.size()));
   }
-  index.emplace_back(std::string{keys::span_index_cursor}, rows.back());
-  if (store->ingest(column::trace_index, index))
+  std::vector<std::pair<std::string_view, std::string_view>> index;
+  index.reserve(span_index_end.size() + 1);
+  uint32_t at = 0;
+  for (auto end : span_index_end) {
+    index.emplace_back(std::string_view{keys_out}.substr(at, end - at), std::string_view{""});
+    at = end;
+  }
+  auto last_row = std::string{row_key(static_cast<uint32_t>(span_row_at.size() - 2))};
+  index.emplace_back(keys::span_index_cursor, last_row);
+  auto indexed = entries.size();
+  auto not_ingested = store->ingest(column::trace_index, index);
+  release_if_small();
+  if (not_ingested)
     return; // the next pass tries again; lookups read the rows after the cursor
-  span_index_at = rows.back();
-  spans_indexed.fetch_add(entries.size(), std::memory_order_relaxed);
+  span_index_at = std::move(last_row);
+  spans_indexed.fetch_add(indexed, std::memory_order_relaxed);
 }
 
 // Journal retention: events a snapshot covers, of kinds that keep them for

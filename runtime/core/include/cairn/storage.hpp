@@ -144,8 +144,9 @@ public:
   /// once and durably, without passing through the log and the memtable
   /// (RocksDB: one table file, ingested). For large sorted sets written off
   /// the commit path. The default writes them as one synced `write`.
+  /// The rows are views: they need to live only until it returns.
   virtual caf::error ingest(column cf,
-                            const std::vector<std::pair<std::string, std::string>>& rows);
+                            const std::vector<std::pair<std::string_view, std::string_view>>& rows);
 
   /// Reads one value; `std::nullopt` if absent.
   virtual caf::expected<std::optional<std::string>> get(column cf, std::string_view key) = 0;

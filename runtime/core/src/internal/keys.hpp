@@ -108,12 +108,23 @@ inline std::string span_index_prefix(uint32_t hour, std::string_view trace_id) {
   return out;
 }
 
-/// `'i' be32(hour) trace_id trace_key` — "the `trace` row `trace_key` holds
-/// spans of `trace_id`" (layout 6). Its hour is the row's.
-inline std::string span_index_row(std::string_view trace_id, std::string_view trace_key) {
-  auto out =
-    span_index_prefix(static_cast<uint32_t>(read_be64(trace_key) / span_bucket_us), trace_id);
+/// Appends `'i' be32(hour) trace_id trace_key` to `out`: "the `trace` row
+/// `trace_key` holds spans of `trace_id`" (layout 6). Its hour is the row's.
+inline void append_span_index_row(std::string& out, std::string_view trace_id,
+                                  std::string_view trace_key) {
+  auto hour = static_cast<uint32_t>(read_be64(trace_key) / span_bucket_us);
+  out.push_back('i');
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((hour >> shift) & 0xff));
+  out.append(trace_id);
   out.append(trace_key);
+}
+
+/// The index row of `append_span_index_row`, as a string of its own.
+inline std::string span_index_row(std::string_view trace_id, std::string_view trace_key) {
+  std::string out;
+  out.reserve(5 + trace_id.size() + trace_key.size());
+  append_span_index_row(out, trace_id, trace_key);
   return out;
 }
 

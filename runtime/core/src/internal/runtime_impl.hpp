@@ -427,7 +427,21 @@ struct runtime::impl {
   void index_spans(bool now = false); ///< `now`: whatever the time since the last pass
   std::chrono::steady_clock::time_point last_index{};
   std::optional<std::string> span_index_at;
-  size_t spans_last_pass = 0; // entries the last pass took: the next reserves as many
+  /// One span found by a pass: (hour, trace id, row) as plain values, so
+  /// sorting them needs no pointer chasing.
+  struct span_index_entry {
+    uint32_t hour;
+    char trace_id[keys::trace_id_size];
+    uint32_t row;
+  };
+  /// A pass's working memory, kept for the next: allocating it afresh each
+  /// second faulted its pages in again every time (a quarter of the
+  /// indexer's samples). Released after a pass that used a quarter of it.
+  std::vector<span_index_entry> span_entries;
+  std::string span_rows;                // the `trace` keys read, back to back
+  std::vector<uint32_t> span_row_at;    // where each of them starts
+  std::string span_index_keys;          // the index rows' keys, back to back
+  std::vector<uint32_t> span_index_end; // where each of them ends
   std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
   int64_t active_peak = 0; // the most live activations seen since the last return
