@@ -402,8 +402,8 @@ void runtime::accept_batch(std::vector<envelope> envs,
         out.id = r.err ? r.err : make_error(errc::storage_write_failed, "no id for this message");
         continue;
       }
-      out.id = r.ids[k];
       out.duplicate = r.ids[k] != own_ids[k];
+      out.id = std::move(r.ids[k]); // nothing reads the commit's result after this
       if (out.duplicate) {
         p->duplicates.fetch_add(1);
       } else {
