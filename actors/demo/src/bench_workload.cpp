@@ -79,7 +79,8 @@ registry& runs() {
   return r;
 }
 
-void count(run_counts* counts, uint64_t seq, int64_t sent_us) {
+void count(const std::string& run, uint64_t seq, int64_t sent_us) {
+  auto counts = runs().find(run, true);
   auto now = now_us();
   std::lock_guard lock{counts->mu};
   auto& r = counts->report;
@@ -122,12 +123,8 @@ public:
       ctx.send("bench/" + m->run + "-" + std::to_string(next), *m);
       return {};
     }
-    // The run's counts are looked up once per run, not per message (this
-    // runs on the commit thread, once for every message of a benchmark).
-    if (!counts_ || counts_->report.run != m->run)
-      counts_ = runs().find(m->run, true);
     ctx.after_commit(
-      [counts = counts_, seq = m->seq, sent = m->sent_us] { count(counts.get(), seq, sent); });
+      [run = std::move(m->run), seq = m->seq, sent = m->sent_us] { count(run, seq, sent); });
     return {};
   }
 
@@ -135,7 +132,6 @@ public:
 
 private:
   uint64_t index_ = 0;
-  std::shared_ptr<run_counts> counts_; ///< of the last run this actor saw
 };
 
 } // namespace
