@@ -356,7 +356,7 @@ void runtime::impl::index_spans(bool now) {
       return true;
     auto hour = static_cast<uint32_t>(keys::read_be64(k) / keys::span_bucket_us);
     auto row = static_cast<uint32_t>(span_row_at.size());
-    span_row_at.push_back(static_cast<uint32_t>(rows.size()));
+    span_row_at.push_back(rows.size());
     rows.append(k);
     span_index_entry e{hour, {}, row};
     if (v.empty() || static_cast<uint8_t>(v[0]) != internal::span_group_format) {
@@ -378,15 +378,15 @@ void runtime::impl::index_spans(bool now) {
       return;
     std::vector<span_index_entry>{}.swap(entries);
     std::string{}.swap(rows);
-    std::vector<uint32_t>{}.swap(span_row_at);
+    std::vector<size_t>{}.swap(span_row_at);
     std::string{}.swap(span_index_keys);
-    std::vector<uint32_t>{}.swap(span_index_end);
+    std::vector<size_t>{}.swap(span_index_end);
   };
   if (err || span_row_at.empty()) {
     release_if_small();
     return;
   }
-  span_row_at.push_back(static_cast<uint32_t>(rows.size()));
+  span_row_at.push_back(rows.size());
   auto row_key = [&](uint32_t row) {
     return std::string_view{rows}.substr(span_row_at[row], span_row_at[row + 1] - span_row_at[row]);
   };
@@ -421,11 +421,11 @@ void runtime::impl::index_spans(bool now) {
       continue; // two spans of one trace in one row: one index row
     keys::append_span_index_row(keys_out, std::string_view{e.trace_id, sizeof e.trace_id},
                                 row_key(e.row));
-    span_index_end.push_back(static_cast<uint32_t>(keys_out.size()));
+    span_index_end.push_back(keys_out.size());
   }
   std::vector<std::pair<std::string_view, std::string_view>> index;
   index.reserve(span_index_end.size() + 1);
-  uint32_t at = 0;
+  size_t at = 0;
   for (auto end : span_index_end) {
     index.emplace_back(std::string_view{keys_out}.substr(at, end - at), std::string_view{""});
     at = end;
