@@ -164,6 +164,22 @@ TEST_CASE("cairn bench --embedded runs its own node and accounts for every messa
     CHECK(num(o, "duplicates") == 0);
     // A node records a span per step: 1200 messages, each handled twice.
     CHECK(spans_in(dir.sub(std::string{"data"} + batch)) == 2400);
+    // Where the CPU went, by thread, most first: the commit thread and the
+    // producers among them, adding up to no more than the process's figure.
+    const auto& threads = o.at("cpu_us_per_message_by_thread").as_object();
+    REQUIRE(threads.contains("cairn.commit"));
+    REQUIRE(threads.contains("cairn.producer"));
+    CHECK(threads.at("cairn.commit").to_number<double>() > 0);
+    CHECK(threads.at("cairn.producer").to_number<double>() > 0);
+    double sum = 0, last = 1e18;
+    for (const auto& [name, us] : threads) {
+      INFO(name);
+      CHECK(us.to_number<double>() <= last);
+      last = us.to_number<double>();
+      sum += last;
+    }
+    double process = o.at("cpu_us_per_message").as_object().at("process").to_number<double>();
+    CHECK(sum <= process * 1.05 + 0.1 * static_cast<double>(threads.size()));
   }
   // --no-spans: the same work and nothing in `trace` (what tracing costs is
   // measured this way).

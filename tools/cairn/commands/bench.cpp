@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
+#include <time.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -69,6 +71,7 @@ struct run_state {
   std::atomic<uint64_t> busy{0};
   std::atomic<size_t> running{0};
   std::atomic<bool> stop{false};
+  std::atomic<uint64_t> producer_cpu_ns{0}; ///< the producer threads' CPU, as each ends
   std::mutex mu;
   std::string refusal, failure;
   latency_histogram accept_us;
@@ -166,6 +169,26 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
   }(node_cpu_ms);
   double bench_per_msg =
     o.report.received > 0 ? o.bench_cpu_ms * 1000.0 / static_cast<double>(o.report.received) : 0.0;
+  // In process: CPU per message by thread name, most first. The producers
+  // report theirs as they end; a node thread that ended during the run is
+  // missing, one started during it counts whole.
+  std::vector<std::pair<std::string, double>> by_thread;
+  if (o.before && o.after && o.report.received > 0) {
+    auto per_msg_us = [&](double ms) {
+      return std::round(ms * 10000.0 / static_cast<double>(o.report.received)) / 10;
+    };
+    for (const auto& [name, ms] : o.after->thread_cpu_ms) {
+      auto was = o.before->thread_cpu_ms.find(name);
+      double used = ms - (was == o.before->thread_cpu_ms.end() ? 0.0 : was->second);
+      if (auto us = per_msg_us(used); us > 0)
+        by_thread.emplace_back(name, us);
+    }
+    if (auto us = per_msg_us(static_cast<double>(st.producer_cpu_ns.load()) / 1e6);
+        us > 0 && !o.after->thread_cpu_ms.empty())
+      by_thread.emplace_back("cairn.producer", us);
+    std::stable_sort(by_thread.begin(), by_thread.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+  }
   if (as_json) {
     json::object out{
       {"run", o.run},
@@ -202,6 +225,12 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
        json::object{{t.in_process() ? "process" : "node", std::round(per_msg * 10) / 10},
                     {"bench", t.in_process() ? json::value(nullptr)
                                              : json::value(std::round(bench_per_msg * 10) / 10)}}}};
+    if (t.in_process()) {
+      json::object threads;
+      for (const auto& [name, us] : by_thread)
+        threads[name] = us;
+      out["cpu_us_per_message_by_thread"] = std::move(threads);
+    }
     if (!st.refusal.empty())
       out["first_refusal"] = st.refusal;
     if (!st.failure.empty())
@@ -235,9 +264,18 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
     if (o.before && o.after)
       std::printf("storage     %s writes, %.1f commit requests each\n", grouped(commits).c_str(),
                   commits > 0 ? static_cast<double>(requests) / static_cast<double>(commits) : 0.0);
-    if (t.in_process())
+    if (t.in_process()) {
       std::printf("cpu         %.1f us per message (node and producers, one process)\n", per_msg);
-    else
+      std::string line;
+      for (size_t i = 0; i < by_thread.size() && i < 6; ++i) {
+        char part[96];
+        std::snprintf(part, sizeof part, "%s%s %.1f", i == 0 ? "" : ", ",
+                      by_thread[i].first.c_str(), by_thread[i].second);
+        line += part;
+      }
+      if (!line.empty())
+        std::printf("            by thread: %s\n", line.c_str());
+    } else
       std::printf("cpu         %.1f us per message on the node, %.1f in cairn bench\n", per_msg,
                   bench_per_msg);
   }
@@ -306,7 +344,12 @@ int run_bench(const bench_settings& s, const client_options& co, bool progress) 
   st.running = s.producers;
   for (size_t p = 0; p < s.producers; ++p)
     producers.emplace_back([&, prod = target->producer()] {
+      pthread_setname_np(pthread_self(), "cairn.producer"); // the load, apart from the node's
       produce(s, o.run, *prod, st, deadline);
+      timespec cpu{};
+      if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+        st.producer_cpu_ns +=
+          static_cast<uint64_t>(cpu.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(cpu.tv_nsec);
       --st.running;
     });
   // One progress line a second on stderr while sending, then while the

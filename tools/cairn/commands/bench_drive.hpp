@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,8 @@ struct bench_counters {
   double cpu_ms = 0; ///< CPU time of the node's process
   uint64_t commits = 0;
   uint64_t commit_requests = 0;
+  /// In process only: CPU time by thread name (threads of one name added up).
+  std::map<std::string, double> thread_cpu_ms;
 };
 
 class bench_target {
