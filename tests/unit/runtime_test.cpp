@@ -307,6 +307,9 @@ TEST_CASE_METHOD(fixture,
                  "together or not at all",
                  "[invariant2][step]") {
   auto o = options_for(dir);
+  // Accepts written before their steps run: the failed write is the step's
+  // alone (a staged accept fails with its step: the staged tests below).
+  o.stage_wait = 0us;
   faulty_storage* faulty = nullptr;
   std::atomic<bool> armed{true};
   o.wrap_storage = [&](std::unique_ptr<storage> inner) {
@@ -369,6 +372,7 @@ TEST_CASE_METHOD(fixture,
                  "with a plain one, and neither comes back after a flush and a restart",
                  "[invariant1][retry][single-delete]") {
   auto o = options_for(dir);
+  o.stage_wait = 0us; // every row is put, then deleted (staged rows: below)
   std::mutex mtx;
   std::map<std::string, bool> erased_once; // mailbox key -> erased with erase_once
   o.wrap_storage = [&](std::unique_ptr<storage> inner) {
@@ -434,6 +438,7 @@ TEST_CASE_METHOD(fixture,
   // so a row the activation re-reads is never trusted to exist once: the
   // choice follows where the row came from, not whether it has attempts.
   auto o = options_for(dir);
+  o.stage_wait = 0us; // every row is put, then deleted (staged rows: below)
   std::mutex mtx;
   std::map<std::string, std::vector<bool>> erasures; // mailbox key -> once flag of each erase
   bool failed_once = false;
@@ -482,6 +487,166 @@ TEST_CASE_METHOD(fixture,
   auto again = start_runtime(o);
   CHECK(count_rows(*again, column::mailbox) == 0);
   CHECK(journal(*again, "rec/rb") == std::vector<std::string>{"first", "second", "third"});
+}
+
+/// Storage that records the mailbox and journal operations on one actor's
+/// rows (key, put or erase, erased once) and fails the writes `fail_if` picks.
+struct recording_storage : faulty_storage {
+  using faulty_storage::faulty_storage;
+  struct seen {
+    column cf;
+    std::string key;
+    bool erase;
+    bool once;
+  };
+  std::string prefix;
+  std::mutex mtx;
+  std::vector<seen> ops;
+  caf::error write(const write_set& ws, bool sync) override {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      for (const auto& op : ws.ops())
+        if ((op.cf == column::mailbox || op.cf == column::journal) && op.key.rfind(prefix, 0) == 0)
+          ops.push_back(seen{op.cf, op.key, op.erase, op.once});
+    }
+    return faulty_storage::write(ws, sync);
+  }
+  size_t count(column cf, bool erase) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return static_cast<size_t>(std::count_if(
+      ops.begin(), ops.end(), [&](const seen& s) { return s.cf == cf && s.erase == erase; }));
+  }
+};
+
+TEST_CASE_METHOD(fixture,
+                 "a message whose step comes in the write that accepts it is neither put in the "
+                 "mailbox nor deleted from it, and is handled once across a restart",
+                 "[invariant1][invariant2][staged]") {
+  auto o = options_for(dir);
+  o.stage_wait = 10s; // each stage waits for its step: the pairing is certain
+  recording_storage* rec = nullptr;
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto r = std::make_unique<recording_storage>(std::move(inner));
+    r->prefix = keys::actor_prefix("rec/st");
+    rec = r.get();
+    return r;
+  };
+  {
+    auto rt = start_runtime(o);
+    std::vector<std::string> want;
+    for (int i = 0; i < 20; ++i) {
+      want.push_back("m" + std::to_string(i));
+      REQUIRE(rt->tell("rec/st", note{want.back()}));
+    }
+    REQUIRE(test::eventually([&] { return journal(*rt, "rec/st").size() == 20 && rt->idle(); }));
+    CHECK(journal(*rt, "rec/st") == want);
+    CHECK(rt->stats().rows_unwritten == 20);
+    CHECK(rt->stats().processed == 20);
+    CHECK(rt->stats().pending == 0);
+    CHECK(rec->count(column::mailbox, false) == 0); // no put
+    CHECK(rec->count(column::mailbox, true) == 0);  // no deletion
+    CHECK(rec->count(column::journal, false) == 20);
+    CHECK(count_rows(*rt, column::mailbox) == 0);
+    REQUIRE_FALSE(rt->store().flush());
+    rt->stop();
+  }
+  auto again = start_runtime(o);
+  REQUIRE(test::eventually([&] { return again->idle(); }));
+  CHECK(again->stats().processed == 0);
+  CHECK(journal(*again, "rec/st").size() == 20);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a failed write loses a staged message and its step together: the sender hears "
+                 "the failure, nothing of the step is kept, and nothing runs it later",
+                 "[invariant1][invariant2][staged]") {
+  auto o = options_for(dir);
+  o.stage_wait = 10s;
+  recording_storage* rec = nullptr;
+  std::atomic<bool> armed{true};
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto r = std::make_unique<recording_storage>(std::move(inner));
+    r->prefix = keys::actor_prefix("rec/lost");
+    // Fails the first write carrying a journal row of rec/lost: the step,
+    // and with it the accept of the message it handled.
+    r->fail_if = [&armed](const write_set& ws) {
+      for (const auto& op : ws.ops())
+        if (op.cf == column::journal && op.key.rfind(keys::actor_prefix("rec/lost"), 0) == 0)
+          return armed.exchange(false);
+      return false;
+    };
+    rec = r.get();
+    return r;
+  };
+  {
+    auto rt = start_runtime(o);
+    auto doomed = rt->tell("rec/lost", note{"doomed"});
+    REQUIRE_FALSE(doomed);
+    CHECK(code_of(doomed.error()) == errc::storage_write_failed);
+    CHECK(rec->failures == 1);
+    REQUIRE(test::eventually([&] { return bool(rt->tell("rec/lost", note{"after"})); }));
+    REQUIRE(test::eventually([&] { return journal(*rt, "rec/lost").size() == 1 && rt->idle(); }));
+    CHECK(journal(*rt, "rec/lost") == std::vector<std::string>{"after"});
+    CHECK(count_rows(*rt, column::mailbox) == 0);
+    CHECK(rt->stats().pending == 0);
+    REQUIRE_FALSE(rt->store().flush());
+    rt->stop();
+  }
+  auto again = start_runtime(o);
+  REQUIRE(test::eventually([&] { return again->idle(); }));
+  CHECK(again->stats().processed == 0);
+  CHECK(journal(*again, "rec/lost") == std::vector<std::string>{"after"});
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a staged message whose step comes after its write is deleted once, and the "
+                 "step of one whose write failed is refused and leaves nothing",
+                 "[invariant1][invariant2][staged][single-delete]") {
+  auto o = options_for(dir);
+  o.stage_wait = 20ms; // the writer stops waiting for a step held at the gate
+  recording_storage* rec = nullptr;
+  std::atomic<bool> fail_put{false};
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto r = std::make_unique<recording_storage>(std::move(inner));
+    r->prefix = keys::actor_prefix("rec/late");
+    // When armed, fails the write that puts a row of rec/late2 (its accept).
+    r->fail_if = [&fail_put](const write_set& ws) {
+      for (const auto& op : ws.ops())
+        if (op.cf == column::mailbox && !op.erase
+            && op.key.rfind(keys::actor_prefix("rec/late2"), 0) == 0)
+          return fail_put.exchange(false);
+      return false;
+    };
+    rec = r.get();
+    return r;
+  };
+  auto rt = start_runtime(o);
+  // Written alone (its step waits at the gate), then deleted once.
+  the_hooks.close_gate();
+  REQUIRE(rt->tell("rec/late", note{"gate-1"}));
+  the_hooks.open_gate();
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/late").size() == 1 && rt->idle(); }));
+  {
+    std::lock_guard<std::mutex> guard{rec->mtx};
+    std::vector<std::pair<bool, bool>> mail; // (erase, once) of rec/late's mailbox ops
+    for (const auto& s : rec->ops)
+      if (s.cf == column::mailbox && s.key.rfind(keys::actor_prefix("rec/late"), 0) == 0)
+        mail.emplace_back(s.erase, s.once);
+    CHECK(mail == std::vector<std::pair<bool, bool>>{{false, false}, {true, true}});
+  }
+  // Its write fails while its step waits at the gate: the step, which ran
+  // on a message its sender was told was refused, is refused in turn.
+  the_hooks.close_gate();
+  fail_put = true;
+  auto refused = rt->tell("rec/late2", note{"gate-2"});
+  the_hooks.open_gate();
+  REQUIRE_FALSE(refused);
+  CHECK(rec->failures == 1);
+  REQUIRE(test::eventually([&] { return bool(rt->tell("rec/late2", note{"after"})); }));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/late2").size() == 1 && rt->idle(); }));
+  CHECK(journal(*rt, "rec/late2") == std::vector<std::string>{"after"});
+  CHECK(count_rows(*rt, column::mailbox) == 0);
+  CHECK(rt->stats().pending == 0);
 }
 
 TEST_CASE_METHOD(fixture,
@@ -949,6 +1114,9 @@ TEST_CASE_METHOD(fixture,
                  "again if the commit fails, and nothing else runs it meanwhile",
                  "[invariant6][passivation]") {
   auto o = options_for(dir);
+  // The accept is written before its step, whose commit then fails apart
+  // from it (a staged accept would fail with it, and never run).
+  o.stage_wait = 0us;
   std::atomic<int> to_fail{3};
   o.wrap_storage = [&](std::unique_ptr<storage> inner) {
     auto f = std::make_unique<faulty_storage>(std::move(inner));

@@ -8,10 +8,37 @@ namespace cairn {
 
 // -- routing ---------------------------------------------------------------------
 
+namespace {
+
+/// Each receiver's rows, in seq order (requests are in commit order, and
+/// each request's rows in seq order): first which group each row joins,
+/// keyed by receivers not moved yet, then the moves.
+template <class ForEachRow>
+std::vector<std::vector<internal::routed>> by_receiver(size_t rows, ForEachRow each) {
+  std::vector<std::vector<internal::routed>> groups;
+  if (rows == 1) {
+    each([&](internal::routed& r) { groups.emplace_back().push_back(std::move(r)); });
+    return groups;
+  }
+  std::unordered_map<std::string_view, size_t> index;
+  std::vector<size_t> group_of;
+  group_of.reserve(rows);
+  each([&](internal::routed& r) {
+    group_of.push_back(index.try_emplace(r.env.to, index.size()).first->second);
+  });
+  groups.resize(index.size());
+  size_t k = 0;
+  each([&](internal::routed& r) { groups[group_of[k++]].push_back(std::move(r)); });
+  return groups;
+}
+
+} // namespace
+
 void runtime::impl::on_committed(std::vector<commit_result*>& written) {
-  size_t rows = 0;
+  size_t rows = 0, consumed = 0;
   for (auto* res : written) {
     rows += res->delivered.size();
+    consumed += res->consumed;
     timers.fetch_add(static_cast<int64_t>(res->timers_added));
     if (!res->forwarded_to.empty() && opts.on_forwarded)
       opts.on_forwarded(res->forwarded_to);
@@ -23,32 +50,37 @@ void runtime::impl::on_committed(std::vector<commit_result*>& written) {
       svc_cv.notify_one();
     }
   }
-  pending.fetch_add(static_cast<int64_t>(rows));
+  // A staged row consumed in this write is pending until its step's
+  // callback, later in the same write, counts it processed.
+  pending.fetch_add(static_cast<int64_t>(rows + consumed));
   if (rows == 0)
     return;
-  // Each receiver's rows of this write, in seq order (requests are in
-  // commit order, and each request's rows in seq order): first which group
-  // each row joins, keyed by receivers not moved yet, then the moves.
-  std::vector<std::vector<internal::routed>> groups;
-  if (rows == 1) {
+  auto groups = by_receiver(rows, [&](auto&& fn) {
     for (auto* res : written)
       for (auto& r : res->delivered)
-        groups.emplace_back().push_back(std::move(r));
-  } else {
-    std::unordered_map<std::string_view, size_t> index;
-    std::vector<size_t> group_of;
-    group_of.reserve(rows);
-    for (auto* res : written)
-      for (auto& r : res->delivered)
-        group_of.push_back(index.try_emplace(r.env.to, index.size()).first->second);
-    groups.resize(index.size());
-    size_t k = 0;
-    for (auto* res : written)
-      for (auto& r : res->delivered)
-        groups[group_of[k++]].push_back(std::move(r));
-  }
+        fn(r);
+  });
   for (auto& g : groups)
     route_envelopes(g);
+}
+
+size_t runtime::impl::on_staged(std::vector<internal::routed>& rows, uint64_t epoch) {
+  auto groups = by_receiver(rows.size(), [&](auto&& fn) {
+    for (auto& r : rows)
+      fn(r);
+  });
+  size_t reached = 0;
+  for (auto& g : groups)
+    reached += route_envelopes(g, epoch) ? 1 : 0;
+  return reached;
+}
+
+void runtime::impl::answer_epoch(activation_actor* self) {
+  auto& st = self->state;
+  // A step commit in flight: its answer is the next step request.
+  if (st.owed_epoch == 0 || (st.in_flight && !st.open))
+    return;
+  coord->answer(std::exchange(st.owed_epoch, 0));
 }
 
 // -- activation ----------------------------------------------------------------
@@ -257,16 +289,18 @@ namespace {
 /// One committed row handed over by the writer: into the window, unless it
 /// was read from storage already or the window is full (then storage keeps
 /// it, and it is read when the window drains).
-void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env) {
+void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env,
+                   bool provisional = false) {
   ++s.received;
   if (seq <= s.max_seen)
-    return; // already loaded from storage
+    return; // already loaded from storage (or staged, now written)
   if (s.overflow || s.queue.size() >= window) {
+    // A staged row too: it is routed again once written, or read then.
     s.overflow = true;
     s.window_full->store(true);
   } else {
     s.max_seen = seq;
-    s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}, true});
+    s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}, !provisional, provisional});
   }
 }
 
@@ -323,13 +357,29 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
         take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env);
       rt->run_next(self);
     },
-    [=](committed_atom, uint64_t seq, const caf::error& err) { rt->on_commit(self, seq, err); },
+    [=](deliver_atom, std::vector<internal::routed>& rows, uint64_t epoch) {
+      // Staged rows, not written yet: the writer waits for this actor's
+      // step (or answer) to write them with it.
+      for (auto& r : rows)
+        take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, true);
+      self->state.owed_epoch = epoch;
+      rt->run_next(self);
+      rt->answer_epoch(self);
+    },
+    [=](committed_atom, uint64_t seq, const caf::error& err) {
+      rt->on_commit(self, seq, err);
+      rt->answer_epoch(self);
+    },
     [=](tick_atom) {
       if (self->state.tick_due != 0 && now_ms() >= self->state.tick_due)
         self->state.tick_due = 0;
       rt->run_next(self);
+      rt->answer_epoch(self);
     },
-    [=](resumed_atom, caf::error& err) { rt->on_resumed(self, std::move(err)); },
+    [=](resumed_atom, caf::error& err) {
+      rt->on_resumed(self, std::move(err));
+      rt->answer_epoch(self);
+    },
     [=](idle_atom) {
       auto& s = self->state;
       s.idle_armed = false;

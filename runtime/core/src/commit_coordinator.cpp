@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "internal/commit_coordinator.hpp"
 
+#include <algorithm>
 #include <pthread.h>
 #include <thread>
 #include <unordered_set>
@@ -58,9 +59,12 @@ std::string encode_new_mailbox_record(const envelope& env) {
 }
 
 commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
-                                       delivered_fn on_batch_delivered)
+                                       delivered_fn on_batch_delivered, staged_fn on_staged)
   : store_(store), settings_(s), next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
-    writer_([this] { run(); }) {}
+    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {
+  if (!on_staged_ || settings_.place || settings_.admit)
+    settings_.stage_wait = std::chrono::microseconds{0};
+}
 
 commit_coordinator::~commit_coordinator() {
   stop();
@@ -72,10 +76,13 @@ bool commit_coordinator::submit(commit_request& r, bool force) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
       return false;
+    if (r.epoch != 0 && r.epoch == open_epoch_)
+      ++answered_;
     queue_.push_back(std::move(r));
     // A busy writer takes the whole queue when it comes back: waking it
     // only costs a futex call per request.
-    wake = writer_idle_;
+    wake = writer_idle_
+           || (stage_waiting_ && (answered_ >= awaited_ || queue_.size() >= settings_.max_batch));
   }
   if (wake)
     cv_.notify_one();
@@ -121,6 +128,19 @@ size_t commit_coordinator::queued() const {
   return queue_.size();
 }
 
+void commit_coordinator::answer(uint64_t epoch) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (epoch == 0 || epoch != open_epoch_)
+      return;
+    ++answered_;
+    wake = stage_waiting_ && answered_ >= awaited_;
+  }
+  if (wake)
+    cv_.notify_one();
+}
+
 void commit_coordinator::stop() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -144,13 +164,27 @@ void commit_coordinator::run() {
   std::vector<commit_request> batch;
   std::string loose;
   for (;;) {
+    bool may_stage = false;
     {
       std::unique_lock<std::mutex> lock{mtx_};
       writer_idle_ = true;
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || !loose_spans_.empty(); });
+      cv_.wait(lock, [this] {
+        return stopping_ || !queue_.empty() || !loose_spans_.empty() || !stage_reqs_.empty();
+      });
       writer_idle_ = false;
-      if (queue_.empty() && loose_spans_.empty() && stopping_)
+      if (queue_.empty() && loose_spans_.empty() && stage_reqs_.empty() && stopping_)
         return;
+      if (!stage_reqs_.empty() && answered_ < awaited_ && !stopping_
+          && queue_.size() < settings_.max_batch) {
+        // The stage's steps are on their way: they are written with it.
+        stage_waiting_ = true;
+        cv_.wait_until(lock, stage_deadline_, [this] {
+          return stopping_ || answered_ >= awaited_ || queue_.size() >= settings_.max_batch;
+        });
+        stage_waiting_ = false;
+      }
+      open_epoch_ = 0; // later answers are for a stage already written
+      may_stage = !stopping_ && settings_.stage_wait.count() > 0;
       if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_) {
         // Linger for a fuller batch; new requests do not wake us (writer_idle_
         // stays false), the deadline does.
@@ -164,7 +198,7 @@ void commit_coordinator::run() {
       }
       loose.swap(loose_spans_);
     }
-    commit(batch, loose);
+    commit(batch, loose, may_stage);
     loose.clear();
     batch.clear();
   }
@@ -200,7 +234,62 @@ void commit_coordinator::add_spans(std::string_view members) {
     cv_.notify_one();
 }
 
-void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_view loose) {
+bool commit_coordinator::stageable(const commit_request& r) const {
+  if (r.enqueue.empty() || !r.ops.empty() || !r.timers.empty() || !r.publish.empty()
+      || !r.dedupe_each.empty() || !r.expire_dedupe.empty() || !r.claim_dead.empty()
+      || !r.home.empty() || r.local_admitted || r.fires_timer || !r.to_peer.empty()
+      || !r.import_mailbox.empty() || !r.consumes.empty() || !r.after_rows.empty())
+    return false;
+  // A key is checked (and claimed) when the batch is built: not staged.
+  return !r.dedupe || std::none_of(r.enqueue.begin(), r.enqueue.end(), [](const envelope& e) {
+    return !e.idempotency_key.empty();
+  });
+}
+
+bool commit_coordinator::in_failed_stage(uint64_t seq) const {
+  auto it = std::upper_bound(failed_stages_.begin(), failed_stages_.end(), seq,
+                             [](uint64_t s, const auto& range) { return s < range.first; });
+  return it != failed_stages_.begin() && seq < std::prev(it)->second;
+}
+
+// Numbers the rows of the accepts `staging` marks, after every row written
+// so far, and routes them to their activations before their write.
+void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<bool>& staging) {
+  std::vector<routed> rows;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!staging[i])
+      continue;
+    auto& req = batch[i];
+    auto at = static_cast<uint32_t>(stage_reqs_.size());
+    auto& res = stage_res_.emplace_back();
+    res.ids.reserve(req.enqueue.size());
+    for (auto& env : req.enqueue) {
+      auto seq = next_seq_++;
+      res.ids.push_back(env.id);
+      stage_rows_.push_back(
+        staged_row{seq, at, req.fresh, false, env.to, encode_new_mailbox_record(env)});
+      rows.push_back(routed{seq, std::move(env), req.fresh, true});
+    }
+    req.enqueue.clear();
+    stage_reqs_.push_back(std::move(req));
+  }
+  if (rows.empty())
+    return;
+  uint64_t epoch = ++epochs_;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_epoch_ = epoch;
+    answered_ = 0;
+    awaited_ = SIZE_MAX; // answers counted while the rows are routed
+  }
+  auto sent = on_staged_(rows, epoch);
+  std::lock_guard<std::mutex> guard{mtx_};
+  awaited_ = sent;
+  stage_deadline_ = std::chrono::steady_clock::now() + settings_.stage_wait;
+}
+
+void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_view loose,
+                                bool may_stage) {
   write_set ws;
   std::vector<commit_result> results(batch.size());
   // Idempotency keys claimed earlier in this same batch: receiver \0 key -> id.
@@ -208,17 +297,68 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   // Dead letters consumed earlier in this same batch.
   std::unordered_set<std::string> dead_claimed;
   std::vector<bool> refused(batch.size(), false);
+  std::vector<bool> staging(batch.size(), false);
   std::unordered_map<std::string, placement> placed; // actor -> where this batch put it
   auto now = now_ms();
-  auto first_seq = next_seq_;
   std::string spans; // the batch's group row: the format byte, then members
   if (!loose.empty()) {
     spans.push_back(static_cast<char>(internal::span_group_format));
     spans.append(loose);
   }
+  // Steps of staged rows: refused if the row's write failed; a row of the
+  // stage written now whose step is here too is dropped with its deletion.
+  uint64_t stage_lo = stage_rows_.empty() ? 0 : stage_rows_.front().seq;
+  auto in_stage = [&](uint64_t seq) {
+    return !stage_rows_.empty() && seq >= stage_lo && seq - stage_lo < stage_rows_.size();
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& req = batch[i];
+    if (may_stage && stageable(req)) {
+      staging[i] = true;
+      continue;
+    }
+    if (req.consumes.empty() && req.after_rows.empty())
+      continue;
+    auto lost = [this](uint64_t seq) { return in_failed_stage(seq); };
+    if (std::any_of(req.consumes.begin(), req.consumes.end(), lost)
+        || std::any_of(req.after_rows.begin(), req.after_rows.end(), lost)) {
+      refused[i] = true;
+      results[i].err = make_error(errc::storage_write_failed,
+                                  "the message this step handled was not accepted (its write "
+                                  "failed); nothing of the step is kept");
+      continue;
+    }
+    for (auto seq : req.consumes)
+      if (in_stage(seq))
+        stage_rows_[seq - stage_lo].cancelled = true;
+  }
+  // The stage's rows, before any request's ops (a failed step's retry
+  // record for one of them replaces it).
+  for (auto& row : stage_rows_) {
+    auto& res = stage_res_[row.req];
+    if (row.cancelled) {
+      ++res.consumed;
+      continue;
+    }
+    // Routed again once written, as every row is: the activation drops it
+    // if it holds it already.
+    auto rec = decode<mailbox_record>(row.record);
+    if (rec)
+      res.delivered.push_back(routed{row.seq, std::move(rec->env), row.fresh});
+    ws.put(column::mailbox, keys::actor_seq(row.to, row.seq), std::move(row.record));
+  }
+  for (auto& req : stage_reqs_) {
+    if (req.spans.empty())
+      continue;
+    if (spans.empty())
+      spans.push_back(static_cast<char>(internal::span_group_format));
+    spans.append(req.spans);
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
+    if (staging[i] || refused[i])
+      continue;
     if (!req.claim_dead.empty()) {
       auto found = dead_claimed.count(req.claim_dead) != 0
                      ? caf::expected<std::optional<std::string>>{std::nullopt}
@@ -288,6 +428,9 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
         continue;
     }
     ws.append(std::move(req.ops));
+    for (auto seq : req.consumes)
+      if (!in_stage(seq)) // written by an earlier write of this process: once
+        ws.erase_once(column::mailbox, keys::actor_seq(req.home, seq));
     if (!req.spans.empty()) {
       if (spans.empty()) {
         spans.reserve(req.spans.size() * batch.size() + 1);
@@ -370,10 +513,11 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   }
   if (!spans.empty())
     put_spans(ws, spans);
-  if (next_seq_ != first_seq) {
+  if (next_seq_ != hw_written_) {
     std::string hw;
     keys::append_be64(hw, next_seq_);
     ws.put(column::meta, "seq", std::move(hw));
+    hw_written_ = next_seq_;
   }
   caf::error err;
   if (!ws.empty()) {
@@ -382,17 +526,37 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     latencies_.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  if (!batch.empty()) // not for loose spans alone
-    batch_sizes_.observe(static_cast<double>(batch.size()));
+  size_t requests = batch.size() + stage_reqs_.size();
+  for (auto stages : staging)
+    requests -= stages ? 1 : 0;
+  if (requests > 0) // not for loose spans alone
+    batch_sizes_.observe(static_cast<double>(requests));
   commits_.fetch_add(1, std::memory_order_relaxed);
-  requests_.fetch_add(batch.size(), std::memory_order_relaxed);
+  requests_.fetch_add(requests, std::memory_order_relaxed);
+  auto written_stage = std::move(stage_reqs_);
+  auto stage_results = std::move(stage_res_);
+  stage_reqs_.clear();
+  stage_res_.clear();
   if (err) {
     // Every request learns the batch failed. Part of it may still have
     // reached the log (a write error after the append) and come back at
     // the next open, so readers treat the disk as the truth and sequence
-    // numbers are not reused (a gap is harmless; reuse is not).
+    // numbers are not reused (a gap is harmless; reuse is not). Steps of
+    // the stage's rows that come later are refused.
     topic_seq_.clear();
+    if (!stage_rows_.empty())
+      failed_stages_.emplace_back(stage_rows_.front().seq, stage_rows_.back().seq + 1);
+    stage_rows_.clear();
+    stage(batch, staging);
+    for (size_t i = 0; i < written_stage.size(); ++i) {
+      stage_results[i] = commit_result{};
+      stage_results[i].err = err;
+      if (written_stage[i].done)
+        written_stage[i].done(stage_results[i]);
+    }
     for (size_t i = 0; i < batch.size(); ++i) {
+      if (staging[i])
+        continue;
       results[i] = commit_result{};
       results[i].err = err;
       if (batch[i].done)
@@ -400,17 +564,33 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     }
     return;
   }
+  size_t unwritten = 0;
+  for (auto& row : stage_rows_)
+    unwritten += row.cancelled ? 1 : 0;
+  if (unwritten > 0)
+    unwritten_.fetch_add(unwritten, std::memory_order_relaxed);
+  stage_rows_.clear();
   // Count and route first, the whole batch at once (an actor gets all of
   // its new rows of this write in one hand-off): a producer told "accepted"
-  // then sees them pending.
+  // then sees them pending. The stage's rows come first (numbered before
+  // this batch's own).
   std::vector<commit_result*> written;
-  written.reserve(batch.size());
+  written.reserve(batch.size() + stage_results.size());
+  for (auto& res : stage_results)
+    written.push_back(&res);
   for (size_t i = 0; i < batch.size(); ++i)
-    if (!refused[i])
+    if (!refused[i] && !staging[i])
       written.push_back(&results[i]);
   on_delivered_(written);
+  // The next stage is routed before this write's requests are answered:
+  // an activation learns of its commit after its new rows, so the step it
+  // runs next already counts for the stage.
+  stage(batch, staging);
+  for (size_t i = 0; i < written_stage.size(); ++i)
+    if (written_stage[i].done)
+      written_stage[i].done(stage_results[i]);
   for (size_t i = 0; i < batch.size(); ++i)
-    if (batch[i].done)
+    if (!staging[i] && batch[i].done)
       batch[i].done(results[i]);
 }
 

@@ -239,8 +239,12 @@ caf::error runtime::start() {
   cs.admit = d.opts.admit;
   cs.fires = d.opts.fires;
   cs.dedupe_window_ms = d.opts.dedupe_window.count();
+  cs.stage_wait = d.opts.stage_wait;
   d.coord = std::make_unique<internal::commit_coordinator>(
-    *d.store, cs, next_seq, [p = &d](std::vector<commit_result*>& rs) { p->on_committed(rs); });
+    *d.store, cs, next_seq, [p = &d](std::vector<commit_result*>& rs) { p->on_committed(rs); },
+    [p = &d](std::vector<internal::routed>& rows, uint64_t epoch) {
+      return p->on_staged(rows, epoch);
+    });
   d.coord_live.store(true);
   {
     // Every topic with subscriptions may have undelivered events. (Read
@@ -527,6 +531,7 @@ runtime_stats runtime::stats() const {
   if (d.coord_live.load()) {
     s.commits = d.coord->commits();
     s.commit_ops = d.coord->committed_requests();
+    s.rows_unwritten = d.coord->rows_unwritten();
   }
   s.pending = static_cast<uint64_t>(std::max<int64_t>(0, d.pending.load()));
   s.active = static_cast<uint64_t>(std::max<int64_t>(0, d.active.load()));

@@ -272,7 +272,11 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   // storage, where a failed write may have put it again) takes a plain
   // deletion (storage.hpp, `erase_once`). Decided by where the row came
   // from, never by its contents.
-  if (row.written_once)
+  // A staged row (routed before its write) is named, not deleted: the
+  // writer drops it with its put if both are in one write.
+  if (row.provisional)
+    req.consumes.push_back(seq);
+  else if (row.written_once)
     req.ops.erase_once(column::mailbox, keys::actor_seq(st.id, seq));
   else
     req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
@@ -333,6 +337,7 @@ void runtime::impl::submit_steps(activation_actor* self, commit_request& req, ui
   // A kind without idle time passivates once its queue is empty: if these
   // steps empty it, the activation ends now, not after a round trip for the
   // commit (`begin_retire`); the commit's callback ends its route.
+  req.epoch = std::exchange(st.owed_epoch, 0); // the writer counts it for its stage
   bool retire = done > 0 && st.kind->opts.idle_timeout.count() <= 0 && st.queue.size() == done
                 && !st.overflow && !st.reload && !st.broken
                 && begin_retire(st.id, self->address(), st.received);
@@ -379,6 +384,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   const auto& env = rec.env;
   const auto& kopts = st.kind->opts;
   auto mkey = keys::actor_seq(st.id, seq);
+  if (rec.provisional) // refused if the message's own write failed
+    req.after_rows.push_back(seq);
   trace_context parent;
   parse_traceparent(env.traceparent, parent);
   span_record span;
@@ -412,6 +419,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   } else {
     st.updated = rec;
     st.updated.written_once = false; // rewritten now
+    st.updated.provisional = false;
     st.updated.env.attempt = failures;
     st.updated.attempt_ms.push_back(start);
     st.updated.last_error = why;

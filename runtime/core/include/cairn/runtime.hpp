@@ -56,10 +56,16 @@ struct runtime_options {
   durability mode = durability::os;      ///< when a commit counts as durable
   size_t max_batch = 1024;               ///< commit requests per RocksDB write
   std::chrono::microseconds max_wait{0}; ///< linger for a fuller batch (0 = never)
-  size_t max_pending = 1'000'000;        ///< accepted but unprocessed messages before "busy"
-  size_t max_queued_commits = 65'536;    ///< commit requests waiting for the writer
-  size_t activation_queue = 256;         ///< envelopes an activation holds in memory
-  size_t max_active = 200'000;           ///< activations alive at once (recovery pacing)
+  /// Staged accepts: a message accepted without an idempotency key is
+  /// routed to its actor while its write waits, at most this long, for the
+  /// actor's step, and written with it (the row is then neither put nor
+  /// deleted). Its sender hears "accepted" after that write, as always.
+  /// 0: written first, routed after. Single nodes only (no `place`/`admit`).
+  std::chrono::microseconds stage_wait{2000};
+  size_t max_pending = 1'000'000;     ///< accepted but unprocessed messages before "busy"
+  size_t max_queued_commits = 65'536; ///< commit requests waiting for the writer
+  size_t activation_queue = 256;      ///< envelopes an activation holds in memory
+  size_t max_active = 200'000;        ///< activations alive at once (recovery pacing)
   /// How long an idempotency key is remembered: a repeat within it is a
   /// duplicate (default 24 h).
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
@@ -184,16 +190,19 @@ struct commit_histograms {
 
 /// Counters since start (totals) and gauges (now).
 struct runtime_stats {
-  uint64_t accepted = 0;        ///< envelopes accepted from outside (deduplicated ones excluded)
-  uint64_t duplicates = 0;      ///< accepts answered from the dedupe store
-  uint64_t busy = 0;            ///< accepts refused with `busy`
-  uint64_t processed = 0;       ///< steps committed
-  uint64_t failed = 0;          ///< handler failures (each attempt)
-  uint64_t retried = 0;         ///< failures scheduled for another attempt
-  uint64_t dead_lettered = 0;   ///< envelopes moved to dead letters
-  uint64_t sent = 0;            ///< envelopes enqueued by steps, timers and topics
-  uint64_t commits = 0;         ///< RocksDB writes by the commit coordinator
-  uint64_t commit_ops = 0;      ///< commit requests in those writes
+  uint64_t accepted = 0;      ///< envelopes accepted from outside (deduplicated ones excluded)
+  uint64_t duplicates = 0;    ///< accepts answered from the dedupe store
+  uint64_t busy = 0;          ///< accepts refused with `busy`
+  uint64_t processed = 0;     ///< steps committed
+  uint64_t failed = 0;        ///< handler failures (each attempt)
+  uint64_t retried = 0;       ///< failures scheduled for another attempt
+  uint64_t dead_lettered = 0; ///< envelopes moved to dead letters
+  uint64_t sent = 0;          ///< envelopes enqueued by steps, timers and topics
+  uint64_t commits = 0;       ///< RocksDB writes by the commit coordinator
+  uint64_t commit_ops = 0;    ///< commit requests in those writes
+  /// Accepted rows whose step came in the write that accepted them: never
+  /// put in the mailbox or deleted from it (staged accepts).
+  uint64_t rows_unwritten = 0;
   uint64_t pending = 0;         ///< gauge: envelopes in mailboxes
   uint64_t active = 0;          ///< gauge: activations in memory
   uint64_t activations = 0;     ///< activations started

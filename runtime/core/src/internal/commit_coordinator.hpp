@@ -31,6 +31,10 @@ struct mailbox_record {
   /// `erase_once`). Rows read back from storage never carry it: a failed
   /// write may have reached the log and put the key a second time.
   bool written_once = false;
+  /// Memory only: routed before its write (a staged accept, see
+  /// `commit_coordinator`), so its step names it in `commit_request::consumes`
+  /// (or `after_rows`) rather than deleting its key.
+  bool provisional = false;
 };
 
 template <class Inspector>
@@ -67,11 +71,13 @@ struct routed {
   uint64_t seq;
   envelope env;
   bool fresh = false; ///< its receiver is a new actor (`commit_request::fresh`)
+  /// Staged: routed before its write (`commit_coordinator`, "staged accepts").
+  bool provisional = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed& x) {
-  return f(caf::meta::type_name("cairn.routed"), x.seq, x.env, x.fresh);
+  return f(caf::meta::type_name("cairn.routed"), x.seq, x.env, x.fresh, x.provisional);
 }
 
 struct commit_result {
@@ -84,6 +90,9 @@ struct commit_result {
   size_t duplicates = 0;
   std::vector<std::string> topics; ///< topics that received events
   size_t timers_added = 0;
+  /// Rows of this (staged) accept whose step came in the same write: neither
+  /// put nor deleted, never routed again, but counted as `delivered` are.
+  size_t consumed = 0;
 };
 
 /// One unit of atomic work: a step, an accept, a timer firing, a redrive.
@@ -126,14 +135,38 @@ struct commit_request {
   /// Mailbox records of another node's actors (a shard handed over): put
   /// under new sequence numbers in this order, routed to nobody.
   std::vector<std::pair<std::string, std::string>> import_mailbox;
+  /// Staged rows of `home`'s mailbox (routed before their write) this
+  /// step deletes, by sequence number: the writer drops the pair if the
+  /// row's put is in the same write, deletes the row once if it was
+  /// written, and refuses the request if its write failed.
+  std::vector<uint64_t> consumes;
+  /// Staged rows this request depends on without deleting them (a failed
+  /// step's retry or dead letter): refused if their write failed.
+  std::vector<uint64_t> after_rows;
+  /// The stage whose rows the submitting activation received last (0:
+  /// none): the writer, waiting for that stage's steps, counts it.
+  uint64_t epoch = 0;
   std::function<void(commit_result&)> done;
 };
 
 /// The group-commit writer: one thread that takes every queued request,
 /// assigns sequence numbers, and writes them in one RocksDB write (one fsync
 /// in `fsync` mode), then answers each request. Requests commit in submission
-/// order. `submit` is thread-safe; callbacks run on the writer thread and must
-/// not block.
+/// order, except staged accepts. `submit` is thread-safe; callbacks run on
+/// the writer thread and must not block.
+///
+/// Staged accepts (`settings::stage_wait` > 0): a plain accept (no key, no
+/// placement or admission question) is not written with the batch it came
+/// in. After that batch's write its rows are numbered and routed to their
+/// activations, marked provisional; the writer then waits (at most
+/// `stage_wait`) until every activation that got some answered (with a
+/// step request, or `answer`), and writes the rows with those steps. A row
+/// whose step deletes it in that same write is neither put nor deleted.
+/// Its sender is told "accepted" only after that write, so a crash or a
+/// failed write loses both the row and its step, never one of them. Rows
+/// are numbered after the rows of the write before, so every row becomes
+/// visible in storage in sequence order; rows not consumed are routed
+/// again after their write, as every written row is.
 class commit_coordinator {
 public:
   struct settings {
@@ -145,6 +178,10 @@ public:
     placement_fn place;                          ///< empty: every receiver is local
     std::function<bool(std::string_view)> admit; ///< empty: every actor is admitted
     std::function<bool(std::string_view)> fires; ///< empty: every due timer fires
+    /// Staged accepts: how long the writer waits for the steps of a stage
+    /// (0: accepts are written as they come, routed after their write).
+    /// Only without `place` and `admit` (a single node).
+    std::chrono::microseconds stage_wait{0};
   };
 
   /// Called once per write, on the writer thread, with the results of its
@@ -152,8 +189,12 @@ public:
   /// request's `done`.
   using delivered_fn = std::function<void(std::vector<commit_result*>&)>;
 
-  commit_coordinator(storage& store, settings s, uint64_t next_seq,
-                     delivered_fn on_batch_delivered);
+  /// Routes a stage's rows (seq order) to their activations, provisional,
+  /// tagged with the stage's epoch; returns how many activations got some.
+  using staged_fn = std::function<size_t(std::vector<routed>&, uint64_t epoch)>;
+
+  commit_coordinator(storage& store, settings s, uint64_t next_seq, delivered_fn on_batch_delivered,
+                     staged_fn on_staged = {});
   ~commit_coordinator();
 
   /// Queues `r`; false (and `r` untouched) if the queue is full and not `force`.
@@ -166,6 +207,11 @@ public:
   /// their own.
   void add_spans(std::string_view members);
 
+  /// An activation that got rows of stage `epoch` submits no step request
+  /// for now (its step waits for blocking work, a backoff, ...): the writer
+  /// stops waiting for it.
+  void answer(uint64_t epoch);
+
   /// Commits what is queued, then stops the writer. Idempotent.
   void stop();
 
@@ -173,16 +219,47 @@ public:
   commit_histograms histograms() const;
   uint64_t committed_requests() const { return requests_.load(std::memory_order_relaxed); }
   size_t queued() const;
+  /// Staged rows whose step came in their own write (neither put nor deleted).
+  uint64_t rows_unwritten() const { return unwritten_.load(std::memory_order_relaxed); }
 
 private:
   void run();
-  void commit(std::vector<commit_request>& batch, std::string_view loose);
+  void commit(std::vector<commit_request>& batch, std::string_view loose, bool may_stage);
+  bool stageable(const commit_request& r) const;
+  bool in_failed_stage(uint64_t seq) const;
+  void stage(std::vector<commit_request>& batch, std::vector<bool>& staging);
   void put_spans(write_set& ws, std::string& group);
 
   storage& store_;
   settings settings_;
   uint64_t next_seq_;
   delivered_fn on_delivered_;
+  staged_fn on_staged_;
+  uint64_t hw_written_ = 0; ///< the high-water mark last put in `meta`
+  /// The stage: accepts taken from the queue, routed, not yet written
+  /// (writer thread only).
+  struct staged_row {
+    uint64_t seq;
+    uint32_t req; ///< index in `stage_reqs_`
+    bool fresh;
+    bool cancelled = false; ///< its step is in the write being built
+    std::string to;
+    std::string record;
+  };
+  std::vector<commit_request> stage_reqs_;
+  std::vector<commit_result> stage_res_;
+  std::vector<staged_row> stage_rows_; ///< in seq order, contiguous
+  /// Seq ranges [from, to) of stages whose write failed: a step of one of
+  /// their rows is refused (its sender was told the message was refused).
+  std::vector<std::pair<uint64_t, uint64_t>> failed_stages_;
+  std::chrono::steady_clock::time_point stage_deadline_;
+  uint64_t epochs_ = 0;
+  // Guarded by mtx_: the stage the writer waits for, and its answers.
+  uint64_t open_epoch_ = 0;
+  size_t awaited_ = 0;
+  size_t answered_ = 0;
+  bool stage_waiting_ = false;
+  std::atomic<uint64_t> unwritten_{0};
   std::unordered_map<std::string, uint64_t> topic_seq_;
   /// The time of the last `trace` row written (µs): each batch's row gets a
   /// later one, so rows are in commit order even if the clock steps back.

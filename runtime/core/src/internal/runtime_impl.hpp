@@ -102,6 +102,9 @@ struct activation_state {
   bool reload = false;
   std::optional<dead_letter> dead; // of the step in flight
   uint64_t received = 0;           // deliveries received, for the passivation handshake
+  // The stage whose rows came last, until a step request (or an answer)
+  // tells the commit writer this activation has run what it will for now.
+  uint64_t owed_epoch = 0;
   caf::error broken; // state could not be rebuilt: the activation ends after this commit
   int64_t last_activity = 0;
   bool idle_armed = false;
@@ -217,20 +220,21 @@ struct runtime::impl {
 
   // Hands one actor's freshly committed envelopes (in seq order) to its
   // activation in one message, spawning one if needed. Called on the commit
-  // thread; never blocks on storage.
-  void route_envelopes(std::vector<internal::routed>& rs) {
+  // thread; never blocks on storage. `epoch` (not 0): staged rows, routed
+  // before their write. True if the activation was sent them.
+  bool route_envelopes(std::vector<internal::routed>& rs, uint64_t epoch = 0) {
     const auto& to = rs.front().env.to;
     if (stopping.load() || !find_kind(to))
-      return; // stays in the mailbox; recovery picks it up
+      return false; // stays in the mailbox; recovery picks it up
     auto& sh = shard_for(to);
     std::lock_guard<std::mutex> guard{sh.mtx};
     auto it = sh.routes.find(to);
     if (it == sh.routes.end()) {
       if (sh.stopped.count(to) != 0)
-        return; // kept in its mailbox until an operator repairs the actor
+        return false; // kept in its mailbox until an operator repairs the actor
       if (active.load() >= static_cast<int64_t>(opts.max_active)) {
         request_sweep();
-        return;
+        return false;
       }
       // New with nothing in storage only if every row says so.
       bool fresh = std::all_of(rs.begin(), rs.end(), [](auto& r) { return r.fresh; });
@@ -238,17 +242,20 @@ struct runtime::impl {
     }
     if (it->second.retiring) {
       it->second.missed = true; // read from storage once the last commit is in
-      return;
+      return false;
     }
     // A full window reads these rows from storage later: nothing to carry.
     if (it->second.window_full->load())
-      return;
+      return false;
     it->second.sent += rs.size(); // counted per envelope, as the activation does
-    if (rs.size() == 1)
+    if (epoch != 0)
+      caf::anon_send(it->second.handle, deliver_atom::value, std::move(rs), epoch);
+    else if (rs.size() == 1)
       caf::anon_send(it->second.handle, deliver_atom::value, rs.front().seq,
                      std::move(rs.front().env));
     else
       caf::anon_send(it->second.handle, deliver_atom::value, std::move(rs));
+    return true;
   }
 
   // Makes sure `id` has an activation that reads its mailbox.
@@ -373,6 +380,11 @@ struct runtime::impl {
   // Called once per write with its committed requests, on the commit
   // thread: each receiver gets all its new rows of the write at once.
   void on_committed(std::vector<commit_result*>& written);
+  /// Routes a stage's rows (commit thread); how many activations got some.
+  size_t on_staged(std::vector<internal::routed>& rows, uint64_t epoch);
+  /// Tells the commit writer, once, that this activation will not submit
+  /// a step for the stage it got last before that stage's write.
+  void answer_epoch(activation_actor* self);
 
   // Submits `req`; `done` gets its outcome on the commit thread (or at once
   // if the node is stopping).
