@@ -58,6 +58,7 @@ namespace {
 /// Knobs the test actors read; reset by each test's fixture.
 struct hooks {
   std::atomic<bool> poison_fails{true};
+  std::atomic<int> report_delay_ms{0}; ///< "report" takes this long first
   std::mutex mtx;
   std::condition_variable cv;
   bool gate_open = true;
@@ -98,6 +99,7 @@ public:
       if (starts_with(t, "gate"))
         the_hooks.pass_gate();
       if (t == "report") {
+        std::this_thread::sleep_for(std::chrono::milliseconds{the_hooks.report_delay_ms.load()});
         ctx.emit(note{"count=" + std::to_string(state.count)});
         return {};
       }
@@ -198,6 +200,7 @@ size_t count_rows(runtime& rt, column cf, const std::string& prefix = {}) {
 struct fixture {
   fixture() {
     the_hooks.poison_fails = true;
+    the_hooks.report_delay_ms = 0;
     the_hooks.open_gate();
   }
   ~fixture() { the_hooks.open_gate(); }
@@ -647,6 +650,46 @@ TEST_CASE_METHOD(fixture,
   CHECK(journal(*rt, "rec/late2") == std::vector<std::string>{"after"});
   CHECK(count_rows(*rt, column::mailbox) == 0);
   CHECK(rt->stats().pending == 0);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "a step that ran behind a commit that then fails is refused with it, and both "
+                 "run again, in order, on the state rebuilt from storage",
+                 "[invariant2][invariant3][staged][pipeline]") {
+  auto o = options_for(dir);
+  o.stage_wait = 20ms; // the writer stops waiting for a step held at the gate
+  recording_storage* rec = nullptr;
+  std::atomic<bool> armed{false};
+  o.wrap_storage = [&](std::unique_ptr<storage> inner) {
+    auto r = std::make_unique<recording_storage>(std::move(inner));
+    r->prefix = keys::actor_prefix("rec/pipe");
+    // When armed, fails the first write with a journal row of rec/pipe.
+    r->fail_if = [&armed](const write_set& ws) {
+      for (const auto& op : ws.ops())
+        if (op.cf == column::journal && op.key.rfind(keys::actor_prefix("rec/pipe"), 0) == 0)
+          return armed.exchange(false);
+      return false;
+    };
+    rec = r.get();
+    return r;
+  };
+  auto rt = start_runtime(o);
+  // Both accepted, each written alone while the gate holds the first step.
+  the_hooks.close_gate();
+  REQUIRE(rt->tell("rec/pipe", note{"gate"}));
+  REQUIRE(rt->tell("rec/pipe", note{"report"}));
+  armed = true;
+  // The gate's step commits (and fails, alone: "report" takes longer);
+  // "report", staged, runs behind it on a state that counts the gate's
+  // event, which never reaches storage, and is refused after it.
+  the_hooks.report_delay_ms = 50;
+  the_hooks.open_gate();
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/pipe").size() == 2 && rt->idle(); }));
+  CHECK(rec->failures == 1);
+  CHECK(journal(*rt, "rec/pipe") == std::vector<std::string>{"gate", "count=1"});
+  CHECK(count_rows(*rt, column::mailbox) == 0);
+  CHECK(rt->stats().pending == 0);
+  CHECK(rt->stats().processed == 2);
 }
 
 TEST_CASE_METHOD(fixture,
@@ -1519,7 +1562,11 @@ TEST_CASE_METHOD(fixture,
                  "[step][batch]") {
   kind_options ko;
   ko.retry.max_attempts = 1; // the failing one is dead-lettered at once
-  auto rt = start_runtime(options_for(dir), ko);
+  auto o = options_for(dir);
+  // Written, then routed: staged rows would run behind the commit in
+  // flight, one request each, to meet the write that waits for them.
+  o.stage_wait = 0us;
+  auto rt = start_runtime(o, ko);
   the_hooks.close_gate();
   REQUIRE(rt->tell("rec/b", note{"gate"}));
   for (const char* t : {"a", "b", "emit-then-fail", "c", "d"})

@@ -78,7 +78,7 @@ size_t runtime::impl::on_staged(std::vector<internal::routed>& rows, uint64_t ep
 void runtime::impl::answer_epoch(activation_actor* self) {
   auto& st = self->state;
   // A step commit in flight: its answer is the next step request.
-  if (st.owed_epoch == 0 || (st.in_flight && !st.open))
+  if (st.owed_epoch == 0 || !st.flights.empty())
     return;
   coord->answer(std::exchange(st.owed_epoch, 0));
 }
@@ -292,14 +292,23 @@ namespace {
 void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env,
                    bool provisional = false) {
   ++s.received;
-  if (seq <= s.max_seen)
-    return; // already loaded from storage (or staged, now written)
+  // Written rows come in sequence order; staged ones ahead of them, and
+  // again once written (unless their step came in that write). `max_seen`
+  // follows the written rows only.
+  if (s.queue.count(seq) != 0) { // staged, now written: held already
+    if (!provisional)
+      s.max_seen = std::max(s.max_seen, seq);
+    return;
+  }
+  if (!provisional && seq <= s.max_seen)
+    return; // already loaded from storage
   if (s.overflow || s.queue.size() >= window) {
     // A staged row too: it is routed again once written, or read then.
     s.overflow = true;
     s.window_full->store(true);
   } else {
-    s.max_seen = seq;
+    if (!provisional)
+      s.max_seen = seq;
     s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}, !provisional, provisional});
   }
 }
@@ -383,7 +392,7 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     [=](idle_atom) {
       auto& s = self->state;
       s.idle_armed = false;
-      if (!s.queue.empty() || s.in_flight || s.overflow)
+      if (!s.queue.empty() || s.open || !s.flights.empty() || s.overflow)
         return;
       auto idle_for = now_ms() - s.last_activity;
       auto timeout = s.kind->opts.idle_timeout.count();

@@ -317,6 +317,16 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       staging[i] = true;
       continue;
     }
+    if (!req.home.empty() && !tainted_.empty() && tainted_.count(req.home) != 0) {
+      if (req.follows) {
+        refused[i] = true;
+        results[i].err = make_error(errc::storage_write_failed,
+                                    "the actor's step before this one failed; this one runs again "
+                                    "after it");
+        continue;
+      }
+      tainted_.erase(req.home); // built on the state rebuilt after the failure
+    }
     if (req.consumes.empty() && req.after_rows.empty())
       continue;
     auto lost = [this](uint64_t seq) { return in_failed_stage(seq); };
@@ -511,6 +521,9 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       res.topics.push_back(topic);
     }
   }
+  for (size_t i = 0; i < batch.size(); ++i)
+    if (refused[i] && !batch[i].home.empty())
+      tainted_.insert(batch[i].home);
   if (!spans.empty())
     put_spans(ws, spans);
   if (next_seq_ != hw_written_) {
@@ -519,6 +532,15 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     ws.put(column::meta, "seq", std::move(hw));
     hw_written_ = next_seq_;
   }
+  // The next stage is numbered after every row of this write and routed
+  // now: its steps run while this write is on its way.
+  auto written_stage = std::move(stage_reqs_);
+  auto stage_results = std::move(stage_res_);
+  stage_reqs_.clear();
+  stage_res_.clear();
+  auto written_rows = std::move(stage_rows_);
+  stage_rows_.clear();
+  stage(batch, staging);
   caf::error err;
   if (!ws.empty()) {
     auto t0 = std::chrono::steady_clock::now();
@@ -533,10 +555,6 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     batch_sizes_.observe(static_cast<double>(requests));
   commits_.fetch_add(1, std::memory_order_relaxed);
   requests_.fetch_add(requests, std::memory_order_relaxed);
-  auto written_stage = std::move(stage_reqs_);
-  auto stage_results = std::move(stage_res_);
-  stage_reqs_.clear();
-  stage_res_.clear();
   if (err) {
     // Every request learns the batch failed. Part of it may still have
     // reached the log (a write error after the append) and come back at
@@ -544,10 +562,11 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     // numbers are not reused (a gap is harmless; reuse is not). Steps of
     // the stage's rows that come later are refused.
     topic_seq_.clear();
-    if (!stage_rows_.empty())
-      failed_stages_.emplace_back(stage_rows_.front().seq, stage_rows_.back().seq + 1);
-    stage_rows_.clear();
-    stage(batch, staging);
+    if (!written_rows.empty())
+      failed_stages_.emplace_back(written_rows.front().seq, written_rows.back().seq + 1);
+    for (size_t i = 0; i < batch.size(); ++i)
+      if (!staging[i] && !batch[i].home.empty())
+        tainted_.insert(batch[i].home);
     for (size_t i = 0; i < written_stage.size(); ++i) {
       stage_results[i] = commit_result{};
       stage_results[i].err = err;
@@ -565,11 +584,10 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     return;
   }
   size_t unwritten = 0;
-  for (auto& row : stage_rows_)
+  for (auto& row : written_rows)
     unwritten += row.cancelled ? 1 : 0;
   if (unwritten > 0)
     unwritten_.fetch_add(unwritten, std::memory_order_relaxed);
-  stage_rows_.clear();
   // Count and route first, the whole batch at once (an actor gets all of
   // its new rows of this write in one hand-off): a producer told "accepted"
   // then sees them pending. The stage's rows come first (numbered before
@@ -582,10 +600,6 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     if (!refused[i] && !staging[i])
       written.push_back(&results[i]);
   on_delivered_(written);
-  // The next stage is routed before this write's requests are answered:
-  // an activation learns of its commit after its new rows, so the step it
-  // runs next already counts for the stage.
-  stage(batch, staging);
   for (size_t i = 0; i < written_stage.size(); ++i)
     if (written_stage[i].done)
       written_stage[i].done(stage_results[i]);

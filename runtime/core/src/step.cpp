@@ -10,8 +10,19 @@ namespace cairn {
 
 void runtime::impl::run_next(activation_actor* self) {
   auto& st = self->state;
-  if (st.in_flight)
+  // Nothing runs while a deferred step is open, while failed requests come
+  // back, while state must be rebuilt after the flights, at the flight
+  // limit, or after a retry or dead letter in flight (the head's fate).
+  if (st.open || st.failing || st.reload || st.flights.size() >= max_flights
+      || (!st.flights.empty() && st.flights.back().what != outcome::done))
     return;
+  auto head = st.queue.begin();
+  while (head != st.queue.end() && head->second.running)
+    ++head;
+  // Behind a flight only a staged row runs (its write waits for this step);
+  // others wait for the commit and run in a fuller request.
+  if (!st.flights.empty() && (head == st.queue.end() || !head->second.provisional))
+    return; // the flights' commits run what comes next
   if (st.queue.empty() && st.overflow) {
     // Cleared before the read: a row committed after the read was routed
     // here with its envelope, one committed before is in what we read.
@@ -21,6 +32,7 @@ void runtime::impl::run_next(activation_actor* self) {
       self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
       return;
     }
+    head = st.queue.begin();
   }
   if (st.queue.empty()) {
     if (!st.idle_armed) {
@@ -35,7 +47,7 @@ void runtime::impl::run_next(activation_actor* self) {
     return;
   }
   auto start = now_ms();
-  if (auto due = st.queue.begin()->second.env.not_before_ms; due > start) {
+  if (auto due = head->second.env.not_before_ms; due > start) {
     // One tick per backoff, however many deliveries arrive meanwhile.
     if (st.tick_due == 0 || st.tick_due > due) {
       st.tick_due = due;
@@ -49,11 +61,12 @@ void runtime::impl::run_next(activation_actor* self) {
   commit_request req;
   req.home = st.id;
   st.batch.clear();
-  for (auto it = st.queue.begin(); it != st.queue.end() && st.batch.size() < max_steps_per_commit;
-       ++it) {
+  for (auto it = head; it != st.queue.end() && st.batch.size() < max_steps_per_commit; ++it) {
+    if (it->second.running)
+      continue;
     auto seq = it->first;
     const auto& env = it->second.env;
-    bool first = st.batch.empty();
+    bool first = st.batch.empty() && st.flights.empty();
     auto now = first ? start : now_ms();
     bool late = env.deadline_ms > 0 && now > env.deadline_ms;
     if (!first && (late || env.not_before_ms > now))
@@ -98,6 +111,8 @@ void runtime::impl::run_next(activation_actor* self) {
     }
     add_done_step(st, req, seq, now, fx);
   }
+  if (st.batch.empty())
+    return; // a handler failed behind the flights: rebuilt, then run, after them
   submit_steps(self, req, st.batch.front());
 }
 
@@ -106,7 +121,7 @@ bool runtime::impl::defer_step(activation_actor* self, uint64_t seq, int64_t sta
   auto& st = self->state;
   auto open = std::make_shared<deferred_step>();
   open->actor = st.impl;
-  open->env = st.queue.begin()->second.env;
+  open->env = st.queue.at(seq).env;
   open->fx = std::move(fx);
   open->seq = seq;
   open->start = start;
@@ -138,7 +153,6 @@ bool runtime::impl::defer_step(activation_actor* self, uint64_t seq, int64_t sta
   if (!pool || !pool->submit(job))
     return false;
   st.open = std::move(open);
-  st.in_flight = true;
   steps_in_flight.fetch_add(1);
   return true;
 }
@@ -149,7 +163,6 @@ void runtime::impl::on_resumed(activation_actor* self, caf::error err) {
   st.open.reset();
   if (!open)
     return;
-  st.in_flight = false;
   steps_in_flight.fetch_sub(1);
   if (stopping.load())
     return; // not committed: the message runs again after a restart
@@ -246,7 +259,8 @@ void runtime::impl::put_step_span(std::string& spans, const activation_state& st
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
                                   int64_t start, step_effects& fx) {
-  const auto& row = st.queue.at(seq);
+  auto& row = st.queue.at(seq);
+  row.running = true;
   const auto& env = row.env;
   const auto& kopts = st.kind->opts;
   std::string_view trace_id, parent_span;
@@ -321,26 +335,37 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
 
 void runtime::impl::submit_steps(activation_actor* self, commit_request& req, uint64_t seq) {
   auto& st = self->state;
-  st.in_flight = true;
   steps_in_flight.fetch_add(1);
+  // Built on the state the requests in flight left: refused if one fails.
+  req.follows = !st.flights.empty();
+  req.epoch = std::exchange(st.owed_epoch, 0); // the writer counts it for its stage
+  flight fl;
+  fl.seq = seq;
+  fl.what = std::exchange(st.pending, outcome::none);
+  fl.batch = std::move(st.batch);
+  st.batch.clear();
+  if (fl.what == outcome::retry)
+    fl.updated = std::move(st.updated);
+  fl.dead = std::move(st.dead);
+  st.dead.reset();
   // Steps that succeeded are counted and answered (observers, after_commit:
   // a waiting caller) on the commit thread as soon as they are durable, not
   // after a trip through this actor's mailbox; the actor then drops them
   // from its queue and runs on.
   std::vector<std::function<void()>> after;
   size_t done = 0;
-  if (st.pending == outcome::done) {
+  if (fl.what == outcome::done) {
     after = std::move(st.after_commit);
-    st.after_commit.clear();
-    done = st.batch.size();
+    done = fl.batch.size();
   }
+  st.after_commit.clear(); // a failed step's: never run
   // A kind without idle time passivates once its queue is empty: if these
   // steps empty it, the activation ends now, not after a round trip for the
   // commit (`begin_retire`); the commit's callback ends its route.
-  req.epoch = std::exchange(st.owed_epoch, 0); // the writer counts it for its stage
-  bool retire = done > 0 && st.kind->opts.idle_timeout.count() <= 0 && st.queue.size() == done
-                && !st.overflow && !st.reload && !st.broken
+  bool retire = done > 0 && st.kind->opts.idle_timeout.count() <= 0 && st.flights.empty()
+                && st.queue.size() == done && !st.overflow && !st.reload && !st.broken
                 && begin_retire(st.id, self->address(), st.received);
+  st.flights.push_back(std::move(fl));
   req.done = [this, handle = caf::actor{self}, seq, done, retire, after = std::move(after),
               counters = st.kind->counters, id = st.id](commit_result& r) {
     if (!r.err && done > 0) {
@@ -380,7 +405,8 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     add_done_step(st, req, seq, start, fx);
     return submit_steps(self, req, seq);
   }
-  auto& rec = st.queue.begin()->second;
+  auto& rec = st.queue.at(seq);
+  rec.running = true;
   const auto& env = rec.env;
   const auto& kopts = st.kind->opts;
   auto mkey = keys::actor_seq(st.id, seq);
@@ -420,6 +446,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
     st.updated = rec;
     st.updated.written_once = false; // rewritten now
     st.updated.provisional = false;
+    st.updated.running = false;
     st.updated.env.attempt = failures;
     st.updated.attempt_ms.push_back(start);
     st.updated.last_error = why;
@@ -459,16 +486,11 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
 
 void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::error& err) {
   auto& st = self->state;
-  st.in_flight = false;
   steps_in_flight.fetch_sub(1);
-  auto what = st.pending;
-  st.pending = outcome::none;
-  st.after_commit.clear(); // a failed step's: never run
-  auto batch = std::move(st.batch);
-  st.batch.clear();
-  bool reload = std::exchange(st.reload, false);
-  auto dead = std::move(st.dead);
-  st.dead.reset();
+  if (st.flights.empty())
+    return;
+  auto fl = std::move(st.flights.front());
+  st.flights.pop_front();
   if (code_of(err) == errc::shard_not_owned) {
     // The shard moved away or is being handed over: not a failure of the
     // handler, no attempt is spent. Its mail stays where it is (and moves
@@ -477,7 +499,8 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     self->quit();
     return;
   }
-  if (err) {
+  if (err && !st.failing) {
+    st.failing = true;
     // Nothing of the step is on disk; the message is still in the mailbox.
     // State may be ahead of storage: rebuild it, then try again later.
     trace_context tc;
@@ -490,6 +513,16 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
       spdlog::error("step commit failed, will retry: {}", render(err));
     else
       spdlog::debug("step commit failed, will retry: {}", render(err));
+  }
+  if (st.failing) {
+    if (!st.flights.empty())
+      return; // refused after it (they follow it): rebuilt once all are back
+    st.failing = false;
+    st.reload = false;
+    st.pending = outcome::none;
+    st.batch.clear();
+    st.after_commit.clear();
+    st.dead.reset();
     // The failed write may still have reached the log (a write error after
     // the append): the mailbox on disk is the truth, so the window is
     // dropped and re-read, never re-run from memory.
@@ -502,13 +535,13 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
     return;
   }
-  switch (what) {
+  switch (fl.what) {
     case outcome::done: // counted and answered on the commit thread (submit_steps)
-      for (auto done : batch)
+      for (auto done : fl.batch)
         st.queue.erase(done);
       break;
     case outcome::retry:
-      st.queue[seq] = std::move(st.updated);
+      st.queue[seq] = std::move(fl.updated);
       retried.fetch_add(1);
       st.kind->counters->retried.fetch_add(1);
       break;
@@ -518,16 +551,19 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
       dead_lettered.fetch_add(1);
       dead_stored.fetch_add(1);
       st.kind->counters->dead_lettered.fetch_add(1);
-      if (dead)
-        st.kind->opts.on_dead_letter(*dead);
+      if (fl.dead)
+        st.kind->opts.on_dead_letter(*fl.dead);
       break;
     case outcome::none: break;
   }
   // A handler that ran after the committed steps changed the state in
-  // memory only: rebuild it from storage before it runs again.
-  if (reload && !st.broken)
-    if (auto lerr = load_state(st))
-      st.broken = std::move(lerr);
+  // memory only: rebuild it from storage, once every flight is back.
+  if (st.reload && st.flights.empty()) {
+    st.reload = false;
+    if (!st.broken)
+      if (auto lerr = load_state(st))
+        st.broken = std::move(lerr);
+  }
   if (st.broken)
     return end_activation(self, std::move(st.broken));
   run_next(self);

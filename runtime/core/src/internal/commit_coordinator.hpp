@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cairn/actor.hpp"
@@ -35,6 +36,8 @@ struct mailbox_record {
   /// `commit_coordinator`), so its step names it in `commit_request::consumes`
   /// (or `after_rows`) rather than deleting its key.
   bool provisional = false;
+  /// Memory only: a step request in flight handled it.
+  bool running = false;
 };
 
 template <class Inspector>
@@ -146,6 +149,10 @@ struct commit_request {
   /// The stage whose rows the submitting activation received last (0:
   /// none): the writer, waiting for that stage's steps, counts it.
   uint64_t epoch = 0;
+  /// A step request its actor submitted while its previous one was still in
+  /// flight (built on that one's state): refused if a request of `home`
+  /// failed since the actor last submitted one that does not follow.
+  bool follows = false;
   std::function<void(commit_result&)> done;
 };
 
@@ -252,6 +259,9 @@ private:
   /// Seq ranges [from, to) of stages whose write failed: a step of one of
   /// their rows is refused (its sender was told the message was refused).
   std::vector<std::pair<uint64_t, uint64_t>> failed_stages_;
+  /// Actors with a failed request whose later, following ones are refused
+  /// (writer thread only).
+  std::unordered_set<std::string> tainted_;
   std::chrono::steady_clock::time_point stage_deadline_;
   uint64_t epochs_ = 0;
   // Guarded by mtx_: the stage the writer waits for, and its answers.

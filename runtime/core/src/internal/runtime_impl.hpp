@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <iterator>
 #include <malloc.h>
@@ -71,10 +72,23 @@ struct kind_entry {
 // What the step in flight will do to the head of the queue once committed.
 enum class outcome { none, done, retry, dead };
 
-// Steps an activation runs back to back and commits in one request: while
-// they commit, it does not run more (its state would be ahead of storage by
-// more than one request).
+// Steps an activation runs back to back and commits in one request.
 constexpr size_t max_steps_per_commit = 64;
+// Step requests of one activation in flight at once: it runs the next
+// steps while the ones before commit (its state then runs ahead of storage
+// by those requests). A later request follows the one before it
+// (`commit_request::follows`): if one fails, the writer refuses the rest,
+// and the activation rebuilds its state once all have come back.
+constexpr size_t max_flights = 2;
+
+// One step request in flight, and what its commit does to the queue.
+struct flight {
+  uint64_t seq = 0; // its first row (the head, for outcome::retry and ::dead)
+  outcome what = outcome::none;
+  std::vector<uint64_t> batch; // the rows its steps handled (outcome::done)
+  mailbox_record updated;      // the head's new record (outcome::retry)
+  std::optional<dead_letter> dead;
+};
 
 struct activation_state {
   runtime::impl* rt = nullptr;
@@ -91,17 +105,22 @@ struct activation_state {
   // are read from storage when the window drains), so a backlog costs no
   // memory here. Cleared before every storage read, never after.
   std::shared_ptr<std::atomic<bool>> window_full;
-  int64_t tick_due = 0; // the backoff tick already armed for the head (0: none)
-  bool in_flight = false;
+  int64_t tick_due = 0;       // the backoff tick already armed for the head (0: none)
+  std::deque<flight> flights; // step requests in flight, oldest first
+  // A request of `flights` failed: the rest fail after it, then the state
+  // is rebuilt from storage.
+  bool failing = false;
+  // The request being built (moved into a flight when submitted).
   outcome pending = outcome::none;
-  mailbox_record updated;                          // the head's new record for outcome::retry
-  std::vector<uint64_t> batch;                     // the seqs of the steps in flight (done)
-  std::vector<std::function<void()>> after_commit; // of the steps in flight
+  mailbox_record updated;
+  std::vector<uint64_t> batch;
+  std::vector<std::function<void()>> after_commit;
+  std::optional<dead_letter> dead;
   // A handler ran after the steps in flight and was not committed (it failed
-  // or deferred): its changes to the state are rebuilt away after the commit.
+  // or deferred): its changes to the state are rebuilt away once every
+  // flight is back, and nothing runs until then.
   bool reload = false;
-  std::optional<dead_letter> dead; // of the step in flight
-  uint64_t received = 0;           // deliveries received, for the passivation handshake
+  uint64_t received = 0; // deliveries received, for the passivation handshake
   // The stage whose rows came last, until a step request (or an answer)
   // tells the commit writer this activation has run what it will for now.
   uint64_t owed_epoch = 0;
