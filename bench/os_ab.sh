@@ -6,6 +6,8 @@
 # and the ratios are taken within a round; the medians close the report.
 # Usage: bash bench/os_ab.sh [rounds] [build-dir] [other cairn binary]
 #   e.g. bash bench/os_ab.sh 4 build /tmp/cairn-before
+# CAIRN_BENCH_FLAGS adds `cairn bench` flags to every run of both builds
+# (e.g. "--producers 8": more batches in flight).
 set -euo pipefail
 rounds=${1:-3}
 build=${2:-build}
@@ -22,8 +24,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 # One embedded run: msgs/s end to end, CPU per message, and by thread.
 run_cairn() {
+  # shellcheck disable=SC2086 # the flags are words
   "$1" bench --embedded --durability os --messages 300000 --batch 64 --json --quiet \
-    2>/dev/null > "$tmp/run.json"
+    ${CAIRN_BENCH_FLAGS:-} 2>/dev/null > "$tmp/run.json"
   python3 - "$tmp/run.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

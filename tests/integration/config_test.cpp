@@ -174,6 +174,7 @@ const std::map<std::string, sample>& samples() {
     {"max_pending", {"5000", "6000", "7000", "5000", "6000", "7000"}},
     {"batch", {"64", "128", "256", "64", "128", "256"}},
     {"max_wait_us", {"100", "200", "300", "100", "200", "300"}},
+    {"stage_wait_us", {"100", "200", "300", "100", "200", "300"}},
     {"threads", {"3", "5", "7", "3", "5", "7"}},
     {"scheduler",
      {R"("stealing")", "sharing", "stealing", R"("stealing")", R"("sharing")", R"("stealing")"}},

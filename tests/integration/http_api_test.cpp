@@ -109,6 +109,9 @@ TEST_CASE("health, readiness, status and metrics answer on a live node", "[http]
   CHECK(metrics.status == 200);
   CHECK(metrics.header("content-type").rfind("text/plain", 0) == 0);
   CHECK(metrics.body.find("# TYPE cairn_processed_total counter") != std::string::npos);
+  CHECK(metrics.body.find("# TYPE cairn_mailbox_rows_unwritten_total counter")
+        != std::string::npos);
+  CHECK(status.body.find("\"mailbox_rows_unwritten\":") != std::string::npos);
   CHECK(metrics.body.find("cairn_mailbox_depth ") != std::string::npos);
 }
 

@@ -43,6 +43,9 @@ http_response node_api::metrics() {
   metric("cairn_commits_total", "counter", "Storage writes by the commit coordinator.", s.commits);
   metric("cairn_commit_requests_total", "counter", "Commit requests in those writes.",
          s.commit_ops);
+  metric("cairn_mailbox_rows_unwritten_total", "counter",
+         "Accepted messages whose step came in the write that accepted them (no mailbox row).",
+         s.rows_unwritten);
   metric("cairn_passivations_total", "counter", "Activations passivated.", s.passivations);
   metric("cairn_memory_returns_total", "counter",
          "Times freed memory went back to the system after a wave of passivations.",

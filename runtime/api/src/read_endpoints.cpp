@@ -191,6 +191,7 @@ http_response node_api::status() {
   t["timers"] = s.timers;
   t["commits"] = s.commits;
   t["commit_requests"] = s.commit_ops;
+  t["mailbox_rows_unwritten"] = s.rows_unwritten;
   o["totals"] = std::move(t);
   // What storage holds, kept across restarts (the totals above count since
   // this process started).

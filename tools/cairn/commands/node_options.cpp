@@ -58,6 +58,12 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
   cmd
+    ->add_option("--stage-wait-us", ns->stage_wait_us,
+                 "How long an accept's write waits for its step, to be written with it "
+                 "(microseconds; 0: write accepts first)")
+    ->check(CLI::NonNegativeNumber)
+    ->capture_default_str();
+  cmd
     ->add_option("--threads", ns->threads,
                  "Actor scheduler threads (0: one per core, less one for the commit thread)")
     ->capture_default_str();
