@@ -679,9 +679,12 @@ TEST_CASE_METHOD(fixture,
   REQUIRE(rt->tell("rec/pipe", note{"gate"}));
   REQUIRE(rt->tell("rec/pipe", note{"report"}));
   armed = true;
-  // The gate's step commits (and fails, alone: "report" takes longer);
-  // "report", staged, runs behind it on a state that counts the gate's
-  // event, which never reaches storage, and is refused after it.
+  // The gate's step commits (and fails); "report", staged, runs behind it
+  // on a state that counts the gate's event, which never reaches storage.
+  // Its delay puts its request in a later write than the gate's, where the
+  // writer must refuse it; in the same write both fail with it. Either way
+  // the outcome below is the same, and only a refusal that is missing
+  // changes it.
   the_hooks.report_delay_ms = 50;
   the_hooks.open_gate();
   REQUIRE(test::eventually([&] { return journal(*rt, "rec/pipe").size() == 2 && rt->idle(); }));

@@ -12,52 +12,6 @@
 
 namespace cairn::internal {
 
-namespace {
-
-void put_length(std::string& out, size_t n) {
-  auto x = static_cast<uint32_t>(n); // as CAF writes a sequence's size
-  while (x > 0x7f) {
-    out.push_back(static_cast<char>((x & 0x7f) | 0x80));
-    x >>= 7;
-  }
-  out.push_back(static_cast<char>(x));
-}
-
-void put_text(std::string& out, const std::string& s) {
-  put_length(out, s.size());
-  out.append(s);
-}
-
-template <class T>
-void put_big_endian(std::string& out, T value) {
-  auto v = static_cast<uint64_t>(value);
-  for (int shift = static_cast<int>(sizeof(T) - 1) * 8; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-}
-
-} // namespace
-
-std::string encode_new_mailbox_record(const envelope& env) {
-  std::string out;
-  out.reserve(env.id.size() + env.from.size() + env.to.size() + env.type.size() + env.payload.size()
-              + env.traceparent.size() + env.idempotency_key.size() + 64);
-  put_text(out, env.id);
-  put_text(out, env.from);
-  put_text(out, env.to);
-  put_text(out, env.type);
-  out.push_back(static_cast<char>(env.format));
-  put_text(out, env.payload);
-  put_text(out, env.traceparent);
-  put_text(out, env.idempotency_key);
-  put_big_endian(out, env.attempt);
-  put_big_endian(out, env.not_before_ms);
-  put_big_endian(out, env.deadline_ms);
-  put_big_endian(out, env.created_ms);
-  put_length(out, 0); // attempt_ms
-  put_length(out, 0); // last_error
-  return out;
-}
-
 commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
                                        delivered_fn on_batch_delivered, staged_fn on_staged)
   : store_(store), settings_(s), next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
