@@ -64,21 +64,38 @@ void runtime::impl::on_committed(std::vector<commit_result*>& written) {
     route_envelopes(g);
 }
 
-size_t runtime::impl::on_staged(std::vector<internal::routed>& rows, uint64_t epoch) {
+size_t runtime::impl::on_staged(std::vector<internal::routed>& rows, uint64_t epoch,
+                                const std::unordered_set<std::string>& hold,
+                                std::unordered_set<std::string>& unreached) {
   auto groups = by_receiver(rows.size(), [&](auto&& fn) {
     for (auto& r : rows)
       fn(r);
   });
   size_t reached = 0;
-  for (auto& g : groups)
-    reached += route_envelopes(g, epoch) ? 1 : 0;
+  for (auto& g : groups) {
+    // Not routed now: routed once written, after what it must follow.
+    if (hold.count(g.front().env.to) != 0) {
+      unreached.insert(g.front().env.to);
+      continue;
+    }
+    auto to = g.front().env.to; // the group's envelopes move on
+    if (route_envelopes(g, epoch))
+      ++reached;
+    else
+      unreached.insert(std::move(to));
+  }
   return reached;
 }
 
 void runtime::impl::answer_epoch(activation_actor* self) {
   auto& st = self->state;
-  // A step commit in flight: its answer is the next step request.
-  if (st.owed_epoch == 0 || !st.flights.empty())
+  // Held back only by the requests in flight, which are written already or
+  // on their way: its answer is the next step request, once one is back.
+  // Anything else (a deferred step, a retry or dead letter in flight, a
+  // rebuild pending) answers now, not after the writer's whole wait.
+  if (st.owed_epoch == 0
+      || (!st.flights.empty() && !st.failing && !st.reload && !st.open
+          && st.flights.back().what == outcome::done))
     return;
   coord->answer(std::exchange(st.owed_epoch, 0));
 }
@@ -296,7 +313,9 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
   // again once written (unless their step came in that write). `max_seen`
   // follows the written rows only.
   if (s.queue.count(seq) != 0) { // staged, now written: held already
-    if (!provisional)
+    // Every written row below it is held or handled, unless one did not
+    // fit (overflow): then storage is read from below it.
+    if (!provisional && !s.overflow)
       s.max_seen = std::max(s.max_seen, seq);
     return;
   }

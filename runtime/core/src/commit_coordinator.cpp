@@ -208,7 +208,8 @@ bool commit_coordinator::in_failed_stage(uint64_t seq) const {
 
 // Numbers the rows of the accepts `staging` marks, after every row written
 // so far, and routes them to their activations before their write.
-void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<bool>& staging) {
+void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<bool>& staging,
+                               std::unordered_set<std::string>& hold) {
   std::vector<routed> rows;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!staging[i])
@@ -227,6 +228,11 @@ void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<b
     req.enqueue.clear();
     stage_reqs_.push_back(std::move(req));
   }
+  // Receivers with earlier messages not routed yet (rows of the stage being
+  // written that were not routed, and accepts written by this write): the
+  // stage's rows for them are routed after this write's, in `route_later`.
+  hold.merge(unreached_);
+  unreached_.clear();
   if (rows.empty())
     return;
   uint64_t epoch = ++epochs_;
@@ -236,10 +242,30 @@ void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<b
     answered_ = 0;
     awaited_ = SIZE_MAX; // answers counted while the rows are routed
   }
-  auto sent = on_staged_(rows, epoch);
+  later_.clear();
+  later_epoch_ = epoch;
+  if (!hold.empty()) {
+    auto now = std::partition(rows.begin(), rows.end(),
+                              [&](const routed& r) { return hold.count(r.env.to) == 0; });
+    later_.assign(std::make_move_iterator(now), std::make_move_iterator(rows.end()));
+    rows.erase(now, rows.end());
+  }
+  std::unordered_set<std::string> none;
+  auto sent = rows.empty() ? 0 : on_staged_(rows, epoch, none, unreached_);
   std::lock_guard<std::mutex> guard{mtx_};
   awaited_ = sent;
   stage_deadline_ = std::chrono::steady_clock::now() + settings_.stage_wait;
+}
+
+void commit_coordinator::route_later() {
+  if (later_.empty())
+    return;
+  std::unordered_set<std::string> none;
+  auto sent = on_staged_(later_, later_epoch_, none, unreached_);
+  later_.clear();
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (open_epoch_ == later_epoch_)
+    awaited_ += sent;
 }
 
 void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_view loose,
@@ -265,12 +291,18 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   auto in_stage = [&](uint64_t seq) {
     return !stage_rows_.empty() && seq >= stage_lo && seq - stage_lo < stage_rows_.size();
   };
+  // Receivers of accepts this write puts (routed after it): a staged row
+  // for one of them is routed after them.
+  std::unordered_set<std::string> hold;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     if (may_stage && stageable(req)) {
       staging[i] = true;
       continue;
     }
+    if (may_stage && req.home.empty())
+      for (const auto& env : req.enqueue)
+        hold.insert(env.to);
     if (!req.home.empty() && !tainted_.empty() && tainted_.count(req.home) != 0) {
       if (req.follows) {
         refused[i] = true;
@@ -287,6 +319,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     if (std::any_of(req.consumes.begin(), req.consumes.end(), lost)
         || std::any_of(req.after_rows.begin(), req.after_rows.end(), lost)) {
       refused[i] = true;
+      tainted_.insert(req.home); // now: a request following it may be in this batch
       results[i].err = make_error(errc::storage_write_failed,
                                   "the message this step handled was not accepted (its write "
                                   "failed); nothing of the step is kept");
@@ -494,7 +527,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   stage_res_.clear();
   auto written_rows = std::move(stage_rows_);
   stage_rows_.clear();
-  stage(batch, staging);
+  stage(batch, staging, hold);
   caf::error err;
   if (!ws.empty()) {
     auto t0 = std::chrono::steady_clock::now();
@@ -521,6 +554,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     for (size_t i = 0; i < batch.size(); ++i)
       if (!staging[i] && !batch[i].home.empty())
         tainted_.insert(batch[i].home);
+    route_later(); // what they had to follow was not written
     for (size_t i = 0; i < written_stage.size(); ++i) {
       stage_results[i] = commit_result{};
       stage_results[i].err = err;
@@ -554,6 +588,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     if (!refused[i] && !staging[i])
       written.push_back(&results[i]);
   on_delivered_(written);
+  route_later();
   for (size_t i = 0; i < written_stage.size(); ++i)
     if (written_stage[i].done)
       written_stage[i].done(stage_results[i]);

@@ -242,8 +242,10 @@ caf::error runtime::start() {
   cs.stage_wait = d.opts.stage_wait;
   d.coord = std::make_unique<internal::commit_coordinator>(
     *d.store, cs, next_seq, [p = &d](std::vector<commit_result*>& rs) { p->on_committed(rs); },
-    [p = &d](std::vector<internal::routed>& rows, uint64_t epoch) {
-      return p->on_staged(rows, epoch);
+    [p = &d](std::vector<internal::routed>& rows, uint64_t epoch,
+             const std::unordered_set<std::string>& hold,
+             std::unordered_set<std::string>& unreached) {
+      return p->on_staged(rows, epoch, hold, unreached);
     });
   d.coord_live.store(true);
   {

@@ -303,7 +303,10 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(jr));
     ++st.events_since_snapshot;
   }
-  if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every) {
+  // Taken by a request with nothing in flight before it (the snapshot may
+  // throw, ending the activation: never with a commit of it outstanding).
+  if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every
+      && st.flights.empty()) {
     if (auto snap = st.impl->snapshot()) {
       std::string value;
       keys::append_be64(value, st.next_journal_seq - 1);

@@ -197,8 +197,12 @@ public:
   using delivered_fn = std::function<void(std::vector<commit_result*>&)>;
 
   /// Routes a stage's rows (seq order) to their activations, provisional,
-  /// tagged with the stage's epoch; returns how many activations got some.
-  using staged_fn = std::function<size_t(std::vector<routed>&, uint64_t epoch)>;
+  /// tagged with the stage's epoch, except to the receivers in `hold`;
+  /// returns how many activations got some, and adds the receivers it did
+  /// not route to (held, or not reachable now) to `unreached`.
+  using staged_fn = std::function<size_t(std::vector<routed>&, uint64_t epoch,
+                                         const std::unordered_set<std::string>& hold,
+                                         std::unordered_set<std::string>& unreached)>;
 
   commit_coordinator(storage& store, settings s, uint64_t next_seq, delivered_fn on_batch_delivered,
                      staged_fn on_staged = {});
@@ -234,7 +238,17 @@ private:
   void commit(std::vector<commit_request>& batch, std::string_view loose, bool may_stage);
   bool stageable(const commit_request& r) const;
   bool in_failed_stage(uint64_t seq) const;
-  void stage(std::vector<commit_request>& batch, std::vector<bool>& staging);
+  void stage(std::vector<commit_request>& batch, std::vector<bool>& staging,
+             std::unordered_set<std::string>& hold);
+  void route_later();
+  /// Rows of the stage just numbered whose receivers had earlier messages
+  /// still unrouted: routed (provisional) right after the write in flight.
+  std::vector<routed> later_;
+  uint64_t later_epoch_ = 0;
+  /// Receivers of the stage being written that were not routed to before
+  /// it (written rows only are routed to them): the next stage waits for
+  /// its write there too, so an actor never gets a later message first.
+  std::unordered_set<std::string> unreached_;
   void put_spans(write_set& ws, std::string& group);
 
   storage& store_;

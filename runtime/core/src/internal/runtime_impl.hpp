@@ -400,7 +400,9 @@ struct runtime::impl {
   // thread: each receiver gets all its new rows of the write at once.
   void on_committed(std::vector<commit_result*>& written);
   /// Routes a stage's rows (commit thread); how many activations got some.
-  size_t on_staged(std::vector<internal::routed>& rows, uint64_t epoch);
+  size_t on_staged(std::vector<internal::routed>& rows, uint64_t epoch,
+                   const std::unordered_set<std::string>& hold,
+                   std::unordered_set<std::string>& unreached);
   /// Tells the commit writer, once, that this activation will not submit
   /// a step for the stage it got last before that stage's write.
   void answer_epoch(activation_actor* self);
