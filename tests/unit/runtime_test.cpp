@@ -764,6 +764,77 @@ TEST_CASE_METHOD(fixture,
 }
 
 TEST_CASE_METHOD(fixture,
+                 "staged batches a sender does not wait for, some with keys, reach each actor in "
+                 "the order they were sent, through small windows and passivation",
+                 "[staged][pipeline][order]") {
+  auto o = options_for(dir);
+  o.activation_queue = 4;
+  kind_options ko;
+  ko.idle_timeout = 0ms;
+  auto rt = start_runtime(o, ko);
+  constexpr int senders = 3, batches = 120, actors = 2;
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int p = 0; p < senders; ++p)
+    threads.emplace_back([&, p] {
+      std::mt19937 rng{static_cast<uint32_t>(7 + p)}; // seeded
+      std::mutex mtx;
+      std::condition_variable cv;
+      int open = 0, n = 0;
+      for (int b = 0; b < batches; ++b) {
+        std::vector<envelope> envs;
+        auto size = 1 + rng() % 6;
+        bool keyed = rng() % 5 == 0; // written by its own write, not staged
+        for (uint32_t k = 0; k < size; ++k, ++n) {
+          envelope env;
+          env.from = "external";
+          env.to = "rec/o" + std::to_string(rng() % actors);
+          env.type = type_tag<note>::value;
+          env.payload = encode(note{"p" + std::to_string(p) + "-" + std::to_string(n)});
+          if (keyed)
+            env.idempotency_key = "k" + std::to_string(p) + "-" + std::to_string(n);
+          envs.push_back(std::move(env));
+        }
+        {
+          std::unique_lock<std::mutex> lock{mtx};
+          cv.wait(lock, [&] { return open < 3; }); // three batches in flight
+          ++open;
+        }
+        rt->accept_batch(std::move(envs), [&](std::vector<runtime::batch_result> res) {
+          for (auto& r : res)
+            if (!r.id)
+              ++refused;
+          {
+            std::lock_guard<std::mutex> guard{mtx};
+            --open;
+          }
+          cv.notify_one();
+        });
+      }
+      std::unique_lock<std::mutex> lock{mtx};
+      cv.wait(lock, [&] { return open == 0; });
+    });
+  for (auto& t : threads)
+    t.join();
+  REQUIRE(refused.load() == 0);
+  REQUIRE(test::eventually([&] { return rt->idle(); }));
+  for (int a = 0; a < actors; ++a) {
+    std::map<int, int> last; // sender -> the last number it saw here
+    for (const auto& text : journal(*rt, "rec/o" + std::to_string(a))) {
+      INFO("actor rec/o" << a << ": " << text);
+      auto dash = text.find('-');
+      int p = std::stoi(text.substr(1, dash - 1));
+      int i = std::stoi(text.substr(dash + 1));
+      auto it = last.find(p);
+      CHECK((it == last.end() || it->second < i)); // in the order sent, each once
+      last[p] = i;
+    }
+  }
+  CHECK(rt->stats().processed == rt->stats().accepted);
+  CHECK(count_rows(*rt, column::mailbox) == 0);
+}
+
+TEST_CASE_METHOD(fixture,
                  "a poison message is retried with growing spacing, dead-lettered, and redriven "
                  "while other messages keep flowing",
                  "[invariant4][poison][dlq]") {

@@ -191,6 +191,8 @@ void runtime::impl::load_mailbox(activation_actor* self) {
   st.overflow = more;
   if (more)
     st.window_full->store(true);
+  if (st.dropped_staged != 0 && st.max_seen >= st.dropped_staged)
+    st.dropped_staged = 0; // read back, with what was written after it
 }
 
 void runtime::impl::end_activation(activation_actor* self, caf::error why) {
@@ -309,9 +311,13 @@ namespace {
 void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env,
                    bool provisional = false) {
   ++s.received;
-  // Written rows come in sequence order; staged ones ahead of them, and
-  // again once written (unless their step came in that write). `max_seen`
-  // follows the written rows only.
+  // Written rows come in sequence order: one at or past a staged row
+  // dropped here means that row's write is done (it is here, in storage,
+  // or was refused).
+  if (!provisional && s.dropped_staged != 0 && seq >= s.dropped_staged)
+    s.dropped_staged = 0;
+  // Staged rows come ahead of written ones, and again once written (unless
+  // their step came in that write). `max_seen` follows the written rows only.
   if (s.queue.count(seq) != 0) { // staged, now written: held already
     // Every written row below it is held or handled, unless one did not
     // fit (overflow): then storage is read from below it.
@@ -321,8 +327,13 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
   }
   if (!provisional && seq <= s.max_seen)
     return; // already loaded from storage
+  if (provisional && s.dropped_staged != 0 && seq > s.dropped_staged)
+    return; // after a dropped one: comes again once written, in order
   if (s.overflow || s.queue.size() >= window) {
-    // A staged row too: it is routed again once written, or read then.
+    // A staged row too: it is routed again once written, or read then;
+    // later staged rows wait for theirs.
+    if (provisional && (s.dropped_staged == 0 || seq < s.dropped_staged))
+      s.dropped_staged = seq;
     s.overflow = true;
     s.window_full->store(true);
   } else {
@@ -411,7 +422,7 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     [=](idle_atom) {
       auto& s = self->state;
       s.idle_armed = false;
-      if (!s.queue.empty() || s.open || !s.flights.empty() || s.overflow)
+      if (!s.queue.empty() || s.open || !s.flights.empty() || s.overflow || s.dropped_staged != 0)
         return;
       auto idle_for = now_ms() - s.last_activity;
       auto timeout = s.kind->opts.idle_timeout.count();

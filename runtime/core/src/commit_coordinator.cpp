@@ -245,8 +245,8 @@ void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<b
   later_.clear();
   later_epoch_ = epoch;
   if (!hold.empty()) {
-    auto now = std::partition(rows.begin(), rows.end(),
-                              [&](const routed& r) { return hold.count(r.env.to) == 0; });
+    auto now = std::stable_partition(rows.begin(), rows.end(),
+                                     [&](const routed& r) { return hold.count(r.env.to) == 0; });
     later_.assign(std::make_move_iterator(now), std::make_move_iterator(rows.end()));
     rows.erase(now, rows.end());
   }
@@ -291,12 +291,20 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   auto in_stage = [&](uint64_t seq) {
     return !stage_rows_.empty() && seq >= stage_lo && seq - stage_lo < stage_rows_.size();
   };
+  // Accepts are numbered in the order they came: one that this write puts
+  // (with a key, say) is not overtaken by a staged one queued before it,
+  // which is then written now too. Only accepts after the last such one
+  // are staged.
+  size_t first_stageable = 0;
+  for (size_t i = 0; may_stage && i < batch.size(); ++i)
+    if (batch[i].home.empty() && !batch[i].enqueue.empty() && !stageable(batch[i]))
+      first_stageable = i + 1;
   // Receivers of accepts this write puts (routed after it): a staged row
   // for one of them is routed after them.
   std::unordered_set<std::string> hold;
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
-    if (may_stage && stageable(req)) {
+    if (may_stage && i >= first_stageable && stageable(req)) {
       staging[i] = true;
       continue;
     }

@@ -303,11 +303,20 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     req.ops.put(column::journal, keys::actor_seq(st.id, st.next_journal_seq++), encode(jr));
     ++st.events_since_snapshot;
   }
-  // Taken by a request with nothing in flight before it (the snapshot may
-  // throw, ending the activation: never with a commit of it outstanding).
-  if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every
-      && st.flights.empty()) {
-    if (auto snap = st.impl->snapshot()) {
+  if (kopts.snapshot_every > 0 && st.events_since_snapshot >= kopts.snapshot_every) {
+    std::optional<std::string> snap;
+    if (st.flights.empty()) {
+      snap = st.impl->snapshot(); // throws: the activation ends, nothing in flight
+    } else {
+      // With a commit in flight the activation must not end: a snapshot
+      // that fails is taken (or fails for good) by a later request.
+      try {
+        snap = st.impl->snapshot();
+      } catch (...) {
+        snap.reset();
+      }
+    }
+    if (snap) {
       std::string value;
       keys::append_be64(value, st.next_journal_seq - 1);
       value += *snap;
@@ -366,8 +375,8 @@ void runtime::impl::submit_steps(activation_actor* self, commit_request& req, ui
   // steps empty it, the activation ends now, not after a round trip for the
   // commit (`begin_retire`); the commit's callback ends its route.
   bool retire = done > 0 && st.kind->opts.idle_timeout.count() <= 0 && st.flights.empty()
-                && st.queue.size() == done && !st.overflow && !st.reload && !st.broken
-                && begin_retire(st.id, self->address(), st.received);
+                && st.queue.size() == done && !st.overflow && st.dropped_staged == 0 && !st.reload
+                && !st.broken && begin_retire(st.id, self->address(), st.received);
   st.flights.push_back(std::move(fl));
   req.done = [this, handle = caf::actor{self}, seq, done, retire, after = std::move(after),
               counters = st.kind->counters, id = st.id](commit_result& r) {
@@ -529,6 +538,9 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     // The failed write may still have reached the log (a write error after
     // the append): the mailbox on disk is the truth, so the window is
     // dropped and re-read, never re-run from memory.
+    for (const auto& [row_seq, row] : st.queue)
+      if (row.provisional && (st.dropped_staged == 0 || row_seq < st.dropped_staged))
+        st.dropped_staged = row_seq;
     st.queue.clear();
     st.max_seen = 0;
     st.overflow = true;

@@ -159,8 +159,9 @@ struct commit_request {
 /// The group-commit writer: one thread that takes every queued request,
 /// assigns sequence numbers, and writes them in one RocksDB write (one fsync
 /// in `fsync` mode), then answers each request. Requests commit in submission
-/// order, except staged accepts. `submit` is thread-safe; callbacks run on
-/// the writer thread and must not block.
+/// order (staged accepts: numbered in it, written one write later).
+/// `submit` is thread-safe; callbacks run on the writer thread and must not
+/// block.
 ///
 /// Staged accepts (`settings::stage_wait` > 0): a plain accept (no key, no
 /// placement or admission question) is not written with the batch it came

@@ -100,7 +100,11 @@ struct activation_state {
   uint32_t events_since_snapshot = 0;
   std::map<uint64_t, mailbox_record> queue; // seq -> record, a window of the mailbox
   uint64_t max_seen = 0;                    // highest mailbox seq loaded or delivered
-  bool overflow = false;                    // storage holds rows beyond the window
+  // The lowest staged row dropped here (window full, or cleared by a
+  // rebuild) whose written copy has not come: staged rows after it are
+  // dropped too and come again written, in order; no passivation meanwhile.
+  uint64_t dropped_staged = 0;
+  bool overflow = false; // storage holds rows beyond the window
   // Shared with the route: while set, the router sends nothing (the rows
   // are read from storage when the window drains), so a backlog costs no
   // memory here. Cleared before every storage read, never after.
