@@ -192,7 +192,7 @@ void runtime::impl::load_mailbox(activation_actor* self) {
   if (more)
     st.window_full->store(true);
   if (st.dropped_staged != 0 && st.max_seen >= st.dropped_staged)
-    st.dropped_staged = 0; // read back, with what was written after it
+    st.dropped_staged = 0; // read back, with what was written before it
 }
 
 void runtime::impl::end_activation(activation_actor* self, caf::error why) {
@@ -311,9 +311,9 @@ namespace {
 void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env,
                    bool provisional = false) {
   ++s.received;
-  // Written rows come in sequence order: one at or past a staged row
-  // dropped here means that row's write is done (it is here, in storage,
-  // or was refused).
+  // Written rows come in sequence order: one at or past the last staged
+  // row dropped here means the written copies of all of them came before
+  // it (or are in storage, or their write was refused).
   if (!provisional && s.dropped_staged != 0 && seq >= s.dropped_staged)
     s.dropped_staged = 0;
   // Staged rows come ahead of written ones, and again once written (unless
@@ -327,13 +327,15 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
   }
   if (!provisional && seq <= s.max_seen)
     return; // already loaded from storage
-  if (provisional && s.dropped_staged != 0 && seq > s.dropped_staged)
+  if (provisional && s.dropped_staged != 0) {
+    s.dropped_staged = std::max(s.dropped_staged, seq);
     return; // after a dropped one: comes again once written, in order
+  }
   if (s.overflow || s.queue.size() >= window) {
     // A staged row too: it is routed again once written, or read then;
     // later staged rows wait for theirs.
-    if (provisional && (s.dropped_staged == 0 || seq < s.dropped_staged))
-      s.dropped_staged = seq;
+    if (provisional)
+      s.dropped_staged = std::max(s.dropped_staged, seq);
     s.overflow = true;
     s.window_full->store(true);
   } else {
@@ -422,7 +424,11 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     [=](idle_atom) {
       auto& s = self->state;
       s.idle_armed = false;
-      if (!s.queue.empty() || s.open || !s.flights.empty() || s.overflow || s.dropped_staged != 0)
+      // Dropped staged rows: not before their writes are done (then the
+      // handshake below tells whether their copies came; a new activation
+      // reads what was written).
+      if (!s.queue.empty() || s.open || !s.flights.empty() || s.overflow
+          || (s.dropped_staged != 0 && rt->coord->settled() <= s.dropped_staged))
         return;
       auto idle_for = now_ms() - s.last_activity;
       auto timeout = s.kind->opts.idle_timeout.count();

@@ -563,6 +563,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       if (!staging[i] && !batch[i].home.empty())
         tainted_.insert(batch[i].home);
     route_later(); // what they had to follow was not written
+    settled_.store(stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq,
+                   std::memory_order_release);
     for (size_t i = 0; i < written_stage.size(); ++i) {
       stage_results[i] = commit_result{};
       stage_results[i].err = err;
@@ -597,6 +599,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       written.push_back(&results[i]);
   on_delivered_(written);
   route_later();
+  settled_.store(stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq,
+                 std::memory_order_release);
   for (size_t i = 0; i < written_stage.size(); ++i)
     if (written_stage[i].done)
       written_stage[i].done(stage_results[i]);

@@ -539,8 +539,8 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
     // the append): the mailbox on disk is the truth, so the window is
     // dropped and re-read, never re-run from memory.
     for (const auto& [row_seq, row] : st.queue)
-      if (row.provisional && (st.dropped_staged == 0 || row_seq < st.dropped_staged))
-        st.dropped_staged = row_seq;
+      if (row.provisional)
+        st.dropped_staged = std::max(st.dropped_staged, row_seq);
     st.queue.clear();
     st.max_seen = 0;
     st.overflow = true;

@@ -233,6 +233,9 @@ public:
   size_t queued() const;
   /// Staged rows whose step came in their own write (neither put nor deleted).
   uint64_t rows_unwritten() const { return unwritten_.load(std::memory_order_relaxed); }
+  /// Every row numbered below this was written (and its routing sent) or
+  /// refused: the writes of rows routed before their write are done.
+  uint64_t settled() const { return settled_.load(std::memory_order_acquire); }
 
 private:
   void run();
@@ -285,6 +288,7 @@ private:
   size_t answered_ = 0;
   bool stage_waiting_ = false;
   std::atomic<uint64_t> unwritten_{0};
+  std::atomic<uint64_t> settled_{0};
   std::unordered_map<std::string, uint64_t> topic_seq_;
   /// The time of the last `trace` row written (µs): each batch's row gets a
   /// later one, so rows are in commit order even if the clock steps back.

@@ -100,9 +100,10 @@ struct activation_state {
   uint32_t events_since_snapshot = 0;
   std::map<uint64_t, mailbox_record> queue; // seq -> record, a window of the mailbox
   uint64_t max_seen = 0;                    // highest mailbox seq loaded or delivered
-  // The lowest staged row dropped here (window full, or cleared by a
-  // rebuild) whose written copy has not come: staged rows after it are
-  // dropped too and come again written, in order; no passivation meanwhile.
+  // The last staged row dropped here (window full, or cleared by a
+  // rebuild) while the written copies of the dropped rows have not all
+  // come: staged rows are dropped too meanwhile (they come again written,
+  // in order), and the activation passivates only once their writes are done.
   uint64_t dropped_staged = 0;
   bool overflow = false; // storage holds rows beyond the window
   // Shared with the route: while set, the router sends nothing (the rows
