@@ -804,10 +804,10 @@ TEST_CASE_METHOD(fixture,
           for (auto& r : res)
             if (!r.id)
               ++refused;
-          {
-            std::lock_guard<std::mutex> guard{mtx};
-            --open;
-          }
+          // Notified under the lock: the sender may return (and its
+          // condition variable go) as soon as it sees the count drop.
+          std::lock_guard<std::mutex> guard{mtx};
+          --open;
           cv.notify_one();
         });
       }
