@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+// Staged accepts (commit_coordinator.hpp): which accepts are staged, how a
+// stage is numbered and routed before its write, and the answers the
+// writer waits for.
+#include "internal/commit_coordinator.hpp"
+
+#include <algorithm>
+
+namespace cairn::internal {
+
+bool commit_coordinator::stageable(const commit_request& r) const {
+  if (r.enqueue.empty() || !r.ops.empty() || !r.timers.empty() || !r.publish.empty()
+      || !r.dedupe_each.empty() || !r.expire_dedupe.empty() || !r.claim_dead.empty()
+      || !r.home.empty() || r.local_admitted || r.fires_timer || !r.to_peer.empty()
+      || !r.import_mailbox.empty() || !r.consumes.empty() || !r.after_rows.empty())
+    return false;
+  // A key is checked (and claimed) when the batch is built: not staged.
+  return !r.dedupe || std::none_of(r.enqueue.begin(), r.enqueue.end(), [](const envelope& e) {
+    return !e.idempotency_key.empty();
+  });
+}
+
+bool commit_coordinator::in_failed_stage(uint64_t seq) const {
+  auto it = std::upper_bound(failed_stages_.begin(), failed_stages_.end(), seq,
+                             [](uint64_t s, const auto& range) { return s < range.first; });
+  return it != failed_stages_.begin() && seq < std::prev(it)->second;
+}
+
+// Numbers the rows of the accepts `staging` marks, after every row written
+// so far, and routes them to their activations before their write.
+void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<bool>& staging,
+                               std::unordered_set<std::string>& hold) {
+  std::vector<routed> rows;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!staging[i])
+      continue;
+    auto& req = batch[i];
+    auto at = static_cast<uint32_t>(stage_reqs_.size());
+    auto& res = stage_res_.emplace_back();
+    res.ids.reserve(req.enqueue.size());
+    for (auto& env : req.enqueue) {
+      auto seq = next_seq_++;
+      res.ids.push_back(env.id);
+      stage_rows_.push_back(
+        staged_row{seq, at, req.fresh, false, env.to, encode_new_mailbox_record(env)});
+      rows.push_back(routed{seq, std::move(env), req.fresh, true});
+    }
+    req.enqueue.clear();
+    stage_reqs_.push_back(std::move(req));
+  }
+  // Receivers with earlier messages not routed yet (rows of the stage being
+  // written that were not routed, and accepts written by this write): the
+  // stage's rows for them are routed after this write's, in `route_later`.
+  hold.merge(unreached_);
+  unreached_.clear();
+  if (rows.empty())
+    return;
+  uint64_t epoch = ++epochs_;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_epoch_ = epoch;
+    answered_ = 0;
+    awaited_ = SIZE_MAX; // answers counted while the rows are routed
+  }
+  later_.clear();
+  later_epoch_ = epoch;
+  if (!hold.empty()) {
+    auto now = std::stable_partition(rows.begin(), rows.end(),
+                                     [&](const routed& r) { return hold.count(r.env.to) == 0; });
+    later_.assign(std::make_move_iterator(now), std::make_move_iterator(rows.end()));
+    rows.erase(now, rows.end());
+  }
+  std::unordered_set<std::string> none;
+  auto sent = rows.empty() ? 0 : on_staged_(rows, epoch, none, unreached_);
+  std::lock_guard<std::mutex> guard{mtx_};
+  awaited_ = sent;
+  stage_deadline_ = std::chrono::steady_clock::now() + settings_.stage_wait;
+}
+
+void commit_coordinator::route_later() {
+  if (later_.empty())
+    return;
+  std::unordered_set<std::string> none;
+  auto sent = on_staged_(later_, later_epoch_, none, unreached_);
+  later_.clear();
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (open_epoch_ == later_epoch_)
+    awaited_ += sent;
+}
+
+void commit_coordinator::answer(uint64_t epoch) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (epoch == 0 || epoch != open_epoch_)
+      return;
+    ++answered_;
+    wake = stage_waiting_ && answered_ >= awaited_;
+  }
+  if (wake)
+    cv_.notify_one();
+}
+
+} // namespace cairn::internal
