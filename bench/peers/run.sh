@@ -70,13 +70,20 @@ targets=(cairn_peer_redis cairn_peer_pg cairn_peer_rabbitmq cairn_peer_nats)
 if [ "$do_build" -eq 1 ]; then
   if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -G Ninja -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-  elif [ ${#missing[@]} -gt 0 ]; then
-    cmake -S . -B "$build" >&2 # finds the client libraries just installed
+  else
+    # Configured again: a build configured before the client libraries were installed (by this
+    # script, an interrupted run of it, or by hand) has no drivers' targets.
+    cmake -S . -B "$build" >&2
   fi
   cmake --build "$build" --target "${targets[@]}" >&2
 fi
 peers_bin=$build/bench/peers
 cairn_bin=$build/tools/cairn/cairn
+for t in "${targets[@]}"; do
+  bin=$peers_bin/$t
+  [ "$t" = cairn ] && bin=$cairn_bin
+  [ -x "$bin" ] || { echo "run.sh: $bin is not built (run without --no-build to build it)" >&2; exit 1; }
+done
 
 # --- servers -----------------------------------------------------------------------------------
 tmp_root=$(mktemp -d /tmp/cairn-peers.XXXXXX)
