@@ -14,6 +14,7 @@
 #include "cairn/actor.hpp"
 #include "cairn/http.hpp"
 #include "cairn/node_api.hpp"
+#include "cairn/plain_json.hpp"
 #include "cairn/runtime.hpp"
 #include "http_client.hpp"
 #include "temp_dir.hpp"
@@ -193,4 +194,22 @@ TEST_CASE("a dead-letter filter that matches nothing examines a bounded number o
   CHECK(page.at("next_cursor").is_string());
   srv->stop();
   rt->stop();
+}
+
+TEST_CASE("answers written as text escape every string so it reads back the same", "[api]") {
+  // Every byte below 0x20, the two that must be escaped, and UTF-8 beyond ASCII.
+  std::string nasty;
+  for (int c = 0; c < 0x20; ++c)
+    nasty += static_cast<char>(c);
+  nasty += "\"quoted\" back\\slash / é ✓";
+  std::string text;
+  append_json_string(text, nasty);
+  auto back = json::parse(text);
+  REQUIRE(back.is_string());
+  CHECK(std::string{back.as_string()} == nasty);
+  // serialize_plain writes keys and strings the same way, numbers plainly.
+  json::object o{{nasty, nasty}, {"n", 12.5}, {"list", json::array{nasty, 1, true, nullptr}}};
+  auto plain = serialize_plain(o);
+  CHECK(json::parse(plain) == json::value(o));
+  CHECK(plain.find("12.5") != std::string::npos);
 }

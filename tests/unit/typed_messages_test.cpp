@@ -95,6 +95,11 @@ TEST_CASE("a typed message round-trips through JSON by its field names", "[json]
                    R"("ship_to":{"city":"north","note":null},"how":1})";
   auto bytes = c.from_json(in);
   REQUIRE(bytes);
+  // The node API decodes the value it parsed already: the same bytes.
+  auto parsed = bj::parse(in);
+  auto from_value = c.from_json_value(&parsed);
+  REQUIRE(from_value);
+  CHECK(*from_value == *bytes);
   auto o = decode<order>(*bytes);
   REQUIRE(o);
   CHECK(o->customer == "c1");
@@ -117,6 +122,14 @@ TEST_CASE("a payload that does not fit its type is refused naming the field", "[
     auto r = c.from_json(text);
     REQUIRE_FALSE(r);
     CHECK(code_of(r.error()) == errc::invalid_payload);
+    // From the parsed value (the node API's way), the same refusal.
+    boost::system::error_code ec;
+    auto parsed = bj::parse(text, ec);
+    if (!ec) {
+      auto v = c.from_json_value(&parsed);
+      REQUIRE_FALSE(v);
+      CHECK(render(v.error()) == render(r.error()));
+    }
     return render(r.error());
   };
   std::string ok_rest = R"("skus":[],"ship_to":{"city":"x"},"how":0)";

@@ -47,13 +47,14 @@ void write(std::string& out, const json::value& v) {
         if (!first)
           out += ',';
         first = false;
-        out += json::serialize(key);
+        append_json_string(out, key);
         out += ':';
         write(out, x);
       }
       out += '}';
       return;
     }
+    case json::kind::string: append_json_string(out, v.get_string()); return;
     default: out += json::serialize(v); return;
   }
 }
@@ -64,6 +65,34 @@ std::string serialize_plain(const json::value& v) {
   std::string out;
   write(out, v);
   return out;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
+  out += '"';
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      switch (c) {
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default:
+          out += "\\u00";
+          out += hex[u >> 4];
+          out += hex[u & 0xf];
+      }
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
 }
 
 } // namespace cairn

@@ -45,8 +45,6 @@ std::optional<http_response> node_api::envelope_of(const json::object& obj, cons
   env.type = std::string{type->as_string()};
   env.format = static_cast<uint8_t>(payload_format::json);
   auto* payload = obj.if_contains("payload");
-  // Stored as the client wrote its numbers (Boost.JSON would turn 12.5 into 1.25E1).
-  env.payload = payload != nullptr ? serialize_plain(*payload) : "null";
   if (key != nullptr)
     env.idempotency_key = std::string{key->as_string()};
   // A kind that declares its message types gets only those, decoded here:
@@ -57,6 +55,18 @@ std::optional<http_response> node_api::envelope_of(const json::object& obj, cons
       return problem(400, "unknown_message_type", render(codec.error()));
     return from_error(codec.error());
   }
+  if (*codec != nullptr && (*codec)->from_json_value && !(*codec)->json_passthrough) {
+    // Decoded from the parsed value: not written out as text to be parsed again.
+    static const json::value null_payload;
+    auto stored = (*codec)->from_json_value(payload != nullptr ? payload : &null_payload);
+    if (!stored)
+      return from_error(stored.error());
+    env.format = static_cast<uint8_t>(payload_format::binary);
+    env.payload = std::move(*stored);
+    return std::nullopt;
+  }
+  // Stored as the client wrote its numbers (Boost.JSON would turn 12.5 into 1.25E1).
+  env.payload = payload != nullptr ? serialize_plain(*payload) : "null";
   if (*codec != nullptr) {
     auto stored = (*codec)->from_json(env.payload);
     if (!stored)
@@ -83,9 +93,10 @@ void node_api::post_message(const http_request& req, const std::string& id,
                    [respond, starting = opts_.starting](caf::expected<std::string> r) {
                      if (!r)
                        return respond(from_error(r.error(), starting && starting()));
-                     json::object o;
-                     o["id"] = *r;
-                     respond(json_response(202, o));
+                     std::string body = "{\"id\":";
+                     append_json_string(body, *r);
+                     body += '}';
+                     respond(http_response{202, "application/json", std::move(body), {}, nullptr});
                    });
 }
 
@@ -119,7 +130,9 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
                            "send the batch as application/json (an array) or application/x-ndjson "
                            "(one message per line), not '"
                              + ctype + "'"));
-  // The messages, or for a line that is not JSON, why not.
+  // The messages, or for a line that is not JSON, why not. Their memory is
+  // one arena, released at once when this function returns.
+  json::monotonic_resource arena;
   std::vector<json::value> items;
   std::vector<std::optional<http_response>> problems;
   if (ndjson) {
@@ -134,7 +147,7 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
       if (text.find_first_not_of(" \t\r") == std::string_view::npos)
         continue; // a blank line
       boost::system::error_code ec;
-      auto v = json::parse(text, ec);
+      auto v = json::parse(text, ec, &arena);
       problems.push_back(ec ? std::optional<http_response>{problem(
                            400, "malformed_json",
                            "line " + std::to_string(line) + " is not valid JSON: " + ec.message())}
@@ -143,7 +156,7 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
     }
   } else {
     boost::system::error_code ec;
-    auto v = json::parse(req.body, ec);
+    auto v = json::parse(req.body, ec, &arena);
     if (ec)
       return respond(problem(400, "malformed_json", "body is not valid JSON: " + ec.message()));
     if (!v.is_array())
@@ -187,31 +200,44 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
     envs.push_back(std::move(env));
     slot.push_back(i);
   }
+  // Runs on the commit thread: the answer is written as text, not built
+  // as a JSON tree first.
   auto answer = [respond, problems = std::move(problems), slot,
                  starting = opts_.starting](std::vector<runtime::batch_result> rs) {
-    json::array results(problems.size());
+    std::vector<std::string> results(problems.size());
     size_t accepted = 0, refused = 0;
     unsigned first_refusal = 0;
     for (size_t i = 0; i < problems.size(); ++i)
       if (problems[i]) {
-        results[i] = result_of(*problems[i]);
+        results[i] = serialize_plain(result_of(*problems[i]));
         ++refused;
         first_refusal = first_refusal ? first_refusal : problems[i]->status;
       }
     for (size_t k = 0; k < slot.size() && k < rs.size(); ++k) {
+      auto& out = results[slot[k]];
       if (!rs[k].id) {
         auto p = from_error(rs[k].id.error(), starting && starting());
-        results[slot[k]] = result_of(p);
+        out = serialize_plain(result_of(p));
         ++refused;
         first_refusal = first_refusal ? first_refusal : p.status;
         continue;
       }
-      results[slot[k]] = json::object{{"id", *rs[k].id}, {"duplicate", rs[k].duplicate}};
+      out = "{\"id\":";
+      append_json_string(out, *rs[k].id);
+      out += rs[k].duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}";
       ++accepted;
     }
-    json::object o{{"accepted", accepted}, {"refused", refused}, {"results", std::move(results)}};
+    std::string body = "{\"accepted\":" + std::to_string(accepted)
+                       + ",\"refused\":" + std::to_string(refused) + ",\"results\":[";
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (i > 0)
+        body += ',';
+      body += results[i].empty() ? "null" : results[i];
+    }
+    body += "]}";
     // Some persisted: 202, the results say which. None: the first refusal's status.
-    respond(json_response(accepted > 0 ? 202 : first_refusal, o));
+    respond(http_response{
+      accepted > 0 ? 202u : first_refusal, "application/json", std::move(body), {}, nullptr});
   };
   if (envs.empty())
     return answer({});

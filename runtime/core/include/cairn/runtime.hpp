@@ -127,6 +127,10 @@ struct message_codec {
   /// JSON text to the type's stored payload; an `invalid_payload` error
   /// names the offending field.
   std::function<caf::expected<std::string>(std::string_view json)> from_json;
+  /// The same from JSON parsed already (the node API parsed the request):
+  /// `json` is a `const boost::json::value*` (the core names no JSON
+  /// library). Empty: such callers serialize the value for `from_json`.
+  std::function<caf::expected<std::string>(const void* json)> from_json_value;
   /// A stored payload as JSON text.
   std::function<caf::expected<std::string>(std::string_view bytes)> to_json;
   /// The payload is stored as JSON text (for `on_json` handlers), not binary.

@@ -364,6 +364,12 @@ message_codec codec_for() {
       return err;
     return encode(x);
   };
+  c.from_json_value = [](const void* v) -> caf::expected<std::string> {
+    T x{};
+    if (auto err = from_value(*static_cast<const boost::json::value*>(v), x, "payload"))
+      return err;
+    return encode(x);
+  };
   c.to_json = [](std::string_view bytes) -> caf::expected<std::string> {
     auto x = decode<T>(bytes);
     if (!x)
