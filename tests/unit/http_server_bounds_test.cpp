@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -440,4 +442,64 @@ TEST_CASE("an event stream written to or closed after the server was stopped and
   INFO(got);
   CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(got.find("after") == std::string::npos);
+}
+
+TEST_CASE("bodies arrive whole at any size, sent at once, in pieces or chunked, with requests "
+          "pipelined behind them",
+          "[http][bodies]") {
+  // Each answer names the body it got: its size and a hash of its bytes.
+  auto digest = [](const std::string& body) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : body)
+      h = (h ^ c) * 1099511628211ull;
+    return std::to_string(body.size()) + ":" + std::to_string(h);
+  };
+  http_server_options opts;
+  opts.port = 0;
+  auto srv = http_server::start(opts, [&](const http_request& req, http_responder respond) {
+    respond(http_response{200, "text/plain", digest(req.body), {}, nullptr});
+  });
+  REQUIRE(srv);
+  auto port = (*srv)->port();
+  std::mt19937 rng{20261204};
+  auto random_body = [&](size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s)
+      c = static_cast<char>(rng() & 0xff);
+    return s;
+  };
+  auto post = [](const std::string& body, bool close) {
+    return "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size())
+           + (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
+  };
+  auto big = random_body(300 * 1024), small = random_body(1), mid = random_body(100 * 1024),
+       chunked = random_body(70 * 1024);
+  raw_client c{port};
+  // A large body with two requests right behind it, in one send.
+  c.send_all(post(big, false) + post(small, false) + "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  // A body in pieces of 1000 bytes.
+  auto pieces = post(mid, false);
+  for (size_t at = 0; at < pieces.size(); at += 1000)
+    c.send_all(pieces.substr(at, 1000));
+  // A chunked body (no length known up front), in chunks of 4 KiB.
+  std::string req = "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                    "Connection: close\r\n\r\n";
+  for (size_t at = 0; at < chunked.size(); at += 4096) {
+    auto part = chunked.substr(at, 4096);
+    char len[16];
+    std::snprintf(len, sizeof len, "%zx\r\n", part.size());
+    req += len + part + "\r\n";
+  }
+  c.send_all(req + "0\r\n\r\n");
+  auto all = c.read_to_end();
+  std::vector<std::string> got;
+  for (size_t at = all.find("\r\n\r\n"); at != std::string::npos; at = all.find("\r\n\r\n", at)) {
+    at += 4;
+    auto end = all.find("HTTP/1.1", at);
+    got.push_back(all.substr(at, end == std::string::npos ? std::string::npos : end - at));
+  }
+  CHECK(got
+        == std::vector<std::string>{digest(big), digest(small), digest(""), digest(mid),
+                                    digest(chunked)});
+  (*srv)->stop();
 }
