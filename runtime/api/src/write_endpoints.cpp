@@ -176,6 +176,8 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
                              + std::to_string(max_batch)));
   std::vector<envelope> envs;
   std::vector<size_t> slot; // envs -> item
+  envs.reserve(items.size());
+  slot.reserve(items.size());
   auto header_trace = req.header("traceparent");
   for (size_t i = 0; i < items.size(); ++i) {
     if (problems[i])

@@ -371,6 +371,9 @@ void runtime::accept_batch(std::vector<envelope> envs,
   commit_request req;
   std::vector<size_t> slot; // envelope of req.enqueue -> result
   std::vector<std::shared_ptr<kind_counters>> counters;
+  req.enqueue.reserve(envs.size());
+  slot.reserve(envs.size());
+  counters.reserve(envs.size());
   for (size_t i = 0; i < envs.size(); ++i) {
     const kind_entry* kind = nullptr;
     if (auto err = check_incoming(d, envs[i], kind)) {

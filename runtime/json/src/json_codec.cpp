@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cairn/json_codec.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 namespace cairn::json {
@@ -51,8 +53,10 @@ boost::json::value writer::result() {
 
 caf::error reader::finish() const {
   if (in_.is_object()) {
+    if (found_ == in_.get_object().size())
+      return {}; // every key named a field read
     for (const auto& kv : in_.get_object())
-      if (consumed_.count(std::string{kv.key()}) == 0)
+      if (std::find(consumed_.begin(), consumed_.end(), kv.key()) == consumed_.end())
         return make_error(errc::invalid_payload,
                           path_ + "." + std::string{kv.key()} + ": unknown field");
   } else if (in_.is_array() && in_.get_array().size() > index_) {

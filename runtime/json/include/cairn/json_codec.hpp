@@ -183,7 +183,8 @@ private:
       if (in_.is_object()) {
         path = path_ + "." + name;
         v = in_.get_object().if_contains(name);
-        consumed_.insert(std::move(name));
+        found_ += v != nullptr ? 1 : 0;
+        consumed_.push_back(std::move(name));
       } else {
         path = path_ + "[" + std::to_string(pos) + "]";
         if (pos < in_.get_array().size())
@@ -206,7 +207,10 @@ private:
   std::string path_;
   const char* pending_ = nullptr;
   size_t index_ = 0;
-  std::unordered_set<std::string> consumed_;
+  /// The fields read (an object's keys they do not name are unknown), and
+  /// how many of them the object holds: all its keys when it equals its size.
+  std::vector<std::string> consumed_;
+  size_t found_ = 0;
 };
 
 template <class T>
