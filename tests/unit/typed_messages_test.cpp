@@ -71,6 +71,18 @@ typename Inspector::result_type inspect(Inspector& f, pair_msg& x) {
   return f(caf::meta::type_name("test.pair"), x.a, x.b);
 }
 
+/// Names one field twice: a key the object holds must still not stand for
+/// one it does not.
+struct twice {
+  int32_t a = 0;
+  int32_t b = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, twice& x) {
+  return f(field{"a"}, x.a, field{"a"}, x.b);
+}
+
 struct no_state {};
 
 template <class Inspector>
@@ -148,6 +160,15 @@ TEST_CASE("a payload that does not fit its type is refused naming the field", "[
              Catch::Contains("payload.colour: unknown field"));
   CHECK_THAT(detail("[1,2"), Catch::Contains("not valid JSON"));
   CHECK_THAT(detail("7"), Catch::Contains("payload: expected an object, got 7"));
+}
+
+TEST_CASE("a field read twice does not hide an unknown key", "[json]") {
+  twice x;
+  auto err = json::from_value(bj::parse(R"({"a":1,"zzz":2})"), x, "payload");
+  REQUIRE(err);
+  CHECK_THAT(render(err), Catch::Contains("payload.zzz: unknown field"));
+  CHECK_FALSE(json::from_value(bj::parse(R"({"a":1})"), x, "payload"));
+  CHECK(x.b == 1);
 }
 
 TEST_CASE("a type without field names is a JSON array of its values", "[json]") {
@@ -278,6 +299,13 @@ TEST_CASE("a kind that declares its types refuses others at the door, persisting
     n.call("POST", "/api/v1/actors/shop/a/messages", post_body("test.note/v1", R"("just text")"));
   CHECK(not_object.status == 422);
 
+  // A number too large for a double reads as null, not as infinity.
+  auto huge = n.call("POST", "/api/v1/actors/shop/a/messages",
+                     post_body("test.order/v1", R"({"customer":"c1","qty":1e400,"skus":[],)"
+                                                R"("ship_to":{"city":"north"},"how":0})"));
+  CHECK(huge.status == 422);
+  CHECK_THAT(huge.body, Catch::Contains("payload.qty: expected an unsigned integer, got null"));
+
   // Nothing of the refused requests was stored.
   CHECK(n.rt->stats().accepted == 0);
   CHECK(n.rt->stats().pending == 0);
@@ -289,7 +317,12 @@ TEST_CASE("a kind that declares its types refuses others at the door, persisting
   auto good =
     n.call("POST", "/api/v1/actors/shop/a/messages", post_body("test.order/v1", good_order));
   REQUIRE(good.status == 202);
-  REQUIRE(test::eventually([&] { return n.rt->stats().processed >= 3; }));
+  // A whole number written as a double is that integer.
+  auto whole = n.call("POST", "/api/v1/actors/shop/a/messages",
+                      post_body("test.order/v1", R"({"customer":"c1","qty":2.0,"skus":["milk"],)"
+                                                 R"("ship_to":{"city":"north"},"how":0})"));
+  CHECK(whole.status == 202);
+  REQUIRE(test::eventually([&] { return n.rt->stats().processed >= 4; }));
   CHECK(n.rt->stats().dead_lettered == 0);
 }
 

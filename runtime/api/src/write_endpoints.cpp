@@ -10,6 +10,31 @@ namespace cairn::api {
 
 namespace json = boost::json;
 
+namespace {
+
+/// Whether `v` holds a double anywhere. Such a payload is decoded from the
+/// text `serialize_plain` makes of it, as before the parsed value was used:
+/// that text turns a whole-number double into an integer (`2.0` reads as 2
+/// for an integer field) and an infinite one into `null`.
+bool has_double(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return true;
+    case json::kind::array:
+      for (const auto& x : v.get_array())
+        if (has_double(x))
+          return true;
+      return false;
+    case json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (has_double(kv.value()))
+          return true;
+      return false;
+    default: return false;
+  }
+}
+
+} // namespace
+
 std::optional<http_response> node_api::message_envelope(const http_request& req,
                                                         const std::string& id, envelope& env) {
   auto ctype = req.header("content-type");
@@ -55,7 +80,8 @@ std::optional<http_response> node_api::envelope_of(const json::object& obj, cons
       return problem(400, "unknown_message_type", render(codec.error()));
     return from_error(codec.error());
   }
-  if (*codec != nullptr && (*codec)->from_json_value && !(*codec)->json_passthrough) {
+  if (*codec != nullptr && (*codec)->from_json_value && !(*codec)->json_passthrough
+      && (payload == nullptr || !has_double(*payload))) {
     // Decoded from the parsed value: not written out as text to be parsed again.
     static const json::value null_payload;
     auto stored = (*codec)->from_json_value(payload != nullptr ? payload : &null_payload);

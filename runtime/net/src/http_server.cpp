@@ -69,8 +69,10 @@ struct http_server::impl {
   // so a flood of connections cannot pile up refusals either.
   static constexpr size_t max_refusing = 64;
   // The most a connection's read buffer grows to for a large body (Beast
-  // reads at most 64 KiB at a time anyway); small requests keep 512 bytes.
+  // reads at most 64 KiB at a time anyway); past `small_read` it shrinks
+  // again once the request is answered.
   static constexpr size_t max_read = 64 * 1024;
+  static constexpr size_t small_read = 4096;
   std::atomic<size_t> refusing{0};
 
   asio::awaitable<void> refuse(tcp::socket socket, context_slot& slot);
@@ -190,6 +192,9 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
     timer.expires_after(opts.read_timeout);
     auto [wec, wn] = co_await http::async_write(stream, out, use_tuple);
     timer.expires_never();
+    if (buffer.capacity() > small_read)
+      buffer
+        .shrink_to_fit(); // a kept-alive connection holds a large buffer only while it reads a body
     if (wec || !keep_alive) {
       linger = !wec && refused_read;
       break;

@@ -129,7 +129,9 @@ struct message_codec {
   std::function<caf::expected<std::string>(std::string_view json)> from_json;
   /// The same from JSON parsed already (the node API parsed the request):
   /// `json` is a `const boost::json::value*` (the core names no JSON
-  /// library). Empty: such callers serialize the value for `from_json`.
+  /// library). Empty: such callers serialize the value for `from_json`. A
+  /// codec that replaces `from_json` (to add checks) must replace or clear
+  /// this one too.
   std::function<caf::expected<std::string>(const void* json)> from_json_value;
   /// A stored payload as JSON text.
   std::function<caf::expected<std::string>(std::string_view bytes)> to_json;

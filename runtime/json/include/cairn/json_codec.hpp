@@ -19,6 +19,7 @@
 // "two"`). Only `caf::optional` members (CAF 0.17 stores no `std::optional`)
 // may be missing or null.
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -183,7 +184,9 @@ private:
       if (in_.is_object()) {
         path = path_ + "." + name;
         v = in_.get_object().if_contains(name);
-        found_ += v != nullptr ? 1 : 0;
+        // Keys counted once: a name read twice must not stand for another key.
+        if (v != nullptr && std::find(consumed_.begin(), consumed_.end(), name) == consumed_.end())
+          ++found_;
         consumed_.push_back(std::move(name));
       } else {
         path = path_ + "[" + std::to_string(pos) + "]";
