@@ -654,7 +654,7 @@ TEST_CASE_METHOD(fixture,
 }
 
 TEST_CASE_METHOD(fixture,
-                 "a step that ran behind a commit that then fails is refused with it, and both "
+                 "steps that ran behind a commit that then fails are refused with it, and all "
                  "run again, in order, on the state rebuilt from storage",
                  "[invariant2][invariant3][staged][pipeline]") {
   auto o = options_for(dir);
@@ -675,25 +675,26 @@ TEST_CASE_METHOD(fixture,
     return r;
   };
   auto rt = start_runtime(o);
-  // Both accepted, each written alone while the gate holds the first step.
+  // All accepted, each written alone while the gate holds the first step.
   the_hooks.close_gate();
   REQUIRE(rt->tell("rec/pipe", note{"gate"}));
   REQUIRE(rt->tell("rec/pipe", note{"report"}));
+  REQUIRE(rt->tell("rec/pipe", note{"report"}));
   armed = true;
-  // The gate's step commits (and fails); "report", staged, runs behind it
-  // on a state that counts the gate's event, which never reaches storage.
-  // Its delay puts its request in a later write than the gate's, where the
-  // writer must refuse it; in the same write both fail with it. Either way
-  // the outcome below is the same, and only a refusal that is missing
-  // changes it.
+  // The gate's step commits (and fails); the two "report"s, staged, run
+  // behind it (up to three requests in flight) on a state that counts the
+  // gate's event, which never reaches storage. Their delay puts their
+  // requests in later writes than the gate's, where the writer must refuse
+  // them; in the same write they fail with it. Either way the outcome below
+  // is the same, and only a refusal that is missing changes it.
   the_hooks.report_delay_ms = 50;
   the_hooks.open_gate();
-  REQUIRE(test::eventually([&] { return journal(*rt, "rec/pipe").size() == 2 && rt->idle(); }));
+  REQUIRE(test::eventually([&] { return journal(*rt, "rec/pipe").size() == 3 && rt->idle(); }));
   CHECK(rec->failures == 1);
-  CHECK(journal(*rt, "rec/pipe") == std::vector<std::string>{"gate", "count=1"});
+  CHECK(journal(*rt, "rec/pipe") == std::vector<std::string>{"gate", "count=1", "count=2"});
   CHECK(count_rows(*rt, column::mailbox) == 0);
   CHECK(rt->stats().pending == 0);
-  CHECK(rt->stats().processed == 2);
+  CHECK(rt->stats().processed == 3);
 }
 
 TEST_CASE_METHOD(fixture,

@@ -79,8 +79,7 @@ registry& runs() {
   return r;
 }
 
-void count(const std::string& run, uint64_t seq, int64_t sent_us) {
-  auto counts = runs().find(run, true);
+void count(run_counts* counts, uint64_t seq, int64_t sent_us) {
   auto now = now_us();
   std::lock_guard lock{counts->mu};
   auto& r = counts->report;
@@ -123,8 +122,11 @@ public:
       ctx.send("bench/" + m->run + "-" + std::to_string(next), *m);
       return {};
     }
+    // The run's counts, looked up once per run, not once per message.
+    if (!counts_ || counts_->report.run != m->run)
+      counts_ = runs().find(m->run, true);
     ctx.after_commit(
-      [run = std::move(m->run), seq = m->seq, sent = m->sent_us] { count(run, seq, sent); });
+      [counts = counts_, seq = m->seq, sent = m->sent_us] { count(counts.get(), seq, sent); });
     return {};
   }
 
@@ -132,6 +134,7 @@ public:
 
 private:
   uint64_t index_ = 0;
+  std::shared_ptr<run_counts> counts_;
 };
 
 } // namespace

@@ -31,6 +31,11 @@ bool commit_coordinator::in_failed_stage(uint64_t seq) const {
 void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<bool>& staging,
                                std::unordered_set<std::string>& hold) {
   std::vector<routed> rows;
+  size_t n = 0;
+  for (size_t i = 0; i < batch.size(); ++i)
+    n += staging[i] ? batch[i].enqueue.size() : 0;
+  rows.reserve(n);
+  stage_rows_.reserve(stage_rows_.size() + n);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!staging[i])
       continue;
@@ -38,14 +43,18 @@ void commit_coordinator::stage(std::vector<commit_request>& batch, std::vector<b
     auto at = static_cast<uint32_t>(stage_reqs_.size());
     auto& res = stage_res_.emplace_back();
     res.ids.reserve(req.enqueue.size());
-    for (auto& env : req.enqueue) {
+    bool encoded = req.records.size() == req.enqueue.size();
+    for (size_t e = 0; e < req.enqueue.size(); ++e) {
+      auto& env = req.enqueue[e];
       auto seq = next_seq_++;
       res.ids.push_back(env.id);
       stage_rows_.push_back(
-        staged_row{seq, at, req.fresh, false, env.to, encode_new_mailbox_record(env)});
+        staged_row{seq, at, req.fresh, false, env.to,
+                   encoded ? std::move(req.records[e]) : encode_new_mailbox_record(env)});
       rows.push_back(routed{seq, std::move(env), req.fresh, true});
     }
     req.enqueue.clear();
+    req.records.clear();
     stage_reqs_.push_back(std::move(req));
   }
   // Receivers with earlier messages not routed yet (rows of the stage being

@@ -397,8 +397,11 @@ void runtime::accept_batch(std::vector<envelope> envs,
   }
   std::vector<std::string> own_ids;
   own_ids.reserve(req.enqueue.size());
-  for (auto& env : req.enqueue)
+  req.records.reserve(req.enqueue.size());
+  for (auto& env : req.enqueue) {
     own_ids.push_back(env.id);
+    req.records.push_back(internal::encode_new_mailbox_record(env));
+  }
   req.dedupe = true;
   auto cb = std::make_shared<std::function<void(std::vector<batch_result>)>>(std::move(done));
   // `slot` is copied (the refusal below reads it), the rest moved.

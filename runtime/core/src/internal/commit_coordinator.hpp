@@ -106,6 +106,10 @@ struct commit_request {
   /// single `trace` row keyed by the batch's time.
   std::string spans;
   std::vector<envelope> enqueue;
+  /// Per envelope of `enqueue`, if as long: its new mailbox record
+  /// (`encode_new_mailbox_record`), made by the submitter so the writer's
+  /// thread does not; empty, the writer encodes each envelope itself.
+  std::vector<std::string> records;
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
   bool dedupe = false; ///< check the idempotency keys of `enqueue`

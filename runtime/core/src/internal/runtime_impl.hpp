@@ -79,7 +79,7 @@ constexpr size_t max_steps_per_commit = 64;
 // by those requests). A later request follows the one before it
 // (`commit_request::follows`): if one fails, the writer refuses the rest,
 // and the activation rebuilds its state once all have come back.
-constexpr size_t max_flights = 2;
+constexpr size_t max_flights = 3;
 
 // One step request in flight, and what its commit does to the queue.
 struct flight {
