@@ -64,7 +64,7 @@ struct runtime_options {
   std::chrono::microseconds stage_wait{2000};
   size_t max_pending = 1'000'000;     ///< accepted but unprocessed messages before "busy"
   size_t max_queued_commits = 65'536; ///< commit requests waiting for the writer
-  size_t activation_queue = 256;      ///< envelopes an activation holds in memory
+  size_t activation_queue = 512;      ///< envelopes an activation holds in memory
   size_t max_active = 200'000;        ///< activations alive at once (recovery pacing)
   /// How long an idempotency key is remembered: a repeat within it is a
   /// duplicate (default 24 h).

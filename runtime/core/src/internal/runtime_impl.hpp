@@ -73,7 +73,7 @@ struct kind_entry {
 enum class outcome { none, done, retry, dead };
 
 // Steps an activation runs back to back and commits in one request.
-constexpr size_t max_steps_per_commit = 64;
+constexpr size_t max_steps_per_commit = 256;
 // Step requests of one activation in flight at once: it runs the next
 // steps while the ones before commit (its state then runs ahead of storage
 // by those requests). A later request follows the one before it
