@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+// Accepting messages from outside (runtime::accept and its batch and async
+// forms): each envelope checked and completed, room reserved under the
+// pending cap, and one commit request handed to the writer.
+#include "internal/runtime_impl.hpp"
+
+namespace cairn {
+
+namespace {
+
+caf::error not_accepting(runtime::impl& d) {
+  if (!d.accepting.load())
+    return make_error(errc::shutting_down, "the node is not accepting messages");
+  return {};
+}
+
+/// Refused at once while storage is unwritable; the services thread retries it.
+caf::error unwritable(runtime::impl& d) {
+  if (auto health = d.store->health(); !health.writable)
+    return make_error(errc::storage_write_failed,
+                      "storage is not writable (" + health.reason + "); retry after 1 s");
+  return {};
+}
+
+/// Checks one envelope from outside and fills in what it lacks; `kind`
+/// gets its receiver's kind.
+caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& kind) {
+  if (!valid_actor_id(env.to))
+    return make_error(errc::invalid_argument,
+                      "invalid actor id '" + env.to + "': expected kind/key");
+  kind = d.find_kind(env.to);
+  if (!kind)
+    return make_error(errc::unknown_actor_kind, "no actor kind '" + std::string{kind_of(env.to)}
+                                                  + "' is registered on this node");
+  if (env.type.empty())
+    return make_error(errc::invalid_argument, "message type is empty");
+  if (env.id.empty())
+    env.id = next_envelope_id();
+  if (env.from.empty())
+    env.from = "external";
+  if (env.created_ms == 0)
+    env.created_ms = now_ms();
+  std::string_view trace_id, span_id; // checked in place: no copies
+  if (!traceparent_ids(env.traceparent, trace_id, span_id))
+    env.traceparent = new_traceparent();
+  return {};
+}
+
+/// Reserves room for `n` more pending messages, so concurrent accepts can
+/// never overshoot the cap; `busy` if there is none.
+caf::error reserve(runtime::impl& d, int64_t n) {
+  auto load = d.reserved.fetch_add(n) + d.pending.load();
+  if (load + n > static_cast<int64_t>(d.opts.max_pending)) {
+    d.reserved.fetch_sub(n);
+    d.busy.fetch_add(1);
+    return make_error(errc::busy, "node holds " + std::to_string(load) + " pending messages (cap "
+                                    + std::to_string(d.opts.max_pending) + "); retry after 100 ms");
+  }
+  return {};
+}
+
+} // namespace
+
+void runtime::accept_batch(std::vector<envelope> envs,
+                           std::function<void(std::vector<batch_result>)> done) {
+  auto& d = *impl_;
+  auto results = std::make_shared<std::vector<batch_result>>(envs.size());
+  if (auto err = not_accepting(d)) {
+    for (auto& r : *results)
+      r.id = err;
+    return done(std::move(*results));
+  }
+  commit_request req;
+  std::vector<size_t> slot; // envelope of req.enqueue -> result
+  std::vector<std::shared_ptr<kind_counters>> counters;
+  req.enqueue.reserve(envs.size());
+  slot.reserve(envs.size());
+  counters.reserve(envs.size());
+  for (size_t i = 0; i < envs.size(); ++i) {
+    const kind_entry* kind = nullptr;
+    if (auto err = check_incoming(d, envs[i], kind)) {
+      (*results)[i].id = std::move(err);
+      continue;
+    }
+    counters.push_back(kind->counters);
+    slot.push_back(i);
+    req.enqueue.push_back(std::move(envs[i]));
+  }
+  auto n = static_cast<int64_t>(slot.size());
+  if (n == 0)
+    return done(std::move(*results));
+  auto err = unwritable(d);
+  if (!err)
+    err = reserve(d, n);
+  if (err) {
+    for (auto i : slot)
+      (*results)[i].id = err;
+    return done(std::move(*results));
+  }
+  std::vector<std::string> own_ids;
+  own_ids.reserve(req.enqueue.size());
+  req.records.reserve(req.enqueue.size());
+  for (auto& env : req.enqueue) {
+    own_ids.push_back(env.id);
+    req.records.push_back(internal::encode_new_mailbox_record(env));
+  }
+  req.dedupe = true;
+  auto cb = std::make_shared<std::function<void(std::vector<batch_result>)>>(std::move(done));
+  // `slot` is copied (the refusal below reads it), the rest moved.
+  req.done = [p = &d, cb, results, slot, counters = std::move(counters),
+              own_ids = std::move(own_ids), n](commit_result& r) {
+    p->reserved.fetch_sub(n);
+    for (size_t k = 0; k < slot.size(); ++k) {
+      auto& out = (*results)[slot[k]];
+      if (r.err || k >= r.ids.size()) {
+        out.id = r.err ? r.err : make_error(errc::storage_write_failed, "no id for this message");
+        continue;
+      }
+      out.duplicate = r.ids[k] != own_ids[k];
+      out.id = std::move(r.ids[k]); // nothing reads the commit's result after this
+      if (out.duplicate) {
+        p->duplicates.fetch_add(1);
+      } else {
+        p->accepted.fetch_add(1);
+        counters[k]->accepted.fetch_add(1);
+      }
+    }
+    (*cb)(std::move(*results));
+  };
+  if (!d.coord->submit(req, false)) {
+    d.reserved.fetch_sub(n);
+    d.busy.fetch_add(1);
+    auto full = make_error(errc::busy, "commit queue full; retry after 100 ms");
+    for (auto i : slot)
+      (*results)[i].id = full;
+    (*cb)(std::move(*results));
+  }
+}
+
+namespace {
+
+void accept_one(runtime::impl& d, envelope env, bool fresh,
+                std::function<void(caf::expected<std::string>)> done) {
+  if (auto err = not_accepting(d))
+    return done(std::move(err));
+  const kind_entry* kind = nullptr;
+  if (auto err = check_incoming(d, env, kind))
+    return done(std::move(err));
+  if (auto err = unwritable(d))
+    return done(std::move(err));
+  if (auto err = reserve(d, 1))
+    return done(std::move(err));
+  commit_request req;
+  req.enqueue.push_back(std::move(env));
+  req.dedupe = true;
+  req.fresh = fresh;
+  auto cb = std::make_shared<std::function<void(caf::expected<std::string>)>>(std::move(done));
+  req.done = [p = &d, cb, counters = kind->counters](commit_result& r) {
+    p->reserved.fetch_sub(1);
+    if (r.err)
+      return (*cb)(std::move(r.err));
+    if (r.duplicates > 0) {
+      p->duplicates.fetch_add(1);
+    } else {
+      p->accepted.fetch_add(1);
+      counters->accepted.fetch_add(1);
+    }
+    (*cb)(r.ids.front());
+  };
+  if (!d.coord->submit(req, false)) {
+    d.reserved.fetch_sub(1);
+    d.busy.fetch_add(1);
+    (*cb)(make_error(errc::busy, "commit queue full; retry after 100 ms"));
+  }
+}
+
+} // namespace
+
+void runtime::accept_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
+  accept_one(*impl_, std::move(env), false, std::move(done));
+}
+
+void runtime::accept_new_async(envelope env, std::function<void(caf::expected<std::string>)> done) {
+  accept_one(*impl_, std::move(env), true, std::move(done));
+}
+
+caf::expected<std::string> runtime::accept(envelope env) {
+  std::promise<caf::expected<std::string>> promise;
+  auto future = promise.get_future();
+  accept_async(std::move(env),
+               [&promise](caf::expected<std::string> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+} // namespace cairn
