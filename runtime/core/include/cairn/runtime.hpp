@@ -333,6 +333,8 @@ public:
   /// mailbox (invariant 1). Fills in id, created time and trace context when
   /// empty. A repeated idempotency key within the dedupe window returns the
   /// first envelope's id and stores nothing. Over the pending cap: `busy`.
+  /// Waits for the write: call it from outside the actor threads (a step
+  /// sends with `context::send`; an I/O thread uses `accept_async`).
   caf::expected<std::string> accept(envelope env);
 
   /// Like `accept`, answering on the commit thread through `done`.
