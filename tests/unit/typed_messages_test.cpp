@@ -71,6 +71,17 @@ typename Inspector::result_type inspect(Inspector& f, pair_msg& x) {
   return f(caf::meta::type_name("test.pair"), x.a, x.b);
 }
 
+/// Values inside containers: errors name the key and the position.
+struct tagged {
+  std::map<std::string, std::vector<int32_t>> tags;
+  std::pair<std::string, uint8_t> first;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tagged& x) {
+  return f(caf::meta::type_name("test.tagged"), field{"tags"}, x.tags, field{"first"}, x.first);
+}
+
 /// Names one field twice: a key the object holds must still not stand for
 /// one it does not.
 struct twice {
@@ -158,8 +169,40 @@ TEST_CASE("a payload that does not fit its type is refused naming the field", "[
              Catch::Contains("payload.ship_to.city: missing"));
   CHECK_THAT(detail(R"({"customer":"c","qty":1,"colour":"red",)" + ok_rest + "}"),
              Catch::Contains("payload.colour: unknown field"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":1,"skus":[],"ship_to":{"city":"x","zip":1},"how":0})"),
+             Catch::Contains("payload.ship_to.zip: unknown field"));
+  CHECK_THAT(detail(R"({"customer":"c","qty":1,"skus":[],"ship_to":{"city":3},"how":0})"),
+             Catch::Contains("payload.ship_to.city: expected a string, got 3"));
   CHECK_THAT(detail("[1,2"), Catch::Contains("not valid JSON"));
   CHECK_THAT(detail("7"), Catch::Contains("payload: expected an object, got 7"));
+}
+
+TEST_CASE("errors inside maps, pairs and unnamed values name the key and the position", "[json]") {
+  auto read = [](const std::string& text) {
+    tagged x;
+    auto err = json::from_value(bj::parse(text), x, "payload");
+    REQUIRE(err);
+    return render(err);
+  };
+  CHECK_THAT(read(R"({"tags":{"a":[1],"b":[2,"x"]},"first":["k",1]})"),
+             Catch::Contains(R"(payload.tags.b[1]: expected an integer, got "x")"));
+  CHECK_THAT(read(R"({"tags":{},"first":["k",300]})"),
+             Catch::Contains("payload.first[1]: 300 is out of range"));
+  CHECK_THAT(read(R"({"tags":{},"first":"k"})"),
+             Catch::Contains(R"(payload.first: expected an array of two, got "k")"));
+  tagged ok;
+  REQUIRE_FALSE(
+    json::from_value(bj::parse(R"({"tags":{"a":[1,-2]},"first":["k",7]})"), ok, "payload"));
+  CHECK(ok.tags.at("a") == std::vector<int32_t>{1, -2});
+  CHECK(ok.first == std::pair<std::string, uint8_t>{"k", 7});
+  // Unnamed values read by position.
+  auto c = json::codec_for<pair_msg>();
+  auto short_one = c.from_json(R"(["x"])");
+  REQUIRE_FALSE(short_one);
+  CHECK_THAT(render(short_one.error()), Catch::Contains("payload[1]: missing"));
+  auto long_one = c.from_json(R"(["x",1,2])");
+  REQUIRE_FALSE(long_one);
+  CHECK_THAT(render(long_one.error()), Catch::Contains("payload: 2 values expected, got 3"));
 }
 
 TEST_CASE("a field read twice does not hide an unknown key", "[json]") {

@@ -228,39 +228,50 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
     envs.push_back(std::move(env));
     slot.push_back(i);
   }
-  // Runs on the commit thread: the answer is written as text, not built
-  // as a JSON tree first.
+  // Runs on the commit thread: the answer is written as text, straight into
+  // its body, not built as a JSON tree or as a string per message first.
   auto answer = [respond, problems = std::move(problems), slot,
                  starting = opts_.starting](std::vector<runtime::batch_result> rs) {
-    std::vector<std::string> results(problems.size());
-    size_t accepted = 0, refused = 0;
+    // The refusals first: they set the counts and the status the body starts with.
+    size_t written = std::min(slot.size(), rs.size()), refused = 0, write_refused = 0;
     unsigned first_refusal = 0;
-    for (size_t i = 0; i < problems.size(); ++i)
-      if (problems[i]) {
-        results[i] = serialize_plain(result_of(*problems[i]));
+    for (const auto& p : problems)
+      if (p) {
         ++refused;
-        first_refusal = first_refusal ? first_refusal : problems[i]->status;
+        first_refusal = first_refusal ? first_refusal : p->status;
       }
-    for (size_t k = 0; k < slot.size() && k < rs.size(); ++k) {
-      auto& out = results[slot[k]];
+    std::vector<std::optional<http_response>> refusals(written);
+    for (size_t k = 0; k < written; ++k)
       if (!rs[k].id) {
-        auto p = from_error(rs[k].id.error(), starting && starting());
-        out = serialize_plain(result_of(p));
-        ++refused;
-        first_refusal = first_refusal ? first_refusal : p.status;
-        continue;
+        refusals[k] = from_error(rs[k].id.error(), starting && starting());
+        ++write_refused;
+        first_refusal = first_refusal ? first_refusal : refusals[k]->status;
       }
-      out = "{\"id\":";
-      append_json_string(out, *rs[k].id);
-      out += rs[k].duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}";
-      ++accepted;
-    }
+    size_t accepted = written - write_refused;
+    refused += write_refused;
     std::string body = "{\"accepted\":" + std::to_string(accepted)
                        + ",\"refused\":" + std::to_string(refused) + ",\"results\":[";
-    for (size_t i = 0; i < results.size(); ++i) {
+    body.reserve(body.size() + problems.size() * 64);
+    // In the batch's order: a message refused before the write, or its result.
+    for (size_t i = 0, k = 0; i < problems.size(); ++i) {
       if (i > 0)
         body += ',';
-      body += results[i].empty() ? "null" : results[i];
+      if (problems[i]) {
+        body += serialize_plain(result_of(*problems[i]));
+        continue;
+      }
+      if (k >= written || slot[k] != i) {
+        body += "null";
+        continue;
+      }
+      if (refusals[k]) {
+        body += serialize_plain(result_of(*refusals[k]));
+      } else {
+        body += "{\"id\":";
+        append_json_string(body, *rs[k].id);
+        body += rs[k].duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}";
+      }
+      ++k;
     }
     body += "]}";
     // Some persisted: 202, the results say which. None: the first refusal's status.

@@ -2,6 +2,8 @@
 // Accepting messages from outside (runtime::accept and its batch and async
 // forms): each envelope checked and completed, room reserved under the
 // pending cap, and one commit request handed to the writer.
+#include <algorithm>
+
 #include "internal/runtime_impl.hpp"
 
 namespace cairn {
@@ -72,17 +74,25 @@ void runtime::accept_batch(std::vector<envelope> envs,
   }
   commit_request req;
   std::vector<size_t> slot; // envelope of req.enqueue -> result
-  std::vector<std::shared_ptr<kind_counters>> counters;
+  // The batch's kinds, each once, and each envelope's among them: counted
+  // per kind once the write is done, not per message.
+  std::vector<std::shared_ptr<kind_counters>> kinds;
+  std::vector<uint32_t> kind_of_env;
   req.enqueue.reserve(envs.size());
   slot.reserve(envs.size());
-  counters.reserve(envs.size());
+  kind_of_env.reserve(envs.size());
   for (size_t i = 0; i < envs.size(); ++i) {
     const kind_entry* kind = nullptr;
     if (auto err = check_incoming(d, envs[i], kind)) {
       (*results)[i].id = std::move(err);
       continue;
     }
-    counters.push_back(kind->counters);
+    auto at = kinds.empty() || kinds.back() != kind->counters
+                ? std::find(kinds.begin(), kinds.end(), kind->counters) - kinds.begin()
+                : static_cast<ptrdiff_t>(kinds.size() - 1);
+    if (static_cast<size_t>(at) == kinds.size())
+      kinds.push_back(kind->counters);
+    kind_of_env.push_back(static_cast<uint32_t>(at));
     slot.push_back(i);
     req.enqueue.push_back(std::move(envs[i]));
   }
@@ -97,34 +107,45 @@ void runtime::accept_batch(std::vector<envelope> envs,
       (*results)[i].id = err;
     return done(std::move(*results));
   }
-  std::vector<std::string> own_ids;
-  own_ids.reserve(req.enqueue.size());
+  // Only a message with an idempotency key can turn out a duplicate (its
+  // result then carries the first one's id): only those ids are kept.
+  std::vector<std::string> own_ids(req.enqueue.size());
   req.records.reserve(req.enqueue.size());
-  for (auto& env : req.enqueue) {
-    own_ids.push_back(env.id);
+  for (size_t k = 0; k < req.enqueue.size(); ++k) {
+    auto& env = req.enqueue[k];
+    if (!env.idempotency_key.empty())
+      own_ids[k] = env.id;
     req.records.push_back(internal::encode_new_mailbox_record(env));
   }
   req.dedupe = true;
   auto cb = std::make_shared<std::function<void(std::vector<batch_result>)>>(std::move(done));
   // `slot` is copied (the refusal below reads it), the rest moved.
-  req.done = [p = &d, cb, results, slot, counters = std::move(counters),
-              own_ids = std::move(own_ids), n](commit_result& r) {
+  req.done = [p = &d, cb, results, slot, kinds = std::move(kinds),
+              kind_of_env = std::move(kind_of_env), own_ids = std::move(own_ids),
+              n](commit_result& r) {
     p->reserved.fetch_sub(n);
+    std::vector<uint64_t> accepted(kinds.size());
+    uint64_t duplicates = 0;
     for (size_t k = 0; k < slot.size(); ++k) {
       auto& out = (*results)[slot[k]];
       if (r.err || k >= r.ids.size()) {
         out.id = r.err ? r.err : make_error(errc::storage_write_failed, "no id for this message");
         continue;
       }
-      out.duplicate = r.ids[k] != own_ids[k];
+      out.duplicate = !own_ids[k].empty() && r.ids[k] != own_ids[k];
       out.id = std::move(r.ids[k]); // nothing reads the commit's result after this
-      if (out.duplicate) {
-        p->duplicates.fetch_add(1);
-      } else {
-        p->accepted.fetch_add(1);
-        counters[k]->accepted.fetch_add(1);
-      }
+      ++(out.duplicate ? duplicates : accepted[kind_of_env[k]]);
     }
+    uint64_t total = 0;
+    for (size_t at = 0; at < kinds.size(); ++at)
+      if (accepted[at] > 0) {
+        kinds[at]->accepted.fetch_add(accepted[at]);
+        total += accepted[at];
+      }
+    if (total > 0)
+      p->accepted.fetch_add(total);
+    if (duplicates > 0)
+      p->duplicates.fetch_add(duplicates);
     (*cb)(std::move(*results));
   };
   if (!d.coord->submit(req, false)) {

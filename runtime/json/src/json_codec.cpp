@@ -26,9 +26,24 @@ std::string describe(const boost::json::value& v) {
   return "a value";
 }
 
-caf::error mismatch(const std::string& path, const char* expected, const boost::json::value& v) {
+std::string path::text() const {
+  if (parent == nullptr)
+    return std::string{name};
+  auto out = parent->text();
+  if (index != no_index) {
+    out += '[';
+    out += std::to_string(index);
+    out += ']';
+  } else {
+    out += '.';
+    out += name;
+  }
+  return out;
+}
+
+caf::error mismatch(const path& at, const char* expected, const boost::json::value& v) {
   return make_error(errc::invalid_payload,
-                    path + ": expected " + expected + ", got " + describe(v));
+                    at.text() + ": expected " + expected + ", got " + describe(v));
 }
 
 } // namespace detail
@@ -53,14 +68,15 @@ boost::json::value writer::result() {
 
 caf::error reader::finish() const {
   if (in_.is_object()) {
-    if (found_ == in_.get_object().size())
+    const auto& obj = in_.get_object();
+    if (found_ == obj.size())
       return {}; // every key named a field read
-    for (const auto& kv : in_.get_object())
-      if (std::find(consumed_.begin(), consumed_.end(), kv.key()) == consumed_.end())
+    for (size_t pos = 0; pos < obj.size(); ++pos)
+      if (!was_consumed(pos))
         return make_error(errc::invalid_payload,
-                          path_ + "." + std::string{kv.key()} + ": unknown field");
+                          detail::path{&at_, obj.begin()[pos].key()}.text() + ": unknown field");
   } else if (in_.is_array() && in_.get_array().size() > index_) {
-    return make_error(errc::invalid_payload, path_ + ": " + std::to_string(index_)
+    return make_error(errc::invalid_payload, at_.text() + ": " + std::to_string(index_)
                                                + " values expected, got "
                                                + std::to_string(in_.get_array().size()));
   }
@@ -90,7 +106,7 @@ message_codec json_object_codec(std::string type) {
     if (!v)
       return std::move(v.error());
     if (!v->is_object())
-      return detail::mismatch("payload", "an object", *v);
+      return detail::mismatch(detail::path{nullptr, "payload"}, "an object", *v);
     return std::string{text};
   };
   c.json_passthrough = true;

@@ -72,7 +72,21 @@ struct is_pair<std::pair<A, B>> : std::true_type {};
 /// "got a string", for errors.
 std::string describe(const boost::json::value& v);
 
-caf::error mismatch(const std::string& path, const char* expected, const boost::json::value& v);
+/// Where a value sits in what is read (`payload.ship_to.city`,
+/// `payload.skus[1]`): a chain of links on the readers' stack, written out
+/// as text only when an error names it, so reading a valid value builds none.
+struct path {
+  static constexpr size_t no_index = static_cast<size_t>(-1);
+  const path* parent = nullptr; ///< none at the root
+  std::string_view name;        ///< the root's text, or a member's name
+  size_t index = no_index;      ///< an element's position instead of a name
+  std::string text() const;
+};
+
+caf::error mismatch(const path& at, const char* expected, const boost::json::value& v);
+
+template <class T>
+caf::error read(const boost::json::value& v, T& out, const path& at);
 
 } // namespace detail
 
@@ -142,9 +156,9 @@ public:
   static constexpr bool reads_state = false; ///< CAF trait: does not read the value
   static constexpr bool writes_state = true; ///< CAF trait: overwrites the inspected value
 
-  /// Reads from `in` (an object or an array, kept by reference: it must
-  /// outlive the reader); errors name `path` and the field below it.
-  reader(const boost::json::value& in, std::string path) : in_(in), path_(std::move(path)) {}
+  /// Reads from `in` (an object or an array); errors name `at` and the field
+  /// below it. Both are kept by reference: they must outlive the reader.
+  reader(const boost::json::value& in, const detail::path& at) : in_(in), at_(at) {}
 
   /// Reads each of `xs` in turn: from an object, the member its `field`
   /// names (`_N` for the N-th value when unnamed); from an array, by
@@ -153,7 +167,7 @@ public:
   template <class... Ts>
   caf::error operator()(Ts&&... xs) {
     if (!in_.is_object() && !in_.is_array())
-      return detail::mismatch(path_, "an object", in_);
+      return detail::mismatch(at_, "an object", in_);
     caf::error err;
     (one(std::forward<Ts>(xs), err), ...);
     return err;
@@ -176,20 +190,26 @@ private:
     } else if constexpr (caf::meta::is_annotation<type>::value) {
       // nothing to read
     } else {
-      std::string name = pending_ != nullptr ? pending_ : "_" + std::to_string(index_);
+      std::string unnamed; // `_N`, for a value without a field name
+      std::string_view name = pending_ != nullptr ? std::string_view{pending_} : std::string_view{};
+      if (pending_ == nullptr) {
+        unnamed = "_" + std::to_string(index_);
+        name = unnamed;
+      }
       pending_ = nullptr;
       auto pos = index_++;
       const boost::json::value* v = nullptr;
-      std::string path;
+      detail::path here{&at_, name};
       if (in_.is_object()) {
-        path = path_ + "." + name;
-        v = in_.get_object().if_contains(name);
-        // Keys counted once: a name read twice must not stand for another key.
-        if (v != nullptr && std::find(consumed_.begin(), consumed_.end(), name) == consumed_.end())
-          ++found_;
-        consumed_.push_back(std::move(name));
+        const auto& obj = in_.get_object();
+        if (auto it = obj.find(name); it != obj.end()) {
+          v = &it->value();
+          // Keys counted once: a name read twice must not stand for another key.
+          if (!consumed(static_cast<size_t>(it - obj.begin())))
+            ++found_;
+        }
       } else {
-        path = path_ + "[" + std::to_string(pos) + "]";
+        here = detail::path{&at_, {}, pos};
         if (pos < in_.get_array().size())
           v = &in_.get_array()[pos];
       }
@@ -198,21 +218,40 @@ private:
           x = type{};
           return;
         } else {
-          err = make_error(errc::invalid_payload, path + ": missing");
+          err = make_error(errc::invalid_payload, here.text() + ": missing");
           return;
         }
       }
-      err = from_value(*v, x, path);
+      err = detail::read(*v, x, here);
     }
   }
 
+  /// Marks the object's member at `pos` as read; whether it was already.
+  bool consumed(size_t pos) {
+    if (pos < 64) {
+      bool was = (seen_ >> pos) & 1U;
+      seen_ |= uint64_t{1} << pos;
+      return was;
+    }
+    if (seen_more_.size() <= pos - 64)
+      seen_more_.resize(pos - 63);
+    bool was = seen_more_[pos - 64];
+    seen_more_[pos - 64] = true;
+    return was;
+  }
+  bool was_consumed(size_t pos) const {
+    return pos < 64 ? ((seen_ >> pos) & 1U) != 0
+                    : pos - 64 < seen_more_.size() && seen_more_[pos - 64];
+  }
+
   const boost::json::value& in_;
-  std::string path_;
+  const detail::path& at_;
   const char* pending_ = nullptr;
   size_t index_ = 0;
-  /// The fields read (an object's keys they do not name are unknown), and
-  /// how many of them the object holds: all its keys when it equals its size.
-  std::vector<std::string> consumed_;
+  /// The object's members read, by position (the first 64 in a mask), and
+  /// how many: all its keys when it equals its size.
+  uint64_t seen_ = 0;
+  std::vector<bool> seen_more_;
   size_t found_ = 0;
 };
 
@@ -254,15 +293,15 @@ boost::json::value to_value(const T& x) {
 }
 
 template <class T>
-caf::error from_value(const boost::json::value& v, T& out, const std::string& path) {
+caf::error detail::read(const boost::json::value& v, T& out, const path& at) {
   using type = std::decay_t<T>;
   if constexpr (std::is_same_v<type, bool>) {
     if (!v.is_bool())
-      return detail::mismatch(path, "true or false", v);
+      return detail::mismatch(at, "true or false", v);
     out = v.get_bool();
   } else if constexpr (std::is_enum_v<type>) {
     std::underlying_type_t<type> raw{};
-    if (auto err = from_value(v, raw, path))
+    if (auto err = read(v, raw, at))
       return err;
     out = static_cast<type>(raw);
   } else if constexpr (std::is_integral_v<type> && std::is_signed_v<type>) {
@@ -272,10 +311,10 @@ caf::error from_value(const boost::json::value& v, T& out, const std::string& pa
     else if (v.is_uint64() && v.get_uint64() <= uint64_t(std::numeric_limits<int64_t>::max()))
       n = static_cast<int64_t>(v.get_uint64());
     else
-      return detail::mismatch(path, "an integer", v);
+      return detail::mismatch(at, "an integer", v);
     if (n < std::numeric_limits<type>::min() || n > std::numeric_limits<type>::max())
       return make_error(errc::invalid_payload,
-                        path + ": " + std::to_string(n) + " is out of range");
+                        at.text() + ": " + std::to_string(n) + " is out of range");
     out = static_cast<type>(n);
   } else if constexpr (std::is_integral_v<type>) {
     uint64_t n = 0;
@@ -284,10 +323,10 @@ caf::error from_value(const boost::json::value& v, T& out, const std::string& pa
     else if (v.is_int64() && v.get_int64() >= 0)
       n = static_cast<uint64_t>(v.get_int64());
     else
-      return detail::mismatch(path, "an unsigned integer", v);
+      return detail::mismatch(at, "an unsigned integer", v);
     if (n > std::numeric_limits<type>::max())
       return make_error(errc::invalid_payload,
-                        path + ": " + std::to_string(n) + " is out of range");
+                        at.text() + ": " + std::to_string(n) + " is out of range");
     out = static_cast<type>(n);
   } else if constexpr (std::is_floating_point_v<type>) {
     if (v.is_double())
@@ -297,10 +336,10 @@ caf::error from_value(const boost::json::value& v, T& out, const std::string& pa
     else if (v.is_uint64())
       out = static_cast<type>(v.get_uint64());
     else
-      return detail::mismatch(path, "a number", v);
+      return detail::mismatch(at, "a number", v);
   } else if constexpr (std::is_same_v<type, std::string>) {
     if (!v.is_string())
-      return detail::mismatch(path, "a string", v);
+      return detail::mismatch(at, "a string", v);
     out.assign(v.get_string().data(), v.get_string().size());
   } else if constexpr (detail::is_optional<type>::value) {
     if (v.is_null()) {
@@ -308,45 +347,50 @@ caf::error from_value(const boost::json::value& v, T& out, const std::string& pa
       return {};
     }
     std::decay_t<decltype(*out)> inner{};
-    if (auto err = from_value(v, inner, path))
+    if (auto err = read(v, inner, at))
       return err;
     out = std::move(inner);
   } else if constexpr (detail::is_vector<type>::value) {
     if (!v.is_array())
-      return detail::mismatch(path, "an array", v);
+      return detail::mismatch(at, "an array", v);
     out.clear();
     const auto& a = v.get_array();
     for (size_t i = 0; i < a.size(); ++i) {
       typename type::value_type e{};
-      if (auto err = from_value(a[i], e, path + "[" + std::to_string(i) + "]"))
+      if (auto err = read(a[i], e, path{&at, {}, i}))
         return err;
       out.push_back(std::move(e));
     }
   } else if constexpr (detail::is_string_map<type>::value) {
     if (!v.is_object())
-      return detail::mismatch(path, "an object", v);
+      return detail::mismatch(at, "an object", v);
     out.clear();
     for (const auto& kv : v.get_object()) {
       std::string key{kv.key()};
       typename type::mapped_type e{};
-      if (auto err = from_value(kv.value(), e, path + "." + key))
+      if (auto err = read(kv.value(), e, path{&at, key}))
         return err;
       out.emplace(std::move(key), std::move(e));
     }
   } else if constexpr (detail::is_pair<type>::value) {
     if (!v.is_array() || v.get_array().size() != 2)
-      return detail::mismatch(path, "an array of two", v);
-    if (auto err = from_value(v.get_array()[0], out.first, path + "[0]"))
+      return detail::mismatch(at, "an array of two", v);
+    if (auto err = read(v.get_array()[0], out.first, path{&at, {}, 0}))
       return err;
-    return from_value(v.get_array()[1], out.second, path + "[1]");
+    return read(v.get_array()[1], out.second, path{&at, {}, 1});
   } else {
     static_assert(has_inspect<type>::value, "no JSON mapping for this type: give it inspect()");
-    reader r{v, path};
+    reader r{v, at};
     if (auto err = inspect(r, out))
       return err;
     return r.finish();
   }
   return {};
+}
+
+template <class T>
+caf::error from_value(const boost::json::value& v, T& out, const std::string& path) {
+  return detail::read(v, out, detail::path{nullptr, path});
 }
 
 /// Parses JSON text; an error names what is wrong and where.
