@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
@@ -23,8 +24,8 @@ TEST_CASE("envelope ids are unique and sort by creation time", "[envelope]") {
   }
 }
 
-TEST_CASE("envelope ids made by many threads at once are unique, ascend per thread and carry "
-          "their time",
+TEST_CASE("envelope ids made by many threads at once, one by one and in batches, are unique, "
+          "ascend per thread and carry their time",
           "[envelope]") {
   constexpr int threads = 4, each = 50'000;
   auto start_ms = now_ms();
@@ -32,8 +33,20 @@ TEST_CASE("envelope ids made by many threads at once are unique, ascend per thre
   std::vector<std::thread> makers;
   for (int t = 0; t < threads; ++t)
     makers.emplace_back([&, t] {
-      for (int i = 0; i < each; ++i)
-        made[static_cast<size_t>(t)].push_back(next_envelope_id());
+      auto& mine = made[static_cast<size_t>(t)];
+      if (t % 2 == 0) {
+        for (int i = 0; i < each; ++i)
+          mine.push_back(next_envelope_id());
+        return;
+      }
+      // Batches of 1 to 700 ids (seeded), as batch accepts take them.
+      std::mt19937 rng{static_cast<unsigned>(t)};
+      while (mine.size() < static_cast<size_t>(each)) {
+        auto n = std::min<size_t>(1 + rng() % 700, each - mine.size());
+        auto batch = next_envelope_ids(n);
+        for (auto& id : batch)
+          mine.push_back(std::move(id));
+      }
     });
   for (auto& m : makers)
     m.join();

@@ -26,7 +26,10 @@ caf::error unwritable(runtime::impl& d) {
 
 /// Checks one envelope from outside and fills in what it lacks; `kind`
 /// gets its receiver's kind.
-caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& kind) {
+/// Checks `env` and completes what its sender left out: an id (`id` if
+/// given, else a new one), the time it was made (`now`), a trace.
+caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& kind, int64_t now,
+                          std::string* id = nullptr) {
   if (!valid_actor_id(env.to))
     return make_error(errc::invalid_argument,
                       "invalid actor id '" + env.to + "': expected kind/key");
@@ -37,11 +40,11 @@ caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& ki
   if (env.type.empty())
     return make_error(errc::invalid_argument, "message type is empty");
   if (env.id.empty())
-    env.id = next_envelope_id();
+    env.id = id != nullptr ? std::move(*id) : next_envelope_id();
   if (env.from.empty())
     env.from = "external";
   if (env.created_ms == 0)
-    env.created_ms = now_ms();
+    env.created_ms = now;
   std::string_view trace_id, span_id; // checked in place: no copies
   if (!traceparent_ids(env.traceparent, trace_id, span_id))
     env.traceparent = new_traceparent();
@@ -81,9 +84,15 @@ void runtime::accept_batch(std::vector<envelope> envs,
   req.enqueue.reserve(envs.size());
   slot.reserve(envs.size());
   kind_of_env.reserve(envs.size());
+  // One clock reading and one step of the id clock for the whole batch.
+  auto now = now_ms();
+  auto ids = next_envelope_ids(static_cast<size_t>(
+    std::count_if(envs.begin(), envs.end(), [](const envelope& e) { return e.id.empty(); })));
+  size_t next_id = 0;
   for (size_t i = 0; i < envs.size(); ++i) {
     const kind_entry* kind = nullptr;
-    if (auto err = check_incoming(d, envs[i], kind)) {
+    auto* id = envs[i].id.empty() ? &ids[next_id++] : nullptr;
+    if (auto err = check_incoming(d, envs[i], kind, now, id)) {
       (*results)[i].id = std::move(err);
       continue;
     }
@@ -165,7 +174,7 @@ void accept_one(runtime::impl& d, envelope env, bool fresh,
   if (auto err = not_accepting(d))
     return done(std::move(err));
   const kind_entry* kind = nullptr;
-  if (auto err = check_incoming(d, env, kind))
+  if (auto err = check_incoming(d, env, kind, now_ms()))
     return done(std::move(err));
   if (auto err = unwritable(d))
     return done(std::move(err));

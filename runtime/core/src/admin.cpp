@@ -330,16 +330,15 @@ runtime::find_by_idempotency_key(std::string_view idempotency_key, std::string_v
 
 caf::expected<const message_codec*> runtime::edge_codec(std::string_view kind,
                                                         std::string_view type) {
-  auto& d = *impl_;
-  std::shared_lock<std::shared_mutex> guard{d.kinds_mtx};
-  auto it = d.kinds.find(std::string{kind});
-  if (it == d.kinds.end())
+  // The thread's cache of kinds, as accepting uses: no lock per message.
+  const auto* entry = impl_->find_kind(kind);
+  if (entry == nullptr)
     return make_error(errc::unknown_actor_kind,
                       "no actor kind '" + std::string{kind} + "' is registered");
-  if (const auto& door = it->second->opts.closed_door; !door.empty())
+  if (const auto& door = entry->opts.closed_door; !door.empty())
     return make_error(errc::invalid_argument, "actor kind '" + std::string{kind}
                                                 + "' takes no messages from outside: " + door);
-  const auto& accepts = it->second->opts.accepts;
+  const auto& accepts = entry->opts.accepts;
   if (accepts.empty())
     return nullptr;
   std::string names;

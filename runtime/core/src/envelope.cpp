@@ -56,28 +56,53 @@ int64_t now_us() {
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string next_envelope_id() {
-  // 48 bits of milliseconds, then a 16-bit sequence within the millisecond,
-  // then 64 bits fixed per process (random) so two processes never collide.
-  // The first two are one 64-bit clock, `ms << 16 | seq`, advanced by one
-  // compare-and-swap: the next id is the later of "one after the last" and
-  // "this millisecond's first", so a full sequence borrows the next
-  // millisecond. (A mutex here cost every accepting thread a lock round.)
-  static const uint64_t process_tag = random_u64();
-  static std::atomic<uint64_t> clock{0};
+namespace {
+
+// 48 bits of milliseconds, then a 16-bit sequence within the millisecond,
+// then 64 bits fixed per process (random) so two processes never collide.
+// The first two are one 64-bit clock, `ms << 16 | seq`, advanced by one
+// compare-and-swap: the next id is the later of "one after the last" and
+// "this millisecond's first", so a full sequence borrows the next
+// millisecond. (A mutex here cost every accepting thread a lock round.)
+std::atomic<uint64_t> id_clock{0};
+
+/// Takes `n` consecutive clock values; returns the first.
+uint64_t take_id_clock(uint64_t n) {
   auto first = static_cast<uint64_t>(now_ms()) << 16;
-  auto last = clock.load(std::memory_order_relaxed);
+  auto last = id_clock.load(std::memory_order_relaxed);
   uint64_t next;
   do
     next = std::max(last + 1, first);
-  while (!clock.compare_exchange_weak(last, next, std::memory_order_relaxed));
+  while (!id_clock.compare_exchange_weak(last, next + n - 1, std::memory_order_relaxed));
+  return next;
+}
+
+std::string id_at(uint64_t clock) {
+  static const uint64_t process_tag = random_u64();
   std::string out(32, '0');
   constexpr const char* digits = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i, next >>= 4)
-    out[static_cast<size_t>(i)] = digits[next & 0xf];
+  for (int i = 15; i >= 0; --i, clock >>= 4)
+    out[static_cast<size_t>(i)] = digits[clock & 0xf];
   auto tag = process_tag;
   for (int i = 31; i >= 16; --i, tag >>= 4)
     out[static_cast<size_t>(i)] = digits[tag & 0xf];
+  return out;
+}
+
+} // namespace
+
+std::string next_envelope_id() {
+  return id_at(take_id_clock(1));
+}
+
+std::vector<std::string> next_envelope_ids(size_t n) {
+  std::vector<std::string> out;
+  if (n == 0)
+    return out;
+  out.reserve(n);
+  auto first = take_id_clock(n);
+  for (size_t k = 0; k < n; ++k)
+    out.push_back(id_at(first + k));
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/meta/type_name.hpp>
 
@@ -43,6 +44,10 @@ typename Inspector::result_type inspect(Inspector& f, envelope& x) {
 /// milliseconds, so ids sort by creation time. Thread-safe; unique per process
 /// and, through 64 random bits, across processes.
 std::string next_envelope_id();
+
+/// `n` new envelope ids, in order, as `n` calls of `next_envelope_id` would
+/// give, taken from the shared clock in one step (a batch's ids).
+std::vector<std::string> next_envelope_ids(size_t n);
 
 /// Returns the current Unix time in milliseconds.
 int64_t now_ms();
