@@ -46,7 +46,9 @@ void runtime::impl::run_next(activation_actor* self) {
     }
     return;
   }
-  auto start = now_ms();
+  // One clock reading per step: a step ends when the next one starts.
+  auto clock_us = now_us();
+  auto start = clock_us / 1000;
   if (auto due = head->second.env.not_before_ms; due > start) {
     // One tick per backoff, however many deliveries arrive meanwhile.
     if (st.tick_due == 0 || st.tick_due > due) {
@@ -67,13 +69,13 @@ void runtime::impl::run_next(activation_actor* self) {
     auto seq = it->first;
     const auto& env = it->second.env;
     bool first = st.batch.empty() && st.flights.empty();
-    auto now = first ? start : now_ms();
+    auto now = first ? start : clock_us / 1000;
     bool late = env.deadline_ms > 0 && now > env.deadline_ms;
     if (!first && (late || env.not_before_ms > now))
       break; // a step of its own, after these commit
     step_effects fx;
     fx.span_id = step_span_id(env.id, env.attempt);
-    fx.start_us = now_us();
+    fx.start_us = clock_us;
     caf::error failure;
     if (late) {
       failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
@@ -109,6 +111,8 @@ void runtime::impl::run_next(activation_actor* self) {
       finish_step(self, seq, now, fx, std::move(failure));
       return;
     }
+    clock_us = now_us();
+    fx.end_us = clock_us;
     add_done_step(st, req, seq, now, fx);
   }
   if (st.batch.empty())
@@ -198,7 +202,7 @@ span_record span_of(const activation_state& st, const envelope& env, const trace
   span.envelope_id = env.id;
   span.attempt = env.attempt;
   span.start_us = fx.start_us > 0 ? fx.start_us : start * 1000;
-  span.end_us = now_us();
+  span.end_us = fx.end_us > 0 ? fx.end_us : now_us();
   if (env.attempt > 0) // a retry: it follows the attempt before it
     span.links.push_back(
       span_link{span.trace_id, step_span_id(env.id, env.attempt - 1), "retry_of"});

@@ -22,7 +22,7 @@ void runtime::impl::put_step_span(std::string& spans, const activation_state& st
   v.type = env.type;
   v.envelope_id = env.id;
   v.start_us = fx.start_us > 0 ? fx.start_us : start * 1000;
-  v.end_us = now_us();
+  v.end_us = fx.end_us > 0 ? fx.end_us : now_us();
   v.attempt = env.attempt;
   v.first_event = first_event;
   v.events = events;

@@ -57,6 +57,7 @@ struct step_effects {
   /// trace links each step to the step that caused it.
   std::string span_id;
   int64_t start_us = 0; ///< when the step started (its span's start)
+  int64_t end_us = 0;   ///< when its handler returned, if it did not defer (its span's end)
   /// Set by `context::descend_from`: the traceparent this step's sends
   /// descend from instead of the step itself.
   std::string descend_from;
