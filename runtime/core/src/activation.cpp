@@ -26,7 +26,14 @@ std::vector<std::vector<internal::routed>> by_receiver(size_t rows, ForEachRow e
   each([&](internal::routed& r) {
     group_of.push_back(index.try_emplace(r.env.to, index.size()).first->second);
   });
+  // Each group's room first: a routed row holds a whole envelope, moved
+  // once here rather than again each time its group's vector grows.
+  std::vector<size_t> sizes(index.size());
+  for (auto g : group_of)
+    ++sizes[g];
   groups.resize(index.size());
+  for (size_t g = 0; g < groups.size(); ++g)
+    groups[g].reserve(sizes[g]);
   size_t k = 0;
   each([&](internal::routed& r) { groups[group_of[k++]].push_back(std::move(r)); });
   return groups;
