@@ -240,9 +240,10 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
         ++refused;
         first_refusal = first_refusal ? first_refusal : p->status;
       }
-    std::vector<std::optional<http_response>> refusals(written);
+    std::vector<std::optional<http_response>> refusals; // sized at the first one
     for (size_t k = 0; k < written; ++k)
       if (!rs[k].id) {
+        refusals.resize(written);
         refusals[k] = from_error(rs[k].id.error(), starting && starting());
         ++write_refused;
         first_refusal = first_refusal ? first_refusal : refusals[k]->status;
@@ -264,7 +265,7 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
         body += "null";
         continue;
       }
-      if (refusals[k]) {
+      if (!refusals.empty() && refusals[k]) {
         body += serialize_plain(result_of(*refusals[k]));
       } else {
         body += "{\"id\":";
