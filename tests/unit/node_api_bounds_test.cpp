@@ -213,3 +213,57 @@ TEST_CASE("answers written as text escape every string so it reads back the same
   CHECK(json::parse(plain) == json::value(o));
   CHECK(plain.find("12.5") != std::string::npos);
 }
+
+TEST_CASE("a batch refused in part before its write and in part by the node answers each message "
+          "in its place",
+          "[api][bounds]") {
+  test::temp_dir dir;
+  runtime_options ro;
+  ro.data_dir = dir.sub("data");
+  ro.threads = 2;
+  ro.max_pending = 3; // a batch of more than three valid messages finds the node busy
+  auto opened = runtime::open(ro);
+  REQUIRE(opened);
+  auto& rt = **opened;
+  REQUIRE_FALSE(
+    rt.register_kind("slow", [](std::string_view) { return std::make_unique<slow_actor>(); }));
+  REQUIRE_FALSE(rt.start());
+  auto srv = serve(rt, 1);
+  auto port = srv->port();
+  auto post = [&](const std::string& body) {
+    return test::http_call(port, "POST", "/api/v1/messages:batch", body,
+                           {"Content-Type: application/json"});
+  };
+  std::string valid = R"({"to":"slow/a","type":"test.msg/v1","payload":{"n":1}})";
+  std::string invalid = R"({"to":"no-kind-separator","type":"test.msg/v1","payload":1})";
+
+  // Four valid messages do not fit under the cap: refused by the node, after
+  // the invalid one the API refused first; the status is that first refusal's.
+  auto all = post("[" + invalid + "," + valid + "," + valid + "," + valid + "," + valid + "]");
+  CHECK(all.status == 400);
+  auto a = json::parse(all.body).as_object();
+  CHECK(a.at("accepted").as_int64() == 0);
+  CHECK(a.at("refused").as_int64() == 5);
+  const auto& ar = a.at("results").as_array();
+  REQUIRE(ar.size() == 5);
+  CHECK(ar[0].as_object().at("status").as_int64() == 400);
+  for (size_t i = 1; i < ar.size(); ++i)
+    CHECK(ar[i].as_object().at("code").as_string() == "busy");
+
+  // Two fit: both are taken, each result in its message's place.
+  auto some = post("[" + valid + "," + invalid + "," + valid + "]");
+  CHECK(some.status == 202);
+  auto s = json::parse(some.body).as_object();
+  CHECK(s.at("accepted").as_int64() == 2);
+  CHECK(s.at("refused").as_int64() == 1);
+  const auto& sr = s.at("results").as_array();
+  REQUIRE(sr.size() == 3);
+  CHECK(sr[0].as_object().at("id").is_string());
+  CHECK(sr[0].as_object().at("duplicate").as_bool() == false);
+  CHECK(sr[1].as_object().at("status").as_int64() == 400);
+  CHECK(sr[2].as_object().at("id").is_string());
+  CHECK(sr[0].as_object().at("id") != sr[2].as_object().at("id"));
+  REQUIRE(test::eventually([&] { return rt.stats().processed >= 2; }));
+  srv->stop();
+  rt.stop();
+}
