@@ -330,8 +330,19 @@ runtime::find_by_idempotency_key(std::string_view idempotency_key, std::string_v
 
 caf::expected<const message_codec*> runtime::edge_codec(std::string_view kind,
                                                         std::string_view type) {
-  // The thread's cache of kinds, as accepting uses: no lock per message.
-  const auto* entry = impl_->find_kind(kind);
+  auto& d = *impl_;
+  // Once the node accepts, kinds are frozen (no entry is replaced): the
+  // thread's cache of kinds, as accepting uses, with no lock per message.
+  // Before, a registration may replace the entry: read it under the lock.
+  const kind_entry* entry = nullptr;
+  std::shared_lock<std::shared_mutex> guard{d.kinds_mtx, std::defer_lock};
+  if (d.accepting.load()) {
+    entry = d.find_kind(kind);
+  } else {
+    guard.lock();
+    auto it = d.kinds.find(std::string{kind});
+    entry = it == d.kinds.end() ? nullptr : it->second.get();
+  }
   if (entry == nullptr)
     return make_error(errc::unknown_actor_kind,
                       "no actor kind '" + std::string{kind} + "' is registered");
