@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The span value of layout 5 (internal/span_codec.hpp): what goes in comes
 // back, and a damaged row is an error, never a crash or a wrong span.
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -305,5 +309,47 @@ TEST_CASE("a commit's row holds its spans, each coming back with its own key and
       ++walked;
     CHECK(walked == seen);
     CHECK(fine == whole);
+  }
+}
+
+TEST_CASE("the span indexer's sort orders entries by hour, trace id and row, as a comparison "
+          "sort does",
+          "[spans][index]") {
+  // Seeded: trace ids from a small alphabet, so many share their first 8
+  // bytes (sorted by the rest) or are equal (kept in row order); rows come
+  // in order, several entries per row, over three hours.
+  std::mt19937 rng{20261205};
+  auto letter = [&] { return "0af"[rng() % 3]; };
+  for (size_t n : {0, 1, 2, 17, 1000, 20000}) {
+    std::vector<internal::span_index_entry> entries;
+    uint32_t row = 0;
+    for (size_t i = 0; i < n; ++i) {
+      internal::span_index_entry e{};
+      e.hour = 480'000 + static_cast<uint32_t>(rng() % 3);
+      for (auto& c : e.trace_id)
+        c = letter();
+      if (rng() % 4 == 0)
+        ++row;
+      e.row = row;
+      entries.push_back(e);
+    }
+    auto expected = entries;
+    std::stable_sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+      if (a.hour != b.hour)
+        return a.hour < b.hour;
+      if (int c = std::memcmp(a.trace_id, b.trace_id, sizeof a.trace_id); c != 0)
+        return c < 0;
+      return a.row < b.row;
+    });
+    std::vector<internal::span_index_entry> scratch;
+    internal::sort_span_entries(entries, scratch);
+    REQUIRE(entries.size() == expected.size());
+    for (size_t i = 0; i < n; ++i) {
+      INFO("n = " << n << ", entry " << i);
+      CHECK(entries[i].hour == expected[i].hour);
+      CHECK(std::string_view{entries[i].trace_id, 32}
+            == std::string_view{expected[i].trace_id, 32});
+      CHECK(entries[i].row == expected[i].row);
+    }
   }
 }

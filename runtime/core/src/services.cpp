@@ -5,7 +5,6 @@
 #include "internal/runtime_impl.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 
 #include "internal/span_codec.hpp"
@@ -381,6 +380,8 @@ void runtime::impl::index_spans(bool now) {
     std::vector<size_t>{}.swap(span_row_at);
     std::string{}.swap(span_index_keys);
     std::vector<size_t>{}.swap(span_index_end);
+    std::vector<span_index_entry>{}.swap(span_sorted);
+    std::vector<std::pair<std::string_view, std::string_view>>{}.swap(span_index_rows);
   };
   if (err || span_row_at.empty()) {
     release_if_small();
@@ -390,25 +391,7 @@ void runtime::impl::index_spans(bool now) {
   auto row_key = [&](uint32_t row) {
     return std::string_view{rows}.substr(span_row_at[row], span_row_at[row + 1] - span_row_at[row]);
   };
-  // Trace ids compare by their first 8 bytes as one number (byte order
-  // kept), which almost always decides; memcmp only for the rest.
-  auto head = [](const span_index_entry& e) {
-    uint64_t v;
-    std::memcpy(&v, e.trace_id, sizeof v);
-    if constexpr (std::endian::native == std::endian::little)
-      v = __builtin_bswap64(v);
-    return v;
-  };
-  std::sort(
-    entries.begin(), entries.end(), [&head](const span_index_entry& a, const span_index_entry& b) {
-      if (a.hour != b.hour)
-        return a.hour < b.hour;
-      if (auto ha = head(a), hb = head(b); ha != hb)
-        return ha < hb;
-      if (int c = std::memcmp(a.trace_id + 8, b.trace_id + 8, sizeof a.trace_id - 8); c != 0)
-        return c < 0;
-      return a.row < b.row; // rows were read in key order
-    });
+  internal::sort_span_entries(entries, span_sorted);
   // The keys are built into one buffer first and viewed once it no longer
   // grows: no string of its own per index row.
   auto& keys_out = span_index_keys;
@@ -423,7 +406,8 @@ void runtime::impl::index_spans(bool now) {
                                 row_key(e.row));
     span_index_end.push_back(keys_out.size());
   }
-  std::vector<std::pair<std::string_view, std::string_view>> index;
+  auto& index = span_index_rows;
+  index.clear();
   index.reserve(span_index_end.size() + 1);
   size_t at = 0;
   for (auto end : span_index_end) {

@@ -33,6 +33,7 @@
 #include "internal/blocking_pool.hpp"
 #include "internal/commit_coordinator.hpp"
 #include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
 
 namespace cairn {
 
@@ -465,13 +466,7 @@ struct runtime::impl {
   void index_spans(bool now = false); ///< `now`: whatever the time since the last pass
   std::chrono::steady_clock::time_point last_index{};
   std::optional<std::string> span_index_at;
-  /// One span found by a pass: (hour, trace id, row) as plain values, so
-  /// sorting them needs no pointer chasing.
-  struct span_index_entry {
-    uint32_t hour;
-    char trace_id[keys::trace_id_size];
-    uint32_t row;
-  };
+  using span_index_entry = internal::span_index_entry;
   /// A pass's working memory, kept for the next: allocating it afresh each
   /// second faulted its pages in again every time (a quarter of the
   /// indexer's samples). Released after a pass that used a quarter of it.
@@ -480,6 +475,9 @@ struct runtime::impl {
   std::vector<size_t> span_row_at;    // where each of them starts
   std::string span_index_keys;        // the index rows' keys, back to back
   std::vector<size_t> span_index_end; // where each of them ends
+  /// The sort's second buffer, and the rows ingested (views of `span_index_keys`).
+  std::vector<span_index_entry> span_sorted;
+  std::vector<std::pair<std::string_view, std::string_view>> span_index_rows;
   std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
   int64_t active_peak = 0; // the most live activations seen since the last return

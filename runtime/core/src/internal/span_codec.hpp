@@ -82,6 +82,20 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
 /// for the indexer, which reads every span once.
 bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok);
 
+/// One span the span indexer found (services.cpp): the hour of its row,
+/// its trace id, and its row's place in the pass, as plain values.
+struct span_index_entry {
+  uint32_t hour;
+  char trace_id[32];
+  uint32_t row;
+};
+
+/// Sorts a pass's entries by hour, trace id and row. `entries` must come in
+/// row order (as a pass reads them); `scratch` is working memory, kept by
+/// the caller between passes.
+void sort_span_entries(std::vector<span_index_entry>& entries,
+                       std::vector<span_index_entry>& scratch);
+
 template <class F>
 bool for_each_span(std::string_view key, std::string_view value, F&& fn) {
   if (value.empty() || static_cast<uint8_t>(value[0]) != span_group_format) {
