@@ -408,7 +408,10 @@ void runtime::impl::index_spans(bool now) {
   }
   auto& index = span_index_rows;
   index.clear();
-  index.reserve(span_index_end.size() + 1);
+  // Room to spare: a pass a little larger than every one before would
+  // otherwise move (and fault in) the whole vector again.
+  if (auto need = span_index_end.size() + 1; index.capacity() < need)
+    index.reserve(need + need / 2);
   size_t at = 0;
   for (auto end : span_index_end) {
     index.emplace_back(std::string_view{keys_out}.substr(at, end - at), std::string_view{""});

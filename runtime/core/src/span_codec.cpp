@@ -475,6 +475,8 @@ void sort_span_entries(std::vector<span_index_entry>& entries,
   for (const auto& e : entries)
     for (size_t d = 0; d < digits; ++d)
       ++counts[d][digit(e, d)];
+  if (scratch.capacity() < entries.size())
+    scratch.reserve(entries.size() + entries.size() / 2); // as `entries` grows: not each pass
   scratch.resize(entries.size());
   for (size_t d = 0; d < digits; ++d) {
     auto& c = counts[d];
