@@ -175,6 +175,7 @@ const std::map<std::string, sample>& samples() {
     {"batch", {"64", "128", "256", "64", "128", "256"}},
     {"max_wait_us", {"100", "200", "300", "100", "200", "300"}},
     {"stage_wait_us", {"100", "200", "300", "100", "200", "300"}},
+    {"wal_spare_mb", {"16", "32", "48", "16", "32", "48"}},
     {"threads", {"3", "5", "7", "3", "5", "7"}},
     {"scheduler",
      {R"("stealing")", "sharing", "stealing", R"("stealing")", R"("sharing")", R"("stealing")"}},

@@ -3,6 +3,7 @@
 // refused (never a crash), reads keep working, and it recovers by itself.
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -92,4 +93,94 @@ TEST_CASE("a full disk makes storage refuse writes without crashing, keeps reads
     REQUIRE(v);
     CHECK(*v);
   }
+}
+
+namespace {
+
+constexpr uint64_t spare_bytes = uint64_t{1} << 20;
+
+/// The database's write-ahead logs, by name, with their sizes.
+std::map<std::string, uint64_t> logs_in(const std::string& dir) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".log")
+      out[e.path().filename().string()] = e.file_size();
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a log started on a spare file of zeros recovers every synced write from a crash image, "
+          "and the next log starts on a new spare",
+          "[storage][wal-spare]") {
+  test::temp_dir tmp;
+  auto dir = tmp.sub("data");
+  storage_options so;
+  so.dir = dir;
+  so.wal_spare_bytes = spare_bytes;
+  auto opened = open_rocksdb(so);
+  REQUIRE(opened);
+  auto& st = **opened;
+  // The log the open started is the spare, renamed: its size is the
+  // spare's, its records are written from its start.
+  auto logs = logs_in(dir);
+  REQUIRE(logs.size() == 1);
+  CHECK(logs.begin()->second == spare_bytes);
+
+  for (int i = 0; i < 300; ++i) {
+    write_set ws;
+    ws.put(column::journal, "k" + std::to_string(i),
+           std::string(200, static_cast<char>('a' + i % 26)));
+    REQUIRE_FALSE(st.write(ws, true));
+  }
+  // What a crash leaves: the files as they are now, zeros after the last
+  // record included (every write above was synced).
+  auto image = tmp.sub("image");
+  std::filesystem::copy(dir, image, std::filesystem::copy_options::recursive);
+  auto image_logs = logs_in(image);
+  REQUIRE(image_logs.size() == 1);
+  CHECK(image_logs.begin()->second == spare_bytes);
+  {
+    auto recovered = open_rocksdb(storage_options{image});
+    REQUIRE(recovered);
+    for (int i = 0; i < 300; ++i) {
+      auto got = (*recovered)->get(column::journal, "k" + std::to_string(i));
+      REQUIRE(got);
+      REQUIRE(*got);
+      CHECK(**got == std::string(200, static_cast<char>('a' + i % 26)));
+    }
+  }
+
+  // The spare was taken: the next one is written in the background, and
+  // the log a flush starts is on it.
+  REQUIRE(test::eventually([&] { return std::filesystem::exists(dir + "/wal.spare"); }));
+  REQUIRE_FALSE(st.flush());
+  auto after = logs_in(dir);
+  REQUIRE(after.size() >= 1);
+  CHECK(after.rbegin()->first != logs.begin()->first);
+  CHECK(after.rbegin()->second == spare_bytes);
+}
+
+TEST_CASE("no spare log file is written on a file system with little room, and storage works "
+          "without one",
+          "[storage][wal-spare][disk-full]") {
+  test::temp_dir tmp;
+  std::filesystem::create_directories(tmp.sub("mnt"));
+  test::tmpfs_mount mnt{tmp.sub("mnt"), 16};
+  storage_options so;
+  so.dir = mnt.dir() + "/data";
+  so.wal_spare_bytes = uint64_t{4} << 20; // 8 times as much would not fit in 16 MiB
+  auto opened = open_rocksdb(so);
+  REQUIRE(opened);
+  CHECK_FALSE(std::filesystem::exists(so.dir + "/wal.spare"));
+  CHECK_FALSE(std::filesystem::exists(so.dir + "/wal.spare.partial"));
+  for (const auto& [name, size] : logs_in(so.dir))
+    CHECK(size < so.wal_spare_bytes);
+  write_set ws;
+  ws.put(column::journal, "k", "v");
+  REQUIRE_FALSE((*opened)->write(ws, true));
+  auto got = (*opened)->get(column::journal, "k");
+  REQUIRE(got);
+  REQUIRE(*got);
+  CHECK(**got == "v");
 }

@@ -220,8 +220,10 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
 // Opens the database with every column family; on success `handles` holds
 // ours in `column` order (the default family's handle is released).
 rocksdb::Status open_db(const std::string& dir, bool read_only, rocksdb::DB*& db,
-                        std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+                        std::vector<rocksdb::ColumnFamilyHandle*>& handles, rocksdb::Env* env) {
   auto options = db_options();
+  if (env != nullptr)
+    options.env = env;
   auto cfs = column_families(options);
   handles.clear();
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, cfs, &handles, &db)

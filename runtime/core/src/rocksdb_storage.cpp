@@ -12,6 +12,7 @@
 #include <cstdio>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_writer.h>
@@ -25,6 +26,7 @@
 #include "internal/keys.hpp"
 #include "internal/layout.hpp"
 #include "internal/rocksdb_options.hpp"
+#include "internal/wal_spare.hpp"
 
 namespace cairn {
 
@@ -71,8 +73,10 @@ caf::error from_status(const rocksdb::Status& st, errc code, const std::string& 
 class rocksdb_storage final : public storage {
 public:
   rocksdb_storage(std::string dir, rocksdb::DB* db,
-                  std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : dir_(std::move(dir)), db_(db), handles_(std::move(handles)) {}
+                  std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                  std::shared_ptr<internal::wal_spare_fs> spare, std::unique_ptr<rocksdb::Env> env)
+    : dir_(std::move(dir)), spare_(std::move(spare)), env_(std::move(env)), db_(db),
+      handles_(std::move(handles)) {}
 
   ~rocksdb_storage() override { close(); }
 
@@ -190,7 +194,7 @@ public:
     if (!failed_.load())
       return true;
     close();
-    auto st = open_db(dir_, false, db_, handles_);
+    auto st = open_db(dir_, false, db_, handles_, env_.get());
     if (st.ok()) {
       // Opening may need no new space; a synced probe write proves the
       // disk takes writes again, so a full disk does not flap.
@@ -213,7 +217,7 @@ public:
       return true;
     }
     db_ = nullptr;
-    auto ro = open_db(dir_, true, db_, handles_);
+    auto ro = open_db(dir_, true, db_, handles_, env_.get());
     read_only_ = ro.ok();
     if (!ro.ok())
       db_ = nullptr;
@@ -401,6 +405,10 @@ private:
   }
 
   std::string dir_;
+  // The file system and environment the database is opened through (when
+  // logs start on spares): they outlive it.
+  std::shared_ptr<internal::wal_spare_fs> spare_;
+  std::unique_ptr<rocksdb::Env> env_;
   std::shared_mutex mtx_; // shared: every use of db_ and handles_; exclusive: recover
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -455,7 +463,14 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
         fs::remove(entry.path(), ec);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  st = open_db(opts.dir, opts.read_only, db, handles);
+  std::shared_ptr<internal::wal_spare_fs> spare;
+  std::unique_ptr<rocksdb::Env> env;
+  if (!opts.read_only && opts.wal_spare_bytes > 0) {
+    spare = std::make_shared<internal::wal_spare_fs>(opts.dir, opts.wal_spare_bytes);
+    spare->prepare();
+    env = rocksdb::NewCompositeEnv(spare);
+  }
+  st = open_db(opts.dir, opts.read_only, db, handles, env.get());
   if (!st.ok()) {
     auto msg = st.ToString();
     if (msg.find("lock") != std::string::npos
@@ -465,7 +480,8 @@ caf::expected<std::unique_ptr<storage>> open_rocksdb(const storage_options& opts
                           + " is in use by another cairn node; stop it or choose another --data");
     return make_error(errc::storage_open_failed, "cannot open " + opts.dir + ": " + msg);
   }
-  auto result = std::make_unique<rocksdb_storage>(opts.dir, db, std::move(handles));
+  auto result = std::make_unique<rocksdb_storage>(opts.dir, db, std::move(handles),
+                                                  std::move(spare), std::move(env));
   auto version = result->get(column::meta, "layout");
   if (!version)
     return std::move(version.error());

@@ -73,7 +73,10 @@ runtime::~runtime() {
 }
 
 caf::expected<std::unique_ptr<runtime>> runtime::open(runtime_options opts) {
-  auto st = open_rocksdb(storage_options{opts.data_dir, false});
+  storage_options so;
+  so.dir = opts.data_dir;
+  so.wal_spare_bytes = opts.mode == durability::fsync ? opts.wal_spare_bytes : 0;
+  auto st = open_rocksdb(so);
   if (!st)
     return std::move(st.error());
   auto p = std::make_unique<impl>();

@@ -64,6 +64,13 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
   cmd
+    ->add_option("--wal-spare-mb", ns->wal_spare_mb,
+                 "With --durability fsync: each new write-ahead log starts on a file of this "
+                 "many MiB of zeros written ahead, so a commit's fsync need not also write the "
+                 "log's size (0: off)")
+    ->check(CLI::Range(0, 65536))
+    ->capture_default_str();
+  cmd
     ->add_option("--threads", ns->threads,
                  "Actor scheduler threads (0: one per core, less one for the commit thread)")
     ->capture_default_str();

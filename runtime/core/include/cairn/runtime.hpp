@@ -62,6 +62,11 @@ struct runtime_options {
   /// deleted). Its sender hears "accepted" after that write, as always.
   /// 0: written first, routed after. Single nodes only (no `place`/`admit`).
   std::chrono::microseconds stage_wait{2000};
+  /// With `durability::fsync`: each new write-ahead log starts on a file of
+  /// this many zero bytes written ahead (`wal.spare` in the data directory),
+  /// so the fsync of a commit writes the data and flushes, without also
+  /// writing the log's new size (storage_options::wal_spare_bytes). 0: off.
+  uint64_t wal_spare_bytes = uint64_t{64} << 20;
   size_t max_pending = 1'000'000;     ///< accepted but unprocessed messages before "busy"
   size_t max_queued_commits = 65'536; ///< commit requests waiting for the writer
   size_t activation_queue = 512;      ///< envelopes an activation holds in memory

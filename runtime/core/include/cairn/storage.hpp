@@ -175,6 +175,12 @@ struct storage_options {
   /// Open for reading only: nothing is created, written or migrated (a
   /// database without the current layout version is refused).
   bool read_only = false;
+  /// Each new write-ahead log starts on a file of this many zero bytes
+  /// written ahead (`wal.spare` in `dir`), so a synced commit writes its
+  /// data and flushes without also writing the file's new size; once taken,
+  /// the next spare is written in the background. 0: logs start empty.
+  /// Worth it with synced commits only.
+  uint64_t wal_spare_bytes = 0;
 };
 
 /// Opens (or creates) the RocksDB database in `opts.dir`, checks its layout

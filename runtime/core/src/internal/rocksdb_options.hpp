@@ -31,7 +31,9 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
 
 /// Opens the database with every column family; on success `handles` holds
 /// ours in `column` order (the default family's handle is released).
+/// `env`: the one to open it through (RocksDB's default if null).
 rocksdb::Status open_db(const std::string& dir, bool read_only, rocksdb::DB*& db,
-                        std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+                        std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                        rocksdb::Env* env = nullptr);
 
 } // namespace cairn::internal
