@@ -57,8 +57,10 @@ public:
 
 private:
   bool is_log(const std::string& fname) const;
-  bool write_spare(); // on the calling thread; true if a whole spare is ready
-  void refill();      // the refill thread's loop
+  /// On the calling thread; true if a whole spare is ready. `paced`: in
+  /// synced chunks with pauses (beside a running log).
+  bool write_spare(bool paced);
+  void refill(); // the refill thread's loop
 
   std::string dir_;
   std::string spare_;
