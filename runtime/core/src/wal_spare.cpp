@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -146,6 +147,7 @@ bool wal_spare_fs::write_spare(bool paced) {
 }
 
 void wal_spare_fs::refill() {
+  pthread_setname_np(pthread_self(), "cairn.walspare");
   std::unique_lock<std::mutex> lock{mtx_};
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || wanted_; });
