@@ -126,6 +126,13 @@ TEST_CASE("a log started on a spare file of zeros recovers every synced write fr
   auto logs = logs_in(dir);
   REQUIRE(logs.size() == 1);
   CHECK(logs.begin()->second == spare_bytes);
+  auto on_spare = [&] {
+    for (const auto& [name, value] : st.properties())
+      if (name == "wal.logs-on-spare")
+        return static_cast<int64_t>(value);
+    return int64_t{-1};
+  };
+  CHECK(on_spare() == 1);
 
   for (int i = 0; i < 300; ++i) {
     write_set ws;
@@ -159,6 +166,7 @@ TEST_CASE("a log started on a spare file of zeros recovers every synced write fr
   REQUIRE(after.size() >= 1);
   CHECK(after.rbegin()->first != logs.begin()->first);
   CHECK(after.rbegin()->second == spare_bytes);
+  CHECK(on_spare() == 2);
 }
 
 TEST_CASE("no spare log file is written on a file system with little room, and storage works "

@@ -331,6 +331,9 @@ public:
       if (db_->GetIntProperty(name, &value))
         out.emplace_back(name, value);
     }
+    // Logs started on a spare file of zeros (`wal_spare_bytes`), since the open.
+    if (spare_)
+      out.emplace_back("wal.logs-on-spare", spare_->used());
     return out;
   }
 
