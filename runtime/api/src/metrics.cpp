@@ -104,6 +104,12 @@ http_response node_api::metrics() {
   hist("cairn_commit_latency_seconds", "Duration of one storage write, fsync included.",
        s.commit.latency_seconds);
   for (const auto& [name, value] : rt_.store().properties()) {
+    if (name == "wal.logs-on-spare") { // the storage's own, not RocksDB's
+      metric("cairn_wal_logs_on_spare_total", "counter",
+             "Write-ahead logs started on a spare file of zeros since the start (wal_spare_mb).",
+             value);
+      continue;
+    }
     std::string m = "cairn_" + name;
     for (auto& c : m)
       if (c == '.' || c == '-')
