@@ -124,7 +124,10 @@ bool wal_spare_fs::write_spare(bool paced) {
     auto n = ::write(fd, zeros(), static_cast<size_t>(std::min<uint64_t>(left, chunk)));
     if (n > 0)
       left -= static_cast<uint64_t>(n);
-    else if (n < 0 && errno != EINTR)
+    else if (n == 0) {
+      errno = ENOSPC; // nothing written and no error: the disk took no more
+      ok = false;
+    } else if (errno != EINTR)
       ok = false;
     // Beside a running log: a chunk at a time to the disk, with a pause,
     // so the log's own syncs never wait behind the whole spare (written
