@@ -46,14 +46,9 @@ double self_cpu_ms() {
 
 /// 1234567 as "1,234,567".
 std::string grouped(uint64_t n) {
-  auto digits = std::to_string(n);
-  std::string s;
-  s.reserve(digits.size() + digits.size() / 3);
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      s += ',';
-    s += digits[i];
-  }
+  auto s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
+    s.insert(static_cast<size_t>(i), ",");
   return s;
 }
 

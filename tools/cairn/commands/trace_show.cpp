@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
-#include <utility>
 
 #include <boost/json.hpp>
 
@@ -37,13 +36,8 @@ void print_steps(const json::value& body) {
                     field(s, "status")});
     for (const auto& e : s.at("events").as_array()) {
       auto* payload = e.as_object().if_contains("payload");
-      std::string shown = "(";
-      if (payload)
-        shown = json::serialize(*payload);
-      else
-        shown.append(field(e, "size")).append(" bytes)");
-      rows.push_back(
-        {"", "  journaled", field(e, "type"), "seq " + field(e, "seq"), "", std::move(shown)});
+      rows.push_back({"", "  journaled", field(e, "type"), "seq " + field(e, "seq"), "",
+                      payload ? json::serialize(*payload) : "(" + field(e, "size") + " bytes)"});
     }
     for (const auto& m : s.at("sent").as_array())
       rows.push_back({"", "  sent", field(m, "type"), "to " + field(m, "to"), "", field(m, "id")});
