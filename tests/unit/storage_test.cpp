@@ -195,3 +195,88 @@ TEST_CASE("an actor's rows are found by its prefix in the memtable and in table 
   for (auto cf : {column::mailbox, column::journal})
     check(**st, cf, true);
 }
+
+namespace {
+
+/// A storage of its own that keeps `storage`'s default `ingest`: every call
+/// but `ingest` goes to the RocksDB storage underneath.
+class plain_storage final : public storage {
+public:
+  explicit plain_storage(storage& under) : under_(under) {}
+  caf::error write(const write_set& ops, bool sync) override {
+    ++writes;
+    return under_.write(ops, sync);
+  }
+  caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
+    return under_.get(cf, key);
+  }
+  caf::error scan(column cf, std::string_view prefix, std::string_view from,
+                  const scan_fn& fn) override {
+    return under_.scan(cf, prefix, from, fn);
+  }
+  caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
+    return under_.last(cf, prefix, fn);
+  }
+  std::vector<std::pair<std::string, uint64_t>> properties() override {
+    return under_.properties();
+  }
+  caf::error flush() override { return under_.flush(); }
+  size_t writes = 0;
+
+private:
+  storage& under_;
+};
+
+std::vector<std::pair<std::string, std::string>> rows_of(storage& s, column cf) {
+  std::vector<std::pair<std::string, std::string>> out;
+  REQUIRE_FALSE(s.scan(cf, "", "", [&](std::string_view k, std::string_view v) {
+    out.emplace_back(k, v);
+    return true;
+  }));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("ingest takes rows as views or produced one at a time, each in one piece",
+          "[storage][ingest]") {
+  test::temp_dir dir;
+  auto st = open_rocksdb({dir.path(), false});
+  REQUIRE(st);
+  auto& s = **st;
+  // Produced one at a time into the same two strings, which the storage
+  // must copy before asking for the next.
+  int n = 0;
+  REQUIRE_FALSE(s.ingest(column::trace_index, [&](std::string& key, std::string& value) {
+    if (n == 3)
+      return false;
+    key = "k" + std::to_string(n);
+    value = "v" + std::to_string(n);
+    ++n;
+    return true;
+  }));
+  using rows = std::vector<std::pair<std::string, std::string>>;
+  CHECK(rows_of(s, column::trace_index) == rows{{"k0", "v0"}, {"k1", "v1"}, {"k2", "v2"}});
+  // No row: nothing written, no error.
+  REQUIRE_FALSE(s.ingest(column::trace_index, [](std::string&, std::string&) { return false; }));
+  CHECK(rows_of(s, column::trace_index).size() == 3);
+  // As views, later in key order.
+  std::vector<std::pair<std::string_view, std::string_view>> views{{"k3", "v3"}, {"k4", ""}};
+  REQUIRE_FALSE(s.ingest(column::trace_index, views));
+  CHECK(rows_of(s, column::trace_index)
+        == rows{{"k0", "v0"}, {"k1", "v1"}, {"k2", "v2"}, {"k3", "v3"}, {"k4", ""}});
+
+  SECTION("a storage without an ingestion of its own writes the rows in one synced write") {
+    plain_storage plain{s};
+    std::vector<std::pair<std::string_view, std::string_view>> more{{"k5", "v5"}, {"k6", "v6"}};
+    REQUIRE_FALSE(plain.ingest(column::trace_index, more));
+    CHECK(plain.writes == 1);
+    REQUIRE_FALSE(
+      plain.ingest(column::trace_index, [](std::string&, std::string&) { return false; }));
+    CHECK(plain.writes == 1); // no row: no write
+    auto all = rows_of(s, column::trace_index);
+    REQUIRE(all.size() == 7);
+    CHECK(all[5] == std::pair<std::string, std::string>{"k5", "v5"});
+    CHECK(all[6] == std::pair<std::string, std::string>{"k6", "v6"});
+  }
+}

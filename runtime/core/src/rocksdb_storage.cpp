@@ -34,10 +34,23 @@ storage::~storage() = default;
 
 caf::error storage::ingest(column cf,
                            const std::vector<std::pair<std::string_view, std::string_view>>& rows) {
+  size_t at = 0;
+  return ingest(cf, [&](std::string& key, std::string& value) {
+    if (at == rows.size())
+      return false;
+    key.assign(rows[at].first);
+    value.assign(rows[at].second);
+    ++at;
+    return true;
+  });
+}
+
+caf::error storage::ingest(column cf, const ingest_source& next) {
   write_set ws;
-  for (const auto& [k, v] : rows)
-    ws.put(cf, std::string{k}, std::string{v});
-  return write(ws, true);
+  std::string key, value;
+  while (next(key, value))
+    ws.put(cf, key, value);
+  return ws.empty() ? caf::error{} : write(ws, true);
 }
 
 const char* to_string(column c) {
@@ -116,10 +129,11 @@ public:
 
   // The rows become one table file beside the database, which RocksDB then
   // moves in (one manifest write: all of them or none, durable once done).
-  caf::error
-  ingest(column c,
-         const std::vector<std::pair<std::string_view, std::string_view>>& rows) override {
-    if (rows.empty())
+  using storage::ingest;
+
+  caf::error ingest(column c, const ingest_source& next) override {
+    std::string key, value;
+    if (!next(key, value))
       return {};
     if (failed_.load() && !recover())
       return refused();
@@ -133,11 +147,13 @@ public:
       auto* cf = handle(c);
       rocksdb::Options options{rocksdb::DBOptions{}, db_->GetOptions(cf)};
       options.compression = rocksdb::kNoCompression;
-      rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, options, cf};
+      // The file's pages stay cached: the ingestion reads its footer, index
+      // and properties back right away.
+      rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, options, cf,
+                                    /*invalidate_page_cache=*/false};
       st = writer.Open(path);
-      for (size_t i = 0; st.ok() && i < rows.size(); ++i)
-        st = writer.Put(rocksdb::Slice{rows[i].first.data(), rows[i].first.size()},
-                        rocksdb::Slice{rows[i].second.data(), rows[i].second.size()});
+      for (bool more = true; st.ok() && more; more = next(key, value))
+        st = writer.Put(key, value);
       if (st.ok())
         st = writer.Finish();
     }

@@ -378,10 +378,7 @@ void runtime::impl::index_spans(bool now) {
     std::vector<span_index_entry>{}.swap(entries);
     std::string{}.swap(rows);
     std::vector<size_t>{}.swap(span_row_at);
-    std::string{}.swap(span_index_keys);
-    std::vector<size_t>{}.swap(span_index_end);
     std::vector<span_index_entry>{}.swap(span_sorted);
-    std::vector<std::pair<std::string_view, std::string_view>>{}.swap(span_index_rows);
   };
   if (err || span_row_at.empty()) {
     release_if_small();
@@ -392,35 +389,35 @@ void runtime::impl::index_spans(bool now) {
     return std::string_view{rows}.substr(span_row_at[row], span_row_at[row + 1] - span_row_at[row]);
   };
   internal::sort_span_entries(entries, span_sorted);
-  // The keys are built into one buffer first and viewed once it no longer
-  // grows: no string of its own per index row.
-  auto& keys_out = span_index_keys;
-  keys_out.clear();
-  span_index_end.clear();
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const auto& e = entries[i];
-    if (i > 0 && e.row == entries[i - 1].row && e.hour == entries[i - 1].hour
-        && std::memcmp(e.trace_id, entries[i - 1].trace_id, sizeof e.trace_id) == 0)
-      continue; // two spans of one trace in one row: one index row
-    keys::append_span_index_row(keys_out, std::string_view{e.trace_id, sizeof e.trace_id},
-                                row_key(e.row));
-    span_index_end.push_back(keys_out.size());
-  }
-  auto& index = span_index_rows;
-  index.clear();
-  // Room to spare: a pass a little larger than every one before would
-  // otherwise move (and fault in) the whole vector again.
-  if (auto need = span_index_end.size() + 1; index.capacity() < need)
-    index.reserve(need + need / 2);
-  size_t at = 0;
-  for (auto end : span_index_end) {
-    index.emplace_back(std::string_view{keys_out}.substr(at, end - at), std::string_view{""});
-    at = end;
-  }
   auto last_row = std::string{row_key(static_cast<uint32_t>(span_row_at.size() - 2))};
-  index.emplace_back(keys::span_index_cursor, last_row);
+  // Each index row is built as the table file takes it, into one reused
+  // key: built all first, in buffers growing with the pass, they were a
+  // third of the indexer's time (the copies of each growth, and the fresh
+  // pages faulted in).
+  size_t next = 0;
+  bool cursor_given = false;
+  auto produce = [&](std::string& key, std::string& value) {
+    value.clear();
+    for (; next < entries.size(); ++next) {
+      const auto& e = entries[next];
+      if (next > 0 && e.row == entries[next - 1].row && e.hour == entries[next - 1].hour
+          && std::memcmp(e.trace_id, entries[next - 1].trace_id, sizeof e.trace_id) == 0)
+        continue; // two spans of one trace in one row: one index row
+      key.clear();
+      keys::append_span_index_row(key, std::string_view{e.trace_id, sizeof e.trace_id},
+                                  row_key(e.row));
+      ++next;
+      return true;
+    }
+    if (cursor_given)
+      return false;
+    cursor_given = true; // last: it sorts after every index row
+    key.assign(keys::span_index_cursor);
+    value.assign(last_row);
+    return true;
+  };
   auto indexed = entries.size();
-  auto not_ingested = store->ingest(column::trace_index, index);
+  auto not_ingested = store->ingest(column::trace_index, produce);
   release_if_small();
   if (not_ingested)
     return; // the next pass tries again; lookups read the rows after the cursor

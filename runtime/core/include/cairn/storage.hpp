@@ -143,10 +143,20 @@ public:
   /// Adds `rows`, sorted by key with no key twice, to `cf` as a whole: at
   /// once and durably, without passing through the log and the memtable
   /// (RocksDB: one table file, ingested). For large sorted sets written off
-  /// the commit path. The default writes them as one synced `write`.
+  /// the commit path. The default passes them to the `ingest_source` form.
   /// The rows are views: they need to live only until it returns.
   virtual caf::error ingest(column cf,
                             const std::vector<std::pair<std::string_view, std::string_view>>& rows);
+
+  /// The rows of an `ingest`, one at a time in key order: sets `key` and
+  /// `value` to the next row and returns true, or returns false after the
+  /// last. The strings are the caller's to reuse: a row need not outlive the
+  /// call that produced it.
+  using ingest_source = std::function<bool(std::string& key, std::string& value)>;
+
+  /// `ingest`, with the rows produced as they are written instead of held
+  /// all at once. The default writes them as one synced `write` (none for no row).
+  virtual caf::error ingest(column cf, const ingest_source& next);
 
   /// Reads one value; `std::nullopt` if absent.
   virtual caf::expected<std::optional<std::string>> get(column cf, std::string_view key) = 0;

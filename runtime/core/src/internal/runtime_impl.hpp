@@ -471,13 +471,9 @@ struct runtime::impl {
   /// second faulted its pages in again every time (a quarter of the
   /// indexer's samples). Released after a pass that used a quarter of it.
   std::vector<span_index_entry> span_entries;
-  std::string span_rows;              // the `trace` keys read, back to back
-  std::vector<size_t> span_row_at;    // where each of them starts
-  std::string span_index_keys;        // the index rows' keys, back to back
-  std::vector<size_t> span_index_end; // where each of them ends
-  /// The sort's second buffer, and the rows ingested (views of `span_index_keys`).
-  std::vector<span_index_entry> span_sorted;
-  std::vector<std::pair<std::string_view, std::string_view>> span_index_rows;
+  std::string span_rows;                     // the `trace` keys read, back to back
+  std::vector<size_t> span_row_at;           // where each of them starts
+  std::vector<span_index_entry> span_sorted; // the sort's second buffer
   std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
   int64_t active_peak = 0; // the most live activations seen since the last return
