@@ -143,10 +143,12 @@ public:
   /// Adds `rows`, sorted by key with no key twice, to `cf` as a whole: at
   /// once and durably, without passing through the log and the memtable
   /// (RocksDB: one table file, ingested). For large sorted sets written off
-  /// the commit path. The default passes them to the `ingest_source` form.
-  /// The rows are views: they need to live only until it returns.
-  virtual caf::error ingest(column cf,
-                            const std::vector<std::pair<std::string_view, std::string_view>>& rows);
+  /// the commit path. The rows are views: they need to live only until it
+  /// returns. Not virtual: it hands them to the `ingest_source` form, which
+  /// a storage overrides (a subclass declares `using storage::ingest;` to
+  /// keep this form visible beside its own).
+  caf::error ingest(column cf,
+                    const std::vector<std::pair<std::string_view, std::string_view>>& rows);
 
   /// The rows of an `ingest`, one at a time in key order: sets `key` and
   /// `value` to the next row and returns true, or returns false after the
