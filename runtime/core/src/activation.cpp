@@ -396,14 +396,22 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     self->send(self, tick_atom::value); // run what the mailbox already holds
   }
   return {
+    // Each handler first takes the quiet commits that came (a delivery is
+    // taken before them: a row's second delivery finds it still held), and
+    // ends by asking for a message if it now waits for one
+    // (`await_quiet_commits`).
     [=](deliver_atom, uint64_t seq, envelope& env) {
       take_delivery(self->state, rt->opts.activation_queue, seq, env);
+      rt->take_quiet_commits(self->state);
       rt->run_next(self);
+      rt->await_quiet_commits(self);
     },
     [=](deliver_atom, std::vector<internal::routed>& rows) {
       for (auto& r : rows)
         take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env);
+      rt->take_quiet_commits(self->state);
       rt->run_next(self);
+      rt->await_quiet_commits(self);
     },
     [=](deliver_atom, std::vector<internal::routed>& rows, uint64_t epoch) {
       // Staged rows, not written yet: the writer waits for this actor's
@@ -411,32 +419,55 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
       for (auto& r : rows)
         take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, true);
       self->state.owed_epoch = epoch;
+      rt->take_quiet_commits(self->state);
       rt->run_next(self);
       rt->answer_epoch(self);
+      rt->await_quiet_commits(self);
     },
     [=](committed_atom, uint64_t seq, const caf::error& err) {
+      auto commits = self->state.quiet; // the state may be torn down below
       rt->on_commit(self, seq, err);
+      commits->sent.fetch_sub(1); // later flights may be counted again
       rt->answer_epoch(self);
+      rt->await_quiet_commits(self);
+    },
+    [=](committed_atom) { // quiet commits came while this actor waited for one
+      rt->after_commits(self);
+      rt->answer_epoch(self);
+      rt->await_quiet_commits(self);
     },
     [=](tick_atom) {
       if (self->state.tick_due != 0 && now_ms() >= self->state.tick_due)
         self->state.tick_due = 0;
+      rt->take_quiet_commits(self->state);
       rt->run_next(self);
       rt->answer_epoch(self);
+      rt->await_quiet_commits(self);
     },
     [=](resumed_atom, caf::error& err) {
+      rt->take_quiet_commits(self->state);
       rt->on_resumed(self, std::move(err));
       rt->answer_epoch(self);
+      rt->await_quiet_commits(self);
     },
     [=](idle_atom) {
       auto& s = self->state;
       s.idle_armed = false;
+      if (rt->take_quiet_commits(s) && (!s.queue.empty() || s.reload)) {
+        // Quiet commits that came: what waited for them runs now.
+        rt->after_commits(self);
+        rt->answer_epoch(self);
+        rt->await_quiet_commits(self);
+        return;
+      }
       // Dropped staged rows: not before their writes are done (then the
       // handshake below tells whether their copies came; a new activation
       // reads what was written).
       if (!s.queue.empty() || s.open || !s.flights.empty() || s.overflow
-          || (s.dropped_staged != 0 && rt->coord->settled() <= s.dropped_staged))
+          || (s.dropped_staged != 0 && rt->coord->settled() <= s.dropped_staged)) {
+        rt->await_quiet_commits(self); // flights still out: looks again later
         return;
+      }
       auto idle_for = now_ms() - s.last_activity;
       auto timeout = s.kind->opts.idle_timeout.count();
       if (idle_for >= timeout && rt->try_passivate(s.id, s.received)) {

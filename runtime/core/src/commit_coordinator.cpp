@@ -341,8 +341,10 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     }
     ws.append(std::move(req.ops));
     for (auto seq : req.consumes)
-      if (!in_stage(seq)) // written by an earlier write of this process: once
+      if (!in_stage(seq)) { // written by an earlier write of this process: once
         ws.erase_once(column::mailbox, keys::actor_seq(req.home, seq));
+        res.consumed_written = true;
+      }
     if (!req.spans.empty()) {
       if (spans.empty()) {
         spans.reserve(req.spans.size() * batch.size() + 1);

@@ -96,6 +96,10 @@ struct commit_result {
   /// Rows of this (staged) accept whose step came in the same write: neither
   /// put nor deleted, never routed again, but counted as `delivered` are.
   size_t consumed = 0;
+  /// A staged row this step consumes was written by an earlier write (its
+  /// step came late): that write routed the row again, so the actor must
+  /// learn of this commit after that delivery, by message.
+  bool consumed_written = false;
 };
 
 /// One unit of atomic work: a step, an accept, a timer firing, a redrive.

@@ -86,9 +86,29 @@ constexpr size_t max_flights = 3;
 struct flight {
   uint64_t seq = 0; // its first row (the head, for outcome::retry and ::dead)
   outcome what = outcome::none;
+  // Its success is counted in `quiet_commits`, not sent as a message
+  // (`submit_steps`); a failure is sent as ever.
+  bool quiet = false;
   std::vector<uint64_t> batch; // the rows its steps handled (outcome::done)
   mailbox_record updated;      // the head's new record (outcome::retry)
   std::optional<dead_letter> dead;
+};
+
+/// Successful commits of an activation's quiet flights (`flight::quiet`),
+/// counted by the commit thread instead of sent: the activation takes them
+/// when it next runs. While it waits for one (a step request at the flight
+/// limit, a stage's answer held back, a rebuild after the flights), it sets
+/// `wanted` and the next commit wakes it with a message.
+///
+/// Commits reach the actor in the order of its flights: a quiet flight is
+/// counted only while no commit message is on its way to the actor
+/// (`sent`), so every counted flight comes before any flight still in a
+/// message. A quiet flight that failed, or consumed a staged row written
+/// meanwhile (whose second delivery must come first), is sent instead.
+struct quiet_commits {
+  std::atomic<uint32_t> done{0};   ///< quiet commits not yet taken
+  std::atomic<bool> wanted{false}; ///< the actor waits for one: send a message
+  std::atomic<uint32_t> sent{0};   ///< commit messages sent, not yet handled
 };
 
 struct activation_state {
@@ -113,6 +133,8 @@ struct activation_state {
   std::shared_ptr<std::atomic<bool>> window_full;
   int64_t tick_due = 0;       // the backoff tick already armed for the head (0: none)
   std::deque<flight> flights; // step requests in flight, oldest first
+  std::shared_ptr<quiet_commits> quiet = std::make_shared<quiet_commits>();
+  uint32_t quiet_taken = 0; // quiet commits counted but not yet matched to a flight
   // A request of `flights` failed: the rest fail after it, then the state
   // is rebuilt from storage.
   bool failing = false;
@@ -498,6 +520,15 @@ struct runtime::impl {
                      step_effects& fx);
   void submit_steps(activation_actor* self, commit_request& req, uint64_t seq);
   void on_commit(activation_actor* self, uint64_t seq, const caf::error& err);
+  /// Drops the flights whose quiet commits came (oldest first, up to the
+  /// first flight that is not quiet); true if any did.
+  bool take_quiet_commits(activation_state& st);
+  /// What follows commits: the rebuild they waited for, then the next steps.
+  void after_commits(activation_actor* self);
+  /// After a handler: asks the commit thread for a message if the actor
+  /// now waits for a quiet flight's commit, and arms the idle check when
+  /// only committed rows are left.
+  void await_quiet_commits(activation_actor* self);
   void end_activation(activation_actor* self, caf::error why);
   void dead_letter_corrupt(const std::string& actor, uint64_t seq, std::string raw,
                            const caf::error& why);
