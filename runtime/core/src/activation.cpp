@@ -396,30 +396,30 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     self->send(self, tick_atom::value); // run what the mailbox already holds
   }
   return {
-    // Each handler first takes the quiet commits that came (a delivery is
-    // taken before them: a row's second delivery finds it still held), and
-    // ends by asking for a message if it now waits for one
-    // (`await_quiet_commits`).
+    // Each handler first takes the quiet commits that came, and ends by
+    // asking for a message if it now waits for one (`await_quiet_commits`).
+    // A delivery comes after them: their rows were never written, so no
+    // delivery names them, and they no longer fill the window.
     [=](deliver_atom, uint64_t seq, envelope& env) {
-      take_delivery(self->state, rt->opts.activation_queue, seq, env);
       rt->take_quiet_commits(self->state);
+      take_delivery(self->state, rt->opts.activation_queue, seq, env);
       rt->run_next(self);
       rt->await_quiet_commits(self);
     },
     [=](deliver_atom, std::vector<internal::routed>& rows) {
+      rt->take_quiet_commits(self->state);
       for (auto& r : rows)
         take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env);
-      rt->take_quiet_commits(self->state);
       rt->run_next(self);
       rt->await_quiet_commits(self);
     },
     [=](deliver_atom, std::vector<internal::routed>& rows, uint64_t epoch) {
       // Staged rows, not written yet: the writer waits for this actor's
       // step (or answer) to write them with it.
+      rt->take_quiet_commits(self->state);
       for (auto& r : rows)
         take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, true);
       self->state.owed_epoch = epoch;
-      rt->take_quiet_commits(self->state);
       rt->run_next(self);
       rt->answer_epoch(self);
       rt->await_quiet_commits(self);

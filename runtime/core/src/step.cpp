@@ -618,7 +618,9 @@ void runtime::impl::after_commits(activation_actor* self) {
       if (auto lerr = load_state(st))
         st.broken = std::move(lerr);
   }
-  if (st.broken)
+  // Not before its last flight is back (a wake for quiet commits can come
+  // while the retry or dead letter that found it broken is in flight).
+  if (st.broken && st.flights.empty())
     return end_activation(self, std::move(st.broken));
   run_next(self);
 }
