@@ -1211,22 +1211,35 @@ TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage 
 
 namespace {
 
+/// A `note` with `text` for `to`, as `accept_batch` takes it.
+envelope note_to(std::string to, const std::string& text) {
+  envelope env;
+  env.to = std::move(to);
+  env.type = type_tag<note>::value;
+  env.payload = encode(note{text});
+  return env;
+}
+
+/// Accepts `envs` in one batch and waits for the answer (from a test's own
+/// thread); how many were taken.
+size_t accept_all(runtime& rt, std::vector<envelope> envs) {
+  std::promise<std::vector<runtime::batch_result>> answer;
+  rt.accept_batch(std::move(envs), [&](auto r) { answer.set_value(std::move(r)); });
+  size_t taken = 0;
+  for (const auto& r : answer.get_future().get())
+    taken += r.id ? 1 : 0;
+  return taken;
+}
+
 /// Accepts one `note` for each of `actors` new actors `rec/<prefix><i>`, in
 /// batches of 500; every one must be taken.
 void greet_actors(runtime& rt, const std::string& prefix, size_t actors) {
   for (size_t from = 0; from < actors; from += 500) {
     std::vector<envelope> envs;
-    for (size_t i = from; i < std::min(actors, from + 500); ++i) {
-      envelope env;
-      env.to = "rec/" + prefix + std::to_string(i);
-      env.type = type_tag<note>::value;
-      env.payload = encode(note{"one"});
-      envs.push_back(std::move(env));
-    }
-    std::promise<std::vector<runtime::batch_result>> taken;
-    rt.accept_batch(std::move(envs), [&](auto r) { taken.set_value(std::move(r)); });
-    for (const auto& r : taken.get_future().get())
-      REQUIRE(r.id);
+    for (size_t i = from; i < std::min(actors, from + 500); ++i)
+      envs.push_back(note_to("rec/" + prefix + std::to_string(i), "one"));
+    auto n = envs.size();
+    REQUIRE(accept_all(rt, std::move(envs)) == n);
   }
 }
 
@@ -1313,17 +1326,10 @@ TEST_CASE_METHOD(fixture,
     threads.emplace_back([&, t] {
       for (int b = 0; b < batches; ++b) {
         std::vector<envelope> envs;
-        for (int i = 0; i < per_batch; ++i) {
-          envelope env;
-          env.to = "rec/busy";
-          env.type = type_tag<note>::value;
-          env.payload = encode(note{"n" + std::to_string((t * batches + b) * per_batch + i)});
-          envs.push_back(std::move(env));
-        }
-        std::promise<std::vector<runtime::batch_result>> done;
-        rt->accept_batch(std::move(envs), [&](auto r) { done.set_value(std::move(r)); });
-        for (const auto& r : done.get_future().get())
-          taken += r.id ? 1 : 0;
+        for (int i = 0; i < per_batch; ++i)
+          envs.push_back(
+            note_to("rec/busy", "n" + std::to_string((t * batches + b) * per_batch + i)));
+        taken += static_cast<int>(accept_all(*rt, std::move(envs)));
       }
     });
   for (auto& t : threads)

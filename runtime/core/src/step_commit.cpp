@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: Apache-2.0
+// A step request's commit, back at its actor: by message (`on_commit`:
+// retry, dead letter, a failed write) or counted without one (quiet
+// commits of staged steps), then what waited for it.
+#include <algorithm>
+
+#include "cairn/log_context.hpp"
+#include "internal/runtime_impl.hpp"
+
+namespace cairn {
+
+bool runtime::impl::take_quiet_commits(activation_state& st) {
+  st.quiet_taken += st.quiet->done.exchange(0);
+  bool any = false;
+  // The counted ones are the oldest flights (`quiet_commits`).
+  while (st.quiet_taken > 0 && !st.flights.empty() && st.flights.front().quiet) {
+    for (auto done : st.flights.front().batch)
+      st.queue.erase(done);
+    st.flights.pop_front();
+    --st.quiet_taken;
+    any = true;
+  }
+  return any;
+}
+
+void runtime::impl::await_quiet_commits(activation_actor* self) {
+  auto& st = self->state;
+  if (std::none_of(st.flights.begin(), st.flights.end(), [](const flight& f) { return f.quiet; }))
+    return;
+  // Waiting for a commit: a stage's answer held back, a rebuild or a read of
+  // storage after the flights, or a row that has not run.
+  bool waiting = st.owed_epoch != 0 || st.reload || st.overflow || st.failing;
+  for (auto it = st.queue.begin(); !waiting && it != st.queue.end(); ++it)
+    waiting = !it->second.running;
+  if (!waiting) {
+    // Only rows whose steps are in flight: the idle check takes the commits
+    // later if nothing else comes first.
+    if (!st.idle_armed) {
+      st.idle_armed = true;
+      self->delayed_send(self, st.kind->opts.idle_timeout, idle_atom::value);
+    }
+    return;
+  }
+  st.quiet->wanted.store(true);
+  if (st.quiet->done.load() > 0 && st.quiet->wanted.exchange(false))
+    self->send(self, committed_atom::value); // one came meanwhile
+}
+
+void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::error& err) {
+  auto& st = self->state;
+  take_quiet_commits(st); // those before it
+  steps_in_flight.fetch_sub(1);
+  if (st.flights.empty())
+    return;
+  auto fl = std::move(st.flights.front());
+  st.flights.pop_front();
+  if (code_of(err) == errc::shard_not_owned) {
+    // The shard moved away or is being handed over: not a failure of the
+    // handler, no attempt is spent. Its mail stays where it is (and moves
+    // with the shard); this activation ends.
+    st.queue.clear();
+    self->quit();
+    return;
+  }
+  if (err && !st.failing) {
+    st.failing = true;
+    // Nothing of the step is on disk; the message is still in the mailbox.
+    // State may be ahead of storage: rebuild it, then try again later.
+    trace_context tc;
+    if (!st.queue.empty())
+      parse_traceparent(st.queue.begin()->second.env.traceparent, tc);
+    // An unwritable storage logs once itself, and a full outbox toward a
+    // peer is counted there; per-step lines would flood.
+    log_scope scope{tc.trace_id, {}, st.id};
+    if (store->health().writable && code_of(err) != errc::busy)
+      spdlog::error("step commit failed, will retry: {}", render(err));
+    else
+      spdlog::debug("step commit failed, will retry: {}", render(err));
+  }
+  if (st.failing) {
+    if (!st.flights.empty())
+      return; // refused after it (they follow it): rebuilt once all are back
+    st.failing = false;
+    st.reload = false;
+    st.pending = outcome::none;
+    st.batch.clear();
+    st.after_commit.clear();
+    st.dead.reset();
+    // The failed write may still have reached the log (a write error after
+    // the append): the mailbox on disk is the truth, so the window is
+    // dropped and re-read, never re-run from memory.
+    for (const auto& [row_seq, row] : st.queue)
+      if (row.provisional)
+        st.dropped_staged = std::max(st.dropped_staged, row_seq);
+    st.queue.clear();
+    st.max_seen = 0;
+    st.overflow = true;
+    st.window_full->store(true);
+    if (auto lerr = load_state(st))
+      return end_activation(self, std::move(lerr));
+    self->delayed_send(self, std::chrono::milliseconds{200}, tick_atom::value);
+    return;
+  }
+  switch (fl.what) {
+    case outcome::done: // counted and answered on the commit thread (submit_steps)
+      for (auto done : fl.batch)
+        st.queue.erase(done);
+      break;
+    case outcome::retry:
+      st.queue[seq] = std::move(fl.updated);
+      retried.fetch_add(1);
+      st.kind->counters->retried.fetch_add(1);
+      break;
+    case outcome::dead:
+      st.queue.erase(seq);
+      pending.fetch_sub(1);
+      dead_lettered.fetch_add(1);
+      dead_stored.fetch_add(1);
+      st.kind->counters->dead_lettered.fetch_add(1);
+      if (fl.dead)
+        st.kind->opts.on_dead_letter(*fl.dead);
+      break;
+    case outcome::none: break;
+  }
+  after_commits(self);
+}
+
+void runtime::impl::after_commits(activation_actor* self) {
+  auto& st = self->state;
+  take_quiet_commits(st); // those after it, if any came
+  // A handler that ran after the committed steps changed the state in
+  // memory only: rebuild it from storage, once every flight is back.
+  if (st.reload && st.flights.empty()) {
+    st.reload = false;
+    if (!st.broken)
+      if (auto lerr = load_state(st))
+        st.broken = std::move(lerr);
+  }
+  // Not before its last flight is back (a wake for quiet commits can come
+  // while the retry or dead letter that found it broken is in flight).
+  if (st.broken && st.flights.empty())
+    return end_activation(self, std::move(st.broken));
+  run_next(self);
+}
+
+} // namespace cairn
