@@ -168,6 +168,13 @@ runtime_options options_for(const test::temp_dir& dir) {
   return o;
 }
 
+/// The recorder kind's options with actors passivating after `idle` with an empty mailbox.
+kind_options idle_after(std::chrono::milliseconds idle) {
+  kind_options ko;
+  ko.idle_timeout = idle;
+  return ko;
+}
+
 std::unique_ptr<runtime> start_runtime(runtime_options o, kind_options ko = {}) {
   auto rt = runtime::open(std::move(o));
   REQUIRE(rt);
@@ -279,9 +286,8 @@ TEST_CASE_METHOD(fixture,
     c->rows = &swept_rows;
     return c;
   };
-  kind_options ko;
-  ko.idle_timeout = 10ms; // an actor whose mailbox is empty frees its slot
-  auto rt = start_runtime(o, ko);
+  // An actor whose mailbox is empty frees its slot.
+  auto rt = start_runtime(o, idle_after(10ms));
   counting = true;
   // One actor holds the only slot while the backlog is sent: every message
   // finds the cap reached and asks for a sweep.
@@ -722,9 +728,8 @@ TEST_CASE_METHOD(fixture,
     };
     return f;
   };
-  kind_options ko;
-  ko.idle_timeout = 0ms; // each actor passivates whenever its mailbox empties
-  auto rt = start_runtime(o, ko);
+  // Each actor passivates whenever its mailbox empties.
+  auto rt = start_runtime(o, idle_after(0ms));
   constexpr int senders = 4, per_sender = 150, actors = 3;
   std::vector<std::thread> threads;
   for (int p = 0; p < senders; ++p)
@@ -770,9 +775,7 @@ TEST_CASE_METHOD(fixture,
                  "[staged][pipeline][order]") {
   auto o = options_for(dir);
   o.activation_queue = 4;
-  kind_options ko;
-  ko.idle_timeout = 0ms;
-  auto rt = start_runtime(o, ko);
+  auto rt = start_runtime(o, idle_after(0ms));
   constexpr int senders = 3, batches = 120, actors = 2;
   std::vector<std::thread> threads;
   std::atomic<int> refused{0};
@@ -1197,9 +1200,7 @@ TEST_CASE("the runtime's scheduler runs receive timeouts, request timeouts and d
 
 TEST_CASE_METHOD(fixture, "idle actors are passivated and restored from storage on demand",
                  "[invariant6][passivation]") {
-  kind_options ko;
-  ko.idle_timeout = 20ms;
-  auto rt = start_runtime(options_for(dir), ko);
+  auto rt = start_runtime(options_for(dir), idle_after(20ms));
   for (int i = 0; i < 100; ++i)
     REQUIRE(rt->tell("rec/v" + std::to_string(i), note{"one"}));
   REQUIRE(
@@ -1253,9 +1254,7 @@ TEST_CASE_METHOD(fixture,
     // As MCP calls do (an actor each). Returning pages under it only makes
     // the next allocations fault them in again; the old rule (every 10,000
     // passivations) did so once a second.
-    kind_options ko;
-    ko.idle_timeout = 0ms;
-    auto rt = start_runtime(options_for(dir), ko);
+    auto rt = start_runtime(options_for(dir), idle_after(0ms));
     for (int round = 0; round < 12; ++round) {
       greet_actors(*rt, "c" + std::to_string(round) + "-", 1'000);
       REQUIRE(test::eventually([&] {
@@ -1268,11 +1267,9 @@ TEST_CASE_METHOD(fixture,
     CHECK(rt->stats().memory_returns == 0);
   }
   SECTION("a wave: 10,500 actors alive at once, then passivated") {
-    kind_options ko;
     // Far above the time to start them all (about 2.5 s under ThreadSanitizer
     // with one scheduler thread, more on a loaded machine).
-    ko.idle_timeout = 10s;
-    auto rt = start_runtime(options_for(dir), ko);
+    auto rt = start_runtime(options_for(dir), idle_after(10s));
     greet_actors(*rt, "w", 10'500);
     REQUIRE(test::eventually([&] { return rt->stats().processed >= 10'500; }));
     // All alive before the first passivation; if this machine took longer
@@ -1288,9 +1285,7 @@ TEST_CASE_METHOD(fixture,
                  "a kind without idle time passivates each actor once its mailbox is empty and "
                  "loses nothing sent meanwhile",
                  "[invariant6][passivation]") {
-  kind_options ko;
-  ko.idle_timeout = 0ms;
-  auto rt = start_runtime(options_for(dir), ko);
+  auto rt = start_runtime(options_for(dir), idle_after(0ms));
   for (int i = 0; i < 50; ++i)
     REQUIRE(rt->tell("rec/z" + std::to_string(i), note{"one"}));
   REQUIRE(test::eventually([&] { return rt->stats().passivations >= 50 && rt->idle(); }));
@@ -1316,9 +1311,7 @@ TEST_CASE_METHOD(fixture,
   // counted for their actor, not sent (`quiet_commits`): the actor must
   // still run what waits behind its flights, never a row twice, and reach
   // its idle check with nothing more coming.
-  kind_options ko;
-  ko.idle_timeout = 50ms;
-  auto rt = start_runtime(options_for(dir), ko);
+  auto rt = start_runtime(options_for(dir), idle_after(50ms));
   constexpr int senders = 2, batches = 20, per_batch = 50;
   std::vector<std::thread> threads;
   std::atomic<int> taken{0};
@@ -1365,9 +1358,7 @@ TEST_CASE_METHOD(fixture,
     };
     return f;
   };
-  kind_options ko;
-  ko.idle_timeout = 0ms;
-  auto rt = start_runtime(o, ko);
+  auto rt = start_runtime(o, idle_after(0ms));
   REQUIRE(rt->tell("rec/retire", note{"once"}));
   // Sent while the failing commits are retried: each runs once, after it.
   // (One that shares a failing write is refused with it, and sent again.)
@@ -1413,9 +1404,7 @@ TEST_CASE_METHOD(fixture,
     c->reads = &reads;
     return c;
   };
-  kind_options ko;
-  ko.idle_timeout = 0ms;
-  auto rt = start_runtime(o, ko);
+  auto rt = start_runtime(o, idle_after(0ms));
   for (const auto& text : {"one", "two"}) {
     envelope env;
     env.from = "external";
