@@ -170,7 +170,7 @@ results=$(cd "$peers_bin" && pwd)/results-$stamp.jsonl
 : > "$results"
 rows=() # "system|durability|batch|msgs/s|p99 ms|kind" with kind peer, cairn or failed
 failed=0
-declare -A cairn_http
+declare -A cairn_http cairn_http64
 
 # The whole machine's CPU over one run (every process: server, client, kernel), from /proc/stat.
 # cpu_begin before a run; cpu_end sets cpu_cols to "µs per message|cores busy".
@@ -309,7 +309,10 @@ cairn_row() {
     return
   fi
   rows+=("$1|$durability|$2|$msgs|$p99|cairn|$cpu_cols")
-  [ "$1" != "cairn (HTTP batches)" ] || cairn_http[$2]=$msgs
+  case "$1" in
+    "cairn (HTTP batches, 4 actors)") cairn_http[$2]=$msgs ;;
+    "cairn (HTTP batches, 64 actors)") cairn_http64[$2]=$msgs ;;
+  esac
 }
 
 if [ "$peers_only" != 1 ]; then
@@ -319,21 +322,30 @@ if [ "$peers_only" != 1 ]; then
   node_pid=$!
   if wait_for 60 "$node_pid" "$dir/node.log" grep -q "ready: http://127.0.0.1:[0-9]" "$dir/node.log"; then
     url=$(grep -o "http://127.0.0.1:[0-9]*" "$dir/node.log" | head -n 1)
-    for b in "${batches[@]}"; do
-      say "cairn (HTTP batches), batch $b"
-      cpu_begin
-      if out=$("$cairn_bin" bench --node "$url" --messages "$messages" --batch "$b" --producers 4 \
-        --actors 64 --durability fsync --quiet --json); then
-        cpu_end
-        cairn_row "cairn (HTTP batches)" "$b" "$out"
-      else
-        say "cairn bench over HTTP, batch $b, failed (exit $?)"
-        rows+=("cairn (HTTP batches)|-|$b|-|-|failed")
-        failed=1
-      fi
+    # 4 actors: one per peer consumer, each taking what has arrived in one step, as a peer
+    # consumer acks what has arrived at once; 64: the same messages spread thinner.
+    for actors in 4 64; do
+      for b in "${batches[@]}"; do
+        label="cairn (HTTP batches, $actors actors)"
+        say "$label, batch $b"
+        cpu_begin
+        if out=$("$cairn_bin" bench --node "$url" --messages "$messages" --batch "$b" \
+          --producers 4 --actors "$actors" --durability fsync --quiet --json); then
+          cpu_end
+          cairn_row "$label" "$b" "$out"
+        else
+          say "cairn bench over HTTP, $actors actors, batch $b, failed (exit $?)"
+          rows+=("$label|-|$b|-|-|failed")
+          failed=1
+        fi
+      done
     done
   else
-    for b in "${batches[@]}"; do rows+=("cairn (HTTP batches)|node did not start|$b|-|-|failed"); done
+    for actors in 4 64; do
+      for b in "${batches[@]}"; do
+        rows+=("cairn (HTTP batches, $actors actors)|node did not start|$b|-|-|failed")
+      done
+    done
     failed=1
   fi
   stop_pid "$node_pid" 60
@@ -356,19 +368,23 @@ fi
 
 # --- table -------------------------------------------------------------------------------------
 echo
-echo "$messages messages of 256 B, 4 producers; peers with 4 consumers, cairn with 64 actors."
+echo "$messages messages of 256 B, 4 producers; peers with 4 consumers; cairn over HTTP with 4"
+echo "actors (one per peer consumer) and with 64; embedded cairn with the bench's 64 actors."
 echo "msgs/s: acked (peers) or handled (cairn) messages over first send to last ack."
 echo "p99: send to durable ack (peers), send to handled (cairn)."
 echo "CPU: the whole machine's (server, client, kernel) per message, over the run; cores: busy"
 echo "cores of $(nproc) over the run (the rest idle or waiting for the disk)."
-format="%-28s %-57s %5s %9s %9s %11s %6s %18s\n"
+echo "cairn HTTP / this: cairn over HTTP with 4 actors (with 64) over the peer's msgs/s."
+format="%-32s %-57s %5s %9s %9s %11s %6s %18s\n"
 printf "$format" system durability batch msgs/s "p99 ms" "CPU us/msg" cores "cairn HTTP / this"
+ratio_of() { # CAIRN PEER
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
 for row in "${rows[@]}"; do
   IFS='|' read -r system durability batch msgs p99 kind cpu cores <<< "$row"
   ratio=-
   if [ "$kind" = peer ]; then
-    ratio=$(awk -v a="${cairn_http[$batch]:-}" -v b="$msgs" \
-      'BEGIN { if (a == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }')
+    ratio="$(ratio_of "${cairn_http[$batch]:-}" "$msgs") ($(ratio_of "${cairn_http64[$batch]:-}" "$msgs"))"
   fi
   [ "$kind" != failed ] || msgs=FAILED
   printf "$format" "$system" "$durability" "$batch" "$msgs" "$p99" "${cpu:--}" "${cores:--}" "$ratio"

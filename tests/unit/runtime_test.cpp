@@ -1784,9 +1784,13 @@ TEST_CASE_METHOD(fixture,
                  "[runtime][delivery]") {
   auto o = options_for(dir);
   // 8: one write carries far more rows per actor than its window holds, the
-  // rest is read from storage; 256: all of them are taken from the hand-off.
-  o.activation_queue = GENERATE(size_t{8}, size_t{256});
-  INFO("window " << o.activation_queue);
+  // rest is read from storage; 256: all of them are taken from the hand-off;
+  // 2048 with reads of 8 rows: the window, not the read size, bounds what an
+  // activation holds as rows arrive.
+  auto [window, read] = GENERATE(table<size_t, size_t>({{8, 512}, {256, 512}, {2048, 8}}));
+  o.activation_queue = window;
+  o.mailbox_read = read;
+  INFO("window " << window << ", reads of " << read);
   auto rt = start_runtime(o);
   const std::vector<std::string> actors{"rec/d0", "rec/d1", "rec/d2"};
   // Active first, so that what follows reaches them through the hand-off
@@ -1794,6 +1798,7 @@ TEST_CASE_METHOD(fixture,
   for (auto& a : actors)
     REQUIRE(rt->tell(a, note{"warm"}));
   REQUIRE(test::eventually([&] { return rt->idle() && rt->stats().processed >= 3; }));
+  auto read_before = rt->stats().mailbox_rows_read;
   // One request, interleaved: each actor's 200 rows go over in one hand-off.
   {
     std::vector<envelope> envs;
@@ -1857,4 +1862,10 @@ TEST_CASE_METHOD(fixture,
     }
   }
   CHECK(count_rows(*rt, column::mailbox) == 0);
+  // Rows past a window wait in storage and are read back; within it, none.
+  auto read_back = rt->stats().mailbox_rows_read - read_before;
+  if (window == 8)
+    CHECK(read_back > 0);
+  else
+    CHECK(read_back == 0);
 }

@@ -46,6 +46,10 @@ http_response node_api::metrics() {
   metric("cairn_mailbox_rows_unwritten_total", "counter",
          "Accepted messages whose step came in the write that accepted them (no mailbox row).",
          s.rows_unwritten);
+  metric("cairn_mailbox_rows_read_total", "counter",
+         "Mailbox rows read from storage into activations (at their start, or after more "
+         "arrived than their window holds).",
+         s.mailbox_rows_read);
   metric("cairn_passivations_total", "counter", "Activations passivated.", s.passivations);
   metric("cairn_memory_returns_total", "counter",
          "Times freed memory went back to the system after a wave of passivations.",

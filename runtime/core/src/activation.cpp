@@ -174,13 +174,16 @@ void runtime::impl::load_mailbox(activation_actor* self) {
   auto& st = self->state;
   std::vector<std::pair<uint64_t, std::string>> corrupt;
   bool more = false;
+  size_t read = 0;
+  size_t limit = std::max<size_t>(1, std::min(opts.mailbox_read, opts.activation_queue));
   auto err =
     store->scan(column::mailbox, keys::actor_prefix(st.id), keys::actor_seq(st.id, st.max_seen + 1),
                 [&](std::string_view k, std::string_view v) {
-                  if (st.queue.size() >= opts.activation_queue) {
+                  if (st.queue.size() >= opts.activation_queue || read >= limit) {
                     more = true;
                     return false;
                   }
+                  ++read;
                   uint64_t seq = keys::read_be64(k, k.size() - 8);
                   st.max_seen = seq;
                   auto rec = decode<mailbox_record>(v);
@@ -191,6 +194,7 @@ void runtime::impl::load_mailbox(activation_actor* self) {
                   st.queue.emplace(seq, std::move(*rec));
                   return true;
                 });
+  mailbox_rows_read.fetch_add(read, std::memory_order_relaxed);
   if (err) {
     spdlog::warn("actor {}: cannot read its mailbox: {}", st.id, render(err));
     more = true;

@@ -362,6 +362,7 @@ runtime_stats runtime::stats() const {
   s.pending = static_cast<uint64_t>(std::max<int64_t>(0, d.pending.load()));
   s.active = static_cast<uint64_t>(std::max<int64_t>(0, d.active.load()));
   s.activations = d.activations.load();
+  s.mailbox_rows_read = d.mailbox_rows_read.load();
   s.passivations = d.passivations.load();
   s.memory_returns = d.memory_returns.load();
   s.timers = static_cast<uint64_t>(std::max<int64_t>(0, d.timers.load()));

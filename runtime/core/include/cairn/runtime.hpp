@@ -69,8 +69,16 @@ struct runtime_options {
   uint64_t wal_spare_bytes = uint64_t{64} << 20;
   size_t max_pending = 1'000'000;     ///< accepted but unprocessed messages before "busy"
   size_t max_queued_commits = 65'536; ///< commit requests waiting for the writer
-  size_t activation_queue = 512;      ///< envelopes an activation holds in memory
-  size_t max_active = 200'000;        ///< activations alive at once (recovery pacing)
+  /// Envelopes an activation holds in memory as they arrive. Past it, rows
+  /// wait in storage and are read once the activation has handled the ones
+  /// it holds (a burst to one actor larger than this costs a write and a
+  /// read per row).
+  size_t activation_queue = 2048;
+  /// Envelopes an activation reads from its mailbox in storage at once: when
+  /// it starts, or once its window drained (at most `activation_queue`). A
+  /// recovery with every actor backlogged holds this many per actor.
+  size_t mailbox_read = 512;
+  size_t max_active = 200'000; ///< activations alive at once (recovery pacing)
   /// How long an idempotency key is remembered: a repeat within it is a
   /// duplicate (default 24 h).
   std::chrono::milliseconds dedupe_window{24 * 3600 * 1000};
@@ -214,6 +222,9 @@ struct runtime_stats {
   /// Accepted rows whose step came in the write that accepted them: never
   /// put in the mailbox or deleted from it (staged accepts).
   uint64_t rows_unwritten = 0;
+  /// Mailbox rows read from storage into activations: at their start, or
+  /// after more arrived than their window holds (`activation_queue`).
+  uint64_t mailbox_rows_read = 0;
   uint64_t pending = 0;         ///< gauge: envelopes in mailboxes
   uint64_t active = 0;          ///< gauge: activations in memory
   uint64_t activations = 0;     ///< activations started

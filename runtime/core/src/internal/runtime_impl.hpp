@@ -500,6 +500,10 @@ struct runtime::impl {
   std::chrono::steady_clock::time_point last_trim{};
   int64_t active_peak = 0; // the most live activations seen since the last return
   std::atomic<uint64_t> memory_returns{0};
+  // Mailbox rows read from storage into activations (rare: an activation's
+  // start, or a window overflowed); kept apart from the counters every step
+  // touches above.
+  std::atomic<uint64_t> mailbox_rows_read{0};
 
   // -- activation -------------------------------------------------------------
 
