@@ -69,6 +69,13 @@ size_t spans_in(const std::string& dir) {
   return n;
 }
 
+/// The report says each of the `n` messages sent was handled, once.
+void check_each_handled_once(const json::object& o, uint64_t n) {
+  CHECK(num(o, "handled") == n);
+  CHECK(num(o, "duplicates") == 0);
+  CHECK(num(o, "missing") == 0);
+}
+
 /// `cairn_kind_processed_total{kind="bench"}` of the node on `port`.
 uint64_t bench_steps(uint16_t port) {
   auto m = test::http_call(port, "GET", "/metrics").body;
@@ -116,9 +123,7 @@ TEST_CASE("cairn bench over HTTP batches accounts for every message: each handle
   auto o = report_of(r.out);
   CHECK(num(o, "sent") == 3000);
   CHECK(num(o, "accepted") == 3000);
-  CHECK(num(o, "handled") == 3000);
-  CHECK(num(o, "duplicates") == 0);
-  CHECK(num(o, "missing") == 0);
+  check_each_handled_once(o, 3000);
   CHECK(num(o.at("accept_latency_ms").as_object(), "count") == 3000);
   CHECK(num(o.at("end_to_end_latency_ms").as_object(), "count") == 3000);
   CHECK(num(o, "storage_writes") > 0);
@@ -132,6 +137,34 @@ TEST_CASE("cairn bench over HTTP batches accounts for every message: each handle
   CHECK(counted->received == 3000);
   CHECK(counted->end_to_end_us.count() == 3000);
   CHECK(test::http_call(f.port, "GET", "/api/v1/bench/no-such-run").status == 404);
+}
+
+/// `cairn_mailbox_rows_read_total` of the node on `port`.
+uint64_t rows_read(uint16_t port) {
+  auto m = test::http_call(port, "GET", "/metrics").body;
+  std::smatch match;
+  REQUIRE(std::regex_search(m, match, std::regex{R"re(cairn_mailbox_rows_read_total (\d+))re"}));
+  return std::stoull(match[1]);
+}
+
+TEST_CASE("bursts to one actor past its --activation-window wait in storage and are read back, "
+          "within it none is, and every message is handled once either way",
+          "[bench][cli][window]") {
+  // One producer, batches of 400 to one actor: at most a few batches in
+  // flight, far fewer than the default window of 2,048, far more than 8.
+  auto [window, read_back] = GENERATE(table<std::string, bool>({{"8", true}, {"2048", false}}));
+  INFO("--activation-window " << window);
+  node_fixture f{{"--activation-window", window}};
+  auto r = f.bench({"--messages", "4000", "--batch", "400", "--producers", "1", "--actors", "1",
+                    "--json", "--quiet"});
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  auto o = report_of(r.out);
+  check_each_handled_once(o, 4000);
+  if (read_back)
+    CHECK(rows_read(f.port) > 0);
+  else
+    CHECK(rows_read(f.port) == 0);
 }
 
 TEST_CASE("cairn bench sends one message per request and prints its table", "[bench][cli]") {

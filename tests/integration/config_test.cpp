@@ -180,6 +180,7 @@ const std::map<std::string, sample>& samples() {
     {"scheduler",
      {R"("stealing")", "sharing", "stealing", R"("stealing")", R"("sharing")", R"("stealing")"}},
     {"max_active", {"10", "20", "30", "10", "20", "30"}},
+    {"activation_window", {"64", "128", "256", "64", "128", "256"}},
     {"demo", {"true", "false", std::nullopt, "true", "false", "true"}},
     {"demo_rate", {"2.5", "3.5", "4.5", "2.5", "3.5", "4.5"}},
     {"flaky_rate", {"0.25", "0.5", "0.75", "0.25", "0.5", "0.75"}},

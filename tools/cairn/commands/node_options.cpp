@@ -97,6 +97,12 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->add_option("--max-active", ns->max_active,
                  "Actors in memory at once; 0 holds all processing (accepting still works)")
     ->capture_default_str();
+  cmd
+    ->add_option("--activation-window", ns->activation_window,
+                 "Messages an actor holds in memory as they arrive; past it they wait in "
+                 "storage and are read back 512 at a time")
+    ->check(CLI::Range(1, 1'000'000))
+    ->capture_default_str();
   cmd->add_option("--token", ns->tokens,
                   "API bearer token SECRET:scopes (read, write, admin), repeatable; required "
                   "when --http is not loopback");

@@ -233,6 +233,7 @@ int run_node(const node_settings& ns) {
   // cores: 4 threads 69-74k msgs/s, 2 threads 94-97k; bench/RESULTS.md).
   opts.threads = ns.threads;
   opts.max_active = ns.max_active;
+  opts.activation_queue = ns.activation_window;
   opts.scheduler = scheduling_named(ns.scheduler).value_or(scheduling::sharing);
   const auto& http_opts = checked.http_opts;
   bool serve_http = checked.serve_http;

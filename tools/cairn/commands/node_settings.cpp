@@ -188,6 +188,7 @@ const std::vector<setting>& settings_table() {
     number_setting("threads", &node_settings::threads, 0, 1024),
     text_setting("scheduler", &node_settings::scheduler, {"sharing", "stealing"}),
     number_setting("max_active", &node_settings::max_active, 0, 1e9),
+    number_setting("activation_window", &node_settings::activation_window, 1, 1e6),
     text_setting("cluster_etcd", &node_settings::cluster_etcd),
     text_setting("node_id", &node_settings::node_id),
     text_setting("cluster_listen", &node_settings::cluster_listen),

@@ -43,6 +43,7 @@ struct node_settings {
   size_t threads = 0;
   std::string scheduler = "sharing";
   size_t max_active = 200'000;
+  size_t activation_window = 2048;
   std::string http = "127.0.0.1:7070";
   int64_t http_read_timeout_s = 10;
   int64_t max_connections = 1024;
