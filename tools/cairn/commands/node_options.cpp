@@ -100,7 +100,7 @@ void add_node_run(CLI::App& app, int& exit_code) {
   cmd
     ->add_option("--activation-window", ns->activation_window,
                  "Messages an actor holds in memory as they arrive; past it they wait in "
-                 "storage and are read back 512 at a time")
+                 "storage and are read back at most 512 at a time")
     ->check(CLI::Range(1, 1'000'000))
     ->capture_default_str();
   cmd->add_option("--token", ns->tokens,
