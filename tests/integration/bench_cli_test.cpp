@@ -148,10 +148,10 @@ uint64_t rows_read(uint16_t port) {
 }
 
 TEST_CASE("bursts to one actor past its --activation-window wait in storage and are read back, "
-          "within it none is, and every message is handled once either way",
+          "within it they are not, and every message is handled once either way",
           "[bench][cli][window]") {
-  // One producer, batches of 400 to one actor: at most a few batches in
-  // flight, far fewer than the default window of 2,048, far more than 8.
+  // One producer, batches of 400 to one actor: one batch in flight at a
+  // time, far fewer rows than the default window of 2,048, far more than 8.
   auto [window, read_back] = GENERATE(table<std::string, bool>({{"8", true}, {"2048", false}}));
   INFO("--activation-window " << window);
   node_fixture f{{"--activation-window", window}};
@@ -161,10 +161,17 @@ TEST_CASE("bursts to one actor past its --activation-window wait in storage and 
   REQUIRE(r.code == 0);
   auto o = report_of(r.out);
   check_each_handled_once(o, 4000);
-  if (read_back)
-    CHECK(rows_read(f.port) > 0);
-  else
-    CHECK(rows_read(f.port) == 0);
+  // The node's counter, and the report's count over the run. Past a window
+  // of 8, at least 392 rows of each batch of 400 wait in storage. Within the
+  // default one, the actor reads storage only as it starts (what its first
+  // rows left there, at most one read of 512 rows), never again.
+  if (read_back) {
+    CHECK(rows_read(f.port) >= 1000);
+    CHECK(num(o, "rows_read_back") >= 1000);
+  } else {
+    CHECK(rows_read(f.port) <= 512);
+    CHECK(num(o, "rows_read_back") <= 512);
+  }
 }
 
 TEST_CASE("cairn bench sends one message per request and prints its table", "[bench][cli]") {

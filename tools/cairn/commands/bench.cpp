@@ -157,11 +157,12 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
   uint64_t missing = accepted > o.report.received ? accepted - o.report.received : 0;
   double accept_rate = o.send_s > 0 ? static_cast<double>(accepted) / o.send_s : 0;
   double e2e_rate = o.total_s > 0 ? static_cast<double>(o.report.received) / o.total_s : 0;
-  uint64_t commits = 0, requests = 0;
+  uint64_t commits = 0, requests = 0, read_back = 0;
   double node_cpu_ms = 0;
   if (o.before && o.after) {
     commits = o.after->commits - o.before->commits;
     requests = o.after->commit_requests - o.before->commit_requests;
+    read_back = o.after->rows_read - o.before->rows_read;
     node_cpu_ms = o.after->cpu_ms - o.before->cpu_ms;
   }
   double per_msg = [&](double ms) {
@@ -221,6 +222,7 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
        commits > 0
          ? std::round(static_cast<double>(requests) * 10 / static_cast<double>(commits)) / 10
          : 0.0},
+      {"rows_read_back", read_back},
       {"cpu_us_per_message",
        json::object{{t.in_process() ? "process" : "node", std::round(per_msg * 10) / 10},
                     {"bench", t.in_process() ? json::value(nullptr)
@@ -261,9 +263,14 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
                   duration_text(h->quantile(0.5)).c_str(), duration_text(h->quantile(0.9)).c_str(),
                   duration_text(h->quantile(0.99)).c_str(),
                   duration_text(h->quantile(0.999)).c_str(), duration_text(h->max()).c_str());
-    if (o.before && o.after)
+    if (o.before && o.after) {
       std::printf("storage     %s writes, %.1f commit requests each\n", grouped(commits).c_str(),
                   commits > 0 ? static_cast<double>(requests) / static_cast<double>(commits) : 0.0);
+      if (read_back > 0)
+        std::printf("            %s rows read back from storage (at an actor's start, or when "
+                    "more arrived for it than its window holds: --activation-window)\n",
+                    grouped(read_back).c_str());
+    }
     if (t.in_process()) {
       std::printf("cpu         %.1f us per message (node and producers, one process)\n", per_msg);
       std::string line;

@@ -57,6 +57,8 @@ struct bench_counters {
   uint64_t commit_requests = 0;
   /// In process only: CPU time by thread name (threads of one name added up).
   std::map<std::string, double> thread_cpu_ms;
+  /// Mailbox rows read back from storage (windows that overflowed).
+  uint64_t rows_read = 0;
 };
 
 class bench_target {

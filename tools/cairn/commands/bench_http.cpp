@@ -355,6 +355,7 @@ public:
     if (auto* t = o.if_contains("totals"); t && t->is_object()) {
       c.commits = static_cast<uint64_t>(num(t->as_object().if_contains("commits")));
       c.commit_requests = static_cast<uint64_t>(num(t->as_object().if_contains("commit_requests")));
+      c.rows_read = static_cast<uint64_t>(num(t->as_object().if_contains("mailbox_rows_read")));
     }
     return c;
   }
