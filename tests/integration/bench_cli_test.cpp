@@ -3,6 +3,7 @@
 // for (checked against the node's own counters, not only the bench's), in
 // each of its modes, and it fails loudly when messages go missing.
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <regex>
 
@@ -76,14 +77,19 @@ void check_each_handled_once(const json::object& o, uint64_t n) {
   CHECK(num(o, "missing") == 0);
 }
 
-/// `cairn_kind_processed_total{kind="bench"}` of the node on `port`.
-uint64_t bench_steps(uint16_t port) {
+/// The value of the metric line `series` (name and labels, as a regex) of
+/// the node on `port`; none when the node does not print it.
+std::optional<uint64_t> metric_value(uint16_t port, const std::string& series) {
   auto m = test::http_call(port, "GET", "/metrics").body;
   std::smatch match;
-  if (!std::regex_search(m, match,
-                         std::regex{R"re(cairn_kind_processed_total\{kind="bench"\} (\d+))re"}))
-    return 0;
+  if (!std::regex_search(m, match, std::regex{series + R"re( (\d+))re"}))
+    return std::nullopt;
   return std::stoull(match[1]);
+}
+
+/// `cairn_kind_processed_total{kind="bench"}` of the node on `port`.
+uint64_t bench_steps(uint16_t port) {
+  return metric_value(port, R"re(cairn_kind_processed_total\{kind="bench"\})re").value_or(0);
 }
 
 struct node_fixture {
@@ -141,10 +147,9 @@ TEST_CASE("cairn bench over HTTP batches accounts for every message: each handle
 
 /// `cairn_mailbox_rows_read_total` of the node on `port`.
 uint64_t rows_read(uint16_t port) {
-  auto m = test::http_call(port, "GET", "/metrics").body;
-  std::smatch match;
-  REQUIRE(std::regex_search(m, match, std::regex{R"re(cairn_mailbox_rows_read_total (\d+))re"}));
-  return std::stoull(match[1]);
+  auto n = metric_value(port, "cairn_mailbox_rows_read_total");
+  REQUIRE(n);
+  return *n;
 }
 
 TEST_CASE("bursts to one actor past its --activation-window wait in storage and are read back, "
