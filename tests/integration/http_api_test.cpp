@@ -112,6 +112,8 @@ TEST_CASE("health, readiness, status and metrics answer on a live node", "[http]
   CHECK(metrics.body.find("# TYPE cairn_mailbox_rows_unwritten_total counter")
         != std::string::npos);
   CHECK(status.body.find("\"mailbox_rows_unwritten\":") != std::string::npos);
+  CHECK(metrics.body.find("# TYPE cairn_mailbox_rows_carried_total counter") != std::string::npos);
+  CHECK(status.body.find("\"mailbox_rows_carried\":") != std::string::npos);
   CHECK(metrics.body.find("# TYPE cairn_mailbox_rows_read_total counter") != std::string::npos);
   CHECK(status.body.find("\"mailbox_rows_read\":") != std::string::npos);
   CHECK(metrics.body.find("cairn_mailbox_depth ") != std::string::npos);

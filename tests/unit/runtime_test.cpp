@@ -21,6 +21,7 @@
 #include "cairn/codec.hpp"
 #include "cairn/node_api.hpp"
 #include "cairn/runtime.hpp"
+#include "forwarding_storage.hpp"
 #include "internal/keys.hpp"
 #include "internal/scheduler.hpp"
 #include "internal/span_codec.hpp"
@@ -129,9 +130,9 @@ public:
 };
 
 /// Storage that forwards to RocksDB but fails the writes a predicate picks.
-class faulty_storage : public storage {
+class faulty_storage : public test::forwarding_storage {
 public:
-  explicit faulty_storage(std::unique_ptr<storage> inner) : inner_(std::move(inner)) {}
+  using forwarding_storage::forwarding_storage;
   std::function<bool(const write_set&)> fail_if;
   std::atomic<int> failures{0};
 
@@ -140,25 +141,8 @@ public:
       ++failures;
       return make_error(errc::storage_write_failed, "injected write failure");
     }
-    return inner_->write(ops, sync);
+    return forwarding_storage::write(ops, sync);
   }
-  caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
-    return inner_->get(cf, key);
-  }
-  caf::error scan(column cf, std::string_view prefix, std::string_view from,
-                  const scan_fn& fn) override {
-    return inner_->scan(cf, prefix, from, fn);
-  }
-  caf::error last(column cf, std::string_view prefix, const scan_fn& fn) override {
-    return inner_->last(cf, prefix, fn);
-  }
-  std::vector<std::pair<std::string, uint64_t>> properties() override {
-    return inner_->properties();
-  }
-  caf::error flush() override { return inner_->flush(); }
-
-private:
-  std::unique_ptr<storage> inner_;
 };
 
 runtime_options options_for(const test::temp_dir& dir) {

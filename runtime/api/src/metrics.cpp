@@ -46,6 +46,10 @@ http_response node_api::metrics() {
   metric("cairn_mailbox_rows_unwritten_total", "counter",
          "Accepted messages whose step came in the write that accepted them (no mailbox row).",
          s.rows_unwritten);
+  metric("cairn_mailbox_rows_carried_total", "counter",
+         "Accepted messages whose step was not back when their stage was written (written, and "
+         "answered, one write later).",
+         s.rows_carried);
   metric("cairn_mailbox_rows_read_total", "counter",
          "Mailbox rows read from storage into activations (at their start, or after more "
          "arrived than their window holds).",

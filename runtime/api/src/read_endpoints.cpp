@@ -192,6 +192,7 @@ http_response node_api::status() {
   t["commits"] = s.commits;
   t["commit_requests"] = s.commit_ops;
   t["mailbox_rows_unwritten"] = s.rows_unwritten;
+  t["mailbox_rows_carried"] = s.rows_carried;
   t["mailbox_rows_read"] = s.mailbox_rows_read;
   o["totals"] = std::move(t);
   // What storage holds, kept across restarts (the totals above count since

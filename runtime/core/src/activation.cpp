@@ -423,7 +423,8 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
       rt->take_quiet_commits(self->state);
       for (auto& r : rows)
         take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, true);
-      self->state.owed_epoch = epoch;
+      if ((epoch & internal::joined_epoch_bit) == 0) // joined rows are not waited for
+        self->state.owed_epoch = epoch;
       rt->run_next(self);
       rt->answer_epoch(self);
       rt->await_quiet_commits(self);

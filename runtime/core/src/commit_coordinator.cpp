@@ -12,13 +12,22 @@
 
 namespace cairn::internal {
 
+namespace {
+
+// Staged accepts need a router and a single node (no placement, no admission).
+commit_coordinator::settings checked(commit_coordinator::settings s, bool routes) {
+  if (!routes || s.place || s.admit)
+    s.stage_wait = std::chrono::microseconds{0};
+  return s;
+}
+
+} // namespace
+
 commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next_seq,
                                        delivered_fn on_batch_delivered, staged_fn on_staged)
-  : store_(store), settings_(s), next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
-    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {
-  if (!on_staged_ || settings_.place || settings_.admit)
-    settings_.stage_wait = std::chrono::microseconds{0};
-}
+  : store_(store), settings_(checked(std::move(s), static_cast<bool>(on_staged))),
+    next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
+    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {}
 
 commit_coordinator::~commit_coordinator() {
   stop();
@@ -26,19 +35,32 @@ commit_coordinator::~commit_coordinator() {
 
 bool commit_coordinator::submit(commit_request& r, bool force) {
   bool wake = false;
+  bool joins = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
       return false;
     if (r.epoch != 0 && r.epoch == open_epoch_)
       ++answered_;
-    queue_.push_back(std::move(r));
-    // A busy writer takes the whole queue when it comes back: waking it
-    // only costs a futex call per request.
-    wake = writer_idle_
-           || (stage_waiting_ && (answered_ >= awaited_ || queue_.size() >= settings_.max_batch));
+    for (auto seq : r.consumes)
+      if (seq >= joined_lo_ && seq < joined_hi_ && joined_waiting_ > 0)
+        --joined_waiting_;
+    joins = writing_ && queued_accepts_ == 0 && stageable(r);
+    if (joins) {
+      ++joining_;
+    } else {
+      queued_accepts_ += r.home.empty() && !r.enqueue.empty() ? 1 : 0;
+      queue_.push_back(std::move(r));
+      // A busy writer takes the whole queue when it comes back: waking it
+      // only costs a futex call per request.
+      wake = writer_idle_
+             || (stage_waiting_ && (answered_ >= awaited_ || queue_.size() >= settings_.max_batch))
+             || (joined_waited_ && joined_waiting_ == 0);
+    }
   }
-  if (wake)
+  if (joins)
+    stage_direct(r);
+  else if (wake)
     cv_.notify_one();
   return true;
 }
@@ -109,13 +131,21 @@ void commit_coordinator::run() {
     {
       std::unique_lock<std::mutex> lock{mtx_};
       writer_idle_ = true;
-      cv_.wait(lock, [this] {
-        return stopping_ || !queue_.empty() || !loose_spans_.empty() || !stage_reqs_.empty();
-      });
+      auto work = [this] {
+        return (stopping_ && joining_ == 0) || !queue_.empty() || !loose_spans_.empty()
+               || stage_size_ > 0;
+      };
+      // Carried rows wait for their steps, which wake the writer; written
+      // without them once `stage_wait` is over.
+      if (carried_rows_.empty())
+        cv_.wait(lock, work);
+      else
+        cv_.wait_until(lock, carried_until_, work);
       writer_idle_ = false;
-      if (queue_.empty() && loose_spans_.empty() && stage_reqs_.empty() && stopping_)
+      if (queue_.empty() && loose_spans_.empty() && stage_size_ == 0 && carried_rows_.empty()
+          && stopping_)
         return;
-      if (!stage_reqs_.empty() && answered_ < awaited_ && !stopping_
+      if (stage_size_ > 0 && answered_ < awaited_ && !stopping_
           && queue_.size() < settings_.max_batch) {
         // The stage's steps are on their way: they are written with it.
         stage_waiting_ = true;
@@ -123,6 +153,17 @@ void commit_coordinator::run() {
           return stopping_ || answered_ >= awaited_ || queue_.size() >= settings_.max_batch;
         });
         stage_waiting_ = false;
+      }
+      if (stage_size_ > 0 && joined_waiting_ > 0 && !stopping_
+          && queue_.size() < settings_.max_batch) {
+        // Rows that joined during the write: their steps ran beside it, and
+        // get at most as long again (the others wait for the next write).
+        joined_waited_ = true;
+        cv_.wait_until(
+          lock, std::min(stage_deadline_, std::chrono::steady_clock::now() + write_took_), [this] {
+            return stopping_ || joined_waiting_ == 0 || queue_.size() >= settings_.max_batch;
+          });
+        joined_waited_ = false;
       }
       open_epoch_ = 0; // later answers are for a stage already written
       may_stage = !stopping_ && settings_.stage_wait.count() > 0;
@@ -136,6 +177,7 @@ void commit_coordinator::run() {
       while (!queue_.empty() && batch.size() < settings_.max_batch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
+        queued_accepts_ -= batch.back().home.empty() && !batch.back().enqueue.empty() ? 1 : 0;
       }
       loose.swap(loose_spans_);
     }
@@ -177,6 +219,7 @@ void commit_coordinator::add_spans(std::string_view members) {
 
 void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_view loose,
                                 bool may_stage) {
+  std::unique_lock<std::mutex> stage_lock{stage_mtx_};
   write_set ws;
   std::vector<commit_result> results(batch.size());
   // Idempotency keys claimed earlier in this same batch: receiver \0 key -> id.
@@ -195,9 +238,15 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   // Steps of staged rows: refused if the row's write failed; a row of the
   // stage written now whose step is here too is dropped with its deletion.
   uint64_t stage_lo = stage_rows_.empty() ? 0 : stage_rows_.front().seq;
-  auto in_stage = [&](uint64_t seq) {
-    return !stage_rows_.empty() && seq >= stage_lo && seq - stage_lo < stage_rows_.size();
+  // The row `seq` of the stage or of the rows carried to this write, or null.
+  auto staged_at = [&](uint64_t seq) -> staged_row* {
+    if (!stage_rows_.empty() && seq >= stage_lo && seq - stage_lo < stage_rows_.size())
+      return &stage_rows_[seq - stage_lo];
+    auto it = std::lower_bound(carried_rows_.begin(), carried_rows_.end(), seq,
+                               [](const staged_row& r, uint64_t s) { return r.seq < s; });
+    return it != carried_rows_.end() && it->seq == seq ? &*it : nullptr;
   };
+  auto in_stage = [&](uint64_t seq) { return staged_at(seq) != nullptr; };
   // Accepts are numbered in the order they came: one that this write puts
   // (with a key, say) is not overtaken by a staged one queued before it,
   // which is then written now too. Only accepts after the last such one
@@ -241,16 +290,21 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       continue;
     }
     for (auto seq : req.consumes)
-      if (in_stage(seq))
-        stage_rows_[seq - stage_lo].cancelled = true;
+      if (auto* row = staged_at(seq))
+        row->cancelled = true;
+    for (auto seq : req.after_rows) // its retry record replaces the row: written first, now
+      if (auto* row = staged_at(seq))
+        row->pinned = true;
   }
   // The stage's rows, before any request's ops (a failed step's retry
-  // record for one of them replaces it).
-  for (auto& row : stage_rows_) {
-    auto& res = stage_res_[row.req];
+  // record for one of them replaces it). A row whose step is not here is
+  // carried to the next write once, unless this write puts a row for its
+  // receiver (it would overtake it), a request here depends on it, or it
+  // never reached its activation.
+  auto put_row = [&](staged_row& row, commit_result& res) {
     if (row.cancelled) {
       ++res.consumed;
-      continue;
+      return;
     }
     // Routed again once written, as every row is: the activation drops it
     // if it holds it already.
@@ -258,6 +312,18 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     if (rec)
       res.delivered.push_back(routed{row.seq, std::move(rec->env), row.fresh});
     ws.put(column::mailbox, keys::actor_seq(row.to, row.seq), std::move(row.record));
+  };
+  for (auto& row : carried_rows_)
+    put_row(row, carried_res_[row.req]);
+  std::vector<bool> carries(stage_reqs_.size(), false);
+  for (auto& row : stage_rows_) {
+    if (may_stage && !row.cancelled && !row.pinned && hold.count(row.to) == 0
+        && unreached_.count(row.to) == 0) {
+      row.carried = true;
+      carries[row.req] = true;
+      continue;
+    }
+    put_row(row, stage_res_[row.req]);
   }
   for (auto& req : stage_reqs_) {
     if (req.spans.empty())
@@ -265,6 +331,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     if (spans.empty())
       spans.push_back(static_cast<char>(internal::span_group_format));
     spans.append(req.spans);
+    req.spans.clear(); // a request carried to the next write has its spans written now
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
@@ -445,15 +512,21 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   stage_res_.clear();
   auto written_rows = std::move(stage_rows_);
   stage_rows_.clear();
+  auto was_carried_rows = std::move(carried_rows_);
+  auto was_carried_reqs = std::move(carried_reqs_);
+  auto was_carried_res = std::move(carried_res_);
+  carried_rows_.clear();
+  carried_reqs_.clear();
+  carried_res_.clear();
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stage_size_ = 0;
+  }
   stage(batch, staging, hold);
   caf::error err;
-  if (!ws.empty()) {
-    auto t0 = std::chrono::steady_clock::now();
-    err = store_.write(ws, settings_.sync);
-    latencies_.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  size_t requests = batch.size() + stage_reqs_.size();
+  if (!ws.empty())
+    err = write_staging(ws, may_stage, stage_lock);
+  size_t requests = batch.size() + written_stage.size();
   for (auto stages : staging)
     requests -= stages ? 1 : 0;
   if (requests > 0) // not for loose spans alone
@@ -467,14 +540,23 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     // numbers are not reused (a gap is harmless; reuse is not). Steps of
     // the stage's rows that come later are refused.
     topic_seq_.clear();
+    for (auto& row : was_carried_rows) // below the stage's rows
+      failed_stages_.emplace_back(row.seq, row.seq + 1);
     if (!written_rows.empty())
       failed_stages_.emplace_back(written_rows.front().seq, written_rows.back().seq + 1);
     for (size_t i = 0; i < batch.size(); ++i)
       if (!staging[i] && !batch[i].home.empty())
         tainted_.insert(batch[i].home);
     route_later(); // what they had to follow was not written
+    write_hold_.clear();
     settled_.store(stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq,
                    std::memory_order_release);
+    for (size_t i = 0; i < was_carried_reqs.size(); ++i) {
+      was_carried_res[i] = commit_result{};
+      was_carried_res[i].err = err;
+      if (was_carried_reqs[i].done)
+        was_carried_reqs[i].done(was_carried_res[i]);
+    }
     for (size_t i = 0; i < written_stage.size(); ++i) {
       stage_results[i] = commit_result{};
       stage_results[i].err = err;
@@ -492,27 +574,63 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     return;
   }
   size_t unwritten = 0;
+  for (auto& row : was_carried_rows)
+    unwritten += row.cancelled ? 1 : 0;
   for (auto& row : written_rows)
     unwritten += row.cancelled ? 1 : 0;
   if (unwritten > 0)
     unwritten_.fetch_add(unwritten, std::memory_order_relaxed);
+  // The requests with rows carried to the next write: this write's part of
+  // their results (rows consumed or put now) is counted now, the answer
+  // waits for the rest.
+  std::vector<commit_result> carried_now(written_stage.size());
+  std::vector<uint32_t> carried_index(written_stage.size(), UINT32_MAX);
+  for (size_t i = 0; i < written_stage.size(); ++i) {
+    if (!carries[i])
+      continue;
+    auto& part = carried_now[i];
+    part.consumed = std::exchange(stage_results[i].consumed, 0);
+    part.delivered = std::move(stage_results[i].delivered);
+    stage_results[i].delivered.clear();
+    carried_index[i] = static_cast<uint32_t>(carried_reqs_.size());
+    carried_reqs_.push_back(std::move(written_stage[i]));
+    carried_res_.push_back(std::move(stage_results[i]));
+  }
+  for (auto& row : written_rows)
+    if (row.carried) {
+      row.req = carried_index[row.req];
+      row.carried = false;
+      carried_rows_.push_back(std::move(row));
+    }
+  if (!carried_rows_.empty()) {
+    carried_.fetch_add(carried_rows_.size(), std::memory_order_relaxed);
+    carried_until_ = std::chrono::steady_clock::now() + settings_.stage_wait;
+  }
   // Count and route first, the whole batch at once (an actor gets all of
   // its new rows of this write in one hand-off): a producer told "accepted"
   // then sees them pending. The stage's rows come first (numbered before
   // this batch's own).
   std::vector<commit_result*> written;
-  written.reserve(batch.size() + stage_results.size());
-  for (auto& res : stage_results)
+  written.reserve(batch.size() + stage_results.size() + was_carried_res.size());
+  for (auto& res : was_carried_res)
     written.push_back(&res);
+  for (size_t i = 0; i < written_stage.size(); ++i) // in seq order
+    written.push_back(carries[i] ? &carried_now[i] : &stage_results[i]);
   for (size_t i = 0; i < batch.size(); ++i)
     if (!refused[i] && !staging[i])
       written.push_back(&results[i]);
   on_delivered_(written);
   route_later();
-  settled_.store(stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq,
-                 std::memory_order_release);
+  write_hold_.clear();
+  uint64_t first_open = stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq;
+  if (!carried_rows_.empty())
+    first_open = std::min(first_open, carried_rows_.front().seq);
+  settled_.store(first_open, std::memory_order_release);
+  for (size_t i = 0; i < was_carried_reqs.size(); ++i)
+    if (was_carried_reqs[i].done)
+      was_carried_reqs[i].done(was_carried_res[i]);
   for (size_t i = 0; i < written_stage.size(); ++i)
-    if (written_stage[i].done)
+    if (!carries[i] && written_stage[i].done)
       written_stage[i].done(stage_results[i]);
   for (size_t i = 0; i < batch.size(); ++i)
     if (!staging[i] && batch[i].done)

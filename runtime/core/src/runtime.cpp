@@ -358,6 +358,7 @@ runtime_stats runtime::stats() const {
     s.commits = d.coord->commits();
     s.commit_ops = d.coord->committed_requests();
     s.rows_unwritten = d.coord->rows_unwritten();
+    s.rows_carried = d.coord->rows_carried();
   }
   s.pending = static_cast<uint64_t>(std::max<int64_t>(0, d.pending.load()));
   s.active = static_cast<uint64_t>(std::max<int64_t>(0, d.active.load()));

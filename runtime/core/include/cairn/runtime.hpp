@@ -222,6 +222,9 @@ struct runtime_stats {
   /// Accepted rows whose step came in the write that accepted them: never
   /// put in the mailbox or deleted from it (staged accepts).
   uint64_t rows_unwritten = 0;
+  /// Staged rows whose step was not back when their stage was written:
+  /// carried to the next write, their senders answered after it.
+  uint64_t rows_carried = 0;
   /// Mailbox rows read from storage into activations: at their start, or
   /// after more arrived than their window holds (`activation_queue`).
   uint64_t mailbox_rows_read = 0;

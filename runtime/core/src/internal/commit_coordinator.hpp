@@ -69,6 +69,10 @@ typename Inspector::result_type inspect(Inspector& f, journal_record& x) {
            x.trace_id);
 }
 
+/// Set in the epoch of rows that joined a stage during a write: their
+/// activation owes the writer no answer for them (`commit_coordinator`).
+constexpr uint64_t joined_epoch_bit = uint64_t{1} << 63;
+
 /// An envelope that a commit put into a mailbox.
 struct routed {
   uint64_t seq;
@@ -183,6 +187,21 @@ struct commit_request {
 /// are numbered after the rows of the write before, so every row becomes
 /// visible in storage in sequence order; rows not consumed are routed
 /// again after their write, as every written row is.
+///
+/// The stage grows while the write before it is on its way: a plain accept
+/// submitted then is numbered and routed by its submitter at once, joining
+/// the stage, instead of waiting for the write to end (the writer's thread
+/// holds `stage_mtx_` but while it writes). It joins only if no accept is
+/// queued before it (the order per receiver). After that write the writer
+/// waits for the joined rows' steps at most as long as the write took (and
+/// `stage_wait`).
+///
+/// A row of the stage whose step is not back when the stage is written is
+/// carried to the next write, once: written there with its step, or as a
+/// mailbox row (then routed again, as every written row). Its request is
+/// answered after that write. Not carried: a row whose receiver gets a row
+/// put by this write (it would be overtaken) or that never reached its
+/// activation (its step only comes once it is written).
 class commit_coordinator {
 public:
   struct settings {
@@ -241,6 +260,8 @@ public:
   size_t queued() const;
   /// Staged rows whose step came in their own write (neither put nor deleted).
   uint64_t rows_unwritten() const { return unwritten_.load(std::memory_order_relaxed); }
+  /// Staged rows whose step was not back when their stage was written.
+  uint64_t rows_carried() const { return carried_.load(std::memory_order_relaxed); }
   /// Every row numbered below this was written (and its routing sent) or
   /// refused: the writes of rows routed before their write are done.
   uint64_t settled() const { return settled_.load(std::memory_order_acquire); }
@@ -252,6 +273,19 @@ private:
   bool in_failed_stage(uint64_t seq) const;
   void stage(std::vector<commit_request>& batch, std::vector<bool>& staging,
              std::unordered_set<std::string>& hold);
+  /// Numbers `req`'s rows after every row so far and adds them to the
+  /// stage; the rows to route go to `rows`.
+  void add_to_stage(commit_request& req, std::vector<routed>& rows);
+  /// Routes rows of the stage (opening one if none is open): those for a
+  /// receiver in `hold` after the write in flight, none to a receiver the
+  /// stage did not reach before.
+  void route_stage(std::vector<routed>& rows, const std::unordered_set<std::string>& hold);
+  /// Writes `ws`; with `may_stage`, lets accepts join the stage meanwhile
+  /// (`stage_lock` is released for the write).
+  caf::error write_staging(const write_set& ws, bool may_stage,
+                           std::unique_lock<std::mutex>& stage_lock);
+  /// Adds a plain accept to the stage on its submitter's thread.
+  void stage_direct(commit_request& r);
   void route_later();
   /// Rows of the stage just numbered whose receivers had earlier messages
   /// still unrouted: routed (provisional) right after the write in flight.
@@ -276,12 +310,22 @@ private:
     uint32_t req; ///< index in `stage_reqs_`
     bool fresh;
     bool cancelled = false; ///< its step is in the write being built
+    bool carried = false;   ///< not written with its stage: waits for the next write
+    bool pinned = false;    ///< a request of this write depends on it (`after_rows`)
     std::string to;
     std::string record;
   };
   std::vector<commit_request> stage_reqs_;
   std::vector<commit_result> stage_res_;
   std::vector<staged_row> stage_rows_; ///< in seq order, contiguous
+  /// Rows of the stage written last whose steps were not back: written by
+  /// the next write (with their steps, or as mailbox rows), with their
+  /// requests, answered then (writer thread only). `req` indexes
+  /// `carried_reqs_`; in seq order, below every row of the stage.
+  std::vector<staged_row> carried_rows_;
+  std::vector<commit_request> carried_reqs_;
+  std::vector<commit_result> carried_res_;
+  std::chrono::steady_clock::time_point carried_until_; ///< written by then at the latest
   /// Seq ranges [from, to) of stages whose write failed: a step of one of
   /// their rows is refused (its sender was told the message was refused).
   std::vector<std::pair<uint64_t, uint64_t>> failed_stages_;
@@ -296,6 +340,7 @@ private:
   size_t answered_ = 0;
   bool stage_waiting_ = false;
   std::atomic<uint64_t> unwritten_{0};
+  std::atomic<uint64_t> carried_{0};
   std::atomic<uint64_t> settled_{0};
   std::unordered_map<std::string, uint64_t> topic_seq_;
   /// The time of the last `trace` row written (µs): each batch's row gets a
@@ -307,6 +352,25 @@ private:
   std::string loose_spans_; ///< `add_spans`' members for the next batch
   bool stopping_ = false;
   bool writer_idle_ = false; ///< the writer waits for work (guarded by mtx_)
+  // Accepts joining the stage during a write (guarded by mtx_).
+  bool writing_ = false;      ///< a write is on its way: plain accepts may join the stage
+  size_t queued_accepts_ = 0; ///< queued requests with envelopes and no `home`
+  size_t joining_ = 0;        ///< accepts being added to the stage now
+  size_t stage_size_ = 0;     ///< rows in the stage
+  /// Rows that joined the stage, [joined_lo_, joined_hi_), whose steps are
+  /// not queued yet (a queued step's `consumes` counts them off).
+  uint64_t joined_lo_ = 0, joined_hi_ = 0;
+  size_t joined_waiting_ = 0;
+  bool joined_waited_ = false; ///< the writer waits for `joined_waiting_` to reach 0
+  /// How long the last write took (writer thread only): the most the
+  /// writer waits for joined rows' steps after it.
+  std::chrono::steady_clock::duration write_took_{};
+  /// The stage (its rows, requests, `next_seq_`, `later_`, `unreached_`,
+  /// `write_hold_`): held by the writer's thread but while it writes, and
+  /// by a submitter adding its accept to the stage then.
+  std::mutex stage_mtx_;
+  /// Receivers of rows in the write on its way that are routed after it.
+  std::unordered_set<std::string> write_hold_;
   // Fixed-bucket histograms, written by the writer thread only.
   struct buckets {
     std::vector<double> bounds;
