@@ -33,77 +33,6 @@ commit_coordinator::~commit_coordinator() {
   stop();
 }
 
-bool commit_coordinator::submit(commit_request& r, bool force) {
-  bool wake = false;
-  bool joins = false;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
-      return false;
-    if (r.epoch != 0 && r.epoch == open_epoch_)
-      ++answered_;
-    for (auto seq : r.consumes)
-      if (seq >= joined_lo_ && seq < joined_hi_ && joined_waiting_ > 0)
-        --joined_waiting_;
-    joins = writing_ && queued_accepts_ == 0 && stageable(r);
-    if (joins) {
-      ++joining_;
-    } else {
-      queued_accepts_ += r.home.empty() && !r.enqueue.empty() ? 1 : 0;
-      queue_.push_back(std::move(r));
-      // A busy writer takes the whole queue when it comes back: waking it
-      // only costs a futex call per request.
-      wake = writer_idle_
-             || (stage_waiting_ && (answered_ >= awaited_ || queue_.size() >= settings_.max_batch))
-             || (joined_waited_ && joined_waiting_ == 0);
-    }
-  }
-  if (joins)
-    stage_direct(r);
-  else if (wake)
-    cv_.notify_one();
-  return true;
-}
-
-commit_coordinator::buckets::buckets(std::vector<double> b)
-  : bounds(std::move(b)), counts(new std::atomic<uint64_t>[bounds.size()]) {
-  for (size_t i = 0; i < bounds.size(); ++i)
-    counts[i].store(0);
-}
-
-void commit_coordinator::buckets::observe(double v) {
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (v <= bounds[i]) {
-      counts[i].fetch_add(1, std::memory_order_relaxed);
-      break;
-    }
-  }
-  count.fetch_add(1, std::memory_order_relaxed);
-  sum.store(sum.load(std::memory_order_relaxed) + v, std::memory_order_relaxed); // one writer
-}
-
-histogram commit_coordinator::buckets::snapshot() const {
-  histogram h;
-  h.bounds = bounds;
-  uint64_t running = 0;
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    running += counts[i].load(std::memory_order_relaxed);
-    h.counts.push_back(running);
-  }
-  h.count = count.load(std::memory_order_relaxed);
-  h.sum = sum.load(std::memory_order_relaxed);
-  return h;
-}
-
-commit_histograms commit_coordinator::histograms() const {
-  return commit_histograms{batch_sizes_.snapshot(), latencies_.snapshot()};
-}
-
-size_t commit_coordinator::queued() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return queue_.size();
-}
-
 void commit_coordinator::stop() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -145,26 +74,7 @@ void commit_coordinator::run() {
       if (queue_.empty() && loose_spans_.empty() && stage_size_ == 0 && carried_rows_.empty()
           && stopping_)
         return;
-      if (stage_size_ > 0 && answered_ < awaited_ && !stopping_
-          && queue_.size() < settings_.max_batch) {
-        // The stage's steps are on their way: they are written with it.
-        stage_waiting_ = true;
-        cv_.wait_until(lock, stage_deadline_, [this] {
-          return stopping_ || answered_ >= awaited_ || queue_.size() >= settings_.max_batch;
-        });
-        stage_waiting_ = false;
-      }
-      if (stage_size_ > 0 && joined_waiting_ > 0 && !stopping_
-          && queue_.size() < settings_.max_batch) {
-        // Rows that joined during the write: their steps ran beside it, and
-        // get at most as long again (the others wait for the next write).
-        joined_waited_ = true;
-        cv_.wait_until(
-          lock, std::min(stage_deadline_, std::chrono::steady_clock::now() + write_took_), [this] {
-            return stopping_ || joined_waiting_ == 0 || queue_.size() >= settings_.max_batch;
-          });
-        joined_waited_ = false;
-      }
+      wait_for_steps(lock);
       open_epoch_ = 0; // later answers are for a stage already written
       may_stage = !stopping_ && settings_.stage_wait.count() > 0;
       if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_) {
@@ -237,15 +147,6 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   }
   // Steps of staged rows: refused if the row's write failed; a row of the
   // stage written now whose step is here too is dropped with its deletion.
-  uint64_t stage_lo = stage_rows_.empty() ? 0 : stage_rows_.front().seq;
-  // The row `seq` of the stage or of the rows carried to this write, or null.
-  auto staged_at = [&](uint64_t seq) -> staged_row* {
-    if (!stage_rows_.empty() && seq >= stage_lo && seq - stage_lo < stage_rows_.size())
-      return &stage_rows_[seq - stage_lo];
-    auto it = std::lower_bound(carried_rows_.begin(), carried_rows_.end(), seq,
-                               [](const staged_row& r, uint64_t s) { return r.seq < s; });
-    return it != carried_rows_.end() && it->seq == seq ? &*it : nullptr;
-  };
   auto in_stage = [&](uint64_t seq) { return staged_at(seq) != nullptr; };
   // Accepts are numbered in the order they came: one that this write puts
   // (with a key, say) is not overtaken by a staged one queued before it,
@@ -297,42 +198,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
         row->pinned = true;
   }
   // The stage's rows, before any request's ops (a failed step's retry
-  // record for one of them replaces it). A row whose step is not here is
-  // carried to the next write once, unless this write puts a row for its
-  // receiver (it would overtake it), a request here depends on it, or it
-  // never reached its activation.
-  auto put_row = [&](staged_row& row, commit_result& res) {
-    if (row.cancelled) {
-      ++res.consumed;
-      return;
-    }
-    // Routed again once written, as every row is: the activation drops it
-    // if it holds it already.
-    auto rec = decode<mailbox_record>(row.record);
-    if (rec)
-      res.delivered.push_back(routed{row.seq, std::move(rec->env), row.fresh});
-    ws.put(column::mailbox, keys::actor_seq(row.to, row.seq), std::move(row.record));
-  };
-  for (auto& row : carried_rows_)
-    put_row(row, carried_res_[row.req]);
-  std::vector<bool> carries(stage_reqs_.size(), false);
-  for (auto& row : stage_rows_) {
-    if (may_stage && !row.cancelled && !row.pinned && hold.count(row.to) == 0
-        && unreached_.count(row.to) == 0) {
-      row.carried = true;
-      carries[row.req] = true;
-      continue;
-    }
-    put_row(row, stage_res_[row.req]);
-  }
-  for (auto& req : stage_reqs_) {
-    if (req.spans.empty())
-      continue;
-    if (spans.empty())
-      spans.push_back(static_cast<char>(internal::span_group_format));
-    spans.append(req.spans);
-    req.spans.clear(); // a request carried to the next write has its spans written now
-  }
+  // record for one of them replaces it).
+  auto carries = put_stage_rows(ws, spans, hold, may_stage);
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& req = batch[i];
     auto& res = results[i];
@@ -583,29 +450,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   // The requests with rows carried to the next write: this write's part of
   // their results (rows consumed or put now) is counted now, the answer
   // waits for the rest.
-  std::vector<commit_result> carried_now(written_stage.size());
-  std::vector<uint32_t> carried_index(written_stage.size(), UINT32_MAX);
-  for (size_t i = 0; i < written_stage.size(); ++i) {
-    if (!carries[i])
-      continue;
-    auto& part = carried_now[i];
-    part.consumed = std::exchange(stage_results[i].consumed, 0);
-    part.delivered = std::move(stage_results[i].delivered);
-    stage_results[i].delivered.clear();
-    carried_index[i] = static_cast<uint32_t>(carried_reqs_.size());
-    carried_reqs_.push_back(std::move(written_stage[i]));
-    carried_res_.push_back(std::move(stage_results[i]));
-  }
-  for (auto& row : written_rows)
-    if (row.carried) {
-      row.req = carried_index[row.req];
-      row.carried = false;
-      carried_rows_.push_back(std::move(row));
-    }
-  if (!carried_rows_.empty()) {
-    carried_.fetch_add(carried_rows_.size(), std::memory_order_relaxed);
-    carried_until_ = std::chrono::steady_clock::now() + settings_.stage_wait;
-  }
+  auto carried_now = carry_late(written_stage, stage_results, written_rows, carries);
   // Count and route first, the whole batch at once (an actor gets all of
   // its new rows of this write in one hand-off): a producer told "accepted"
   // then sees them pending. The stage's rows come first (numbered before
@@ -622,10 +467,9 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   on_delivered_(written);
   route_later();
   write_hold_.clear();
-  uint64_t first_open = stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq;
-  if (!carried_rows_.empty())
-    first_open = std::min(first_open, carried_rows_.front().seq);
-  settled_.store(first_open, std::memory_order_release);
+  auto first_open = stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq;
+  settled_.store(carried_rows_.empty() ? first_open : carried_rows_.front().seq, // below the stage
+                 std::memory_order_release);
   for (size_t i = 0; i < was_carried_reqs.size(); ++i)
     if (was_carried_reqs[i].done)
       was_carried_reqs[i].done(was_carried_res[i]);

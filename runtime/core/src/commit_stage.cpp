@@ -1,12 +1,51 @@
 // SPDX-License-Identifier: Apache-2.0
-// Staged accepts (commit_coordinator.hpp): which accepts are staged, how a
-// stage is numbered and routed before its write, and the answers the
-// writer waits for.
+// Staged accepts (commit_coordinator.hpp): which accepts are staged (at once
+// when they come during a write), how a stage is numbered and routed before
+// its write, the answers the writer waits for, and the rows it carries to
+// the next write.
 #include "internal/commit_coordinator.hpp"
 
 #include <algorithm>
 
+#include "cairn/codec.hpp"
+#include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
+
 namespace cairn::internal {
+
+// Queues `r`, or, while a write is on its way and no accept is queued
+// before it, adds a plain accept to the stage at once (`stage_direct`).
+bool commit_coordinator::submit(commit_request& r, bool force) {
+  bool wake = false;
+  bool joins = false;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (stopping_ || (!force && queue_.size() >= settings_.max_queued))
+      return false;
+    if (r.epoch != 0 && r.epoch == open_epoch_)
+      ++answered_;
+    for (auto seq : r.consumes)
+      if (seq >= joined_lo_ && seq < joined_hi_ && joined_waiting_ > 0)
+        --joined_waiting_;
+    joins = writing_ && queued_accepts_ == 0 && stageable(r);
+    if (joins) {
+      ++joining_;
+    } else {
+      queued_accepts_ += r.home.empty() && !r.enqueue.empty() ? 1 : 0;
+      queue_.push_back(std::move(r));
+      // A busy writer takes the whole queue when it comes back: waking it
+      // only costs a futex call per request.
+      wake = writer_idle_
+             || (stage_waiting_ && (answered_ >= awaited_ || queue_.size() >= settings_.max_batch))
+             || (joined_waited_ && joined_waiting_ == 0);
+    }
+  }
+  if (joins)
+    stage_direct(r);
+  else if (wake)
+    cv_.notify_one();
+  return true;
+}
 
 bool commit_coordinator::stageable(const commit_request& r) const {
   if (r.enqueue.empty() || !r.ops.empty() || !r.timers.empty() || !r.publish.empty()
@@ -149,6 +188,109 @@ void commit_coordinator::stage_direct(commit_request& r) {
   }
   if (wake)
     cv_.notify_one();
+}
+
+commit_coordinator::staged_row* commit_coordinator::staged_at(uint64_t seq) {
+  uint64_t lo = stage_rows_.empty() ? 0 : stage_rows_.front().seq;
+  if (!stage_rows_.empty() && seq >= lo && seq - lo < stage_rows_.size())
+    return &stage_rows_[seq - lo];
+  auto it = std::lower_bound(carried_rows_.begin(), carried_rows_.end(), seq,
+                             [](const staged_row& r, uint64_t s) { return r.seq < s; });
+  return it != carried_rows_.end() && it->seq == seq ? &*it : nullptr;
+}
+
+void commit_coordinator::wait_for_steps(std::unique_lock<std::mutex>& lock) {
+  if (stage_size_ == 0 || stopping_)
+    return;
+  if (answered_ < awaited_ && queue_.size() < settings_.max_batch) {
+    // The stage's steps are on their way: they are written with it.
+    stage_waiting_ = true;
+    cv_.wait_until(lock, stage_deadline_, [this] {
+      return stopping_ || answered_ >= awaited_ || queue_.size() >= settings_.max_batch;
+    });
+    stage_waiting_ = false;
+  }
+  if (joined_waiting_ > 0 && !stopping_ && queue_.size() < settings_.max_batch) {
+    // Rows that joined during the write: their steps ran beside it, and get
+    // at most as long again (the others wait for the next write).
+    joined_waited_ = true;
+    cv_.wait_until(
+      lock, std::min(stage_deadline_, std::chrono::steady_clock::now() + write_took_),
+      [this] { return stopping_ || joined_waiting_ == 0 || queue_.size() >= settings_.max_batch; });
+    joined_waited_ = false;
+  }
+}
+
+// The rows carried from the write before (written now, with their steps or
+// as mailbox rows), then the stage's: a row whose step is not here is
+// carried to the next write once, unless this write puts a row for its
+// receiver (it would overtake it), a request here depends on it, or it
+// never reached its activation. Returns which stage requests have rows carried.
+std::vector<bool> commit_coordinator::put_stage_rows(write_set& ws, std::string& spans,
+                                                     const std::unordered_set<std::string>& hold,
+                                                     bool may_stage) {
+  auto put_row = [&](staged_row& row, commit_result& res) {
+    if (row.cancelled) {
+      ++res.consumed;
+      return;
+    }
+    // Routed again once written, as every row is: the activation drops it
+    // if it holds it already.
+    auto rec = decode<mailbox_record>(row.record);
+    if (rec)
+      res.delivered.push_back(routed{row.seq, std::move(rec->env), row.fresh});
+    ws.put(column::mailbox, keys::actor_seq(row.to, row.seq), std::move(row.record));
+  };
+  for (auto& row : carried_rows_)
+    put_row(row, carried_res_[row.req]);
+  std::vector<bool> carries(stage_reqs_.size(), false);
+  for (auto& row : stage_rows_) {
+    if (may_stage && !row.cancelled && !row.pinned && hold.count(row.to) == 0
+        && unreached_.count(row.to) == 0) {
+      row.carried = true;
+      carries[row.req] = true;
+      continue;
+    }
+    put_row(row, stage_res_[row.req]);
+  }
+  for (auto& req : stage_reqs_) {
+    if (req.spans.empty())
+      continue;
+    if (spans.empty())
+      spans.push_back(static_cast<char>(internal::span_group_format));
+    spans.append(req.spans);
+    req.spans.clear(); // a request carried to the next write has its spans written now
+  }
+  return carries;
+}
+
+std::vector<commit_result> commit_coordinator::carry_late(std::vector<commit_request>& reqs,
+                                                          std::vector<commit_result>& results,
+                                                          std::vector<staged_row>& rows,
+                                                          const std::vector<bool>& carries) {
+  std::vector<commit_result> now(reqs.size());
+  std::vector<uint32_t> index(reqs.size(), UINT32_MAX);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (!carries[i])
+      continue;
+    now[i].consumed = std::exchange(results[i].consumed, 0);
+    now[i].delivered = std::move(results[i].delivered);
+    results[i].delivered.clear();
+    index[i] = static_cast<uint32_t>(carried_reqs_.size());
+    carried_reqs_.push_back(std::move(reqs[i]));
+    carried_res_.push_back(std::move(results[i]));
+  }
+  for (auto& row : rows)
+    if (row.carried) {
+      row.req = index[row.req];
+      row.carried = false;
+      carried_rows_.push_back(std::move(row));
+    }
+  if (!carried_rows_.empty()) {
+    carried_.fetch_add(carried_rows_.size(), std::memory_order_relaxed);
+    carried_until_ = std::chrono::steady_clock::now() + settings_.stage_wait;
+  }
+  return now;
 }
 
 void commit_coordinator::route_later() {

@@ -287,6 +287,9 @@ private:
   /// Adds a plain accept to the stage on its submitter's thread.
   void stage_direct(commit_request& r);
   void route_later();
+  /// Waits (with `mtx_` held) for the stage's steps, then a while for
+  /// those of rows that joined it during the write before.
+  void wait_for_steps(std::unique_lock<std::mutex>& lock);
   /// Rows of the stage just numbered whose receivers had earlier messages
   /// still unrouted: routed (provisional) right after the write in flight.
   std::vector<routed> later_;
@@ -326,6 +329,19 @@ private:
   std::vector<commit_request> carried_reqs_;
   std::vector<commit_result> carried_res_;
   std::chrono::steady_clock::time_point carried_until_; ///< written by then at the latest
+  /// The row `seq` of the stage or of the rows carried to this write, or null.
+  staged_row* staged_at(uint64_t seq);
+  /// Puts the carried rows and the stage's that are not carried now (see
+  /// the class comment) and appends the stage's spans; which stage requests
+  /// have rows carried.
+  std::vector<bool> put_stage_rows(write_set& ws, std::string& spans,
+                                   const std::unordered_set<std::string>& hold, bool may_stage);
+  /// Moves the requests `carries` marks, with their carried rows, to the
+  /// carried ones; returns this write's part of their results.
+  std::vector<commit_result> carry_late(std::vector<commit_request>& reqs,
+                                        std::vector<commit_result>& results,
+                                        std::vector<staged_row>& rows,
+                                        const std::vector<bool>& carries);
   /// Seq ranges [from, to) of stages whose write failed: a step of one of
   /// their rows is refused (its sender was told the message was refused).
   std::vector<std::pair<uint64_t, uint64_t>> failed_stages_;
