@@ -175,9 +175,14 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
   // One block cache for every family (RocksDB's default size), whichever
   // table factory reads it.
   static const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(8 << 20);
+  // Table files' blocks carry XXH3 checksums, not CRC-32C: Debian's RocksDB
+  // computes CRC-32C in software (no SSE 4.2 build), and the span indexer
+  // reads every trace row back (bench/RESULTS.md, twenty-sixth stop). A file
+  // names its checksum type, so files written before keep theirs.
   static const std::shared_ptr<rocksdb::TableFactory> plain = [] {
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache;
+    t.checksum = rocksdb::kXXH3;
     return std::shared_ptr<rocksdb::TableFactory>{rocksdb::NewBlockBasedTableFactory(t)};
   }();
   // Bloom filters over whole keys and actor prefixes: an actor with no rows
@@ -185,6 +190,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
   static const std::shared_ptr<rocksdb::TableFactory> filtered = [] {
     rocksdb::BlockBasedTableOptions t;
     t.block_cache = cache;
+    t.checksum = rocksdb::kXXH3;
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     return std::shared_ptr<rocksdb::TableFactory>{rocksdb::NewBlockBasedTableFactory(t)};
   }();
