@@ -353,3 +353,116 @@ TEST_CASE("the span indexer's sort orders entries by hour, trace id and row, as 
     }
   }
 }
+
+namespace {
+
+/// A step's span as a flight writes it: `i` picks its ids and times.
+internal::step_span_view step_view(int i, std::string_view actor, std::string_view type,
+                                   std::vector<std::string>& ids) {
+  ids.push_back(std::string{"4bf92f3577b34da6a3ce929d0e0e47"} + char('a' + i % 6)
+                + char('0' + i % 10));
+  ids.push_back("00f067aa0ba902b" + std::to_string(i % 10));
+  ids.push_back("01a23794c06b0000f479fd0a8e6a17" + std::to_string(10 + i % 90));
+  internal::step_span_view v;
+  v.trace_id = ids[ids.size() - 3];
+  v.span_id = ids[ids.size() - 2];
+  v.envelope_id = ids.back();
+  v.parent_span_id = i % 3 == 2 ? "" : "b7ad6b7169203331";
+  v.actor = actor;
+  v.type = type;
+  v.start_us = 1'796'228'825'214'123 + i * 1'000;
+  v.end_us = v.start_us + 17 + i;
+  v.attempt = 0;
+  v.first_event = i % 4 == 1 ? 40 + static_cast<uint64_t>(i) : 0;
+  v.events = i % 4 == 1 ? 2 : 0;
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("a flight's step spans of one actor and type name them once, and each comes back whole",
+          "[trace][codec]") {
+  // Two flights, as two commit requests write them: four steps of one actor
+  // (one of another type, one a retry with a link), then three of another.
+  std::vector<std::string> ids;
+  ids.reserve(64); // views into it stay valid
+  std::vector<internal::sent_view> sent{
+    {"01a23794c06b0000f479fd0a8e6a1778", "ledger/7", "ledger.post/v1"}};
+  std::vector<internal::step_span_view> first, second;
+  for (int i = 0; i < 6; ++i)
+    first.push_back(
+      step_view(i, "payment/42", i == 3 ? "payment.refund/v1" : "payment.charge/v1", ids));
+  first[1].sent = &sent;
+  first[4].attempt = 1;
+  first[4].retry_of = "1111111111111111";
+  for (int i = 6; i < 9; ++i)
+    second.push_back(step_view(i, "ledger/7", "ledger.post/v1", ids));
+  std::string a, b, a_full, b_full;
+  internal::span_chain chain_a, chain_b;
+  for (const auto& v : first) {
+    internal::append_step_span_member(a, v, chain_a);
+    internal::append_step_span_member(a_full, v);
+  }
+  for (const auto& v : second) {
+    internal::append_step_span_member(b, v, chain_b);
+    internal::append_step_span_member(b_full, v);
+  }
+  // Named once: steps 1 and 2 (after 0) and 7 and 8 (after 6) name the one
+  // before; 3 (another type), 4 (a retry, with a link) and 5 (after it) are whole.
+  CHECK(a.size() + 2 * 30 < a_full.size());
+  CHECK(b.size() + 2 * 30 < b_full.size());
+  // The writer concatenates requests whole; the row reads back what the
+  // full encoding would have given, member by member.
+  std::string group(1, static_cast<char>(internal::span_group_format));
+  group += a + b;
+  std::string full_group(1, static_cast<char>(internal::span_group_format));
+  full_group += a_full + b_full;
+  std::vector<std::pair<std::string, std::string>> got, want;
+  auto row_key = keys::span(1, first[0].trace_id, first[0].span_id);
+  CHECK(internal::for_each_span(
+    row_key, group, [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); }));
+  CHECK(internal::for_each_span(
+    row_key, full_group, [&](std::string_view k, std::string_view v) { want.emplace_back(k, v); }));
+  REQUIRE(want.size() == 9);
+  CHECK(got == want);
+  for (size_t i = 0; i < got.size(); ++i) {
+    auto s = internal::decode_span(got[i].first, got[i].second);
+    REQUIRE(s);
+    const auto& v = i < first.size() ? first[i] : second[i - first.size()];
+    CHECK(s->actor == v.actor);
+    CHECK(s->type == v.type);
+    CHECK(s->start_us == v.start_us);
+    CHECK(s->end_us == v.end_us);
+    CHECK(s->parent_span_id == v.parent_span_id);
+  }
+  // The indexer's walk finds every trace id without expanding anything.
+  std::vector<std::string> traces;
+  size_t pos = 1;
+  bool ok = true;
+  char id[32];
+  while (internal::next_trace_in_group(group, pos, id, ok))
+    traces.emplace_back(id, sizeof id);
+  CHECK(ok);
+  REQUIRE(traces.size() == 9);
+  CHECK(traces[7] == second[1].trace_id);
+  // A member that names the one before, with none before it that it may
+  // name, is damage: the second flight without its first member.
+  std::string one;
+  internal::append_step_span_member(one, second[0]);
+  std::string orphan(1, static_cast<char>(internal::span_group_format));
+  orphan += b.substr(one.size());
+  size_t seen = 0;
+  CHECK_FALSE(internal::for_each_span(row_key, orphan, [&](auto, auto) { ++seen; }));
+  CHECK(seen == 0);
+  // Something else appended between two steps breaks the chain: the next
+  // step is written whole.
+  std::string mixed;
+  internal::span_chain m;
+  internal::append_step_span_member(mixed, second[0], m);
+  internal::append_span_member(mixed, full_span());
+  auto before = mixed.size();
+  internal::append_step_span_member(mixed, second[1], m);
+  std::string whole;
+  internal::append_step_span_member(whole, second[1]);
+  CHECK(mixed.substr(before) == whole);
+}

@@ -108,7 +108,8 @@ void commit_coordinator::put_spans(write_set& ws, std::string& group) {
   std::string first;
   std::string_view value;
   bool ok = true;
-  if (!internal::next_in_group(group, pos, first, value, ok))
+  internal::span_group_reader reader;
+  if (!internal::next_in_group(group, pos, first, value, ok, reader))
     return; // not written by this build's steps: nothing to keep
   ws.put(column::trace, keys::span(at, std::string_view{first}.substr(8), {}), std::move(group));
   last_span_us_ = at;

@@ -260,6 +260,7 @@ std::vector<bool> commit_coordinator::put_stage_rows(write_set& ws, std::string&
       spans.push_back(static_cast<char>(internal::span_group_format));
     spans.append(req.spans);
     req.spans.clear(); // a request carried to the next write has its spans written now
+    req.spans_chain = {};
   }
   return carries;
 }

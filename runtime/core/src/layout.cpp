@@ -176,6 +176,14 @@ caf::error span_rows_by_commit(storage&, write_set& ws) {
   return {};
 }
 
+// 6 -> 7: a step span may name the one before it in its row instead of
+// repeating their actor and message type (span_codec.hpp,
+// `span_same_step_format`). Rows already there stay as they are; builds
+// before this one would read such a member as damage, hence the version.
+caf::error spans_name_the_one_before(storage&, write_set&) {
+  return {};
+}
+
 constexpr migration migrations[] = {
   {1, "adds the outbox column family", add_outbox},
   {2, "journal events record their time, cause and trace", journal_audit},
@@ -183,6 +191,7 @@ constexpr migration migrations[] = {
   {4, "spans have a compact encoding, with microsecond times", compact_spans},
   {5, "the spans of a commit share a row; the index is built off the commit path",
    span_rows_by_commit},
+  {6, "a commit's step spans of one actor and type name them once", spans_name_the_one_before},
 };
 
 } // namespace

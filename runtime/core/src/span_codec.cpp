@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "cairn/error.hpp"
@@ -171,14 +172,11 @@ void put_head(std::string& out, uint8_t flags, span_kind kind, span_status statu
   put_varint(out, static_cast<uint64_t>(std::max<int64_t>(end_us - start_us, 0)));
 }
 
-/// A step's own part: actor, type, envelope, attempt, events, messages sent
-/// (`sent_message`s or `sent_view`s).
+/// A step's own part after its actor and type: envelope, attempt, events,
+/// messages sent (`sent_message`s or `sent_view`s).
 template <class Sent>
-void put_step(std::string& out, std::string_view actor, std::string_view type,
-              std::string_view envelope_id, uint32_t attempt, uint64_t first_event, uint32_t events,
-              const std::vector<Sent>& sent) {
-  put_str(out, actor);
-  put_str(out, type);
+void put_step_tail(std::string& out, std::string_view envelope_id, uint32_t attempt,
+                   uint64_t first_event, uint32_t events, const std::vector<Sent>& sent) {
   put_id(out, envelope_id);
   put_varint(out, attempt);
   put_varint(out, first_event);
@@ -189,6 +187,17 @@ void put_step(std::string& out, std::string_view actor, std::string_view type,
     put_str(out, m.to);
     put_str(out, m.type);
   }
+}
+
+/// A step's own part: actor, type, envelope, attempt, events, messages sent
+/// (`sent_message`s or `sent_view`s).
+template <class Sent>
+void put_step(std::string& out, std::string_view actor, std::string_view type,
+              std::string_view envelope_id, uint32_t attempt, uint64_t first_event, uint32_t events,
+              const std::vector<Sent>& sent) {
+  put_str(out, actor);
+  put_str(out, type);
+  put_step_tail(out, envelope_id, attempt, first_event, events, sent);
 }
 
 void put_link(std::string& out, std::string_view trace_id, std::string_view span_id,
@@ -311,12 +320,99 @@ void append_span_member(std::string& out, const span_record& s) {
 }
 
 void append_step_span_member(std::string& out, const step_span_view& v) {
-  append_member(out, static_cast<uint64_t>(std::max<int64_t>(v.end_us, 0)), v.trace_id, v.span_id,
-                [&](std::string& o) { encode_step_span(o, v); });
+  span_chain none;
+  append_step_span_member(out, v, none);
+}
+
+namespace {
+
+/// The bytes of `value`'s actor and type if it is a step span others may
+/// name (ended `ok`, no attributes, no links, times that come back), else
+/// nothing. `value` is a full span value.
+std::optional<std::string_view> nameable_step(std::string_view value) {
+  reader in{value};
+  if (in.byte() != span_format)
+    return std::nullopt;
+  auto flags = in.byte();
+  auto kind = in.byte();
+  auto status = in.byte();
+  if ((flags & ~has_parent) != has_step || kind != static_cast<uint8_t>(span_kind::consumer)
+      || status != static_cast<uint8_t>(span_status::ok))
+    return std::nullopt;
+  in.varint(); // start
+  in.varint(); // duration
+  if (flags & has_parent)
+    in.skip(in.varint() >> 1);
+  auto from = value.size() - in.remaining();
+  in.skip(in.varint()); // actor
+  in.skip(in.varint()); // type
+  if (!in.ok())
+    return std::nullopt;
+  return value.substr(from, value.size() - in.remaining() - from);
+}
+
+/// The value of the member at `at` in `out`, if it is a whole member.
+std::optional<std::string_view> member_value(std::string_view out, size_t at) {
+  if (at >= out.size())
+    return std::nullopt;
+  reader in{out.substr(at)};
+  in.varint();               // end
+  in.skip(in.varint() >> 1); // trace id
+  in.skip(in.varint() >> 1); // span id
+  auto n = in.varint();
+  if (!in.ok() || n > in.remaining())
+    return std::nullopt;
+  auto from = out.size() - in.remaining();
+  return out.substr(from, n);
+}
+
+bool nameable(const step_span_view& v) {
+  return !v.resumed && v.retry_of.empty() && v.resumed_from.empty() && v.start_us >= 0
+         && v.end_us >= v.start_us;
+}
+
+} // namespace
+
+void append_step_span_member(std::string& out, const step_span_view& v, span_chain& chain) {
+  bool same = false;
+  if (nameable(v) && chain.full != std::string::npos && chain.end == out.size()) {
+    auto before = member_value(out, chain.full);
+    auto names = before ? nameable_step(*before) : std::nullopt;
+    if (names) {
+      std::string expected;
+      put_str(expected, v.actor);
+      put_str(expected, v.type);
+      same = *names == expected;
+    }
+  }
+  auto at = out.size();
+  append_member(out, static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us), v.trace_id, v.span_id,
+                [&](std::string& o) {
+                  if (!same)
+                    return encode_step_span(o, v);
+                  // What a full value has, less its kind, status, start, actor and type.
+                  o.push_back(static_cast<char>(span_same_step_format));
+                  o.push_back(
+                    static_cast<char>(has_step | (v.parent_span_id.empty() ? 0 : has_parent)));
+                  put_varint(o, static_cast<uint64_t>(v.end_us - v.start_us));
+                  if (!v.parent_span_id.empty())
+                    put_id(o, v.parent_span_id);
+                  static const std::vector<sent_view> none;
+                  put_step_tail(o, v.envelope_id, v.attempt, v.first_event, v.events,
+                                v.sent != nullptr ? *v.sent : none);
+                });
+  if (same) {
+    chain.end = out.size();
+  } else if (nameable(v)) {
+    chain.full = at;
+    chain.end = out.size();
+  } else {
+    chain.full = std::string::npos;
+  }
 }
 
 bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
-                   bool& ok) {
+                   bool& ok, span_group_reader& r) {
   if (pos >= value.size())
     return false;
   reader in{value.substr(pos)};
@@ -329,8 +425,39 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
     ok = false;
     return false;
   }
-  key = keys::span(end_us, trace_id, span_id);
   span = value.substr(pos + used, n);
+  if (!span.empty() && static_cast<uint8_t>(span[0]) == span_same_step_format) {
+    // Names the step span before it: its full value is built back.
+    reader in_value{span.substr(1)};
+    auto flags = in_value.byte();
+    auto duration = in_value.varint();
+    auto parent_at = span.size() - in_value.remaining();
+    if (flags & has_parent)
+      in_value.skip(in_value.varint() >> 1);
+    auto tail_at = span.size() - in_value.remaining();
+    if (!r.has_same || !in_value.ok() || (flags & ~has_parent) != has_step || duration > end_us) {
+      ok = false;
+      return false;
+    }
+    auto& full = r.expanded;
+    full.clear();
+    full.push_back(static_cast<char>(span_format));
+    full.push_back(static_cast<char>(flags));
+    full.push_back(static_cast<char>(span_kind::consumer));
+    full.push_back(static_cast<char>(span_status::ok));
+    put_varint(full, end_us - duration);
+    put_varint(full, duration);
+    full.append(span.substr(parent_at, tail_at - parent_at));
+    full.append(r.same);
+    full.append(span.substr(tail_at));
+    span = full;
+  } else if (auto names = nameable_step(span)) {
+    r.same.assign(*names);
+    r.has_same = true;
+  } else {
+    r.has_same = false;
+  }
+  key = keys::span(end_us, trace_id, span_id);
   pos += used + n;
   return true;
 }

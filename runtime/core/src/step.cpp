@@ -250,7 +250,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   uint64_t first_event = fx.events.empty() ? 0 : st.next_journal_seq;
   auto events = static_cast<uint32_t>(fx.events.size());
   if (direct)
-    put_step_span(req.spans, st, env, trace_id, parent_span, start, fx, first_event, events);
+    put_step_span(req, st, env, trace_id, parent_span, start, fx, first_event, events);
   // A row handed over by a write this process saw succeed, and never
   // rewritten, exists once on disk: its write and its deletion can vanish
   // together at the next flush. Any other row (retried, or read back from

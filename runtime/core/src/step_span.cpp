@@ -6,7 +6,7 @@
 
 namespace cairn {
 
-void runtime::impl::put_step_span(std::string& spans, const activation_state& st,
+void runtime::impl::put_step_span(commit_request& req, const activation_state& st,
                                   const envelope& env, std::string_view trace_id,
                                   std::string_view parent_span, int64_t start,
                                   const step_effects& fx, uint64_t first_event,
@@ -37,8 +37,9 @@ void runtime::impl::put_step_span(std::string& spans, const activation_state& st
   if (v.resumed)
     v.resumed_from = parent_span;
   v.span_id = fx.span_id;
+  auto& spans = req.spans;
   spans.reserve(spans.size() + 96 + st.id.size() + env.type.size() + messages.size() * 48);
-  internal::append_step_span_member(spans, v);
+  internal::append_step_span_member(spans, v, req.spans_chain);
 }
 
 } // namespace cairn

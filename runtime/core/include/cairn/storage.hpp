@@ -49,7 +49,7 @@ const char* to_string(column c);
 ///   6: the spans of one commit share one `trace` row, keyed by the commit's
 ///      time; `trace_index` is written in sorted files, off the commit path,
 ///      and bucketed by hour so retention drops whole ranges
-inline constexpr uint32_t layout_version = 6;
+inline constexpr uint32_t layout_version = 7;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {

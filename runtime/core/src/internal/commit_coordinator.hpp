@@ -18,6 +18,7 @@
 #include "cairn/placement.hpp"
 #include "cairn/runtime.hpp"
 #include "cairn/storage.hpp"
+#include "internal/span_codec.hpp"
 
 namespace cairn::internal {
 
@@ -113,6 +114,9 @@ struct commit_request {
   /// other: the writer puts those of all requests of one batch into a
   /// single `trace` row keyed by the batch's time.
   std::string spans;
+  /// Where `spans`' last step span starts (span_codec.hpp): the next step
+  /// span of the same actor and type names it instead of repeating them.
+  span_chain spans_chain;
   std::vector<envelope> enqueue;
   /// Per envelope of `enqueue`, if as long: its new mailbox record
   /// (`encode_new_mailbox_record`), made by the submitter so the writer's

@@ -20,6 +20,32 @@ inline constexpr uint8_t span_format = 0xC5;
 /// of its own key) and its value, each with its length.
 inline constexpr uint8_t span_group_format = 0xC6;
 
+/// The first byte of a group member's value that names the same actor and
+/// message type as the step span before it in its group row (layout 7):
+/// then its flags, its duration (its start is its end less that), its
+/// parent's id if it has one, and the rest of a step's part after the type,
+/// byte for byte as a full value has them. Only a step that ended `ok` with
+/// no attributes and no links is written so, after a step span of its own
+/// string of members (a commit request's `spans`), never first in it: the
+/// writer concatenates such strings whole, so the member before is always the
+/// one its encoder saw. Readers get the full value back (`next_in_group`).
+inline constexpr uint8_t span_same_step_format = 0xC7;
+
+/// Where the last step span member of a string of members starts, and where
+/// that string ended then: the next step span of the same actor and type may
+/// refer to it (`span_same_step_format`) only if nothing came between.
+struct span_chain {
+  size_t full = std::string::npos; ///< the last full step span member that others may name
+  size_t end = 0;                  ///< the string's size after the chain's last member
+};
+
+/// Per group row, what `next_in_group` carries from one member to the next.
+struct span_group_reader {
+  std::string same;      ///< the last full step span's actor and type, as encoded
+  bool has_same = false; ///< the member before is a step span others may name
+  std::string expanded;  ///< the full value of a member that names the one before
+};
+
 /// Appends one span (its `keys::span` key and value) to a group row's
 /// members (the row's value is the format byte, then its members).
 void append_to_group(std::string& out, std::string_view span_key, std::string_view value);
@@ -70,12 +96,19 @@ void encode_step_span(std::string& out, const step_span_view& v);
 /// `append_span_member` would for the equivalent `span_record`).
 void append_step_span_member(std::string& out, const step_span_view& v);
 
+/// The same, shorter when the member before in `out` is a step span of the
+/// same actor and type (`span_same_step_format`); `chain` is `out`'s own,
+/// kept by the caller from one member to the next.
+void append_step_span_member(std::string& out, const step_span_view& v, span_chain& chain);
+
 /// A span from its `trace` key (`keys::span`) and value.
 caf::expected<span_record> decode_span(std::string_view key, std::string_view value);
 
 /// One member of a group row, or false at its end or on damage (`ok` false).
+/// `span` is the member's full value: a view into `value`, or for a member
+/// that names the one before, into `reader` (valid until the next call).
 bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
-                   bool& ok);
+                   bool& ok, span_group_reader& reader);
 
 /// The trace id (32 hex digits) of the group member at `pos`, which moves
 /// past it; false at the end or on damage (`ok` false). Nothing allocated:
@@ -106,7 +139,8 @@ bool for_each_span(std::string_view key, std::string_view value, F&& fn) {
   std::string member;
   std::string_view span;
   bool ok = true;
-  while (next_in_group(value, pos, member, span, ok))
+  span_group_reader reader;
+  while (next_in_group(value, pos, member, span, ok, reader))
     fn(std::string_view{member}, span);
   return ok;
 }
