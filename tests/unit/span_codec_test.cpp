@@ -356,13 +356,26 @@ TEST_CASE("the span indexer's sort orders entries by hour, trace id and row, as 
 
 namespace {
 
+/// `v` as 16 lowercase hex digits.
+std::string hex16(uint64_t v) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4)
+    out[static_cast<size_t>(i)] = digits[v & 15];
+  return out;
+}
+
 /// A step's span as a flight writes it: `i` picks its ids and times.
 internal::step_span_view step_view(int i, std::string_view actor, std::string_view type,
                                    std::vector<std::string>& ids) {
   ids.push_back(std::string{"4bf92f3577b34da6a3ce929d0e0e47"} + char('a' + i % 6)
                 + char('0' + i % 10));
   ids.push_back("00f067aa0ba902b" + std::to_string(i % 10));
-  ids.push_back("01a23794c06b0000f479fd0a8e6a17" + std::to_string(10 + i % 90));
+  // Envelope ids as a node makes them (a clock, then the process's tag), but
+  // step 2's has another tag and step 7's is not hex at all.
+  ids.push_back(i == 7   ? std::string{"not a hex envelope id"}
+                : i == 2 ? "01a23794c06b0002f479fd0a8e6a1778"
+                         : "01a23794c06b00" + std::to_string(10 + i % 90) + "f479fd0a8e6a1777");
   internal::step_span_view v;
   v.trace_id = ids[ids.size() - 3];
   v.span_id = ids[ids.size() - 2];
@@ -465,4 +478,67 @@ TEST_CASE("a flight's step spans of one actor and type name them once, and each 
   std::string whole;
   internal::append_step_span_member(whole, second[1]);
   CHECK(mixed.substr(before) == whole);
+}
+
+TEST_CASE("random flights of step spans read back as their full encoding, member by member",
+          "[trace][codec]") {
+  std::mt19937_64 rng{20261206}; // seeded: the same flights every run
+  auto pick = [&](uint64_t n) { return static_cast<size_t>(rng() % n); };
+  const std::vector<std::string> actors{"bench/r1-0", "bench/r1-1", "payment/42"};
+  const std::vector<std::string> types{"bench.msg/v1", "payment.charge/v1"};
+  const std::vector<internal::sent_view> sent{
+    {"01a23794c06b0000f479fd0a8e6a1778", "ledger/7", "ledger.post/v1"}};
+  for (int round = 0; round < 200; ++round) {
+    INFO("round " << round);
+    std::vector<std::string> ids;
+    ids.reserve(4 * 64);
+    std::string group(1, static_cast<char>(internal::span_group_format));
+    std::string full_group = group;
+    uint64_t clock = 0x01a23794c06b0000 + rng() % 1000;
+    auto requests = 1 + pick(4);
+    for (size_t q = 0; q < requests; ++q) {
+      std::string members, full;
+      internal::span_chain chain;
+      const auto& actor = actors[pick(actors.size())];
+      auto steps = 1 + pick(12);
+      for (size_t k = 0; k < steps; ++k) {
+        internal::step_span_view v;
+        ids.push_back(hex16(rng()) + hex16(rng())); // trace
+        ids.push_back(hex16(rng()));                // span
+        clock +=
+          pick(5) == 0 ? static_cast<uint64_t>(-static_cast<int64_t>(pick(300))) : pick(70'000);
+        auto roll = pick(20);
+        ids.push_back(roll == 0   ? std::string{"env-"} + std::to_string(k)
+                      : roll == 1 ? hex16(clock) + hex16(rng())
+                                  : hex16(clock) + "f479fd0a8e6a1777");
+        v.trace_id = ids[ids.size() - 3];
+        v.span_id = ids[ids.size() - 2];
+        v.envelope_id = ids.back();
+        v.parent_span_id = pick(4) == 0 ? "" : "b7ad6b7169203331";
+        v.actor = actor;
+        v.type = types[pick(6) == 0 ? 1 : 0];
+        v.start_us = 1'796'228'825'214'123 + static_cast<int64_t>(rng() % 10'000'000);
+        v.end_us = v.start_us + static_cast<int64_t>(pick(3) == 0 ? 0 : rng() % 100'000);
+        v.attempt = pick(10) == 0 ? 2 : 0;
+        if (v.attempt > 0)
+          v.retry_of = "1111111111111111";
+        v.first_event = pick(3) == 0 ? 1 + rng() % 1'000'000 : 0;
+        v.events = v.first_event > 0 ? 1 + static_cast<uint32_t>(pick(5)) : 0;
+        v.sent = pick(4) == 0 ? &sent : nullptr;
+        internal::append_step_span_member(members, v, chain);
+        internal::append_step_span_member(full, v);
+      }
+      CHECK(members.size() <= full.size());
+      group += members;
+      full_group += full;
+    }
+    std::vector<std::pair<std::string, std::string>> got, want;
+    auto row_key = keys::span(1, std::string(32, 'a'), std::string(16, 'b'));
+    CHECK(internal::for_each_span(
+      row_key, group, [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); }));
+    CHECK(internal::for_each_span(row_key, full_group, [&](std::string_view k, std::string_view v) {
+      want.emplace_back(k, v);
+    }));
+    CHECK(got == want);
+  }
 }

@@ -24,6 +24,7 @@ enum flag : uint8_t {
   has_step = 8,
   has_attributes = 16,
   has_links = 32,
+  envelope_after = 64, ///< in a `span_same_step_format` value: the envelope id as a difference
 };
 
 void put_varint(std::string& out, uint64_t v) {
@@ -172,12 +173,11 @@ void put_head(std::string& out, uint8_t flags, span_kind kind, span_status statu
   put_varint(out, static_cast<uint64_t>(std::max<int64_t>(end_us - start_us, 0)));
 }
 
-/// A step's own part after its actor and type: envelope, attempt, events,
-/// messages sent (`sent_message`s or `sent_view`s).
+/// A step's own part after its envelope id: attempt, events, messages sent
+/// (`sent_message`s or `sent_view`s).
 template <class Sent>
-void put_step_tail(std::string& out, std::string_view envelope_id, uint32_t attempt,
-                   uint64_t first_event, uint32_t events, const std::vector<Sent>& sent) {
-  put_id(out, envelope_id);
+void put_step_rest(std::string& out, uint32_t attempt, uint64_t first_event, uint32_t events,
+                   const std::vector<Sent>& sent) {
   put_varint(out, attempt);
   put_varint(out, first_event);
   put_varint(out, events);
@@ -187,6 +187,15 @@ void put_step_tail(std::string& out, std::string_view envelope_id, uint32_t atte
     put_str(out, m.to);
     put_str(out, m.type);
   }
+}
+
+/// A step's own part after its actor and type: envelope, attempt, events,
+/// messages sent (`sent_message`s or `sent_view`s).
+template <class Sent>
+void put_step_tail(std::string& out, std::string_view envelope_id, uint32_t attempt,
+                   uint64_t first_event, uint32_t events, const std::vector<Sent>& sent) {
+  put_id(out, envelope_id);
+  put_step_rest(out, attempt, first_event, events, sent);
 }
 
 /// A step's own part: actor, type, envelope, attempt, events, messages sent
@@ -366,6 +375,43 @@ std::optional<std::string_view> member_value(std::string_view out, size_t at) {
   return out.substr(from, n);
 }
 
+/// An envelope id of 32 lowercase hex digits as its two halves.
+bool envelope_halves(std::string_view id, uint64_t& clock, uint64_t& tag) {
+  if (id.size() != 32)
+    return false;
+  uint64_t halves[2] = {0, 0};
+  for (size_t i = 0; i < 32; ++i) {
+    int d = hex_value(id[i]);
+    if (d < 0)
+      return false;
+    halves[i / 16] = halves[i / 16] << 4 | static_cast<uint64_t>(d);
+  }
+  clock = halves[0];
+  tag = halves[1];
+  return true;
+}
+
+uint64_t zigzag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+int64_t unzigzag(uint64_t z) {
+  return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+}
+
+/// The envelope id of a full step span value (after its actor and type,
+/// which `from` points past), if packed from 32 hex digits.
+bool packed_envelope(std::string_view value, size_t from, uint64_t& clock, uint64_t& tag) {
+  reader in{value.substr(from)};
+  auto v = in.varint();
+  if (!in.ok() || v != (16u << 1 | 1) || in.remaining() < 16)
+    return false;
+  auto at = value.size() - in.remaining();
+  clock = keys::read_be64(value, at);
+  tag = keys::read_be64(value, at + 8);
+  return true;
+}
+
 bool nameable(const step_span_view& v) {
   return !v.resumed && v.retry_of.empty() && v.resumed_from.empty() && v.start_us >= 0
          && v.end_us >= v.start_us;
@@ -385,22 +431,32 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
       same = *names == expected;
     }
   }
+  uint64_t clock = 0, tag = 0;
+  bool hex = envelope_halves(v.envelope_id, clock, tag);
   auto at = out.size();
-  append_member(out, static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us), v.trace_id, v.span_id,
-                [&](std::string& o) {
-                  if (!same)
-                    return encode_step_span(o, v);
-                  // What a full value has, less its kind, status, start, actor and type.
-                  o.push_back(static_cast<char>(span_same_step_format));
-                  o.push_back(
-                    static_cast<char>(has_step | (v.parent_span_id.empty() ? 0 : has_parent)));
-                  put_varint(o, static_cast<uint64_t>(v.end_us - v.start_us));
-                  if (!v.parent_span_id.empty())
-                    put_id(o, v.parent_span_id);
-                  static const std::vector<sent_view> none;
-                  put_step_tail(o, v.envelope_id, v.attempt, v.first_event, v.events,
-                                v.sent != nullptr ? *v.sent : none);
-                });
+  append_member(
+    out, static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us), v.trace_id, v.span_id,
+    [&](std::string& o) {
+      if (!same)
+        return encode_step_span(o, v);
+      // What a full value has, less its kind, status, start, actor and type.
+      o.push_back(static_cast<char>(span_same_step_format));
+      o.push_back(static_cast<char>(has_step | (v.parent_span_id.empty() ? 0 : has_parent)));
+      bool after = chain.envelope_hex && hex && tag == chain.envelope_tag;
+      o.back() = static_cast<char>(o.back() | (after ? envelope_after : 0));
+      put_varint(o, static_cast<uint64_t>(v.end_us - v.start_us));
+      if (!v.parent_span_id.empty())
+        put_id(o, v.parent_span_id);
+      if (after)
+        put_varint(o, zigzag(static_cast<int64_t>(clock - chain.envelope_clock)));
+      else
+        put_id(o, v.envelope_id);
+      static const std::vector<sent_view> none;
+      put_step_rest(o, v.attempt, v.first_event, v.events, v.sent != nullptr ? *v.sent : none);
+    });
+  chain.envelope_hex = hex;
+  chain.envelope_clock = clock;
+  chain.envelope_tag = tag;
   if (same) {
     chain.end = out.size();
   } else if (nameable(v)) {
@@ -434,28 +490,53 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
     auto parent_at = span.size() - in_value.remaining();
     if (flags & has_parent)
       in_value.skip(in_value.varint() >> 1);
-    auto tail_at = span.size() - in_value.remaining();
-    if (!r.has_same || !in_value.ok() || (flags & ~has_parent) != has_step || duration > end_us) {
+    auto envelope_at = span.size() - in_value.remaining();
+    uint64_t clock = 0, tag = 0;
+    bool hex = false;
+    if (flags & envelope_after) {
+      clock = r.envelope_clock + static_cast<uint64_t>(unzigzag(in_value.varint()));
+      tag = r.envelope_tag;
+      hex = r.envelope_hex;
+    } else {
+      hex = packed_envelope(span, envelope_at, clock, tag);
+      in_value.skip(in_value.varint() >> 1);
+    }
+    auto rest_at = span.size() - in_value.remaining();
+    if (!r.has_same || !in_value.ok() || (flags & ~(has_parent | envelope_after)) != has_step
+        || duration > end_us || ((flags & envelope_after) && !hex)) {
       ok = false;
       return false;
     }
     auto& full = r.expanded;
     full.clear();
     full.push_back(static_cast<char>(span_format));
-    full.push_back(static_cast<char>(flags));
+    full.push_back(static_cast<char>(flags & ~envelope_after));
     full.push_back(static_cast<char>(span_kind::consumer));
     full.push_back(static_cast<char>(span_status::ok));
     put_varint(full, end_us - duration);
     put_varint(full, duration);
-    full.append(span.substr(parent_at, tail_at - parent_at));
+    full.append(span.substr(parent_at, envelope_at - parent_at));
     full.append(r.same);
-    full.append(span.substr(tail_at));
+    if (flags & envelope_after) {
+      put_varint(full, 16u << 1 | 1);
+      keys::append_be64(full, clock);
+      keys::append_be64(full, tag);
+    } else {
+      full.append(span.substr(envelope_at, rest_at - envelope_at));
+    }
+    full.append(span.substr(rest_at));
     span = full;
+    r.envelope_hex = hex;
+    r.envelope_clock = clock;
+    r.envelope_tag = tag;
   } else if (auto names = nameable_step(span)) {
     r.same.assign(*names);
     r.has_same = true;
+    auto after_names = static_cast<size_t>(names->data() + names->size() - span.data());
+    r.envelope_hex = packed_envelope(span, after_names, r.envelope_clock, r.envelope_tag);
   } else {
     r.has_same = false;
+    r.envelope_hex = false;
   }
   key = keys::span(end_us, trace_id, span_id);
   pos += used + n;

@@ -24,7 +24,9 @@ inline constexpr uint8_t span_group_format = 0xC6;
 /// message type as the step span before it in its group row (layout 7):
 /// then its flags, its duration (its start is its end less that), its
 /// parent's id if it has one, and the rest of a step's part after the type,
-/// byte for byte as a full value has them. Only a step that ended `ok` with
+/// byte for byte as a full value has them, except that an envelope id of
+/// 32 hex digits sharing its last 16 with the member before's is the
+/// difference of their first 16 (flag 64). Only a step that ended `ok` with
 /// no attributes and no links is written so, after a step span of its own
 /// string of members (a commit request's `spans`), never first in it: the
 /// writer concatenates such strings whole, so the member before is always the
@@ -37,13 +39,19 @@ inline constexpr uint8_t span_same_step_format = 0xC7;
 struct span_chain {
   size_t full = std::string::npos; ///< the last full step span member that others may name
   size_t end = 0;                  ///< the string's size after the chain's last member
+  /// The last member's envelope id, if it is 32 lowercase hex digits: its
+  /// first 16 as a number (time and sequence), its last 16 (the process's).
+  uint64_t envelope_clock = 0, envelope_tag = 0;
+  bool envelope_hex = false;
 };
 
 /// Per group row, what `next_in_group` carries from one member to the next.
 struct span_group_reader {
   std::string same;      ///< the last full step span's actor and type, as encoded
   bool has_same = false; ///< the member before is a step span others may name
-  std::string expanded;  ///< the full value of a member that names the one before
+  uint64_t envelope_clock = 0, envelope_tag = 0; ///< its envelope id, as `span_chain` has it
+  bool envelope_hex = false;
+  std::string expanded; ///< the full value of a member that names the one before
 };
 
 /// Appends one span (its `keys::span` key and value) to a group row's
