@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+// A commit's `trace` row (layout 7, internal/span_codec.hpp): step spans that
+// name the one before them read back exactly as their full encoding, and a
+// reference with nothing to refer to is damage, never a wrong span.
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "internal/keys.hpp"
+#include "internal/span_codec.hpp"
+
+using namespace cairn;
+
+namespace {
+
+/// A span that is not a step's (a tool call's, say).
+span_record other_span() {
+  span_record s;
+  s.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  s.span_id = "00f067aa0ba902b7";
+  s.name = "tools/call charge_payment";
+  s.kind = span_kind::server;
+  s.start_us = 1'796'228'825'214'123;
+  s.end_us = s.start_us + 48'211;
+  s.status = span_status::ok;
+  return s;
+}
+
+/// `v` as 16 lowercase hex digits.
+std::string hex16(uint64_t v) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4)
+    out[static_cast<size_t>(i)] = digits[v & 15];
+  return out;
+}
+
+/// A step's span as a flight writes it: `i` picks its ids and times.
+internal::step_span_view step_view(int i, std::string_view actor, std::string_view type,
+                                   std::vector<std::string>& ids) {
+  ids.push_back(std::string{"4bf92f3577b34da6a3ce929d0e0e47"} + char('a' + i % 6)
+                + char('0' + i % 10));
+  ids.push_back("00f067aa0ba902b" + std::to_string(i % 10));
+  // Envelope ids as a node makes them (a clock, then the process's tag), but
+  // step 2's has another tag and step 7's is not hex at all.
+  ids.push_back(i == 7   ? std::string{"not a hex envelope id"}
+                : i == 2 ? "01a23794c06b0002f479fd0a8e6a1778"
+                         : "01a23794c06b00" + std::to_string(10 + i % 90) + "f479fd0a8e6a1777");
+  internal::step_span_view v;
+  v.trace_id = ids[ids.size() - 3];
+  v.span_id = ids[ids.size() - 2];
+  v.envelope_id = ids.back();
+  v.parent_span_id = i % 3 == 2 ? "" : "b7ad6b7169203331";
+  v.actor = actor;
+  v.type = type;
+  v.start_us = 1'796'228'825'214'123 + i * 1'000;
+  v.end_us = v.start_us + 17 + i;
+  v.attempt = 0;
+  v.first_event = i % 4 == 1 ? 40 + static_cast<uint64_t>(i) : 0;
+  v.events = i % 4 == 1 ? 2 : 0;
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("a flight's step spans of one actor and type name them once, and each comes back whole",
+          "[trace][codec]") {
+  // Two flights, as two commit requests write them: four steps of one actor
+  // (one of another type, one a retry with a link), then three of another.
+  std::vector<std::string> ids;
+  ids.reserve(64); // views into it stay valid
+  std::vector<internal::sent_view> sent{
+    {"01a23794c06b0000f479fd0a8e6a1778", "ledger/7", "ledger.post/v1"}};
+  std::vector<internal::step_span_view> first, second;
+  for (int i = 0; i < 6; ++i)
+    first.push_back(
+      step_view(i, "payment/42", i == 3 ? "payment.refund/v1" : "payment.charge/v1", ids));
+  first[1].sent = &sent;
+  first[4].attempt = 1;
+  first[4].retry_of = "1111111111111111";
+  for (int i = 6; i < 9; ++i)
+    second.push_back(step_view(i, "ledger/7", "ledger.post/v1", ids));
+  std::string a, b, a_full, b_full;
+  internal::span_chain chain_a, chain_b;
+  for (const auto& v : first) {
+    internal::append_step_span_member(a, v, chain_a);
+    internal::append_step_span_member(a_full, v);
+  }
+  for (const auto& v : second) {
+    internal::append_step_span_member(b, v, chain_b);
+    internal::append_step_span_member(b_full, v);
+  }
+  // Named once: steps 1 and 2 (after 0) and 7 and 8 (after 6) name the one
+  // before; 3 (another type), 4 (a retry, with a link) and 5 (after it) are whole.
+  CHECK(a.size() + 2 * 30 < a_full.size());
+  CHECK(b.size() + 2 * 30 < b_full.size());
+  // The writer concatenates requests whole; the row reads back what the
+  // full encoding would have given, member by member.
+  std::string group(1, static_cast<char>(internal::span_group_format));
+  group += a + b;
+  std::string full_group(1, static_cast<char>(internal::span_group_format));
+  full_group += a_full + b_full;
+  std::vector<std::pair<std::string, std::string>> got, want;
+  auto row_key = keys::span(1, first[0].trace_id, first[0].span_id);
+  CHECK(internal::for_each_span(
+    row_key, group, [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); }));
+  CHECK(internal::for_each_span(
+    row_key, full_group, [&](std::string_view k, std::string_view v) { want.emplace_back(k, v); }));
+  REQUIRE(want.size() == 9);
+  CHECK(got == want);
+  for (size_t i = 0; i < got.size(); ++i) {
+    auto s = internal::decode_span(got[i].first, got[i].second);
+    REQUIRE(s);
+    const auto& v = i < first.size() ? first[i] : second[i - first.size()];
+    CHECK(s->actor == v.actor);
+    CHECK(s->type == v.type);
+    CHECK(s->start_us == v.start_us);
+    CHECK(s->end_us == v.end_us);
+    CHECK(s->parent_span_id == v.parent_span_id);
+  }
+  // The indexer's walk finds every trace id without expanding anything.
+  std::vector<std::string> traces;
+  size_t pos = 1;
+  bool ok = true;
+  char id[32];
+  while (internal::next_trace_in_group(group, pos, id, ok))
+    traces.emplace_back(id, sizeof id);
+  CHECK(ok);
+  REQUIRE(traces.size() == 9);
+  CHECK(traces[7] == second[1].trace_id);
+  // A member that names the one before, with none before it that it may
+  // name, is damage: the second flight without its first member.
+  std::string one;
+  internal::append_step_span_member(one, second[0]);
+  std::string orphan(1, static_cast<char>(internal::span_group_format));
+  orphan += b.substr(one.size());
+  size_t seen = 0;
+  CHECK_FALSE(internal::for_each_span(row_key, orphan, [&](auto, auto) { ++seen; }));
+  CHECK(seen == 0);
+  // Something else appended between two steps breaks the chain: the next
+  // step is written whole.
+  std::string mixed;
+  internal::span_chain m;
+  internal::append_step_span_member(mixed, second[0], m);
+  internal::append_span_member(mixed, other_span());
+  auto before = mixed.size();
+  internal::append_step_span_member(mixed, second[1], m);
+  std::string whole;
+  internal::append_step_span_member(whole, second[1]);
+  CHECK(mixed.substr(before) == whole);
+}
+
+TEST_CASE("random flights of step spans read back as their full encoding, member by member",
+          "[trace][codec]") {
+  std::mt19937_64 rng{20261206}; // seeded: the same flights every run
+  auto pick = [&](uint64_t n) { return static_cast<size_t>(rng() % n); };
+  const std::vector<std::string> actors{"bench/r1-0", "bench/r1-1", "payment/42"};
+  const std::vector<std::string> types{"bench.msg/v1", "payment.charge/v1"};
+  const std::vector<internal::sent_view> sent{
+    {"01a23794c06b0000f479fd0a8e6a1778", "ledger/7", "ledger.post/v1"}};
+  for (int round = 0; round < 200; ++round) {
+    INFO("round " << round);
+    std::vector<std::string> ids;
+    ids.reserve(4 * 64);
+    std::string group(1, static_cast<char>(internal::span_group_format));
+    std::string full_group = group;
+    uint64_t clock = 0x01a23794c06b0000 + rng() % 1000;
+    auto requests = 1 + pick(4);
+    for (size_t q = 0; q < requests; ++q) {
+      std::string members, full;
+      internal::span_chain chain;
+      const auto& actor = actors[pick(actors.size())];
+      auto steps = 1 + pick(12);
+      for (size_t k = 0; k < steps; ++k) {
+        internal::step_span_view v;
+        ids.push_back(hex16(rng()) + hex16(rng())); // trace
+        ids.push_back(hex16(rng()));                // span
+        clock +=
+          pick(5) == 0 ? static_cast<uint64_t>(-static_cast<int64_t>(pick(300))) : pick(70'000);
+        auto roll = pick(20);
+        ids.push_back(roll == 0   ? std::string{"env-"} + std::to_string(k)
+                      : roll == 1 ? hex16(clock) + hex16(rng())
+                                  : hex16(clock) + "f479fd0a8e6a1777");
+        v.trace_id = ids[ids.size() - 3];
+        v.span_id = ids[ids.size() - 2];
+        v.envelope_id = ids.back();
+        v.parent_span_id = pick(4) == 0 ? "" : "b7ad6b7169203331";
+        v.actor = actor;
+        v.type = types[pick(6) == 0 ? 1 : 0];
+        v.start_us = 1'796'228'825'214'123 + static_cast<int64_t>(rng() % 10'000'000);
+        v.end_us = v.start_us + static_cast<int64_t>(pick(3) == 0 ? 0 : rng() % 100'000);
+        v.attempt = pick(10) == 0 ? 2 : 0;
+        if (v.attempt > 0)
+          v.retry_of = "1111111111111111";
+        v.first_event = pick(3) == 0 ? 1 + rng() % 1'000'000 : 0;
+        v.events = v.first_event > 0 ? 1 + static_cast<uint32_t>(pick(5)) : 0;
+        v.sent = pick(4) == 0 ? &sent : nullptr;
+        internal::append_step_span_member(members, v, chain);
+        internal::append_step_span_member(full, v);
+      }
+      CHECK(members.size() <= full.size());
+      group += members;
+      full_group += full;
+    }
+    std::vector<std::pair<std::string, std::string>> got, want;
+    auto row_key = keys::span(1, std::string(32, 'a'), std::string(16, 'b'));
+    CHECK(internal::for_each_span(
+      row_key, group, [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); }));
+    CHECK(internal::for_each_span(row_key, full_group, [&](std::string_view k, std::string_view v) {
+      want.emplace_back(k, v);
+    }));
+    CHECK(got == want);
+  }
+}
