@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The runtime's private parts, shared by its implementation files: the
-// kind table and `runtime::impl` with the router
-// (route_envelope, wake, passivation handshake). Never included by anything
-// outside runtime/core/src.
+// The runtime's private parts, shared by its implementation files: the kind
+// table and `runtime::impl` with the router (route_envelope, wake, passivation
+// handshake); the activation's state is in activation_state.hpp, with the
+// names of the commit coordinator's types used here. Never included by
+// anything outside runtime/core/src.
 #pragma once
 
 #include "cairn/runtime.hpp"
@@ -37,11 +38,6 @@
 #include "internal/span_codec.hpp"
 
 namespace cairn {
-
-using internal::commit_request;
-using internal::commit_result;
-using internal::journal_record;
-using internal::mailbox_record;
 
 using namespace activation_detail;
 
