@@ -263,7 +263,8 @@ TEST_CASE("a commit's row holds its spans, each coming back with its own key and
   size_t pos = 1;
   bool ok = true;
   char id[32];
-  while (internal::next_trace_in_group(group, pos, id, ok))
+  internal::span_trace_walk walk;
+  while (internal::next_trace_in_group(group, pos, id, ok, walk))
     traces.emplace_back(id, sizeof id);
   CHECK(ok);
   CHECK(traces == std::vector<std::string>{in[0].trace_id, in[1].trace_id, in[2].trace_id});
@@ -305,7 +306,9 @@ TEST_CASE("a commit's row holds its spans, each coming back with its own key and
     size_t walked = 0, at = 1;
     bool fine = true;
     char trace[32];
-    while (internal::next_trace_in_group(std::string_view{group}.substr(0, n), at, trace, fine))
+    internal::span_trace_walk walk_cut;
+    while (internal::next_trace_in_group(std::string_view{group}.substr(0, n), at, trace, fine,
+                                         walk_cut))
       ++walked;
     CHECK(walked == seen);
     CHECK(fine == whole);

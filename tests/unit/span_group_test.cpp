@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A commit's `trace` row (layout 7, internal/span_codec.hpp): step spans that
-// name the one before them read back exactly as their full encoding, and a
-// reference with nothing to refer to is damage, never a wrong span.
+// A commit's `trace` row (layouts 7 and 8, internal/span_codec.hpp): step
+// spans that name the one before them, and leave out the ids their envelope
+// id gives, read back exactly as their full encoding, and a reference with
+// nothing to refer to is damage, never a wrong span.
 #include <random>
 #include <string>
 #include <string_view>
@@ -9,8 +10,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "cairn/envelope.hpp"
+#include "internal/derived_ids.hpp"
 #include "internal/keys.hpp"
 #include "internal/span_codec.hpp"
+#include "internal/span_wire.hpp"
 
 using namespace cairn;
 
@@ -62,6 +66,19 @@ internal::step_span_view step_view(int i, std::string_view actor, std::string_vi
   v.first_event = i % 4 == 1 ? 40 + static_cast<uint64_t>(i) : 0;
   v.events = i % 4 == 1 ? 2 : 0;
   return v;
+}
+
+/// The trace ids the indexer's walk reads from a group row; `ok` false if
+/// it found damage (the ids before it are returned).
+std::vector<std::string> walk_traces(std::string_view group, bool& ok) {
+  std::vector<std::string> traces;
+  size_t pos = 1;
+  ok = true;
+  char id[32];
+  internal::span_trace_walk walk;
+  while (internal::next_trace_in_group(group, pos, id, ok, walk))
+    traces.emplace_back(id, sizeof id);
+  return traces;
 }
 
 } // namespace
@@ -122,12 +139,8 @@ TEST_CASE("a flight's step spans of one actor and type name them once, and each 
     CHECK(s->parent_span_id == v.parent_span_id);
   }
   // The indexer's walk finds every trace id without expanding anything.
-  std::vector<std::string> traces;
-  size_t pos = 1;
-  bool ok = true;
-  char id[32];
-  while (internal::next_trace_in_group(group, pos, id, ok))
-    traces.emplace_back(id, sizeof id);
+  bool ok = false;
+  auto traces = walk_traces(group, ok);
   CHECK(ok);
   REQUIRE(traces.size() == 9);
   CHECK(traces[7] == second[1].trace_id);
@@ -164,7 +177,7 @@ TEST_CASE("random flights of step spans read back as their full encoding, member
   for (int round = 0; round < 200; ++round) {
     INFO("round " << round);
     std::vector<std::string> ids;
-    ids.reserve(4 * 64);
+    ids.reserve(4 * 4 * 12); // views into it stay valid
     std::string group(1, static_cast<char>(internal::span_group_format));
     std::string full_group = group;
     uint64_t clock = 0x01a23794c06b0000 + rng() % 1000;
@@ -176,23 +189,32 @@ TEST_CASE("random flights of step spans read back as their full encoding, member
       auto steps = 1 + pick(12);
       for (size_t k = 0; k < steps; ++k) {
         internal::step_span_view v;
-        ids.push_back(hex16(rng()) + hex16(rng())); // trace
-        ids.push_back(hex16(rng()));                // span
         clock +=
           pick(5) == 0 ? static_cast<uint64_t>(-static_cast<int64_t>(pick(300))) : pick(70'000);
         auto roll = pick(20);
-        ids.push_back(roll == 0   ? std::string{"env-"} + std::to_string(k)
-                      : roll == 1 ? hex16(clock) + hex16(rng())
-                                  : hex16(clock) + "f479fd0a8e6a1777");
-        v.trace_id = ids[ids.size() - 3];
-        v.span_id = ids[ids.size() - 2];
+        auto envelope = roll == 0   ? std::string{"env-"} + std::to_string(k)
+                        : roll == 1 ? hex16(clock) + hex16(rng())
+                                    : hex16(clock) + "f479fd0a8e6a1777";
+        v.attempt = pick(10) == 0 ? 2 : 0;
+        // Half of them a message the node gave its id and trace: its trace,
+        // parent and span id are the envelope's (one of each sometimes not).
+        uint64_t c = 0, t = 0;
+        bool own = pick(2) == 0 && internal::envelope_halves(envelope, c, t);
+        auto d = internal::derive_trace(c, t);
+        ids.push_back(own && pick(8) != 0 ? hex16(d.trace_hi) + hex16(d.trace_lo)
+                                          : hex16(rng()) + hex16(rng())); // trace
+        ids.push_back(own && pick(8) != 0 ? step_span_id(envelope, v.attempt)
+                                          : hex16(rng())); // span
+        ids.push_back(own && pick(8) != 0 ? hex16(d.parent) : "b7ad6b7169203331");
+        ids.push_back(envelope);
+        v.trace_id = ids[ids.size() - 4];
+        v.span_id = ids[ids.size() - 3];
         v.envelope_id = ids.back();
-        v.parent_span_id = pick(4) == 0 ? "" : "b7ad6b7169203331";
+        v.parent_span_id = pick(4) == 0 ? std::string_view{} : ids[ids.size() - 2];
         v.actor = actor;
         v.type = types[pick(6) == 0 ? 1 : 0];
         v.start_us = 1'796'228'825'214'123 + static_cast<int64_t>(rng() % 10'000'000);
         v.end_us = v.start_us + static_cast<int64_t>(pick(3) == 0 ? 0 : rng() % 100'000);
-        v.attempt = pick(10) == 0 ? 2 : 0;
         if (v.attempt > 0)
           v.retry_of = "1111111111111111";
         v.first_event = pick(3) == 0 ? 1 + rng() % 1'000'000 : 0;
@@ -213,5 +235,94 @@ TEST_CASE("random flights of step spans read back as their full encoding, member
       want.emplace_back(k, v);
     }));
     CHECK(got == want);
+    // The indexer's walk finds every member's trace id, the left-out ones too.
+    std::vector<std::string> want_traces;
+    for (const auto& [k, v] : want)
+      want_traces.push_back(k.substr(8, keys::trace_id_size));
+    bool ok = false;
+    CHECK(walk_traces(group, ok) == want_traces);
+    CHECK(ok);
   }
+}
+
+TEST_CASE("a flight of messages the node gave ids and traces leaves those ids out, and reads back "
+          "whole",
+          "[trace][codec]") {
+  // Eight steps of one actor, as a batch of node-made messages runs them:
+  // envelope ids of one process, one clock step apart; each message's trace
+  // and parent are its id's, its span id its step's.
+  std::vector<std::string> ids;
+  ids.reserve(32);
+  std::vector<internal::step_span_view> steps;
+  for (int i = 0; i < 8; ++i) {
+    uint64_t clock = 0x01a23794c06b0000 + static_cast<uint64_t>(i), tag = 0xf479fd0a8e6a1777;
+    auto d = internal::derive_trace(clock, tag);
+    ids.push_back(hex16(clock) + hex16(tag));
+    ids.push_back(hex16(d.trace_hi) + hex16(d.trace_lo));
+    ids.push_back(hex16(d.parent));
+    ids.push_back(step_span_id(ids[ids.size() - 3], 0));
+    internal::step_span_view v;
+    v.envelope_id = ids[ids.size() - 4];
+    v.trace_id = ids[ids.size() - 3];
+    v.parent_span_id = ids[ids.size() - 2];
+    v.span_id = ids.back();
+    v.actor = "bench/r1-0";
+    v.type = "bench.msg/v1";
+    v.start_us = 1'796'228'825'214'123 + i * 40;
+    v.end_us = v.start_us + 9;
+    steps.push_back(v);
+  }
+  std::string members, full, first;
+  internal::span_chain chain;
+  for (const auto& v : steps) {
+    internal::append_step_span_member(members, v, chain);
+    internal::append_step_span_member(full, v);
+  }
+  internal::append_step_span_member(first, steps[0]);
+  REQUIRE(members.compare(0, first.size(), first) == 0); // the first is whole
+  // The seven after it: end, two markers, length, format, flags, duration,
+  // envelope, attempt, events, sent — 13 bytes each, against 60 whole.
+  CHECK(members.size() - first.size() <= 7 * 13);
+  CHECK(full.size() - first.size() >= 7 * 60);
+  std::string group(1, static_cast<char>(internal::span_group_format));
+  std::string full_group = group;
+  group += members;
+  full_group += full;
+  std::vector<std::pair<std::string, std::string>> got, want;
+  auto row_key = keys::span(1, steps[0].trace_id, steps[0].span_id);
+  CHECK(internal::for_each_span(
+    row_key, group, [&](std::string_view k, std::string_view v) { got.emplace_back(k, v); }));
+  CHECK(internal::for_each_span(
+    row_key, full_group, [&](std::string_view k, std::string_view v) { want.emplace_back(k, v); }));
+  REQUIRE(want.size() == 8);
+  CHECK(got == want);
+  auto last = internal::decode_span(got[7].first, got[7].second);
+  REQUIRE(last);
+  CHECK(last->trace_id == steps[7].trace_id);
+  CHECK(last->span_id == steps[7].span_id);
+  CHECK(last->parent_span_id == steps[7].parent_span_id);
+  CHECK(last->end_us == steps[7].end_us);
+  bool ok = false;
+  auto traces = walk_traces(group, ok);
+  CHECK(ok);
+  REQUIRE(traces.size() == 8);
+  CHECK(traces[5] == steps[5].trace_id);
+
+  // A whole member may not leave its ids out: there is no envelope id to
+  // take them from before its value is read. Such a row is damage after the
+  // members before it.
+  std::string bad = group.substr(0, 1 + first.size());
+  internal::span_wire::append_member_with(
+    bad,
+    [](std::string& o) {
+      internal::span_wire::put_varint(o, 9);
+      o.push_back(static_cast<char>(internal::span_wire::derived_id));
+      o.push_back(static_cast<char>(internal::span_wire::derived_id));
+    },
+    [&](std::string& o) { internal::encode_step_span(o, steps[1]); });
+  size_t seen = 0;
+  CHECK_FALSE(internal::for_each_span(row_key, bad, [&](auto, auto) { ++seen; }));
+  CHECK(seen == 1);
+  CHECK(walk_traces(bad, ok).size() == 1);
+  CHECK_FALSE(ok);
 }

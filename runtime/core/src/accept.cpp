@@ -4,6 +4,7 @@
 // pending cap, and one commit request handed to the writer.
 #include <algorithm>
 
+#include "internal/derived_ids.hpp"
 #include "internal/runtime_impl.hpp"
 
 namespace cairn {
@@ -39,15 +40,23 @@ caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& ki
                                                   + "' is registered on this node");
   if (env.type.empty())
     return make_error(errc::invalid_argument, "message type is empty");
-  if (env.id.empty())
+  bool own_id = env.id.empty();
+  if (own_id)
     env.id = id != nullptr ? std::move(*id) : next_envelope_id();
   if (env.from.empty())
     env.from = "external";
   if (env.created_ms == 0)
     env.created_ms = now;
   std::string_view trace_id, span_id; // checked in place: no copies
-  if (!traceparent_ids(env.traceparent, trace_id, span_id))
-    env.traceparent = new_traceparent();
+  if (!traceparent_ids(env.traceparent, trace_id, span_id)) {
+    // A new trace. Taken from the id this node gave the message, its steps'
+    // spans can leave it out (internal/derived_ids.hpp).
+    uint64_t clock = 0, tag = 0;
+    if (own_id && internal::envelope_halves(env.id, clock, tag))
+      env.traceparent = internal::derived_traceparent(clock, tag);
+    else
+      env.traceparent = new_traceparent();
+  }
   return {};
 }
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <random>
 
+#include "internal/derived_ids.hpp"
+
 namespace cairn {
 
 namespace {
@@ -169,17 +171,9 @@ trace_context child_of(std::string_view parent) {
 }
 
 std::string step_span_id(std::string_view envelope_id, uint32_t attempt) {
-  // FNV-1a over the id and the attempt, then splitmix64's finalizer: envelope
-  // ids are unique, so the span ids are too (up to 64-bit collisions).
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : envelope_id)
-    h = (h ^ c) * 0x100000001b3ULL;
-  h = (h ^ attempt) * 0x100000001b3ULL;
-  h += 0x9e3779b97f4a7c15ULL;
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return hex(h | 1, 16);
+  // Envelope ids are unique, so the span ids are too (up to 64-bit
+  // collisions).
+  return hex(internal::step_span_value(envelope_id, attempt), 16);
 }
 
 std::string_view kind_of(std::string_view actor_id) {

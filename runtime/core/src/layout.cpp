@@ -184,6 +184,13 @@ caf::error spans_name_the_one_before(storage&, write_set&) {
   return {};
 }
 
+// 7 -> 8: such a step span leaves out the trace, parent and span ids its
+// envelope id gives (internal/derived_ids.hpp), and its end time is a
+// difference from the member before's. Rows already there stay as they are.
+caf::error spans_leave_out_derived_ids(storage&, write_set&) {
+  return {};
+}
+
 constexpr migration migrations[] = {
   {1, "adds the outbox column family", add_outbox},
   {2, "journal events record their time, cause and trace", journal_audit},
@@ -192,6 +199,7 @@ constexpr migration migrations[] = {
   {5, "the spans of a commit share a row; the index is built off the commit path",
    span_rows_by_commit},
   {6, "a commit's step spans of one actor and type name them once", spans_name_the_one_before},
+  {7, "step spans leave out the ids their message's id gives", spans_leave_out_derived_ids},
 };
 
 } // namespace

@@ -367,7 +367,8 @@ void runtime::impl::index_spans(bool now) {
     }
     size_t pos = 1;
     bool ok = true;
-    while (internal::next_trace_in_group(v, pos, e.trace_id, ok))
+    internal::span_trace_walk walk;
+    while (internal::next_trace_in_group(v, pos, e.trace_id, ok, walk))
       entries.push_back(e);
     return entries.size() < max_spans;
   });

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "internal/derived_ids.hpp"
 #include "internal/keys.hpp"
 #include "internal/span_codec.hpp"
 #include "internal/span_wire.hpp"
@@ -63,22 +64,6 @@ std::optional<std::string_view> member_value(std::string_view out, size_t at) {
   return out.substr(from, n);
 }
 
-/// An envelope id of 32 lowercase hex digits as its two halves.
-bool envelope_halves(std::string_view id, uint64_t& clock, uint64_t& tag) {
-  if (id.size() != 32)
-    return false;
-  uint64_t halves[2] = {0, 0};
-  for (size_t i = 0; i < 32; ++i) {
-    int d = hex_value(id[i]);
-    if (d < 0)
-      return false;
-    halves[i / 16] = halves[i / 16] << 4 | static_cast<uint64_t>(d);
-  }
-  clock = halves[0];
-  tag = halves[1];
-  return true;
-}
-
 uint64_t zigzag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
@@ -105,6 +90,14 @@ bool nameable(const step_span_view& v) {
          && v.end_us >= v.start_us;
 }
 
+/// 32 hex digits of an envelope id's halves.
+std::string envelope_text(uint64_t clock, uint64_t tag) {
+  std::string id(32, '0');
+  put_hex64(id.data(), clock);
+  put_hex64(id.data() + 16, tag);
+  return id;
+}
+
 } // namespace
 
 void append_step_span_member(std::string& out, const step_span_view& v, span_chain& chain) {
@@ -121,19 +114,45 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
   }
   uint64_t clock = 0, tag = 0;
   bool hex = envelope_halves(v.envelope_id, clock, tag);
+  auto end = static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us);
+  // What the envelope id gives and need not be written: the trace it started
+  // (and so the parent), the step's span id.
+  bool trace_given = false, parent_given = false, span_given = false;
+  if (same && hex) {
+    auto d = derive_trace(clock, tag);
+    uint64_t hi = 0, lo = 0, parent = 0;
+    trace_given = envelope_halves(v.trace_id, hi, lo) && hi == d.trace_hi && lo == d.trace_lo;
+    parent_given = hex16_value(v.parent_span_id, parent) && parent == d.parent;
+    uint64_t span = 0;
+    span_given = hex16_value(v.span_id, span) && span == step_span_value(v.envelope_id, v.attempt);
+  }
   auto at = out.size();
-  append_member(
-    out, static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us), v.trace_id, v.span_id,
+  append_member_with(
+    out,
+    [&](std::string& o) {
+      if (trace_given) {
+        put_varint(o, zigzag(static_cast<int64_t>(end - chain.end_us)));
+        o.push_back(static_cast<char>(derived_id));
+      } else {
+        put_varint(o, end);
+        put_id(o, v.trace_id);
+      }
+      if (span_given)
+        o.push_back(static_cast<char>(derived_id));
+      else
+        put_id(o, v.span_id);
+    },
     [&](std::string& o) {
       if (!same)
         return encode_step_span(o, v);
       // What a full value has, less its kind, status, start, actor and type.
-      o.push_back(static_cast<char>(span_same_step_format));
-      o.push_back(static_cast<char>(has_step | (v.parent_span_id.empty() ? 0 : has_parent)));
       bool after = chain.envelope_hex && hex && tag == chain.envelope_tag;
-      o.back() = static_cast<char>(o.back() | (after ? envelope_after : 0));
+      uint8_t flags = has_step | (v.parent_span_id.empty() ? 0 : has_parent)
+                      | (after ? envelope_after : 0) | (parent_given ? parent_derived : 0);
+      o.push_back(static_cast<char>(span_same_step_format));
+      o.push_back(static_cast<char>(flags));
       put_varint(o, static_cast<uint64_t>(v.end_us - v.start_us));
-      if (!v.parent_span_id.empty())
+      if (!v.parent_span_id.empty() && !parent_given)
         put_id(o, v.parent_span_id);
       if (after)
         put_varint(o, zigzag(static_cast<int64_t>(clock - chain.envelope_clock)));
@@ -145,6 +164,7 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
   chain.envelope_hex = hex;
   chain.envelope_clock = clock;
   chain.envelope_tag = tag;
+  chain.end_us = end;
   if (same) {
     chain.end = out.size();
   } else if (nameable(v)) {
@@ -155,68 +175,172 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
   }
 }
 
+namespace {
+
+/// The parts of a `span_same_step_format` value, its envelope id resolved
+/// against the member before's (`clock`, `tag`, `hex` on entry).
+struct same_step_parts {
+  uint8_t flags = 0;
+  uint64_t duration = 0;
+  size_t parent_at = 0, envelope_at = 0, rest_at = 0;
+  uint64_t attempt = 0;
+};
+
+/// Reads `span` (a `span_same_step_format` value) into `p`, and its envelope
+/// id into `clock`, `tag` and `hex` (which hold the member before's); false
+/// if it does not parse or breaks a rule of the format.
+bool read_same_step(std::string_view span, same_step_parts& p, uint64_t& clock, uint64_t& tag,
+                    bool& hex) {
+  reader in{span.substr(1)};
+  p.flags = in.byte();
+  p.duration = in.varint();
+  p.parent_at = span.size() - in.remaining();
+  if ((p.flags & has_parent) && !(p.flags & parent_derived))
+    in.skip(in.varint() >> 1);
+  p.envelope_at = span.size() - in.remaining();
+  if (p.flags & envelope_after) {
+    clock += static_cast<uint64_t>(unzigzag(in.varint()));
+  } else {
+    hex = packed_envelope(span, p.envelope_at, clock, tag);
+    in.skip(in.varint() >> 1);
+  }
+  p.rest_at = span.size() - in.remaining();
+  p.attempt = in.varint();
+  constexpr uint8_t known = has_step | has_parent | envelope_after | parent_derived;
+  return in.ok() && (p.flags & ~known & 0xff) == 0 && (p.flags & has_step)
+         && !((p.flags & parent_derived) && !(p.flags & has_parent))
+         && !((p.flags & (envelope_after | parent_derived)) && !hex);
+}
+
+/// An id's head and bytes as `reader::id` would give them, or the marker.
+struct head_id {
+  uint64_t v = 0;
+  std::string_view raw;
+  bool given() const { return v == derived_id; }
+};
+
+head_id read_head_id(reader& in, std::string_view whole) {
+  head_id h;
+  h.v = in.varint();
+  if (h.given())
+    return h;
+  auto n = h.v >> 1;
+  if (!in.ok() || n > in.remaining()) {
+    in.skip(n); // fails the reader
+    return h;
+  }
+  h.raw = whole.substr(whole.size() - in.remaining(), n);
+  in.skip(n);
+  return h;
+}
+
+/// Writes a head id's 32 hex digits (a trace id) at `out`; false if it is
+/// not one.
+bool trace_hex(const head_id& h, char* out) {
+  static constexpr char digits[] = "0123456789abcdef";
+  auto n = h.v >> 1;
+  if ((h.v & 1) != 0 && n == 16) {
+    for (size_t i = 0; i < 16; ++i) {
+      auto c = static_cast<uint8_t>(h.raw[i]);
+      out[2 * i] = digits[c >> 4];
+      out[2 * i + 1] = digits[c & 15];
+    }
+    return true;
+  }
+  if ((h.v & 1) == 0 && n == 32) {
+    std::memcpy(out, h.raw.data(), 32);
+    return true;
+  }
+  return false;
+}
+
+std::string head_text(const head_id& h) {
+  if ((h.v & 1) == 0)
+    return std::string{h.raw};
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(h.raw.size() * 2);
+  for (unsigned char c : h.raw) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+} // namespace
+
 bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::string_view& span,
                    bool& ok, span_group_reader& r) {
   if (pos >= value.size())
     return false;
-  reader in{value.substr(pos)};
+  auto whole = value.substr(pos);
+  reader in{whole};
   auto end_us = in.varint();
-  auto trace_id = in.id();
-  auto span_id = in.id();
+  auto trace = read_head_id(in, whole);
+  auto span_head = read_head_id(in, whole);
   auto n = in.varint();
-  size_t used = value.size() - pos - in.remaining();
-  if (!in.ok() || n > in.remaining() || trace_id.size() != keys::trace_id_size) {
+  size_t used = whole.size() - in.remaining();
+  auto fail = [&] {
     ok = false;
     return false;
-  }
+  };
+  if (!in.ok() || n > in.remaining())
+    return fail();
   span = value.substr(pos + used, n);
-  if (!span.empty() && static_cast<uint8_t>(span[0]) == span_same_step_format) {
+  bool same = !span.empty() && static_cast<uint8_t>(span[0]) == span_same_step_format;
+  if ((trace.given() || span_head.given()) && !same)
+    return fail(); // only a member that names the one before leaves them out
+  if (trace.given())
+    end_us = r.end_us + static_cast<uint64_t>(unzigzag(end_us));
+  char trace_id[keys::trace_id_size];
+  if (!trace.given() && !trace_hex(trace, trace_id))
+    return fail();
+  std::string span_id;
+  if (same) {
     // Names the step span before it: its full value is built back.
-    reader in_value{span.substr(1)};
-    auto flags = in_value.byte();
-    auto duration = in_value.varint();
-    auto parent_at = span.size() - in_value.remaining();
-    if (flags & has_parent)
-      in_value.skip(in_value.varint() >> 1);
-    auto envelope_at = span.size() - in_value.remaining();
-    uint64_t clock = 0, tag = 0;
-    bool hex = false;
-    if (flags & envelope_after) {
-      clock = r.envelope_clock + static_cast<uint64_t>(unzigzag(in_value.varint()));
-      tag = r.envelope_tag;
-      hex = r.envelope_hex;
-    } else {
-      hex = packed_envelope(span, envelope_at, clock, tag);
-      in_value.skip(in_value.varint() >> 1);
-    }
-    auto rest_at = span.size() - in_value.remaining();
-    if (!r.has_same || !in_value.ok() || (flags & ~(has_parent | envelope_after)) != has_step
-        || duration > end_us || ((flags & envelope_after) && !hex)) {
-      ok = false;
-      return false;
-    }
+    same_step_parts p;
+    uint64_t clock = r.envelope_clock, tag = r.envelope_tag;
+    bool hex = r.envelope_hex;
+    if (!r.has_same || !read_same_step(span, p, clock, tag, hex) || p.duration > end_us
+        || ((trace.given() || span_head.given()) && !hex))
+      return fail();
+    auto d = derive_trace(clock, tag);
     auto& full = r.expanded;
     full.clear();
     full.push_back(static_cast<char>(span_format));
-    full.push_back(static_cast<char>(flags & ~envelope_after));
+    full.push_back(static_cast<char>(p.flags & ~(envelope_after | parent_derived)));
     full.push_back(static_cast<char>(span_kind::consumer));
     full.push_back(static_cast<char>(span_status::ok));
-    put_varint(full, end_us - duration);
-    put_varint(full, duration);
-    full.append(span.substr(parent_at, envelope_at - parent_at));
+    put_varint(full, end_us - p.duration);
+    put_varint(full, p.duration);
+    if (p.flags & parent_derived) {
+      put_varint(full, 8u << 1 | 1);
+      keys::append_be64(full, d.parent);
+    } else {
+      full.append(span.substr(p.parent_at, p.envelope_at - p.parent_at));
+    }
     full.append(r.same);
-    if (flags & envelope_after) {
+    if (p.flags & envelope_after) {
       put_varint(full, 16u << 1 | 1);
       keys::append_be64(full, clock);
       keys::append_be64(full, tag);
     } else {
-      full.append(span.substr(envelope_at, rest_at - envelope_at));
+      full.append(span.substr(p.envelope_at, p.rest_at - p.envelope_at));
     }
-    full.append(span.substr(rest_at));
+    full.append(span.substr(p.rest_at));
     span = full;
     r.envelope_hex = hex;
     r.envelope_clock = clock;
     r.envelope_tag = tag;
+    if (trace.given()) {
+      put_hex64(trace_id, d.trace_hi);
+      put_hex64(trace_id + 16, d.trace_lo);
+    }
+    if (span_head.given()) {
+      span_id.resize(16);
+      put_hex64(span_id.data(),
+                step_span_value(envelope_text(clock, tag), static_cast<uint32_t>(p.attempt)));
+    }
   } else if (auto names = nameable_step(span)) {
     r.same.assign(*names);
     r.has_same = true;
@@ -226,46 +350,59 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
     r.has_same = false;
     r.envelope_hex = false;
   }
-  key = keys::span(end_us, trace_id, span_id);
+  if (!span_head.given())
+    span_id = head_text(span_head);
+  r.end_us = end_us;
+  key = keys::span(end_us, std::string_view{trace_id, sizeof trace_id}, span_id);
   pos += used + n;
   return true;
 }
 
-bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok) {
+bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok,
+                         span_trace_walk& w) {
   if (pos >= value.size())
     return false;
-  reader in{value.substr(pos)};
+  auto whole = value.substr(pos);
+  reader in{whole};
   in.varint(); // its end
-  auto id = in.varint();
-  auto n = id >> 1;
-  if (!in.ok() || n > in.remaining()) {
-    ok = false;
-    return false;
-  }
-  auto raw = value.substr(value.size() - in.remaining(), n);
-  static constexpr char digits[] = "0123456789abcdef";
-  if ((id & 1) != 0 && n == 16) {
-    for (size_t i = 0; i < 16; ++i) {
-      auto c = static_cast<uint8_t>(raw[i]);
-      trace_id[2 * i] = digits[c >> 4];
-      trace_id[2 * i + 1] = digits[c & 15];
-    }
-  } else if ((id & 1) == 0 && n == 32) {
-    std::memcpy(trace_id, raw.data(), 32);
-  } else {
-    ok = false;
-    return false;
-  }
-  in.skip(n);
-  auto span = in.varint();
-  in.skip(span >> 1);
+  auto trace = read_head_id(in, whole);
+  auto span_head = in.varint();
+  if (span_head != derived_id)
+    in.skip(span_head >> 1);
   auto len = in.varint();
-  in.skip(len);
-  if (!in.ok()) {
+  auto fail = [&] {
     ok = false;
     return false;
+  };
+  if (!in.ok() || len > in.remaining())
+    return fail();
+  auto span = whole.substr(whole.size() - in.remaining(), len);
+  in.skip(len);
+  if (!trace.given() && !trace_hex(trace, trace_id))
+    return fail();
+  // The envelope ids, for the members that leave their trace out.
+  if (!span.empty() && static_cast<uint8_t>(span[0]) == span_same_step_format) {
+    same_step_parts p;
+    if (!w.has_same || !read_same_step(span, p, w.envelope_clock, w.envelope_tag, w.envelope_hex))
+      return fail();
+    if (trace.given()) {
+      if (!w.envelope_hex)
+        return fail();
+      auto d = derive_trace(w.envelope_clock, w.envelope_tag);
+      put_hex64(trace_id, d.trace_hi);
+      put_hex64(trace_id + 16, d.trace_lo);
+    }
+  } else if (trace.given() || span_head == derived_id) {
+    return fail();
+  } else if (auto names = nameable_step(span)) {
+    w.has_same = true;
+    auto after_names = static_cast<size_t>(names->data() + names->size() - span.data());
+    w.envelope_hex = packed_envelope(span, after_names, w.envelope_clock, w.envelope_tag);
+  } else {
+    w.has_same = false;
+    w.envelope_hex = false;
   }
-  pos = value.size() - in.remaining();
+  pos += whole.size() - in.remaining();
   return true;
 }
 

@@ -49,7 +49,11 @@ const char* to_string(column c);
 ///   6: the spans of one commit share one `trace` row, keyed by the commit's
 ///      time; `trace_index` is written in sorted files, off the commit path,
 ///      and bucketed by hour so retention drops whole ranges
-inline constexpr uint32_t layout_version = 7;
+///   7: a step span may name the step span before it in its row instead of
+///      repeating their actor and message type
+///   8: such a step span also leaves out the trace, parent and span ids its
+///      envelope id gives, and its end time is a difference
+inline constexpr uint32_t layout_version = 8;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.
 class write_set {

@@ -26,7 +26,13 @@ inline constexpr uint8_t span_group_format = 0xC6;
 /// parent's id if it has one, and the rest of a step's part after the type,
 /// byte for byte as a full value has them, except that an envelope id of
 /// 32 hex digits sharing its last 16 with the member before's is the
-/// difference of their first 16 (flag 64). Only a step that ended `ok` with
+/// difference of their first 16 (flag 64). When the envelope id is 32 hex
+/// digits and the step's trace is the one that id starts (a message the node
+/// gave its id and trace, internal/derived_ids.hpp), the parent's id is left
+/// out (flag 128), and the head holds `span_wire::derived_id` for the trace
+/// id (then its end time is a difference from the member before's) and for
+/// a span id that is `step_span_id` of its envelope and attempt (layout 8).
+/// Only a step that ended `ok` with
 /// no attributes and no links is written so, after a step span of its own
 /// string of members (a commit request's `spans`), never first in it: the
 /// writer concatenates such strings whole, so the member before is always the
@@ -43,6 +49,7 @@ struct span_chain {
   /// first 16 as a number (time and sequence), its last 16 (the process's).
   uint64_t envelope_clock = 0, envelope_tag = 0;
   bool envelope_hex = false;
+  uint64_t end_us = 0; ///< the last member's end time, as written
 };
 
 /// Per group row, what `next_in_group` carries from one member to the next.
@@ -51,7 +58,16 @@ struct span_group_reader {
   bool has_same = false; ///< the member before is a step span others may name
   uint64_t envelope_clock = 0, envelope_tag = 0; ///< its envelope id, as `span_chain` has it
   bool envelope_hex = false;
+  uint64_t end_us = 0;  ///< the member before's end time
   std::string expanded; ///< the full value of a member that names the one before
+};
+
+/// Per group row, what `next_trace_in_group` carries from one member to the
+/// next: the envelope id of the member before, as `span_chain` has it.
+struct span_trace_walk {
+  uint64_t envelope_clock = 0, envelope_tag = 0;
+  bool envelope_hex = false;
+  bool has_same = false; ///< the member before is a step span others may name
 };
 
 /// Appends one span (its `keys::span` key and value) to a group row's
@@ -121,7 +137,8 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
 /// The trace id (32 hex digits) of the group member at `pos`, which moves
 /// past it; false at the end or on damage (`ok` false). Nothing allocated:
 /// for the indexer, which reads every span once.
-bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok);
+bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[32], bool& ok,
+                         span_trace_walk& walk);
 
 /// One span the span indexer found (services.cpp): the hour of its row,
 /// its trace id, and its row's place in the pass, as plain values.

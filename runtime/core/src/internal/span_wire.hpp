@@ -10,9 +10,11 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cairn/runtime.hpp"
+#include "internal/derived_ids.hpp"
 #include "internal/keys.hpp"
 #include "internal/span_codec.hpp"
 
@@ -25,8 +27,16 @@ enum flag : uint8_t {
   has_step = 8,
   has_attributes = 16,
   has_links = 32,
-  envelope_after = 64, ///< in a `span_same_step_format` value: the envelope id as a difference
+  envelope_after = 64,  ///< in a `span_same_step_format` value: the envelope id as a difference
+  parent_derived = 128, ///< in a `span_same_step_format` value: the parent is the envelope's own
 };
+
+/// In a `span_same_step_format` member's head, in place of its trace id:
+/// the trace its envelope id starts (internal/derived_ids.hpp), and its end
+/// time before it is the difference from the member before's; in place of
+/// its span id: `step_span_id` of its envelope and attempt. `put_id` never
+/// writes it (an empty id is not packed).
+inline constexpr uint8_t derived_id = 1;
 
 inline void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
@@ -40,18 +50,6 @@ inline void put_str(std::string& out, std::string_view s) {
   put_varint(out, s.size());
   out.append(s);
 }
-
-/// A lowercase hex digit's value, -1 for any other byte.
-constexpr std::array<int8_t, 256> hex_values = [] {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t)
-    v = -1;
-  for (int c = '0'; c <= '9'; ++c)
-    t[c] = static_cast<int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c)
-    t[c] = static_cast<int8_t>(c - 'a' + 10);
-  return t;
-}();
 
 inline int hex_value(char c) {
   return hex_values[static_cast<uint8_t>(c)];
@@ -117,8 +115,10 @@ public:
     return s;
   }
 
-  std::string id() {
-    auto v = varint();
+  std::string id() { return id_of(varint()); }
+
+  /// An id whose head varint (`put_id`'s) was read already.
+  std::string id_of(uint64_t v) {
     auto n = v >> 1;
     if (!ok_ || n > in_.size() - pos_)
       return fail(), std::string{};
@@ -217,15 +217,13 @@ inline void put_link(std::string& out, std::string_view trace_id, std::string_vi
   put_str(out, type);
 }
 
-/// Appends a member: end time, ids, then the value `write` appends, behind
-/// its length. The length takes two bytes (a varint may be written long)
-/// unless the value needs more, so the value is written in place.
-template <class Write>
-inline void append_member(std::string& out, uint64_t end_us, std::string_view trace_id,
-                          std::string_view span_id, Write&& write) {
-  put_varint(out, end_us);
-  put_id(out, trace_id);
-  put_id(out, span_id);
+/// Appends a member: the head `head` appends (end time and ids), then the
+/// value `write` appends, behind its length. The length takes two bytes (a
+/// varint may be written long) unless the value needs more, so the value is
+/// written in place.
+template <class Head, class Write>
+inline void append_member_with(std::string& out, Head&& head, Write&& write) {
+  head(out);
   auto at = out.size();
   out.append(2, '\0');
   write(out);
@@ -238,6 +236,20 @@ inline void append_member(std::string& out, uint64_t end_us, std::string_view tr
   std::string value = out.substr(at + 2);
   out.resize(at);
   put_str(out, value);
+}
+
+/// Appends a member: end time, ids, then the value `write` appends.
+template <class Write>
+inline void append_member(std::string& out, uint64_t end_us, std::string_view trace_id,
+                          std::string_view span_id, Write&& write) {
+  append_member_with(
+    out,
+    [&](std::string& o) {
+      put_varint(o, end_us);
+      put_id(o, trace_id);
+      put_id(o, span_id);
+    },
+    std::forward<Write>(write));
 }
 
 } // namespace cairn::internal::span_wire

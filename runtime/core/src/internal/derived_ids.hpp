@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The trace a message starts when it arrives without one, as a function of
+// the envelope id the node gave it. Unique because envelope ids are (for one
+// process's tag, the trace id's first half is a bijection of the id's clock),
+// and recomputable, so a step span whose trace and parent are its message's
+// own need not store them (span_codec.hpp, `span_same_step_format`).
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cairn::internal {
+
+/// splitmix64's finalizer: a bijection of 64-bit values.
+constexpr uint64_t mix64(uint64_t h) {
+  h += 0x9e3779b97f4a7c15ULL;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+  return h ^ (h >> 31);
+}
+
+/// A lowercase hex digit's value, -1 for any other byte.
+inline constexpr std::array<int8_t, 256> hex_values = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t)
+    v = -1;
+  for (int c = '0'; c <= '9'; ++c)
+    t[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c)
+    t[c] = static_cast<int8_t>(c - 'a' + 10);
+  return t;
+}();
+
+/// 16 lowercase hex digits at `in` as a number; false if one is not.
+inline bool read_hex64(const char* in, uint64_t& v) {
+  uint64_t out = 0;
+  int bad = 0;
+  for (int i = 0; i < 16; ++i) {
+    int d = hex_values[static_cast<uint8_t>(in[i])];
+    bad |= d;
+    out = out << 4 | static_cast<uint64_t>(d & 0xf);
+  }
+  v = out;
+  return bad >= 0;
+}
+
+/// An id of 16 lowercase hex digits as a number.
+inline bool hex16_value(std::string_view id, uint64_t& v) {
+  return id.size() == 16 && read_hex64(id.data(), v);
+}
+
+/// An envelope id (or a trace id) of 32 lowercase hex digits as its two
+/// halves: for an envelope id, its clock (time and sequence) and its
+/// process's tag.
+inline bool envelope_halves(std::string_view id, uint64_t& clock, uint64_t& tag) {
+  return id.size() == 32 && read_hex64(id.data(), clock) && read_hex64(id.data() + 16, tag);
+}
+
+/// The span id of a step, `step_span_id` (cairn/envelope.hpp) as a number:
+/// FNV-1a over the envelope id and the attempt, then `mix64`, never 0.
+inline uint64_t step_span_value(std::string_view envelope_id, uint32_t attempt) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : envelope_id)
+    h = (h ^ c) * 0x100000001b3ULL;
+  h = (h ^ attempt) * 0x100000001b3ULL;
+  return mix64(h) | 1;
+}
+
+/// A new trace for the envelope whose id is `clock` (its first 16 hex
+/// digits) and `tag` (its last 16): the trace id's halves and the span id
+/// of the message's sender (the step's parent).
+struct derived_trace {
+  uint64_t trace_hi, trace_lo, parent;
+};
+
+constexpr derived_trace derive_trace(uint64_t clock, uint64_t tag) {
+  auto hi = mix64(clock ^ mix64(tag));
+  auto lo = mix64(hi ^ tag ^ 0x5851f42d4c957f2dULL);
+  if (hi == 0 && lo == 0)
+    lo = 1; // a trace id is never all zeros
+  return {hi, lo, mix64(lo ^ clock ^ 0x2545f4914f6cdd1dULL) | 1};
+}
+
+/// Writes `v` as 16 lowercase hex digits at `out`.
+inline void put_hex64(char* out, uint64_t v) {
+  for (int i = 15; i >= 0; --i, v >>= 4)
+    out[i] = "0123456789abcdef"[v & 0xf];
+}
+
+/// The traceparent (W3C, version 00, sampled) of `derive_trace`.
+inline std::string derived_traceparent(uint64_t clock, uint64_t tag) {
+  auto d = derive_trace(clock, tag);
+  std::string out = "00-00000000000000000000000000000000-0000000000000000-01";
+  put_hex64(out.data() + 3, d.trace_hi);
+  put_hex64(out.data() + 19, d.trace_lo);
+  put_hex64(out.data() + 36, d.parent);
+  return out;
+}
+
+} // namespace cairn::internal
