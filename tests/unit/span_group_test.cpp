@@ -147,23 +147,25 @@ TEST_CASE("a flight's step spans of one actor and type name them once, and each 
   // A member that names the one before, with none before it that it may
   // name, is damage: the second flight without its first member.
   std::string one;
-  internal::append_step_span_member(one, second[0]);
+  internal::span_chain alone;
+  internal::append_step_span_member(one, second[0], alone);
   std::string orphan(1, static_cast<char>(internal::span_group_format));
   orphan += b.substr(one.size());
   size_t seen = 0;
   CHECK_FALSE(internal::for_each_span(row_key, orphan, [&](auto, auto) { ++seen; }));
   CHECK(seen == 0);
   // Something else appended between two steps breaks the chain: the next
-  // step is written whole.
+  // step names its actor and type again, as the first of a flight does.
   std::string mixed;
   internal::span_chain m;
   internal::append_step_span_member(mixed, second[0], m);
   internal::append_span_member(mixed, other_span());
   auto before = mixed.size();
   internal::append_step_span_member(mixed, second[1], m);
-  std::string whole;
-  internal::append_step_span_member(whole, second[1]);
-  CHECK(mixed.substr(before) == whole);
+  std::string head;
+  internal::span_chain fresh;
+  internal::append_step_span_member(head, second[1], fresh);
+  CHECK(mixed.substr(before) == head);
 }
 
 TEST_CASE("random flights of step spans read back as their full encoding, member by member",
@@ -278,12 +280,18 @@ TEST_CASE("a flight of messages the node gave ids and traces leaves those ids ou
     internal::append_step_span_member(members, v, chain);
     internal::append_step_span_member(full, v);
   }
-  internal::append_step_span_member(first, steps[0]);
-  REQUIRE(members.compare(0, first.size(), first) == 0); // the first is whole
+  internal::span_chain fresh;
+  internal::append_step_span_member(first, steps[0], fresh);
+  std::string first_whole;
+  internal::append_step_span_member(first_whole, steps[0]);
+  // The first refers to nothing before it: it names its actor and type and
+  // carries its whole end time and envelope id, yet leaves out its ids.
+  REQUIRE(members.compare(0, first.size(), first) == 0);
+  CHECK(first.size() + 40 <= first_whole.size());
   // The seven after it: end, two markers, length, format, flags, duration,
   // envelope, attempt, events, sent — 13 bytes each, against 60 whole.
   CHECK(members.size() - first.size() <= 7 * 13);
-  CHECK(full.size() - first.size() >= 7 * 60);
+  CHECK(full.size() - first_whole.size() >= 7 * 60);
   std::string group(1, static_cast<char>(internal::span_group_format));
   std::string full_group = group;
   group += members;
@@ -307,6 +315,17 @@ TEST_CASE("a flight of messages the node gave ids and traces leaves those ids ou
   CHECK(ok);
   REQUIRE(traces.size() == 8);
   CHECK(traces[5] == steps[5].trace_id);
+
+  // Rows written before (layout 7) began a flight with a whole member; those
+  // after it name that one the same way.
+  std::string older(1, static_cast<char>(internal::span_group_format));
+  older += first_whole + members.substr(first.size());
+  std::vector<std::pair<std::string, std::string>> got_older;
+  CHECK(internal::for_each_span(
+    row_key, older, [&](std::string_view k, std::string_view v) { got_older.emplace_back(k, v); }));
+  CHECK(got_older == want);
+  CHECK(walk_traces(older, ok) == traces);
+  CHECK(ok);
 
   // A whole member may not leave its ids out: there is no envelope id to
   // take them from before its value is read. Such a row is damage after the

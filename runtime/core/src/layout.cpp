@@ -184,9 +184,10 @@ caf::error spans_name_the_one_before(storage&, write_set&) {
   return {};
 }
 
-// 7 -> 8: such a step span leaves out the trace, parent and span ids its
-// envelope id gives (internal/derived_ids.hpp), and its end time is a
-// difference from the member before's. Rows already there stay as they are.
+// 7 -> 8: the first step span of such a run is short too
+// (`span_step_head_format`), and short step spans leave out the trace, parent
+// and span ids their envelope id gives (internal/derived_ids.hpp). Rows
+// already there stay as they are.
 caf::error spans_leave_out_derived_ids(storage&, write_set&) {
   return {};
 }

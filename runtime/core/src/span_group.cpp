@@ -18,8 +18,8 @@ namespace cairn::internal {
 using namespace span_wire;
 
 void append_step_span_member(std::string& out, const step_span_view& v) {
-  span_chain none;
-  append_step_span_member(out, v, none);
+  append_member(out, static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us), v.trace_id, v.span_id,
+                [&](std::string& o) { encode_step_span(o, v); });
 }
 
 namespace {
@@ -47,21 +47,6 @@ std::optional<std::string_view> nameable_step(std::string_view value) {
   if (!in.ok())
     return std::nullopt;
   return value.substr(from, value.size() - in.remaining() - from);
-}
-
-/// The value of the member at `at` in `out`, if it is a whole member.
-std::optional<std::string_view> member_value(std::string_view out, size_t at) {
-  if (at >= out.size())
-    return std::nullopt;
-  reader in{out.substr(at)};
-  in.varint();               // end
-  in.skip(in.varint() >> 1); // trace id
-  in.skip(in.varint() >> 1); // span id
-  auto n = in.varint();
-  if (!in.ok() || n > in.remaining())
-    return std::nullopt;
-  auto from = out.size() - in.remaining();
-  return out.substr(from, n);
 }
 
 uint64_t zigzag(int64_t v) {
@@ -101,24 +86,16 @@ std::string envelope_text(uint64_t clock, uint64_t tag) {
 } // namespace
 
 void append_step_span_member(std::string& out, const step_span_view& v, span_chain& chain) {
-  bool same = false;
-  if (nameable(v) && chain.full != std::string::npos && chain.end == out.size()) {
-    auto before = member_value(out, chain.full);
-    auto names = before ? nameable_step(*before) : std::nullopt;
-    if (names) {
-      std::string expected;
-      put_str(expected, v.actor);
-      put_str(expected, v.type);
-      same = *names == expected;
-    }
-  }
+  bool short_form = nameable(v);
+  bool same = short_form && chain.named && chain.end == out.size() && v.actor == chain.actor
+              && v.type == chain.type;
   uint64_t clock = 0, tag = 0;
   bool hex = envelope_halves(v.envelope_id, clock, tag);
   auto end = static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us);
   // What the envelope id gives and need not be written: the trace it started
   // (and so the parent), the step's span id.
   bool trace_given = false, parent_given = false, span_given = false;
-  if (same && hex) {
+  if (short_form && hex) {
     auto d = derive_trace(clock, tag);
     uint64_t hi = 0, lo = 0, parent = 0;
     trace_given = envelope_halves(v.trace_id, hi, lo) && hi == d.trace_hi && lo == d.trace_lo;
@@ -126,12 +103,11 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
     uint64_t span = 0;
     span_given = hex16_value(v.span_id, span) && span == step_span_value(v.envelope_id, v.attempt);
   }
-  auto at = out.size();
   append_member_with(
     out,
     [&](std::string& o) {
       if (trace_given) {
-        put_varint(o, zigzag(static_cast<int64_t>(end - chain.end_us)));
+        put_varint(o, same ? zigzag(static_cast<int64_t>(end - chain.end_us)) : end);
         o.push_back(static_cast<char>(derived_id));
       } else {
         put_varint(o, end);
@@ -143,17 +119,22 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
         put_id(o, v.span_id);
     },
     [&](std::string& o) {
-      if (!same)
+      if (!short_form)
         return encode_step_span(o, v);
-      // What a full value has, less its kind, status, start, actor and type.
-      bool after = chain.envelope_hex && hex && tag == chain.envelope_tag;
+      // What a full value has, less its kind, status and start; after a step
+      // of the same actor and type, less those too.
+      bool after = same && chain.envelope_hex && hex && tag == chain.envelope_tag;
       uint8_t flags = has_step | (v.parent_span_id.empty() ? 0 : has_parent)
                       | (after ? envelope_after : 0) | (parent_given ? parent_derived : 0);
-      o.push_back(static_cast<char>(span_same_step_format));
+      o.push_back(static_cast<char>(same ? span_same_step_format : span_step_head_format));
       o.push_back(static_cast<char>(flags));
       put_varint(o, static_cast<uint64_t>(v.end_us - v.start_us));
       if (!v.parent_span_id.empty() && !parent_given)
         put_id(o, v.parent_span_id);
+      if (!same) {
+        put_str(o, v.actor);
+        put_str(o, v.type);
+      }
       if (after)
         put_varint(o, zigzag(static_cast<int64_t>(clock - chain.envelope_clock)));
       else
@@ -165,38 +146,44 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
   chain.envelope_clock = clock;
   chain.envelope_tag = tag;
   chain.end_us = end;
-  if (same) {
-    chain.end = out.size();
-  } else if (nameable(v)) {
-    chain.full = at;
-    chain.end = out.size();
-  } else {
-    chain.full = std::string::npos;
+  chain.end = out.size();
+  chain.named = short_form;
+  if (short_form && !same) {
+    chain.actor.assign(v.actor);
+    chain.type.assign(v.type);
   }
 }
 
 namespace {
 
-/// The parts of a `span_same_step_format` value, its envelope id resolved
-/// against the member before's (`clock`, `tag`, `hex` on entry).
-struct same_step_parts {
+/// The parts of a short step span value (`span_step_head_format` or
+/// `span_same_step_format`), its envelope id resolved against the member
+/// before's (`clock`, `tag`, `hex` on entry).
+struct short_step_parts {
+  bool head = false; ///< `span_step_head_format`: names its actor and type
   uint8_t flags = 0;
   uint64_t duration = 0;
-  size_t parent_at = 0, envelope_at = 0, rest_at = 0;
+  size_t parent_at = 0, names_at = 0, envelope_at = 0, rest_at = 0;
   uint64_t attempt = 0;
 };
 
-/// Reads `span` (a `span_same_step_format` value) into `p`, and its envelope
-/// id into `clock`, `tag` and `hex` (which hold the member before's); false
-/// if it does not parse or breaks a rule of the format.
-bool read_same_step(std::string_view span, same_step_parts& p, uint64_t& clock, uint64_t& tag,
-                    bool& hex) {
+/// Reads `span` (a short step span value) into `p`, and its envelope id into
+/// `clock`, `tag` and `hex` (which hold the member before's); false if it
+/// does not parse or breaks a rule of its format.
+bool read_short_step(std::string_view span, short_step_parts& p, uint64_t& clock, uint64_t& tag,
+                     bool& hex) {
   reader in{span.substr(1)};
+  p.head = static_cast<uint8_t>(span[0]) == span_step_head_format;
   p.flags = in.byte();
   p.duration = in.varint();
   p.parent_at = span.size() - in.remaining();
   if ((p.flags & has_parent) && !(p.flags & parent_derived))
     in.skip(in.varint() >> 1);
+  p.names_at = span.size() - in.remaining();
+  if (p.head) {
+    in.skip(in.varint()); // actor
+    in.skip(in.varint()); // type
+  }
   p.envelope_at = span.size() - in.remaining();
   if (p.flags & envelope_after) {
     clock += static_cast<uint64_t>(unzigzag(in.varint()));
@@ -208,8 +195,16 @@ bool read_same_step(std::string_view span, same_step_parts& p, uint64_t& clock, 
   p.attempt = in.varint();
   constexpr uint8_t known = has_step | has_parent | envelope_after | parent_derived;
   return in.ok() && (p.flags & ~known & 0xff) == 0 && (p.flags & has_step)
+         && !(p.head && (p.flags & envelope_after))
          && !((p.flags & parent_derived) && !(p.flags & has_parent))
          && !((p.flags & (envelope_after | parent_derived)) && !hex);
+}
+
+bool short_step(std::string_view span) {
+  if (span.empty())
+    return false;
+  auto format = static_cast<uint8_t>(span[0]);
+  return format == span_same_step_format || format == span_step_head_format;
 }
 
 /// An id's head and bytes as `reader::id` would give them, or the marker.
@@ -287,22 +282,24 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
   if (!in.ok() || n > in.remaining())
     return fail();
   span = value.substr(pos + used, n);
-  bool same = !span.empty() && static_cast<uint8_t>(span[0]) == span_same_step_format;
-  if ((trace.given() || span_head.given()) && !same)
-    return fail(); // only a member that names the one before leaves them out
-  if (trace.given())
-    end_us = r.end_us + static_cast<uint64_t>(unzigzag(end_us));
+  bool is_short = short_step(span);
+  if ((trace.given() || span_head.given()) && !is_short)
+    return fail(); // only a short member leaves them out
   char trace_id[keys::trace_id_size];
   if (!trace.given() && !trace_hex(trace, trace_id))
     return fail();
   std::string span_id;
-  if (same) {
-    // Names the step span before it: its full value is built back.
-    same_step_parts p;
+  if (is_short) {
+    // Its full value is built back, from the member before if it names it.
+    short_step_parts p;
     uint64_t clock = r.envelope_clock, tag = r.envelope_tag;
     bool hex = r.envelope_hex;
-    if (!r.has_same || !read_same_step(span, p, clock, tag, hex) || p.duration > end_us
+    if (!read_short_step(span, p, clock, tag, hex) || (!p.head && !r.has_same)
         || ((trace.given() || span_head.given()) && !hex))
+      return fail();
+    if (trace.given() && !p.head)
+      end_us = r.end_us + static_cast<uint64_t>(unzigzag(end_us));
+    if (p.duration > end_us)
       return fail();
     auto d = derive_trace(clock, tag);
     auto& full = r.expanded;
@@ -317,8 +314,10 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
       put_varint(full, 8u << 1 | 1);
       keys::append_be64(full, d.parent);
     } else {
-      full.append(span.substr(p.parent_at, p.envelope_at - p.parent_at));
+      full.append(span.substr(p.parent_at, p.names_at - p.parent_at));
     }
+    if (p.head)
+      r.same.assign(span.substr(p.names_at, p.envelope_at - p.names_at));
     full.append(r.same);
     if (p.flags & envelope_after) {
       put_varint(full, 16u << 1 | 1);
@@ -329,6 +328,7 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
     }
     full.append(span.substr(p.rest_at));
     span = full;
+    r.has_same = true;
     r.envelope_hex = hex;
     r.envelope_clock = clock;
     r.envelope_tag = tag;
@@ -342,6 +342,7 @@ bool next_in_group(std::string_view value, size_t& pos, std::string& key, std::s
                 step_span_value(envelope_text(clock, tag), static_cast<uint32_t>(p.attempt)));
     }
   } else if (auto names = nameable_step(span)) {
+    // A whole step span (as layout 7 wrote the first of a flight).
     r.same.assign(*names);
     r.has_same = true;
     auto after_names = static_cast<size_t>(names->data() + names->size() - span.data());
@@ -381,10 +382,12 @@ bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[3
   if (!trace.given() && !trace_hex(trace, trace_id))
     return fail();
   // The envelope ids, for the members that leave their trace out.
-  if (!span.empty() && static_cast<uint8_t>(span[0]) == span_same_step_format) {
-    same_step_parts p;
-    if (!w.has_same || !read_same_step(span, p, w.envelope_clock, w.envelope_tag, w.envelope_hex))
+  if (short_step(span)) {
+    short_step_parts p;
+    if (!read_short_step(span, p, w.envelope_clock, w.envelope_tag, w.envelope_hex)
+        || (!p.head && !w.has_same))
       return fail();
+    w.has_same = true;
     if (trace.given()) {
       if (!w.envelope_hex)
         return fail();

@@ -51,8 +51,8 @@ const char* to_string(column c);
 ///      and bucketed by hour so retention drops whole ranges
 ///   7: a step span may name the step span before it in its row instead of
 ///      repeating their actor and message type
-///   8: such a step span also leaves out the trace, parent and span ids its
-///      envelope id gives, and its end time is a difference
+///   8: the first of such a run is short too, and short step spans leave out
+///      the trace, parent and span ids their envelope id gives
 inline constexpr uint32_t layout_version = 8;
 
 /// A set of writes applied atomically, in order. A plain value; not thread-safe.

@@ -33,18 +33,28 @@ inline constexpr uint8_t span_group_format = 0xC6;
 /// id (then its end time is a difference from the member before's) and for
 /// a span id that is `step_span_id` of its envelope and attempt (layout 8).
 /// Only a step that ended `ok` with
-/// no attributes and no links is written so, after a step span of its own
-/// string of members (a commit request's `spans`), never first in it: the
+/// no attributes and no links is written so, after a short step span of its
+/// own string of members (a commit request's `spans`), never first in it: the
 /// writer concatenates such strings whole, so the member before is always the
 /// one its encoder saw. Readers get the full value back (`next_in_group`).
 inline constexpr uint8_t span_same_step_format = 0xC7;
 
-/// Where the last step span member of a string of members starts, and where
-/// that string ended then: the next step span of the same actor and type may
-/// refer to it (`span_same_step_format`) only if nothing came between.
+/// The first byte of a group member's value that is a step span which ended
+/// `ok` with no attributes and no links, written short (layout 8): as
+/// `span_same_step_format`, but with its actor and type (as a full value has
+/// them) after the parent's id, and its envelope id always whole. It leaves
+/// out the ids its envelope id gives as that format does, except that its
+/// end time stays whole. Members of `span_same_step_format` may follow it.
+inline constexpr uint8_t span_step_head_format = 0xC8;
+
+/// What the next step span of a string of members (a commit request's
+/// `spans`) may refer to: it names the one before (`span_same_step_format`)
+/// only if that was a short step span of the same actor and type, appended
+/// last (nothing came between).
 struct span_chain {
-  size_t full = std::string::npos; ///< the last full step span member that others may name
-  size_t end = 0;                  ///< the string's size after the chain's last member
+  bool named = false;      ///< the last member is a short step span
+  std::string actor, type; ///< the actor and type it names
+  size_t end = 0;          ///< the string's size after the chain's last member
   /// The last member's envelope id, if it is 32 lowercase hex digits: its
   /// first 16 as a number (time and sequence), its last 16 (the process's).
   uint64_t envelope_clock = 0, envelope_tag = 0;
