@@ -316,6 +316,51 @@ TEST_CASE("a flight of messages the node gave ids and traces leaves those ids ou
   REQUIRE(traces.size() == 8);
   CHECK(traces[5] == steps[5].trace_id);
 
+  // Damaged anywhere, a row stops the reader and the indexer's walk at the
+  // same member: cut at every byte, and each byte changed (seeded).
+  std::mt19937_64 rng{20261206};
+  for (size_t at = 1; at < group.size(); ++at) {
+    INFO("at " << at);
+    for (int k = 0; k < 4; ++k) {
+      auto damaged = group;
+      if (k == 0)
+        damaged.resize(at);
+      else
+        damaged[at] = static_cast<char>(damaged[at] ^ static_cast<char>(1 + rng() % 255));
+      size_t read = 0;
+      bool whole = internal::for_each_span(row_key, damaged, [&](auto, auto) { ++read; });
+      bool walked_ok = false;
+      CHECK(walk_traces(damaged, walked_ok).size() == read);
+      CHECK(walked_ok == whole);
+    }
+  }
+
+  // A span id left out of a step whose envelope id is not the node's (not 32
+  // hex digits) cannot be computed back: both stop there.
+  std::string odd = group.substr(0, 1 + first.size());
+  internal::span_wire::append_member_with(
+    odd,
+    [&](std::string& o) {
+      internal::span_wire::put_varint(o, 5);
+      internal::span_wire::put_id(o, steps[1].trace_id);
+      o.push_back(static_cast<char>(internal::span_wire::derived_id));
+    },
+    [&](std::string& o) {
+      o.push_back(static_cast<char>(internal::span_step_head_format));
+      o.push_back(static_cast<char>(internal::span_wire::has_step));
+      internal::span_wire::put_varint(o, 0); // duration
+      internal::span_wire::put_str(o, steps[1].actor);
+      internal::span_wire::put_str(o, steps[1].type);
+      internal::span_wire::put_id(o, "env-1");
+      internal::span_wire::put_step_rest(o, 0, 0, 0, std::vector<internal::sent_view>{});
+    });
+  size_t odd_read = 0;
+  CHECK_FALSE(internal::for_each_span(row_key, odd, [&](auto, auto) { ++odd_read; }));
+  CHECK(odd_read == 1);
+  bool odd_ok = true;
+  CHECK(walk_traces(odd, odd_ok).size() == 1);
+  CHECK_FALSE(odd_ok);
+
   // Rows written before (layout 7) began a flight with a whole member; those
   // after it name that one the same way.
   std::string older(1, static_cast<char>(internal::span_group_format));

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A commit's `trace` row (layout 6 and 7, internal/span_codec.hpp): step
-// spans that name the one before them, written and read back whole; the
-// indexer's walk over a row's trace ids, and its sort of what it found.
+// A commit's `trace` row (layouts 6 to 8, internal/span_codec.hpp): short
+// step spans that name the one before them and leave out the ids their
+// envelope id gives, written and read back whole; the indexer's walk over a
+// row's trace ids, and its sort of what it found.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -365,7 +366,7 @@ bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[3
     return false;
   auto whole = value.substr(pos);
   reader in{whole};
-  in.varint(); // its end
+  auto end_us = in.varint();
   auto trace = read_head_id(in, whole);
   auto span_head = in.varint();
   if (span_head != derived_id)
@@ -381,16 +382,20 @@ bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[3
   in.skip(len);
   if (!trace.given() && !trace_hex(trace, trace_id))
     return fail();
-  // The envelope ids, for the members that leave their trace out.
+  // The envelope ids, for the members that leave their trace out, and the
+  // checks `next_in_group` makes: damage stops both at the same member.
   if (short_step(span)) {
     short_step_parts p;
     if (!read_short_step(span, p, w.envelope_clock, w.envelope_tag, w.envelope_hex)
-        || (!p.head && !w.has_same))
+        || (!p.head && !w.has_same)
+        || ((trace.given() || span_head == derived_id) && !w.envelope_hex))
+      return fail();
+    if (trace.given() && !p.head)
+      end_us = w.end_us + static_cast<uint64_t>(unzigzag(end_us));
+    if (p.duration > end_us)
       return fail();
     w.has_same = true;
     if (trace.given()) {
-      if (!w.envelope_hex)
-        return fail();
       auto d = derive_trace(w.envelope_clock, w.envelope_tag);
       put_hex64(trace_id, d.trace_hi);
       put_hex64(trace_id + 16, d.trace_lo);
@@ -405,6 +410,7 @@ bool next_trace_in_group(std::string_view value, size_t& pos, char (&trace_id)[3
     w.has_same = false;
     w.envelope_hex = false;
   }
+  w.end_us = end_us;
   pos += whole.size() - in.remaining();
   return true;
 }

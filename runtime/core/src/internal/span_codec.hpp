@@ -73,11 +73,13 @@ struct span_group_reader {
 };
 
 /// Per group row, what `next_trace_in_group` carries from one member to the
-/// next: the envelope id of the member before, as `span_chain` has it.
+/// next: the envelope id and end time of the member before, as `span_chain`
+/// has them.
 struct span_trace_walk {
   uint64_t envelope_clock = 0, envelope_tag = 0;
   bool envelope_hex = false;
   bool has_same = false; ///< the member before is a step span others may name
+  uint64_t end_us = 0;   ///< the member before's end time
 };
 
 /// Appends one span (its `keys::span` key and value) to a group row's

@@ -28,14 +28,15 @@ enum flag : uint8_t {
   has_attributes = 16,
   has_links = 32,
   envelope_after = 64,  ///< in a `span_same_step_format` value: the envelope id as a difference
-  parent_derived = 128, ///< in a `span_same_step_format` value: the parent is the envelope's own
+  parent_derived = 128, ///< in a short step span value: the parent is the envelope's own
 };
 
-/// In a `span_same_step_format` member's head, in place of its trace id:
-/// the trace its envelope id starts (internal/derived_ids.hpp), and its end
-/// time before it is the difference from the member before's; in place of
-/// its span id: `step_span_id` of its envelope and attempt. `put_id` never
-/// writes it (an empty id is not packed).
+/// In a short step span member's head (`span_step_head_format` or
+/// `span_same_step_format`), in place of its trace id: the trace its
+/// envelope id starts (internal/derived_ids.hpp), and in a
+/// `span_same_step_format` member its end time before it is the difference
+/// from the member before's; in place of its span id: `step_span_id` of its
+/// envelope and attempt. `put_id` never writes it (an empty id is not packed).
 inline constexpr uint8_t derived_id = 1;
 
 inline void put_varint(std::string& out, uint64_t v) {
