@@ -145,6 +145,26 @@ TEST_CASE("cairn bench over HTTP batches accounts for every message: each handle
   CHECK(test::http_call(f.port, "GET", "/api/v1/bench/no-such-run").status == 404);
 }
 
+TEST_CASE("cairn bench over HTTP batches sends again what a node at its pending cap answers busy, "
+          "and every message is still handled once",
+          "[bench][cli]") {
+  // A cap of one batch: a batch is taken only when nothing is pending, so
+  // three producers keep being answered 429 while the others' wait.
+  node_fixture f{{"--max-pending", "40"}};
+  auto r = f.bench({"--messages", "1200", "--batch", "40", "--producers", "3", "--actors", "2",
+                    "--hops", "1", "--json", "--quiet"});
+  INFO(r.out);
+  REQUIRE(r.code == 0);
+  auto o = report_of(r.out);
+  INFO("busy retries: " << num(o, "busy_retries"));
+  CHECK(num(o, "sent") == 1200);
+  CHECK(num(o, "accepted") == 1200);
+  CHECK(num(o, "refused") == 0);
+  check_each_handled_once(o, 1200);
+  // The node refused some, and counted each refusal.
+  CHECK(metric_value(f.port, "cairn_busy_total").value_or(0) > 0);
+}
+
 /// `cairn_mailbox_rows_read_total` of the node on `port`.
 uint64_t rows_read(uint16_t port) {
   auto n = metric_value(port, "cairn_mailbox_rows_read_total");

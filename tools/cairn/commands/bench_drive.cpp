@@ -3,6 +3,7 @@
 // (bench_http.cpp has the node over HTTP).
 #include "commands/bench_drive.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,27 +19,56 @@
 
 namespace cairn::cli {
 
-std::string bench_payload_json(const actors::bench_msg& m) {
-  std::string out;
-  out.reserve(96 + m.run.size() + m.pad.size());
+namespace {
+
+void append_number(std::string& out, uint64_t v) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.append(digits, end);
+}
+
+void append_number(std::string& out, int64_t v) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
+  out.append(digits, end);
+}
+
+} // namespace
+
+void append_bench_payload_json(std::string& out, const actors::bench_msg& m) {
   out += R"({"run":")";
   out += m.run;
   out += R"(","seq":)";
-  out += std::to_string(m.seq);
+  append_number(out, m.seq);
   out += R"(,"sent_us":)";
-  out += std::to_string(m.sent_us);
+  append_number(out, m.sent_us);
   out += R"(,"hops":)";
-  out += std::to_string(m.hops);
+  append_number(out, uint64_t{m.hops});
   out += R"(,"actors":)";
-  out += std::to_string(m.actors);
+  append_number(out, uint64_t{m.actors});
   out += R"(,"pad":")";
   out += m.pad;
   out += R"("})";
+}
+
+std::string bench_payload_json(const actors::bench_msg& m) {
+  std::string out;
+  out.reserve(96 + m.run.size() + m.pad.size());
+  append_bench_payload_json(out, m);
   return out;
 }
 
+void append_bench_actor_of(std::string& out, const actors::bench_msg& m) {
+  out += "bench/";
+  out += m.run;
+  out += '-';
+  append_number(out, m.seq % m.actors);
+}
+
 std::string bench_actor_of(const actors::bench_msg& m) {
-  return "bench/" + m.run + "-" + std::to_string(m.seq % m.actors);
+  std::string out;
+  append_bench_actor_of(out, m);
+  return out;
 }
 
 namespace {

@@ -86,8 +86,12 @@ std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std:
 
 /// The JSON text of `m`'s payload (what the HTTP API takes).
 std::string bench_payload_json(const actors::bench_msg& m);
+/// The same, added to the end of `out`.
+void append_bench_payload_json(std::string& out, const actors::bench_msg& m);
 
 /// The actor `m` goes to first: `bench/<run>-<seq mod actors>`.
 std::string bench_actor_of(const actors::bench_msg& m);
+/// The same, added to the end of `out`.
+void append_bench_actor_of(std::string& out, const actors::bench_msg& m);
 
 } // namespace cairn::cli
