@@ -25,12 +25,11 @@ caf::error unwritable(runtime::impl& d) {
   return {};
 }
 
-/// Checks one envelope from outside and fills in what it lacks; `kind`
-/// gets its receiver's kind.
-/// Checks `env` and completes what its sender left out: an id (`id` if
-/// given, else a new one), the time it was made (`now`), a trace.
+/// Checks `env` from outside and completes what its sender left out: an
+/// id (made from `clock`, a value of the id clock taken for it, if given),
+/// the time it was made (`now`), a trace. `kind` gets its receiver's kind.
 caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& kind, int64_t now,
-                          std::string* id = nullptr) {
+                          const uint64_t* clock = nullptr) {
   if (!valid_actor_id(env.to))
     return make_error(errc::invalid_argument,
                       "invalid actor id '" + env.to + "': expected kind/key");
@@ -40,9 +39,13 @@ caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& ki
                                                   + "' is registered on this node");
   if (env.type.empty())
     return make_error(errc::invalid_argument, "message type is empty");
+  // An id this node makes now: its trace can be derived from it.
   bool own_id = env.id.empty();
-  if (own_id)
-    env.id = id != nullptr ? std::move(*id) : next_envelope_id();
+  uint64_t id_clock = 0;
+  if (own_id) {
+    id_clock = clock != nullptr ? *clock : internal::take_id_clocks(1);
+    env.id = internal::envelope_id_at(id_clock);
+  }
   if (env.from.empty())
     env.from = "external";
   if (env.created_ms == 0)
@@ -51,11 +54,8 @@ caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& ki
   if (!traceparent_ids(env.traceparent, trace_id, span_id)) {
     // A new trace. Taken from the id this node gave the message, its steps'
     // spans can leave it out (internal/derived_ids.hpp).
-    uint64_t clock = 0, tag = 0;
-    if (own_id && internal::envelope_halves(env.id, clock, tag))
-      env.traceparent = internal::derived_traceparent(clock, tag);
-    else
-      env.traceparent = new_traceparent();
+    env.traceparent = own_id ? internal::derived_traceparent(id_clock, internal::process_id_tag())
+                             : new_traceparent();
   }
   return {};
 }
@@ -95,13 +95,14 @@ void runtime::accept_batch(std::vector<envelope> envs,
   kind_of_env.reserve(envs.size());
   // One clock reading and one step of the id clock for the whole batch.
   auto now = now_ms();
-  auto ids = next_envelope_ids(static_cast<size_t>(
-    std::count_if(envs.begin(), envs.end(), [](const envelope& e) { return e.id.empty(); })));
-  size_t next_id = 0;
+  auto unnamed = static_cast<uint64_t>(
+    std::count_if(envs.begin(), envs.end(), [](const envelope& e) { return e.id.empty(); }));
+  auto next_clock = unnamed > 0 ? internal::take_id_clocks(unnamed) : 0;
   for (size_t i = 0; i < envs.size(); ++i) {
     const kind_entry* kind = nullptr;
-    auto* id = envs[i].id.empty() ? &ids[next_id++] : nullptr;
-    if (auto err = check_incoming(d, envs[i], kind, now, id)) {
+    auto clock = next_clock;
+    next_clock += envs[i].id.empty() ? 1 : 0;
+    if (auto err = check_incoming(d, envs[i], kind, now, envs[i].id.empty() ? &clock : nullptr)) {
       (*results)[i].id = std::move(err);
       continue;
     }

@@ -2,6 +2,7 @@
 #include "cairn/envelope.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -68,8 +69,26 @@ namespace {
 // millisecond. (A mutex here cost every accepting thread a lock round.)
 std::atomic<uint64_t> id_clock{0};
 
-/// Takes `n` consecutive clock values; returns the first.
-uint64_t take_id_clock(uint64_t n) {
+/// The process's tag, and its 16 hex digits written once (ids copy them).
+struct id_tag {
+  uint64_t value;
+  std::array<char, 16> text;
+};
+
+const id_tag& process_tag() {
+  static const id_tag tag = [] {
+    id_tag t{random_u64(), {}};
+    internal::put_hex64(t.text.data(), t.value);
+    return t;
+  }();
+  return tag;
+}
+
+} // namespace
+
+namespace internal {
+
+uint64_t take_id_clocks(uint64_t n) {
   auto first = static_cast<uint64_t>(now_ms()) << 16;
   auto last = id_clock.load(std::memory_order_relaxed);
   uint64_t next;
@@ -79,22 +98,22 @@ uint64_t take_id_clock(uint64_t n) {
   return next;
 }
 
-std::string id_at(uint64_t clock) {
-  static const uint64_t process_tag = random_u64();
+uint64_t process_id_tag() {
+  return process_tag().value;
+}
+
+std::string envelope_id_at(uint64_t clock) {
   std::string out(32, '0');
-  constexpr const char* digits = "0123456789abcdef";
-  for (int i = 15; i >= 0; --i, clock >>= 4)
-    out[static_cast<size_t>(i)] = digits[clock & 0xf];
-  auto tag = process_tag;
-  for (int i = 31; i >= 16; --i, tag >>= 4)
-    out[static_cast<size_t>(i)] = digits[tag & 0xf];
+  put_hex64(out.data(), clock);
+  const auto& tag = process_tag().text;
+  std::copy(tag.begin(), tag.end(), out.begin() + 16);
   return out;
 }
 
-} // namespace
+} // namespace internal
 
 std::string next_envelope_id() {
-  return id_at(take_id_clock(1));
+  return internal::envelope_id_at(internal::take_id_clocks(1));
 }
 
 std::vector<std::string> next_envelope_ids(size_t n) {
@@ -102,9 +121,9 @@ std::vector<std::string> next_envelope_ids(size_t n) {
   if (n == 0)
     return out;
   out.reserve(n);
-  auto first = take_id_clock(n);
+  auto first = internal::take_id_clocks(n);
   for (size_t k = 0; k < n; ++k)
-    out.push_back(id_at(first + k));
+    out.push_back(internal::envelope_id_at(first + k));
   return out;
 }
 

@@ -89,6 +89,17 @@ inline void put_hex64(char* out, uint64_t v) {
     out[i] = "0123456789abcdef"[v & 0xf];
 }
 
+/// Takes `n` consecutive values of the envelope id clock (envelope.cpp,
+/// shared with `next_envelope_id`); returns the first.
+uint64_t take_id_clocks(uint64_t n);
+
+/// The last 16 hex digits of every envelope id this process makes, as a number.
+uint64_t process_id_tag();
+
+/// The envelope id of `clock` and this process's tag: `next_envelope_id`'s
+/// text, made without taking the clock.
+std::string envelope_id_at(uint64_t clock);
+
 /// The traceparent (W3C, version 00, sampled) of `derive_trace`.
 inline std::string derived_traceparent(uint64_t clock, uint64_t tag) {
   auto d = derive_trace(clock, tag);
