@@ -100,9 +100,9 @@ void runtime::accept_batch(std::vector<envelope> envs,
   auto next_clock = unnamed > 0 ? internal::take_id_clocks(unnamed) : 0;
   for (size_t i = 0; i < envs.size(); ++i) {
     const kind_entry* kind = nullptr;
-    auto clock = next_clock;
-    next_clock += envs[i].id.empty() ? 1 : 0;
-    if (auto err = check_incoming(d, envs[i], kind, now, envs[i].id.empty() ? &clock : nullptr)) {
+    bool unnamed_env = envs[i].id.empty();
+    auto clock = unnamed_env ? next_clock++ : 0;
+    if (auto err = check_incoming(d, envs[i], kind, now, unnamed_env ? &clock : nullptr)) {
       (*results)[i].id = std::move(err);
       continue;
     }

@@ -21,13 +21,8 @@ namespace cairn::cli {
 
 namespace {
 
-void append_number(std::string& out, uint64_t v) {
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
-  out.append(digits, end);
-}
-
-void append_number(std::string& out, int64_t v) {
+template <class Integer>
+void append_number(std::string& out, Integer v) {
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, v).ptr;
   out.append(digits, end);
@@ -43,9 +38,9 @@ void append_bench_payload_json(std::string& out, const actors::bench_msg& m) {
   out += R"(,"sent_us":)";
   append_number(out, m.sent_us);
   out += R"(,"hops":)";
-  append_number(out, uint64_t{m.hops});
+  append_number(out, m.hops);
   out += R"(,"actors":)";
-  append_number(out, uint64_t{m.actors});
+  append_number(out, m.actors);
   out += R"(,"pad":")";
   out += m.pad;
   out += R"("})";

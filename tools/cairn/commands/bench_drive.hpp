@@ -6,6 +6,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cairn/actors/bench.hpp"
@@ -79,6 +81,11 @@ public:
 /// code) when it cannot be reached or is not a node.
 std::unique_ptr<bench_target> open_http_target(const client_options& o, std::string& why,
                                                int& code);
+
+/// The counts `{"accepted":A,"refused":R,` that a batch answer of
+/// `POST /api/v1/messages:batch` starts with, or nothing if it does not
+/// start so (the bench then reads its results one by one).
+std::optional<std::pair<size_t, size_t>> batch_answer_counts(std::string_view body);
 
 /// A node of this process with the bench workload, its data in `s.data`
 /// or a temporary directory it removes when destroyed.

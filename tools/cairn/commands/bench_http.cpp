@@ -217,26 +217,6 @@ std::string detail_of(int status, const std::string& body) {
   return "HTTP " + std::to_string(status) + ": " + body.substr(0, 200);
 }
 
-/// The counts a batch answer starts with, `{"accepted":A,"refused":R,`, if
-/// it starts so.
-std::optional<std::pair<size_t, size_t>> answer_counts(std::string_view body) {
-  auto number = [&](std::string_view name, size_t& value) {
-    if (body.substr(0, name.size()) != name)
-      return false;
-    body.remove_prefix(name.size());
-    auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), value);
-    if (ec != std::errc{} || end == body.data())
-      return false;
-    body.remove_prefix(static_cast<size_t>(end - body.data()));
-    return true;
-  };
-  size_t accepted = 0, refused = 0;
-  if (!number(R"({"accepted":)", accepted) || !number(R"(,"refused":)", refused)
-      || body.substr(0, 1) != ",")
-    return std::nullopt;
-  return std::pair{accepted, refused};
-}
-
 bool busy_status(int status) {
   return status == 429 || status == 503;
 }
@@ -293,7 +273,7 @@ public:
     }
     // The answer starts with its counts: all accepted and none refused is
     // the whole story, and the results need no reading one by one.
-    if (auto counts = answer_counts(out);
+    if (auto counts = batch_answer_counts(out);
         counts && counts->first == batch.size() && counts->second == 0) {
       r.accepted = batch.size();
       return r;
@@ -436,6 +416,24 @@ private:
 };
 
 } // namespace
+
+std::optional<std::pair<size_t, size_t>> batch_answer_counts(std::string_view body) {
+  auto number = [&](std::string_view name, size_t& value) {
+    if (body.substr(0, name.size()) != name)
+      return false;
+    body.remove_prefix(name.size());
+    auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), value);
+    if (ec != std::errc{})
+      return false;
+    body.remove_prefix(static_cast<size_t>(end - body.data()));
+    return true;
+  };
+  size_t accepted = 0, refused = 0;
+  if (!number(R"({"accepted":)", accepted) || !number(R"(,"refused":)", refused)
+      || body.substr(0, 1) != ",")
+    return std::nullopt;
+  return std::pair{accepted, refused};
+}
 
 std::unique_ptr<bench_target> open_http_target(const client_options& o, std::string& why,
                                                int& code) {
