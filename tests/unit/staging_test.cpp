@@ -3,6 +3,7 @@
 // rows carried to the next write because their step was late: the sender
 // is answered only once a write holds the message or its step, and every
 // message is handled once (invariants 1 and 2).
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -230,4 +231,151 @@ TEST_CASE_METHOD(staging_fixture,
   CHECK(rt->stats().rows_unwritten == 2);
   CHECK(rt->stats().processed == 2);
   CHECK(mailbox_rows(*rt) == 0);
+}
+
+namespace {
+
+/// RocksDB underneath, in `fsync` mode: `sync_log` waits at `syncs` while
+/// it is closed, or fails while `fail_syncs` is set. Each write is
+/// numbered; `covered` is the number of writes done when the last sync
+/// that succeeded began (what it covers).
+class sync_gated_storage : public test::forwarding_storage {
+public:
+  sync_gated_storage(std::unique_ptr<storage> inner, std::string prefix)
+    : forwarding_storage(std::move(inner)), prefix_(std::move(prefix)) {}
+  gate syncs;
+  std::atomic<bool> fail_syncs{false};
+  std::atomic<uint64_t> writes{0}, covered{0};
+  std::atomic<uint64_t> synced_writes{0}; ///< commits (mailbox or journal rows) written with a sync
+  std::atomic<uint64_t> last_of_actor{0}; ///< the number of the last write with a journal row of it
+
+  caf::error write(const write_set& ops, bool sync) override {
+    auto err = forwarding_storage::write(ops, sync);
+    if (err)
+      return err;
+    // A commit's (not the span indexer's, which syncs its own ingests).
+    if (sync && std::any_of(ops.ops().begin(), ops.ops().end(), [](const write_set::op& op) {
+          return op.cf == column::journal || op.cf == column::mailbox;
+        }))
+      ++synced_writes;
+    auto n = writes.load() + 1; // one writer thread: numbered in order
+    for (const auto& op : ops.ops())
+      if (op.cf == column::journal && op.key.rfind(prefix_, 0) == 0)
+        last_of_actor = n;
+    writes = n;
+    return err;
+  }
+
+  caf::error sync_log() override {
+    auto from = writes.load();
+    syncs.pass();
+    if (fail_syncs)
+      return make_error(errc::storage_write_failed, "injected sync failure");
+    auto err = forwarding_storage::sync_log();
+    if (!err)
+      covered = std::max(covered.load(), from);
+    return err;
+  }
+
+private:
+  std::string prefix_;
+};
+
+struct sync_fixture {
+  sync_fixture() {
+    handled = 0;
+    the_handler_gate.set(true);
+  }
+  ~sync_fixture() {
+    the_handler_gate.set(true);
+    if (held)
+      held->syncs.set(true);
+  }
+  test::temp_dir dir;
+  sync_gated_storage* held = nullptr;
+
+  std::unique_ptr<runtime> start(bool sync_behind, const std::string& actor) {
+    runtime_options o;
+    o.data_dir = dir.sub("data");
+    o.threads = 2;
+    o.mode = durability::fsync;
+    o.sync_behind = sync_behind;
+    o.wrap_storage = [this, actor](std::unique_ptr<storage> inner) {
+      auto h = std::make_unique<sync_gated_storage>(std::move(inner), keys::actor_prefix(actor));
+      held = h.get();
+      return h;
+    };
+    auto rt = runtime::open(std::move(o));
+    REQUIRE(rt);
+    (*rt)->register_kind("clerk", [](std::string_view) { return std::make_unique<clerk>(); });
+    REQUIRE_FALSE((*rt)->start());
+    return std::move(*rt);
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(sync_fixture,
+                 "with the log synced behind the writer, a message is written and handled while "
+                 "the sync waits, and its sender hears accepted only after a sync that began "
+                 "once its write was done",
+                 "[invariant1][staged][sync]") {
+  auto rt = start(true, "clerk/a");
+  held->syncs.set(false); // every sync waits from now on
+  struct reopen {         // before `rt` stops, even if a check below throws
+    sync_gated_storage* s;
+    ~reopen() { s->syncs.set(true); }
+  } at_end{held};
+  auto synced_before = held->synced_writes.load(); // opening the runtime syncs its own writes
+  std::atomic<bool> answered{false};
+  uint64_t covered_at_answer = 0;
+  std::thread sender([&] {
+    auto id = rt->tell("clerk/a", chit{"first"});
+    covered_at_answer = held->covered.load();
+    answered = bool(id);
+  });
+  // Written and handled (its journal row is in storage) with the sync held:
+  // the writer did not wait for the disk, and the sender was not answered.
+  REQUIRE(test::eventually([&] { return journal(*rt, "clerk/a").size() == 1; }));
+  auto written_as = held->last_of_actor.load();
+  CHECK(written_as > 0);
+  CHECK_FALSE(answered.load());
+  // Other work goes on meanwhile: a second actor's message is handled too.
+  std::thread second([&] { CHECK(rt->tell("clerk/b", chit{"second"})); });
+  REQUIRE(test::eventually([&] { return journal(*rt, "clerk/b").size() == 1; }));
+  CHECK_FALSE(answered.load());
+  held->syncs.set(true);
+  REQUIRE(test::eventually([&] { return answered.load(); }));
+  sender.join();
+  second.join();
+  CHECK(covered_at_answer >= written_as);
+  CHECK(held->synced_writes == synced_before); // no commit synced itself
+  CHECK(handled == 2);
+  rt->stop();
+}
+
+TEST_CASE_METHOD(sync_fixture, "with each write synced by itself, no sync is left for behind it",
+                 "[invariant1][sync]") {
+  auto rt = start(false, "clerk/a");
+  held->syncs.set(false); // a sync behind the writer would hang the answer
+  auto synced_before = held->synced_writes.load();
+  REQUIRE(rt->tell("clerk/a", chit{"first"}));
+  CHECK(held->synced_writes > synced_before);
+  CHECK(journal(*rt, "clerk/a") == std::vector<std::string>{"first"});
+  held->syncs.set(true);
+  rt->stop();
+}
+
+TEST_CASE_METHOD(sync_fixture,
+                 "a sync that fails fails the answers it was to cover: the sender hears its "
+                 "message was not accepted",
+                 "[invariant1][sync]") {
+  auto rt = start(true, "clerk/a");
+  held->fail_syncs = true;
+  auto id = rt->tell("clerk/a", chit{"lost?"});
+  REQUIRE_FALSE(id);
+  CHECK(code_of(id.error()) == errc::storage_write_failed);
+  CHECK(render(id.error()).find("injected sync failure") != std::string::npos);
+  held->fail_syncs = false;
+  rt->stop();
 }
