@@ -17,7 +17,6 @@ public:
   explicit forwarding_storage(std::unique_ptr<storage> inner) : inner_(std::move(inner)) {}
 
   caf::error write(const write_set& ops, bool sync) override { return inner_->write(ops, sync); }
-  caf::error sync_log() override { return inner_->sync_log(); }
   caf::expected<std::optional<std::string>> get(column cf, std::string_view key) override {
     return inner_->get(cf, key);
   }

@@ -27,10 +27,7 @@ commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next
                                        delivered_fn on_batch_delivered, staged_fn on_staged)
   : store_(store), settings_(checked(std::move(s), static_cast<bool>(on_staged))),
     next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
-    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {
-  if (settings_.sync_behind)
-    syncer_ = std::thread{[this] { sync_loop(); }};
-}
+    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {}
 
 commit_coordinator::~commit_coordinator() {
   stop();
@@ -46,86 +43,6 @@ void commit_coordinator::stop() {
   cv_.notify_all();
   if (writer_.joinable())
     writer_.join();
-  // The writer's last answers are queued: the sync thread syncs and sends them.
-  {
-    std::lock_guard<std::mutex> guard{sync_mtx_};
-    sync_stopping_ = true;
-  }
-  sync_cv_.notify_all();
-  if (syncer_.joinable())
-    syncer_.join();
-}
-
-void commit_coordinator::reply(std::function<void(commit_result&)>& done, commit_result& res,
-                               answers& out) {
-  if (!settings_.sync_behind) {
-    if (done)
-      done(res);
-    return;
-  }
-  out.done.push_back(std::move(done));
-  out.results.push_back(std::move(res));
-}
-
-void commit_coordinator::post(answers&& out) {
-  if (out.done.empty())
-    return;
-  bool wake = false;
-  {
-    std::lock_guard<std::mutex> guard{sync_mtx_};
-    unsynced_.push_back(std::move(out));
-    wake = sync_idle_;
-  }
-  if (wake)
-    sync_cv_.notify_one();
-}
-
-// Each round takes every write's answers queued so far: all of those writes
-// returned before this sync began, so it covers them. Writes made while it
-// runs wait for the next round.
-void commit_coordinator::sync_loop() {
-  pthread_setname_np(pthread_self(), "cairn.sync");
-  std::deque<answers> round;
-  for (;;) {
-    bool needed = false;
-    {
-      std::unique_lock<std::mutex> lock{sync_mtx_};
-      sync_idle_ = true;
-      sync_cv_.wait(lock, [this] { return !unsynced_.empty() || sync_stopping_; });
-      sync_idle_ = false;
-      if (unsynced_.empty())
-        return; // stopping, and every answer sent
-      round.swap(unsynced_);
-      needed =
-        std::any_of(round.begin(), round.end(), [](const answers& a) { return a.needs_sync; });
-      syncing_ = needed;
-    }
-    if (!needed)
-      synced_cv_.notify_one(); // the queue is empty: the writer's next write may go
-    caf::error err;
-    if (needed) {
-      err = store_.sync_log();
-      {
-        std::lock_guard<std::mutex> guard{sync_mtx_};
-        syncing_ = false;
-      }
-      synced_cv_.notify_one();
-    }
-    auto now = std::chrono::steady_clock::now();
-    for (auto& a : round) {
-      if (a.needs_sync)
-        latencies_.observe(std::chrono::duration<double>(now - a.written_at).count());
-      for (size_t i = 0; i < a.done.size(); ++i) {
-        if (a.needs_sync && err) {
-          a.results[i] = commit_result{};
-          a.results[i].err = err;
-        }
-        if (a.done[i])
-          a.done[i](a.results[i]);
-      }
-    }
-    round.clear();
-  }
 }
 
 void commit_coordinator::run() {
@@ -475,12 +392,8 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   }
   stage(batch, staging, hold);
   caf::error err;
-  answers out;
-  out.written_at = std::chrono::steady_clock::now();
-  if (!ws.empty()) {
+  if (!ws.empty())
     err = write_staging(ws, may_stage, stage_lock);
-    out.needs_sync = !err && settings_.sync;
-  }
   size_t requests = batch.size() + written_stage.size();
   for (auto stages : staging)
     requests -= stages ? 1 : 0;
@@ -506,25 +419,26 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
     write_hold_.clear();
     settled_.store(stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq,
                    std::memory_order_release);
-    // After the answers of the writes before (`sync_behind`): in write order.
     for (size_t i = 0; i < was_carried_reqs.size(); ++i) {
       was_carried_res[i] = commit_result{};
       was_carried_res[i].err = err;
-      reply(was_carried_reqs[i].done, was_carried_res[i], out);
+      if (was_carried_reqs[i].done)
+        was_carried_reqs[i].done(was_carried_res[i]);
     }
     for (size_t i = 0; i < written_stage.size(); ++i) {
       stage_results[i] = commit_result{};
       stage_results[i].err = err;
-      reply(written_stage[i].done, stage_results[i], out);
+      if (written_stage[i].done)
+        written_stage[i].done(stage_results[i]);
     }
     for (size_t i = 0; i < batch.size(); ++i) {
       if (staging[i])
         continue;
       results[i] = commit_result{};
       results[i].err = err;
-      reply(batch[i].done, results[i], out);
+      if (batch[i].done)
+        batch[i].done(results[i]);
     }
-    post(std::move(out));
     return;
   }
   size_t unwritten = 0;
@@ -557,17 +471,15 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
   auto first_open = stage_rows_.empty() ? next_seq_ : stage_rows_.front().seq;
   settled_.store(carried_rows_.empty() ? first_open : carried_rows_.front().seq, // below the stage
                  std::memory_order_release);
-  // The answers: now, or (`sync_behind`) once the sync thread has synced
-  // this write.
   for (size_t i = 0; i < was_carried_reqs.size(); ++i)
-    reply(was_carried_reqs[i].done, was_carried_res[i], out);
+    if (was_carried_reqs[i].done)
+      was_carried_reqs[i].done(was_carried_res[i]);
   for (size_t i = 0; i < written_stage.size(); ++i)
-    if (!carries[i])
-      reply(written_stage[i].done, stage_results[i], out);
+    if (!carries[i] && written_stage[i].done)
+      written_stage[i].done(stage_results[i]);
   for (size_t i = 0; i < batch.size(); ++i)
-    if (!staging[i])
-      reply(batch[i].done, results[i], out);
-  post(std::move(out));
+    if (!staging[i] && batch[i].done)
+      batch[i].done(results[i]);
 }
 
 } // namespace cairn::internal

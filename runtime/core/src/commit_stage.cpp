@@ -160,17 +160,9 @@ caf::error commit_coordinator::write_staging(const write_set& ws, bool may_stage
     }
     stage_lock.unlock();
   }
-  if (settings_.sync_behind) {
-    // One write per sync: built while the sync before runs, made once it
-    // ends (the sync thread then syncs it at once). Accepts join the stage
-    // meanwhile.
-    std::unique_lock<std::mutex> sync_lock{sync_mtx_};
-    synced_cv_.wait(sync_lock, [this] { return !syncing_ && unsynced_.empty(); });
-  }
-  auto err = store_.write(ws, settings_.sync && !settings_.sync_behind);
+  auto err = store_.write(ws, settings_.sync);
   write_took_ = std::chrono::steady_clock::now() - t0;
-  if (!settings_.sync_behind) // else from the write to its sync, on the sync thread
-    latencies_.observe(std::chrono::duration<double>(write_took_).count());
+  latencies_.observe(std::chrono::duration<double>(write_took_).count());
   if (may_stage) {
     {
       std::lock_guard<std::mutex> guard{mtx_};

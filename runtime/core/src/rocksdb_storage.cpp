@@ -127,24 +127,6 @@ public:
     return {};
   }
 
-  // Beside writes (which take `write_mtx_`): RocksDB syncs the logs up to
-  // the last write and lets writes go on meanwhile. A failed sync is not
-  // retried and not recovered from: the kernel may have dropped the pages
-  // it could not write, so what the log holds is known only after a restart.
-  caf::error sync_log() override {
-    std::shared_lock<std::shared_mutex> guard{mtx_};
-    if (db_ == nullptr || failed_.load() || read_only_)
-      return refused();
-    auto st = db_->SyncWAL();
-    if (!st.ok()) {
-      sync_failed_.store(true);
-      mark_failed("syncing the log failed (" + st.ToString()
-                  + "); what it holds is unknown until the node restarts");
-      return from_status(st, errc::storage_write_failed, "syncing the log failed");
-    }
-    return {};
-  }
-
   // The rows become one table file beside the database, which RocksDB then
   // moves in (one manifest write: all of them or none, durable once done).
   using storage::ingest;
@@ -217,8 +199,6 @@ public:
   bool recover() override {
     if (!failed_.load())
       return true;
-    if (sync_failed_.load())
-      return false; // a restart replays what the log holds
     auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> guard{state_mtx_};
@@ -453,8 +433,7 @@ private:
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   bool read_only_ = false; // opened read-only while the reopen fails (guarded by mtx_)
   std::atomic<bool> failed_{false};
-  std::atomic<bool> sync_failed_{false}; ///< a `sync_log` failed: never writable again
-  std::mutex write_mtx_;                 ///< serialises `write`
+  std::mutex write_mtx_; ///< serialises `write`
   std::atomic<uint64_t> ingests_{0};
   // Guarded by state_mtx_ (never held while waiting for mtx_).
   mutable std::mutex state_mtx_;

@@ -244,9 +244,6 @@ caf::error runtime::start() {
   cs.fires = d.opts.fires;
   cs.dedupe_window_ms = d.opts.dedupe_window.count();
   cs.stage_wait = d.opts.stage_wait;
-  // Single nodes only (as staging): a peer must not act on a row this node
-  // has not synced.
-  cs.sync_behind = cs.sync && d.opts.sync_behind && !cs.place && !cs.admit;
   d.coord = std::make_unique<internal::commit_coordinator>(
     *d.store, cs, next_seq, [p = &d](std::vector<commit_result*>& rs) { p->on_committed(rs); },
     [p = &d](std::vector<internal::routed>& rows, uint64_t epoch,

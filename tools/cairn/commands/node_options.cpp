@@ -64,12 +64,6 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->check(CLI::NonNegativeNumber)
     ->capture_default_str();
   cmd
-    ->add_option("--sync-behind", ns->sync_behind,
-                 "With --durability fsync on a single node: sync the log on a second thread "
-                 "while the next commit is written, answering each commit after its sync "
-                 "(false: each commit syncs itself)")
-    ->capture_default_str();
-  cmd
     ->add_option("--wal-spare-mb", ns->wal_spare_mb,
                  "With --durability fsync: each new write-ahead log starts on a file of this "
                  "many MiB of zeros written ahead, so a commit's fsync need not also write the "

@@ -226,7 +226,6 @@ int run_node(const node_settings& ns) {
   opts.max_batch = ns.max_batch;
   opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
   opts.stage_wait = std::chrono::microseconds{ns.stage_wait_us};
-  opts.sync_behind = ns.sync_behind;
   opts.wal_spare_bytes = static_cast<uint64_t>(ns.wal_spare_mb) << 20;
   // One scheduler thread per core (the runtime's default): tool handlers and
   // other waits run on the blocking pool, never on these threads, and more

@@ -184,7 +184,6 @@ const std::vector<setting>& settings_table() {
     number_setting("batch", &node_settings::max_batch, 1, 1e6),
     number_setting("max_wait_us", &node_settings::max_wait_us, 0, 1e6),
     number_setting("stage_wait_us", &node_settings::stage_wait_us, 0, 1e6),
-    flag_setting("sync_behind", &node_settings::sync_behind),
     number_setting("wal_spare_mb", &node_settings::wal_spare_mb, 0, 65536),
     number_setting("threads", &node_settings::threads, 0, 1024),
     text_setting("scheduler", &node_settings::scheduler, {"sharing", "stealing"}),

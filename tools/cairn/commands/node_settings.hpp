@@ -39,7 +39,6 @@ struct node_settings {
   size_t max_batch = 1024;
   int64_t max_wait_us = 0;
   int64_t stage_wait_us = 2000;
-  bool sync_behind = true;
   int64_t wal_spare_mb = 64;
   size_t threads = 0;
   std::string scheduler = "sharing";

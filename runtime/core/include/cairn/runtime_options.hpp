@@ -55,13 +55,6 @@ struct runtime_options {
   /// deleted). Its sender hears "accepted" after that write, as always.
   /// 0: written first, routed after. Single nodes only (no `place`/`admit`).
   std::chrono::microseconds stage_wait{2000};
-  /// With `durability::fsync`, on a single node: commits are written
-  /// without a sync and a second thread syncs the log behind the writer;
-  /// a commit is answered (a sender hears "accepted", an actor that its
-  /// step committed) only after a sync that began once it was written. One
-  /// sync then covers the writes made during the one before, and the
-  /// writer no longer waits for the disk. false: each write syncs itself.
-  bool sync_behind = true;
   /// With `durability::fsync`: each new write-ahead log starts on a file of
   /// this many zero bytes written ahead (`wal.spare` in the data directory),
   /// so the fsync of a commit writes the data and flushes, without also

@@ -144,13 +144,6 @@ public:
   /// Applies `ops` in one atomic write; with `sync`, fsyncs the log first.
   virtual caf::error write(const write_set& ops, bool sync) = 0;
 
-  /// Makes every write that has returned success durable (fsyncs the log),
-  /// or fails. May run beside writes on other threads: a write made while
-  /// it runs may or may not be covered. A failed sync leaves the storage
-  /// unwritable until the process restarts (what the log holds is unknown).
-  /// The default: nothing to do (writes are durable when they return).
-  virtual caf::error sync_log() { return {}; }
-
   /// Adds `rows`, sorted by key with no key twice, to `cf` as a whole: at
   /// once and durably, without passing through the log and the memtable
   /// (RocksDB: one table file, ingested). For large sorted sets written off

@@ -176,20 +176,8 @@ struct commit_request {
 /// assigns sequence numbers, and writes them in one RocksDB write (one fsync
 /// in `fsync` mode), then answers each request. Requests commit in submission
 /// order (staged accepts: numbered in it, written one write later).
-/// `submit` is thread-safe; callbacks run on the writer thread (answers:
-/// on the sync thread, with `sync_behind`) and must not block.
-///
-/// Sync behind (`settings::sync_behind`, with `sync`): the writer writes
-/// without syncing and goes on with the next batch, while a sync thread
-/// syncs the log and then answers (`done`) every request written before
-/// that sync began: one sync covers every write made during the one
-/// before, and the writer's work no longer waits for the disk. Deliveries,
-/// staged routing and `settled` still follow each write at once, as rows
-/// routed before their write do: a step may run on a row not yet synced,
-/// but no sender hears "accepted", and no step's `done` runs, before the
-/// row is durable. Answers keep their write order. A failed sync fails
-/// every answer it was to cover and leaves the storage unwritable until
-/// restart (`storage::sync_log`).
+/// `submit` is thread-safe; callbacks run on the writer thread and must not
+/// block.
 ///
 /// Staged accepts (`settings::stage_wait` > 0): a plain accept (no key, no
 /// placement or admission question) is not written with the batch it came
@@ -233,9 +221,6 @@ public:
     /// (0: accepts are written as they come, routed after their write).
     /// Only without `place` and `admit` (a single node).
     std::chrono::microseconds stage_wait{0};
-    /// With `sync`: writes are synced by a second thread, behind the
-    /// writer, and answered after their sync (see the class comment).
-    bool sync_behind = false;
   };
 
   /// Called once per write, on the writer thread, with the results of its
@@ -287,18 +272,6 @@ public:
 
 private:
   void run();
-  /// The answers of one write, kept for the sync thread (`sync_behind`).
-  struct answers {
-    std::vector<std::function<void(commit_result&)>> done;
-    std::vector<commit_result> results;
-    bool needs_sync = false; ///< the write succeeded: answered after a sync
-    std::chrono::steady_clock::time_point written_at{};
-  };
-  /// Runs `done` with `res` now, or (`sync_behind`) keeps both in `out`.
-  void reply(std::function<void(commit_result&)>& done, commit_result& res, answers& out);
-  /// Hands a write's answers to the sync thread (nothing if `out` is empty).
-  void post(answers&& out);
-  void sync_loop();
   void commit(std::vector<commit_request>& batch, std::string_view loose, bool may_stage);
   bool stageable(const commit_request& r) const;
   bool in_failed_stage(uint64_t seq) const;
@@ -418,8 +391,7 @@ private:
   std::mutex stage_mtx_;
   /// Receivers of rows in the write on its way that are routed after it.
   std::unordered_set<std::string> write_hold_;
-  // Fixed-bucket histograms, each written by one thread: the writer (the
-  // commit latency: the sync thread, with `sync_behind`).
+  // Fixed-bucket histograms, written by the writer thread only.
   struct buckets {
     std::vector<double> bounds;
     std::unique_ptr<std::atomic<uint64_t>[]> counts; // per bucket, not cumulative
@@ -434,16 +406,7 @@ private:
     {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> requests_{0};
-  // The sync thread's queue (`sync_behind`), in write order.
-  std::mutex sync_mtx_;
-  std::condition_variable sync_cv_;
-  std::deque<answers> unsynced_;
-  bool sync_idle_ = false;
-  bool syncing_ = false; ///< a sync is on its way: the writer's next write waits for its end
-  bool sync_stopping_ = false;
-  std::condition_variable synced_cv_; ///< the writer waits here for `syncing_` to end
   std::thread writer_;
-  std::thread syncer_; ///< after `writer_`: started once the writer runs
 };
 
 } // namespace cairn::internal
