@@ -64,18 +64,21 @@ struct raw_client {
     REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
   }
 
-  /// Everything the server sends until it closes (or the read bound passes).
+  /// Everything the server sends until it closes (or the read bound passes:
+  /// then `closed` stays false).
   std::string read_to_end() {
     std::string out;
     char buf[4096];
     for (;;) {
       auto n = ::recv(fd, buf, sizeof buf, 0);
+      closed = n == 0;
       if (n <= 0)
         break;
       out.append(buf, static_cast<size_t>(n));
     }
     return out;
   }
+  bool closed = false; ///< the last `read_to_end` ended as the server closed
 };
 
 } // namespace
@@ -401,8 +404,10 @@ TEST_CASE("an answer given, or a responder dropped, after the server was stopped
     return kept.size() == 4;
   }));
   srv->reset(); // stopped and destroyed, four requests unanswered
-  for (auto* c : {clients[0].get(), clients[1].get()})
-    CHECK(c->read_to_end().empty()); // their connections closed
+  for (auto* c : {clients[0].get(), clients[1].get()}) {
+    CHECK(c->read_to_end().empty());
+    CHECK(c->closed); // closed by the stop, not left open until the read bound
+  }
   kept[0](http_response{200, "text/plain", "too late", {}, nullptr});
   kept[1](http_response{200, "text/plain", "too late", {}, nullptr});
   kept.clear(); // the other two dropped unanswered
@@ -442,6 +447,7 @@ TEST_CASE("an event stream written to or closed after the server was stopped and
   INFO(got);
   CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(got.find("after") == std::string::npos);
+  CHECK(client.closed); // by the stop
 }
 
 TEST_CASE("bodies arrive whole at any size, sent at once, in pieces or chunked, with requests "

@@ -473,6 +473,15 @@ void http_server::stop() {
   for (auto& t : impl_->threads)
     t.join();
   impl_->threads.clear();
+  // A connection whose answer is still on its way (its coroutine held by a
+  // responder that may outlive the server) is closed now, not when that
+  // responder lets go: its client sees the end at once. Its thread is
+  // gone, so nothing else touches the socket meanwhile.
+  for (auto& slot : impl_->contexts)
+    for (auto* d : slot->watched) {
+      beast::error_code ignored;
+      d->socket->close(ignored);
+    }
 }
 
 } // namespace cairn
