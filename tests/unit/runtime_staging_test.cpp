@@ -210,8 +210,8 @@ TEST_CASE_METHOD(fixture,
 }
 
 TEST_CASE_METHOD(fixture,
-                 "staged messages from several senders through small windows, passivation and "
-                 "failing writes: each handled once, each sender's in its order",
+                 "staged messages from several senders, through small windows, passivation and "
+                 "failing writes, are each handled once and each sender's in its order",
                  "[invariant1][invariant2][staged][pipeline]") {
   auto o = options_for(dir);
   o.activation_queue = 4; // windows overflow: rows are read back from storage

@@ -104,7 +104,7 @@ void runtime::impl::answer_epoch(activation_actor* self) {
       || (!st.flights.empty() && !st.failing && !st.reload && !st.open
           && st.flights.back().what == outcome::done))
     return;
-  coord->answer(std::exchange(st.owed_epoch, 0));
+  coord->answer(std::exchange(st.owed_epoch, 0), st.id);
 }
 
 // -- activation ----------------------------------------------------------------

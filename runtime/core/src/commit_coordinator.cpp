@@ -76,6 +76,8 @@ void commit_coordinator::run() {
         return;
       wait_for_steps(lock);
       open_epoch_ = 0; // later answers are for a stage already written
+      no_step_coming_.clear();
+      no_step_coming_.swap(stepless_);
       may_stage = !stopping_ && settings_.stage_wait.count() > 0;
       if (settings_.max_wait.count() > 0 && queue_.size() < settings_.max_batch && !stopping_) {
         // Linger for a fuller batch; new requests do not wake us (writer_idle_

@@ -115,6 +115,7 @@ void commit_coordinator::route_stage(std::vector<routed>& rows,
       open_epoch_ = epoch;
       answered_ = 0;
       awaited_ = SIZE_MAX; // answers counted while the rows are routed
+      stepless_.clear();
     }
     later_.clear();
     later_epoch_ = epoch;
@@ -246,7 +247,7 @@ std::vector<bool> commit_coordinator::put_stage_rows(write_set& ws, std::string&
   std::vector<bool> carries(stage_reqs_.size(), false);
   for (auto& row : stage_rows_) {
     if (may_stage && !row.cancelled && !row.pinned && hold.count(row.to) == 0
-        && unreached_.count(row.to) == 0) {
+        && unreached_.count(row.to) == 0 && no_step_coming_.count(row.to) == 0) {
       row.carried = true;
       carries[row.req] = true;
       continue;
@@ -305,13 +306,14 @@ void commit_coordinator::route_later() {
     awaited_ += sent;
 }
 
-void commit_coordinator::answer(uint64_t epoch) {
+void commit_coordinator::answer(uint64_t epoch, const std::string& actor) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (epoch == 0 || epoch != open_epoch_)
       return;
     ++answered_;
+    stepless_.insert(actor);
     wake = stage_waiting_ && answered_ >= awaited_;
   }
   if (wake)

@@ -204,8 +204,9 @@ struct commit_request {
 /// carried to the next write, once: written there with its step, or as a
 /// mailbox row (then routed again, as every written row). Its request is
 /// answered after that write. Not carried: a row whose receiver gets a row
-/// put by this write (it would be overtaken) or that never reached its
-/// activation (its step only comes once it is written).
+/// put by this write (it would be overtaken), that never reached its
+/// activation (its step only comes once it is written), or whose activation
+/// answered that no step is coming now (`answer`).
 class commit_coordinator {
 public:
   struct settings {
@@ -250,10 +251,12 @@ public:
   /// their own.
   void add_spans(std::string_view members);
 
-  /// An activation that got rows of stage `epoch` submits no step request
-  /// for now (its step waits for blocking work, a backoff, ...): the writer
-  /// stops waiting for it.
-  void answer(uint64_t epoch);
+  /// The activation of `actor`, which got rows of stage `epoch`, submits no
+  /// step request for now (its step waits for blocking work, a backoff, a
+  /// rebuild, ...): the writer stops waiting for it, and writes its rows
+  /// with the stage as mailbox rows rather than carry them to the next
+  /// write for a step that is not coming.
+  void answer(uint64_t epoch, const std::string& actor);
 
   /// Commits what is queued, then stops the writer. Idempotent.
   void stop();
@@ -302,6 +305,9 @@ private:
   /// it (written rows only are routed to them): the next stage waits for
   /// its write there too, so an actor never gets a later message first.
   std::unordered_set<std::string> unreached_;
+  /// `stepless_` of the stage being written (writer thread only): its rows
+  /// for them are not carried.
+  std::unordered_set<std::string> no_step_coming_;
   void put_spans(write_set& ws, std::string& group);
 
   storage& store_;
@@ -356,6 +362,8 @@ private:
   uint64_t epochs_ = 0;
   // Guarded by mtx_: the stage the writer waits for, and its answers.
   uint64_t open_epoch_ = 0;
+  /// Receivers of the open stage whose activations answered without a step.
+  std::unordered_set<std::string> stepless_;
   size_t awaited_ = 0;
   size_t answered_ = 0;
   bool stage_waiting_ = false;
