@@ -23,8 +23,7 @@ uint64_t random_u64() {
 
 std::string hex(uint64_t value, int digits) {
   std::string out(static_cast<size_t>(digits), '0');
-  for (int i = digits - 1; i >= 0; --i, value >>= 4)
-    out[static_cast<size_t>(i)] = "0123456789abcdef"[value & 0xf];
+  internal::put_hex(out.data(), value, digits);
   return out;
 }
 

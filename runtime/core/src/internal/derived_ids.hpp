@@ -83,10 +83,15 @@ constexpr derived_trace derive_trace(uint64_t clock, uint64_t tag) {
   return {hi, lo, mix64(lo ^ clock ^ 0x2545f4914f6cdd1dULL) | 1};
 }
 
+/// Writes the low `digits` hex digits of `v`, lowercase, at `out`.
+inline void put_hex(char* out, uint64_t v, int digits) {
+  for (int i = digits - 1; i >= 0; --i, v >>= 4)
+    out[i] = "0123456789abcdef"[v & 0xf];
+}
+
 /// Writes `v` as 16 lowercase hex digits at `out`.
 inline void put_hex64(char* out, uint64_t v) {
-  for (int i = 15; i >= 0; --i, v >>= 4)
-    out[i] = "0123456789abcdef"[v & 0xf];
+  put_hex(out, v, 16);
 }
 
 /// Takes `n` consecutive values of the envelope id clock (envelope.cpp,
