@@ -13,6 +13,19 @@
 
 namespace cairn::internal {
 
+namespace {
+
+/// Room for `more` elements, growing as push_back would: a stage takes one
+/// accept at a time, and reserving exactly what each needs moved every row
+/// of the stage again on each (its vector starts empty for every write).
+template <class T>
+void reserve_more(std::vector<T>& v, size_t more) {
+  if (v.capacity() - v.size() < more)
+    v.reserve(std::max(v.size() + more, 2 * v.capacity()));
+}
+
+} // namespace
+
 // Queues `r`, or, while a write is on its way and no accept is queued
 // before it, adds a plain accept to the stage at once (`stage_direct`).
 bool commit_coordinator::submit(commit_request& r, bool force) {
@@ -86,8 +99,8 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
   auto at = static_cast<uint32_t>(stage_reqs_.size());
   auto& res = stage_res_.emplace_back();
   res.ids.reserve(req.enqueue.size());
-  rows.reserve(rows.size() + req.enqueue.size());
-  stage_rows_.reserve(stage_rows_.size() + req.enqueue.size());
+  reserve_more(rows, req.enqueue.size());
+  reserve_more(stage_rows_, req.enqueue.size());
   bool encoded = req.records.size() == req.enqueue.size();
   for (size_t e = 0; e < req.enqueue.size(); ++e) {
     auto& env = req.enqueue[e];
