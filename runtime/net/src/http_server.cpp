@@ -78,6 +78,7 @@ struct http_server::impl {
   asio::awaitable<void> refuse(tcp::socket socket, context_slot& slot);
 
   asio::awaitable<void> session(tcp::socket socket, context_slot& slot);
+  asio::awaitable<http_response> answer(const http_request& req, context_slot& slot);
   asio::awaitable<bool> stream_body(tcp::socket& stream, deadline& timer, context_slot& slot,
                                     beast::flat_buffer& buffer, const http_response& res,
                                     unsigned version, bool keep_alive);
@@ -155,25 +156,7 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
         req.headers.emplace_back(std::move(name), std::string{field.value()});
       }
       req.body = std::move(msg.body());
-      // The handler answers through a callback that may run on another
-      // thread; the coroutine waits for it (pending_answer).
-      res = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
-        [this, &req, &slot](auto completion) {
-          auto pending = std::make_shared<pending_answer<decltype(completion)>>(
-            std::move(completion), slot.self.lock());
-          try {
-            handler(req, [pending](http_response r) { pending->complete(std::move(r)); });
-          } catch (const std::exception& e) {
-            spdlog::error("http handler for {} {} threw: {}", req.method, req.target, e.what());
-            pending->complete(
-              http_response{500,
-                            "application/problem+json",
-                            problem(500, "internal", "the node failed to answer this request"),
-                            {},
-                            nullptr});
-          }
-        },
-        asio::use_awaitable);
+      res = co_await answer(req, slot);
     }
     if (res.stream) {
       if (!co_await stream_body(stream, timer, slot, buffer, res, version, keep_alive)
@@ -216,6 +199,33 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
       drained += rn;
     }
   }
+}
+
+// The handler answers through a callback that may run on another thread;
+// the session waits for it (pending_answer). Not a coroutine, and not
+// written inside the session's co_await expression: GCC 12 destroys the
+// captures of a lambda made in a co_await expression twice, and a capture
+// that owns something (a shared_ptr) then frees it twice, corrupting the
+// heap (seen as requests whose target changed under them).
+asio::awaitable<http_response> http_server::impl::answer(const http_request& req,
+                                                         context_slot& slot) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
+    [this, &req, &slot](auto completion) {
+      auto pending = std::make_shared<pending_answer<decltype(completion)>>(std::move(completion),
+                                                                            slot.self.lock());
+      try {
+        handler(req, [pending](http_response r) { pending->complete(std::move(r)); });
+      } catch (const std::exception& e) {
+        spdlog::error("http handler for {} {} threw: {}", req.method, req.target, e.what());
+        pending->complete(
+          http_response{500,
+                        "application/problem+json",
+                        problem(500, "internal", "the node failed to answer this request"),
+                        {},
+                        nullptr});
+      }
+    },
+    asio::use_awaitable);
 }
 
 // Writes a streamed body as chunks as the handler queues them. While
