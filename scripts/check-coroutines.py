@@ -4,10 +4,11 @@
 
 GCC 12 (Debian bookworm's compiler) destroys the captures of a lambda made
 in a co_await expression twice. A capture that owns something (a
-shared_ptr, a string) is then freed twice and the heap is corrupted: the
-HTTP server once answered 404 to requests whose target had changed under
-them. Make the lambda in a plain function that returns the awaitable
-(http_server.cpp, `answer`), or name it before the co_await.
+shared_ptr, a string) is then freed twice and the heap is corrupted: a
+timing build of the HTTP server whose lambda captured shared_ptrs answered
+404 to requests whose target had changed under them. Make the lambda in a
+plain function that returns the awaitable (http_server.cpp, `answer`).
+Tested by tests/lint/check_coroutines_test.sh.
 
 Usage: check-coroutines.py [FILE...]  (default: every C++ file git knows)
 """

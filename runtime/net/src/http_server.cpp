@@ -206,7 +206,8 @@ asio::awaitable<void> http_server::impl::session(tcp::socket socket, context_slo
 // written inside the session's co_await expression: GCC 12 destroys the
 // captures of a lambda made in a co_await expression twice, and a capture
 // that owns something (a shared_ptr) then frees it twice, corrupting the
-// heap (seen as requests whose target changed under them).
+// heap: a timing build that captured shared_ptrs here answered 404 to
+// requests whose target had changed under them (scripts/check-coroutines.py).
 asio::awaitable<http_response> http_server::impl::answer(const http_request& req,
                                                          context_slot& slot) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(http_response)>(
