@@ -17,6 +17,10 @@ import subprocess
 import sys
 
 
+def is_hex(c):
+    return c.isdigit() or c in "abcdefABCDEF"
+
+
 def strip_comments_and_strings(s):
     """Blanks comments and the insides of string and char literals, keeping
     offsets and newlines (raw strings are left alone: none hold co_await)."""
@@ -29,6 +33,9 @@ def strip_comments_and_strings(s):
         elif s.startswith("/*", i):
             end = s.find("*/", i + 2)
             end = n if end < 0 else end + 2
+        elif s[i] == "'" and 0 < i < n - 1 and is_hex(s[i - 1]) and is_hex(s[i + 1]):
+            i += 1  # a digit separator (30'000), not a char literal
+            continue
         elif s[i] in "\"'":
             end = i + 1
             while end < n and s[end] != s[i]:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # scripts/check-coroutines.py: refuses each way a lambda with captures can sit inside a co_await
-# expression, and passes the code that only looks like it (comments, strings, subscripts,
-# captureless lambdas, the lambda made in a plain function).
+# expression (also after a digit separator), and passes the code that only looks like it
+# (comments, strings, subscripts, captureless lambdas, the lambda made in a plain function).
 set -euo pipefail
 check=$(cd "$(dirname "$0")/../.." && pwd)/scripts/check-coroutines.py
 dir=$(mktemp -d)
@@ -42,6 +42,15 @@ asio::awaitable<void> f() {
 CPP
 expect 1 two
 grep -c "inside a co_await" "$dir/two.out" | grep -qx 2 || { echo "FAIL: two: not both reported"; fail=1; }
+
+cat > "$dir/separator.cpp" <<'CPP'
+asio::awaitable<void> f(std::shared_ptr<int> p) {
+  std::chrono::milliseconds timeout{30'000};
+  co_await post_and_wait([p]() { ++*p; });
+  char c = '[';
+}
+CPP
+expect 1 separator
 
 cat > "$dir/clean.cpp" <<'CPP'
 // co_await g([this](auto c) {}) in a comment is not code
