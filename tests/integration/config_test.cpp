@@ -176,6 +176,7 @@ const std::map<std::string, sample>& samples() {
     {"max_wait_us", {"100", "200", "300", "100", "200", "300"}},
     {"stage_wait_us", {"100", "200", "300", "100", "200", "300"}},
     {"wal_spare_mb", {"16", "32", "48", "16", "32", "48"}},
+    {"commit_cpu", {R"("off")", "1", "0", R"("off")", R"("1")", R"("0")"}},
     {"threads", {"3", "5", "7", "3", "5", "7"}},
     {"scheduler",
      {R"("stealing")", "sharing", "stealing", R"("stealing")", R"("sharing")", R"("stealing")"}},

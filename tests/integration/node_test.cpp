@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cairn node` as a real process: lifecycle, flags and refusals.
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <regex>
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "http_client.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
 
@@ -40,4 +45,94 @@ TEST_CASE("invalid flags are rejected with the setting's name", "[node][cli]") {
     {"node", "--data", dir.sub("data"), "--durability", "sometimes", "--http", "127.0.0.1:0"}};
   CHECK(node.wait() != 0);
   CHECK(node.output().find("--durability") != std::string::npos);
+}
+
+namespace {
+
+/// `Cpus_allowed_list` of the process's thread named `comm` ("" if none).
+std::string allowed_cpus(int pid, const std::string& comm) {
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream name{t.path() / "comm"};
+    std::string n;
+    std::getline(name, n);
+    if (n != comm && !(comm.empty() && t.path().filename() == std::to_string(pid)))
+      continue;
+    std::ifstream status{t.path() / "status"};
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("Cpus_allowed_list:", 0) == 0)
+        return line.substr(line.find_first_not_of(" \t", 18));
+  }
+  return {};
+}
+
+/// `commit_cpu` of the node's status: the CPU, or -1 for null.
+int status_commit_cpu(test::node_process& node) {
+  auto reply = test::http_call(test::port_from_banner(node.output()), "GET", "/api/v1/status");
+  REQUIRE(reply.status == 200);
+  auto v = boost::json::parse(reply.body).as_object().at("commit_cpu");
+  return v.is_null() ? -1 : static_cast<int>(v.as_int64());
+}
+
+} // namespace
+
+TEST_CASE("the commit thread runs where the node says: on the disk's interrupt CPU if it found "
+          "one, on any CPU otherwise",
+          "[node][commit_cpu]") {
+  test::temp_dir dir;
+  test::node_process node{{"node", "--data", dir.sub("data"), "--durability", "fsync",
+                           "--no-progress", "--http", "127.0.0.1:0"}};
+  REQUIRE(node.wait_for_output("cairn node ready"));
+  auto out = node.output();
+  INFO(out);
+  auto process = allowed_cpus(node.pid(), "");
+  REQUIRE_FALSE(process.empty());
+  std::smatch m;
+  if (std::regex_search(out, m,
+                        std::regex{"commit thread on CPU ([0-9]+): it takes the "
+                                   "completion interrupts of [a-z0-9]+ \\(IRQ [0-9]+\\)"})) {
+    CHECK(status_commit_cpu(node) == std::stoi(m[1]));
+    CHECK(allowed_cpus(node.pid(), "cairn.commit") == m[1].str());
+  } else {
+    // The machine has no such CPU (a disk with a queue per CPU, say): the log says why.
+    CHECK(std::regex_search(out, std::regex{"commit thread on any CPU: .+"}));
+    CHECK(status_commit_cpu(node) == -1);
+    CHECK(allowed_cpus(node.pid(), "cairn.commit") == process);
+  }
+  node.signal(SIGINT);
+  CHECK(node.wait() == 0);
+}
+
+TEST_CASE("--commit-cpu binds the commit thread to a CPU, off to none, and a CPU the process may "
+          "not use is refused",
+          "[node][commit_cpu]") {
+  test::temp_dir dir;
+  {
+    test::node_process node{{"node", "--data", dir.sub("data"), "--commit-cpu", "0",
+                             "--no-progress", "--http", "127.0.0.1:0"}};
+    REQUIRE(node.wait_for_output("cairn node ready"));
+    CHECK(node.output().find("commit thread on CPU 0 (commit_cpu)") != std::string::npos);
+    CHECK(status_commit_cpu(node) == 0);
+    CHECK(allowed_cpus(node.pid(), "cairn.commit") == "0");
+    node.signal(SIGINT);
+    CHECK(node.wait() == 0);
+  }
+  {
+    test::node_process node{{"node", "--data", dir.sub("data"), "--durability", "fsync",
+                             "--commit-cpu", "off", "--no-progress", "--http", "127.0.0.1:0"}};
+    REQUIRE(node.wait_for_output("cairn node ready"));
+    CHECK(node.output().find("commit thread on") == std::string::npos);
+    CHECK(status_commit_cpu(node) == -1);
+    CHECK(allowed_cpus(node.pid(), "cairn.commit") == allowed_cpus(node.pid(), ""));
+    node.signal(SIGINT);
+    CHECK(node.wait() == 0);
+  }
+  test::node_process refused{{"node", "--data", dir.sub("data"), "--commit-cpu", "4095",
+                              "--no-progress", "--http", "127.0.0.1:0"}};
+  CHECK(refused.wait() == 2);
+  CHECK(refused.output().find("commit_cpu 4095: this process may run on CPUs ")
+        != std::string::npos);
+  test::node_process bad{{"node", "--data", dir.sub("data"), "--commit-cpu", "first"}};
+  CHECK(bad.wait() == 2);
+  CHECK(bad.output().find("--commit-cpu: must be auto, off or a CPU number") != std::string::npos);
 }

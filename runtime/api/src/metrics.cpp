@@ -50,6 +50,9 @@ http_response node_api::metrics() {
          "Accepted messages whose step was not back when their stage was written (written, and "
          "answered, one write later).",
          s.rows_carried);
+  out += "# HELP cairn_commit_cpu The CPU the commit thread is bound to (-1: none; commit_cpu).\n"
+         "# TYPE cairn_commit_cpu gauge\ncairn_commit_cpu "
+         + std::to_string(s.commit_cpu) + "\n";
   metric("cairn_mailbox_rows_read_total", "counter",
          "Mailbox rows read from storage into activations (at their start, or after more "
          "arrived than their window holds).",

@@ -195,6 +195,8 @@ http_response node_api::status() {
   t["mailbox_rows_carried"] = s.rows_carried;
   t["mailbox_rows_read"] = s.mailbox_rows_read;
   o["totals"] = std::move(t);
+  // The CPU the commit thread is bound to (the `commit_cpu` setting), or null.
+  o["commit_cpu"] = s.commit_cpu >= 0 ? json::value(s.commit_cpu) : json::value(nullptr);
   // What storage holds, kept across restarts (the totals above count since
   // this process started).
   json::object stored;

@@ -47,6 +47,13 @@ void commit_coordinator::stop() {
 
 void commit_coordinator::run() {
   pthread_setname_np(pthread_self(), "cairn.commit");
+  if (settings_.cpu >= 0 && settings_.cpu < CPU_SETSIZE) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(settings_.cpu, &one);
+    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0)
+      cpu_.store(settings_.cpu, std::memory_order_relaxed);
+  }
   // Rows written from now on sort after the last one there is.
   ignore_error(store_.last(column::trace, "", [&](std::string_view k, std::string_view) {
     if (k.size() >= 8)

@@ -71,6 +71,14 @@ void add_node_run(CLI::App& app, int& exit_code) {
     ->check(CLI::Range(0, 65536))
     ->capture_default_str();
   cmd
+    ->add_option("--commit-cpu", ns->commit_cpu,
+                 "The CPU the commit thread runs on: auto (with --durability fsync, the CPU "
+                 "that takes the disk's completion interrupts, if one does), off, or a CPU number")
+    ->check([](const std::string& v) {
+      return commit_cpu_named(v) ? std::string{} : "must be auto, off or a CPU number (0 to 4095)";
+    })
+    ->capture_default_str();
+  cmd
     ->add_option("--threads", ns->threads,
                  "Actor scheduler threads (0: one per core, less one for the commit thread)")
     ->capture_default_str();

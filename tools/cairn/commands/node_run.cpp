@@ -227,6 +227,7 @@ int run_node(const node_settings& ns) {
   opts.max_wait = std::chrono::microseconds{ns.max_wait_us};
   opts.stage_wait = std::chrono::microseconds{ns.stage_wait_us};
   opts.wal_spare_bytes = static_cast<uint64_t>(ns.wal_spare_mb) << 20;
+  opts.commit_cpu = commit_cpu_named(ns.commit_cpu).value_or(commit_cpu_auto); // checked
   // One scheduler thread per core (the runtime's default): tool handlers and
   // other waits run on the blocking pool, never on these threads, and more
   // threads than cores only add switches between them (HTTP batches on 2
@@ -242,7 +243,8 @@ int run_node(const node_settings& ns) {
   auto rt = runtime::open(opts);
   if (!rt) {
     std::fprintf(stderr, "cairn: %s\n", render(rt.error()).c_str());
-    return code_of(rt.error()) == errc::storage_in_use ? 3 : 1;
+    auto code = code_of(rt.error());
+    return code == errc::storage_in_use ? 3 : code == errc::invalid_argument ? 2 : 1;
   }
   // Span export (docs/observability.md, "Export"): it follows the spans on
   // disk, so it may start before recovery and outlives the HTTP server.

@@ -153,6 +153,17 @@ std::string setting_from_text(node_settings& ns, const std::string& name, const 
 
 } // namespace
 
+std::optional<int> commit_cpu_named(const std::string& text) {
+  if (text == "auto")
+    return commit_cpu_auto;
+  if (text == "off")
+    return commit_cpu_off;
+  if (text.empty() || text.size() > 4 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  auto cpu = std::stoi(text);
+  return cpu < 4096 ? std::optional<int>{cpu} : std::nullopt;
+}
+
 std::string flag_of(const std::string& name) {
   if (name == "tokens")
     return "--token";
@@ -185,6 +196,17 @@ const std::vector<setting>& settings_table() {
     number_setting("max_wait_us", &node_settings::max_wait_us, 0, 1e6),
     number_setting("stage_wait_us", &node_settings::stage_wait_us, 0, 1e6),
     number_setting("wal_spare_mb", &node_settings::wal_spare_mb, 0, 65536),
+    {"commit_cpu",
+     [](node_settings& ns, const json::value& v) -> std::string {
+       std::string x = v.is_string()  ? std::string{v.as_string()}
+                       : v.is_int64() ? std::to_string(v.as_int64())
+                                      : std::string{"-"};
+       if (!commit_cpu_named(x))
+         return "must be auto, off or a CPU number (0 to 4095)";
+       ns.commit_cpu = x;
+       return {};
+     },
+     [](const node_settings& ns) { return json::value(ns.commit_cpu); }},
     number_setting("threads", &node_settings::threads, 0, 1024),
     text_setting("scheduler", &node_settings::scheduler, {"sharing", "stealing"}),
     number_setting("max_active", &node_settings::max_active, 0, 1e9),

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct node_settings {
   int64_t max_wait_us = 0;
   int64_t stage_wait_us = 2000;
   int64_t wal_spare_mb = 64;
+  std::string commit_cpu = "auto"; ///< auto, off, or a CPU number
   size_t threads = 0;
   std::string scheduler = "sharing";
   size_t max_active = 200'000;
@@ -77,6 +79,10 @@ struct setting {
   std::function<std::string(node_settings&, const boost::json::value&)> from_json; ///< "" or why
   std::function<boost::json::value(const node_settings&)> to_json;
 };
+
+/// `commit_cpu`'s text as runtime_options::commit_cpu: `auto`, `off` or a
+/// CPU number (0 to 4095); none for any other text.
+std::optional<int> commit_cpu_named(const std::string& text);
 
 /// Every setting, in the order `--print-config` shows them.
 const std::vector<setting>& settings_table();

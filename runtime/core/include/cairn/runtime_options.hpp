@@ -43,6 +43,11 @@ const char* name_of(scheduling s);
 std::optional<durability> durability_named(std::string_view name);
 std::optional<scheduling> scheduling_named(std::string_view name);
 
+/// `runtime_options::commit_cpu`: the CPU found for it, or none.
+inline constexpr int commit_cpu_auto = -1;
+/// `runtime_options::commit_cpu`: any CPU the process may use.
+inline constexpr int commit_cpu_off = -2;
+
 /// Node-wide settings of the execution layer.
 struct runtime_options {
   std::string data_dir = "cairn-data";   ///< the RocksDB database directory
@@ -60,6 +65,13 @@ struct runtime_options {
   /// so the fsync of a commit writes the data and flushes, without also
   /// writing the log's new size (storage_options::wal_spare_bytes). 0: off.
   uint64_t wal_spare_bytes = uint64_t{64} << 20;
+  /// The CPU the commit thread runs on. `commit_cpu_auto`: with
+  /// `durability::fsync`, the CPU that takes the completion interrupts of
+  /// the data directory's disk, when there is one (a disk with one hardware
+  /// queue whose interrupt goes to one CPU) and the process may use it and
+  /// another; then each fsync wakes the thread on its own CPU. Otherwise any
+  /// CPU. `commit_cpu_off`: any CPU. 0 or more: that CPU.
+  int commit_cpu = commit_cpu_auto;
   size_t max_pending = 1'000'000;     ///< accepted but unprocessed messages before "busy"
   size_t max_queued_commits = 65'536; ///< commit requests waiting for the writer
   /// Envelopes an activation holds in memory as they arrive. Past it, rows

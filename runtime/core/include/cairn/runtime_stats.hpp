@@ -50,6 +50,8 @@ struct runtime_stats {
   /// Staged rows whose step was not back when their stage was written:
   /// carried to the next write, their senders answered after it.
   uint64_t rows_carried = 0;
+  /// The CPU the commit thread is bound to (runtime_options::commit_cpu), -1: none.
+  int64_t commit_cpu = -1;
   /// Mailbox rows read from storage into activations: at their start, or
   /// after more arrived than their window holds (`activation_queue`).
   uint64_t mailbox_rows_read = 0;

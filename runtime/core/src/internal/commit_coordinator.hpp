@@ -222,6 +222,8 @@ public:
     /// (0: accepts are written as they come, routed after their write).
     /// Only without `place` and `admit` (a single node).
     std::chrono::microseconds stage_wait{0};
+    /// The CPU the writer thread runs on (-1: any the process may use).
+    int cpu = -1;
   };
 
   /// Called once per write, on the writer thread, with the results of its
@@ -269,6 +271,8 @@ public:
   uint64_t rows_unwritten() const { return unwritten_.load(std::memory_order_relaxed); }
   /// Staged rows whose step was not back when their stage was written.
   uint64_t rows_carried() const { return carried_.load(std::memory_order_relaxed); }
+  /// The CPU the writer runs on: `settings::cpu` once it is pinned there, else -1.
+  int cpu() const { return cpu_.load(std::memory_order_relaxed); }
   /// Every row numbered below this was written (and its routing sent) or
   /// refused: the writes of rows routed before their write are done.
   uint64_t settled() const { return settled_.load(std::memory_order_acquire); }
@@ -369,6 +373,7 @@ private:
   bool stage_waiting_ = false;
   std::atomic<uint64_t> unwritten_{0};
   std::atomic<uint64_t> carried_{0};
+  std::atomic<int> cpu_{-1};
   std::atomic<uint64_t> settled_{0};
   std::unordered_map<std::string, uint64_t> topic_seq_;
   /// The time of the last `trace` row written (µs): each batch's row gets a
