@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cairn node` as a real process: lifecycle, flags and refusals.
 #include <csignal>
-#include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include <boost/json.hpp>
@@ -11,6 +9,7 @@
 #include "http_client.hpp"
 #include "node_process.hpp"
 #include "temp_dir.hpp"
+#include "thread_cpus.hpp"
 
 using namespace cairn;
 
@@ -49,23 +48,6 @@ TEST_CASE("invalid flags are rejected with the setting's name", "[node][cli]") {
 
 namespace {
 
-/// `Cpus_allowed_list` of the process's thread named `comm` ("" if none).
-std::string allowed_cpus(int pid, const std::string& comm) {
-  for (const auto& t :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::ifstream name{t.path() / "comm"};
-    std::string n;
-    std::getline(name, n);
-    if (n != comm && !(comm.empty() && t.path().filename() == std::to_string(pid)))
-      continue;
-    std::ifstream status{t.path() / "status"};
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("Cpus_allowed_list:", 0) == 0)
-        return line.substr(line.find_first_not_of(" \t", 18));
-  }
-  return {};
-}
-
 /// `commit_cpu` of the node's status: the CPU, or -1 for null.
 int status_commit_cpu(test::node_process& node) {
   auto reply = test::http_call(test::port_from_banner(node.output()), "GET", "/api/v1/status");
@@ -85,26 +67,26 @@ TEST_CASE("the commit thread runs where the node says: on the disk's interrupt C
   REQUIRE(node.wait_for_output("cairn node ready"));
   auto out = node.output();
   INFO(out);
-  auto process = allowed_cpus(node.pid(), "");
+  auto process = test::cpus_allowed(node.pid());
   REQUIRE_FALSE(process.empty());
   std::smatch m;
   if (std::regex_search(out, m,
                         std::regex{"commit thread on CPU ([0-9]+): it takes the "
                                    "completion interrupts of [a-z0-9]+ \\(IRQ [0-9]+\\)"})) {
     CHECK(status_commit_cpu(node) == std::stoi(m[1]));
-    CHECK(allowed_cpus(node.pid(), "cairn.commit") == m[1].str());
+    CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == m[1].str());
   } else {
     // The machine has no such CPU (a disk with a queue per CPU, say): the log says why.
     CHECK(std::regex_search(out, std::regex{"commit thread on any CPU: .+"}));
     CHECK(status_commit_cpu(node) == -1);
-    CHECK(allowed_cpus(node.pid(), "cairn.commit") == process);
+    CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == process);
   }
   node.signal(SIGINT);
   CHECK(node.wait() == 0);
 }
 
-TEST_CASE("--commit-cpu binds the commit thread to a CPU, off to none, and a CPU the process may "
-          "not use is refused",
+TEST_CASE("the commit-cpu flag binds the commit thread to a CPU, off to none, and a CPU the "
+          "process may not use is refused",
           "[node][commit_cpu]") {
   test::temp_dir dir;
   {
@@ -113,7 +95,7 @@ TEST_CASE("--commit-cpu binds the commit thread to a CPU, off to none, and a CPU
     REQUIRE(node.wait_for_output("cairn node ready"));
     CHECK(node.output().find("commit thread on CPU 0 (commit_cpu)") != std::string::npos);
     CHECK(status_commit_cpu(node) == 0);
-    CHECK(allowed_cpus(node.pid(), "cairn.commit") == "0");
+    CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == "0");
     node.signal(SIGINT);
     CHECK(node.wait() == 0);
   }
@@ -123,7 +105,7 @@ TEST_CASE("--commit-cpu binds the commit thread to a CPU, off to none, and a CPU
     REQUIRE(node.wait_for_output("cairn node ready"));
     CHECK(node.output().find("commit thread on") == std::string::npos);
     CHECK(status_commit_cpu(node) == -1);
-    CHECK(allowed_cpus(node.pid(), "cairn.commit") == allowed_cpus(node.pid(), ""));
+    CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == test::cpus_allowed(node.pid()));
     node.signal(SIGINT);
     CHECK(node.wait() == 0);
   }

@@ -3,11 +3,18 @@
 // read from trees laid out as /sys and /proc are on a virtio VM.
 #include <filesystem>
 #include <fstream>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
+#include "cairn/runtime.hpp"
 #include "internal/disk_interrupts.hpp"
 #include "temp_dir.hpp"
+#include "thread_cpus.hpp"
+#include "wait.hpp"
 
 using namespace cairn;
 namespace fs = std::filesystem;
@@ -28,7 +35,7 @@ struct fake_machine {
   fs::path pci = sys / "devices/pci0000:00/0000:00:02.0";
   fs::path disk = pci / "virtio1/block/vda";
 
-  fake_machine() {
+  explicit fake_machine(std::string whole = "254:0", std::string part = "254:1") {
     fs::create_directories(disk / "mq/0");
     fs::create_directories(disk / "vda1");
     write(disk / "vda1/partition", "1\n");
@@ -38,9 +45,9 @@ struct fake_machine {
     write(pci / "msi_irqs/36", "msix\n");
     fs::create_directories(sys / "dev/block");
     fs::create_directory_symlink("../../devices/pci0000:00/0000:00:02.0/virtio1/block/vda",
-                                 sys / "dev/block/254:0");
+                                 sys / "dev/block" / whole);
     fs::create_directory_symlink("../../devices/pci0000:00/0000:00:02.0/virtio1/block/vda/vda1",
-                                 sys / "dev/block/254:1");
+                                 sys / "dev/block" / part);
     interrupts(0, 6249685);
     write(proc / "irq/36/effective_affinity_list", "1\n");
     write(proc / "irq/36/smp_affinity_list", "0-1\n");
@@ -148,4 +155,49 @@ TEST_CASE("kernel CPU lists", "[disk_interrupts]") {
   CHECK(internal::parse_cpu_list("a").empty());
   CHECK(internal::parse_cpu_list("3-1").empty());
   CHECK(internal::parse_cpu_list("1,") == std::vector<int>{1}); // a trailing comma ends the list
+}
+
+TEST_CASE("the commit thread follows the disk's interrupt when it moves, and lets go when it goes "
+          "to several CPUs",
+          "[disk_interrupts][commit_cpu]") {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set))
+      cpus.push_back(c);
+  REQUIRE(cpus.size() >= 2); // the suite runs on two cores or more
+  auto a = cpus[0], b = cpus[1];
+
+  test::temp_dir data;
+  struct stat st {};
+  REQUIRE(::stat(data.path().c_str(), &st) == 0);
+  // The data directory's own device, laid out as a one-queue disk whose
+  // request interrupt goes to CPU a.
+  auto id = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  fake_machine m{id, "0:0"};
+  write(m.proc / "irq/36/effective_affinity_list", std::to_string(a) + "\n");
+
+  runtime_options o;
+  o.data_dir = data.sub("db");
+  o.mode = durability::fsync;
+  o.sys_root = m.sys.string();
+  o.proc_root = m.proc.string();
+  o.commit_cpu_recheck = std::chrono::milliseconds{20};
+  auto rt = runtime::open(o);
+  REQUIRE(rt);
+  REQUIRE_FALSE((*rt)->start());
+  CHECK((*rt)->stats().commit_cpu == a);
+  CHECK(test::cpus_allowed(getpid(), "cairn.commit") == std::to_string(a));
+
+  write(m.proc / "irq/36/effective_affinity_list", std::to_string(b) + "\n");
+  CHECK(test::eventually([&] { return (*rt)->stats().commit_cpu == b; }));
+  CHECK(test::cpus_allowed(getpid(), "cairn.commit") == std::to_string(b));
+
+  write(m.proc / "irq/36/effective_affinity_list",
+        std::to_string(a) + "," + std::to_string(b) + "\n");
+  CHECK(test::eventually([&] { return (*rt)->stats().commit_cpu == -1; }));
+  CHECK(test::cpus_allowed(getpid(), "cairn.commit") == test::cpus_allowed(getpid()));
+  (*rt)->stop();
 }

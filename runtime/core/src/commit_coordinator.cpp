@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <pthread.h>
+#include <sched.h>
 #include <thread>
 #include <unordered_set>
 
@@ -45,15 +46,21 @@ void commit_coordinator::stop() {
     writer_.join();
 }
 
+bool commit_coordinator::bind(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= CPU_SETSIZE || (cpu < 0 && sched_getaffinity(0, sizeof set, &set) != 0))
+    return false;
+  if (cpu >= 0)
+    CPU_SET(cpu, &set);
+  if (pthread_setaffinity_np(writer_.native_handle(), sizeof set, &set) != 0)
+    return false;
+  cpu_.store(cpu < 0 ? -1 : cpu, std::memory_order_relaxed);
+  return true;
+}
+
 void commit_coordinator::run() {
   pthread_setname_np(pthread_self(), "cairn.commit");
-  if (settings_.cpu >= 0 && settings_.cpu < CPU_SETSIZE) {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(settings_.cpu, &one);
-    if (pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0)
-      cpu_.store(settings_.cpu, std::memory_order_relaxed);
-  }
   // Rows written from now on sort after the last one there is.
   ignore_error(store_.last(column::trace, "", [&](std::string_view k, std::string_view) {
     if (k.size() >= 8)

@@ -147,7 +147,8 @@ disk_interrupt_cpu completion_cpu_of(unsigned major_no, unsigned minor_no, const
   return out;
 }
 
-disk_interrupt_cpu completion_cpu(const std::string& path) {
+disk_interrupt_cpu completion_cpu(const std::string& path, const std::string& sys,
+                                  const std::string& proc) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     disk_interrupt_cpu out;
@@ -159,7 +160,7 @@ disk_interrupt_cpu completion_cpu(const std::string& path) {
     out.why = path + " is not on a block device";
     return out;
   }
-  return completion_cpu_of(major(st.st_dev), minor(st.st_dev), "/sys", "/proc");
+  return completion_cpu_of(major(st.st_dev), minor(st.st_dev), sys, proc);
 }
 
 } // namespace cairn::internal

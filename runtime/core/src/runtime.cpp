@@ -12,9 +12,6 @@
 // This file: the lifecycle (open, recovery at start, stop), subscriptions
 // and statistics. Accepting messages from outside, the activation, the step,
 // the services thread and the read model have files of their own.
-#include <sched.h>
-
-#include "internal/disk_interrupts.hpp"
 #include "internal/insert_hints.hpp"
 #include "internal/runtime_impl.hpp"
 #include "internal/scheduler.hpp"
@@ -67,70 +64,6 @@ void runtime::impl::stop() {
   stopped = true;
 }
 
-namespace {
-
-/// The CPUs this process may run on, as a kernel CPU list ("0-1").
-std::string allowed_cpus(const cpu_set_t& set) {
-  std::string out;
-  for (int c = 0; c < CPU_SETSIZE; ++c) {
-    if (!CPU_ISSET(c, &set) || (c > 0 && CPU_ISSET(c - 1, &set)))
-      continue;
-    int last = c;
-    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set))
-      ++last;
-    out +=
-      (out.empty() ? "" : ",") + std::to_string(c) + (last > c ? "-" + std::to_string(last) : "");
-  }
-  return out;
-}
-
-caf::error check_commit_cpu(int cpu) {
-  if (cpu < commit_cpu_off)
-    return make_error(errc::invalid_argument,
-                      "commit_cpu " + std::to_string(cpu) + ": expected a CPU number, auto or off");
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (cpu < 0 || sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-    return {};
-  if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed))
-    return make_error(errc::invalid_argument, "commit_cpu " + std::to_string(cpu)
-                                                + ": this process may run on CPUs "
-                                                + allowed_cpus(allowed) + " only");
-  return {};
-}
-
-/// The CPU for the commit thread (runtime_options::commit_cpu), or -1;
-/// says which and why in the log.
-int commit_thread_cpu(const runtime_options& o) {
-  if (o.commit_cpu >= 0) {
-    spdlog::info("commit thread on CPU {} (commit_cpu)", o.commit_cpu);
-    return o.commit_cpu;
-  }
-  if (o.commit_cpu != commit_cpu_auto || o.mode != durability::fsync)
-    return -1;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-    return -1;
-  auto found = internal::completion_cpu(o.data_dir);
-  if (found.cpu < 0) {
-    spdlog::info("commit thread on any CPU: {}", found.why);
-    return -1;
-  }
-  if (CPU_COUNT(&allowed) < 2 || found.cpu >= CPU_SETSIZE || !CPU_ISSET(found.cpu, &allowed)) {
-    spdlog::info("commit thread on any CPU: CPU {} takes the interrupts of {}, and this process "
-                 "runs on CPUs {}",
-                 found.cpu, found.disk, allowed_cpus(allowed));
-    return -1;
-  }
-  spdlog::info("commit thread on CPU {}: it takes the completion interrupts of {} (IRQ {}), so "
-               "each fsync wakes the thread on its own CPU",
-               found.cpu, found.disk, found.irq);
-  return found.cpu;
-}
-
-} // namespace
-
 // -- runtime -------------------------------------------------------------------------
 
 runtime::runtime(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -140,7 +73,7 @@ runtime::~runtime() {
 }
 
 caf::expected<std::unique_ptr<runtime>> runtime::open(runtime_options opts) {
-  if (auto err = check_commit_cpu(opts.commit_cpu))
+  if (auto err = impl::check_commit_cpu(opts.commit_cpu))
     return err;
   storage_options so;
   so.dir = opts.data_dir;
@@ -313,7 +246,6 @@ caf::error runtime::start() {
   cs.fires = d.opts.fires;
   cs.dedupe_window_ms = d.opts.dedupe_window.count();
   cs.stage_wait = d.opts.stage_wait;
-  cs.cpu = commit_thread_cpu(d.opts);
   d.coord = std::make_unique<internal::commit_coordinator>(
     *d.store, cs, next_seq, [p = &d](std::vector<commit_result*>& rs) { p->on_committed(rs); },
     [p = &d](std::vector<internal::routed>& rows, uint64_t epoch,
@@ -322,6 +254,7 @@ caf::error runtime::start() {
       return p->on_staged(rows, epoch, hold, unreached);
     });
   d.coord_live.store(true);
+  d.place_commit_thread(true);
   {
     // Every topic with subscriptions may have undelivered events. (Read
     // before taking svc_mtx: no storage lock is ever taken under it.)

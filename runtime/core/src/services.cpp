@@ -501,6 +501,7 @@ void runtime::impl::run_services() {
       wake_due();
     }
     return_memory();
+    place_commit_thread(false);
     lock.lock();
   }
 }

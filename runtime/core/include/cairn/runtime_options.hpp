@@ -72,6 +72,9 @@ struct runtime_options {
   /// another; then each fsync wakes the thread on its own CPU. Otherwise any
   /// CPU. `commit_cpu_off`: any CPU. 0 or more: that CPU.
   int commit_cpu = commit_cpu_auto;
+  /// With `commit_cpu_auto`: how often the node looks again, so that an
+  /// interrupt moved later (by irqbalance, say) takes the thread with it.
+  std::chrono::milliseconds commit_cpu_recheck{10'000};
   size_t max_pending = 1'000'000;     ///< accepted but unprocessed messages before "busy"
   size_t max_queued_commits = 65'536; ///< commit requests waiting for the writer
   /// Envelopes an activation holds in memory as they arrive. Past it, rows
@@ -119,6 +122,9 @@ struct runtime_options {
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
+  /// Test seam: where `commit_cpu_auto` reads the kernel's /sys and /proc.
+  std::string sys_root = "/sys";
+  std::string proc_root = "/proc";
 };
 
 } // namespace cairn

@@ -222,8 +222,6 @@ public:
     /// (0: accepts are written as they come, routed after their write).
     /// Only without `place` and `admit` (a single node).
     std::chrono::microseconds stage_wait{0};
-    /// The CPU the writer thread runs on (-1: any the process may use).
-    int cpu = -1;
   };
 
   /// Called once per write, on the writer thread, with the results of its
@@ -271,7 +269,10 @@ public:
   uint64_t rows_unwritten() const { return unwritten_.load(std::memory_order_relaxed); }
   /// Staged rows whose step was not back when their stage was written.
   uint64_t rows_carried() const { return carried_.load(std::memory_order_relaxed); }
-  /// The CPU the writer runs on: `settings::cpu` once it is pinned there, else -1.
+  /// Binds the writer thread to `cpu`, or with -1 lets it run on any CPU the
+  /// calling thread may use; false if the system refused.
+  bool bind(int cpu);
+  /// The CPU the writer is bound to (`bind`), or -1.
   int cpu() const { return cpu_.load(std::memory_order_relaxed); }
   /// Every row numbered below this was written (and its routing sent) or
   /// refused: the writes of rows routed before their write are done.

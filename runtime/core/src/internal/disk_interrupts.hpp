@@ -20,12 +20,13 @@ struct disk_interrupt_cpu {
 };
 
 /// The CPU for the disk holding `path` (its file system's block device,
-/// a partition's disk). Only a disk with one hardware queue has such a CPU:
-/// with a queue per CPU, completions come back where they were asked.
-disk_interrupt_cpu completion_cpu(const std::string& path);
+/// a partition's disk), reading `sys` and `proc` as /sys and /proc (tests
+/// give trees of their own). Only a disk with one hardware queue has such a
+/// CPU: with a queue per CPU, completions come back where they were asked.
+disk_interrupt_cpu completion_cpu(const std::string& path, const std::string& sys = "/sys",
+                                  const std::string& proc = "/proc");
 
-/// The same for the block device `major:minor`, reading `sys` and `proc` as
-/// /sys and /proc (tests give trees of their own).
+/// The same for the block device `major:minor`.
 disk_interrupt_cpu completion_cpu_of(unsigned major, unsigned minor, const std::string& sys,
                                      const std::string& proc);
 

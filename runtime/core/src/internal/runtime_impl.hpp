@@ -347,6 +347,12 @@ struct runtime::impl {
   void pump_topics();
   void sweep();
   void return_memory();
+  /// Binds the commit thread as `opts.commit_cpu` says: at start, and with
+  /// `commit_cpu_auto` again every `commit_cpu_recheck` if the disk's
+  /// interrupt moved (services thread). commit_cpu.cpp.
+  void place_commit_thread(bool starting);
+  /// Refuses a `commit_cpu` this process may not run on.
+  static caf::error check_commit_cpu(int cpu);
   void collect_expired();
   std::chrono::steady_clock::time_point last_gc{};
   std::string gc_dedupe_cursor; // only the services thread touches these
@@ -370,6 +376,7 @@ struct runtime::impl {
   std::vector<span_index_entry> span_sorted; // the sort's second buffer
   std::atomic<uint64_t> spans_indexed{0};
   std::chrono::steady_clock::time_point last_trim{};
+  std::chrono::steady_clock::time_point last_cpu_check{};
   int64_t active_peak = 0; // the most live activations seen since the last return
   std::atomic<uint64_t> memory_returns{0};
   // Mailbox rows read from storage into activations (rare: an activation's
