@@ -28,7 +28,10 @@ commit_coordinator::commit_coordinator(storage& store, settings s, uint64_t next
                                        delivered_fn on_batch_delivered, staged_fn on_staged)
   : store_(store), settings_(checked(std::move(s), static_cast<bool>(on_staged))),
     next_seq_(next_seq), on_delivered_(std::move(on_batch_delivered)),
-    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {}
+    on_staged_(std::move(on_staged)), hw_written_(next_seq), writer_([this] { run(); }) {
+  // Named here, not once it runs: a caller may look for it right after this.
+  pthread_setname_np(writer_.native_handle(), "cairn.commit");
+}
 
 commit_coordinator::~commit_coordinator() {
   stop();
@@ -60,7 +63,6 @@ bool commit_coordinator::bind(int cpu) {
 }
 
 void commit_coordinator::run() {
-  pthread_setname_np(pthread_self(), "cairn.commit");
   // Rows written from now on sort after the last one there is.
   ignore_error(store_.last(column::trace, "", [&](std::string_view k, std::string_view) {
     if (k.size() >= 8)
