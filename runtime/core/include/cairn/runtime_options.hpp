@@ -122,8 +122,9 @@ struct runtime_options {
   /// Test seam: wraps the opened storage, as RocksDB's tests wrap `Env` to
   /// inject faults. Empty in production.
   std::function<std::unique_ptr<storage>(std::unique_ptr<storage>)> wrap_storage;
-  /// Test seam: where `commit_cpu_auto` reads the kernel's /sys and /proc.
+  /// Test seam: where `commit_cpu_auto` reads the kernel's /sys.
   std::string sys_root = "/sys";
+  /// Test seam: where `commit_cpu_auto` reads the kernel's /proc.
   std::string proc_root = "/proc";
 };
 
