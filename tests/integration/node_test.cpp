@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cairn node` as a real process: lifecycle, flags and refusals.
 #include <csignal>
+#include <memory>
 #include <regex>
 
 #include <boost/json.hpp>
@@ -56,15 +57,30 @@ int status_commit_cpu(test::node_process& node) {
   return v.is_null() ? -1 : static_cast<int>(v.as_int64());
 }
 
+/// A node on `data`, with `args` besides the usual ones, once it is ready.
+std::unique_ptr<test::node_process> ready_node(const std::string& data,
+                                               std::vector<std::string> args) {
+  std::vector<std::string> all{"node", "--data", data, "--no-progress", "--http", "127.0.0.1:0"};
+  all.insert(all.end(), args.begin(), args.end());
+  auto node = std::make_unique<test::node_process>(std::move(all));
+  REQUIRE(node->wait_for_output("cairn node ready"));
+  return node;
+}
+
+/// SIGINT, then a clean exit.
+void stop_cleanly(test::node_process& node) {
+  node.signal(SIGINT);
+  CHECK(node.wait() == 0);
+}
+
 } // namespace
 
 TEST_CASE("the commit thread runs where the node says: on the disk's interrupt CPU if it found "
           "one, on any CPU otherwise",
           "[node][commit_cpu]") {
   test::temp_dir dir;
-  test::node_process node{{"node", "--data", dir.sub("data"), "--durability", "fsync",
-                           "--no-progress", "--http", "127.0.0.1:0"}};
-  REQUIRE(node.wait_for_output("cairn node ready"));
+  auto started = ready_node(dir.sub("data"), {"--durability", "fsync"});
+  auto& node = *started;
   auto out = node.output();
   INFO(out);
   auto process = test::cpus_allowed(node.pid());
@@ -81,8 +97,7 @@ TEST_CASE("the commit thread runs where the node says: on the disk's interrupt C
     CHECK(status_commit_cpu(node) == -1);
     CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == process);
   }
-  node.signal(SIGINT);
-  CHECK(node.wait() == 0);
+  stop_cleanly(node);
 }
 
 TEST_CASE("the commit-cpu flag binds the commit thread to a CPU, off to none, and a CPU the "
@@ -90,24 +105,18 @@ TEST_CASE("the commit-cpu flag binds the commit thread to a CPU, off to none, an
           "[node][commit_cpu]") {
   test::temp_dir dir;
   {
-    test::node_process node{{"node", "--data", dir.sub("data"), "--commit-cpu", "0",
-                             "--no-progress", "--http", "127.0.0.1:0"}};
-    REQUIRE(node.wait_for_output("cairn node ready"));
-    CHECK(node.output().find("commit thread on CPU 0 (commit_cpu)") != std::string::npos);
-    CHECK(status_commit_cpu(node) == 0);
-    CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == "0");
-    node.signal(SIGINT);
-    CHECK(node.wait() == 0);
+    auto node = ready_node(dir.sub("data"), {"--commit-cpu", "0"});
+    CHECK(node->output().find("commit thread on CPU 0 (commit_cpu)") != std::string::npos);
+    CHECK(status_commit_cpu(*node) == 0);
+    CHECK(test::cpus_allowed(node->pid(), "cairn.commit") == "0");
+    stop_cleanly(*node);
   }
   {
-    test::node_process node{{"node", "--data", dir.sub("data"), "--durability", "fsync",
-                             "--commit-cpu", "off", "--no-progress", "--http", "127.0.0.1:0"}};
-    REQUIRE(node.wait_for_output("cairn node ready"));
-    CHECK(node.output().find("commit thread on") == std::string::npos);
-    CHECK(status_commit_cpu(node) == -1);
-    CHECK(test::cpus_allowed(node.pid(), "cairn.commit") == test::cpus_allowed(node.pid()));
-    node.signal(SIGINT);
-    CHECK(node.wait() == 0);
+    auto node = ready_node(dir.sub("data"), {"--durability", "fsync", "--commit-cpu", "off"});
+    CHECK(node->output().find("commit thread on") == std::string::npos);
+    CHECK(status_commit_cpu(*node) == -1);
+    CHECK(test::cpus_allowed(node->pid(), "cairn.commit") == test::cpus_allowed(node->pid()));
+    stop_cleanly(*node);
   }
   test::node_process refused{{"node", "--data", dir.sub("data"), "--commit-cpu", "4095",
                               "--no-progress", "--http", "127.0.0.1:0"}};
