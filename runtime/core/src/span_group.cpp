@@ -102,7 +102,9 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
     trace_given = envelope_halves(v.trace_id, hi, lo) && hi == d.trace_hi && lo == d.trace_lo;
     parent_given = hex16_value(v.parent_span_id, parent) && parent == d.parent;
     uint64_t span = 0;
-    span_given = hex16_value(v.span_id, span) && span == step_span_value(v.envelope_id, v.attempt);
+    span_given =
+      v.span_value != 0
+      || (hex16_value(v.span_id, span) && span == step_span_value(v.envelope_id, v.attempt));
   }
   append_member_with(
     out,

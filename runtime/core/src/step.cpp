@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cairn/log_context.hpp"
+#include "internal/derived_ids.hpp"
 #include "internal/runtime_impl.hpp"
 #include "internal/span_codec.hpp"
 
@@ -76,7 +77,10 @@ void runtime::impl::run_next(activation_actor* self) {
     if (!first && (late || env.not_before_ms > now))
       break; // a step of its own, after these commit
     step_effects fx;
-    fx.span_id = step_span_id(env.id, env.attempt);
+    // Its span id, made here from the message: the span need not hash it again.
+    auto span_value = internal::step_span_value(env.id, env.attempt);
+    fx.span_id.assign(16, '0');
+    internal::put_hex64(fx.span_id.data(), span_value);
     fx.start_us = clock_us;
     caf::error failure;
     if (late) {
@@ -115,7 +119,7 @@ void runtime::impl::run_next(activation_actor* self) {
     }
     clock_us = now_us();
     fx.end_us = clock_us;
-    add_done_step(st, req, seq, now, fx);
+    add_done_step(st, req, seq, now, fx, span_value);
   }
   if (st.batch.empty())
     return; // a handler failed behind the flights: rebuilt, then run, after them
@@ -229,7 +233,7 @@ void put_span(std::string& spans, const span_record& span) {
 } // namespace
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
-                                  int64_t start, step_effects& fx) {
+                                  int64_t start, step_effects& fx, uint64_t span_value) {
   auto& row = st.queue.at(seq);
   row.running = true;
   const auto& env = row.env;
@@ -250,7 +254,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   uint64_t first_event = fx.events.empty() ? 0 : st.next_journal_seq;
   auto events = static_cast<uint32_t>(fx.events.size());
   if (direct)
-    put_step_span(req, st, env, trace_id, parent_span, start, fx, first_event, events);
+    put_step_span(req, st, env, trace_id, parent_span, start, fx, first_event, events, span_value);
   // A row handed over by a write this process saw succeed, and never
   // rewritten, exists once on disk: its write and its deletion can vanish
   // together at the next flush. Any other row (retried, or read back from

@@ -9,8 +9,8 @@ namespace cairn {
 void runtime::impl::put_step_span(commit_request& req, const activation_state& st,
                                   const envelope& env, std::string_view trace_id,
                                   std::string_view parent_span, int64_t start,
-                                  const step_effects& fx, uint64_t first_event,
-                                  uint32_t events) const {
+                                  const step_effects& fx, uint64_t first_event, uint32_t events,
+                                  uint64_t span_value) const {
   std::vector<internal::sent_view> messages;
   messages.reserve(fx.sends.size());
   for (const auto& out : fx.sends)
@@ -37,6 +37,7 @@ void runtime::impl::put_step_span(commit_request& req, const activation_state& s
   if (v.resumed)
     v.resumed_from = parent_span;
   v.span_id = fx.span_id;
+  v.span_value = span_value;
   auto& spans = req.spans;
   spans.reserve(spans.size() + 96 + st.id.size() + env.type.size() + messages.size() * 48);
   internal::append_step_span_member(spans, v, req.spans_chain);

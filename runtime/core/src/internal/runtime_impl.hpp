@@ -395,12 +395,16 @@ struct runtime::impl {
                    caf::error failure);
   caf::error check_sends(const step_effects& fx);
   /// Adds the span of a step that succeeded to `req.spans`, encoded from the
-  /// step's own values (`internal::append_step_span_member`).
+  /// step's own values (`internal::append_step_span_member`). `span_value`:
+  /// `fx.span_id` as a number when the caller made it from `env` (so it is
+  /// `internal::step_span_value` of its id and attempt), else 0.
   void put_step_span(commit_request& req, const activation_state& st, const envelope& env,
                      std::string_view trace_id, std::string_view parent_span, int64_t start,
-                     const step_effects& fx, uint64_t first_event, uint32_t events) const;
+                     const step_effects& fx, uint64_t first_event, uint32_t events,
+                     uint64_t span_value) const;
+  /// Adds a step that succeeded to `req`; `span_value` as for `put_step_span`.
   void add_done_step(activation_state& st, commit_request& req, uint64_t seq, int64_t start,
-                     step_effects& fx);
+                     step_effects& fx, uint64_t span_value = 0);
   void submit_steps(activation_actor* self, commit_request& req, uint64_t seq);
   void on_commit(activation_actor* self, uint64_t seq, const caf::error& err);
   /// Drops the flights whose quiet commits came (oldest first, up to the

@@ -123,6 +123,9 @@ struct step_span_view {
   bool resumed = false;          ///< adds `cairn.resumed=true`
   std::string_view retry_of;     ///< the attempt before it, or empty
   std::string_view resumed_from; ///< the accept it resumes from, or empty
+  /// Not 0: `span_id` as a number, known to be `step_span_value` of
+  /// `envelope_id` and `attempt` (its maker derived it), so not checked again.
+  uint64_t span_value = 0;
 };
 
 /// Appends what `encode_span` would for the equivalent `span_record`.
