@@ -470,7 +470,15 @@ TEST_CASE("a new mailbox row's record is written as the record type would be, an
     e.deadline_ms = -5 - static_cast<int64_t>(len);
     e.created_ms = INT64_MIN + static_cast<int64_t>(len);
     INFO("length " << len);
-    CHECK(internal::encode_new_mailbox_record(e) == encode(internal::mailbox_record{e, {}, {}}));
+    auto rec = internal::encode_new_mailbox_record(e);
+    CHECK(rec == encode(internal::mailbox_record{e, {}, {}}));
+    // Its receiver, read in place; a record cut short inside it has none.
+    auto to = internal::mailbox_record_to(rec);
+    CHECK(to == e.to);
+    if (!e.to.empty()) {
+      auto end = static_cast<size_t>(to.data() - rec.data()) + to.size();
+      CHECK(internal::mailbox_record_to(std::string_view{rec}.substr(0, end - 1)).empty());
+    }
   }
   auto back = decode<internal::mailbox_record>(direct);
   REQUIRE(back);

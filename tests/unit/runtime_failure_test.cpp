@@ -453,3 +453,35 @@ TEST_CASE("the runtime's scheduler runs receive timeouts, request timeouts and d
     caf::anon_send_exit(silent, caf::exit_reason::user_shutdown);
   }
 }
+
+TEST_CASE_METHOD(fixture, "a batch answers each refused envelope in its place and takes the others",
+                 "[batch]") {
+  auto rt = start_runtime(options_for(dir));
+  std::vector<envelope> envs;
+  envs.push_back(note_to("rec/b-first", "one"));
+  envs.push_back(note_to("no-kind-or-key", "two"));
+  envs.push_back(note_to("ghost/x", "three"));
+  auto untyped = note_to("rec/b-untyped", "four");
+  untyped.type.clear();
+  envs.push_back(std::move(untyped));
+  envs.push_back(note_to("rec/b-last", "five"));
+  std::promise<std::vector<runtime::batch_result>> taken;
+  rt->accept_batch(std::move(envs), [&](auto r) { taken.set_value(std::move(r)); });
+  auto results = taken.get_future().get();
+  REQUIRE(results.size() == 5);
+  REQUIRE(results[0].id);
+  REQUIRE(results[4].id);
+  CHECK(*results[0].id != *results[4].id);
+  REQUIRE_FALSE(results[1].id);
+  CHECK(code_of(results[1].id.error()) == errc::invalid_argument);
+  REQUIRE_FALSE(results[2].id);
+  CHECK(code_of(results[2].id.error()) == errc::unknown_actor_kind);
+  REQUIRE_FALSE(results[3].id);
+  CHECK(code_of(results[3].id.error()) == errc::invalid_argument);
+  // The two taken ran, each once; nothing of the refused ones was kept.
+  REQUIRE(test::eventually([&] { return rt->idle() && rt->stats().processed == 2; }));
+  CHECK(journal(*rt, "rec/b-first").size() == 1);
+  CHECK(journal(*rt, "rec/b-last").size() == 1);
+  CHECK(journal(*rt, "rec/b-untyped").empty());
+  CHECK(rt->stats().accepted == 2);
+}

@@ -57,7 +57,7 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   return bad;
 }
 
-std::optional<http_response> node_api::envelope_of(const json::object& obj, const std::string& id,
+std::optional<http_response> node_api::envelope_of(const json::object& obj, std::string id,
                                                    envelope& env) {
   auto* type = obj.if_contains("type");
   if (type == nullptr || !type->is_string() || type->as_string().empty())
@@ -66,7 +66,7 @@ std::optional<http_response> node_api::envelope_of(const json::object& obj, cons
   if (key != nullptr && !key->is_string())
     return problem(400, "invalid_body", "\"idempotency_key\" must be a string");
   env.from = "external";
-  env.to = id;
+  env.to = std::move(id);
   env.type = std::string{type->as_string()};
   env.format = static_cast<uint8_t>(payload_format::json);
   auto* payload = obj.if_contains("payload");
@@ -74,7 +74,7 @@ std::optional<http_response> node_api::envelope_of(const json::object& obj, cons
     env.idempotency_key = std::string{key->as_string()};
   // A kind that declares its message types gets only those, decoded here:
   // a bad one is refused before anything is persisted.
-  auto codec = rt_.edge_codec(kind_of(id), env.type);
+  auto codec = rt_.edge_codec(kind_of(env.to), env.type);
   if (!codec) {
     if (code_of(codec.error()) == errc::invalid_argument)
       return problem(400, "unknown_message_type", render(codec.error()));
@@ -214,18 +214,19 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
     }
     auto& obj = items[i].as_object();
     auto* to = obj.if_contains("to");
-    if (to == nullptr || !to->is_string() || !valid_actor_id(std::string{to->as_string()})) {
+    if (to == nullptr || !to->is_string() || !valid_actor_id(std::string_view{to->as_string()})) {
       problems[i] = problem(400, "invalid_argument", "\"to\" must name an actor as kind/key");
       continue;
     }
-    envelope env;
+    // Made in place: an envelope is a dozen strings, each move of it a dozen moves.
+    auto& env = envs.emplace_back();
     if (auto bad = envelope_of(obj, std::string{to->as_string()}, env)) {
       problems[i] = std::move(bad);
+      envs.pop_back();
       continue;
     }
     auto* tp = obj.if_contains("traceparent");
     env.traceparent = tp && tp->is_string() ? std::string{tp->as_string()} : header_trace;
-    envs.push_back(std::move(env));
     slot.push_back(i);
   }
   // Runs on the commit thread: the answer is written as text, straight into

@@ -90,7 +90,6 @@ void runtime::accept_batch(std::vector<envelope> envs,
   // per kind once the write is done, not per message.
   std::vector<std::shared_ptr<kind_counters>> kinds;
   std::vector<uint32_t> kind_of_env;
-  req.enqueue.reserve(envs.size());
   slot.reserve(envs.size());
   kind_of_env.reserve(envs.size());
   // One clock reading and one step of the id clock for the whole batch.
@@ -113,7 +112,14 @@ void runtime::accept_batch(std::vector<envelope> envs,
       kinds.push_back(kind->counters);
     kind_of_env.push_back(static_cast<uint32_t>(at));
     slot.push_back(i);
-    req.enqueue.push_back(std::move(envs[i]));
+  }
+  // All of them, as they usually are: the vector itself, not each envelope again.
+  if (slot.size() == envs.size()) {
+    req.enqueue = std::move(envs);
+  } else {
+    req.enqueue.reserve(slot.size());
+    for (auto i : slot)
+      req.enqueue.push_back(std::move(envs[i]));
   }
   auto n = static_cast<int64_t>(slot.size());
   if (n == 0)
@@ -127,13 +133,16 @@ void runtime::accept_batch(std::vector<envelope> envs,
     return done(std::move(*results));
   }
   // Only a message with an idempotency key can turn out a duplicate (its
-  // result then carries the first one's id): only those ids are kept.
-  std::vector<std::string> own_ids(req.enqueue.size());
+  // result then carries the first one's id): only those ids are kept, in
+  // a vector made only for a batch that has such a message.
+  std::vector<std::string> own_ids;
   req.records.reserve(req.enqueue.size());
   for (size_t k = 0; k < req.enqueue.size(); ++k) {
     auto& env = req.enqueue[k];
-    if (!env.idempotency_key.empty())
+    if (!env.idempotency_key.empty()) {
+      own_ids.resize(req.enqueue.size());
       own_ids[k] = env.id;
+    }
     req.records.push_back(internal::encode_new_mailbox_record(env));
   }
   req.dedupe = true;
@@ -151,7 +160,7 @@ void runtime::accept_batch(std::vector<envelope> envs,
         out.id = r.err ? r.err : make_error(errc::storage_write_failed, "no id for this message");
         continue;
       }
-      out.duplicate = !own_ids[k].empty() && r.ids[k] != own_ids[k];
+      out.duplicate = !own_ids.empty() && !own_ids[k].empty() && r.ids[k] != own_ids[k];
       out.id = std::move(r.ids[k]); // nothing reads the commit's result after this
       ++(out.duplicate ? duplicates : accepted[kind_of_env[k]]);
     }

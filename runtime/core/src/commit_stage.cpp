@@ -106,10 +106,20 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
     auto& env = req.enqueue[e];
     auto seq = next_seq_++;
     res.ids.push_back(env.id);
-    stage_rows_.push_back(
-      staged_row{seq, at, req.fresh, false, false, false, env.to,
-                 encoded ? std::move(req.records[e]) : encode_new_mailbox_record(env)});
-    rows.push_back(routed{seq, std::move(env), req.fresh, true});
+    auto& row = stage_rows_.emplace_back();
+    row.seq = seq;
+    row.req = at;
+    row.fresh = req.fresh;
+    row.record = encoded ? std::move(req.records[e]) : encode_new_mailbox_record(env);
+    auto to = mailbox_record_to(row.record);
+    row.to_at = static_cast<uint32_t>(to.data() - row.record.data());
+    row.to_size = static_cast<uint32_t>(to.size());
+    // Made in place: an envelope moves as a dozen strings.
+    auto& r = rows.emplace_back();
+    r.seq = seq;
+    r.env = std::move(env);
+    r.fresh = req.fresh;
+    r.provisional = true;
   }
   req.enqueue.clear();
   req.records.clear();
@@ -253,14 +263,20 @@ std::vector<bool> commit_coordinator::put_stage_rows(write_set& ws, std::string&
     auto rec = decode<mailbox_record>(row.record);
     if (rec)
       res.delivered.push_back(routed{row.seq, std::move(rec->env), row.fresh});
-    ws.put(column::mailbox, keys::actor_seq(row.to, row.seq), std::move(row.record));
+    auto key = keys::actor_seq(row.to(), row.seq);
+    ws.put(column::mailbox, std::move(key), std::move(row.record));
   };
   for (auto& row : carried_rows_)
     put_row(row, carried_res_[row.req]);
   std::vector<bool> carries(stage_reqs_.size(), false);
+  auto carry = [&](const staged_row& row) {
+    if (!may_stage || row.cancelled || row.pinned)
+      return false;
+    std::string to{row.to()};
+    return hold.count(to) == 0 && unreached_.count(to) == 0 && no_step_coming_.count(to) == 0;
+  };
   for (auto& row : stage_rows_) {
-    if (may_stage && !row.cancelled && !row.pinned && hold.count(row.to) == 0
-        && unreached_.count(row.to) == 0 && no_step_coming_.count(row.to) == 0) {
+    if (carry(row)) {
       row.carried = true;
       carries[row.req] = true;
       continue;

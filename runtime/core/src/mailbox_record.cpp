@@ -51,4 +51,27 @@ std::string encode_new_mailbox_record(const envelope& env) {
   return out;
 }
 
+std::string_view mailbox_record_to(std::string_view record) {
+  size_t at = 0;
+  auto text = [&]() -> std::string_view {
+    uint32_t n = 0;
+    for (int shift = 0; at < record.size() && shift < 35; shift += 7) {
+      auto b = static_cast<uint8_t>(record[at++]);
+      n |= static_cast<uint32_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        if (record.size() - at < n)
+          break;
+        auto out = record.substr(at, n);
+        at += n;
+        return out;
+      }
+    }
+    at = record.size();
+    return {};
+  };
+  text(); // id
+  text(); // from
+  return text();
+}
+
 } // namespace cairn::internal

@@ -87,8 +87,9 @@ private:
   // Write endpoints.
   std::optional<http_response> message_envelope(const http_request& req, const std::string& id,
                                                 envelope& env);
-  /// One message object (`type`, `payload`, `idempotency_key`) for `id`.
-  std::optional<http_response> envelope_of(const boost::json::object& obj, const std::string& id,
+  /// One message object (`type`, `payload`, `idempotency_key`) for `id`
+  /// (moved into `env.to`).
+  std::optional<http_response> envelope_of(const boost::json::object& obj, std::string id,
                                            envelope& env);
   void post_message(const http_request& req, const std::string& id, const http_responder& respond);
   /// POST /api/v1/messages:batch: a JSON array or NDJSON of messages, each

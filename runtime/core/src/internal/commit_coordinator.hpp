@@ -54,6 +54,10 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
 /// sequences (no attempts, no error). A test compares it with the encoder.
 std::string encode_new_mailbox_record(const envelope& env);
 
+/// The receiver's id in a record `encode_new_mailbox_record` wrote, as a
+/// view into it; empty if `record` is shorter than its lengths say.
+std::string_view mailbox_record_to(std::string_view record);
+
 /// What the journal column family stores for one event (layout 3 on): the
 /// event and the audit trail of where it came from.
 struct journal_record {
@@ -324,14 +328,18 @@ private:
   /// The stage: accepts taken from the queue, routed, not yet written
   /// (writer thread only).
   struct staged_row {
-    uint64_t seq;
-    uint32_t req; ///< index in `stage_reqs_`
-    bool fresh;
+    uint64_t seq = 0;
+    uint32_t req = 0; ///< index in `stage_reqs_`
+    bool fresh = false;
     bool cancelled = false; ///< its step is in the write being built
     bool carried = false;   ///< not written with its stage: waits for the next write
     bool pinned = false;    ///< a request of this write depends on it (`after_rows`)
-    std::string to;
+    uint32_t to_at = 0;     ///< where `record` holds the receiver's id
+    uint32_t to_size = 0;
     std::string record;
+    /// The receiver's id, read in place from `record`: most rows are
+    /// consumed in the write that stages them and never need it.
+    std::string_view to() const { return std::string_view{record}.substr(to_at, to_size); }
   };
   std::vector<commit_request> stage_reqs_;
   std::vector<commit_result> stage_res_;
