@@ -57,19 +57,42 @@ std::optional<http_response> node_api::message_envelope(const http_request& req,
   return bad;
 }
 
+node_api::message_members node_api::members_of(const json::object& obj) {
+  message_members m;
+  for (const auto& kv : obj) {
+    auto k = kv.key();
+    if (k == "to")
+      m.to = &kv.value();
+    else if (k == "type")
+      m.type = &kv.value();
+    else if (k == "payload")
+      m.payload = &kv.value();
+    else if (k == "traceparent")
+      m.traceparent = &kv.value();
+    else if (k == "idempotency_key")
+      m.idempotency_key = &kv.value();
+  }
+  return m;
+}
+
 std::optional<http_response> node_api::envelope_of(const json::object& obj, std::string id,
                                                    envelope& env) {
-  auto* type = obj.if_contains("type");
+  return envelope_of(members_of(obj), std::move(id), env);
+}
+
+std::optional<http_response> node_api::envelope_of(const message_members& m, std::string id,
+                                                   envelope& env) {
+  auto* type = m.type;
   if (type == nullptr || !type->is_string() || type->as_string().empty())
     return problem(400, "invalid_body", "\"type\" must be a non-empty string");
-  auto* key = obj.if_contains("idempotency_key");
+  auto* key = m.idempotency_key;
   if (key != nullptr && !key->is_string())
     return problem(400, "invalid_body", "\"idempotency_key\" must be a string");
   env.from = "external";
   env.to = std::move(id);
   env.type = std::string{type->as_string()};
   env.format = static_cast<uint8_t>(payload_format::json);
-  auto* payload = obj.if_contains("payload");
+  auto* payload = m.payload;
   if (key != nullptr)
     env.idempotency_key = std::string{key->as_string()};
   // A kind that declares its message types gets only those, decoded here:
@@ -212,20 +235,20 @@ void node_api::post_batch(const http_request& req, const http_responder& respond
       problems[i] = problem(400, "invalid_body", "a message must be a JSON object");
       continue;
     }
-    auto& obj = items[i].as_object();
-    auto* to = obj.if_contains("to");
+    auto m = members_of(items[i].as_object());
+    auto* to = m.to;
     if (to == nullptr || !to->is_string() || !valid_actor_id(std::string_view{to->as_string()})) {
       problems[i] = problem(400, "invalid_argument", "\"to\" must name an actor as kind/key");
       continue;
     }
     // Made in place: an envelope is a dozen strings, each move of it a dozen moves.
     auto& env = envs.emplace_back();
-    if (auto bad = envelope_of(obj, std::string{to->as_string()}, env)) {
+    if (auto bad = envelope_of(m, std::string{to->as_string()}, env)) {
       problems[i] = std::move(bad);
       envs.pop_back();
       continue;
     }
-    auto* tp = obj.if_contains("traceparent");
+    auto* tp = m.traceparent;
     env.traceparent = tp && tp->is_string() ? std::string{tp->as_string()} : header_trace;
     slot.push_back(i);
   }

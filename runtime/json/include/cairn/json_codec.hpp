@@ -202,7 +202,11 @@ private:
       detail::path here{&at_, name};
       if (in_.is_object()) {
         const auto& obj = in_.get_object();
-        if (auto it = obj.find(name); it != obj.end()) {
+        // Senders mostly write the fields in their declared order: the key at
+        // this field's position is tried before a search (keys are unique).
+        auto it =
+          pos < obj.size() && obj.begin()[pos].key() == name ? obj.begin() + pos : obj.find(name);
+        if (it != obj.end()) {
           v = &it->value();
           // Keys counted once: a name read twice must not stand for another key.
           if (!consumed(static_cast<size_t>(it - obj.begin())))
