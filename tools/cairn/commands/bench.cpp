@@ -476,11 +476,16 @@ void add_bench_run(CLI::App& app, int& exit_code) {
                  "missing")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
-  cmd->add_flag("--quiet,-q", *quiet, "No progress lines on stderr");
+  cmd->add_flag("--quiet,-q", *quiet,
+                "No progress lines on stderr (with --embedded, the node's warnings and errors "
+                "only)");
   auto o = add_client_options(cmd);
   cmd->footer("Exit codes: 0 every accepted message was handled once; 1 messages were refused, "
               "missing or handled twice; 2 bad arguments; 3 the node is unreachable.");
-  cmd->callback([s, o, quiet, &exit_code] { exit_code = run_bench(*s, *o, !*quiet); });
+  cmd->callback([s, o, quiet, &exit_code] {
+    s->quiet = *quiet;
+    exit_code = run_bench(*s, *o, !*quiet);
+  });
 }
 
 } // namespace cairn::cli

@@ -202,8 +202,12 @@ private:
 std::unique_ptr<bench_target> open_embedded_target(const bench_settings& s, std::string& why) {
   namespace fs = std::filesystem;
   // The embedded node logs to stderr: stdout carries the report (--json).
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-    "bench", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
+  // Quiet, only what needs a look (a warning, an error) is printed.
+  auto log = std::make_shared<spdlog::logger>(
+    "bench", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  if (s.quiet)
+    log->set_level(spdlog::level::warn);
+  spdlog::set_default_logger(std::move(log));
   std::string dir = s.data;
   bool remove = false;
   std::error_code ec;

@@ -34,6 +34,7 @@ struct bench_settings {
   std::string scheduler;       ///< embedded: sharing or stealing (empty: the runtime's default)
   bool spans = true;           ///< embedded: record a span per step (false: what tracing costs)
   double drain_timeout_s = 60; ///< how long to wait for accepted messages to be handled
+  bool quiet = false;          ///< no progress lines; embedded: the node logs warnings only
 };
 
 /// What became of the messages of one request.
