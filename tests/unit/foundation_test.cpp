@@ -477,7 +477,10 @@ TEST_CASE("a new mailbox row's record is written as the record type would be, an
     CHECK(to == e.to);
     if (!e.to.empty()) {
       auto end = static_cast<size_t>(to.data() - rec.data()) + to.size();
-      CHECK(internal::mailbox_record_to(std::string_view{rec}.substr(0, end - 1)).empty());
+      auto cut = std::string_view{rec}.substr(0, end - 1);
+      auto none = internal::mailbox_record_to(cut);
+      CHECK(none.empty());
+      CHECK(none.data() == cut.data() + cut.size()); // still a place in the record
     }
   }
   auto back = decode<internal::mailbox_record>(direct);

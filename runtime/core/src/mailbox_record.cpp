@@ -67,7 +67,7 @@ std::string_view mailbox_record_to(std::string_view record) {
       }
     }
     at = record.size();
-    return {};
+    return record.substr(at); // empty, but still a view into `record`
   };
   text(); // id
   text(); // from

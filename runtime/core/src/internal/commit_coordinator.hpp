@@ -55,7 +55,7 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
 std::string encode_new_mailbox_record(const envelope& env);
 
 /// The receiver's id in a record `encode_new_mailbox_record` wrote, as a
-/// view into it; empty if `record` is shorter than its lengths say.
+/// view into it; empty (at its end) if `record` is shorter than its lengths say.
 std::string_view mailbox_record_to(std::string_view record);
 
 /// What the journal column family stores for one event (layout 3 on): the
