@@ -6,7 +6,8 @@
 # Nothing is processed in either (max_active 0): both measure acceptance.
 # Then the same node's HTTP floor: GET /healthz, answered from memory on the
 # I/O thread through the same server and routes, with nothing stored: what
-# this machine's loopback TCP and wrk leave for any HTTP request.
+# this machine's loopback TCP and wrk leave for any HTTP request. Last, what
+# one system call costs here.
 # Usage: bash bench/http_bench.sh [build-dir] [seconds] [os|fsync] [node flags...]
 #   e.g. bash bench/http_bench.sh build 10 os --scheduler stealing
 set -euo pipefail
@@ -58,3 +59,17 @@ floor_t1=$(ticks "$node")
 floor_rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/floor.txt")
 floor_n=$(awk '/requests in/ {print $1}' "$tmp/floor.txt")
 echo "HTTP floor (GET /healthz, nothing stored): ${floor_rps} req/s, node $(awk -v d=$((floor_t1 - floor_t0)) -v t="$tck" -v r="$floor_n" 'BEGIN {printf "%.1f", d / t * 1e6 / r}') us CPU per request: $(awk -v a="$floor_rps" -v b="$inproc_rps" 'BEGIN {printf "%.2f", a/b}') of in-process acceptance"
+# What one system call costs on this machine (a virtual machine may make it ten
+# times a bare one's): every request above costs several on each side.
+python3 - <<'PY'
+import os, time
+n = 1_000_000
+def per_call(f):
+    t = time.perf_counter()
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t) / n * 1e6
+loop = per_call(int)
+print("a system call here: %.2f us (getppid, 1,000,000 calls, less the loop's own %.2f us)"
+      % (per_call(os.getppid) - loop, loop))
+PY
