@@ -133,6 +133,10 @@ TEST_CASE("cairn bench over HTTP batches accounts for every message: each handle
   CHECK(num(o.at("accept_latency_ms").as_object(), "count") == 3000);
   CHECK(num(o.at("end_to_end_latency_ms").as_object(), "count") == 3000);
   CHECK(num(o, "storage_writes") > 0);
+  // What the run put in the node's log: every step writes at least its span.
+  CHECK(num(o, "log_bytes") > 0);
+  CHECK(o.at("log_bytes_per_message").to_number<double>()
+        == Approx(static_cast<double>(num(o, "log_bytes")) / 3000).margin(0.05));
   // The node's own count: three steps per message (the delivery and two hops).
   CHECK(bench_steps(f.port) - before == 9000);
   // The run's counts as the node reports them.
@@ -211,6 +215,7 @@ TEST_CASE("cairn bench sends one message per request and prints its table", "[be
   CHECK(r.out.find("one message per request") != std::string::npos);
   CHECK(r.out.find("end to end") != std::string::npos);
   CHECK(r.out.find("us per message on the node") != std::string::npos);
+  CHECK(r.out.find(" B a message") != std::string::npos); // the node's log bytes
   CHECK(bench_steps(f.port) - before == 800);
 }
 
@@ -234,6 +239,7 @@ TEST_CASE("cairn bench --embedded runs its own node and accounts for every messa
     CHECK(num(o, "accepted") == 1200);
     CHECK(num(o, "handled") == 1200);
     CHECK(num(o, "duplicates") == 0);
+    CHECK(num(o, "log_bytes") > 0);
     // A node records a span per step: 1200 messages, each handled twice.
     CHECK(spans_in(dir.sub("data" + batch)) == 2400);
     // Where the CPU went, by thread, most first: the commit thread and the

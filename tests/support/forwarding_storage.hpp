@@ -31,6 +31,7 @@ public:
     return inner_->properties();
   }
   caf::error flush() override { return inner_->flush(); }
+  uint64_t bytes_written() const override { return inner_->bytes_written(); }
 
 private:
   std::unique_ptr<storage> inner_;

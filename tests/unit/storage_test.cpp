@@ -81,6 +81,32 @@ TEST_CASE(
   CHECK(value_of("twice-erased") == "(none)");
 }
 
+TEST_CASE("storage counts the bytes its writes put in the log, and nothing for reads",
+          "[storage]") {
+  test::temp_dir dir;
+  auto st = open_rocksdb({dir.path(), false});
+  REQUIRE(st);
+  auto& s = **st;
+  auto before = s.bytes_written(); // the open may write its layout row
+  write_set ws;
+  ws.put(column::mailbox, "key-1", std::string(1000, 'x'));
+  REQUIRE_FALSE(s.write(ws, false));
+  auto one = s.bytes_written() - before;
+  // The key and value, and a few bytes of framing (a batch header, the
+  // record's type, column family and lengths).
+  CHECK(one >= 1005);
+  CHECK(one <= 1005 + 32);
+  REQUIRE(s.get(column::mailbox, "key-1"));
+  REQUIRE_FALSE(s.scan(column::mailbox, "", "", [](auto, auto) { return true; }));
+  CHECK(s.bytes_written() - before == one);
+  write_set del;
+  del.erase_once(column::mailbox, "key-1");
+  REQUIRE_FALSE(s.write(del, true));
+  auto two = s.bytes_written() - before - one;
+  CHECK(two >= 5);
+  CHECK(two <= 5 + 32);
+}
+
 TEST_CASE("a write set is atomic and scans run in key order within a prefix", "[storage]") {
   test::temp_dir dir;
   auto st = open_rocksdb({dir.path(), false});

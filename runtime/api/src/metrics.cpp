@@ -43,6 +43,9 @@ http_response node_api::metrics() {
   metric("cairn_commits_total", "counter", "Storage writes by the commit coordinator.", s.commits);
   metric("cairn_commit_requests_total", "counter", "Commit requests in those writes.",
          s.commit_ops);
+  metric("cairn_log_bytes_written_total", "counter",
+         "Bytes written to the write-ahead log (write batches' keys, values and framing).",
+         s.log_bytes);
   metric("cairn_mailbox_rows_unwritten_total", "counter",
          "Accepted messages whose step came in the write that accepted them (no mailbox row).",
          s.rows_unwritten);

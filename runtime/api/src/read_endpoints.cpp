@@ -191,6 +191,7 @@ http_response node_api::status() {
   t["timers"] = s.timers;
   t["commits"] = s.commits;
   t["commit_requests"] = s.commit_ops;
+  t["log_bytes"] = s.log_bytes;
   t["mailbox_rows_unwritten"] = s.rows_unwritten;
   t["mailbox_rows_carried"] = s.rows_carried;
   t["mailbox_rows_read"] = s.mailbox_rows_read;

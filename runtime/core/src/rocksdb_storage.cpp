@@ -124,8 +124,11 @@ public:
       mark_failed(st.ToString());
       return from_status(st, errc::storage_write_failed, "write failed");
     }
+    bytes_written_.fetch_add(batch.GetDataSize(), std::memory_order_relaxed);
     return {};
   }
+
+  uint64_t bytes_written() const override { return bytes_written_.load(std::memory_order_relaxed); }
 
   // The rows become one table file beside the database, which RocksDB then
   // moves in (one manifest write: all of them or none, durable once done).
@@ -435,6 +438,7 @@ private:
   std::atomic<bool> failed_{false};
   std::mutex write_mtx_; ///< serialises `write`
   std::atomic<uint64_t> ingests_{0};
+  std::atomic<uint64_t> bytes_written_{0}; ///< write batches' data since the open
   // Guarded by state_mtx_ (never held while waiting for mtx_).
   mutable std::mutex state_mtx_;
   std::string reason_;

@@ -360,6 +360,7 @@ runtime_stats runtime::stats() const {
   if (d.coord_live.load()) {
     s.commits = d.coord->commits();
     s.commit_ops = d.coord->committed_requests();
+    s.log_bytes = d.store->bytes_written();
     s.rows_unwritten = d.coord->rows_unwritten();
     s.rows_carried = d.coord->rows_carried();
     s.commit_cpu = d.coord->cpu();

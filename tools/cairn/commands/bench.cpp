@@ -157,17 +157,22 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
   uint64_t missing = accepted > o.report.received ? accepted - o.report.received : 0;
   double accept_rate = o.send_s > 0 ? static_cast<double>(accepted) / o.send_s : 0;
   double e2e_rate = o.total_s > 0 ? static_cast<double>(o.report.received) / o.total_s : 0;
-  uint64_t commits = 0, requests = 0, read_back = 0;
+  uint64_t commits = 0, requests = 0, read_back = 0, log_bytes = 0;
   double node_cpu_ms = 0;
   if (o.before && o.after) {
     commits = o.after->commits - o.before->commits;
     requests = o.after->commit_requests - o.before->commit_requests;
     read_back = o.after->rows_read - o.before->rows_read;
+    log_bytes = o.after->log_bytes - o.before->log_bytes;
     node_cpu_ms = o.after->cpu_ms - o.before->cpu_ms;
   }
   double per_msg = [&](double ms) {
     return o.report.received > 0 ? ms * 1000.0 / static_cast<double>(o.report.received) : 0.0;
   }(node_cpu_ms);
+  // What the run cost the disk: the node's log bytes over the messages handled.
+  double log_per_msg = o.report.received > 0
+                         ? static_cast<double>(log_bytes) / static_cast<double>(o.report.received)
+                         : 0.0;
   double bench_per_msg =
     o.report.received > 0 ? o.bench_cpu_ms * 1000.0 / static_cast<double>(o.report.received) : 0.0;
   // In process: CPU per message by thread name, most first. The producers
@@ -223,6 +228,8 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
          ? std::round(static_cast<double>(requests) * 10 / static_cast<double>(commits)) / 10
          : 0.0},
       {"rows_read_back", read_back},
+      {"log_bytes", log_bytes},
+      {"log_bytes_per_message", std::round(log_per_msg * 10) / 10},
       {"cpu_us_per_message",
        json::object{{t.in_process() ? "process" : "node", std::round(per_msg * 10) / 10},
                     {"bench", t.in_process() ? json::value(nullptr)
@@ -264,8 +271,11 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
                   duration_text(h->quantile(0.99)).c_str(),
                   duration_text(h->quantile(0.999)).c_str(), duration_text(h->max()).c_str());
     if (o.before && o.after) {
-      std::printf("storage     %s writes, %.1f commit requests each\n", grouped(commits).c_str(),
-                  commits > 0 ? static_cast<double>(requests) / static_cast<double>(commits) : 0.0);
+      std::printf("storage     %s writes, %.1f commit requests each; %s B to the log, %.0f B a "
+                  "message\n",
+                  grouped(commits).c_str(),
+                  commits > 0 ? static_cast<double>(requests) / static_cast<double>(commits) : 0.0,
+                  grouped(log_bytes).c_str(), log_per_msg);
       if (read_back > 0)
         std::printf("            %s rows read back from storage (at an actor's start, or when "
                     "more arrived for it than its window holds: --activation-window)\n",

@@ -186,8 +186,12 @@ public:
     auto ms = [](const timeval& tv) {
       return static_cast<double>(tv.tv_sec) * 1000.0 + static_cast<double>(tv.tv_usec) / 1000.0;
     };
-    return bench_counters{ms(ru.ru_utime) + ms(ru.ru_stime), s.commits, s.commit_ops,
-                          thread_cpu_ms(), s.mailbox_rows_read};
+    return bench_counters{ms(ru.ru_utime) + ms(ru.ru_stime),
+                          s.commits,
+                          s.commit_ops,
+                          thread_cpu_ms(),
+                          s.mailbox_rows_read,
+                          s.log_bytes};
   }
 
 private:

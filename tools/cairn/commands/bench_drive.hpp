@@ -62,6 +62,8 @@ struct bench_counters {
   std::map<std::string, double> thread_cpu_ms;
   /// Mailbox rows read back from storage (windows that overflowed).
   uint64_t rows_read = 0;
+  /// Bytes the node wrote to its log (`runtime_stats::log_bytes`).
+  uint64_t log_bytes = 0;
 };
 
 class bench_target {

@@ -404,6 +404,7 @@ public:
       c.commits = static_cast<uint64_t>(num(t->as_object().if_contains("commits")));
       c.commit_requests = static_cast<uint64_t>(num(t->as_object().if_contains("commit_requests")));
       c.rows_read = static_cast<uint64_t>(num(t->as_object().if_contains("mailbox_rows_read")));
+      c.log_bytes = static_cast<uint64_t>(num(t->as_object().if_contains("log_bytes")));
     }
     return c;
   }

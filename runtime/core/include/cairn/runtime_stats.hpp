@@ -44,6 +44,9 @@ struct runtime_stats {
   uint64_t sent = 0;          ///< envelopes enqueued by steps, timers and topics
   uint64_t commits = 0;       ///< RocksDB writes by the commit coordinator
   uint64_t commit_ops = 0;    ///< commit requests in those writes
+  /// Bytes those writes (and any other of this node's) put in the log:
+  /// `storage::bytes_written` since the open.
+  uint64_t log_bytes = 0;
   /// Accepted rows whose step came in the write that accepted them: never
   /// put in the mailbox or deleted from it (staged accepts).
   uint64_t rows_unwritten = 0;

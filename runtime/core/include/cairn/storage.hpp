@@ -181,6 +181,11 @@ public:
   /// Named integer properties worth exporting (pending compaction bytes, ...).
   virtual std::vector<std::pair<std::string, uint64_t>> properties() = 0;
 
+  /// Bytes of the writes applied since the open, as the log records them
+  /// (RocksDB: each write batch's data, keys and values with their framing);
+  /// what the commit path costs the disk. The default: 0, not counted.
+  virtual uint64_t bytes_written() const { return 0; }
+
   /// Flushes memtables and the log; called on clean shutdown.
   virtual caf::error flush() = 0;
 };
