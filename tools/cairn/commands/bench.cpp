@@ -166,15 +166,13 @@ int print_result(const bench_settings& s, const bench_target& t, run_state& st, 
     log_bytes = o.after->log_bytes - o.before->log_bytes;
     node_cpu_ms = o.after->cpu_ms - o.before->cpu_ms;
   }
-  double per_msg = [&](double ms) {
-    return o.report.received > 0 ? ms * 1000.0 / static_cast<double>(o.report.received) : 0.0;
-  }(node_cpu_ms);
-  // What the run cost the disk: the node's log bytes over the messages handled.
-  double log_per_msg = o.report.received > 0
-                         ? static_cast<double>(log_bytes) / static_cast<double>(o.report.received)
-                         : 0.0;
-  double bench_per_msg =
-    o.report.received > 0 ? o.bench_cpu_ms * 1000.0 / static_cast<double>(o.report.received) : 0.0;
+  // Each figure over the messages handled: CPU in µs, the log in bytes.
+  auto per_message = [&](double x) {
+    return o.report.received > 0 ? x / static_cast<double>(o.report.received) : 0.0;
+  };
+  double per_msg = per_message(node_cpu_ms * 1000.0);
+  double log_per_msg = per_message(static_cast<double>(log_bytes)); // what it cost the disk
+  double bench_per_msg = per_message(o.bench_cpu_ms * 1000.0);
   // In process: CPU per message by thread name, most first. The producers
   // report theirs as they end; a node thread that ended during the run is
   // missing, one started during it counts whole.
