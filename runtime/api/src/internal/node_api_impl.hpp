@@ -87,22 +87,6 @@ private:
   // Write endpoints.
   std::optional<http_response> message_envelope(const http_request& req, const std::string& id,
                                                 envelope& env);
-  /// The members of a message object the node reads, each found in one
-  /// pass over the object (null: absent).
-  struct message_members {
-    const boost::json::value* to = nullptr;              ///< `to`
-    const boost::json::value* type = nullptr;            ///< `type`
-    const boost::json::value* payload = nullptr;         ///< `payload`
-    const boost::json::value* traceparent = nullptr;     ///< `traceparent`
-    const boost::json::value* idempotency_key = nullptr; ///< `idempotency_key`
-  };
-  static message_members members_of(const boost::json::object& obj);
-  /// One message object (`type`, `payload`, `idempotency_key`) for `id`
-  /// (moved into `env.to`).
-  std::optional<http_response> envelope_of(const boost::json::object& obj, std::string id,
-                                           envelope& env);
-  /// The same from its members, found already.
-  std::optional<http_response> envelope_of(const message_members& m, std::string id, envelope& env);
   void post_message(const http_request& req, const std::string& id, const http_responder& respond);
   /// POST /api/v1/messages:batch: a JSON array or NDJSON of messages, each
   /// with its `to`; one commit; one answer with a result per message.

@@ -39,35 +39,12 @@
 
 #include "cairn/codec.hpp"
 #include "cairn/error.hpp"
+#include "cairn/json_text.hpp"
 #include "cairn/runtime.hpp"
 
 namespace cairn::json {
 
 namespace detail {
-
-template <class T>
-struct is_vector : std::false_type {};
-template <class T, class A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
-
-template <class T>
-struct is_optional : std::false_type {};
-template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
-template <class T>
-struct is_optional<caf::optional<T>> : std::true_type {};
-
-template <class T>
-struct is_string_map : std::false_type {};
-template <class V, class C, class A>
-struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
-template <class V, class H, class E, class A>
-struct is_string_map<std::unordered_map<std::string, V, H, E, A>> : std::true_type {};
-
-template <class T>
-struct is_pair : std::false_type {};
-template <class A, class B>
-struct is_pair<std::pair<A, B>> : std::true_type {};
 
 /// "got a string", for errors.
 std::string describe(const boost::json::value& v);
@@ -424,6 +401,13 @@ message_codec codec_for() {
     if (auto err = from_value(*static_cast<const boost::json::value*>(v), x, "payload"))
       return err;
     return encode(x);
+  };
+  c.from_json_text = [](std::string_view text, std::string& out) {
+    T x{};
+    if (!from_text(text, x))
+      return false;
+    out = encode(x);
+    return true;
   };
   c.to_json = [](std::string_view bytes) -> caf::expected<std::string> {
     auto x = decode<T>(bytes);
