@@ -231,3 +231,4 @@ TEST_CASE("one message read from its text is the envelope the tree reads", "[api
 }
 
 } // namespace
+

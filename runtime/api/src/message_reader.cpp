@@ -47,13 +47,50 @@ struct scanned_message {
   std::string to, type, key, traceparent;
   bool has_to = false, has_type = false, has_key = false, has_trace = false;
   std::string_view payload; ///< empty: absent
+  /// The payload as its kind's codec stores it, when the scan decoded it in
+  /// place (`to` and `type` came before it).
+  std::string decoded;
+  bool has_decoded = false;
   /// Every member the node reads is a string (the payload aside) and none
   /// is repeated: the message can be built without the tree.
   bool plain = true;
 };
 
+/// For plain messages, the codec that reads a payload from text, if the
+/// kind has one. A batch mostly sends one type to one kind: the last one is
+/// kept, and looked up again only when the kind or the type changes.
+class codec_cache {
+public:
+  explicit codec_cache(runtime& rt) : rt_(rt) {}
+
+  /// The codec for a message of `type` to `to`; null if none reads text.
+  const message_codec* text_codec(const std::string& to, const std::string& type) {
+    if (type.empty() || !valid_actor_id(to))
+      return nullptr;
+    auto kind = kind_of(to);
+    if (!known_ || kind != kind_ || type != type_) {
+      auto codec = rt_.edge_codec(kind, type);
+      codec_ = codec && *codec != nullptr && (*codec)->from_json_text && !(*codec)->json_passthrough
+                 ? *codec
+                 : nullptr;
+      kind_.assign(kind.data(), kind.size());
+      type_ = type;
+      known_ = true;
+    }
+    return codec_;
+  }
+
+private:
+  runtime& rt_;
+  bool known_ = false;
+  std::string kind_, type_;
+  const message_codec* codec_ = nullptr;
+};
+
 /// Scans the message object at the cursor; false if the cursor declined.
-bool scan_message(text_cursor& in, scanned_message& m) {
+/// With `codecs`, a payload after a plain `to` and `type` is decoded in
+/// place by its kind's codec, not scanned twice.
+bool scan_message(text_cursor& in, scanned_message& m, codec_cache* codecs) {
   if (!in.skip_ws())
     return in.decline();
   auto start = in.pos();
@@ -79,7 +116,14 @@ bool scan_message(text_cursor& in, scanned_message& m) {
         m.plain = m.plain && m.payload.empty();
         in.skip_ws();
         auto from = in.pos();
-        if (!in.skip_value())
+        const message_codec* codec = nullptr;
+        if (codecs != nullptr && m.plain && m.has_to && m.has_type)
+          codec = codecs->text_codec(m.to, m.type);
+        size_t took = codec ? codec->from_json_text(in.text().substr(from), m.decoded) : 0;
+        m.has_decoded = took != 0;
+        if (took != 0)
+          in.seek(from + took);
+        else if (!in.skip_value())
           return false;
         m.payload = in.text().substr(from, in.pos() - from);
         continue;
@@ -110,14 +154,16 @@ bool scan_message(text_cursor& in, scanned_message& m) {
 /// Fills `env` for actor `to` from a scanned message, as `envelope_of` would
 /// (the traceparent aside), if the message is plain and its kind's codec
 /// reads its payload from text; false otherwise (`to` is then left as is).
-bool build_scanned(runtime& rt, scanned_message& m, std::string&& to, envelope& env) {
+bool build_scanned(codec_cache& codecs, scanned_message& m, std::string&& to, envelope& env) {
   if (!m.plain || !m.has_type || m.type.empty() || m.payload.empty())
     return false;
-  auto codec = rt.edge_codec(kind_of(to), m.type);
-  if (!codec || *codec == nullptr || !(*codec)->from_json_text || (*codec)->json_passthrough)
-    return false;
-  if (!(*codec)->from_json_text(m.payload, env.payload))
-    return false;
+  if (m.has_decoded) {
+    env.payload = std::move(m.decoded); // by the codec of this `to` and `type`
+  } else {
+    auto* codec = codecs.text_codec(to, m.type);
+    if (codec == nullptr || codec->from_json_text(m.payload, env.payload) != m.payload.size())
+      return false;
+  }
   env.from = "external";
   env.to = std::move(to);
   env.type = std::move(m.type);
@@ -131,9 +177,10 @@ bool build_scanned(runtime& rt, scanned_message& m, std::string&& to, envelope& 
 class batch_builder {
 public:
   batch_builder(runtime& rt, const std::string& header_trace)
-    : rt_(rt), header_trace_(header_trace) {}
+    : rt_(rt), header_trace_(header_trace), codecs_(rt) {}
 
   batch_messages& out() { return out_; }
+  codec_cache& codecs() { return codecs_; }
 
   /// A message read through the JSON tree (as the node always did).
   void add_tree(const json::value& item) {
@@ -169,7 +216,7 @@ public:
     if (!m.has_to || !valid_actor_id(m.to))
       return false;
     auto& env = out_.envs.emplace_back();
-    if (!build_scanned(rt_, m, std::move(m.to), env)) {
+    if (!build_scanned(codecs_, m, std::move(m.to), env)) {
       out_.envs.pop_back();
       return false;
     }
@@ -195,6 +242,7 @@ public:
 private:
   runtime& rt_;
   const std::string& header_trace_;
+  codec_cache codecs_;
   batch_messages out_;
 };
 
@@ -214,12 +262,14 @@ bool scan_array(std::string_view body, batch_builder& b, json::monotonic_resourc
   text_cursor in{body};
   if (!in.open('[') || in.at(']'))
     return false; // not an array, or an empty one: the tree's answer
+  // Made in place, never moved: about one message per 64 bytes at most.
+  b.out().envs.reserve(std::min(max_batch, body.size() / 64 + 1));
   size_t count = 0;
   do {
     if (++count > max_batch)
       return false;
     scanned_message m;
-    if (!scan_message(in, m))
+    if (!scan_message(in, m, &b.codecs()))
       return false;
     if (!b.add_scanned(m) && !b.add_parsed(m, arena))
       return false;
@@ -298,10 +348,11 @@ std::optional<http_response> envelope_of(runtime& rt, const message_members& m, 
 bool scan_envelope(runtime& rt, std::string_view body, const std::string& id, envelope& env) {
   text_cursor in{body};
   scanned_message m;
-  if (!scan_message(in, m) || !in.at_end())
+  if (!scan_message(in, m, nullptr) || !in.at_end())
     return false;
   auto to = id;
-  if (build_scanned(rt, m, std::move(to), env))
+  codec_cache codecs{rt};
+  if (build_scanned(codecs, m, std::move(to), env))
     return true;
   env = envelope{}; // as the tree's reader finds it
   return false;
@@ -327,7 +378,7 @@ std::variant<batch_messages, http_response> read_batch(runtime& rt, std::string_
       if (scan) {
         text_cursor in{text};
         scanned_message m;
-        if (scan_message(in, m) && in.at_end() && b.add_scanned(m))
+        if (scan_message(in, m, &b.codecs()) && in.at_end() && b.add_scanned(m))
           continue;
       }
       boost::system::error_code ec;

@@ -5,6 +5,9 @@
 #include "cairn/json_text.hpp"
 
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace cairn::json {
 
@@ -44,13 +47,27 @@ size_t utf8_length(std::string_view s) noexcept {
 }
 
 /// How many bytes from `p` (of `n`) are plain string bytes: printable
-/// ASCII other than '"' and '\\'. Eight at a time while it can (a text
-/// string is mostly such runs): a word has none of the others when no byte
-/// is >= 0x80, < 0x20, '"' or '\\' (each test sets a byte's high bit).
+/// ASCII other than '"' and '\\'. Many at a time while it can (a text
+/// string is mostly such runs); without SSE2, a word has none of the others
+/// when no byte is >= 0x80, < 0x20, '"' or '\\' (each test sets a byte's
+/// high bit).
 size_t plain_run(const char* p, size_t n) noexcept {
+  size_t i = 0;
+#if defined(__SSE2__)
+  // Sixteen at a time: a signed byte below 0x20 is a control character or
+  // any byte >= 0x80.
+  const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                space = _mm_set1_epi8(0x20);
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    __m128i odd = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                               _mm_cmplt_epi8(v, space));
+    if (int mask = _mm_movemask_epi8(odd); mask != 0)
+      return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#else
   constexpr uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
   auto zero_byte = [](uint64_t v) { return (v - ones) & ~v & highs; };
-  size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     uint64_t w = 0;
     std::memcpy(&w, p + i, 8);
@@ -59,6 +76,7 @@ size_t plain_run(const char* p, size_t n) noexcept {
     if (odd != 0)
       break;
   }
+#endif
   for (; i < n; ++i) {
     auto u = static_cast<unsigned char>(p[i]);
     if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
@@ -342,6 +360,17 @@ bool text_cursor::skip_value() {
   if (i - at_ > 40)
     return decline();
   at_ = i;
+  return true;
+}
+
+bool text_cursor::key_is(std::string_view name) noexcept {
+  size_t n = name.size();
+  if (!ok_ || !ws() || at_ + n + 2 > text_.size() || text_[at_] != '"' || text_[at_ + 1 + n] != '"'
+      || text_.compare(at_ + 1, n, name) != 0)
+    return false;
+  if (plain_run(name.data(), n) != n)
+    return false; // a name the text could only hold escaped
+  at_ += n + 2;
   return true;
 }
 

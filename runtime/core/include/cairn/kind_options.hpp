@@ -52,12 +52,14 @@ struct message_codec {
   /// codec that replaces `from_json` (to add checks) must replace or clear
   /// this one too.
   std::function<caf::expected<std::string>(const void* json)> from_json_value;
-  /// A fast path for `from_json` that never fails: it stores `json` into
-  /// `out` and returns true, or declines (false) on anything it is unsure
-  /// of — fields out of their declared order, any number with a fraction —
-  /// and the caller decodes the same text the usual way, which words every
-  /// error. Empty: not offered. Cleared or replaced with `from_json_value`.
-  std::function<bool(std::string_view json, std::string& out)> from_json_text;
+  /// A fast path for `from_json` that never fails: it reads the JSON value
+  /// at the start of `json` (whitespace before it allowed) into `out` and
+  /// returns how many bytes of `json` it took, or declines (0) on anything
+  /// it is unsure of — fields out of their declared order, any number with a
+  /// fraction — and the caller decodes the same value the usual way, which
+  /// words every error. Empty: not offered. Cleared or replaced with
+  /// `from_json_value`.
+  std::function<size_t(std::string_view json, std::string& out)> from_json_text;
   /// A stored payload as JSON text.
   std::function<caf::expected<std::string>(std::string_view bytes)> to_json;
   /// The payload is stored as JSON text (for `on_json` handlers), not binary.

@@ -402,12 +402,13 @@ message_codec codec_for() {
       return err;
     return encode(x);
   };
-  c.from_json_text = [](std::string_view text, std::string& out) {
+  c.from_json_text = [](std::string_view text, std::string& out) -> size_t {
     T x{};
-    if (!from_text(text, x))
-      return false;
+    text_cursor in{text};
+    if (!read_text(in, x))
+      return 0;
     out = encode(x);
-    return true;
+    return in.pos();
   };
   c.to_json = [](std::string_view bytes) -> caf::expected<std::string> {
     auto x = decode<T>(bytes);

@@ -89,6 +89,9 @@ public:
   /// int64's range): its magnitude and sign. Declines on a fraction, an
   /// exponent, `-0` and any value Boost.JSON would read as a double.
   bool integer(uint64_t& magnitude, bool& negative) noexcept;
+  /// Takes the key `"name"` if it is next, exactly as written (no escapes);
+  /// false (not declined) if not.
+  bool key_is(std::string_view name) noexcept;
   /// An object member's key and the colon after it: a view of the text,
   /// or of `scratch` when the key has escapes.
   bool member_key(std::string_view& out, std::string& scratch);
@@ -184,9 +187,7 @@ private:
       std::string_view name{pending_};
       pending_ = nullptr;
       auto before = in_.pos();
-      std::string_view key;
-      bool here =
-        !in_.at('}') && (first_ || in_.expect(',')) && in_.plain_string(key) && key == name;
+      bool here = !in_.at('}') && (first_ || in_.expect(',')) && in_.key_is(name);
       if (!in_.ok())
         return;
       if (!here) {
