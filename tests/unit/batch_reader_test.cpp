@@ -231,4 +231,3 @@ TEST_CASE("one message read from its text is the envelope the tree reads", "[api
 }
 
 } // namespace
-
