@@ -17,7 +17,9 @@ mode=${3:-os}
 shift $(($# < 3 ? $# : 3))
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 tmp=$(mktemp -d)
-trap 'kill $node 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# The node is waited for before its data is removed: it may still be writing.
+node=""
+trap '[ -z "$node" ] || { kill "$node" 2>/dev/null && wait "$node" 2>/dev/null; }; rm -rf "$tmp"' EXIT
 
 "$build/bench/cairn_accept_bench" "$tmp/inproc" 64 "$secs" "$mode" | tee "$tmp/inproc.txt"
 

@@ -21,7 +21,7 @@ cairn="$build/tools/cairn/cairn"
 command -v curl >/dev/null || { echo "producers.sh: curl is missing: apt-get install curl" >&2; exit 1; }
 tmp=$(mktemp -d)
 node=""
-trap '[ -z "$node" ] || kill "$node" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap '[ -z "$node" ] || { kill "$node" 2>/dev/null && wait "$node" 2>/dev/null; }; rm -rf "$tmp"' EXIT
 
 metric() { sed -n "s/^$1 \\([0-9.e+]*\\)$/\\1/p" "$2" | head -n 1; }
 
