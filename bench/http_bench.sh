@@ -40,12 +40,20 @@ LUA
 # CPU of the node (from /proc, in clock ticks) and of wrk (the subshell's children, from `times`)
 # over the run: both share this machine's cores.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The node's write path, which in-process acceptance runs too: the commit thread and RocksDB's
+# flush and compaction threads (a thread's name is in its stat's second field, in parentheses).
+write_ticks() {
+  cat /proc/"$1"/task/*/stat 2>/dev/null |
+    awk '/\((cairn\.commit|rocksdb:[^)]*)\)/ {sub(/^.*\) /, ""); n += $12 + $13} END {print n + 0}'
+}
 node_t0=$(ticks "$node")
+write_t0=$(write_ticks "$node")
 (
   wrk -t2 -c64 -d"${secs}s" --latency -s "$tmp/post.lua" "$url" | tee "$tmp/wrk.txt"
   times > "$tmp/times.txt"
 )
 node_t1=$(ticks "$node")
+write_t1=$(write_ticks "$node")
 http_rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/wrk.txt")
 requests=$(awk '/requests in/ {print $1}' "$tmp/wrk.txt")
 # `times` prints "XmY.Ys XmY.Ys" (user, system) for the shell, then for its children.
@@ -61,6 +69,14 @@ floor_t1=$(ticks "$node")
 floor_rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/floor.txt")
 floor_n=$(awk '/requests in/ {print $1}' "$tmp/floor.txt")
 echo "HTTP floor (GET /healthz, nothing stored): ${floor_rps} req/s, node $(awk -v d=$((floor_t1 - floor_t0)) -v t="$tck" -v r="$floor_n" 'BEGIN {printf "%.1f", d / t * 1e6 / r}') us CPU per request: $(awk -v a="$floor_rps" -v b="$inproc_rps" 'BEGIN {printf "%.2f", a/b}') of in-process acceptance"
+# What HTTP acceptance cannot cost less than on these cores: wrk's CPU, the floor's, and the
+# write path's (which in-process acceptance pays as well), as if nothing else (the request's
+# JSON, its envelope, the answer) cost anything. Cutting the write path speeds both sides.
+awk -v w="$wrk_s" -v r="$requests" -v fd=$((floor_t1 - floor_t0)) -v fn="$floor_n" \
+  -v pd=$((write_t1 - write_t0)) -v t="$tck" -v c="$(nproc)" -v b="$inproc_rps" 'BEGIN {
+  wrk = w * 1e6 / r; floor = fd / t * 1e6 / fn; path = pd / t * 1e6 / r; all = wrk + floor + path
+  printf "bound: wrk %.1f + floor %.1f + write path %.1f (commit thread, RocksDB) = %.1f us a request on %d cores: at most %.0f req/s, %.2f of in-process acceptance\n", wrk, floor, path, all, c, c * 1e6 / all, c * 1e6 / all / b
+}'
 # What one system call costs on this machine (a virtual machine may make it ten
 # times a bare one's): every request above costs several on each side.
 python3 - <<'PY'
