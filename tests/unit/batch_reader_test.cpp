@@ -42,6 +42,22 @@ struct reader_node {
       "note", [](std::string_view) { return std::unique_ptr<durable_actor>{}; }, note));
     REQUIRE_FALSE(rt->register_kind(
       "free", [](std::string_view) { return std::unique_ptr<durable_actor>{}; }, {}));
+    // The bench's type with a check added to `from_json` and
+    // `from_json_value` cleared, as `message_codec` asks: it keeps the
+    // `from_json_text` that `codec_for` gave it.
+    auto checked = json::codec_for<actors::bench_msg>();
+    checked.from_json = [plain =
+                           checked.from_json](std::string_view text) -> caf::expected<std::string> {
+      if (text.find("\"seq\":500") != std::string_view::npos)
+        return make_error(errc::invalid_payload, "seq: 500 is reserved");
+      return plain(text);
+    };
+    checked.from_json_value = nullptr;
+    REQUIRE(checked.from_json_text);
+    kind_options strict;
+    strict.accepts = {checked};
+    REQUIRE_FALSE(rt->register_kind(
+      "strict", [](std::string_view) { return std::unique_ptr<durable_actor>{}; }, strict));
   }
 };
 
@@ -103,6 +119,25 @@ TEST_CASE("a plain batch is read from its text, as the tree reads it", "[api][ba
   CHECK(
     same_both_ways(*n.rt, bench_message("bench/a", 1) + "\n\n" + bench_message("bench/b", 2), true)
     == 2);
+}
+
+TEST_CASE("a codec whose checks the tree runs is never read past them", "[api][batch]") {
+  reader_node n;
+  // Refused both ways, word for word: the scan does not read this kind.
+  auto body = "[" + bench_message("strict/a", 500) + "," + bench_message("strict/a", 7) + "]";
+  CHECK(same_both_ways(*n.rt, body) == 0);
+  auto read = api::read_batch(*n.rt, body, false, {}, true);
+  auto& batch = std::get<api::batch_messages>(read);
+  REQUIRE(batch.problems.size() == 2);
+  REQUIRE(batch.problems[0].has_value());
+  CHECK(batch.problems[0]->body.find("seq: 500 is reserved") != std::string::npos);
+  CHECK_FALSE(batch.problems[1].has_value());
+  // One message alone: not answered from its text either.
+  envelope env;
+  CHECK_FALSE(api::scan_envelope(*n.rt,
+                                 R"({"type":"bench.msg/v1","payload":{"run":"r","seq":500,)"
+                                 R"("sent_us":1,"hops":0,"actors":1,"pad":""}})",
+                                 "strict/a", env));
 }
 
 TEST_CASE("what the scan leaves to the tree is answered as the tree answers", "[api][batch]") {

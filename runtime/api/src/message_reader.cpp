@@ -70,7 +70,11 @@ public:
     auto kind = kind_of(to);
     if (!known_ || kind != kind_ || type != type_) {
       auto codec = rt_.edge_codec(kind, type);
-      codec_ = codec && *codec != nullptr && (*codec)->from_json_text && !(*codec)->json_passthrough
+      // The text path stands in for `from_json_value`: a codec that cleared
+      // that one (to add checks to `from_json`, as its comment asks) reads
+      // through the tree, where its checks run, even if it kept this one.
+      codec_ = codec && *codec != nullptr && (*codec)->from_json_text && (*codec)->from_json_value
+                   && !(*codec)->json_passthrough
                  ? *codec
                  : nullptr;
       kind_.assign(kind.data(), kind.size());
