@@ -33,8 +33,13 @@ struct fixture {
   cairn::message_codec bench = cairn::json::codec_for<cairn::actors::bench_msg>();
   fixture() {
     cairn::runtime_options opts;
-    char tmpl[] = "/tmp/cairn-fuzz-batch-XXXXXX";
-    opts.data_dir = mkdtemp(tmpl);
+    // mkdtemp makes the directory, replacing the template's six X's.
+    char dir[] = "/tmp/cairn-fuzz-batch-XXXXXX";
+    if (mkdtemp(dir) == nullptr) {
+      std::perror("batch_read_fuzz: mkdtemp");
+      std::abort();
+    }
+    opts.data_dir = dir;
     opts.record_spans = false;
     rt = std::move(*cairn::runtime::open(opts));
     // A typed kind (bench) and one whose payloads stay JSON (chain). Not

@@ -3,6 +3,7 @@
 // what Boost.JSON accepts and declines the rest, so that a caller that falls
 // back to Boost.JSON on a decline reads every text the same way.
 #include "cairn/json_text.hpp"
+#include "cairn/hex.hpp"
 
 #include <cstring>
 #if defined(__SSE2__)
@@ -15,16 +16,6 @@ namespace {
 
 bool is_ws(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 /// The length of the well-formed UTF-8 sequence at `s[0]` (a byte >= 0x80),

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cairn/text_codec.hpp"
+#include "cairn/hex.hpp"
 
 #include <cstdint>
 
@@ -13,16 +14,6 @@ constexpr std::string_view base64_alphabet =
 int base64_value(char c) {
   auto at = base64_alphabet.find(c);
   return at == std::string_view::npos ? -1 : static_cast<int>(at);
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 std::optional<std::string> decode_escapes(std::string_view text, bool plus_is_space) {
