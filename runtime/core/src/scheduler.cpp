@@ -2,14 +2,18 @@
 // The runtime's CAF scheduler (internal/scheduler.hpp).
 #include "internal/scheduler.hpp"
 
+#include <atomic>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
-#include <caf/policy/work_sharing.hpp>
+#include <caf/policy/unprofiled.hpp>
 #include <caf/policy/work_stealing.hpp>
+#include <caf/resumable.hpp>
 #include <caf/scheduler/coordinator.hpp>
 
 namespace cairn::internal {
@@ -87,6 +91,125 @@ private:
   std::unordered_set<caf::actor_id> timed_; ///< actors that set a timeout
 };
 
+/// Guards a few instructions: a failed try spins briefly, then yields the
+/// CPU (its holder may be waiting for one: two cores run more threads).
+class tiny_lock {
+public:
+  void lock() noexcept {
+    for (unsigned tries = 0; held_.exchange(true, std::memory_order_acquire); ++tries) {
+      while (held_.load(std::memory_order_relaxed)) {
+        if (++tries % 64 == 0)
+          std::this_thread::yield();
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+      }
+    }
+  }
+  void unlock() noexcept {
+    held_.store(false, std::memory_order_release);
+  }
+
+private:
+  std::atomic<bool> held_{false};
+};
+
+/// One queue shared by the workers, as CAF's `work_sharing`, without its
+/// futex traffic. CAF's locks a mutex per job taken and per job queued,
+/// allocates a list node per job, and signals its condition variable while
+/// holding the mutex: at batch 64 the scheduler thread spent a third of its
+/// time in futex calls, most of them handing that mutex back and forth
+/// (`docs/throughput.md`, "The scheduler's queue"). Here the queue is
+/// guarded by a spin lock held for a push or a pop, and a worker that finds
+/// it empty waits on a counter that a push bumps only while a worker sleeps.
+class sharing_policy : public caf::policy::unprofiled {
+public:
+  struct coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
+    tiny_lock lock;                    ///< guards `jobs`
+    std::deque<caf::resumable*> jobs;  ///< ready to run, oldest first
+    std::atomic<uint32_t> sleepers{0}; ///< workers asleep, or about to be
+    std::atomic<uint32_t> pushes{0};   ///< bumped by a push that may wake one
+  };
+
+  struct worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator*) {}
+  };
+
+  template <class Coordinator>
+  void enqueue(Coordinator* self, caf::resumable* job) {
+    auto& q = d(self);
+    q.lock.lock();
+    q.jobs.push_back(job);
+    q.lock.unlock();
+    // The push before the look at `sleepers`, as a worker counts itself
+    // before its last look at the queue: one of the two sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (q.sleepers.load(std::memory_order_relaxed) == 0)
+      return;
+    q.pushes.fetch_add(1, std::memory_order_seq_cst);
+    q.pushes.notify_one();
+  }
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    enqueue(self, job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    enqueue(self->parent(), job);
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    enqueue(self->parent(), job);
+  }
+
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    enqueue(self->parent(), job);
+  }
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    auto& q = d(self->parent());
+    for (;;) {
+      if (auto* job = take(q))
+        return job;
+      q.sleepers.fetch_add(1, std::memory_order_seq_cst);
+      auto seen = q.pushes.load(std::memory_order_seq_cst);
+      auto* job = take(q);
+      if (job == nullptr)
+        q.pushes.wait(seen, std::memory_order_seq_cst); // until a push after `seen`
+      q.sleepers.fetch_sub(1, std::memory_order_relaxed);
+      if (job != nullptr)
+        return job;
+    }
+  }
+
+  template <class Worker, class UnaryFunction>
+  void foreach_resumable(Worker*, UnaryFunction) {}
+
+  template <class Coordinator, class UnaryFunction>
+  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
+    while (auto* job = take(d(self)))
+      f(job);
+  }
+
+private:
+  static caf::resumable* take(coordinator_data& q) {
+    q.lock.lock();
+    caf::resumable* job = nullptr;
+    if (!q.jobs.empty()) {
+      job = q.jobs.front();
+      q.jobs.pop_front();
+    }
+    q.lock.unlock();
+    return job;
+  }
+};
+
 template <class Policy>
 class coordinator : public caf::scheduler::coordinator<Policy> {
 public:
@@ -106,7 +229,7 @@ void install_scheduler(caf::actor_system_config& cfg, scheduling policy) {
   cfg.module_factories.push_back([policy](caf::actor_system& sys) -> caf::actor_system::module* {
     if (policy == scheduling::stealing)
       return new coordinator<caf::policy::work_stealing>(sys);
-    return new coordinator<caf::policy::work_sharing>(sys);
+    return new coordinator<sharing_policy>(sys);
   });
 }
 
