@@ -329,7 +329,8 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
     s.dropped_staged = 0;
   // Staged rows come ahead of written ones, and again once written (unless
   // their step came in that write). `max_seen` follows the written rows only.
-  if (s.queue.count(seq) != 0) { // staged, now written: held already
+  auto at = s.queue.lower_bound(seq);
+  if (at != s.queue.end() && at->first == seq) { // staged, now written: held already
     // Every written row below it is held or handled, unless one did not
     // fit (overflow): then storage is read from below it.
     if (!provisional && !s.overflow)
@@ -352,7 +353,15 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
   } else {
     if (!provisional)
       s.max_seen = seq;
-    s.queue.emplace(seq, mailbox_record{std::move(env), {}, {}, !provisional, provisional});
+    // Made in its node: the envelope moves once (a dozen strings), not
+    // into a record and then into the node.
+    auto& rec = s.queue
+                  .emplace_hint(at, std::piecewise_construct, std::forward_as_tuple(seq),
+                                std::forward_as_tuple())
+                  ->second;
+    rec.env = std::move(env);
+    rec.written_once = !provisional;
+    rec.provisional = provisional;
   }
 }
 

@@ -11,6 +11,33 @@
 
 namespace cairn {
 
+namespace {
+
+/// `fx` as a new step starts it, keeping what it has allocated. Every
+/// member is named: a member added to `step_effects` must be added here.
+void empty_effects(step_effects& fx) {
+  fx.sends.clear();
+  fx.events.clear();
+  fx.span_id.clear();
+  fx.start_us = 0;
+  fx.end_us = 0;
+  fx.descend_from.clear();
+  fx.published.clear();
+  fx.after_commit.clear();
+  fx.deferred = nullptr;
+  fx.apply_failure = caf::error{};
+}
+
+// The members `empty_effects` names, counted by size: one more, or one
+// fewer, changes it (libstdc++ on a 64-bit target).
+static_assert(sizeof(void*) != 8
+                || sizeof(step_effects)
+                     == 4 * sizeof(std::vector<int>) + 2 * sizeof(std::string) + 2 * sizeof(int64_t)
+                          + sizeof(std::function<void()>) + sizeof(caf::error),
+              "step_effects changed: update empty_effects");
+
+} // namespace
+
 void runtime::impl::run_next(activation_actor* self) {
   auto& st = self->state;
   // Nothing runs while a deferred step is open, while failed requests come
@@ -66,6 +93,11 @@ void runtime::impl::run_next(activation_actor* self) {
   commit_request req;
   req.home = st.id;
   st.batch.clear();
+  // One set of effects for the run, emptied before each step: what the
+  // steps before moved out leaves the capacity behind (the span id's
+  // sixteen digits, the vectors a step fills), not a heap block to free
+  // and take again per step.
+  step_effects fx;
   for (auto it = head; it != st.queue.end() && st.batch.size() < max_steps_per_commit; ++it) {
     if (it->second.running)
       continue;
@@ -76,7 +108,7 @@ void runtime::impl::run_next(activation_actor* self) {
     bool late = env.deadline_ms > 0 && now > env.deadline_ms;
     if (!first && (late || env.not_before_ms > now))
       break; // a step of its own, after these commit
-    step_effects fx;
+    empty_effects(fx);
     // Its span id, made here from the message: the span need not hash it again.
     auto span_value = internal::step_span_value(env.id, env.attempt);
     fx.span_id.assign(16, '0');
@@ -99,7 +131,7 @@ void runtime::impl::run_next(activation_actor* self) {
         failure = make_error(errc::handler_failed, "handler threw a non-standard exception");
       }
     }
-    if (!failure && !fx.deferred)
+    if (!failure && !fx.deferred && !fx.sends.empty())
       failure = check_sends(fx);
     if (!first && (failure || fx.deferred)) {
       // It runs again, alone, once the steps before it have committed and
@@ -111,7 +143,7 @@ void runtime::impl::run_next(activation_actor* self) {
       if (!failure) {
         if (defer_step(self, seq, now, std::move(fx)))
           return;
-        fx = step_effects{};
+        empty_effects(fx);
         failure = make_error(errc::busy, "too much blocking work in flight; will retry");
       }
       finish_step(self, seq, now, fx, std::move(failure));
