@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // `cairn bench` reads a batch answer that takes every message from the
-// counts it starts with; any other answer is read result by result.
+// counts it starts with; any other answer is read result by result. Its
+// actors read their messages' fields in place.
+#include <random>
+
 #include <catch2/catch.hpp>
 
+#include "cairn/actors/bench.hpp"
+#include "cairn/codec.hpp"
 #include "commands/bench_drive.hpp"
 
 using cairn::cli::batch_answer_counts;
@@ -33,4 +38,36 @@ TEST_CASE("a batch answer's counts are read from its start, and anything else gi
     INFO(other);
     CHECK_FALSE(batch_answer_counts(other));
   }
+}
+
+// Each step of a bench run reads its message's fields in place; they are
+// what CAF's own deserializer reads from the same bytes, for run ids and
+// ballast whose lengths take one, two and three bytes to write.
+TEST_CASE("a bench message's fields read in place are the ones its encoding holds", "[bench]") {
+  std::mt19937_64 pick{7};
+  for (size_t run_size : {0, 1, 15, 16, 127, 128, 300, 20000})
+    for (size_t pad_size : {0, 1, 127, 128, 256, 16383, 16384}) {
+      cairn::actors::bench_msg m;
+      m.run.assign(run_size, 'r');
+      m.seq = pick();
+      m.sent_us = static_cast<int64_t>(pick());
+      m.hops = static_cast<uint32_t>(pick());
+      m.actors = static_cast<uint32_t>(pick());
+      m.pad.assign(pad_size, 'x');
+      auto bytes = cairn::encode(m);
+      auto back = cairn::decode<cairn::actors::bench_msg>(bytes);
+      REQUIRE(back);
+      cairn::actors::bench_head h;
+      REQUIRE(cairn::actors::read_bench_head(bytes, h));
+      CHECK(h.run == back->run);
+      CHECK(h.seq == back->seq);
+      CHECK(h.sent_us == back->sent_us);
+      CHECK(h.hops == back->hops);
+      CHECK(h.actors == back->actors);
+      CHECK(h.pad == back->pad);
+      // Cut short anywhere, or with a byte more, it is not one whole message.
+      for (size_t cut : {size_t{0}, bytes.size() / 2, bytes.size() - 1})
+        CHECK_FALSE(cairn::actors::read_bench_head(std::string_view{bytes}.substr(0, cut), h));
+      CHECK_FALSE(cairn::actors::read_bench_head(bytes + "x", h));
+    }
 }

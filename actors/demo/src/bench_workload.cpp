@@ -113,22 +113,26 @@ public:
   }
 
   caf::error handle(context& ctx, const envelope& env) override {
-    // The message's fields but its ballast, which is checked for its length
-    // and copied only when the message is passed on.
-    bench_msg m;
-    std::string_view pad;
-    if (!read_head(env.payload, m, pad)) {
-      auto whole = decode<bench_msg>(env.payload); // says what is wrong
-      if (!whole)
-        return std::move(whole.error());
-      m = std::move(*whole);
-      pad = m.pad;
+    // The message's fields read in place; its ballast is copied only when
+    // the message is passed on.
+    bench_head h;
+    bench_msg whole; // read by the deserializer, if the bytes are not one whole message
+    if (!read_bench_head(env.payload, h)) {
+      auto read = decode<bench_msg>(env.payload); // says what is wrong
+      if (!read)
+        return std::move(read.error());
+      whole = std::move(*read);
+      h = bench_head{whole.run, whole.seq, whole.sent_us, whole.hops, whole.actors, whole.pad};
     }
-    if (m.hops == 0)
-      return count_once(ctx, m);
-    if (m.pad.data() != pad.data())
-      m.pad.assign(pad);
-    --m.hops;
+    if (h.hops == 0)
+      return count_once(ctx, h);
+    bench_msg m;
+    m.run.assign(h.run);
+    m.seq = h.seq;
+    m.sent_us = h.sent_us;
+    m.hops = h.hops - 1;
+    m.actors = h.actors;
+    m.pad.assign(h.pad);
     auto next = (index_ + 1) % std::max<uint32_t>(1, m.actors);
     ctx.send("bench/" + m.run + "-" + std::to_string(next), m);
     return {};
@@ -137,22 +141,10 @@ public:
   caf::error apply(std::string_view, std::string_view) override { return {}; }
 
 private:
-  /// `m` but its ballast, and the ballast's bytes (`pad`), from what
-  /// `encode(bench_msg)` writes; false if they are not a whole message.
-  static bool read_head(std::string_view bytes, bench_msg& m, std::string_view& pad) {
-    caf::binary_deserializer source{nullptr, bytes.data(), bytes.size()};
-    size_t size = 0;
-    if (source(m.run, m.seq, m.sent_us, m.hops, m.actors) || source.begin_sequence(size)
-        || source.remaining() != size)
-      return false;
-    pad = bytes.substr(bytes.size() - size);
-    return true;
-  }
-
-  caf::error count_once(context& ctx, const bench_msg& m) {
+  caf::error count_once(context& ctx, const bench_head& m) {
     // The run's counts, looked up once per run, not once per message.
     if (!counts_ || counts_->report.run != m.run)
-      counts_ = runs().find(m.run, true);
+      counts_ = runs().find(std::string{m.run}, true);
     ctx.after_commit(
       [counts = counts_, seq = m.seq, sent = m.sent_us] { count(counts.get(), seq, sent); });
     return {};
@@ -163,6 +155,54 @@ private:
 };
 
 } // namespace
+
+namespace {
+
+/// A sequence's length as CAF 0.17's binary serializer writes it: seven
+/// bits a byte, the lowest first, the high bit set on all but the last.
+bool read_length(std::string_view bytes, size_t& at, size_t& out) {
+  uint32_t v = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (at >= bytes.size())
+      return false;
+    auto b = static_cast<uint8_t>(bytes[at++]);
+    v |= static_cast<uint32_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+/// An integer as that serializer writes it: its bytes in network order.
+template <class T>
+bool read_int(std::string_view bytes, size_t& at, T& out) {
+  if (bytes.size() - at < sizeof(T))
+    return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i)
+    v = v << 8 | static_cast<uint8_t>(bytes[at + i]);
+  at += sizeof(T);
+  out = static_cast<T>(v);
+  return true;
+}
+
+} // namespace
+
+bool read_bench_head(std::string_view bytes, bench_head& out) {
+  size_t at = 0, run = 0, pad = 0;
+  if (!read_length(bytes, at, run) || bytes.size() - at < run)
+    return false;
+  out.run = bytes.substr(at, run);
+  at += run;
+  if (!read_int(bytes, at, out.seq) || !read_int(bytes, at, out.sent_us)
+      || !read_int(bytes, at, out.hops) || !read_int(bytes, at, out.actors)
+      || !read_length(bytes, at, pad) || bytes.size() - at != pad)
+    return false;
+  out.pad = bytes.substr(at);
+  return true;
+}
 
 void latency_histogram::record(uint64_t value, uint64_t n) {
   auto i = index_of(value);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -32,6 +33,22 @@ typename Inspector::result_type inspect(Inspector& f, bench_msg& x) {
            field{"sent_us"}, x.sent_us, field{"hops"}, x.hops, field{"actors"}, x.actors,
            field{"pad"}, x.pad);
 }
+
+/// A bench message's fields read in place from its encoding
+/// (`encode(bench_msg)`): the views point into the bytes read.
+struct bench_head {
+  std::string_view run;
+  uint64_t seq = 0;
+  int64_t sent_us = 0;
+  uint32_t hops = 0;
+  uint32_t actors = 1;
+  std::string_view pad; ///< the ballast's bytes
+};
+
+/// Reads `bytes` as `encode(bench_msg)` writes them, without a copy or a
+/// deserializer: each step of a bench run reads one. False if they are not
+/// exactly one whole message.
+bool read_bench_head(std::string_view bytes, bench_head& out);
 
 /// A log-linear histogram of non-negative integers (HDR-style): values
 /// below 2048 are exact, larger ones fall into buckets 1/1024 of their
