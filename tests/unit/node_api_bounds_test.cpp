@@ -207,6 +207,22 @@ TEST_CASE("answers written as text escape every string so it reads back the same
   auto back = json::parse(text);
   REQUIRE(back.is_string());
   CHECK(std::string{back.as_string()} == nasty);
+  // Read eight bytes at a time while none needs escaping: each byte that
+  // does, at each place in a word, after plain words, among bytes of UTF-8.
+  std::vector<char> specials{'"', '\\'};
+  for (int c = 0; c < 0x20; ++c)
+    specials.push_back(static_cast<char>(c));
+  for (char special : specials)
+    for (size_t at = 0; at < 32; ++at) {
+      std::string s = "0123456789abcdefghijklmnopqrstuv\xc3\xa9\xe2\x9c\x93"; // then "é✓"
+      s[at] = special;
+      std::string written;
+      append_json_string(written, s);
+      INFO("byte " << int(special) << " at " << at);
+      auto read = json::parse(written);
+      REQUIRE(read.is_string());
+      CHECK(std::string{read.as_string()} == s);
+    }
   // serialize_plain writes keys and strings the same way, numbers plainly.
   json::object o{{nasty, nasty}, {"n", 12.5}, {"list", json::array{nasty, 1, true, nullptr}}};
   auto plain = serialize_plain(o);
