@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "internal/derived_ids.hpp"
 #include "internal/keys.hpp"
 #include "internal/span_codec.hpp"
 
@@ -353,6 +354,39 @@ TEST_CASE("the span indexer's sort orders entries by hour, trace id and row, as 
       CHECK(std::string_view{entries[i].trace_id, 32}
             == std::string_view{expected[i].trace_id, 32});
       CHECK(entries[i].row == expected[i].row);
+    }
+  }
+}
+
+// Ids are read eight hex digits at a time: every byte, at every place, is
+// taken or refused as a digit-by-digit reading takes or refuses it.
+TEST_CASE("hex ids read eight digits at a time read as digit by digit", "[trace][codec]") {
+  auto one_by_one = [](std::string_view in, uint64_t& v) {
+    v = 0;
+    for (char c : in) {
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0)
+        return false;
+      v = v << 4 | static_cast<uint64_t>(d);
+    }
+    return true;
+  };
+  std::mt19937_64 rng{1612};
+  const std::string digits = "0123456789abcdef";
+  for (int round = 0; round < 2000; ++round) {
+    std::string id(16, '0');
+    for (auto& c : id)
+      c = digits[rng() % 16];
+    for (int byte = 0; byte < 256; byte += round < 16 ? 1 : 37) {
+      auto at = static_cast<size_t>(rng() % 16);
+      std::string probe = id;
+      probe[at] = static_cast<char>(byte);
+      uint64_t fast = 0, slow = 0;
+      INFO("byte " << byte << " at " << at << " in " << id);
+      bool ok = one_by_one(probe, slow);
+      REQUIRE(internal::read_hex64(probe.data(), fast) == ok);
+      if (ok)
+        CHECK(fast == slow);
     }
   }
 }

@@ -182,7 +182,10 @@ TEST_CASE("random flights of step spans read back as their full encoding, member
           "[trace][codec]") {
   std::mt19937_64 rng{20261206}; // seeded: the same flights every run
   auto pick = [&](uint64_t n) { return static_cast<size_t>(rng() % n); };
-  const std::vector<std::string> actors{"bench/r1-0", "bench/r1-1", "payment/42"};
+  // The last actor's name makes its spans' values longer than a two-byte
+  // length holds (written another way).
+  const std::vector<std::string> actors{"bench/r1-0", "bench/r1-1", "payment/42",
+                                        "long/" + std::string(20'000, 'n')};
   const std::vector<std::string> types{"bench.msg/v1", "payment.charge/v1"};
   const std::vector<internal::sent_view> sent{
     {"01a23794c06b0000f479fd0a8e6a1778", "ledger/7", "ledger.post/v1"}};

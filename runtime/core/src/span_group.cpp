@@ -106,45 +106,80 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
       v.span_value != 0
       || (hex16_value(v.span_id, span) && span == step_span_value(v.envelope_id, v.attempt));
   }
-  append_member_with(
-    out,
-    [&](std::string& o) {
-      if (trace_given) {
-        put_varint(o, same ? zigzag(static_cast<int64_t>(end - chain.end_us)) : end);
-        o.push_back(static_cast<char>(derived_id));
-      } else {
+  if (!short_form) {
+    append_member_with(
+      out,
+      [&](std::string& o) {
         put_varint(o, end);
         put_id(o, v.trace_id);
-      }
-      if (span_given)
-        o.push_back(static_cast<char>(derived_id));
-      else
         put_id(o, v.span_id);
-    },
-    [&](std::string& o) {
-      if (!short_form)
-        return encode_step_span(o, v);
-      // What a full value has, less its kind, status and start; after a step
-      // of the same actor and type, less those too.
-      bool after = same && chain.envelope_hex && hex && tag == chain.envelope_tag;
-      uint8_t flags = has_step | (v.parent_span_id.empty() ? 0 : has_parent)
-                      | (after ? envelope_after : 0) | (parent_given ? parent_derived : 0);
-      o.push_back(static_cast<char>(same ? span_same_step_format : span_step_head_format));
-      o.push_back(static_cast<char>(flags));
-      put_varint(o, static_cast<uint64_t>(v.end_us - v.start_us));
-      if (!v.parent_span_id.empty() && !parent_given)
-        put_id(o, v.parent_span_id);
-      if (!same) {
-        put_str(o, v.actor);
-        put_str(o, v.type);
-      }
-      if (after)
-        put_varint(o, zigzag(static_cast<int64_t>(clock - chain.envelope_clock)));
-      else
-        put_id(o, v.envelope_id);
-      static const std::vector<sent_view> none;
-      put_step_rest(o, v.attempt, v.first_event, v.events, v.sent != nullptr ? *v.sent : none);
-    });
+      },
+      [&](std::string& o) { encode_step_span(o, v); });
+  } else {
+    // Written through raw stores into room made first (what
+    // `append_member_with` and the `put_` helpers would write): a member
+    // per step, on the scheduler thread.
+    static const std::vector<sent_view> none;
+    const auto& sent = v.sent != nullptr ? *v.sent : none;
+    size_t room = 16 * raw_writer::varint_room + v.trace_id.size() + v.span_id.size()
+                  + v.parent_span_id.size() + v.actor.size() + v.type.size() + v.envelope_id.size();
+    for (const auto& m : sent)
+      room += 3 * raw_writer::varint_room + m.id.size() + m.to.size() + m.type.size();
+    auto begin = out.size();
+    out.resize(begin + room);
+    raw_writer w{out.data() + begin};
+    if (trace_given) {
+      w.varint(same ? zigzag(static_cast<int64_t>(end - chain.end_us)) : end);
+      w.byte(derived_id);
+    } else {
+      w.varint(end);
+      w.id(v.trace_id);
+    }
+    if (span_given)
+      w.byte(derived_id);
+    else
+      w.id(v.span_id);
+    auto length_at = static_cast<size_t>(w.p - out.data());
+    w.p += 2;
+    auto value_at = static_cast<size_t>(w.p - out.data());
+    // What a full value has, less its kind, status and start; after a step
+    // of the same actor and type, less those too.
+    bool after = same && chain.envelope_hex && hex && tag == chain.envelope_tag;
+    uint8_t flags = has_step | (v.parent_span_id.empty() ? 0 : has_parent)
+                    | (after ? envelope_after : 0) | (parent_given ? parent_derived : 0);
+    w.byte(same ? span_same_step_format : span_step_head_format);
+    w.byte(flags);
+    w.varint(static_cast<uint64_t>(v.end_us - v.start_us));
+    if (!v.parent_span_id.empty() && !parent_given)
+      w.id(v.parent_span_id);
+    if (!same) {
+      w.str(v.actor);
+      w.str(v.type);
+    }
+    if (after)
+      w.varint(zigzag(static_cast<int64_t>(clock - chain.envelope_clock)));
+    else
+      w.id(v.envelope_id);
+    w.varint(v.attempt);
+    w.varint(v.first_event);
+    w.varint(v.events);
+    w.varint(sent.size());
+    for (const auto& m : sent) {
+      w.id(m.id);
+      w.str(m.to);
+      w.str(m.type);
+    }
+    auto n = static_cast<size_t>(w.p - out.data()) - value_at;
+    out.resize(value_at + n);
+    if (n < (1u << 14)) {
+      out[length_at] = static_cast<char>(0x80 | (n & 0x7f));
+      out[length_at + 1] = static_cast<char>(n >> 7);
+    } else { // as `append_member_with` writes a long value
+      std::string value = out.substr(value_at);
+      out.resize(length_at);
+      put_str(out, value);
+    }
+  }
   chain.envelope_hex = hex;
   chain.envelope_clock = clock;
   chain.envelope_tag = tag;

@@ -82,6 +82,56 @@ inline void put_id(std::string& out, std::string_view id) {
   out.append(id);
 }
 
+/// Writes what `put_varint`, `put_str` and `put_id` would, into bytes made
+/// room for beforehand: a step span's member written this way costs a store
+/// a byte, not a capacity check (every step writes one, on the scheduler
+/// thread). The caller makes the room and gives back what it did not use.
+struct raw_writer {
+  char* p;
+
+  void byte(uint8_t b) { *p++ = static_cast<char>(b); }
+
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+  }
+
+  void bytes(std::string_view s) {
+    if (!s.empty())
+      std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+
+  void str(std::string_view s) {
+    varint(s.size());
+    bytes(s);
+  }
+
+  void id(std::string_view id) {
+    if (!id.empty() && id.size() % 2 == 0) {
+      auto* start = p;
+      varint((id.size() / 2) << 1 | 1);
+      int bad = 0;
+      for (size_t i = 0; i < id.size(); i += 2) {
+        int hi = hex_value(id[i]), lo = hex_value(id[i + 1]);
+        bad |= hi | lo;
+        *p++ = static_cast<char>((hi & 0xf) << 4 | (lo & 0xf));
+      }
+      if (bad >= 0)
+        return;
+      p = start;
+    }
+    varint(id.size() << 1);
+    bytes(id);
+  }
+
+  /// The most bytes `varint` writes.
+  static constexpr size_t varint_room = 10;
+};
+
 class reader {
 public:
   explicit reader(std::string_view in) : in_(in) {}
