@@ -3,6 +3,7 @@
 // and turn its effects or its failure into one commit request. What its
 // commit brings back is in step_commit.cpp.
 #include <algorithm>
+#include <optional>
 
 #include "cairn/log_context.hpp"
 #include "internal/derived_ids.hpp"
@@ -277,7 +278,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   // span_record, no copies). A step without trace context starts a trace
   // of its own, the long way.
   bool direct = opts.record_spans && traced && !fx.span_id.empty();
-  span_record span;
+  std::optional<span_record> span; // the long way only
   if (opts.record_spans && !direct) {
     trace_context parent;
     parse_traceparent(env.traceparent, parent);
@@ -302,8 +303,10 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   else
     req.ops.erase(column::mailbox, keys::actor_seq(st.id, seq));
   auto committed_ms = fx.events.empty() ? 0 : now_ms(); // the clock only for events
-  span.first_event = first_event;
-  span.events = events;
+  if (span) {
+    span->first_event = first_event;
+    span->events = events;
+  }
   for (auto& ev : fx.events) {
     journal_record jr{std::move(ev.type), std::move(ev.payload), committed_ms, env.id,
                       std::string{trace_id}};
@@ -332,8 +335,8 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     }
   }
   for (auto& out : fx.sends) {
-    if (opts.record_spans && !direct)
-      span.sent.push_back(sent_message{out.env.id, out.env.to, out.env.type});
+    if (span)
+      span->sent.push_back(sent_message{out.env.id, out.env.to, out.env.type});
     if (out.due_ms > 0)
       req.timers.emplace_back(out.due_ms, std::move(out.env));
     else {
@@ -346,9 +349,10 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   for (auto& fn : fx.after_commit)
     st.after_commit.push_back(std::move(fn));
   st.pending = outcome::done;
-  span.status = span_status::ok;
-  if (opts.record_spans && !direct)
-    put_span(req.spans, span);
+  if (span) {
+    span->status = span_status::ok;
+    put_span(req.spans, *span);
+  }
   st.batch.push_back(seq);
 }
 
