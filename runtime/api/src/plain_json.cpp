@@ -4,14 +4,14 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 
 #include <boost/json.hpp>
 
+#include "cairn/json_text.hpp"
+
 namespace cairn {
 
-namespace json = boost::json;
+namespace bj = boost::json;
 
 namespace {
 
@@ -27,10 +27,10 @@ void write_double(std::string& out, double d) {
   out.append(buf, r.ptr);
 }
 
-void write(std::string& out, const json::value& v) {
+void write(std::string& out, const bj::value& v) {
   switch (v.kind()) {
-    case json::kind::double_: write_double(out, v.get_double()); return;
-    case json::kind::array: {
+    case bj::kind::double_: write_double(out, v.get_double()); return;
+    case bj::kind::array: {
       out += '[';
       bool first = true;
       for (const auto& x : v.get_array()) {
@@ -42,7 +42,7 @@ void write(std::string& out, const json::value& v) {
       out += ']';
       return;
     }
-    case json::kind::object: {
+    case bj::kind::object: {
       out += '{';
       bool first = true;
       for (const auto& [key, x] : v.get_object()) {
@@ -56,46 +56,27 @@ void write(std::string& out, const json::value& v) {
       out += '}';
       return;
     }
-    case json::kind::string: append_json_string(out, v.get_string()); return;
-    default: out += json::serialize(v); return;
+    case bj::kind::string: append_json_string(out, v.get_string()); return;
+    default: out += bj::serialize(v); return;
   }
 }
 
 } // namespace
 
-std::string serialize_plain(const json::value& v) {
+std::string serialize_plain(const bj::value& v) {
   std::string out;
   write(out, v);
   return out;
 }
-
-namespace {
-
-/// True if one of the eight bytes of `x` is a control, a quote or a
-/// backslash: the bytes JSON escapes (each test is the classic "has a zero
-/// byte" on a transformed word; bytes of 0x80 and above never match).
-constexpr bool escape_in(uint64_t x) {
-  constexpr uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  auto zero_in = [](uint64_t v) { return (v - ones) & ~v & highs; };
-  uint64_t control = (x - 0x20 * ones) & ~x & highs; // a byte below 0x20
-  return (control | zero_in(x ^ (ones * '"')) | zero_in(x ^ (ones * '\\'))) != 0;
-}
-
-} // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);
   out += '"';
   size_t plain = 0; // the start of the run of characters written as they are
-  size_t i = 0;
-  // Eight bytes at a time while none needs escaping (a batch's answer writes
+  // Many bytes at a time while none needs escaping (a batch's answer writes
   // an id per message, on the commit thread), then byte by byte.
-  for (uint64_t word = 0; i + 8 <= s.size(); i += 8) {
-    std::memcpy(&word, s.data() + i, 8);
-    if (escape_in(word))
-      break;
-  }
+  size_t i = json::plain_run(s.data(), s.size());
   for (; i < s.size(); ++i) {
     char c = s[i];
     auto u = static_cast<unsigned char>(c);

@@ -37,11 +37,29 @@ size_t utf8_length(std::string_view s) noexcept {
   return 0;
 }
 
-/// How many bytes from `p` (of `n`) are plain string bytes: printable
-/// ASCII other than '"' and '\\'. Many at a time while it can (a text
-/// string is mostly such runs); without SSE2, a word has none of the others
-/// when no byte is >= 0x80, < 0x20, '"' or '\\' (each test sets a byte's
-/// high bit).
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+} // namespace
+
+// Many at a time while it can (a text string is mostly such runs); without
+// SSE2, a word has none of the others when no byte is >= 0x80, < 0x20, '"'
+// or '\\' (each test sets a byte's high bit).
 size_t plain_run(const char* p, size_t n) noexcept {
   size_t i = 0;
 #if defined(__SSE2__)
@@ -75,26 +93,6 @@ size_t plain_run(const char* p, size_t n) noexcept {
   }
   return i;
 }
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-} // namespace
 
 bool text_cursor::ws() noexcept {
   while (at_ < text_.size() && is_ws(text_[at_]))

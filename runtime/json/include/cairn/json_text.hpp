@@ -110,6 +110,11 @@ private:
   bool ok_ = true;
 };
 
+/// How many bytes from `p` (of `n`) are plain string bytes: printable ASCII
+/// other than '"' and '\\', which a JSON string holds as they are. Sixteen
+/// or eight at a time.
+size_t plain_run(const char* p, size_t n) noexcept;
+
 namespace detail {
 
 // The containers both JSON readers map (json_codec.hpp has the tree's).
