@@ -198,8 +198,8 @@ TEST_CASE("random flights of step spans read back as their full encoding, member
     uint64_t clock = 0x01a23794c06b0000 + rng() % 1000;
     auto requests = 1 + pick(4);
     for (size_t q = 0; q < requests; ++q) {
-      std::string members, full;
-      internal::span_chain chain;
+      std::string members, full, hinted;
+      internal::span_chain chain, hinted_chain;
       const auto& actor = actors[pick(actors.size())];
       auto steps = 1 + pick(12);
       for (size_t k = 0; k < steps; ++k) {
@@ -237,7 +237,21 @@ TEST_CASE("random flights of step spans read back as their full encoding, member
         v.sent = pick(4) == 0 ? &sent : nullptr;
         internal::append_step_span_member(members, v, chain);
         internal::append_step_span_member(full, v);
+        // As a step whose accept handed it the id's halves, and said whether
+        // it derived the trace (`step_hint`), writes it: the same bytes.
+        auto h = v;
+        uint64_t hc = 0, ht = 0;
+        if (internal::envelope_halves(v.envelope_id, hc, ht)) {
+          auto hd = internal::derive_trace(hc, ht);
+          h.id_halves_known = true;
+          h.id_clock = hc;
+          h.id_tag = ht;
+          h.trace_derived = v.trace_id == hex16(hd.trace_hi) + hex16(hd.trace_lo)
+                            && v.parent_span_id == hex16(hd.parent);
+        }
+        internal::append_step_span_member(hinted, h, hinted_chain);
       }
+      CHECK(hinted == members);
       CHECK(members.size() <= full.size());
       group += members;
       full_group += full;

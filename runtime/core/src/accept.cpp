@@ -29,7 +29,7 @@ caf::error unwritable(runtime::impl& d) {
 /// id (made from `clock`, a value of the id clock taken for it, if given),
 /// the time it was made (`now`), a trace. `kind` gets its receiver's kind.
 caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& kind, int64_t now,
-                          const uint64_t* clock = nullptr) {
+                          const uint64_t* clock = nullptr, internal::step_hint* hint = nullptr) {
   if (!valid_actor_id(env.to))
     return make_error(errc::invalid_argument,
                       "invalid actor id '" + env.to + "': expected kind/key");
@@ -51,12 +51,18 @@ caf::error check_incoming(runtime::impl& d, envelope& env, const kind_entry*& ki
   if (env.created_ms == 0)
     env.created_ms = now;
   std::string_view trace_id, span_id; // checked in place: no copies
+  bool derived = false;
   if (!traceparent_ids(env.traceparent, trace_id, span_id)) {
     // A new trace. Taken from the id this node gave the message, its steps'
     // spans can leave it out (internal/derived_ids.hpp).
+    derived = own_id;
     env.traceparent = own_id ? internal::derived_traceparent(id_clock, internal::process_id_tag())
                              : new_traceparent();
   }
+  // What this thread made, handed to the message's steps (`step_hint`).
+  if (hint != nullptr && own_id)
+    *hint = internal::step_hint{internal::envelope_id_hash(env.id), id_clock,
+                                internal::process_id_tag(), derived};
   return {};
 }
 
@@ -97,11 +103,13 @@ void runtime::accept_batch(std::vector<envelope> envs,
   auto unnamed = static_cast<uint64_t>(
     std::count_if(envs.begin(), envs.end(), [](const envelope& e) { return e.id.empty(); }));
   auto next_clock = unnamed > 0 ? internal::take_id_clocks(unnamed) : 0;
+  std::vector<internal::step_hint> hints(envs.size());
   for (size_t i = 0; i < envs.size(); ++i) {
     const kind_entry* kind = nullptr;
     bool unnamed_env = envs[i].id.empty();
     auto clock = unnamed_env ? next_clock++ : 0;
-    if (auto err = check_incoming(d, envs[i], kind, now, unnamed_env ? &clock : nullptr)) {
+    if (auto err =
+          check_incoming(d, envs[i], kind, now, unnamed_env ? &clock : nullptr, &hints[i])) {
       (*results)[i].id = std::move(err);
       continue;
     }
@@ -116,10 +124,14 @@ void runtime::accept_batch(std::vector<envelope> envs,
   // All of them, as they usually are: the vector itself, not each envelope again.
   if (slot.size() == envs.size()) {
     req.enqueue = std::move(envs);
+    req.hints = std::move(hints);
   } else {
     req.enqueue.reserve(slot.size());
-    for (auto i : slot)
+    req.hints.reserve(slot.size());
+    for (auto i : slot) {
       req.enqueue.push_back(std::move(envs[i]));
+      req.hints.push_back(hints[i]);
+    }
   }
   auto n = static_cast<int64_t>(slot.size());
   if (n == 0)

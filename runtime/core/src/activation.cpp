@@ -320,7 +320,7 @@ namespace {
 /// was read from storage already or the window is full (then storage keeps
 /// it, and it is read when the window drains).
 void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& env,
-                   bool provisional = false) {
+                   bool provisional = false, const internal::step_hint& hint = {}) {
   ++s.received;
   // Written rows come in sequence order: one at or past the last staged
   // row dropped here means the written copies of all of them came before
@@ -361,6 +361,7 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
                   ->second;
     rec.written_once = !provisional;
     rec.provisional = provisional;
+    rec.hint = hint;
   }
 }
 
@@ -421,7 +422,7 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
     [=](deliver_atom, std::vector<internal::routed>& rows) {
       rt->take_quiet_commits(self->state);
       for (auto& r : rows)
-        take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env);
+        take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, false, r.hint);
       rt->run_next(self);
       rt->await_quiet_commits(self);
     },
@@ -430,7 +431,7 @@ caf::behavior activation_fn(activation_actor* self, runtime::impl* rt, std::stri
       // step (or answer) to write them with it.
       rt->take_quiet_commits(self->state);
       for (auto& r : rows)
-        take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, true);
+        take_delivery(self->state, rt->opts.activation_queue, r.seq, r.env, true, r.hint);
       if ((epoch & internal::joined_epoch_bit) == 0) // joined rows are not waited for
         self->state.owed_epoch = epoch;
       rt->run_next(self);

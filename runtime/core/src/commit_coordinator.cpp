@@ -359,7 +359,9 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
         continue;
       }
       ws.put(column::mailbox, keys::actor_seq(env.to, seq), std::move(rec));
-      res.delivered.push_back(routed{seq, std::move(env), req.fresh});
+      res.delivered.push_back(
+        routed{seq, std::move(env), req.fresh, false,
+               req.hints.size() == req.enqueue.size() ? req.hints[e] : step_hint{}});
     }
     res.timers_added = req.timers.size();
     for (auto& [due, env] : req.timers)

@@ -102,6 +102,7 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
   reserve_more(rows, req.enqueue.size());
   reserve_more(stage_rows_, req.enqueue.size());
   bool encoded = req.records.size() == req.enqueue.size();
+  bool hinted = req.hints.size() == req.enqueue.size();
   for (size_t e = 0; e < req.enqueue.size(); ++e) {
     auto& env = req.enqueue[e];
     auto seq = next_seq_++;
@@ -120,9 +121,12 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
     r.env = std::move(env);
     r.fresh = req.fresh;
     r.provisional = true;
+    if (hinted)
+      r.hint = req.hints[e];
   }
   req.enqueue.clear();
   req.records.clear();
+  req.hints.clear();
   stage_reqs_.push_back(std::move(req));
 }
 

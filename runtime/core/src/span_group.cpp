@@ -90,17 +90,22 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
   bool short_form = nameable(v);
   bool same = short_form && chain.named && chain.end == out.size() && v.actor == chain.actor
               && v.type == chain.type;
-  uint64_t clock = 0, tag = 0;
-  bool hex = envelope_halves(v.envelope_id, clock, tag);
+  uint64_t clock = v.id_clock, tag = v.id_tag;
+  bool hex = v.id_halves_known || envelope_halves(v.envelope_id, clock, tag);
   auto end = static_cast<uint64_t>(v.end_us < 0 ? 0 : v.end_us);
   // What the envelope id gives and need not be written: the trace it started
   // (and so the parent), the step's span id.
   bool trace_given = false, parent_given = false, span_given = false;
-  if (short_form && hex) {
+  if (short_form && hex && v.id_halves_known && v.trace_derived) {
+    trace_given = true; // as its maker knows: nothing read or derived here
+    parent_given = !v.parent_span_id.empty();
+  } else if (short_form && hex) {
     auto d = derive_trace(clock, tag);
     uint64_t hi = 0, lo = 0, parent = 0;
     trace_given = envelope_halves(v.trace_id, hi, lo) && hi == d.trace_hi && lo == d.trace_lo;
     parent_given = hex16_value(v.parent_span_id, parent) && parent == d.parent;
+  }
+  if (short_form && hex) {
     uint64_t span = 0;
     span_given =
       v.span_value != 0
@@ -158,6 +163,8 @@ void append_step_span_member(std::string& out, const step_span_view& v, span_cha
     }
     if (after)
       w.varint(zigzag(static_cast<int64_t>(clock - chain.envelope_clock)));
+    else if (v.id_halves_known)
+      w.packed_id(clock, tag); // what `id` writes for the id's 32 digits
     else
       w.id(v.envelope_id);
     w.varint(v.attempt);

@@ -29,6 +29,30 @@ void empty_effects(step_effects& fx) {
   fx.apply_failure = caf::error{};
 }
 
+/// Whether `row`'s traceparent is the one its accept derived from its id
+/// (`step_hint`): then its parts are where that format puts them, found
+/// without reading the text (written by another thread: a cache miss).
+bool derived_trace(const mailbox_record& row) {
+  return row.hint.derived_trace && row.env.traceparent.size() == 55;
+}
+
+/// The trace id a step's log lines name (`trace_id_of` of its traceparent).
+std::string_view trace_id_to_log(const mailbox_record& row) {
+  if (derived_trace(row))
+    return std::string_view{row.env.traceparent.data() + 3, 32};
+  return trace_id_of(row.env.traceparent);
+}
+
+/// `traceparent_ids` of `row`'s traceparent.
+bool trace_ids_of(const mailbox_record& row, std::string_view& trace_id,
+                  std::string_view& parent_span) {
+  if (!derived_trace(row))
+    return traceparent_ids(row.env.traceparent, trace_id, parent_span);
+  trace_id = std::string_view{row.env.traceparent.data() + 3, 32};
+  parent_span = std::string_view{row.env.traceparent.data() + 36, 16};
+  return true;
+}
+
 // The members `empty_effects` names, counted by size: one more, or one
 // fewer, changes it (libstdc++ on a 64-bit target).
 static_assert(sizeof(void*) != 8
@@ -104,6 +128,7 @@ void runtime::impl::run_next(activation_actor* self) {
       continue;
     auto seq = it->first;
     const auto& env = it->second.env;
+    const auto& hint = it->second.hint;
     bool first = st.batch.empty() && st.flights.empty();
     auto now = first ? start : clock_us / 1000;
     bool late = env.deadline_ms > 0 && now > env.deadline_ms;
@@ -111,7 +136,9 @@ void runtime::impl::run_next(activation_actor* self) {
       break; // a step of its own, after these commit
     empty_effects(fx);
     // Its span id, made here from the message: the span need not hash it again.
-    auto span_value = internal::step_span_value(env.id, env.attempt);
+    auto span_value = hint.id_hash != 0
+                        ? internal::step_span_value_of_hash(hint.id_hash, env.attempt)
+                        : internal::step_span_value(env.id, env.attempt);
     fx.span_id.assign(16, '0');
     internal::put_hex64(fx.span_id.data(), span_value);
     fx.start_us = clock_us;
@@ -120,7 +147,7 @@ void runtime::impl::run_next(activation_actor* self) {
       failure = make_error(errc::deadline_exceeded, "deadline passed before the message could run");
     } else {
       // Lines the handler logs name this step (cairn/log_context.hpp).
-      log_scope scope{trace_id_of(env.traceparent), fx.span_id, st.id};
+      log_scope scope{trace_id_to_log(it->second), fx.span_id, st.id};
       try {
         context ctx{*st.impl, env, fx, &stopping};
         failure = st.impl->handle(ctx, env);
@@ -272,7 +299,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   const auto& env = row.env;
   const auto& kopts = st.kind->opts;
   std::string_view trace_id, parent_span;
-  bool traced = traceparent_ids(env.traceparent, trace_id, parent_span);
+  bool traced = trace_ids_of(row, trace_id, parent_span);
   // Every commit writes its step's span: the common case is encoded
   // straight from the step's own values, before its sends move away (no
   // span_record, no copies). A step without trace context starts a trace
@@ -287,7 +314,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
   uint64_t first_event = fx.events.empty() ? 0 : st.next_journal_seq;
   auto events = static_cast<uint32_t>(fx.events.size());
   if (direct)
-    put_step_span(req, st, env, trace_id, parent_span, start, fx, first_event, events, span_value);
+    put_step_span(req, st, row, trace_id, parent_span, start, fx, first_event, events, span_value);
   // A row handed over by a write this process saw succeed, and never
   // rewritten, exists once on disk: its write and its deletion can vanish
   // together at the next flush. Any other row (retried, or read back from

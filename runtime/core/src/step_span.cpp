@@ -7,10 +7,11 @@
 namespace cairn {
 
 void runtime::impl::put_step_span(commit_request& req, const activation_state& st,
-                                  const envelope& env, std::string_view trace_id,
+                                  const mailbox_record& row, std::string_view trace_id,
                                   std::string_view parent_span, int64_t start,
                                   const step_effects& fx, uint64_t first_event, uint32_t events,
                                   uint64_t span_value) const {
+  const auto& env = row.env;
   std::vector<internal::sent_view> messages;
   messages.reserve(fx.sends.size());
   for (const auto& out : fx.sends)
@@ -38,6 +39,13 @@ void runtime::impl::put_step_span(commit_request& req, const activation_state& s
     v.resumed_from = parent_span;
   v.span_id = fx.span_id;
   v.span_value = span_value;
+  // What the accept knew: the id's halves, and whether it derived the trace.
+  if (row.hint.id_hash != 0) {
+    v.id_halves_known = true;
+    v.id_clock = row.hint.id_clock;
+    v.id_tag = row.hint.id_tag;
+    v.trace_derived = row.hint.derived_trace && row.env.traceparent.size() == 55;
+  }
   auto& spans = req.spans;
   spans.reserve(spans.size() + 96 + st.id.size() + env.type.size() + messages.size() * 48);
   internal::append_step_span_member(spans, v, req.spans_chain);

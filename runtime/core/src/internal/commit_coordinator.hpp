@@ -18,6 +18,7 @@
 #include "cairn/placement.hpp"
 #include "cairn/runtime.hpp"
 #include "cairn/storage.hpp"
+#include "internal/derived_ids.hpp"
 #include "internal/span_codec.hpp"
 
 namespace cairn::internal {
@@ -39,6 +40,8 @@ struct mailbox_record {
   bool provisional = false;
   /// Memory only: a step request in flight handled it.
   bool running = false;
+  /// Memory only: what its accept knew of its id and trace (`step_hint`).
+  step_hint hint{};
 };
 
 template <class Inspector>
@@ -85,11 +88,13 @@ struct routed {
   bool fresh = false; ///< its receiver is a new actor (`commit_request::fresh`)
   /// Staged: routed before its write (`commit_coordinator`, "staged accepts").
   bool provisional = false;
+  step_hint hint{}; ///< what its accept knew of its id and trace
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, routed& x) {
-  return f(caf::meta::type_name("cairn.routed"), x.seq, x.env, x.fresh, x.provisional);
+  return f(caf::meta::type_name("cairn.routed"), x.seq, x.env, x.fresh, x.provisional,
+           x.hint.id_hash, x.hint.id_clock, x.hint.id_tag, x.hint.derived_trace);
 }
 
 struct commit_result {
@@ -126,6 +131,9 @@ struct commit_request {
   /// (`encode_new_mailbox_record`), made by the submitter so the writer's
   /// thread does not; empty, the writer encodes each envelope itself.
   std::vector<std::string> records;
+  /// Per envelope of `enqueue`, if as long: what its accept knew of its id
+  /// and trace (`step_hint`), handed to its steps.
+  std::vector<step_hint> hints;
   std::vector<std::pair<int64_t, envelope>> timers; ///< due ms, envelope
   std::vector<std::pair<std::string, step_effects::event>> publish;
   bool dedupe = false; ///< check the idempotency keys of `enqueue`

@@ -83,15 +83,36 @@ inline bool envelope_halves(std::string_view id, uint64_t& clock, uint64_t& tag)
   return id.size() == 32 && read_hex64(id.data(), clock) && read_hex64(id.data() + 16, tag);
 }
 
-/// The span id of a step, `step_span_id` (cairn/envelope.hpp) as a number:
-/// FNV-1a over the envelope id and the attempt, then `mix64`, never 0.
-inline uint64_t step_span_value(std::string_view envelope_id, uint32_t attempt) {
+/// FNV-1a over an envelope id's bytes: where `step_span_value` starts.
+inline uint64_t envelope_id_hash(std::string_view envelope_id) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : envelope_id)
     h = (h ^ c) * 0x100000001b3ULL;
-  h = (h ^ attempt) * 0x100000001b3ULL;
-  return mix64(h) | 1;
+  return h;
 }
+
+/// `step_span_value` from its envelope id's `envelope_id_hash`.
+inline uint64_t step_span_value_of_hash(uint64_t id_hash, uint32_t attempt) {
+  return mix64((id_hash ^ attempt) * 0x100000001b3ULL) | 1;
+}
+
+/// The span id of a step, `step_span_id` (cairn/envelope.hpp) as a number:
+/// FNV-1a over the envelope id and the attempt, then `mix64`, never 0.
+inline uint64_t step_span_value(std::string_view envelope_id, uint32_t attempt) {
+  return step_span_value_of_hash(envelope_id_hash(envelope_id), attempt);
+}
+
+/// What the thread that accepted a message knew of the id and trace it gave
+/// it, carried to its steps (`routed`, `mailbox_record`) so they neither read
+/// nor parse them again: each is a cache miss on the scheduler thread, which
+/// did not write them, and their parsing was a fifth of a step. All zero and
+/// false: not known, read from the envelope.
+struct step_hint {
+  uint64_t id_hash = 0;       ///< `envelope_id_hash` of the id; 0: none of this is known
+  uint64_t id_clock = 0;      ///< the id's first 16 hex digits (`envelope_halves`)
+  uint64_t id_tag = 0;        ///< its last 16
+  bool derived_trace = false; ///< the traceparent is `derived_traceparent(id_clock, id_tag)`
+};
 
 /// A new trace for the envelope whose id is `clock` (its first 16 hex
 /// digits) and `tag` (its last 16): the trace id's halves and the span id

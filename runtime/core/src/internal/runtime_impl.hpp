@@ -396,9 +396,9 @@ struct runtime::impl {
   caf::error check_sends(const step_effects& fx);
   /// Adds the span of a step that succeeded to `req.spans`, encoded from the
   /// step's own values (`internal::append_step_span_member`). `span_value`:
-  /// `fx.span_id` as a number when the caller made it from `env` (so it is
-  /// `internal::step_span_value` of its id and attempt), else 0.
-  void put_step_span(commit_request& req, const activation_state& st, const envelope& env,
+  /// `fx.span_id` as a number when the caller made it from `row`'s envelope
+  /// (so it is `internal::step_span_value` of its id and attempt), else 0.
+  void put_step_span(commit_request& req, const activation_state& st, const mailbox_record& row,
                      std::string_view trace_id, std::string_view parent_span, int64_t start,
                      const step_effects& fx, uint64_t first_event, uint32_t events,
                      uint64_t span_value) const;

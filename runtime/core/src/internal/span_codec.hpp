@@ -126,6 +126,13 @@ struct step_span_view {
   /// Not 0: `span_id` as a number, known to be `step_span_value` of
   /// `envelope_id` and `attempt` (its maker derived it), so not checked again.
   uint64_t span_value = 0;
+  /// Set: `envelope_id` is known to be 32 lowercase hex digits, these its
+  /// halves (`envelope_halves`), so it is neither read nor parsed again.
+  bool id_halves_known = false;
+  uint64_t id_clock = 0, id_tag = 0;
+  /// Set (with `id_halves_known`): `trace_id` and `parent_span_id` are known
+  /// to be the ones `derive_trace` gives for the id (its accept made them).
+  bool trace_derived = false;
 };
 
 /// Appends what `encode_span` would for the equivalent `span_record`.

@@ -128,6 +128,16 @@ struct raw_writer {
     bytes(id);
   }
 
+  /// What `id` writes for 32 lowercase hex digits whose halves are `hi`
+  /// and `lo`: their sixteen bytes, the first digits first.
+  void packed_id(uint64_t hi, uint64_t lo) {
+    varint(16 << 1 | 1);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      *p++ = static_cast<char>(hi >> shift);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      *p++ = static_cast<char>(lo >> shift);
+  }
+
   /// The most bytes `varint` writes.
   static constexpr size_t varint_room = 10;
 };
