@@ -1,13 +1,98 @@
 // SPDX-License-Identifier: Apache-2.0
-// A step request's commit, back at its actor: by message (`on_commit`:
-// retry, dead letter, a failed write) or counted without one (quiet
-// commits of staged steps), then what waited for it.
+// A step request's commit: submitted (`submit_steps`, with what the commit
+// thread does once it is durable), then back at its actor by message
+// (`on_commit`: retry, dead letter, a failed write) or counted without one
+// (quiet commits of staged steps), then what waited for it.
 #include <algorithm>
 
 #include "cairn/log_context.hpp"
 #include "internal/runtime_impl.hpp"
 
 namespace cairn {
+
+void runtime::impl::submit_steps(activation_actor* self, commit_request& req, uint64_t seq) {
+  auto& st = self->state;
+  steps_in_flight.fetch_add(1);
+  // Built on the state the requests in flight left: refused if one fails.
+  req.follows = !st.flights.empty();
+  req.epoch = std::exchange(st.owed_epoch, 0); // the writer counts it for its stage
+  flight fl;
+  fl.seq = seq;
+  fl.what = std::exchange(st.pending, outcome::none);
+  fl.batch = std::move(st.batch);
+  st.batch.clear();
+  if (fl.what == outcome::retry)
+    fl.updated = std::move(st.updated);
+  fl.dead = std::move(st.dead);
+  st.dead.reset();
+  // Steps that succeeded are counted and answered (observers, after_commit:
+  // a waiting caller) on the commit thread as soon as they are durable, not
+  // after a trip through this actor's mailbox; the actor then drops them
+  // from its queue and runs on.
+  std::vector<std::function<void()>> after;
+  size_t done = 0;
+  if (fl.what == outcome::done) {
+    after = std::move(st.after_commit);
+    done = fl.batch.size();
+  }
+  st.after_commit.clear(); // a failed step's: never run
+  // A kind without idle time passivates once its queue is empty: if these
+  // steps empty it, the activation ends now, not after a round trip for the
+  // commit (`begin_retire`); the commit's callback ends its route.
+  bool retire = done > 0 && st.kind->opts.idle_timeout.count() <= 0 && st.flights.empty()
+                && st.queue.size() == done && !st.overflow && st.dropped_staged == 0 && !st.reload
+                && !st.broken && begin_retire(st.id, self->address(), st.received);
+  // A flight of steps on staged rows is quiet: its commit, if it succeeds,
+  // is counted for the actor to take when it next runs, not sent (a message
+  // and a scheduler wake-up per actor and write were about a tenth of the
+  // node's CPU at batch 64). The actor asks for a message when it waits for
+  // one (`await_quiet_commits`). Only staged rows: a row loaded from
+  // storage, or delivered written, may have another delivery on its way
+  // (its staged copy, or its written one) that must find it still held, so
+  // its commit comes by message, after that delivery. Not for a kind
+  // without idle time: its activation ends with its last commit.
+  fl.quiet = done > 0 && !retire && st.kind->opts.idle_timeout.count() > 0
+             && std::all_of(fl.batch.begin(), fl.batch.end(), [&](uint64_t row) {
+                  auto it = st.queue.find(row);
+                  return it != st.queue.end() && it->second.provisional;
+                });
+  bool quiet = fl.quiet;
+  st.flights.push_back(std::move(fl));
+  req.done = [this, handle = caf::actor{self}, seq, done, retire, after = std::move(after),
+              counters = st.kind->counters, id = st.id, quiet,
+              commits = st.quiet](commit_result& r) {
+    if (!r.err && done > 0) {
+      pending.fetch_sub(static_cast<int64_t>(done));
+      processed.fetch_add(done);
+      counters->processed.fetch_add(done);
+      for (size_t i = 0; i < done; ++i)
+        for (const auto& observe : step_observers)
+          observe(id);
+      for (const auto& fn : after)
+        fn();
+    }
+    if (retire) {
+      steps_in_flight.fetch_sub(1);
+      // Refused because the shard moved: its mail went with it.
+      end_retire(id, r.err && code_of(r.err) != errc::shard_not_owned);
+      return;
+    }
+    if (quiet && !r.err && !r.consumed_written && commits->sent.load() == 0) {
+      steps_in_flight.fetch_sub(1);
+      commits->done.fetch_add(1);
+      if (commits->wanted.exchange(false))
+        caf::anon_send(handle, committed_atom::value);
+      return;
+    }
+    commits->sent.fetch_add(1);
+    caf::anon_send(handle, committed_atom::value, seq, r.err);
+  };
+  coord->submit(req, true);
+  if (retire) {
+    passivations.fetch_add(1);
+    self->quit();
+  }
+}
 
 bool runtime::impl::take_quiet_commits(activation_state& st) {
   st.quiet_taken += st.quiet->done.exchange(0);
