@@ -357,8 +357,9 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
     // into a record and then into the node.
     auto& rec = s.queue
                   .emplace_hint(at, std::piecewise_construct, std::forward_as_tuple(seq),
-                                std::forward_as_tuple(std::move(env)))
+                                std::forward_as_tuple())
                   ->second;
+    rec.env = std::move(env);
     rec.written_once = !provisional;
     rec.provisional = provisional;
     rec.hint = hint;
