@@ -119,9 +119,10 @@ private:
 /// allocates a list node per job, and signals its condition variable while
 /// holding the mutex: at batch 64 the scheduler thread spent a third of its
 /// time in futex calls, most of them handing that mutex back and forth
-/// (`docs/throughput.md`, "The scheduler's queue"). Here the queue is
-/// guarded by a spin lock held for a push or a pop, and a worker that finds
-/// it empty waits on a counter that a push bumps only while a worker sleeps.
+/// (`docs/throughput.md`, "The scheduler's queue without futex traffic").
+/// Here the queue is guarded by a spin lock held for a push or a pop, and a
+/// worker that finds it empty waits on a counter that a push bumps only
+/// while a worker sleeps.
 class sharing_policy : public caf::policy::unprofiled {
 public:
   struct coordinator_data {
@@ -178,6 +179,10 @@ public:
       if (auto* job = take(q))
         return job;
       q.sleepers.fetch_add(1, std::memory_order_seq_cst);
+      // Counted before the last look at the queue, fenced as a push is
+      // (Dekker's pattern: of the two fences, the later one's side sees the
+      // other's write).
+      std::atomic_thread_fence(std::memory_order_seq_cst);
       auto seen = q.pushes.load(std::memory_order_seq_cst);
       auto* job = take(q);
       if (job == nullptr)
