@@ -37,11 +37,11 @@ typename Inspector::result_type inspect(Inspector& f, bench_msg& x) {
 /// A bench message's fields read in place from its encoding
 /// (`encode(bench_msg)`): the views point into the bytes read.
 struct bench_head {
-  std::string_view run;
-  uint64_t seq = 0;
-  int64_t sent_us = 0;
-  uint32_t hops = 0;
-  uint32_t actors = 1;
+  std::string_view run; ///< the run's id, as in `bench_msg`
+  uint64_t seq = 0;     ///< the message's number in the run
+  int64_t sent_us = 0;  ///< when the producer built it (system clock, microseconds)
+  uint32_t hops = 0;    ///< sends still to make after this one
+  uint32_t actors = 1;  ///< actors in the run's ring
   std::string_view pad; ///< the ballast's bytes
 };
 
