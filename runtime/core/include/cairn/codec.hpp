@@ -6,34 +6,36 @@
 #include <vector>
 
 #include <caf/binary_deserializer.hpp>
-#include <caf/binary_serializer.hpp>
 #include <caf/expected.hpp>
 #include <caf/meta/annotation.hpp>
 
+#include "cairn/binary_writer.hpp"
 #include "cairn/error.hpp"
 
 namespace cairn {
 
-/// Serializes any type with an `inspect()` overload using CAF's binary
-/// serializer: the one encoding for memory, disk and wire.
+/// Serializes any type with an `inspect()` overload in CAF's binary
+/// encoding: the one encoding for memory, disk and wire. It is written by
+/// `detail::binary_writer` (the same bytes as CAF's serializer) and read by
+/// CAF's deserializer.
 namespace detail {
-/// The serializer's buffer, kept per thread between calls so a record is
-/// written without growing a fresh vector step by step. An `encode` inside
+/// The writer's buffer, kept per thread between calls so a record is
+/// written without growing a fresh buffer step by step. An `encode` inside
 /// an `inspect()` finds it taken (moved out) and uses a fresh one.
-inline thread_local std::vector<char> encode_buffer;
+inline thread_local std::string encode_buffer;
 } // namespace detail
 
 /// Serializes `values` one after the other, as an `inspect()` listing them
 /// in this order would (CAF's binary inspectors write no names).
 template <class... Ts>
 std::string encode_all(const Ts&... values) {
-  std::vector<char> buf = std::move(detail::encode_buffer);
-  buf.clear();
-  caf::binary_serializer sink{nullptr, buf};
-  auto err = sink(const_cast<Ts&>(values)...); // inspect() takes a mutable reference
-  static_cast<void>(err);                      // writing to a vector cannot fail
-  std::string out{buf.begin(), buf.end()};
-  if (buf.capacity() <= (64u << 10)) // a huge record does not stay behind
+  std::string buf = std::move(detail::encode_buffer);
+  if (buf.size() < 256)
+    buf.resize(256);
+  detail::binary_writer sink{buf, 0};
+  static_cast<void>(sink(values...)); // writing to memory cannot fail
+  std::string out{buf.data(), sink.size()};
+  if (buf.size() <= (64u << 10)) // a huge record does not stay behind
     detail::encode_buffer = std::move(buf);
   return out;
 }
