@@ -5,6 +5,7 @@
 #include "cairn/json_text.hpp"
 #include "cairn/hex.hpp"
 
+#include <algorithm>
 #include <cstring>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -265,6 +266,10 @@ bool text_cursor::integer(uint64_t& magnitude, bool& negative) noexcept {
     return decline();
   uint64_t m = 0;
   size_t first = i;
+  // Nineteen digits cannot overflow; only a twentieth is checked.
+  size_t safe_end = std::min(text_.size(), first + 19);
+  for (; i < safe_end && text_[i] >= '0' && text_[i] <= '9'; ++i)
+    m = m * 10 + static_cast<uint64_t>(text_[i] - '0');
   for (; i < text_.size() && text_[i] >= '0' && text_[i] <= '9'; ++i) {
     auto d = static_cast<uint64_t>(text_[i] - '0');
     if (m > (UINT64_MAX - d) / 10)
@@ -354,11 +359,16 @@ bool text_cursor::skip_value() {
 
 bool text_cursor::key_is(std::string_view name) noexcept {
   size_t n = name.size();
-  if (!ok_ || !ws() || at_ + n + 2 > text_.size() || text_[at_] != '"' || text_[at_ + 1 + n] != '"'
-      || text_.compare(at_ + 1, n, name) != 0)
+  if (!ok_ || !ws() || text_.size() - at_ < n + 2)
     return false;
-  if (plain_run(name.data(), n) != n)
-    return false; // a name the text could only hold escaped
+  const char* p = text_.data() + at_;
+  if (p[0] != '"' || p[n + 1] != '"' || std::memcmp(p + 1, name.data(), n) != 0)
+    return false;
+  for (char c : name) { // a name the text could only hold escaped
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
+      return false;
+  }
   at_ += n + 2;
   return true;
 }
