@@ -72,9 +72,22 @@ typename Inspector::result_type inspect(Inspector& f, unnamed& x) {
   return f(caf::meta::type_name("text.unnamed"), x.a, x.b);
 }
 
+/// Floating-point fields, for numbers past their range.
+struct gauge {
+  float level = 0;
+  double reading = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gauge& x) {
+  return f(caf::meta::type_name("text.gauge"), field{"level"}, x.level, field{"reading"},
+           x.reading);
+}
+
 } // namespace
 
 CAIRN_MESSAGE_TYPE(everything, "text.everything/v1");
+CAIRN_MESSAGE_TYPE(gauge, "text.gauge/v1");
 CAIRN_MESSAGE_TYPE(unnamed, "text.unnamed/v1");
 
 namespace {
@@ -281,3 +294,16 @@ TEST_CASE("strings and integers read from text as Boost.JSON reads them", "[json
 }
 
 } // namespace
+
+TEST_CASE("a number past a float's range is refused, not stored as infinity", "[json]") {
+  auto c = json::codec_for<gauge>();
+  REQUIRE(c.from_json(R"({"level":1.5,"reading":2})"));
+  for (const char* text : {R"({"level":1e39,"reading":2})", R"({"level":-1e39,"reading":2})"}) {
+    INFO(text);
+    auto r = c.from_json(text);
+    REQUIRE_FALSE(r);
+    CHECK(render(r.error()).find("payload.level: out of range for a float") != std::string::npos);
+  }
+  // Past a double's range: refused, whether the parser or the codec says so.
+  CHECK_FALSE(c.from_json(R"({"level":1,"reading":1e400})"));
+}

@@ -5,7 +5,8 @@
 // `caf::error` and no vector insert per member). `encode()` uses it.
 //
 // It writes the types records are made of itself: bool, integers, enums,
-// float and double, `std::string`, containers, pairs, `caf::optional` and
+// float and double (an infinity too, which CAF's own packing never returns
+// from), `std::string`, containers, pairs, `caf::optional` and
 // any type with an `inspect()`. Anything else (CAF's own handles, tuples,
 // arrays, durations, `std::vector<bool>`, types with `serialize()`) is
 // handed to CAF's serializer and its bytes appended, so the result is
@@ -13,6 +14,8 @@
 // compares the two byte for byte.
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -94,7 +97,14 @@ public:
     } else if constexpr (std::is_enum_v<T>) {
       apply(static_cast<std::underlying_type_t<T>>(x));
     } else if constexpr (std::is_floating_point_v<T>) {
-      integer(caf::detail::pack754(x));
+      // CAF's packing never returns for an infinity (it halves it until it
+      // is below two); its IEEE-754 bits are what CAF's reading turns back
+      // into one. Every other value is packed as CAF packs it.
+      using bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+      if (std::isinf(x))
+        integer(std::bit_cast<bits>(x));
+      else
+        integer(caf::detail::pack754(x));
     } else if constexpr (std::is_same_v<T, std::string>) {
       length(x.size());
       raw(x.data(), x.size());

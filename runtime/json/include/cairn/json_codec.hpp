@@ -20,6 +20,7 @@
 // may be missing or null.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -318,6 +319,10 @@ caf::error detail::read(const boost::json::value& v, T& out, const path& at) {
       out = static_cast<type>(v.get_uint64());
     else
       return detail::mismatch(at, "a number", v);
+    if (!std::isfinite(out)) // 1e39 for a float, or a double past the largest one
+      return make_error(errc::invalid_payload,
+                        at.text() + ": out of range for a "
+                          + (sizeof(type) == sizeof(float) ? "float" : "double"));
   } else if constexpr (std::is_same_v<type, std::string>) {
     if (!v.is_string())
       return detail::mismatch(at, "a string", v);
