@@ -435,6 +435,35 @@ TEST_CASE("a supervision tree spawned through the runtime restarts its child and
   CHECK(starts.load() == 2);
 }
 
+TEST_CASE("a batch's new mailbox records, made in one block, are each record as written alone, "
+          "and stay in place when the block moves",
+          "[foundation][codec]") {
+  std::vector<envelope> envs(3);
+  for (size_t i = 0; i < envs.size(); ++i) {
+    envs[i].id = next_envelope_id();
+    envs[i].to = "order/" + std::to_string(i);
+    envs[i].type = "demo.order/v1";
+    envs[i].payload = std::string(100 * i, 'p'); // the first one's is empty
+    envs[i].created_ms = static_cast<int64_t>(i);
+  }
+  internal::record_block block{envs};
+  REQUIRE(block.size() == envs.size());
+  std::vector<std::string_view> views;
+  for (size_t i = 0; i < envs.size(); ++i) {
+    CHECK(block.at(i) == internal::encode_new_mailbox_record(envs[i]));
+    CHECK(internal::mailbox_record_to(block.at(i)) == envs[i].to);
+    views.push_back(block.at(i));
+  }
+  // A staged row keeps a view of its record while its request moves.
+  auto moved = std::move(block);
+  for (size_t i = 0; i < envs.size(); ++i) {
+    CHECK(moved.at(i).data() == views[i].data());
+    CHECK(views[i] == internal::encode_new_mailbox_record(envs[i]));
+  }
+  CHECK(internal::record_block{}.size() == 0);
+  CHECK(internal::record_block{std::vector<envelope>{}}.size() == 0);
+}
+
 TEST_CASE("a new mailbox row's record is written as the record type would be, and reads back",
           "[foundation][codec]") {
   envelope env;

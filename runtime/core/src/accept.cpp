@@ -148,15 +148,14 @@ void runtime::accept_batch(std::vector<envelope> envs,
   // result then carries the first one's id): only those ids are kept, in
   // a vector made only for a batch that has such a message.
   std::vector<std::string> own_ids;
-  req.records.reserve(req.enqueue.size());
   for (size_t k = 0; k < req.enqueue.size(); ++k) {
     auto& env = req.enqueue[k];
     if (!env.idempotency_key.empty()) {
       own_ids.resize(req.enqueue.size());
       own_ids[k] = env.id;
     }
-    req.records.push_back(internal::encode_new_mailbox_record(env));
   }
+  req.records = internal::record_block{req.enqueue};
   req.dedupe = true;
   auto cb = std::make_shared<std::function<void(std::vector<batch_result>)>>(std::move(done));
   // `slot` is copied (the refusal below reads it), the rest moved.

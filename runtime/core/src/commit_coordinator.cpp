@@ -348,7 +348,7 @@ void commit_coordinator::commit(std::vector<commit_request>& batch, std::string_
       // A new row's record: the envelope, no failed attempt, no error (the
       // bytes `encode(mailbox_record{env, {}, {}})` would write, without
       // copying the envelope first).
-      auto rec = req.records.size() == req.enqueue.size() ? std::move(req.records[e])
+      auto rec = req.records.size() == req.enqueue.size() ? std::string{req.records.at(e)}
                                                           : encode_new_mailbox_record(env);
       // The placement seam: a remote receiver's envelope goes to the outbox
       // toward its owner, in the same batch as the step that sent it.

@@ -101,7 +101,8 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
   res.ids.reserve(req.enqueue.size());
   reserve_more(rows, req.enqueue.size());
   reserve_more(stage_rows_, req.enqueue.size());
-  bool encoded = req.records.size() == req.enqueue.size();
+  if (req.records.size() != req.enqueue.size())
+    req.records = record_block{req.enqueue};
   bool hinted = req.hints.size() == req.enqueue.size();
   for (size_t e = 0; e < req.enqueue.size(); ++e) {
     auto& env = req.enqueue[e];
@@ -111,7 +112,7 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
     row.seq = seq;
     row.req = at;
     row.fresh = req.fresh;
-    row.record = encoded ? std::move(req.records[e]) : encode_new_mailbox_record(env);
+    row.record = req.records.at(e); // its bytes stay where they are as `req` moves
     auto to = mailbox_record_to(row.record);
     row.to_at = static_cast<uint32_t>(to.data() - row.record.data());
     row.to_size = static_cast<uint32_t>(to.size());
@@ -125,7 +126,6 @@ void commit_coordinator::add_to_stage(commit_request& req, std::vector<routed>& 
       r.hint = req.hints[e];
   }
   req.enqueue.clear();
-  req.records.clear();
   req.hints.clear();
   stage_reqs_.push_back(std::move(req));
 }
@@ -268,7 +268,7 @@ std::vector<bool> commit_coordinator::put_stage_rows(write_set& ws, std::string&
     if (rec)
       res.delivered.push_back(routed{row.seq, std::move(rec->env), row.fresh});
     auto key = keys::actor_seq(row.to(), row.seq);
-    ws.put(column::mailbox, std::move(key), std::move(row.record));
+    ws.put(column::mailbox, std::move(key), std::string{row.record});
   };
   for (auto& row : carried_rows_)
     put_row(row, carried_res_[row.req]);

@@ -44,17 +44,20 @@ char* put_big_endian(char* out, T value) {
 
 } // namespace
 
-// Sized first, then written through a pointer: the accepting thread writes
-// one per message (a capacity check a byte was a tenth of its work).
-std::string encode_new_mailbox_record(const envelope& env) {
+namespace {
+
+size_t new_record_size(const envelope& env) {
   const std::string* texts[] = {
     &env.id, &env.from, &env.to, &env.type, &env.payload, &env.traceparent, &env.idempotency_key};
   size_t size = 1 + sizeof(env.attempt) + sizeof(env.not_before_ms) + sizeof(env.deadline_ms)
                 + sizeof(env.created_ms) + 2;
   for (const auto* t : texts)
     size += length_size(t->size()) + t->size();
-  std::string out(size, '\0');
-  char* p = out.data();
+  return size;
+}
+
+/// Writes the record of `env` at `p` (`new_record_size` bytes); returns its end.
+char* put_new_record(char* p, const envelope& env) {
   p = put_text(p, env.id);
   p = put_text(p, env.from);
   p = put_text(p, env.to);
@@ -67,9 +70,31 @@ std::string encode_new_mailbox_record(const envelope& env) {
   p = put_big_endian(p, env.not_before_ms);
   p = put_big_endian(p, env.deadline_ms);
   p = put_big_endian(p, env.created_ms);
-  p = put_length(p, 0); // attempt_ms
-  put_length(p, 0);     // last_error
+  p = put_length(p, 0);    // attempt_ms
+  return put_length(p, 0); // last_error
+}
+
+} // namespace
+
+// Sized first, then written through a pointer: the accepting thread writes
+// one per message (a capacity check a byte was a tenth of its work).
+std::string encode_new_mailbox_record(const envelope& env) {
+  std::string out(new_record_size(env), '\0');
+  put_new_record(out.data(), env);
   return out;
+}
+
+record_block::record_block(const std::vector<envelope>& envs) {
+  ends_.reserve(envs.size());
+  size_t total = 0;
+  for (const auto& env : envs) {
+    total += new_record_size(env);
+    ends_.push_back(total);
+  }
+  bytes_ = std::make_unique_for_overwrite<char[]>(total);
+  char* p = bytes_.get();
+  for (const auto& env : envs)
+    p = put_new_record(p, env);
 }
 
 std::string_view mailbox_record_to(std::string_view record) {

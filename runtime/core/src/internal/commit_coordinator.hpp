@@ -57,6 +57,30 @@ typename Inspector::result_type inspect(Inspector& f, mailbox_record& x) {
 /// sequences (no attempts, no error). A test compares it with the encoder.
 std::string encode_new_mailbox_record(const envelope& env);
 
+/// New mailbox records (`encode_new_mailbox_record`), back to back in one
+/// block made with one allocation: an accepted batch's records cost its
+/// thread one allocation, and the writer's thread, which frees them, one
+/// free (a free of memory another thread allocated costs jemalloc about 120
+/// instructions). The bytes never move once made, also when the block
+/// moves: a staged row views its record in place.
+class record_block {
+public:
+  record_block() = default;
+  /// The records of `envs`, in order.
+  explicit record_block(const std::vector<envelope>& envs);
+
+  size_t size() const { return ends_.size(); }
+  /// Record `i`.
+  std::string_view at(size_t i) const {
+    auto from = i == 0 ? 0 : ends_[i - 1];
+    return {bytes_.get() + from, ends_[i] - from};
+  }
+
+private:
+  std::unique_ptr<char[]> bytes_;
+  std::vector<size_t> ends_; ///< where each record ends in `bytes_`
+};
+
 /// The receiver's id in a record `encode_new_mailbox_record` wrote, as a
 /// view into it; empty (at its end) if `record` is shorter than its lengths say.
 std::string_view mailbox_record_to(std::string_view record);
@@ -127,10 +151,10 @@ struct commit_request {
   /// span of the same actor and type names it instead of repeating them.
   span_chain spans_chain;
   std::vector<envelope> enqueue;
-  /// Per envelope of `enqueue`, if as long: its new mailbox record
-  /// (`encode_new_mailbox_record`), made by the submitter so the writer's
-  /// thread does not; empty, the writer encodes each envelope itself.
-  std::vector<std::string> records;
+  /// Per envelope of `enqueue`, if as long: its new mailbox record, made
+  /// by the submitter so the writer's thread does not; empty, the writer
+  /// encodes each envelope itself.
+  record_block records;
   /// Per envelope of `enqueue`, if as long: what its accept knew of its id
   /// and trace (`step_hint`), handed to its steps.
   std::vector<step_hint> hints;
@@ -344,10 +368,12 @@ private:
     bool pinned = false;    ///< a request of this write depends on it (`after_rows`)
     uint32_t to_at = 0;     ///< where `record` holds the receiver's id
     uint32_t to_size = 0;
-    std::string record;
+    /// Its bytes, in its request's `records` (which lives as long as the
+    /// row: both are dropped, or carried, together).
+    std::string_view record;
     /// The receiver's id, read in place from `record`: most rows are
     /// consumed in the write that stages them and never need it.
-    std::string_view to() const { return std::string_view{record}.substr(to_at, to_size); }
+    std::string_view to() const { return record.substr(to_at, to_size); }
   };
   std::vector<commit_request> stage_reqs_;
   std::vector<commit_result> stage_res_;
