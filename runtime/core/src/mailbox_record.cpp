@@ -42,10 +42,8 @@ char* put_big_endian(char* out, T value) {
   return out;
 }
 
-} // namespace
-
-namespace {
-
+// Sized first, then written through a pointer: the accepting thread writes
+// one per message (a capacity check a byte was a tenth of its work).
 size_t new_record_size(const envelope& env) {
   const std::string* texts[] = {
     &env.id, &env.from, &env.to, &env.type, &env.payload, &env.traceparent, &env.idempotency_key};
@@ -76,8 +74,6 @@ char* put_new_record(char* p, const envelope& env) {
 
 } // namespace
 
-// Sized first, then written through a pointer: the accepting thread writes
-// one per message (a capacity check a byte was a tenth of its work).
 std::string encode_new_mailbox_record(const envelope& env) {
   std::string out(new_record_size(env), '\0');
   put_new_record(out.data(), env);
