@@ -378,6 +378,9 @@ struct runtime::impl {
   std::chrono::steady_clock::time_point last_trim{};
   std::chrono::steady_clock::time_point last_cpu_check{};
   int64_t active_peak = 0; // the most live activations seen since the last return
+  int64_t live_seen = 0;   // the live activations at the last look
+  std::chrono::steady_clock::time_point live_moved{}; // when that count last changed
+  bool wave_tail = false; // a wave was returned: its tail is, once the count settles
   std::atomic<uint64_t> memory_returns{0};
   // Mailbox rows read from storage into activations (rare: an activation's
   // start, or a window overflowed); kept apart from the counters every step
