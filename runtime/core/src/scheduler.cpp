@@ -215,6 +215,50 @@ private:
   }
 };
 
+} // namespace
+
+} // namespace cairn::internal
+
+/// The sharing policy's worker loop. CAF's (`caf/scheduler/worker.hpp`)
+/// names the job's actor to the logger around every resume, through a
+/// `dynamic_cast` from the job to `abstract_actor`: a cross-cast that walks
+/// the activation's class hierarchy, about 1,400 instructions a resume, and
+/// a seventh of the scheduler thread's instructions with 64 bench actors
+/// (`valgrind --tool=callgrind`). Debian's CAF is built with its logging
+/// compiled out (`CAF_LOG_LEVEL_QUIET`), so nothing ever reads that name. The
+/// loop is otherwise the worker's contract with a `resumable`: run the job,
+/// then keep, drop or finish it as it says.
+template <>
+void caf::scheduler::worker<cairn::internal::sharing_policy>::run() {
+  CAF_SET_LOGGER_SYS(&system());
+  for (;;) {
+    resumable* job = policy_.dequeue(this);
+    policy_.before_resume(this, job);
+    auto result = job->resume(this, max_throughput_);
+    policy_.after_resume(this, job);
+    switch (result) {
+      case resumable::resume_later: // still has work: queued again, still referenced
+        policy_.resume_job_later(this, job);
+        break;
+      case resumable::done:
+        policy_.after_completion(this, job);
+        intrusive_ptr_release(job);
+        break;
+      case resumable::awaiting_message: // queued again by its next message
+        intrusive_ptr_release(job);
+        break;
+      case resumable::shutdown_execution_unit:
+        policy_.after_completion(this, job);
+        policy_.before_shutdown(this);
+        return;
+    }
+  }
+}
+
+namespace cairn::internal {
+
+namespace {
+
 template <class Policy>
 class coordinator : public caf::scheduler::coordinator<Policy> {
 public:
