@@ -357,20 +357,46 @@ bool text_cursor::skip_value() {
   return true;
 }
 
-bool text_cursor::key_is(std::string_view name) noexcept {
+text_cursor::member text_cursor::next_member(std::string_view name, bool first) noexcept {
+  if (!ok_)
+    return member::declined;
+  size_t before = at_;
+  auto absent = [&] {
+    at_ = before;
+    return member::absent;
+  };
+  auto declined = [&] {
+    decline();
+    return member::declined;
+  };
+  if (!ws())
+    return first ? absent() : declined();
+  if (text_[at_] == '}')
+    return absent();
+  if (!first) {
+    if (text_[at_] != ',')
+      return declined();
+    ++at_;
+    if (!ws())
+      return absent();
+  }
   size_t n = name.size();
-  if (!ok_ || !ws() || text_.size() - at_ < n + 2)
-    return false;
+  if (text_.size() - at_ < n + 2)
+    return absent();
   const char* p = text_.data() + at_;
-  if (p[0] != '"' || p[n + 1] != '"' || std::memcmp(p + 1, name.data(), n) != 0)
-    return false;
-  for (char c : name) { // a name the text could only hold escaped
-    auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
-      return false;
+  if (p[0] != '"' || p[n + 1] != '"')
+    return absent();
+  for (size_t i = 0; i < n; ++i) {
+    auto u = static_cast<unsigned char>(name[i]);
+    // A name the text could only hold escaped never matches as written.
+    if (p[i + 1] != name[i] || u < 0x20 || u >= 0x80 || u == '"' || u == '\\')
+      return absent();
   }
   at_ += n + 2;
-  return true;
+  if (!ws() || text_[at_] != ':')
+    return declined();
+  ++at_;
+  return member::here;
 }
 
 bool text_cursor::member_key(std::string_view& out, std::string& scratch) {

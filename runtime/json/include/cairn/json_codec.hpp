@@ -408,12 +408,18 @@ message_codec codec_for() {
     return encode(x);
   };
   c.from_json_text = [](std::string_view text, std::string& out) -> size_t {
-    T x{};
+    // One value per thread, read over again: its strings and vectors keep
+    // their room from one message to the next (none is held past a large
+    // message's). Every field is written by a read that succeeds
+    // (`text_reader`), and a declined one is dropped.
+    thread_local T x{};
     text_cursor in{text};
-    if (!read_text(in, x))
-      return 0;
-    out = encode(x);
-    return in.pos();
+    bool read = read_text(in, x);
+    if (read)
+      out = encode(x);
+    if (in.pos() > 65536) // the bytes this message took
+      x = T{};
+    return read ? in.pos() : 0;
   };
   c.to_json = [](std::string_view bytes) -> caf::expected<std::string> {
     auto x = decode<T>(bytes);

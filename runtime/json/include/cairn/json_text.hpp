@@ -89,9 +89,13 @@ public:
   /// int64's range): its magnitude and sign. Declines on a fraction, an
   /// exponent, `-0` and any value Boost.JSON would read as a double.
   bool integer(uint64_t& magnitude, bool& negative) noexcept;
-  /// Takes the key `"name"` if it is next, exactly as written (no escapes);
-  /// false (not declined) if not.
-  bool key_is(std::string_view name) noexcept;
+  /// Where `next_member` left the cursor.
+  enum class member { here, absent, declined };
+  /// In an object read member by member: takes `,` (unless `first`), the key
+  /// `"name"` exactly as written (no escapes) and the colon after it, and
+  /// says `here`. `absent`, with the cursor where it was, when the object
+  /// ends there or another member comes; `declined` on a missing `,` or `:`.
+  member next_member(std::string_view name, bool first) noexcept;
   /// An object member's key and the colon after it: a view of the text,
   /// or of `scratch` when the key has escapes.
   bool member_key(std::string_view& out, std::string& scratch);
@@ -191,12 +195,10 @@ private:
       }
       std::string_view name{pending_};
       pending_ = nullptr;
-      auto before = in_.pos();
-      bool here = !in_.at('}') && (first_ || in_.expect(',')) && in_.key_is(name);
-      if (!in_.ok())
+      auto at = in_.next_member(name, first_);
+      if (at == text_cursor::member::declined)
         return;
-      if (!here) {
-        in_.seek(before);
+      if (at == text_cursor::member::absent) {
         if constexpr (detail::is_optional<type>::value)
           x = type{};
         else
@@ -204,8 +206,7 @@ private:
         return;
       }
       first_ = false;
-      if (in_.expect(':'))
-        read_text(in_, x);
+      read_text(in_, x);
     }
   }
 
