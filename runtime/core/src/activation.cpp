@@ -353,13 +353,13 @@ void take_delivery(activation_state& s, size_t window, uint64_t seq, envelope& e
   } else {
     if (!provisional)
       s.max_seen = seq;
-    // Made in its node: the envelope moves once (a dozen strings), not
-    // into a record and then into the node.
+    // Made in its node: the envelope is moved into it once (a dozen
+    // strings, each constructed from the sender's), not assigned over an
+    // empty one.
     auto& rec = s.queue
                   .emplace_hint(at, std::piecewise_construct, std::forward_as_tuple(seq),
-                                std::forward_as_tuple())
+                                std::forward_as_tuple(std::move(env)))
                   ->second;
-    rec.env = std::move(env);
     rec.written_once = !provisional;
     rec.provisional = provisional;
     rec.hint = hint;
