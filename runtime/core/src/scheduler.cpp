@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The runtime's CAF scheduler (internal/scheduler.hpp).
 #include "internal/scheduler.hpp"
+#include "internal/retired_rows.hpp"
 
 #include <atomic>
 #include <deque>
@@ -178,6 +179,9 @@ public:
     for (;;) {
       if (auto* job = take(q))
         return job;
+      // Nothing to run: free the rows handled meanwhile, then look again.
+      if (free_retired_rows())
+        continue;
       q.sleepers.fetch_add(1, std::memory_order_seq_cst);
       // Counted before the last look at the queue, fenced as a push is
       // (Dekker's pattern: of the two fences, the later one's side sees the
@@ -231,6 +235,7 @@ private:
 template <>
 void caf::scheduler::worker<cairn::internal::sharing_policy>::run() {
   CAF_SET_LOGGER_SYS(&system());
+  cairn::internal::keep_retired_rows(true); // freed in `dequeue` before it sleeps
   for (;;) {
     resumable* job = policy_.dequeue(this);
     policy_.before_resume(this, job);
@@ -250,6 +255,7 @@ void caf::scheduler::worker<cairn::internal::sharing_policy>::run() {
       case resumable::shutdown_execution_unit:
         policy_.after_completion(this, job);
         policy_.before_shutdown(this);
+        cairn::internal::keep_retired_rows(false);
         return;
     }
   }

@@ -6,9 +6,52 @@
 #include <algorithm>
 
 #include "cairn/log_context.hpp"
+#include "internal/retired_rows.hpp"
 #include "internal/runtime_impl.hpp"
 
 namespace cairn {
+
+namespace {
+
+struct retired {
+  bool keep = false;
+  std::vector<std::map<uint64_t, mailbox_record>::node_type> rows;
+};
+
+thread_local retired retired_here;
+
+/// Drops a handled row from an activation's window: freed now, or kept
+/// for this thread's next idle moment (retired_rows.hpp).
+void drop_handled(std::map<uint64_t, mailbox_record>& queue, uint64_t seq) {
+  auto& r = retired_here;
+  if (!r.keep) {
+    queue.erase(seq);
+    return;
+  }
+  auto it = queue.find(seq);
+  if (it == queue.end())
+    return;
+  r.rows.push_back(queue.extract(it));
+  if (r.rows.size() >= internal::retired_rows_cap)
+    r.rows.clear();
+}
+
+} // namespace
+
+void internal::keep_retired_rows(bool keep) noexcept {
+  retired_here.keep = keep;
+  if (!keep)
+    retired_here.rows.clear();
+}
+
+bool internal::free_retired_rows() noexcept {
+  auto& rows = retired_here.rows;
+  if (rows.empty())
+    return false;
+  // A few at a time: a job that comes meanwhile waits for these only.
+  rows.resize(rows.size() - std::min(rows.size(), internal::retired_rows_per_free));
+  return true;
+}
 
 void runtime::impl::submit_steps(activation_actor* self, commit_request& req, uint64_t seq) {
   auto& st = self->state;
@@ -100,7 +143,7 @@ bool runtime::impl::take_quiet_commits(activation_state& st) {
   // The counted ones are the oldest flights (`quiet_commits`).
   while (st.quiet_taken > 0 && !st.flights.empty() && st.flights.front().quiet) {
     for (auto done : st.flights.front().batch)
-      st.queue.erase(done);
+      drop_handled(st.queue, done);
     st.flights.pop_front();
     --st.quiet_taken;
     any = true;
@@ -189,7 +232,7 @@ void runtime::impl::on_commit(activation_actor* self, uint64_t seq, const caf::e
   switch (fl.what) {
     case outcome::done: // counted and answered on the commit thread (submit_steps)
       for (auto done : fl.batch)
-        st.queue.erase(done);
+        drop_handled(st.queue, done);
       break;
     case outcome::retry:
       st.queue[seq] = std::move(fl.updated);
