@@ -26,6 +26,14 @@ namespace cairn::internal {
 
 /// What the mailbox column family stores for one envelope.
 struct mailbox_record {
+  mailbox_record() = default;
+  /// A row's record made from its envelope in place (the envelope moved
+  /// once): no failed attempt, no error.
+  explicit mailbox_record(envelope&& e) noexcept : env(std::move(e)) {}
+  /// A record with its attempts and last error.
+  mailbox_record(envelope e, std::vector<int64_t> attempts, std::string error)
+    : env(std::move(e)), attempt_ms(std::move(attempts)), last_error(std::move(error)) {}
+
   envelope env;
   std::vector<int64_t> attempt_ms; ///< start time of each failed attempt
   std::string last_error;
