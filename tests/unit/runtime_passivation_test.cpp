@@ -24,6 +24,7 @@
 #include "cairn/runtime.hpp"
 #include "forwarding_storage.hpp"
 #include "internal/keys.hpp"
+#include "internal/retired_rows.hpp"
 #include "internal/scheduler.hpp"
 #include "internal/span_codec.hpp"
 #include "runtime_kit.hpp"
@@ -313,4 +314,39 @@ TEST_CASE_METHOD(fixture,
   auto j = journal(*rt, "rec/w");
   for (const auto& text : accepted)
     CHECK(std::count(j.begin(), j.end(), text) == 1);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "rows of handled messages kept for an idle moment are freed once the scheduler "
+                 "has nothing to run, and never pile up",
+                 "[passivation]") {
+  // A sharing worker keeps the rows of committed steps instead of freeing
+  // them before the next steps, and frees them before it sleeps.
+  auto rt = start_runtime(options_for(dir));
+  constexpr size_t actors = 4, per_actor = 600;
+  auto before = internal::retired_rows_counted();
+  uint64_t most_held = 0;
+  auto held = [&] {
+    auto c = internal::retired_rows_counted();
+    most_held = std::max(most_held, c.kept - c.freed);
+    return c.kept - c.freed;
+  };
+  for (size_t i = 0; i < per_actor; ++i) {
+    for (size_t a = 0; a < actors; ++a)
+      REQUIRE(rt->tell("rec/r" + std::to_string(a), note{"n"}));
+    held();
+  }
+  REQUIRE(test::eventually([&] {
+    held();
+    for (size_t a = 0; a < actors; ++a)
+      if (journal(*rt, "rec/r" + std::to_string(a)).size() != per_actor)
+        return false;
+    return true;
+  }));
+  // Most handled rows went the kept way (an activation's last rows may be
+  // dropped otherwise), and none is held once the node is idle.
+  CHECK(internal::retired_rows_counted().kept - before.kept >= actors * per_actor / 2);
+  REQUIRE(test::eventually([&] { return held() == 0; }));
+  // At most a cap's worth a scheduler thread (the kit runs two).
+  CHECK(most_held <= 2 * internal::retired_rows_cap);
 }

@@ -4,6 +4,7 @@
 // (`on_commit`: retry, dead letter, a failed write) or counted without one
 // (quiet commits of staged steps), then what waited for it.
 #include <algorithm>
+#include <atomic>
 
 #include "cairn/log_context.hpp"
 #include "internal/retired_rows.hpp"
@@ -13,9 +14,21 @@ namespace cairn {
 
 namespace {
 
+std::atomic<uint64_t> rows_kept{0};
+std::atomic<uint64_t> rows_freed{0};
+
 struct retired {
   bool keep = false;
   std::vector<std::map<uint64_t, mailbox_record>::node_type> rows;
+
+  /// Frees the last `n` rows kept.
+  void free(size_t n) noexcept {
+    n = std::min(n, rows.size());
+    rows.resize(rows.size() - n);
+    rows_freed.fetch_add(n, std::memory_order_release);
+  }
+
+  ~retired() { free(rows.size()); }
 };
 
 thread_local retired retired_here;
@@ -32,8 +45,9 @@ void drop_handled(std::map<uint64_t, mailbox_record>& queue, uint64_t seq) {
   if (it == queue.end())
     return;
   r.rows.push_back(queue.extract(it));
+  rows_kept.fetch_add(1, std::memory_order_release);
   if (r.rows.size() >= internal::retired_rows_cap)
-    r.rows.clear();
+    r.free(r.rows.size());
 }
 
 } // namespace
@@ -41,16 +55,21 @@ void drop_handled(std::map<uint64_t, mailbox_record>& queue, uint64_t seq) {
 void internal::keep_retired_rows(bool keep) noexcept {
   retired_here.keep = keep;
   if (!keep)
-    retired_here.rows.clear();
+    retired_here.free(retired_here.rows.size());
 }
 
 bool internal::free_retired_rows() noexcept {
-  auto& rows = retired_here.rows;
-  if (rows.empty())
+  if (retired_here.rows.empty())
     return false;
   // A few at a time: a job that comes meanwhile waits for these only.
-  rows.resize(rows.size() - std::min(rows.size(), internal::retired_rows_per_free));
+  retired_here.free(internal::retired_rows_per_free);
   return true;
+}
+
+internal::retired_rows_count internal::retired_rows_counted() noexcept {
+  // Freed first: a row is counted kept before it can be counted freed.
+  auto freed = rows_freed.load(std::memory_order_acquire);
+  return {rows_kept.load(std::memory_order_acquire), freed};
 }
 
 void runtime::impl::submit_steps(activation_actor* self, commit_request& req, uint64_t seq) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace cairn::internal {
 
@@ -25,5 +26,16 @@ void keep_retired_rows(bool keep) noexcept;
 /// Frees some of the rows this thread kept (`retired_rows_per_free`);
 /// false if it kept none.
 bool free_retired_rows() noexcept;
+
+/// Rows kept for an idle moment since the process started, by every
+/// thread, and how many of them were freed since: the difference is what
+/// is held now.
+struct retired_rows_count {
+  uint64_t kept = 0;  ///< rows taken out of a window and kept
+  uint64_t freed = 0; ///< kept rows freed since
+};
+
+/// The counts so far.
+retired_rows_count retired_rows_counted() noexcept;
 
 } // namespace cairn::internal
