@@ -118,6 +118,12 @@ void runtime::impl::run_next(activation_actor* self) {
   commit_request req;
   req.home = st.id;
   st.batch.clear();
+  // Room for the rows there are (the last request took the vectors' blocks
+  // with it): one block each, not one per doubling.
+  auto rows = std::min(st.queue.size(), max_steps_per_commit);
+  st.batch.reserve(rows);
+  if (head->second.provisional)
+    req.consumes.reserve(rows);
   // One set of effects for the run, emptied before each step: what the
   // steps before moved out leaves the capacity behind (the span id's
   // sixteen digits, the vectors a step fills), not a heap block to free
@@ -179,7 +185,7 @@ void runtime::impl::run_next(activation_actor* self) {
     }
     clock_us = now_us();
     fx.end_us = clock_us;
-    add_done_step(st, req, seq, now, fx, span_value);
+    add_done_step(st, req, seq, it->second, now, fx, span_value);
   }
   if (st.batch.empty())
     return; // a handler failed behind the flights: rebuilt, then run, after them
@@ -293,8 +299,8 @@ void put_span(std::string& spans, const span_record& span) {
 } // namespace
 
 void runtime::impl::add_done_step(activation_state& st, commit_request& req, uint64_t seq,
-                                  int64_t start, step_effects& fx, uint64_t span_value) {
-  auto& row = st.queue.at(seq);
+                                  mailbox_record& row, int64_t start, step_effects& fx,
+                                  uint64_t span_value) {
   row.running = true;
   const auto& env = row.env;
   const auto& kopts = st.kind->opts;
@@ -380,6 +386,7 @@ void runtime::impl::add_done_step(activation_state& st, commit_request& req, uin
     span->status = span_status::ok;
     put_span(req.spans, *span);
   }
+  st.batch_staged = (st.batch.empty() || st.batch_staged) && row.provisional;
   st.batch.push_back(seq);
 }
 
@@ -392,7 +399,7 @@ void runtime::impl::finish_step(activation_actor* self, uint64_t seq, int64_t st
   req.home = st.id;
   st.batch.clear();
   if (!failure) {
-    add_done_step(st, req, seq, start, fx);
+    add_done_step(st, req, seq, st.queue.at(seq), start, fx);
     return submit_steps(self, req, seq);
   }
   auto& rec = st.queue.at(seq);

@@ -36,14 +36,17 @@ thread_local retired retired_here;
 /// Drops a handled row from an activation's window: freed now, or kept
 /// for this thread's next idle moment (retired_rows.hpp).
 void drop_handled(std::map<uint64_t, mailbox_record>& queue, uint64_t seq) {
-  auto& r = retired_here;
-  if (!r.keep) {
-    queue.erase(seq);
-    return;
-  }
-  auto it = queue.find(seq);
+  // Handled rows are the oldest: the head, unless a retry reordered them.
+  auto it = queue.begin();
+  if (it == queue.end() || it->first != seq)
+    it = queue.find(seq);
   if (it == queue.end())
     return;
+  auto& r = retired_here;
+  if (!r.keep) {
+    queue.erase(it);
+    return;
+  }
   r.rows.push_back(queue.extract(it));
   rows_kept.fetch_add(1, std::memory_order_release);
   if (r.rows.size() >= internal::retired_rows_cap)
@@ -113,11 +116,7 @@ void runtime::impl::submit_steps(activation_actor* self, commit_request& req, ui
   // (its staged copy, or its written one) that must find it still held, so
   // its commit comes by message, after that delivery. Not for a kind
   // without idle time: its activation ends with its last commit.
-  fl.quiet = done > 0 && !retire && st.kind->opts.idle_timeout.count() > 0
-             && std::all_of(fl.batch.begin(), fl.batch.end(), [&](uint64_t row) {
-                  auto it = st.queue.find(row);
-                  return it != st.queue.end() && it->second.provisional;
-                });
+  fl.quiet = done > 0 && !retire && st.kind->opts.idle_timeout.count() > 0 && st.batch_staged;
   bool quiet = fl.quiet;
   st.flights.push_back(std::move(fl));
   req.done = [this, handle = caf::actor{self}, seq, done, retire, after = std::move(after),

@@ -128,6 +128,7 @@ struct activation_state {
   outcome pending = outcome::none;
   mailbox_record updated;
   std::vector<uint64_t> batch;
+  bool batch_staged = false; // every row of `batch` is staged (`mailbox_record::provisional`)
   std::vector<std::function<void()>> after_commit;
   std::optional<dead_letter> dead;
   // A handler ran after the steps in flight and was not committed (it failed

@@ -405,9 +405,10 @@ struct runtime::impl {
                      std::string_view trace_id, std::string_view parent_span, int64_t start,
                      const step_effects& fx, uint64_t first_event, uint32_t events,
                      uint64_t span_value) const;
-  /// Adds a step that succeeded to `req`; `span_value` as for `put_step_span`.
-  void add_done_step(activation_state& st, commit_request& req, uint64_t seq, int64_t start,
-                     step_effects& fx, uint64_t span_value = 0);
+  /// Adds a step that succeeded on `row` (the queue's row `seq`) to `req`;
+  /// `span_value` as for `put_step_span`.
+  void add_done_step(activation_state& st, commit_request& req, uint64_t seq, mailbox_record& row,
+                     int64_t start, step_effects& fx, uint64_t span_value = 0);
   void submit_steps(activation_actor* self, commit_request& req, uint64_t seq);
   void on_commit(activation_actor* self, uint64_t seq, const caf::error& err);
   /// Drops the flights whose quiet commits came (oldest first, up to the
