@@ -3,12 +3,17 @@
 // counts it starts with; any other answer is read result by result. Its
 // actors read their messages' fields in place.
 #include <random>
+#include <string>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
 #include "cairn/actors/bench.hpp"
 #include "cairn/codec.hpp"
+#include "cairn/runtime.hpp"
 #include "commands/bench_drive.hpp"
+#include "temp_dir.hpp"
+#include "wait.hpp"
 
 using cairn::cli::batch_answer_counts;
 
@@ -70,4 +75,49 @@ TEST_CASE("a bench message's fields read in place are the ones its encoding hold
         CHECK_FALSE(cairn::actors::read_bench_head(std::string_view{bytes}.substr(0, cut), h));
       CHECK_FALSE(cairn::actors::read_bench_head(bytes + "x", h));
     }
+}
+
+// A node keeps the counts of its 32 newest runs. A 33rd run takes the
+// oldest one's place; every run's counts are its own (nothing carried over
+// from the run that had its place before), each counted once its step commits.
+TEST_CASE("the bench keeps the counts of the 32 newest runs, each run's its own", "[bench]") {
+  cairn::test::temp_dir dir;
+  cairn::runtime_options o;
+  o.data_dir = dir.sub("data");
+  o.threads = 1;
+  auto rt = cairn::runtime::open(o);
+  REQUIRE(rt);
+  cairn::actors::register_bench_workload(**rt);
+  REQUIRE_FALSE((*rt)->start());
+  // Run names no other test in this process uses; each run has 1 to 3 messages.
+  auto name = [](int i) { return "keep" + std::to_string(::getpid()) + "-" + std::to_string(i); };
+  auto sent = [](int i) { return static_cast<uint64_t>(i % 3 + 1); };
+  auto received = [](const std::string& run) -> int64_t {
+    auto r = cairn::actors::bench_report_of(run);
+    return r ? static_cast<int64_t>(r->received) : -1;
+  };
+  for (int i = 0; i <= 32; ++i) {
+    // One run after another: each takes its place once its first step runs.
+    for (uint64_t seq = 0; seq < sent(i); ++seq) {
+      cairn::actors::bench_msg m;
+      m.run = name(i);
+      m.seq = seq;
+      m.sent_us = 1;
+      cairn::envelope env;
+      env.to = "bench/" + m.run + "-0";
+      env.type = "bench.msg/v1";
+      env.payload = cairn::encode(m);
+      REQUIRE((*rt)->accept(env));
+    }
+    REQUIRE(cairn::test::eventually([&] { return received(name(i)) == int64_t(sent(i)); }));
+  }
+  CHECK(received(name(0)) == -1); // its place went to the 33rd
+  for (int i = 1; i <= 32; ++i) {
+    auto r = cairn::actors::bench_report_of(name(i));
+    REQUIRE(r);
+    CHECK(r->run == name(i));
+    CHECK(r->received == sent(i));
+    CHECK(r->duplicates == 0);
+  }
+  (*rt)->stop();
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -44,34 +45,67 @@ int64_t now_us() {
     .count();
 }
 
-/// The counts of one run, shared by its actors (on any CAF worker).
+/// The counts of one run, shared by its actors (on any CAF worker). Kept in
+/// one of the registry's slots, which live as long as the process: a count
+/// waiting for its step's commit names its slot and the slot's generation,
+/// and needs no reference to keep it.
 struct run_counts {
   std::mutex mu;
+  uint64_t generation = 0;    ///< bumped when the slot is given to another run
   std::vector<uint64_t> seen; ///< one bit per message number
   bench_report report;
 };
 
+/// The runs counted lately: the 32 newest, each in a slot that is made once
+/// and then passed on from the oldest run to a new one.
 class registry {
 public:
-  std::shared_ptr<run_counts> find(const std::string& run, bool create) {
+  static constexpr size_t slots = 32; // a count names its slot in five bits
+
+  /// The slot counting `run` and its generation; with `create`, a new run
+  /// takes the oldest run's slot once all are used. Null if not found.
+  run_counts* find(const std::string& run, bool create, uint64_t* generation = nullptr,
+                   size_t* index = nullptr) {
     std::lock_guard lock{mu_};
-    auto it = runs_.find(run);
-    if (it != runs_.end() || !create)
-      return it == runs_.end() ? nullptr : it->second;
-    if (order_.size() >= 32) {
-      runs_.erase(order_.front());
-      order_.pop_front();
+    size_t at = 0;
+    if (auto it = runs_.find(run); it != runs_.end()) {
+      at = it->second;
+    } else if (!create) {
+      return nullptr;
+    } else {
+      if (order_.size() >= slots) {
+        at = runs_.at(order_.front());
+        runs_.erase(order_.front());
+        order_.pop_front();
+      } else {
+        at = order_.size();
+      }
+      auto& c = slot_[at];
+      std::lock_guard slot_lock{c.mu};
+      ++c.generation;
+      c.seen = {};
+      c.report = bench_report{};
+      c.report.run = run;
+      runs_[run] = at;
+      order_.push_back(run);
     }
-    auto counts = std::make_shared<run_counts>();
-    counts->report.run = run;
-    order_.push_back(run);
-    return runs_[run] = std::move(counts);
+    if (generation != nullptr) {
+      std::lock_guard slot_lock{slot_[at].mu};
+      *generation = slot_[at].generation;
+    }
+    if (index != nullptr)
+      *index = at;
+    return &slot_[at];
   }
+
+  /// Slot `i` (below `slots`).
+  run_counts& slot(size_t i) noexcept { return slot_[i]; }
 
 private:
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<run_counts>> runs_;
-  std::deque<std::string> order_;
+  std::array<run_counts, slots> slot_;
+  std::map<std::string, size_t> runs_; ///< run -> its slot
+  std::deque<std::string> order_;      ///< the runs, oldest first
 };
 
 registry& runs() {
@@ -79,9 +113,13 @@ registry& runs() {
   return r;
 }
 
-void count(run_counts* counts, uint64_t seq, int64_t sent_us) {
+/// Counts message `seq` of the run in `counts`, sent at `sent_us`, as handled
+/// now; nothing if the slot went to another run meanwhile (`generation`).
+void count(run_counts* counts, uint64_t generation, uint64_t seq, int64_t sent_us) {
   auto now = now_us();
   std::lock_guard lock{counts->mu};
+  if (counts->generation != generation)
+    return; // its run is no longer kept: 32 newer ones came
   auto& r = counts->report;
   // A run numbers at most 2^32 messages here (512 MiB of bits would be
   // the most); a larger number is counted, never checked for repeats.
@@ -142,16 +180,33 @@ public:
 
 private:
   caf::error count_once(context& ctx, const bench_head& m) {
-    // The run's counts, looked up once per run, not once per message.
-    if (!counts_ || counts_->report.run != m.run)
-      counts_ = runs().find(std::string{m.run}, true);
-    ctx.after_commit(
-      [counts = counts_, seq = m.seq, sent = m.sent_us] { count(counts.get(), seq, sent); });
+    // The run's slot, looked up once per run, not once per message.
+    if (counts_ == nullptr || run_ != m.run) {
+      run_.assign(m.run);
+      counts_ = runs().find(run_, true, &generation_, &slot_);
+    }
+    // Two words, the slot, its generation and the message's number sharing
+    // one while they fit: small enough for std::function to hold in place,
+    // so a count costs no allocation here and no free on the commit thread.
+    auto sent = m.sent_us;
+    if (m.seq < (uint64_t{1} << 32) && generation_ < (uint64_t{1} << 27)) {
+      uint64_t packed = generation_ << 37 | uint64_t{slot_} << 32 | m.seq;
+      ctx.after_commit([packed, sent] {
+        count(&runs().slot((packed >> 32) & 31), packed >> 37, packed & 0xffffffffU, sent);
+      });
+    } else {
+      ctx.after_commit([counts = counts_, generation = generation_, seq = m.seq, sent] {
+        count(counts, generation, seq, sent);
+      });
+    }
     return {};
   }
 
   uint64_t index_ = 0;
-  std::shared_ptr<run_counts> counts_;
+  std::string run_;              ///< the run whose slot `counts_` is
+  run_counts* counts_ = nullptr; ///< a registry slot: lives as long as the process
+  size_t slot_ = 0;              ///< its index
+  uint64_t generation_ = 0;      ///< the slot's generation for `run_`
 };
 
 } // namespace
@@ -244,10 +299,13 @@ std::vector<std::pair<uint64_t, uint64_t>> latency_histogram::buckets() const {
 }
 
 std::optional<bench_report> bench_report_of(const std::string& run) {
-  auto counts = runs().find(run, false);
-  if (!counts)
+  uint64_t generation = 0;
+  auto* counts = runs().find(run, false, &generation);
+  if (counts == nullptr)
     return std::nullopt;
   std::lock_guard lock{counts->mu};
+  if (counts->generation != generation)
+    return std::nullopt; // given to a newer run meanwhile
   return counts->report;
 }
 
