@@ -132,7 +132,8 @@ http_response node_api::operator()(const http_request& req) {
       auto text = opts_.bench_report ? opts_.bench_report(run) : std::string{};
       if (text.empty())
         return problem(404, "not_found",
-                       "no message of bench run '" + run + "' has been handled on this node");
+                       "no message of bench run '" + run
+                         + "' has been handled on this node (it keeps its 32 newest runs)");
       return http_response{200, "application/json", std::move(text), {}, nullptr};
     });
   if (path == "/api/v1/cluster/drain" || path == "/api/v1/cluster/forget")
